@@ -1,0 +1,66 @@
+"""The per-key table: the contract between the decoder and everything downstream.
+
+The decoder yields ``pyarrow.RecordBatch`` objects with exactly ``KEY_SCHEMA``; later stages may add
+columns (``pattern``, ``node``, ``slot``) but never change these. Keep this the single place where
+column names and types are spelled out: docs/rsnap.md is generated from ``COLUMN_DOCS``.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+# (name, arrow type, nullable, description)
+_COLUMNS: list[tuple[str, pa.DataType, bool, str]] = [
+    ("db", pa.int32(), False, "Logical database number (SELECT index)."),
+    (
+        "key",
+        pa.string(),
+        False,
+        "Key name. UTF-8 keys as is; other keys escaped reversibly (see key_binary).",
+    ),
+    (
+        "key_binary",
+        pa.bool_(),
+        False,
+        "True when the key is not valid UTF-8: bytes >= 0x80 that are not part of valid UTF-8 "
+        "appear as \\xNN and a backslash as \\\\; insightkit.rdb.unescape_key() restores the bytes.",
+    ),
+    ("type", pa.string(), False, "Type as the TYPE command names it (module keys: module type name)."),
+    ("encoding", pa.string(), False, "OBJECT ENCODING on the server version that wrote the file."),
+    (
+        "num_elements",
+        pa.int64(),
+        False,
+        "Elements: 1 for strings, length for collections, entries for streams.",
+    ),
+    ("largest_element_bytes", pa.int64(), False, "Byte length of the largest member/field/value/item."),
+    ("element_bytes", pa.int64(), False, "Sum of element payload bytes (fields and values for hashes)."),
+    ("serialized_bytes", pa.int64(), False, "Bytes the key occupies in the RDB (expiry, type, key, value)."),
+    ("expires_at", pa.int64(), True, "Absolute expiry, Unix epoch milliseconds; null when none."),
+    ("lru_idle_s", pa.int64(), True, "Idle time in seconds (IDLE opcode, LRU policies); null when absent."),
+    ("lfu_freq", pa.int16(), True, "LFU logarithmic counter (FREQ opcode, LFU policies); null when absent."),
+    ("all_integers", pa.bool_(), True, "Sets: every member is an integer; null for other types."),
+    ("volatile_fields", pa.int64(), True, "Hashes with field TTLs: fields that carry a TTL."),
+    ("min_field_expires_at", pa.int64(), True, "Hashes with field TTLs: earliest field expiry (epoch ms)."),
+    ("stream_entries", pa.int64(), True, "Streams: entries (XLEN)."),
+    ("stream_groups", pa.int64(), True, "Streams: consumer groups."),
+    ("stream_consumers", pa.int64(), True, "Streams: consumers over all groups."),
+    ("stream_pending", pa.int64(), True, "Streams: pending (unacknowledged) entries over all groups."),
+    ("module", pa.string(), True, "Module keys: the module type name."),
+    ("memory_bytes", pa.int64(), False, "Estimated RAM: what MEMORY USAGE key SAMPLES 0 would report."),
+    ("key_bytes", pa.int64(), False, "Part of memory_bytes: the key's sds allocation."),
+    ("overhead_bytes", pa.int64(), False, "Part of memory_bytes: object header and main-dict entry."),
+    ("value_bytes", pa.int64(), False, "Part of memory_bytes: the value's data structure."),
+    ("expires_bytes", pa.int64(), False, "Expires-dict entry for volatile keys; not part of memory_bytes."),
+]
+
+KEY_SCHEMA: pa.Schema = pa.schema(
+    [pa.field(name, typ, nullable=nullable) for name, typ, nullable, _ in _COLUMNS]
+)
+KEY_COLUMNS: list[str] = [name for name, *_ in _COLUMNS]
+COLUMN_DOCS: dict[str, str] = {name: doc for name, _, _, doc in _COLUMNS}
+
+# Columns added after decoding.
+PATTERN_COLUMN = "pattern"
+NODE_COLUMN = "node"
+SLOT_COLUMN = "slot"

@@ -1,0 +1,21 @@
+"""Build the Cython extensions; everything else is declared in pyproject.toml."""
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+# Bounds checks stay on: malformed input must raise, never crash.
+DIRECTIVES = {
+    "language_level": "3",
+    "boundscheck": True,
+    "wraparound": False,
+    "initializedcheck": True,
+    "cdivision": True,
+    "embedsignature": True,
+}
+
+extensions = [
+    Extension("insightkit.memory._model", ["insightkit/memory/_model.pyx"]),
+    Extension("insightkit.rdb._decoder", ["insightkit/rdb/_decoder.pyx"]),
+]
+
+setup(ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES))

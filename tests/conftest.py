@@ -1,0 +1,50 @@
+"""Shared fixtures: real servers on free loopback ports, the shared RDB corpus, temp dirs."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from servers import FLAVOURS, Server, find_binary, running_server
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO.parent / "shared" / "corpus"
+SAMPLES = REPO / "data" / "samples"
+
+
+def _server_fixture(flavour: str):  # type: ignore[no-untyped-def]
+    @pytest.fixture
+    def fixture() -> Iterator[Server]:
+        if find_binary(flavour) is None:
+            pytest.fail(f"{flavour} binary missing: run .ci/run to install it")
+        with running_server(flavour) as server:
+            yield server
+
+    return fixture
+
+
+redis70 = _server_fixture("redis70")
+redis62 = _server_fixture("redis62")
+valkey81 = _server_fixture("valkey81")
+
+
+@pytest.fixture(params=sorted(FLAVOURS))
+def any_server(request: pytest.FixtureRequest) -> Iterator[Server]:
+    """Each of the three flavours in turn."""
+    flavour = request.param
+    if find_binary(flavour) is None:
+        pytest.fail(f"{flavour} binary missing: run .ci/run to install it")
+    with running_server(flavour) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    if not (CORPUS / "MANIFEST.tsv").exists():
+        pytest.fail(f"shared corpus not found at {CORPUS}")
+    return CORPUS
