@@ -15,6 +15,7 @@ DIRECTIVES = {
 
 extensions = [
     Extension("insightkit.memory._model", ["insightkit/memory/_model.pyx"]),
+    Extension("insightkit.rdb._crc64", ["insightkit/rdb/_crc64.pyx"]),
     Extension("insightkit.rdb._decoder", ["insightkit/rdb/_decoder.pyx"]),
 ]
 

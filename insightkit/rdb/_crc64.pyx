@@ -1,0 +1,77 @@
+# cython: language_level=3
+"""Redis' CRC-64: Jones polynomial 0xad93d23594c935a9, reflected input/output, init 0, no final xor.
+
+RDB files (version >= 5) and DUMP payloads end with this checksum, so both the decoder (verifying)
+and the snapshot code (assembling files) need it. Slice-by-8 tables: one table lookup per byte is
+~0.5 GB/s, eight per eight bytes reaches a few GB/s, so verification stays a small part of decoding.
+"""
+
+from libc.stdint cimport uint64_t
+from libc.string cimport memcpy
+
+# Bit-reversed form of 0xad93d23594c935a9 (reflected algorithm shifts right).
+cdef uint64_t _POLY_REFLECTED = 0x95AC9329AC4BC9B5ULL
+cdef uint64_t _TABLES[8][256]
+
+
+cdef void _build_tables() noexcept nogil:
+    cdef int i, k, bit
+    cdef uint64_t c
+    for i in range(256):
+        c = <uint64_t>i
+        for bit in range(8):
+            if c & 1:
+                c = (c >> 1) ^ _POLY_REFLECTED
+            else:
+                c = c >> 1
+        _TABLES[0][i] = c
+    for i in range(256):
+        c = _TABLES[0][i]
+        for k in range(1, 8):
+            c = _TABLES[0][c & 0xFF] ^ (c >> 8)
+            _TABLES[k][i] = c
+
+
+_build_tables()
+
+
+cdef uint64_t crc64_update(uint64_t crc, const unsigned char* data, size_t length) noexcept nogil:
+    """Continue a CRC over ``length`` bytes at ``data`` (the CRC of nothing is 0)."""
+    cdef uint64_t word
+    cdef size_t i = 0
+    # Little-endian host assumed for the 8-byte step (x86-64/aarch64); fall back byte-wise otherwise.
+    cdef unsigned int probe = 1
+    if (<unsigned char*>&probe)[0] == 1:
+        while length - i >= 8:
+            memcpy(&word, data + i, 8)
+            crc ^= word
+            crc = (_TABLES[7][crc & 0xFF] ^ _TABLES[6][(crc >> 8) & 0xFF]
+                   ^ _TABLES[5][(crc >> 16) & 0xFF] ^ _TABLES[4][(crc >> 24) & 0xFF]
+                   ^ _TABLES[3][(crc >> 32) & 0xFF] ^ _TABLES[2][(crc >> 40) & 0xFF]
+                   ^ _TABLES[1][(crc >> 48) & 0xFF] ^ _TABLES[0][crc >> 56])
+            i += 8
+    while i < length:
+        crc = _TABLES[0][(crc ^ data[i]) & 0xFF] ^ (crc >> 8)
+        i += 1
+    return crc
+
+
+def crc64(data, crc=0):
+    """Redis' CRC-64 of ``data`` (any buffer), continuing from ``crc`` for incremental use.
+
+    ``crc64(b"123456789") == 0xe9c6d914c4b8d9ca``; ``crc64(b, crc64(a)) == crc64(a + b)``.
+    """
+    cdef const unsigned char[::1] view
+    cdef uint64_t start = <uint64_t>int(crc)
+    cdef uint64_t result
+    if isinstance(data, memoryview) and not data.contiguous:
+        data = bytes(data)
+    try:
+        view = data
+    except (TypeError, ValueError):
+        view = memoryview(data).cast("B")
+    if view.shape[0] == 0:
+        return int(start)
+    with nogil:
+        result = crc64_update(start, &view[0], <size_t>view.shape[0])
+    return int(result)
