@@ -1,0 +1,458 @@
+"""matplotlib charts of an analysis: each function draws one finished table and returns a Figure.
+
+The tables come from the computation side (``Analysis.summary()``, ``.patterns``, ``.keys``,
+``.recommendations``); nothing here aggregates beyond binning for a histogram, so a chart can never
+disagree with the table it shows. Figures are built with ``matplotlib.figure.Figure`` rather than
+pyplot, so they are not registered with a GUI backend: a notebook shows the returned Figure once,
+a script can ``fig.savefig("x.png")``, and nothing leaks between calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch, Rectangle
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
+
+from insightkit.present.units import human_bytes, human_count, unit_for
+
+TYPE_COLORS = {
+    "string": "#4C78A8",
+    "hash": "#F58518",
+    "list": "#54A24B",
+    "set": "#E45756",
+    "zset": "#72B7B2",
+    "stream": "#B279A2",
+}
+OTHER_COLOR = "#9D9D9D"
+SEVERITY_COLORS = {"high": "#D62728", "medium": "#FF7F0E", "low": "#1F77B4", "info": "#7F7F7F"}
+TTL_COLORS = {
+    "no ttl": "#9D9D9D",
+    "expired": "#D62728",
+    "< 1h": "#FDD0A2",
+    "1h–1d": "#FDAE6B",
+    "1d–7d": "#FD8D3C",
+    "7d–30d": "#E6550D",
+    "> 30d": "#A63603",
+}
+_ENCODING_CYCLE = [
+    "#4C78A8",
+    "#F58518",
+    "#54A24B",
+    "#E45756",
+    "#72B7B2",
+    "#B279A2",
+    "#EECA3B",
+    "#FF9DA6",
+    "#9D755D",
+    "#BAB0AC",
+]
+
+
+def type_color(type_name: str) -> str:
+    return TYPE_COLORS.get(type_name, OTHER_COLOR)
+
+
+def _figure(width: float = 9.0, height: float = 5.0) -> tuple[Figure, Axes]:
+    fig = Figure(figsize=(width, height), layout="constrained", dpi=100)
+    return fig, fig.add_subplot()
+
+
+def _target(ax: Axes | None, width: float, height: float) -> tuple[Figure, Axes]:
+    if ax is None:
+        return _figure(width, height)
+    fig = ax.get_figure()
+    assert isinstance(fig, Figure)
+    return fig, ax
+
+
+class _UnitLocator(MaxNLocator):
+    """Round ticks in the axis' unit (0, 2, 4 MB), not in bytes (0, 2.38, 4.77 MB)."""
+
+    def __init__(self, divisor: float) -> None:
+        super().__init__(nbins="auto", steps=[1, 2, 2.5, 5, 10])
+        self.divisor = divisor
+
+    def tick_values(self, vmin: float, vmax: float) -> Sequence[float]:
+        ticks = super().tick_values(vmin / self.divisor, vmax / self.divisor)
+        return [float(t) * self.divisor for t in ticks]
+
+
+def _bytes_axis(ax: Axes, max_bytes: float, axis: str = "x", label: str = "Memory") -> None:
+    """Scale one axis to a single unit so ticks read 0, 5, 10 … MB, and say so in the label."""
+    unit, divisor = unit_for(max_bytes)
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_major_locator(_UnitLocator(divisor))
+    target.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value / divisor:,.4g}"))
+    target.set_label_text(f"{label} ({unit})")
+
+
+def _log_bytes_axis(ax: Axes, low: float, high: float) -> None:
+    """Log axis of sizes with ticks at powers of 4 or 16 bytes: 64 B, 1 KB, 16 KB, 256 KB …"""
+    for step in (4, 16, 64, 1024):
+        ticks = [step**k for k in range(0, 16) if low / step <= step**k <= high * step]
+        if len(ticks) <= 9:
+            break
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FuncFormatter(_round_bytes))
+
+
+def _round_bytes(value: float, _pos: object = None) -> str:
+    unit, divisor = unit_for(value)
+    return f"{value / divisor:g} {unit}"
+
+
+def _empty(ax: Axes, message: str) -> None:
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="#555555")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def shorten(text: str, width: int = 48) -> str:
+    """Cut the middle out of a long key so both its namespace and its tail stay visible."""
+    text = str(text)
+    if len(text) <= width:
+        return text
+    keep = (width - 1) // 2
+    return f"{text[:keep]}…{text[-(width - 1 - keep) :]}"
+
+
+def _bar_labels(ax: Axes, values: Sequence[float], labels: Sequence[str]) -> None:
+    """Text just after the end of each horizontal bar; the x limit grows to make room."""
+    top = max(values) if len(values) else 0
+    for y, (value, text) in enumerate(zip(values, labels, strict=True)):
+        ax.text(value + top * 0.01, y, text, va="center", fontsize=8, color="#333333")
+    if top:
+        ax.set_xlim(0, top * 1.32)
+
+
+# ---------------------------------------------------------------------------------------------
+# memory by type and encoding
+
+
+def memory_by_type(by_encoding: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
+    """Horizontal bars, one per type, split into its encodings (``Summary.by_encoding``)."""
+    fig, ax = _target(ax, 9, 0.8 + 0.5 * max(1, by_encoding["type"].nunique() if len(by_encoding) else 1))
+    ax.set_title("Memory by type and encoding")
+    if by_encoding.empty or float(by_encoding["memory_bytes"].sum()) == 0:
+        _empty(ax, "no keys")
+        return fig
+    table = by_encoding.assign(memory_bytes=by_encoding["memory_bytes"].astype("float64"))
+    per_type = table.groupby("type", sort=False)["memory_bytes"].sum().sort_values()
+    total = float(per_type.sum())
+    encodings = list(table.groupby("encoding")["memory_bytes"].sum().sort_values(ascending=False).index)
+    colors = {enc: _ENCODING_CYCLE[i % len(_ENCODING_CYCLE)] for i, enc in enumerate(encodings)}
+    types = list(per_type.index)
+    left = np.zeros(len(types))
+    for encoding in encodings:
+        part = table[table["encoding"] == encoding].set_index("type")["memory_bytes"]
+        widths = np.array([float(part.get(t, 0.0)) for t in types])
+        if not widths.any():
+            continue
+        ax.barh(types, widths, left=left, color=colors[encoding], label=encoding, edgecolor="white")
+        left += widths
+    keys = {str(t): int(k) for t, k in table.groupby("type")["keys"].sum().items()}
+    _bar_labels(
+        ax,
+        list(per_type.values),
+        [
+            f"{human_bytes(v)} · {v / total:.0%} · {human_count(keys[str(t)])} keys"
+            for t, v in per_type.items()
+        ],
+    )
+    _bytes_axis(ax, float(per_type.max()))
+    ax.legend(
+        title="encoding",
+        loc="center left",
+        bbox_to_anchor=(1.0, 0.5),
+        fontsize=8,
+        title_fontsize=8,
+        frameon=False,
+    )
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_axisbelow(True)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# patterns
+
+
+def top_patterns(patterns: pd.DataFrame, *, n: int = 15, ax: Axes | None = None) -> Figure:
+    """The ``n`` patterns holding the most memory, as bars labelled with size, share and key count."""
+    fig, ax = _target(ax, 9, 1.0 + 0.35 * max(1, min(n, len(patterns))))
+    ranked = patterns.sort_values("memory_bytes", ascending=False)
+    shown = ranked.head(n).iloc[::-1]
+    total = float(ranked["memory_bytes"].sum())
+    if shown.empty or total == 0:
+        ax.set_title("Top patterns by memory")
+        _empty(ax, "no patterns")
+        return fig
+    values = shown["memory_bytes"].astype("float64").to_numpy()
+    ax.barh([shorten(p, 40) for p in shown["pattern"]], values, color="#4C78A8")
+    _bar_labels(
+        ax,
+        list(values),
+        [
+            f"{human_bytes(v)} · {v / total:.1%} · {human_count(k)} keys"
+            for v, k in zip(values, shown["keys"], strict=True)
+        ],
+    )
+    covered = float(shown["memory_bytes"].sum()) / total
+    ax.set_title(
+        f"Top {len(shown)} of {len(ranked)} patterns by memory ({covered:.0%} of {human_bytes(total)})"
+    )
+    _bytes_axis(ax, float(values.max()))
+    ax.tick_params(axis="y", labelsize=8)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_axisbelow(True)
+    return fig
+
+
+def pattern_treemap(patterns: pd.DataFrame, *, n: int = 30, ax: Axes | None = None) -> Figure:
+    """Patterns as rectangles whose area is their memory; the tail is merged into one "other"."""
+    import squarify  # small, pure Python; only this chart needs it
+
+    fig, ax = _target(ax, 10, 6)
+    ranked = patterns.sort_values("memory_bytes", ascending=False)
+    ranked = ranked[ranked["memory_bytes"] > 0]
+    total = float(ranked["memory_bytes"].sum())
+    ax.set_title(f"Memory by pattern ({human_bytes(total)} in {len(ranked)} patterns)")
+    if ranked.empty:
+        _empty(ax, "no patterns")
+        return fig
+    head = ranked.head(n)
+    names = [str(p) for p in head["pattern"]]
+    sizes = [float(v) for v in head["memory_bytes"]]
+    rest = ranked.iloc[n:]
+    if len(rest):
+        names.append(f"({len(rest)} other patterns)")
+        sizes.append(float(rest["memory_bytes"].sum()))
+    width, height = 100.0, 60.0
+    rects = squarify.squarify(squarify.normalize_sizes(sizes, width, height), 0, 0, width, height)
+    for i, (rect, name, size) in enumerate(zip(rects, names, sizes, strict=True)):
+        color = OTHER_COLOR if name.startswith("(") else _ENCODING_CYCLE[i % len(_ENCODING_CYCLE)]
+        ax.add_patch(_rectangle(rect["x"], rect["y"], rect["dx"], rect["dy"], facecolor=color, alpha=0.85))
+        area_share = rect["dx"] * rect["dy"] / (width * height)
+        if area_share > 0.012:
+            chars = max(6, int(rect["dx"] * 1.1))
+            label = f"{shorten(name, chars)}\n{human_bytes(size)} · {size / total:.0%}"
+            ax.text(
+                rect["x"] + rect["dx"] / 2,
+                rect["y"] + rect["dy"] / 2,
+                label,
+                ha="center",
+                va="center",
+                fontsize=7 if area_share < 0.05 else 9,
+                color="white",
+                clip_on=True,
+            )
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height)
+    ax.set_axis_off()
+    return fig
+
+
+def _rectangle(x: float, y: float, dx: float, dy: float, facecolor: str, alpha: float) -> Rectangle:
+    return Rectangle((x, y), dx, dy, linewidth=1.5, edgecolor="white", facecolor=facecolor, alpha=alpha)
+
+
+# ---------------------------------------------------------------------------------------------
+# TTL
+
+
+def ttl_buckets(buckets: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
+    """Memory per TTL bucket (``Summary.ttl_buckets``, in its own order), key counts on the bars."""
+    fig, ax = _target(ax, 9, 4.5)
+    ax.set_title("Memory by time to live")
+    if buckets.empty or float(buckets["memory_bytes"].sum()) == 0:
+        _empty(ax, "no keys")
+        return fig
+    names = [str(b) for b in buckets["bucket"]]
+    values = buckets["memory_bytes"].astype("float64").to_numpy()
+    total = float(values.sum())
+    bars = ax.bar(names, values, color=[TTL_COLORS.get(b, OTHER_COLOR) for b in names])
+    for bar, value, keys in zip(bars, values, buckets["keys"], strict=True):
+        ax.annotate(
+            f"{human_bytes(value)} · {value / total:.0%}\n{human_count(keys)} keys",
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            xytext=(0, 2),
+            textcoords="offset points",
+        )
+    ax.set_ylim(0, float(values.max()) * 1.25)
+    _bytes_axis(ax, float(values.max()), axis="y")
+    ax.set_xlabel("Time to live at snapshot time")
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# distributions
+
+
+def _log_bins(values: np.ndarray) -> np.ndarray:
+    """Log-spaced edges at half-integers, so every integer count lands in exactly one bin."""
+    high = max(float(values.max()), 2.0)
+    points = np.logspace(0, np.log10(high + 1), num=min(40, int(np.log2(high)) * 3 + 2))
+    return np.unique(np.floor(points)) - 0.5 if high > 0 else np.array([0.5, 1.5])
+
+
+def _stacked_histograms(
+    fig: Figure, keys: pd.DataFrame, column: str, what: str, unit_is_bytes: bool
+) -> tuple[Axes, Axes]:
+    """Two panels over the same log bins: how many keys, and how much memory they hold."""
+    left, right = fig.subplots(1, 2)
+    values = keys[column].astype("float64").clip(lower=1).to_numpy()
+    bins = _log_bins(values)
+    groups = [(t, g) for t, g in keys.groupby("type", sort=True)]
+    data = [g[column].astype("float64").clip(lower=1).to_numpy() for _, g in groups]
+    weights = [g["memory_bytes"].astype("float64").to_numpy() for _, g in groups]
+    colors = [type_color(str(t)) for t, _ in groups]
+    labels = [str(t) for t, _ in groups]
+    left.hist(data, bins=bins, stacked=True, color=colors, label=labels)
+    right.hist(data, bins=bins, weights=weights, stacked=True, color=colors, label=labels)
+    for ax in (left, right):
+        ax.set_xscale("log")
+        ax.grid(alpha=0.3)
+        ax.set_axisbelow(True)
+        if unit_is_bytes:
+            _log_bytes_axis(ax, float(values.min()), float(values.max()))
+        ax.set_xlabel(what)
+    left.set_yscale("log")
+    left.set_ylabel("Keys (log scale)")
+    left.set_title("How many keys")
+    counts_per_bin, _ = np.histogram(values, bins=bins, weights=keys["memory_bytes"].astype("float64"))
+    _bytes_axis(right, float(counts_per_bin.max()), axis="y")
+    right.set_title("How much memory they hold")
+    right.legend(title="type", fontsize=8, title_fontsize=8, frameon=False)
+    return left, right
+
+
+def element_counts(keys: pd.DataFrame) -> Figure:
+    """Distribution of element counts of collections (log bins): keys, and memory they hold."""
+    fig = Figure(figsize=(11, 4.5), layout="constrained", dpi=100)
+    collections = keys[keys["type"] != "string"]
+    if collections.empty:
+        ax = fig.add_subplot()
+        ax.set_title("Elements per collection")
+        _empty(ax, "no collections (hashes, lists, sets, sorted sets, streams)")
+        return fig
+    _stacked_histograms(fig, collections, "num_elements", "Elements per key (log scale)", False)
+    fig.suptitle(f"Elements per collection ({human_count(len(collections))} keys)")
+    return fig
+
+
+def key_sizes(keys: pd.DataFrame) -> Figure:
+    """Distribution of per-key memory (log bins): where the keys are, and where the bytes are."""
+    fig = Figure(figsize=(11, 4.5), layout="constrained", dpi=100)
+    if keys.empty:
+        ax = fig.add_subplot()
+        ax.set_title("Key sizes")
+        _empty(ax, "no keys")
+        return fig
+    _stacked_histograms(fig, keys, "memory_bytes", "Memory per key (log scale)", True)
+    fig.suptitle(
+        f"Key sizes ({human_count(len(keys))} keys, {human_bytes(float(keys['memory_bytes'].sum()))})"
+    )
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# keys and recommendations
+
+
+def top_keys(keys: pd.DataFrame, *, n: int = 20, by: str = "memory_bytes", ax: Axes | None = None) -> Figure:
+    """The ``n`` largest keys, coloured by type, labelled with encoding and element count."""
+    fig, ax = _target(ax, 10, 1.0 + 0.33 * max(1, min(n, len(keys))))
+    shown = keys.nlargest(n, by).iloc[::-1]
+    ax.set_title(f"Top {len(shown)} keys by {'memory' if by == 'memory_bytes' else by}")
+    if shown.empty:
+        _empty(ax, "no keys")
+        return fig
+    values = shown[by].astype("float64").to_numpy()
+    names = [
+        f"{shorten(k, 44)}" + (f"  [db{d}]" if d else "")
+        for k, d in zip(shown["key"], shown["db"], strict=True)
+    ]
+    # Distinct tick positions: two keys may shorten to the same text.
+    positions = np.arange(len(shown))
+    ax.barh(positions, values, color=[type_color(str(t)) for t in shown["type"]])
+    ax.set_yticks(positions, names, fontsize=8)
+    _bar_labels(
+        ax,
+        list(values),
+        [
+            (human_bytes(v) if by.endswith("bytes") else human_count(v))
+            + f" · {t} {e} · {human_count(c)} el."
+            for v, t, e, c in zip(
+                values, shown["type"], shown["encoding"], shown["num_elements"], strict=True
+            )
+        ],
+    )
+    if by.endswith("bytes"):
+        _bytes_axis(ax, float(values.max()))
+    else:
+        ax.set_xlabel(by)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_axisbelow(True)
+    return fig
+
+
+def savings(recommendations: pd.DataFrame, *, n: int = 15, ax: Axes | None = None) -> Figure:
+    """Estimated bytes each recommendation would save, coloured by severity."""
+    rows = recommendations[recommendations["estimated_savings_bytes"].fillna(0) > 0]
+    fig, ax = _target(ax, 10, 1.0 + 0.38 * max(1, min(n, len(rows))))
+    shown = rows.sort_values("estimated_savings_bytes", ascending=False).head(n).iloc[::-1]
+    total = float(rows["estimated_savings_bytes"].sum())
+    ax.set_title(
+        f"Estimated savings of {len(rows)} recommendations (estimates add up to {human_bytes(total)})"
+    )
+    if shown.empty:
+        _empty(ax, "no recommendation saves memory")
+        return fig
+    values = shown["estimated_savings_bytes"].astype("float64").to_numpy()
+    positions = np.arange(len(shown))
+    ax.barh(positions, values, color=[SEVERITY_COLORS.get(str(s), OTHER_COLOR) for s in shown["severity"]])
+    ax.set_yticks(
+        positions,
+        [shorten(f"{r}: {t}", 56) for r, t in zip(shown["rule"], shown["title"], strict=True)],
+        fontsize=8,
+    )
+    _bar_labels(
+        ax,
+        list(values),
+        [
+            f"{human_bytes(v)} · {human_count(k)} keys"
+            for v, k in zip(values, shown["offending_keys"].fillna(0), strict=True)
+        ],
+    )
+    _bytes_axis(ax, float(values.max()), label="Estimated savings")
+    handles = [
+        _patch(color, severity)
+        for severity, color in SEVERITY_COLORS.items()
+        if severity in set(shown["severity"].astype(str))
+    ]
+    ax.legend(
+        handles=handles,
+        title="severity",
+        loc="center left",
+        bbox_to_anchor=(1.0, 0.5),
+        fontsize=8,
+        title_fontsize=8,
+        frameon=False,
+    )
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_axisbelow(True)
+    return fig
+
+
+def _patch(color: str, label: str) -> Patch:
+    return Patch(color=color, label=label)
