@@ -2,8 +2,8 @@
 
 Only ``Analysis``' thin methods import this package (lazily); computation never does. Entry points:
 
-- ``plot(analysis, name, **options) -> Figure`` with ``name`` one of ``PLOTS``; ``Analysis.plot_<name>()``
-  delegates here;
+- ``plot_<name>(analysis, **options) -> Figure`` for each ``name`` in ``PLOTS`` (``Analysis.plot_<name>()``
+  delegates here), and ``plot(analysis, name, **options)``;
 - ``explore(analysis) -> Explorer`` (an ipywidgets widget);
 - ``to_html(analysis, path) -> Path`` (one self-contained HTML file).
 """
@@ -21,22 +21,22 @@ if TYPE_CHECKING:
 
     from insightkit.present.explorer import Explorer
 
-__all__ = ["PLOTS", "AnalysisLike", "SummaryLike", "explore", "plot", "to_html"]
-
-
-def _plots() -> dict[str, Callable[..., Figure]]:
-    from insightkit.present import charts
-
-    return {
-        "memory_by_type": lambda a, **o: charts.memory_by_type(a.summary().by_encoding, **o),
-        "top_patterns": lambda a, **o: charts.top_patterns(a.patterns, **o),
-        "pattern_treemap": lambda a, **o: charts.pattern_treemap(a.patterns, **o),
-        "ttl_buckets": lambda a, **o: charts.ttl_buckets(a.summary().ttl_buckets, **o),
-        "element_counts": lambda a, **o: charts.element_counts(a.keys, **o),
-        "key_sizes": lambda a, **o: charts.key_sizes(a.keys, **o),
-        "top_keys": lambda a, **o: charts.top_keys(a.keys, **o),
-        "savings": lambda a, **o: charts.savings(a.recommendations, **o),
-    }
+__all__ = [
+    "PLOTS",
+    "AnalysisLike",
+    "SummaryLike",
+    "explore",
+    "plot",
+    "plot_element_counts",
+    "plot_key_sizes",
+    "plot_memory_by_type",
+    "plot_pattern_treemap",
+    "plot_savings",
+    "plot_top_keys",
+    "plot_top_patterns",
+    "plot_ttl_buckets",
+    "to_html",
+]
 
 
 PLOTS: tuple[str, ...] = (
@@ -51,12 +51,68 @@ PLOTS: tuple[str, ...] = (
 )
 
 
+def plot_memory_by_type(analysis: AnalysisLike, **options: Any) -> Figure:
+    """Memory per type, split by encoding."""
+    from insightkit.present import charts
+
+    return charts.memory_by_type(analysis.summary().by_encoding, **options)
+
+
+def plot_top_patterns(analysis: AnalysisLike, **options: Any) -> Figure:
+    """The patterns holding the most memory (``n=15``)."""
+    from insightkit.present import charts
+
+    return charts.top_patterns(analysis.patterns, **options)
+
+
+def plot_pattern_treemap(analysis: AnalysisLike, **options: Any) -> Figure:
+    """Patterns as areas proportional to memory (``n=30``, the rest merged)."""
+    from insightkit.present import charts
+
+    return charts.pattern_treemap(analysis.patterns, **options)
+
+
+def plot_ttl_buckets(analysis: AnalysisLike, **options: Any) -> Figure:
+    """Memory by time-to-live bucket."""
+    from insightkit.present import charts
+
+    return charts.ttl_buckets(analysis.summary().ttl_buckets, **options)
+
+
+def plot_element_counts(analysis: AnalysisLike) -> Figure:
+    """Distribution of collection sizes (log bins), by keys and by memory."""
+    from insightkit.present import charts
+
+    return charts.element_counts(analysis.keys)
+
+
+def plot_key_sizes(analysis: AnalysisLike) -> Figure:
+    """Distribution of per-key memory (log bins), by keys and by memory."""
+    from insightkit.present import charts
+
+    return charts.key_sizes(analysis.keys)
+
+
+def plot_top_keys(analysis: AnalysisLike, **options: Any) -> Figure:
+    """The largest keys (``n=20``, ``by="memory_bytes"``)."""
+    from insightkit.present import charts
+
+    return charts.top_keys(analysis.keys, **options)
+
+
+def plot_savings(analysis: AnalysisLike, **options: Any) -> Figure:
+    """Estimated savings per recommendation (``n=15``)."""
+    from insightkit.present import charts
+
+    return charts.savings(analysis.recommendations, **options)
+
+
 def plot(analysis: AnalysisLike, name: str, **options: Any) -> Figure:
-    """Draw chart ``name`` (one of ``PLOTS``) from the table of ``analysis`` it shows."""
-    plots = _plots()
-    if name not in plots:
+    """Draw chart ``name`` (one of ``PLOTS``); ``Analysis.plot_<name>()`` is the same call."""
+    if name not in PLOTS:
         raise ValueError(f"unknown plot {name!r}; choose one of {', '.join(PLOTS)}")
-    return plots[name](analysis, **options)
+    function: Callable[..., Figure] = globals()[f"plot_{name}"]
+    return function(analysis, **options)
 
 
 def explore(analysis: AnalysisLike, **options: Any) -> Explorer:

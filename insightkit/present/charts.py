@@ -9,6 +9,7 @@ a script can ``fig.savefig("x.png")``, and nothing leaks between calls.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 
 import numpy as np
@@ -53,12 +54,25 @@ _ENCODING_CYCLE = [
 ]
 
 
+class Chart(Figure):
+    """A Figure that shows itself in a notebook (as PNG) without pyplot.
+
+    A bare ``Figure`` only gets an image representation once pyplot's inline backend has been set
+    up in the kernel; this one always has one, and is still a Figure for ``savefig`` and tests.
+    """
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=100)
+        return buffer.getvalue()
+
+
 def type_color(type_name: str) -> str:
     return TYPE_COLORS.get(type_name, OTHER_COLOR)
 
 
 def _figure(width: float = 9.0, height: float = 5.0) -> tuple[Figure, Axes]:
-    fig = Figure(figsize=(width, height), layout="constrained", dpi=100)
+    fig = Chart(figsize=(width, height), layout="constrained", dpi=100)
     return fig, fig.add_subplot()
 
 
@@ -338,7 +352,7 @@ def _stacked_histograms(
 
 def element_counts(keys: pd.DataFrame) -> Figure:
     """Distribution of element counts of collections (log bins): keys, and memory they hold."""
-    fig = Figure(figsize=(11, 4.5), layout="constrained", dpi=100)
+    fig = Chart(figsize=(11, 4.5), layout="constrained", dpi=100)
     collections = keys[keys["type"] != "string"]
     if collections.empty:
         ax = fig.add_subplot()
@@ -352,7 +366,7 @@ def element_counts(keys: pd.DataFrame) -> Figure:
 
 def key_sizes(keys: pd.DataFrame) -> Figure:
     """Distribution of per-key memory (log bins): where the keys are, and where the bytes are."""
-    fig = Figure(figsize=(11, 4.5), layout="constrained", dpi=100)
+    fig = Chart(figsize=(11, 4.5), layout="constrained", dpi=100)
     if keys.empty:
         ax = fig.add_subplot()
         ax.set_title("Key sizes")

@@ -108,10 +108,13 @@ class Explorer:
             "ik-key-filter",
         )
         self.sort_by = _styled(
-            widgets.Dropdown(description="sort by", options=list(SORTABLE), layout=narrow), "ik-sort-by"
+            widgets.Dropdown(
+                description="sort by", options=list(SORTABLE), layout=widgets.Layout(width="260px")
+            ),
+            "ik-sort-by",
         )
         self.descending = _styled(
-            widgets.ToggleButtons(options=["descending", "ascending"], style={"button_width": "90px"}),
+            widgets.ToggleButtons(options=["descending", "ascending"], style={"button_width": "110px"}),
             "ik-sort-order",
         )
         self.rows = _styled(
