@@ -1,0 +1,309 @@
+"""The front door: ``analyze(source)`` and ``load(path)`` return an ``Analysis``.
+
+``Analysis`` is a thin facade over one per-key DataFrame and its metadata dict. Everything else —
+patterns, recommendations, charts, widgets, HTML — is computed on demand by the module that owns it,
+imported lazily so that a script that only wants ``summary()`` never pays for matplotlib.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from insightkit.errors import ConfigurationError, RdbError, SourceError
+from insightkit.rsnap import make_redactor, read_rsnap, sanitize_metadata, strip_credentials, write_rsnap
+from insightkit.schema import KEY_SCHEMA, PATTERN_COLUMN
+from insightkit.summary import Summary, summarize
+
+LIVE_SCHEMES = ("redis://", "rediss://", "unix://", "valkey://", "valkeys://")
+_HOST_PORT = re.compile(r"^[A-Za-z0-9.\-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$")
+RDB_MAGICS = (b"REDIS", b"VALKEY")
+PARQUET_MAGIC = b"PAR1"
+_LOAD_ONLY = ("original_method", "rsnap_source")
+
+
+class Analysis:
+    """One snapshot's keys (``keys``), how they were obtained (``metadata``), and what follows."""
+
+    def __init__(
+        self,
+        keys: pd.DataFrame,
+        metadata: dict[str, Any],
+        *,
+        custom_patterns: Any = None,
+    ) -> None:
+        self._keys = keys
+        self.metadata = metadata
+        self._custom_patterns = custom_patterns
+
+    def __repr__(self) -> str:
+        source = self.metadata.get("source", "?")
+        return f"<Analysis {len(self._keys):,} keys from {source} ({self.metadata.get('method')})>"
+
+    # --- the key table --------------------------------------------------------------------------
+
+    @property
+    def keys(self) -> pd.DataFrame:
+        """One row per key (Arrow-backed), with ``pattern`` once pattern discovery is available."""
+        if PATTERN_COLUMN not in self._keys.columns:
+            self._attach_patterns()
+        return self._keys
+
+    def _attach_patterns(self) -> None:
+        try:
+            from insightkit.patterns import assign_patterns
+        except ImportError:
+            return  # pattern discovery not installed in this build: keys stay without the column
+        series = assign_patterns(self._keys, custom=self._custom_patterns)
+        values = pa.array(list(series), pa.string()) if len(series) else pa.array([], pa.string())
+        self._keys[PATTERN_COLUMN] = pd.Series(pd.arrays.ArrowExtensionArray(values), index=self._keys.index)
+
+    @functools.cached_property
+    def patterns(self) -> pd.DataFrame:
+        """Memory by key pattern (insightkit.patterns.aggregate_patterns)."""
+        from insightkit.patterns import aggregate_patterns
+
+        return aggregate_patterns(self.keys)
+
+    @functools.cached_property
+    def recommendations(self) -> pd.DataFrame:
+        """Findings sorted by estimated savings (insightkit.rules.evaluate)."""
+        from insightkit.rules import evaluate
+
+        return evaluate(self.keys, self.patterns, self.metadata)
+
+    def offenders(self, rule_id: str) -> pd.DataFrame:
+        """Every key row that one rule flags."""
+        from insightkit.rules import offenders
+
+        return offenders(self.keys, self.patterns, self.metadata, rule_id)
+
+    def summary(self) -> Summary:
+        """Memory by db, type, encoding and TTL bucket, with totals beside INFO."""
+        return summarize(self._keys, self.metadata)
+
+    def top(self, n: int = 20, by: str = "memory_bytes") -> pd.DataFrame:
+        """The ``n`` keys with the largest ``by`` (any numeric column)."""
+        keys = self.keys
+        if by not in keys.columns:
+            raise ConfigurationError(f"top(by={by!r}): no such column; try one of memory_bytes, num_elements")
+        if not pd.api.types.is_numeric_dtype(keys[by].dtype):
+            raise ConfigurationError(f"top(by={by!r}): column is not numeric")
+        if n < 0:
+            raise ConfigurationError(f"top(n={n}): n must be >= 0")
+        order = keys[by].to_numpy(dtype="float64", na_value=float("-inf")).argsort(kind="stable")[::-1]
+        return keys.iloc[order[:n]].reset_index(drop=True)
+
+    # --- files ----------------------------------------------------------------------------------
+
+    def to_rsnap(
+        self, path: str | os.PathLike[str], redact: object = None, *, dataset: bool | None = None
+    ) -> Path:
+        """Write the key table and metadata as an RSNAP (``redact=True`` or a secret hashes key names)."""
+        redactor = make_redactor(redact)
+        keys = self.keys
+        if redactor is not None and PATTERN_COLUMN not in keys.columns:
+            redactor.fit(keys["key"].astype("string").to_numpy(dtype=object, na_value=""))
+        metadata = {k: v for k, v in self.metadata.items() if k not in _LOAD_ONLY}
+        if metadata.get("method") == "rsnap" and "original_method" in self.metadata:
+            metadata["method"] = self.metadata["original_method"]
+        table = pa.Table.from_pandas(keys, preserve_index=False)
+        return write_rsnap(path, table, metadata, redactor=redactor, dataset=dataset)
+
+    # --- presentation (insightkit.present, imported only when asked for) ------------------------
+
+    def explore(self, **options: Any) -> Any:
+        """Interactive ipywidgets explorer (display it in a notebook)."""
+        from insightkit import present
+
+        return present.explore(self, **options)
+
+    def to_html(self, path: str | os.PathLike[str], **options: Any) -> Path:
+        """Write a static, self-contained HTML report; returns its path."""
+        from insightkit import present
+
+        return present.to_html(self, Path(path), **options)
+
+    def _plot(self, name: str, options: dict[str, Any]) -> Any:
+        from insightkit import present
+
+        return present.plot(self, name, **options)
+
+    def plot_memory_by_type(self, **options: Any) -> Any:
+        """Memory by type and encoding (matplotlib Figure)."""
+        return self._plot("memory_by_type", options)
+
+    def plot_top_patterns(self, **options: Any) -> Any:
+        """The patterns that hold the most memory."""
+        return self._plot("top_patterns", options)
+
+    def plot_pattern_treemap(self, **options: Any) -> Any:
+        """Memory by pattern as a treemap."""
+        return self._plot("pattern_treemap", options)
+
+    def plot_ttl_buckets(self, **options: Any) -> Any:
+        """Memory by time-to-live bucket."""
+        return self._plot("ttl_buckets", options)
+
+    def plot_element_counts(self, **options: Any) -> Any:
+        """Distribution of element counts per type."""
+        return self._plot("element_counts", options)
+
+    def plot_key_sizes(self, **options: Any) -> Any:
+        """Distribution of key memory sizes."""
+        return self._plot("key_sizes", options)
+
+    def plot_top_keys(self, **options: Any) -> Any:
+        """The biggest keys."""
+        return self._plot("top_keys", options)
+
+    def plot_savings(self, **options: Any) -> Any:
+        """Estimated savings per recommendation."""
+        return self._plot("savings", options)
+
+
+# --- analyze / load -------------------------------------------------------------------------------
+
+
+def _frame(batches: Iterable[pa.RecordBatch], schema: pa.Schema | None = None) -> pd.DataFrame:
+    """Arrow batches → one DataFrame with Arrow-backed dtypes (no copy into numpy)."""
+    batch_list = list(batches)
+    table = pa.Table.from_batches(batch_list) if batch_list else (schema or KEY_SCHEMA).empty_table()
+    return table.to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def _progress(batches: Iterable[pa.RecordBatch], progress: bool, desc: str) -> Iterator[pa.RecordBatch]:
+    from tqdm.auto import tqdm
+
+    with tqdm(desc=desc, unit=" keys", unit_scale=True, disable=not progress, leave=False) as bar:
+        for batch in batches:
+            bar.update(len(batch))
+            yield batch
+
+
+def _sniff(path: Path) -> str:
+    """``"rdb"`` or ``"rsnap"`` from the first bytes; SourceError for anything else."""
+    if path.is_dir():
+        return "rsnap"
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except FileNotFoundError:
+        raise SourceError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if head.startswith(RDB_MAGICS):
+        return "rdb"
+    if head.startswith(PARQUET_MAGIC):
+        return "rsnap"
+    if not head:
+        raise SourceError(f"{path}: empty file, not an RDB or RSNAP")
+    raise SourceError(f"{path}: not an RDB file (no REDIS/VALKEY magic) and not an RSNAP (Parquet)")
+
+
+def _is_live(source: object) -> bool:
+    if isinstance(source, str):
+        if source.startswith(LIVE_SCHEMES):
+            return True
+        return bool(_HOST_PORT.match(source)) and not Path(source).exists()
+    module = type(source).__module__
+    return module.startswith(("redis.", "valkey.")) or hasattr(source, "connection_pool")
+
+
+def _file_metadata(path: Path, rdb: dict[str, Any]) -> dict[str, Any]:
+    aux = rdb.get("aux") or {}
+    try:
+        snapshot_ms = int(aux["ctime"]) * 1000
+    except (KeyError, TypeError, ValueError):
+        snapshot_ms = int(path.stat().st_mtime * 1000)
+    model = rdb.get("memory_model") or {}
+    return {
+        "method": "file",
+        "source": str(path),
+        "snapshot_time_ms": snapshot_ms,
+        "server": {
+            "family": model.get("family") or ("valkey" if rdb.get("magic") == "VALKEY" else "redis"),
+            "version": rdb.get("redis_version") or aux.get("redis-ver") or aux.get("valkey-ver"),
+            "allocator": model.get("allocator"),
+        },
+        "rdb": rdb,
+    }
+
+
+def _analyze_rdb(path: Path, *, batch_size: int, progress: bool, options: dict[str, Any]) -> Analysis:
+    from insightkit.rdb import read_rdb
+
+    custom = options.pop("patterns", None)
+    known = {"verify_checksum", "allocator", "server_version"}
+    unknown = set(options) - known
+    if unknown:
+        raise ConfigurationError(f"options {sorted(unknown)} do not apply to an RDB file")
+    reader = read_rdb(str(path), batch_size=batch_size, **options)
+    try:
+        keys = _frame(_progress(reader, progress, path.name))
+    except RdbError as exc:
+        raise type(exc)(f"{path}: {exc.reason}", offset=exc.offset, key=exc.key) from None
+    return Analysis(keys, _file_metadata(path, reader.metadata.to_dict()), custom_patterns=custom)
+
+
+def _analyze_live(source: Any, *, batch_size: int, progress: bool, options: dict[str, Any]) -> Analysis:
+    try:
+        from insightkit.acquire import open_snapshot
+    except ImportError:
+        raise SourceError("live snapshots need insightkit.acquire, which this build lacks") from None
+    custom = options.pop("patterns", None)
+    method = options.pop("method", "auto")
+    with open_snapshot(source, method=method, batch_size=batch_size, progress=progress, **options) as snap:  # type: ignore[attr-defined,unused-ignore]
+        keys = _frame(snap.batches())
+        metadata = dict(snap.metadata)
+    metadata.setdefault("snapshot_time_ms", int(time.time() * 1000))
+    return Analysis(keys, sanitize_metadata(metadata), custom_patterns=custom)
+
+
+def load(path: str | os.PathLike[str], *, patterns: Any = None) -> Analysis:
+    """Re-open an RSNAP file or directory; ``metadata["method"]`` becomes ``"rsnap"``."""
+    table, stored = read_rsnap(path)
+    metadata = dict(stored)
+    metadata["original_method"] = stored.get("method")
+    metadata["method"] = "rsnap"
+    metadata["rsnap_source"] = str(path)
+    keys = table.to_pandas(types_mapper=pd.ArrowDtype)
+    return Analysis(keys, metadata, custom_patterns=patterns)
+
+
+def analyze(
+    source: Any,
+    *,
+    batch_size: int = 65536,
+    progress: bool = True,
+    **options: Any,
+) -> Analysis:
+    """Analyze a live server (URL, ``host:port`` or redis-py client), an ``.rdb`` file or an RSNAP.
+
+    ``progress=False`` silences the progress bars. Other options go to the stage that reads the
+    source: ``method``/``password``/… to ``open_snapshot``, ``verify_checksum``/``allocator``/
+    ``server_version`` to ``read_rdb``; ``patterns`` (custom patterns) to pattern discovery.
+    """
+    if batch_size <= 0:
+        raise ConfigurationError(f"batch_size must be positive, not {batch_size}")
+    if _is_live(source):
+        return _analyze_live(source, batch_size=batch_size, progress=progress, options=options)
+    if not isinstance(source, str | os.PathLike):
+        raise SourceError(
+            f"cannot analyze a {type(source).__name__}: give a redis:// URL, a redis-py client, "
+            "an .rdb path or an RSNAP path"
+        )
+    path = Path(source)
+    if not path.exists():
+        raise SourceError(f"{strip_credentials(str(path))}: no such file or directory")
+    if _sniff(path) == "rsnap":
+        return load(path, patterns=options.pop("patterns", None))
+    return _analyze_rdb(path, batch_size=batch_size, progress=progress, options=options)

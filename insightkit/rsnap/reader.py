@@ -1,0 +1,116 @@
+"""Read RSNAP files and directory datasets back into Arrow, whole or batch by batch.
+
+A reader opens every schema version up to its own and refuses newer ones (see format.py). Directory
+datasets are read with pyarrow.dataset and hive partitioning, so the ``node`` column comes back from the
+``node=...`` directory names; hidden and ``_``-prefixed files (temporary names) are ignored.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from insightkit.errors import RsnapError
+from insightkit.rsnap.format import ALLOWED_COLUMNS, decode_metadata, upgrade_table
+from insightkit.rsnap.writer import NULL_PARTITION
+from insightkit.schema import NODE_COLUMN
+
+PARQUET_MAGIC = b"PAR1"
+
+
+def _files(path: Path) -> list[Path]:
+    """The Parquet files of an RSNAP, in a stable order."""
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        files = sorted(
+            p
+            for p in path.rglob("*.parquet")
+            if p.is_file() and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)
+        )
+        if not files:
+            raise RsnapError(f"{path}: directory holds no RSNAP parts (*.parquet)")
+        return files
+    raise RsnapError(f"{path}: no such file or directory")
+
+
+def _footer(file: Path) -> pq.FileMetaData:
+    try:
+        with open(file, "rb") as fh:
+            if fh.read(4) != PARQUET_MAGIC:
+                raise RsnapError(f"{file}: not an RSNAP (not a Parquet file)")
+        return pq.read_metadata(file)
+    except OSError as exc:
+        raise RsnapError(f"{file}: cannot read ({exc.strerror or exc})") from None
+    except (pa.ArrowInvalid, pa.ArrowIOError) as exc:
+        raise RsnapError(f"{file}: not a valid Parquet file ({exc})") from None
+
+
+def read_rsnap_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Only the metadata dict (reads footers, not rows)."""
+    files = _files(Path(path))
+    metadata = decode_metadata(_footer(files[0]).metadata, str(files[0]))
+    for other in files[1:]:
+        decode_metadata(_footer(other).metadata, str(other))  # every part must be readable
+    return metadata
+
+
+def _dataset(path: Path) -> ds.Dataset:
+    files = _files(path)
+    for file in files:
+        decode_metadata(_footer(file).metadata, str(file))
+    if path.is_file():
+        return ds.dataset(str(path), format="parquet")
+    partitioning = None
+    if any(part.startswith(f"{NODE_COLUMN}=") for f in files for part in f.relative_to(path).parts):
+        partitioning = ds.HivePartitioning(
+            pa.schema([(NODE_COLUMN, pa.string())]), null_fallback=NULL_PARTITION
+        )
+    try:
+        return ds.dataset(
+            [str(f) for f in files], format="parquet", partitioning=partitioning, partition_base_dir=str(path)
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise RsnapError(f"{path}: parts of this RSNAP do not agree ({exc})") from None
+
+
+def _ordered(names: Sequence[str]) -> list[str]:
+    known = [c for c in ALLOWED_COLUMNS if c in names]
+    return known + [c for c in names if c not in known]
+
+
+def read_rsnap(
+    path: str | os.PathLike[str], columns: Sequence[str] | None = None
+) -> tuple[pa.Table, dict[str, Any]]:
+    """The whole key table (or ``columns`` of it) and the metadata dict."""
+    path = Path(path)
+    metadata = read_rsnap_metadata(path)
+    dataset = _dataset(path)
+    wanted = _ordered(dataset.schema.names) if columns is None else list(columns)
+    missing = [c for c in wanted if c not in dataset.schema.names]
+    try:
+        table = dataset.to_table(columns=[c for c in wanted if c not in missing])
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise RsnapError(f"{path}: cannot read ({exc})") from None
+    if columns is None:
+        table = upgrade_table(table, int(metadata["rsnap_schema_version"]))
+    elif missing:
+        table = upgrade_table(table, int(metadata["rsnap_schema_version"])).select(
+            [c for c in wanted if c in ALLOWED_COLUMNS]
+        )
+    return table, metadata
+
+
+def iter_rsnap(
+    path: str | os.PathLike[str], columns: Sequence[str] | None = None, batch_size: int = 65536
+) -> Iterator[pa.RecordBatch]:
+    """Record batches of at most ``batch_size`` rows: memory bounded by the batch, not the file."""
+    dataset = _dataset(Path(path))
+    wanted = _ordered(dataset.schema.names) if columns is None else list(columns)
+    yield from dataset.to_batches(columns=wanted, batch_size=batch_size)

@@ -1,0 +1,207 @@
+"""The one-screen answer to "where does the memory go": by db, type, encoding and TTL, plus totals.
+
+Every table is memory-weighted (``memory_bytes`` and its ``share``) because key counts alone mislead:
+a handful of big hashes usually outweigh millions of small strings. TTL buckets are measured from the
+snapshot time, not from now, so an old RSNAP reads the same tomorrow.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from insightkit._text import human_bytes, human_count, render_table
+
+TTL_BUCKETS = ["no ttl", "expired", "< 1h", "1h–1d", "1d–7d", "7d–30d", "> 30d"]
+_HOUR_MS = 3_600_000
+_EDGES_MS = [0, _HOUR_MS, 24 * _HOUR_MS, 7 * 24 * _HOUR_MS, 30 * 24 * _HOUR_MS]
+
+
+@dataclass
+class Summary:
+    """Memory by db, type, encoding and TTL bucket; ``totals`` beside INFO when it is known."""
+
+    by_db: pd.DataFrame
+    by_type: pd.DataFrame
+    by_encoding: pd.DataFrame
+    ttl_buckets: pd.DataFrame
+    totals: Mapping[str, Any] = field(default_factory=dict)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {
+            "by_db": self.by_db,
+            "by_type": self.by_type,
+            "by_encoding": self.by_encoding,
+            "ttl_buckets": self.ttl_buckets,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe: each table as a list of records, plus totals."""
+        out: dict[str, Any] = {"totals": _plain(self.totals)}
+        for name, frame in self.tables().items():
+            out[name] = [_plain(r) for r in frame.to_dict(orient="records")]
+        return out
+
+    def _totals_lines(self) -> list[str]:
+        t = self.totals
+        lines = [f"keys: {human_count(t.get('keys', 0))}   memory: {human_bytes(t.get('memory_bytes', 0))}"]
+        if t.get("dataset_overhead_bytes"):
+            lines[0] += f"   + dict overhead: {human_bytes(t['dataset_overhead_bytes'])}"
+        if "used_memory" in t:
+            extra = [f"INFO used_memory: {human_bytes(t['used_memory'])}"]
+            for name in ("used_memory_dataset", "used_memory_overhead"):
+                if name in t:
+                    extra.append(f"{name.removeprefix('used_memory_')}: {human_bytes(t[name])}")
+            lines.append("   ".join(extra))
+        return lines
+
+    def __str__(self) -> str:
+        titles = {
+            "by_db": "By database",
+            "by_type": "By type",
+            "by_encoding": "By encoding",
+            "ttl_buckets": "By time to live (from the snapshot time)",
+        }
+        blocks = ["\n".join(self._totals_lines())]
+        for name, frame in self.tables().items():
+            blocks.append(render_table(frame, title=titles[name]))
+        return "\n\n".join(blocks)
+
+    def _repr_html_(self) -> str:
+        parts = [f"<p>{'<br>'.join(self._totals_lines())}</p>"]
+        for name, frame in self.tables().items():
+            parts.append(f"<h4>{name.replace('_', ' ')}</h4>")
+            parts.append(frame.to_html(index=False))
+        return "\n".join(parts)
+
+
+def _plain(value: Any) -> Any:
+    """numpy / pandas scalars → Python, NaN/NA → None (for JSON)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    return value
+
+
+def _strings(series: pd.Series) -> np.ndarray:
+    return np.asarray(series.astype(object).where(series.notna(), None))
+
+
+def _ints(series: pd.Series) -> np.ndarray:
+    return series.to_numpy(dtype="int64", na_value=0)
+
+
+def _group(frame: pd.DataFrame, by: list[str], total: int, order: list[str] | None = None) -> pd.DataFrame:
+    grouped = (
+        frame.groupby(by, observed=True, dropna=False, sort=False)
+        .agg(keys=("memory_bytes", "size"), memory_bytes=("memory_bytes", "sum"))
+        .reset_index()
+    )
+    grouped["share"] = grouped["memory_bytes"] / total if total else 0.0
+    if order is None:
+        grouped = grouped.sort_values(["memory_bytes", *by], ascending=[False] + [True] * len(by))
+    return grouped.reset_index(drop=True)
+
+
+def ttl_bucket_codes(expires_at: pd.Series, snapshot_time_ms: int) -> np.ndarray:
+    """Index into TTL_BUCKETS for each key (0 = no ttl, 1 = already expired at snapshot time)."""
+    ms = expires_at.to_numpy(dtype="float64", na_value=np.nan) - snapshot_time_ms
+    codes = np.digitize(ms, _EDGES_MS, right=True) + 1  # <=0 → 1 (expired), (0,1h] → 2, …
+    codes[np.isnan(ms)] = 0
+    return codes
+
+
+def summarize(keys: pd.DataFrame, metadata: dict[str, Any]) -> Summary:
+    """Build the Summary of a key table."""
+    frame = pd.DataFrame(
+        {
+            "db": _ints(keys["db"]),
+            "type": _strings(keys["type"]),
+            "encoding": _strings(keys["encoding"]),
+            "memory_bytes": _ints(keys["memory_bytes"]),
+            "volatile": keys["expires_at"].notna().to_numpy(dtype=bool),
+        }
+    )
+    total = int(frame["memory_bytes"].sum())
+    snapshot_ms = int(metadata.get("snapshot_time_ms") or time.time() * 1000)
+
+    by_db = (
+        frame.groupby("db", sort=True)
+        .agg(
+            keys=("memory_bytes", "size"),
+            memory_bytes=("memory_bytes", "sum"),
+            volatile_keys=("volatile", "sum"),
+        )
+        .reset_index()
+    )
+    by_db["share"] = by_db["memory_bytes"] / total if total else 0.0
+    by_db = by_db[["db", "keys", "memory_bytes", "share", "volatile_keys"]]
+
+    frame["bucket"] = pd.Categorical.from_codes(
+        ttl_bucket_codes(keys["expires_at"], snapshot_ms),
+        dtype=pd.CategoricalDtype(TTL_BUCKETS, ordered=True),
+    )
+    ttl = (
+        frame.groupby("bucket", observed=False, sort=True)
+        .agg(keys=("memory_bytes", "size"), memory_bytes=("memory_bytes", "sum"))
+        .reset_index()
+    )
+    ttl["bucket"] = ttl["bucket"].astype(str)
+    ttl["share"] = ttl["memory_bytes"] / total if total else 0.0
+
+    return Summary(
+        by_db=by_db,
+        by_type=_group(frame, ["type"], total),
+        by_encoding=_group(frame, ["type", "encoding"], total),
+        ttl_buckets=ttl,
+        totals=_totals(len(frame), total, metadata),
+    )
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _node_metadatas(metadata: dict[str, Any]) -> list[dict[str, Any]]:
+    nodes = metadata.get("nodes")
+    if isinstance(nodes, dict):
+        nodes = list(nodes.values())
+    return [n for n in nodes if isinstance(n, dict)] if isinstance(nodes, list) and nodes else [metadata]
+
+
+def _totals(keys: int, memory: int, metadata: dict[str, Any]) -> dict[str, Any]:
+    totals: dict[str, Any] = {"keys": keys, "memory_bytes": memory}
+    overhead = 0
+    info_sums: dict[str, int] = {}
+    info_complete = True
+    for node in _node_metadatas(metadata):
+        per_db = (node.get("rdb") or {}).get("dataset_overhead") or {}
+        for entry in per_db.values():
+            if isinstance(entry, dict):
+                overhead += sum(_int_or_none(v) or 0 for v in entry.values())
+        memory_info = (node.get("info") or {}).get("memory") or {}
+        if not memory_info:
+            info_complete = False
+        for name in ("used_memory", "used_memory_dataset", "used_memory_overhead"):
+            value = _int_or_none(memory_info.get(name))
+            if value is not None:
+                info_sums[name] = info_sums.get(name, 0) + value
+    totals["dataset_overhead_bytes"] = overhead
+    if info_complete:
+        totals.update(info_sums)
+    return totals
