@@ -48,3 +48,11 @@ def corpus() -> Path:
     if not (CORPUS / "MANIFEST.tsv").exists():
         pytest.fail(f"shared corpus not found at {CORPUS}")
     return CORPUS
+
+
+@pytest.fixture(scope="session")
+def present_analysis(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """Presentation tests: a realistic keyspace written to a real Redis 7.0, saved and analysed."""
+    from present_data import analysed_sample
+
+    return analysed_sample(tmp_path_factory.mktemp("present"))

@@ -1,0 +1,165 @@
+"""The quickstart as a person sees it: JupyterLab on loopback, the notebook run in Debian's Chromium
+(headless, driven by Playwright), the explorer rendered, a filter changed, the table updated.
+
+Screenshots are kept under tests/artifacts/ (gitignored). The notebook runs in a temporary copy of
+notebooks/ and data/samples/, so JupyterLab's autosave never writes outputs into the repository.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+TOKEN = "insightkit-browser-test"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def jupyterlab(root: Path, home: Path) -> Iterator[str]:
+    """A JupyterLab server on a free loopback port, with its own config (no news, no extension manager)."""
+    config = home / "config"
+    (config / "labconfig").mkdir(parents=True)
+    (config / "labconfig" / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
+    )
+    port = _free_port()
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        JUPYTER_CONFIG_DIR=str(config),
+        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+    )
+    log = (home / "lab.log").open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={TOKEN}",
+            f"--ServerApp.root_dir={root}",
+            "--LabApp.expose_app_in_browser=True",
+            "--LabApp.extension_manager=readonly",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"jupyterlab exited: {(home / 'lab.log').read_text()[-2000:]}")
+            try:
+                urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=1)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("jupyterlab did not start within 60 s") from None
+                time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+        log.close()
+
+
+def test_quickstart_explorer_in_chromium(tmp_path: Path) -> None:
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} missing: run .ci/run to install Debian's chromium")
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
+    import insightkit
+
+    root = tmp_path / "work"
+    shutil.copytree(REPO / "notebooks", root / "notebooks")
+    shutil.copytree(REPO / "data" / "samples", root / "data" / "samples")
+    keys = insightkit.analyze(REPO / "data" / "samples" / "sample.rdb", progress=False).keys
+    hashes = int((keys["type"] == "hash").sum())
+    assert 0 < hashes < len(keys)
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    with jupyterlab(root, tmp_path / "jupyter") as url, playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{url}/lab/tree/notebooks/quickstart.ipynb?token={TOKEN}")
+            kernel = "window.jupyterapp?.shell?.currentWidget?.sessionContext?.session?.kernel"
+            page.wait_for_function(f"{kernel}?.status === 'idle'", timeout=90_000)
+            page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+            status = page.locator(".ik-explorer .ik-status")
+            status.wait_for(state="visible", timeout=180_000)
+            page.locator(".ik-explorer .ik-keys-table table").wait_for(state="visible")
+            before = status.inner_text()
+            assert before.startswith(f"{len(keys):,} of {len(keys):,} keys match"), before
+
+            explorer = page.locator(".ik-explorer")
+            explorer.scroll_into_view_if_needed()
+            explorer.screenshot(path=str(ARTIFACTS / "quickstart-explorer-before.png"))
+
+            page.select_option(".ik-explorer .ik-type-filter select", "hash")
+            page.wait_for_function(
+                "prefix => document.querySelector('.ik-explorer .ik-status').innerText.startsWith(prefix)",
+                arg=f"{hashes:,} of",
+                timeout=30_000,
+            )
+            rows = page.locator(".ik-explorer .ik-keys-table tbody tr")
+            assert rows.count() == min(25, hashes)
+            header = [
+                h.strip() for h in page.locator(".ik-explorer .ik-keys-table thead th").all_inner_texts()
+            ]
+            type_column = header.index("type")
+            types = {
+                rows.nth(i).locator("td").nth(type_column).inner_text().strip() for i in range(rows.count())
+            }
+            assert types == {"hash"}
+            explorer.screenshot(path=str(ARTIFACTS / "quickstart-explorer-hash.png"))
+
+            # The charts above the explorer rendered as images in the notebook.
+            images = page.locator(".jp-OutputArea-output img")
+            assert images.count() >= 8
+            page.screenshot(path=str(ARTIFACTS / "quickstart-lab.png"))
+            errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+            tracebacks = [t for t in errors.all_inner_texts() if re.search(r"Traceback|Error:", t)]
+            assert not tracebacks, tracebacks
+        finally:
+            browser.close()
