@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from insightkit.errors import ConfigurationError, RdbError, SourceError
 from insightkit.rsnap import make_redactor, read_rsnap, sanitize_metadata, strip_credentials, write_rsnap
@@ -99,8 +100,8 @@ class Analysis:
             raise ConfigurationError(f"top(by={by!r}): column is not numeric")
         if n < 0:
             raise ConfigurationError(f"top(n={n}): n must be >= 0")
-        order = keys[by].to_numpy(dtype="float64", na_value=float("-inf")).argsort(kind="stable")[::-1]
-        return keys.iloc[order[:n]].reset_index(drop=True)
+        ranked = keys.sort_values(by, ascending=False, na_position="last", kind="stable")
+        return ranked.head(n).reset_index(drop=True)
 
     # --- files ----------------------------------------------------------------------------------
 
@@ -168,6 +169,17 @@ class Analysis:
     def plot_savings(self, **options: Any) -> Any:
         """Estimated savings per recommendation."""
         return self._plot("savings", options)
+
+
+def _string_array(series: pd.Series) -> pd.arrays.ArrowExtensionArray:
+    """Any Series of texts (categorical, object, Arrow) as an Arrow-backed string array, cheaply."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes = series.cat.codes.to_numpy()
+        categories = pa.array(series.cat.categories.astype(str).tolist(), pa.string())
+        values = pc.take(categories, pa.array(codes, pa.int32(), mask=codes < 0))
+    else:
+        values = pa.array(series.astype(object).where(series.notna(), None).tolist(), pa.string())
+    return pd.arrays.ArrowExtensionArray(values)
 
 
 # --- analyze / load -------------------------------------------------------------------------------

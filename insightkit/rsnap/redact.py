@@ -121,13 +121,13 @@ class Redactor:
         """``key`` with its variable parts hashed; ``pattern`` (``*`` = variable) guides when given."""
         if pattern:
             regex = _pattern_regex(pattern)
-            if regex is None and pattern == key and self._all_literal(key):
-                return key
+            if regex is None and pattern == key:  # a fully literal pattern: the key is its own family
+                return self._redact_literal_span(key)
             match = regex.match(key) if regex is not None else None
             if match is not None:
                 out, last = [], 0
-                for g in range(1, (regex.groups if regex else 0) + 1):
-                    start, end = match.span(g)
+                for group in range(1, match.re.groups + 1):
+                    start, end = match.span(group)
                     out.append(self._redact_literal_span(key[last:start]))
                     out.append(self._hash_span(key[start:end]))
                     last = end
@@ -140,10 +140,6 @@ class Redactor:
             else self.hash_part(part)
             for i, part in enumerate(tokens)
         )
-
-    @staticmethod
-    def _all_literal(key: str) -> bool:
-        return not any(ch.isdigit() for ch in key)
 
     def _redact_literal_span(self, span: str) -> str:
         """A span the pattern calls literal; digits inside it are still treated as data."""

@@ -1,0 +1,96 @@
+"""The insightkit command, run as a real subprocess: output, --json, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from keytables import key_batches
+
+from insightkit.analysis import Analysis
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "insightkit", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
+
+
+@pytest.fixture(scope="module")
+def rsnap(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    frame = pa.Table.from_batches(key_batches(3000, 1000)).to_pandas(types_mapper=pd.ArrowDtype)
+    meta = {"method": "file", "source": "x.rdb", "snapshot_time_ms": 1_700_000_000_000}
+    return Analysis(frame, meta).to_rsnap(tmp_path_factory.mktemp("cli") / "x.rsnap.parquet")
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, *fragments: str) -> None:
+    assert result.returncode == code, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("insightkit: error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_summary_human_and_json(rsnap: Path) -> None:
+    human = run("summary", str(rsnap))
+    assert human.returncode == 0, human.stderr
+    assert "By type" in human.stdout and "keys: 3,000" in human.stdout
+    data = json.loads(run("summary", str(rsnap), "--json").stdout)
+    assert data["totals"]["keys"] == 3000
+    assert {row["type"] for row in data["by_type"]} == {"string", "hash", "list", "set", "zset"}
+    assert [row["bucket"] for row in data["ttl_buckets"]][:2] == ["no ttl", "expired"]
+
+
+def test_top(rsnap: Path) -> None:
+    rows = json.loads(run("top", str(rsnap), "-n", "5", "--json").stdout)
+    assert len(rows) == 5
+    sizes = [r["memory_bytes"] for r in rows]
+    assert sizes == sorted(sizes, reverse=True)
+    by_count = json.loads(run("top", str(rsnap), "-n", "2", "--by", "num_elements", "--json").stdout)
+    assert by_count[0]["num_elements"] >= by_count[1]["num_elements"]
+    human = run("top", str(rsnap), "-n", "3")
+    assert human.returncode == 0 and "Top 3 keys by memory_bytes" in human.stdout
+
+
+def test_analyze_writes_an_rsnap(rsnap: Path, tmp_path: Path) -> None:
+    out = tmp_path / "copy.rsnap.parquet"
+    result = run("analyze", str(rsnap), "-o", str(out), "--redact", "k", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["rsnap"] == str(out)
+    copy = pd.read_parquet(out)
+    assert len(copy) == 3000
+    assert copy["key"].str.fullmatch(r"[a-z]+:[0-9a-f]{12}:(cart|profile)").all()
+
+
+def test_missing_file() -> None:
+    assert_one_line_error(run("summary", "/nonexistent/dump.rdb"), 1, "no such file")
+
+
+def test_not_an_rdb(tmp_path: Path) -> None:
+    bogus = tmp_path / "notes.rdb"
+    bogus.write_text("shopping list\n")
+    assert_one_line_error(run("analyze", str(bogus)), 1, "not an RDB")
+
+
+def test_output_directory_missing(rsnap: Path, tmp_path: Path) -> None:
+    result = run("analyze", str(rsnap), "-o", str(tmp_path / "no" / "such" / "x.parquet"))
+    assert_one_line_error(result, 1, "does not exist")
+
+
+def test_usage_errors_exit_2(rsnap: Path) -> None:
+    assert run().returncode == 2
+    assert run("top", str(rsnap), "-n", "many").returncode == 2
+    assert run("frobnicate").returncode == 2
+    assert run("--version").stdout.startswith("insightkit ")
+
+
+def test_bad_column_for_top(rsnap: Path) -> None:
+    assert_one_line_error(run("top", str(rsnap), "--by", "colour"), 1, "no such column")
