@@ -1,5 +1,12 @@
-"""Streaming RDB decoder: one row per key, values never leave the decoder."""
+"""Streaming RDB decoder: one row per key (KEY_SCHEMA), values never leave the decoder.
+
+``read_rdb(source)`` accepts a path (memory-mapped), bytes, a binary file object or an iterable of
+chunks (a socket feed) and yields ``pyarrow.RecordBatch`` objects; ``reader.metadata`` describes the file.
+"""
 
 from insightkit.rdb._crc64 import crc64
+from insightkit.rdb.keys import escape_key, unescape_key
+from insightkit.rdb.metadata import RdbMetadata
+from insightkit.rdb.reader import RdbReader, read_rdb
 
-__all__ = ["crc64"]
+__all__ = ["RdbMetadata", "RdbReader", "crc64", "escape_key", "read_rdb", "unescape_key"]

@@ -1,0 +1,41 @@
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+TYPE_NAMES: list[str]
+ENCODING_LABELS: list[str]
+
+class Decoder:
+    want: int
+    rdb_version: int
+    magic: str
+    header_done: bool
+    eof_seen: bool
+    finished: bool
+    checksum_state: str | None
+    total_bytes: int
+    aux: dict[str, str]
+    functions: list[str]
+    modules: list[str]
+    resize_db: dict[int, dict[str, int]]
+    keys_per_db: dict[int, int]
+    slot_info: dict[int, int]
+    notes: list[str]
+    on_header: Callable[[Decoder], Any] | None
+    batch_size: int
+    n: int
+    type_names: list[str]
+    def __init__(
+        self,
+        batch_size: int = 65536,
+        verify_checksum: bool = True,
+        on_header: Callable[[Decoder], Any] | None = None,
+    ) -> None: ...
+    def feed(self, chunk: bytes | bytearray | memoryview) -> None: ...
+    def ready(self) -> bool: ...
+    def parse(self) -> int: ...
+    def at_stream_end(self) -> None: ...
+    def leftover(self) -> bytes: ...
+    def take_batch(self) -> tuple[int, dict[str, np.ndarray], bytes]: ...
+    def set_writer_version(self, major: int, minor: int) -> None: ...

@@ -1,0 +1,52 @@
+"""What a decoded RDB says about itself besides its keys (docs/architecture.md, ``RdbMetadata``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class RdbMetadata:
+    """File-level facts; complete once the reader has been iterated to the end.
+
+    ``checksum`` is ``"ok"``, ``"disabled"`` (zero trailer), ``"not-verified"`` (verify_checksum=False)
+    or ``"absent"`` (RDB < 5); ``None`` while decoding has not reached the end.
+    """
+
+    rdb_version: int | None = None
+    magic: str | None = None
+    aux: dict[str, str] = field(default_factory=dict)
+    redis_version: str | None = None
+    server: dict[str, Any] = field(default_factory=dict)
+    functions: list[str] = field(default_factory=list)
+    modules: list[str] = field(default_factory=list)
+    resize_db: dict[int, dict[str, int]] = field(default_factory=dict)
+    keys_per_db: dict[int, int] = field(default_factory=dict)
+    slot_info: dict[int, int] = field(default_factory=dict)
+    checksum: str | None = None
+    total_bytes: int | None = None
+    memory_model: dict[str, Any] = field(default_factory=dict)
+    dataset_overhead: dict[int, dict[str, int]] = field(default_factory=dict)
+    complete: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe: dict keys become strings (JSON objects cannot have int keys)."""
+        out = asdict(self)
+        for name in ("resize_db", "keys_per_db", "slot_info", "dataset_overhead"):
+            out[name] = {str(k): v for k, v in out[name].items()}
+        return out
+
+
+def dict_overhead_bytes(keys: int) -> int:
+    """Bucket array of a Redis dict holding ``keys`` entries: a power of two of 8-byte pointers.
+
+    The per-entry cost is part of each key's ``overhead_bytes``; this is the remainder MEMORY STATS
+    reports as the dataset's hash-table overhead.
+    """
+    if keys <= 0:
+        return 0
+    buckets = 4
+    while buckets < keys:
+        buckets *= 2
+    return buckets * 8

@@ -1,0 +1,165 @@
+"""``read_rdb``: the public face of the decoder (options, iteration, metadata); the work is in _decoder."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+
+from insightkit.errors import ConfigurationError
+from insightkit.schema import KEY_SCHEMA
+
+from ._decoder import Decoder
+from .batches import build_batch
+from .metadata import RdbMetadata, dict_overhead_bytes
+from .sources import iter_chunks
+from .versions import writer_version
+
+
+class RdbReader:
+    """Iterate for ``pyarrow.RecordBatch`` objects (KEY_SCHEMA); ``metadata`` is complete at the end.
+
+    Single pass: the source is consumed as it is iterated, so iterate once (or call ``read_all``).
+    """
+
+    def __init__(
+        self,
+        source: Any,
+        *,
+        batch_size: int = 65536,
+        verify_checksum: bool = True,
+        allocator: str | None = None,
+        server_version: str | None = None,
+    ) -> None:
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigurationError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if allocator not in (None, "jemalloc", "libc"):
+            raise ConfigurationError(f"allocator must be 'jemalloc', 'libc' or None, got {allocator!r}")
+        self._source = source
+        self._allocator = allocator
+        self._server_version = server_version
+        self._decoder = Decoder(batch_size, verify_checksum, self._on_header)
+        self._started = False
+        self.metadata = RdbMetadata()
+
+    @property
+    def schema(self) -> pa.Schema:
+        return KEY_SCHEMA
+
+    def _on_header(self, decoder: Decoder) -> Any:
+        """Called once the header and aux fields are read: pick the writer version and memory model."""
+        from insightkit.memory import model_for
+
+        aux = dict(decoder.aux)
+        family, version, redis_equiv, how = writer_version(
+            aux, decoder.rdb_version, decoder.magic, self._server_version
+        )
+        decoder.set_writer_version(*redis_equiv)
+        meta = self.metadata
+        meta.server = {"family": family, "version": ".".join(map(str, version)), "source": how}
+        server_version = self._server_version or (
+            f"valkey-{aux['valkey-ver']}" if family == "valkey" and "valkey-ver" in aux else None
+        )
+        params = inspect.signature(model_for).parameters
+        kwargs: dict[str, Any] = {}
+        if "server_version" in params:
+            kwargs["server_version"] = server_version
+        model = model_for(aux.get("redis-ver"), decoder.rdb_version, self._allocator, **kwargs)
+        meta.memory_model = {
+            "family": getattr(model, "family", None),
+            "version": ".".join(map(str, getattr(model, "version", ()) or ())),
+            "allocator": getattr(model, "allocator", None),
+            "source": "allocator argument" if self._allocator else how,
+        }
+        self._model = model
+        return model
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        if self._started:
+            raise RuntimeError("an RdbReader can be iterated only once")
+        self._started = True
+        dec = self._decoder
+        done = False
+        for chunk in iter_chunks(self._source):
+            dec.feed(chunk)
+            if not dec.ready():
+                continue
+            while True:
+                status = dec.parse()
+                if status == 1:
+                    yield self._batch()
+                    continue
+                done = status == 2
+                break
+            if done:
+                break
+        if not done:
+            while True:
+                status = dec.parse()
+                if status == 1:
+                    yield self._batch()
+                    continue
+                if status == 0:
+                    dec.at_stream_end()
+                break
+        if dec.n:
+            yield self._batch()
+        self._finish()
+
+    def _batch(self) -> pa.RecordBatch:
+        n, cols, keydata = self._decoder.take_batch()
+        return build_batch(n, cols, keydata, self._decoder.type_names)
+
+    def _finish(self) -> None:
+        dec = self._decoder
+        meta = self.metadata
+        meta.rdb_version = dec.rdb_version
+        meta.magic = dec.magic
+        meta.aux = dict(dec.aux)
+        meta.redis_version = dec.aux.get("redis-ver")
+        meta.functions = list(dec.functions)
+        meta.modules = list(dec.modules)
+        meta.resize_db = {int(k): dict(v) for k, v in dec.resize_db.items()}
+        meta.keys_per_db = dict(dec.keys_per_db)
+        meta.slot_info = dict(dec.slot_info)
+        meta.checksum = dec.checksum_state
+        meta.total_bytes = dec.total_bytes
+        expires_per_db: dict[int, int] = {}
+        meta.dataset_overhead = {
+            db: {
+                "main_dict_bytes": dict_overhead_bytes(keys),
+                "expires_dict_bytes": dict_overhead_bytes(
+                    expires_per_db.get(db, meta.resize_db.get(db, {}).get("expires", 0))
+                ),
+            }
+            for db, keys in meta.keys_per_db.items()
+        }
+        meta.complete = True
+
+    def read_all(self) -> pa.Table:
+        """Every row in one table (holds them all: for big files iterate instead)."""
+        return pa.Table.from_batches(list(self), schema=KEY_SCHEMA)
+
+
+def read_rdb(
+    source: Any,
+    *,
+    batch_size: int = 65536,
+    verify_checksum: bool = True,
+    allocator: str | None = None,
+    server_version: str | None = None,
+) -> RdbReader:
+    """Decode an RDB (path, bytes, binary file object or iterable of chunks) into per-key record batches.
+
+    ``allocator`` ("jemalloc"/"libc") and ``server_version`` (e.g. "7.0" or "valkey-8.1") override what
+    the file says about its writer; they decide encoding names and the memory model.
+    """
+    return RdbReader(
+        source,
+        batch_size=batch_size,
+        verify_checksum=verify_checksum,
+        allocator=allocator,
+        server_version=server_version,
+    )

@@ -1,0 +1,68 @@
+"""Which server version wrote a file: decides encoding names (embstr limit, listpack lists) and the model.
+
+The ``redis-ver`` aux field (RDB >= 7) names it; Valkey also writes ``valkey-ver`` and keeps
+``redis-ver`` at the Redis release it is compatible with. Older files only carry the RDB version,
+from which the writing release can be narrowed to a range.
+"""
+
+from __future__ import annotations
+
+import re
+
+# RDB format version → the oldest Redis release that writes it.
+_RDB_TO_REDIS = {
+    1: (2, 0),
+    2: (2, 2),
+    3: (2, 4),
+    4: (2, 4),
+    5: (2, 6),
+    6: (2, 8),
+    7: (3, 2),
+    8: (4, 0),
+    9: (5, 0),
+    10: (7, 0),
+    11: (7, 2),
+    12: (7, 4),
+    13: (8, 4),
+}
+
+_VERSION = re.compile(r"(?:(redis|valkey)[-_ ]?)?v?(\d+)\.(\d+)", re.IGNORECASE)
+
+
+def parse_version(text: str | None) -> tuple[str | None, tuple[int, int] | None]:
+    """``"valkey-8.1.1"`` → ``("valkey", (8, 1))``; ``"7.0.15"`` → ``(None, (7, 0))``."""
+    if not text:
+        return None, None
+    match = _VERSION.search(str(text))
+    if match is None:
+        return None, None
+    family = match.group(1).lower() if match.group(1) else None
+    return family, (int(match.group(2)), int(match.group(3)))
+
+
+def writer_version(
+    aux: dict[str, str], rdb_version: int, magic: str, server_version: str | None
+) -> tuple[str, tuple[int, int], tuple[int, int], str]:
+    """(family, family version, Redis-equivalent version, how it was found) for the writing server."""
+    family, version = parse_version(server_version)
+    if version is not None:
+        if family is None:
+            family = "valkey" if magic == "VALKEY" or "valkey-ver" in aux else "redis"
+        redis_equiv = version if family == "redis" else _valkey_redis_equivalent(version, aux)
+        return family, version, redis_equiv, "server_version"
+    if "valkey-ver" in aux or magic == "VALKEY":
+        _, vversion = parse_version(aux.get("valkey-ver"))
+        vversion = vversion or (9, 0)
+        return "valkey", vversion, _valkey_redis_equivalent(vversion, aux), "aux"
+    _, rversion = parse_version(aux.get("redis-ver"))
+    if rversion is not None:
+        return "redis", rversion, rversion, "aux"
+    guess = _RDB_TO_REDIS.get(rdb_version, (7, 4))
+    return "redis", guess, guess, "rdb-version"
+
+
+def _valkey_redis_equivalent(version: tuple[int, int], aux: dict[str, str]) -> tuple[int, int]:
+    _, rversion = parse_version(aux.get("redis-ver"))
+    if rversion is not None:
+        return rversion
+    return (7, 2)  # every Valkey release forked from Redis 7.2
