@@ -109,7 +109,7 @@ def _log_bytes_axis(ax: Axes, low: float, high: float) -> None:
     """Log axis of sizes with ticks at powers of 4 or 16 bytes: 64 B, 1 KB, 16 KB, 256 KB …"""
     for step in (4, 16, 64, 1024):
         ticks = [step**k for k in range(0, 16) if low / step <= step**k <= high * step]
-        if len(ticks) <= 9:
+        if len(ticks) <= 7:
             break
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_major_formatter(FuncFormatter(_round_bytes))
@@ -253,7 +253,9 @@ def pattern_treemap(patterns: pd.DataFrame, *, n: int = 30, ax: Axes | None = No
         ax.add_patch(_rectangle(rect["x"], rect["y"], rect["dx"], rect["dy"], facecolor=color, alpha=0.85))
         area_share = rect["dx"] * rect["dy"] / (width * height)
         if area_share > 0.012:
-            chars = max(6, int(rect["dx"] * 1.1))
+            small = area_share < 0.05
+            # ~1.3 characters of 9 pt text per unit of the 100-unit-wide canvas, ~1.7 at 7 pt.
+            chars = max(6, int(rect["dx"] * (1.7 if small else 1.3)))
             label = f"{shorten(name, chars)}\n{human_bytes(size)} · {size / total:.0%}"
             ax.text(
                 rect["x"] + rect["dx"] / 2,
@@ -261,7 +263,7 @@ def pattern_treemap(patterns: pd.DataFrame, *, n: int = 30, ax: Axes | None = No
                 label,
                 ha="center",
                 va="center",
-                fontsize=7 if area_share < 0.05 else 9,
+                fontsize=7 if small else 9,
                 color="white",
                 clip_on=True,
             )
@@ -313,10 +315,13 @@ def ttl_buckets(buckets: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
 
 
 def _log_bins(values: np.ndarray) -> np.ndarray:
-    """Log-spaced edges at half-integers, so every integer count lands in exactly one bin."""
-    high = max(float(values.max()), 2.0)
-    points = np.logspace(0, np.log10(high + 1), num=min(40, int(np.log2(high)) * 3 + 2))
-    return np.unique(np.floor(points)) - 0.5 if high > 0 else np.array([0.5, 1.5])
+    """Log-spaced edges at half-integers from the smallest to the largest value, so every integer
+    lands in exactly one bin and the axis starts where the data does."""
+    low = max(float(values.min()), 1.0)
+    high = max(float(values.max()), low + 1.0)
+    num = max(2, min(40, int(np.log2(high / low)) * 3 + 2))
+    points = np.logspace(np.log10(low), np.log10(high + 1), num=num)
+    return np.unique(np.concatenate([[np.floor(low)], np.floor(points), [np.floor(high) + 1]])) - 0.5
 
 
 def _stacked_histograms(
