@@ -276,6 +276,12 @@ def render(
     )
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 def to_html(analysis: AnalysisLike, path: str | os.PathLike[str], **options: Any) -> Path:
     """Write the report to ``path`` atomically (a temp file renamed), so no half-written report remains."""
     target = Path(path)
@@ -284,6 +290,7 @@ def to_html(analysis: AnalysisLike, path: str | os.PathLike[str], **options: Any
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(document)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report is an ordinary file
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
