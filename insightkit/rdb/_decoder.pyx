@@ -245,6 +245,7 @@ cdef class Decoder:
     cdef MemoryModel model
     cdef int ver_major, ver_minor      # Redis-equivalent version of the writer (encodings)
     cdef bint valkey_types             # VALKEY magic: type 22 is HASH_2
+    cdef bint embedded_keys            # Valkey >= 8.1: the key lives in the value object (embstr limit)
 
     # pending per-key opcodes
     cdef int db
@@ -494,6 +495,14 @@ cdef class Decoder:
             self.pos += 1
             return b & 0x3F
         self._fail(f"invalid length byte 0x{b:02x}")
+        return 0
+
+    cdef int _skip_len(self) except -1:
+        """A 64-bit length-encoded number whose value does not matter (ids, counters; may be -1)."""
+        cdef bint enc
+        self._len(&enc)
+        if enc:
+            self._fail("expected a number, found a string encoding")
         return 0
 
     cdef int64_t _plain_len(self) except -1:
@@ -885,10 +894,15 @@ cdef class Decoder:
             model = model_for(None, self.rdb_version, None, None)
         self.model = model
 
-    def set_writer_version(self, int major, int minor):
-        """Redis-equivalent version of the writer; decides encoding names (embstr limit, listpack lists)."""
+    def set_writer_version(self, int major, int minor, bint embedded_keys=False):
+        """Redis-equivalent version of the writer; decides encoding names (embstr limit, listpack lists).
+
+        ``embedded_keys``: Valkey >= 8.1 keeps the key inside the value's object, so whether a string is
+        embstr depends on key and value length together.
+        """
         self.ver_major = major
         self.ver_minor = minor
+        self.embedded_keys = embedded_keys
 
     cdef _add_function(self, bytes code):
         first = code.split(b"\n", 1)[0].decode("utf-8", "backslashreplace")
@@ -1136,12 +1150,20 @@ cdef class Decoder:
         if s.is_int or (s.ptr != NULL and s.length <= 20 and _is_canonical_int(s.ptr, s.length)):
             self.facts.int_value = True
             self.row_encoding = E_INT
-        elif self._embstr_limit() >= s.length:
+        elif self._embstr_fits(s.length):
             self.row_encoding = E_EMBSTR
         else:
             self.row_encoding = E_RAW
         self.facts.encoding = self.row_encoding
         return 0
+
+    cdef bint _embstr_fits(self, int64_t value_len) noexcept:
+        if self.embedded_keys:
+            # measured on Valkey 8.1: key + value <= 41 bytes, 39 with a TTL and a key of 32+ bytes
+            if self.has_expire and self.key_len >= 32:
+                return self.key_len + value_len <= 39
+            return self.key_len + value_len <= 41
+        return value_len <= self._embstr_limit()
 
     cdef int64_t _embstr_limit(self) noexcept:
         if self.ver_major > 3 or (self.ver_major == 3 and self.ver_minor >= 2):
@@ -1679,28 +1701,28 @@ cdef class Decoder:
             self.facts.stream_nodes += 1
             self._blob(s.length, -1)
         self.s_entries = self._plain_len()
-        self._plain_len()  # last id ms
-        self._plain_len()  # last id seq
+        self._skip_len()  # last id ms
+        self._skip_len()  # last id seq
         if t >= 19:
-            self._plain_len()  # first id
-            self._plain_len()
-            self._plain_len()  # max deleted id
-            self._plain_len()
-            self._plain_len()  # entries added
+            self._skip_len()  # first id
+            self._skip_len()
+            self._skip_len()  # max deleted id
+            self._skip_len()
+            self._skip_len()  # entries added
         groups = self._plain_len()
         for i in range(groups):
             self._str(&s, 0)
             name_bytes += s.length
-            self._plain_len()
-            self._plain_len()
+            self._skip_len()  # group last id
+            self._skip_len()
             if t >= 19:
-                self._plain_len()  # entries read
+                self._skip_len()  # entries read (-1 when unknown)
             pel = self._plain_len()
             total_pel += pel
             for j in range(pel):
                 self._need(16 + 8)
                 self.pos += 24
-                self._plain_len()  # delivery count
+                self._skip_len()  # delivery count
             consumers = self._plain_len()
             total_consumers += consumers
             for j in range(consumers):

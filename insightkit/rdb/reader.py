@@ -56,7 +56,7 @@ class RdbReader:
         family, version, redis_equiv, how = writer_version(
             aux, decoder.rdb_version, decoder.magic, self._server_version
         )
-        decoder.set_writer_version(*redis_equiv)
+        decoder.set_writer_version(*redis_equiv, family == "valkey" and version >= (8, 1))
         meta = self.metadata
         meta.server = {"family": family, "version": ".".join(map(str, version)), "source": how}
         server_version = self._server_version or (
