@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 
 import redis
-
 from servers import Server
 
 
