@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from insightkit._text import human_bytes, human_count, render_table
 
@@ -95,78 +97,87 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _strings(series: pd.Series) -> np.ndarray:
-    return np.asarray(series.astype(object).where(series.notna(), None))
-
-
-def _ints(series: pd.Series) -> np.ndarray:
-    return series.to_numpy(dtype="int64", na_value=0)
-
-
-def _group(frame: pd.DataFrame, by: list[str], total: int, order: list[str] | None = None) -> pd.DataFrame:
-    grouped = (
-        frame.groupby(by, observed=True, dropna=False, sort=False)
-        .agg(keys=("memory_bytes", "size"), memory_bytes=("memory_bytes", "sum"))
-        .reset_index()
+def _group(table: pa.Table, by: list[str], total: int) -> pd.DataFrame:
+    """Keys and memory per ``by`` group, largest first (Arrow group-by: no per-row Python)."""
+    frame = (
+        table.group_by(by)
+        .aggregate([("memory_bytes", "count"), ("memory_bytes", "sum")])
+        .to_pandas()
+        .rename(columns={"memory_bytes_count": "keys", "memory_bytes_sum": "memory_bytes"})
     )
-    grouped["share"] = grouped["memory_bytes"] / total if total else 0.0
-    if order is None:
-        grouped = grouped.sort_values(["memory_bytes", *by], ascending=[False] + [True] * len(by))
-    return grouped.reset_index(drop=True)
+    frame = frame[[*by, "keys", "memory_bytes"]].astype({"keys": "int64", "memory_bytes": "int64"})
+    frame["share"] = frame["memory_bytes"] / total if total else 0.0
+    frame = frame.sort_values(["memory_bytes", *by], ascending=[False] + [True] * len(by))
+    return frame.reset_index(drop=True)
 
 
-def ttl_bucket_codes(expires_at: pd.Series, snapshot_time_ms: int) -> np.ndarray:
+def ttl_bucket_codes(expires_at: pd.Series | pa.ChunkedArray, snapshot_time_ms: int) -> np.ndarray:
     """Index into TTL_BUCKETS for each key (0 = no ttl, 1 = already expired at snapshot time)."""
-    ms = expires_at.to_numpy(dtype="float64", na_value=np.nan) - snapshot_time_ms
+    if isinstance(expires_at, pd.Series):
+        expires_at = pa.chunked_array([pa.array(expires_at, from_pandas=True)])
+    floats = pc.cast(expires_at, pa.float64()).to_numpy()
+    ms = np.where(np.isnan(floats), np.nan, floats - snapshot_time_ms)
     codes = np.digitize(ms, _EDGES_MS, right=True) + 1  # <=0 → 1 (expired), (0,1h] → 2, …
     codes[np.isnan(ms)] = 0
     return codes
 
 
+def _key_table(keys: pd.DataFrame) -> pa.Table:
+    """The columns the summary reads, as Arrow (zero-copy for Arrow-backed frames)."""
+    table = pa.Table.from_pandas(
+        keys[["db", "type", "encoding", "memory_bytes", "expires_at"]], preserve_index=False
+    )
+    return table.set_column(
+        table.schema.get_field_index("memory_bytes"),
+        "memory_bytes",
+        pc.fill_null(pc.cast(table.column("memory_bytes"), pa.int64()), 0),
+    )
+
+
 def summarize(keys: pd.DataFrame, metadata: dict[str, Any]) -> Summary:
     """Build the Summary of a key table."""
-    frame = pd.DataFrame(
-        {
-            "db": _ints(keys["db"]),
-            "type": _strings(keys["type"]),
-            "encoding": _strings(keys["encoding"]),
-            "memory_bytes": _ints(keys["memory_bytes"]),
-            "volatile": keys["expires_at"].notna().to_numpy(dtype=bool),
-        }
-    )
-    total = int(frame["memory_bytes"].sum())
+    table = _key_table(keys)
+    total = int(pc.sum(table.column("memory_bytes")).as_py() or 0)
     snapshot_ms = int(metadata.get("snapshot_time_ms") or time.time() * 1000)
+    volatile = pc.is_valid(table.column("expires_at"))
+    table = table.append_column("volatile", pc.cast(volatile, pa.int64()))
 
     by_db = (
-        frame.groupby("db", sort=True)
-        .agg(
-            keys=("memory_bytes", "size"),
-            memory_bytes=("memory_bytes", "sum"),
-            volatile_keys=("volatile", "sum"),
+        table.group_by("db")
+        .aggregate([("memory_bytes", "count"), ("memory_bytes", "sum"), ("volatile", "sum")])
+        .to_pandas()
+        .rename(
+            columns={
+                "memory_bytes_count": "keys",
+                "memory_bytes_sum": "memory_bytes",
+                "volatile_sum": "volatile_keys",
+            }
         )
-        .reset_index()
+        .sort_values("db")
+        .reset_index(drop=True)
     )
     by_db["share"] = by_db["memory_bytes"] / total if total else 0.0
-    by_db = by_db[["db", "keys", "memory_bytes", "share", "volatile_keys"]]
+    by_db = by_db[["db", "keys", "memory_bytes", "share", "volatile_keys"]].astype(
+        {"db": "int64", "keys": "int64", "memory_bytes": "int64", "volatile_keys": "int64"}
+    )
 
-    frame["bucket"] = pd.Categorical.from_codes(
-        ttl_bucket_codes(keys["expires_at"], snapshot_ms),
-        dtype=pd.CategoricalDtype(TTL_BUCKETS, ordered=True),
+    codes = ttl_bucket_codes(table.column("expires_at"), snapshot_ms)
+    memory = table.column("memory_bytes").to_numpy()
+    ttl = pd.DataFrame(
+        {
+            "bucket": TTL_BUCKETS,
+            "keys": np.bincount(codes, minlength=len(TTL_BUCKETS)).astype("int64"),
+            "memory_bytes": np.bincount(codes, weights=memory, minlength=len(TTL_BUCKETS)).astype("int64"),
+        }
     )
-    ttl = (
-        frame.groupby("bucket", observed=False, sort=True)
-        .agg(keys=("memory_bytes", "size"), memory_bytes=("memory_bytes", "sum"))
-        .reset_index()
-    )
-    ttl["bucket"] = ttl["bucket"].astype(str)
     ttl["share"] = ttl["memory_bytes"] / total if total else 0.0
 
     return Summary(
         by_db=by_db,
-        by_type=_group(frame, ["type"], total),
-        by_encoding=_group(frame, ["type", "encoding"], total),
+        by_type=_group(table, ["type"], total),
+        by_encoding=_group(table, ["type", "encoding"], total),
         ttl_buckets=ttl,
-        totals=_totals(len(frame), total, metadata),
+        totals=_totals(table.num_rows, total, metadata),
     )
 
 
