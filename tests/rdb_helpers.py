@@ -40,3 +40,38 @@ def chunked(data: bytes, sizes: Iterable[int]) -> Iterable[bytes]:
         yield data[pos : pos + step]
         pos += step
         i += 1
+
+
+def mutate(data: bytes, rng: Any) -> bytes:
+    """One random corruption of ``data``: flipped/overwritten bytes, a cut, a splice or a duplicated run."""
+    buf = bytearray(data)
+    kind = rng.randrange(6)
+    if kind == 0 and buf:  # flip bits
+        for _ in range(rng.randint(1, 4)):
+            i = rng.randrange(len(buf))
+            buf[i] ^= 1 << rng.randrange(8)
+    elif kind == 1 and buf:  # interesting byte values (length prefixes, encodings, opcodes)
+        for _ in range(rng.randint(1, 3)):
+            i = rng.randrange(len(buf))
+            buf[i] = rng.choice([0x00, 0x3F, 0x40, 0x7F, 0x80, 0x81, 0xC0, 0xC3, 0xFE, 0xFF])
+    elif kind == 2:  # truncate
+        del buf[rng.randrange(len(buf) + 1) :]
+    elif kind == 3 and buf:  # delete a run
+        i = rng.randrange(len(buf))
+        del buf[i : i + rng.randint(1, 16)]
+    elif kind == 4 and buf:  # duplicate a run
+        i = rng.randrange(len(buf))
+        buf[i:i] = buf[i : i + rng.randint(1, 32)]
+    else:  # random bytes spliced in
+        i = rng.randrange(len(buf) + 1)
+        buf[i:i] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
+    return bytes(buf)
+
+
+def fuzz_seeds() -> list[bytes]:
+    """Small corpus files (all formats) used as mutation seeds."""
+    seeds = []
+    for entry in manifest():
+        if int(entry["bytes"]) <= 6000:
+            seeds.append((CORPUS / entry["file"]).read_bytes())
+    return seeds

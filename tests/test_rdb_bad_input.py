@@ -1,0 +1,192 @@
+"""Bad input raises an RdbError subclass naming the byte offset (and key when inside one): truncation,
+wrong magic, bad CRC, lying or huge lengths, unknown types, bad LZF, corrupt blobs — never a crash or hang."""
+
+from __future__ import annotations
+
+import random
+import resource
+import struct
+import time
+
+import pytest
+from rdb_helpers import CORPUS, chunked, decode_rows, fuzz_seeds, mutate
+
+import insightkit
+from insightkit.errors import (
+    RdbChecksumError,
+    RdbError,
+    RdbFormatError,
+    RdbTruncatedError,
+    RdbVersionError,
+)
+from insightkit.rdb import crc64
+
+
+def _rdb(body: bytes, version: int = 9) -> bytes:
+    """A well-formed RDB around ``body`` (opcodes/keys), with a correct CRC."""
+    data = f"REDIS{version:04d}".encode() + body + b"\xff"
+    return data + struct.pack("<Q", crc64(data))
+
+
+def _s(raw: bytes) -> bytes:
+    assert len(raw) < 64
+    return bytes([len(raw)]) + raw
+
+
+def _decode(data: bytes, **options: object) -> list[dict]:
+    rows, _ = decode_rows(data, **options)
+    return rows
+
+
+def test_handmade_file_decodes() -> None:
+    rows = _decode(_rdb(b"\xfe\x00" + b"\x00" + _s(b"k") + _s(b"v")))
+    assert [(r["key"], r["type"], r["encoding"]) for r in rows] == [("k", "string", "embstr")]
+
+
+def test_every_truncation_is_reported() -> None:
+    data = (CORPUS / "hdt3213-rdb" / "memory.rdb").read_bytes()
+    for cut in range(len(data)):
+        with pytest.raises(RdbTruncatedError) as info:
+            _decode(data[:cut])
+        assert info.value.offset == cut or cut < 9
+    truncated_in_key = data[: data.index(b"large") + 100]
+    with pytest.raises(RdbTruncatedError) as info:
+        _decode(truncated_in_key)
+    assert info.value.key == "large"
+
+
+def test_wrong_magic_and_future_version() -> None:
+    with pytest.raises(RdbFormatError) as info:
+        _decode(b"RUDIS0009" + b"\xff" * 9)
+    assert info.value.offset == 0
+    with pytest.raises(RdbTruncatedError):
+        _decode(b"")  # an empty stream ends inside the header
+    with pytest.raises(RdbVersionError):
+        _decode(b"REDIS0042\xff" + b"\x00" * 8)
+    with pytest.raises(RdbVersionError):
+        _decode(b"VALKEY999\xff" + b"\x00" * 8)
+
+
+def test_bad_crc_names_the_trailer() -> None:
+    data = bytearray(_rdb(b"\x00" + _s(b"k") + _s(b"v")))
+    data[-1] ^= 0xFF
+    with pytest.raises(RdbChecksumError) as info:
+        _decode(bytes(data))
+    assert info.value.offset == len(data) - 8
+    _, meta = decode_rows(bytes(data), verify_checksum=False)
+    assert meta.checksum == "not-verified"
+    data[-8:] = b"\x00" * 8
+    _, meta = decode_rows(bytes(data))
+    assert meta.checksum == "disabled"
+
+
+def test_huge_string_length_fails_at_once_without_allocating() -> None:
+    """A 20-byte file claiming a 2^60-byte value: truncation error, no giant allocation, no wait."""
+    for claim in (b"\x81" + struct.pack(">Q", 1 << 60), b"\x80" + struct.pack(">I", 0xFFFFFFF0)):
+        for where in ("key", "value"):
+            if where == "value":
+                data = b"REDIS0009\x00" + _s(b"k") + claim
+            else:
+                data = b"REDIS0009\x00" + claim + b"abc"
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            start = time.perf_counter()
+            with pytest.raises(RdbTruncatedError):
+                _decode(data)
+            with pytest.raises(RdbTruncatedError):
+                _decode(chunked(data, [1]))
+            assert time.perf_counter() - start < 1
+            assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # KiB
+
+
+def test_huge_element_count_fails_at_once() -> None:
+    data = b"REDIS0009\x02" + _s(b"s") + b"\x81" + struct.pack(">Q", 1 << 62) + _s(b"m")
+    start = time.perf_counter()
+    with pytest.raises(RdbTruncatedError) as info:
+        _decode(data)
+    assert info.value.key == "s"
+    assert time.perf_counter() - start < 1
+
+
+def test_unknown_type_byte_and_bad_length_byte() -> None:
+    with pytest.raises(RdbFormatError) as info:
+        _decode(_rdb(b"\x1e" + _s(b"k") + _s(b"v")))
+    assert "unknown value type 30" in str(info.value) and info.value.offset == 9
+    with pytest.raises(RdbFormatError) as info:
+        _decode(_rdb(b"\x00" + _s(b"k") + b"\x85"))
+    assert "length byte" in str(info.value) and info.value.key == "k"
+
+
+def _lzf_string(raw_len: int, compressed: bytes) -> bytes:
+    return b"\xc3" + bytes([len(compressed), raw_len]) + compressed
+
+
+def test_bad_lzf() -> None:
+    good = _lzf_string(3, b"\x02abc")  # one literal run of 3
+    assert _decode(_rdb(b"\x00" + _s(b"k") + good))[0]["element_bytes"] == 3
+    lying_size = _lzf_string(5, b"\x02abc")
+    backref_before_start = _lzf_string(10, b"\x00a\xe0\x10")
+    overrun = _lzf_string(3, b"\x05abc")
+    for bad in (lying_size, backref_before_start, overrun):
+        with pytest.raises(RdbFormatError) as info:
+            _decode(_rdb(b"\x00" + _s(b"k") + bad))
+        assert "LZF" in str(info.value) and info.value.key == "k"
+    with pytest.raises(RdbFormatError):  # absurd expansion ratio claimed
+        _decode(_rdb(b"\x00" + _s(b"k") + b"\xc3\x01\x81" + struct.pack(">Q", 1 << 40) + b"\x00"))
+
+
+def _listpack(entries: list[bytes]) -> bytes:
+    body = b""
+    for e in entries:
+        assert len(e) < 64
+        enc = bytes([0x80 | len(e)]) + e
+        body += enc + bytes([len(enc)])
+    total = 6 + len(body) + 1
+    return struct.pack("<IH", total, len(entries)) + body + b"\xff"
+
+
+def test_blobs_whose_inner_lengths_lie() -> None:
+    good = _listpack([b"f", b"v"])
+    rows = _decode(_rdb(b"\x10" + _s(b"h") + _s(good), version=10))
+    assert rows[0]["encoding"] == "listpack" and rows[0]["num_elements"] == 1
+    wrong_total = struct.pack("<I", len(good) + 5) + good[4:]
+    wrong_count = good[:4] + struct.pack("<H", 7) + good[6:]
+    entry_overrun = good[:6] + b"\xbf" + good[7:]  # claims a 63-byte string
+    no_terminator = good[:-1] + b"\x00"
+    odd_pairs = _listpack([b"f", b"v", b"x"])
+    for bad in (wrong_total, wrong_count, entry_overrun, no_terminator, odd_pairs):
+        with pytest.raises(RdbFormatError) as info:
+            _decode(_rdb(b"\x10" + _s(b"h") + _s(bad), version=10))
+        assert info.value.key == "h" and info.value.offset is not None
+    lying_intset = struct.pack("<II", 4, 9) + b"\x00" * 8
+    with pytest.raises(RdbFormatError):
+        _decode(_rdb(b"\x0b" + _s(b"i") + _s(lying_intset)))
+    bad_ziplist = struct.pack("<IIH", 13, 10, 1) + b"\x00\x05a\xff"
+    with pytest.raises(RdbFormatError):
+        _decode(_rdb(b"\x0a" + _s(b"z") + _s(bad_ziplist)))
+
+
+def test_binary_keys_escape_reversibly() -> None:
+    raw = b"\xff\\x41\x00\xc3\xa9\xe2\x82"
+    rows = _decode(_rdb(b"\x00" + _s(raw) + _s(b"v")))
+    assert rows[0]["key_binary"] is True
+    assert rows[0]["key"] == "\\xff\\\\x41\x00é\\xe2\\x82"
+    assert insightkit.rdb.unescape_key(rows[0]["key"], True) == raw
+    assert insightkit.rdb.escape_key(raw) == (rows[0]["key"], True)
+
+
+def test_bounded_fuzz() -> None:
+    """Corpus-seeded mutations for a few seconds: only RdbError subclasses may escape."""
+    rng = random.Random(20261124)
+    seeds = fuzz_seeds()
+    deadline = time.perf_counter() + 4
+    runs = 0
+    while time.perf_counter() < deadline:
+        data = mutate(rng.choice(seeds), rng)
+        if rng.random() < 0.3:
+            data = mutate(data, rng)
+        try:
+            _decode(data, verify_checksum=rng.random() < 0.3, batch_size=rng.choice([1, 64]))
+        except RdbError as exc:
+            assert exc.offset is not None or isinstance(exc, RdbVersionError)
+        runs += 1
+    assert runs > 500
