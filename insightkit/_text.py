@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -51,11 +52,20 @@ FORMATS: dict[str, Callable[[Any], str]] = {
 }
 
 
+def epoch_ms(value: Any) -> str:
+    """Epoch milliseconds → ``2026-11-24 10:51:07Z`` (UTC)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return datetime.fromtimestamp(int(value) / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
 def _formatter(column: str) -> Callable[[Any], str]:
     if column in FORMATS:
         return FORMATS[column]
     if column.endswith("_bytes"):
         return human_bytes
+    if column.endswith("_at"):
+        return epoch_ms
     return lambda v: "–" if v is None or v is pd.NA else str(v)
 
 

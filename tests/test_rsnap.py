@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -32,6 +33,10 @@ META = {
     "server": {"family": "redis", "version": "7.0.15", "allocator": "jemalloc"},
     "rdb": {"rdb_version": 10, "aux": {"redis-ver": "7.0.15"}, "functions": [], "modules": []},
 }
+
+
+def _sql(query: str) -> list[tuple[Any, ...]]:
+    return duckdb.connect().execute(query).fetchall()
 
 
 def _leftovers(directory: Path) -> list[str]:
@@ -67,9 +72,7 @@ def test_other_readers_open_it_untouched(tmp_path: Path) -> None:
         len(frame) == 1000
         and int(frame["memory_bytes"].sum()) == pa.compute.sum(expected["memory_bytes"]).as_py()
     )
-    rows = duckdb.sql(
-        f"select type, count(*) n, sum(memory_bytes) m from '{path}' group by 1 order by 1"
-    ).fetchall()
+    rows = _sql(f"select type, count(*) n, sum(memory_bytes) m from '{path}' group by 1 order by 1")
     assert [r[0] for r in rows] == ["hash", "list", "set", "string", "zset"]
     assert sum(r[1] for r in rows) == 1000
     # the column documentation travels with the schema
@@ -143,7 +146,7 @@ def test_empty_snapshot_is_a_valid_rsnap(tmp_path: Path) -> None:
     table, metadata = read_rsnap(path)
     assert table.num_rows == 0 and table.column_names == KEY_COLUMNS
     assert metadata["method"] == "file"
-    assert duckdb.sql(f"select count(*) from '{path}'").fetchall() == [(0,)]
+    assert _sql(f"select count(*) from '{path}'") == [(0,)]
 
 
 def _raw_parquet(path: Path, table: pa.Table, kv: dict[bytes, bytes] | None) -> None:
@@ -221,9 +224,9 @@ def test_cluster_dataset_partitioned_by_node(tmp_path: Path) -> None:
     assert table.sort_by(order).equals(expected.sort_by(order))
     assert metadata["method"] == "sync"
     glob = f"{path}/*/*.parquet"
-    rows = duckdb.sql(
+    rows = _sql(
         f"select node, count(*) from read_parquet('{glob}', hive_partitioning=true) group by 1 order by 1"
-    ).fetchall()
+    )
     counts = expected.column("node").value_counts().to_pylist()
     want = sorted((c["values"], c["counts"]) for c in counts)
     assert rows == want

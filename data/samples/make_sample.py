@@ -18,6 +18,7 @@ import shutil
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -58,7 +59,9 @@ def populate(client: redis.Redis, seed: int = 7) -> None:
             for _ in range(rng.randint(1, 3)):
                 pipe.set(f"user:{u}:session:{uid()}", uid(), ex=rng.randint(600, DAY))
         if rng.random() < 0.2:
-            items = {f"sku-{rng.randint(1, 5000)}": rng.randint(1, 4) for _ in range(rng.randint(1, 12))}
+            items: dict[Any, Any] = {
+                f"sku-{rng.randint(1, 5000)}": str(rng.randint(1, 4)) for _ in range(rng.randint(1, 12))
+            }
             pipe.hset(f"cart:{u}", mapping=items)
             pipe.expire(f"cart:{u}", 7 * DAY)
         if rng.random() < 0.25:
