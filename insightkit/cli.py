@@ -205,6 +205,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 def _diff_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("old", help="the earlier RSNAP (or .rdb)")
     parser.add_argument("new", help="the later RSNAP (or .rdb)")
+    parser.add_argument("-n", "--top", type=int, default=15, help="rows per table (default 15)")
+    parser.add_argument("--chart", metavar="PNG", help="also draw the diff chart to this image file")
     _add_output_flags(parser)
 
 
@@ -215,11 +217,14 @@ def cmd_diff(args: argparse.Namespace) -> int:
     except ImportError:
         raise InsightkitError("diff is not available in this build") from None
     result = diff(_open(args, args.old), _open(args, args.new))
+    if args.chart:
+        result.plot(top=args.top).savefig(args.chart)
     if args.json:
-        to_dict = getattr(result, "to_dict", None)
-        _print_json(to_dict() if callable(to_dict) else str(result))
+        _print_json(result.to_dict())
     else:
-        print(result)
+        print(result.render(top=args.top))
+        if args.chart:
+            print(f"\nchart written to {args.chart}")
     return EXIT_OK
 
 
