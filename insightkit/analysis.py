@@ -237,15 +237,19 @@ def _file_metadata(path: Path, rdb: dict[str, Any]) -> dict[str, Any]:
     except (KeyError, TypeError, ValueError):
         snapshot_ms = int(path.stat().st_mtime * 1000)
     model = rdb.get("memory_model") or {}
+    writer = rdb.get("server") or {}
+    family = (
+        writer.get("family") or model.get("family") or ("valkey" if rdb.get("magic") == "VALKEY" else "redis")
+    )
+    if family == "valkey":
+        version = aux.get("valkey-ver") or writer.get("version")
+    else:
+        version = rdb.get("redis_version") or aux.get("redis-ver") or writer.get("version")
     return {
         "method": "file",
         "source": str(path),
         "snapshot_time_ms": snapshot_ms,
-        "server": {
-            "family": model.get("family") or ("valkey" if rdb.get("magic") == "VALKEY" else "redis"),
-            "version": rdb.get("redis_version") or aux.get("redis-ver") or aux.get("valkey-ver"),
-            "allocator": model.get("allocator"),
-        },
+        "server": {"family": family, "version": version, "allocator": model.get("allocator")},
         "rdb": rdb,
     }
 

@@ -123,3 +123,17 @@ def test_values_never_reach_the_rsnap(redis70: Server, tmp_path: Path) -> None:
     assert pq.read_metadata(plain).row_group(0).column(1).compression == "UNCOMPRESSED"
     _assert_no_canary(plain.read_bytes())
     assert "canarylib" in metadata["rdb"]["functions"]  # library names are kept, bodies are not
+
+
+def test_file_metadata_names_the_server_that_wrote_it(any_server: Server, tmp_path: Path) -> None:
+    client = any_server.client()
+    client.set("user:1:name", "x")
+    client.expire("user:1:name", 3600)
+    rdb = tmp_path / "dump.rdb"
+    shutil.copyfile(any_server.save(), rdb)
+    meta = analyze(rdb, progress=False).metadata
+    assert meta["method"] == "file" and meta["source"] == str(rdb)
+    assert meta["server"]["family"] == any_server.flavour.family
+    major, minor = any_server.flavour.version
+    assert meta["server"]["version"].startswith(f"{major}.{minor}.")
+    assert abs(meta["snapshot_time_ms"] - rdb.stat().st_mtime * 1000) < 5000
