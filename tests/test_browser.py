@@ -51,12 +51,18 @@ def jupyterlab(root: Path, home: Path) -> Iterator[str]:
     (config / "labconfig" / "page_config.json").write_text(
         json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
     )
+    # Render every cell, not only those in view, so the explorer is in the page wherever it sits.
+    tracker = home / "settings" / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True)
+    (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     port = _free_port()
     env = dict(
         os.environ,
         PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         JUPYTER_CONFIG_DIR=str(config),
         JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
     )
     log = (home / "lab.log").open("w")
     process = subprocess.Popen(
@@ -126,8 +132,15 @@ def test_quickstart_explorer_in_chromium(tmp_path: Path) -> None:
             page.wait_for_function(f"{kernel}?.status === 'idle'", timeout=90_000)
             page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
 
+            # The explorer, or the first traceback if a cell fails (no point waiting for the rest).
+            failed = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+            page.wait_for_selector(f".ik-explorer .ik-status, {failed}", timeout=180_000)
+            tracebacks = [
+                t for t in page.locator(failed).all_inner_texts() if "Traceback" in t or "Error" in t
+            ]
+            assert not tracebacks, tracebacks[0][-3000:]
             status = page.locator(".ik-explorer .ik-status")
-            status.wait_for(state="visible", timeout=180_000)
+            status.wait_for(state="visible", timeout=30_000)
             page.locator(".ik-explorer .ik-keys-table table").wait_for(state="visible")
             before = status.inner_text()
             assert before.startswith(f"{len(keys):,} of {len(keys):,} keys match"), before
@@ -158,8 +171,9 @@ def test_quickstart_explorer_in_chromium(tmp_path: Path) -> None:
             images = page.locator(".jp-OutputArea-output img")
             assert images.count() >= 8
             page.screenshot(path=str(ARTIFACTS / "quickstart-lab.png"))
-            errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
-            tracebacks = [t for t in errors.all_inner_texts() if re.search(r"Traceback|Error:", t)]
+            tracebacks = [
+                t for t in page.locator(failed).all_inner_texts() if re.search(r"Traceback|Error:", t)
+            ]
             assert not tracebacks, tracebacks
         finally:
             browser.close()
