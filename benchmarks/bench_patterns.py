@@ -1,0 +1,146 @@
+"""Pattern discovery at scale, and against the peers' approaches.
+
+Builds a synthetic keyspace of ``--keys`` keys (default 10M) from the labeled families of
+tests/keyspaces.py (ids regenerated, so every key is distinct), then times ``assign_patterns`` and
+samples peak RSS while it runs. Peers, on the same keys and on each labeled keyspace:
+- first-``:`` split (RedisInsight's namespace view): pattern = text before the first ``:`` + ``:*``;
+- digit replacement (rdr, redis-memory-analyzer): every run of digits becomes ``*``.
+(HDT3213/rdb's byte radix tree is not run: it holds every key's bytes in tree nodes, which is what
+runs out of memory on large keyspaces.)
+
+    python benchmarks/bench_patterns.py [--keys 10000000] [--skip-peers]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import keyspaces as ks
+
+from insightkit.patterns import assign_patterns
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class PeakRss:
+    """Samples RSS every few milliseconds while in the ``with`` block."""
+
+    def __enter__(self) -> PeakRss:
+        self.start = self.peak = rss_bytes()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, rss_bytes())
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_bytes())
+
+
+def first_colon(keys: pa.ChunkedArray) -> pa.ChunkedArray:
+    has = pc.match_substring(keys, ":")
+    head = pc.replace_substring_regex(keys, pattern=":.*", replacement=":*", max_replacements=1)
+    return pc.if_else(has, head, keys)
+
+
+def digits_replaced(keys: pa.ChunkedArray) -> pa.ChunkedArray:
+    return pc.replace_substring_regex(keys, pattern="[0-9]+", replacement="*")
+
+
+def big_keyspace(n: int, seed: int = 1) -> pd.DataFrame:
+    families = [f for make in ks.KEYSPACES.values() for f in make()]
+    base = sum(f.count for f in families)
+    scale = n / base
+    scaled = [
+        ks.Family(
+            f.label,
+            max(1, round(f.count * scale)) if f.count > 10 else f.count,
+            f.make,
+            f.type,
+            f.encoding,
+            f.ttl_s,
+        )
+        for f in families
+    ]
+    return ks.build(scaled, seed=seed)
+
+
+def fmt_mb(b: float) -> str:
+    return f"{b / 2**20:,.0f} MiB"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--keys", type=int, default=10_000_000)
+    ap.add_argument("--skip-peers", action="store_true")
+    args = ap.parse_args()
+
+    print("## Labeled keyspaces: purity / inverse purity of the grouping")
+    print(f"{'keyspace':22s} {'keys':>7s}  {'insightkit':>15s}  {'first-colon':>15s}  {'digits->*':>15s}")
+    for name in ks.KEYSPACES:
+        df = ks.keyspace(name)
+        arr = pa.chunked_array([pa.array(df["key"], pa.string())])
+        ours = ks.purity(assign_patterns(df), df["expected"])
+        colon = ks.purity(first_colon(arr).to_pandas(), df["expected"])
+        digits = ks.purity(digits_replaced(arr).to_pandas(), df["expected"])
+        cells = [f"{p:.3f} / {i:.3f}" for p, i in (ours, colon, digits)]
+        print(f"{name:22s} {len(df):7d}  {cells[0]:>15s}  {cells[1]:>15s}  {cells[2]:>15s}")
+
+    print(f"\n## {args.keys:,} keys")
+    t = time.perf_counter()
+    df = big_keyspace(args.keys)
+    df["key"] = pd.Series(pd.arrays.ArrowExtensionArray(pa.array(df["key"], pa.string())), index=df.index)
+    labels = df.pop("expected")
+    gc.collect()
+    print(f"generated {len(df):,} keys in {time.perf_counter() - t:.1f}s")
+    with PeakRss() as mem:
+        t = time.perf_counter()
+        patterns = assign_patterns(df, progress=False)
+        elapsed = time.perf_counter() - t
+    keys_mb = df["key"].array._pa_array.nbytes  # type: ignore[attr-defined]
+    print(
+        f"insightkit assign_patterns: {elapsed:.2f}s ({len(df) / elapsed / 1e6:.2f} M keys/s), "
+        f"{patterns.nunique()} patterns; RSS before {fmt_mb(mem.start)}, peak {fmt_mb(mem.peak)} "
+        f"(+{fmt_mb(mem.peak - mem.start)}; key column itself {fmt_mb(keys_mb)})"
+    )
+    pur, inv = ks.purity(patterns, labels)
+    print(f"insightkit grouping on the big keyspace: purity {pur:.4f}, inverse purity {inv:.4f}")
+    if args.skip_peers:
+        return
+    arr = df["key"].array._pa_array  # type: ignore[attr-defined]
+    for name, peer in (("first-colon split", first_colon), ("digit replacement", digits_replaced)):
+        with PeakRss() as mem:
+            t = time.perf_counter()
+            grouped = peer(arr).dictionary_encode()
+            elapsed = time.perf_counter() - t
+        codes = pd.Series(grouped.combine_chunks().indices.to_numpy())
+        p, i = ks.purity(codes, labels)
+        print(
+            f"{name}: {elapsed:.2f}s, {len(grouped.combine_chunks().dictionary):,} groups, "
+            f"peak +{fmt_mb(mem.peak - mem.start)}; purity {p:.4f}, inverse purity {i:.4f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""``assign_patterns``: one pattern per key, for any number of keys, in bounded memory.
+
+The only per-key work is one RE2 rewrite (``shapes.templates_of``) and a dictionary encoding, done in
+chunks on all cores (pyarrow releases the GIL); each chunk's templates are dropped as soon as they are
+encoded, so memory holds the keys, one int32 per key and the distinct templates. Discovery and custom
+rules then run on distinct templates and the result is a categorical column.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from insightkit.errors import ConfigurationError
+from insightkit.patterns.cardinality import DEFAULT_THRESHOLDS, Thresholds
+from insightkit.patterns.custom import CustomSpec, match_rules, parse_custom
+from insightkit.patterns.discover import discover
+from insightkit.patterns.shapes import templates_of
+from insightkit.patterns.tokens import fold_variable_segments
+from insightkit.schema import PATTERN_COLUMN
+
+CHUNK_KEYS = 1 << 20
+PROGRESS_MIN_KEYS = 2_000_000
+
+
+def key_array(keys: pd.DataFrame | pd.Series) -> pa.ChunkedArray:
+    """The ``key`` column as an Arrow string array without copying Arrow-backed columns."""
+    column = keys["key"] if isinstance(keys, pd.DataFrame) else keys
+    arr = pa.array(column.array) if not isinstance(column.array, np.ndarray) else pa.array(column)
+    chunked = arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
+    if pa.types.is_binary(chunked.type) or pa.types.is_large_binary(chunked.type):
+        raise ConfigurationError("key column holds bytes: escape binary keys as KEY_SCHEMA describes")
+    return chunked
+
+
+def binary_flags(keys: pd.DataFrame | pd.Series) -> pa.ChunkedArray | None:
+    """The ``key_binary`` column as Arrow booleans, or None when absent."""
+    if not isinstance(keys, pd.DataFrame) or "key_binary" not in keys.columns:
+        return None
+    column = keys["key_binary"]
+    arr = pa.array(column.array) if not isinstance(column.array, np.ndarray) else pa.array(column)
+    return arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
+
+
+def _encode_chunk(job: tuple[pa.Array, pa.Array | None]) -> tuple[np.ndarray, list[str]]:
+    chunk, binary = job
+    encoded = templates_of(chunk, binary).dictionary_encode()
+    indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    return indices, encoded.dictionary.to_pylist()
+
+
+def _combined(arr: pa.ChunkedArray, start: int) -> pa.Array:
+    return arr.slice(start, CHUNK_KEYS).combine_chunks()
+
+
+def template_codes(
+    keys: pa.ChunkedArray,
+    binary: pa.ChunkedArray | None = None,
+    *,
+    progress: bool | None = None,
+    workers: int | None = None,
+) -> tuple[np.ndarray, list[str]]:
+    """Per key, the code of its folded template; and the distinct folded templates."""
+    n = len(keys)
+    starts = range(0, n, CHUNK_KEYS)
+    flat = [_combined(keys, s) for s in starts]
+    jobs = [
+        (chunk, None if binary is None else _combined(binary, s))
+        for chunk, s in zip(flat, starts, strict=True)
+    ]
+    show = (n >= PROGRESS_MIN_KEYS) if progress is None else progress
+    workers = workers or min(len(flat), os.cpu_count() or 1) or 1
+    from tqdm.auto import tqdm
+
+    results: list[tuple[np.ndarray, list[str]]] = []
+    with (
+        ThreadPoolExecutor(max_workers=workers) as pool,
+        tqdm(total=n, unit="key", desc="patterns", disable=not show, leave=False) as bar,
+    ):
+        for chunk, result in zip(flat, pool.map(_encode_chunk, jobs), strict=True):
+            results.append(result)
+            bar.update(len(chunk))
+
+    # Unify the chunk dictionaries, folding each distinct raw template once.
+    all_raw: list[str] = [t for _, d in results for t in d]
+    folded_codes, folded = pd.factorize(pd.Series([fold_variable_segments(t) for t in all_raw], dtype=object))
+    codes = np.empty(n, dtype=np.int32)
+    offset_raw = 0
+    offset_key = 0
+    for indices, dictionary in results:
+        mapping = folded_codes[offset_raw : offset_raw + len(dictionary)].astype(np.int32)
+        codes[offset_key : offset_key + len(indices)] = mapping[indices]
+        offset_raw += len(dictionary)
+        offset_key += len(indices)
+    return codes, [str(t) for t in folded]
+
+
+def assign_patterns(
+    keys: pd.DataFrame,
+    custom: CustomSpec | None = None,
+    *,
+    renames: Mapping[str, str] | None = None,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    progress: bool | None = None,
+) -> pd.Series:
+    """The pattern of every key, aligned with ``keys`` (a categorical Series named ``pattern``).
+
+    ``custom``: a glob (``"user:*"``), a ``"re:<regex>"`` string, a compiled regex, a list of those or of
+    ``(pattern, name)`` pairs, a ``{pattern: name}`` mapping, or ``CustomPatterns``; they win over
+    discovery, first match first. ``renames`` maps discovered pattern names to the names you prefer.
+    """
+    spec = parse_custom(custom, renames)
+    arr = key_array(keys)
+    n = len(arr)
+    rule_of_key = match_rules(arr, spec.rules) if spec.rules else np.full(n, -1, dtype=np.int32)
+    codes, templates = template_codes(arr, binary_flags(keys), progress=progress)
+
+    discovered_mask = rule_of_key < 0
+    weights = np.bincount(codes[discovered_mask], minlength=len(templates))
+    present = np.flatnonzero(weights)
+    patterns_of_present = discover([templates[i] for i in present], weights[present], thresholds)
+    pattern_codes_present, pattern_names = pd.factorize(pd.Series(patterns_of_present, dtype=object))
+    template_to_pattern = np.full(len(templates), -1, dtype=np.int64)
+    template_to_pattern[present] = pattern_codes_present
+
+    rule_names = [r.name for r in spec.rules]
+    names = [str(p) for p in pattern_names] + rule_names
+    key_codes = template_to_pattern[codes]
+    if spec.rules:
+        matched = ~discovered_mask
+        key_codes[matched] = len(pattern_names) + rule_of_key[matched]
+    if spec.renames:
+        names = [spec.renames.get(name, name) for name in names]
+    # Renames (or a rule named like a discovered pattern) may merge categories.
+    merged_codes, merged_names = pd.factorize(pd.Series(names, dtype=object))
+    categories = np.asarray(merged_names, dtype=object)
+    key_codes = merged_codes[key_codes] if len(key_codes) else key_codes
+    used = np.bincount(key_codes, minlength=len(categories)) > 0
+    if not used.all():
+        remap = np.cumsum(used) - 1
+        key_codes = remap[key_codes]
+        categories = categories[used]
+    cat = pd.Categorical.from_codes(key_codes, categories=pd.Index(categories, dtype=object))
+    return pd.Series(cat, index=keys.index, name=PATTERN_COLUMN)
