@@ -126,7 +126,7 @@ def test_quickstart_explorer_in_chromium(tmp_path: Path) -> None:
     with jupyterlab(root, tmp_path / "jupyter") as url, playwright.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
             page.goto(f"{url}/lab/tree/notebooks/quickstart.ipynb?token={TOKEN}")
             kernel = "window.jupyterapp?.shell?.currentWidget?.sessionContext?.session?.kernel"
             page.wait_for_function(f"{kernel}?.status === 'idle'", timeout=90_000)
@@ -145,9 +145,10 @@ def test_quickstart_explorer_in_chromium(tmp_path: Path) -> None:
             before = status.inner_text()
             assert before.startswith(f"{len(keys):,} of {len(keys):,} keys match"), before
 
-            explorer = page.locator(".ik-explorer")
-            explorer.scroll_into_view_if_needed()
-            explorer.screenshot(path=str(ARTIFACTS / "quickstart-explorer-before.png"))
+            # Bring the explorer's filters to the top of the notebook panel before each screenshot.
+            to_top = "document.querySelector('.ik-explorer').scrollIntoView({block: 'start'})"
+            page.evaluate(to_top)
+            page.screenshot(path=str(ARTIFACTS / "quickstart-explorer-before.png"))
 
             page.select_option(".ik-explorer .ik-type-filter select", "hash")
             page.wait_for_function(
@@ -165,11 +166,13 @@ def test_quickstart_explorer_in_chromium(tmp_path: Path) -> None:
                 rows.nth(i).locator("td").nth(type_column).inner_text().strip() for i in range(rows.count())
             }
             assert types == {"hash"}
-            explorer.screenshot(path=str(ARTIFACTS / "quickstart-explorer-hash.png"))
+            page.evaluate(to_top)
+            page.screenshot(path=str(ARTIFACTS / "quickstart-explorer-hash.png"))
 
             # The charts above the explorer rendered as images in the notebook.
             images = page.locator(".jp-OutputArea-output img")
             assert images.count() >= 8
+            page.locator(".jp-OutputArea-output img").first.scroll_into_view_if_needed()
             page.screenshot(path=str(ARTIFACTS / "quickstart-lab.png"))
             tracebacks = [
                 t for t in page.locator(failed).all_inner_texts() if re.search(r"Traceback|Error:", t)
