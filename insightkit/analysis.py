@@ -7,11 +7,12 @@ imported lazily so that a script that only wants ``summary()`` never pays for ma
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from insightkit.errors import ConfigurationError, RdbError, SourceError
-from insightkit.rsnap import make_redactor, read_rsnap, sanitize_metadata, strip_credentials, write_rsnap
+from insightkit.rsnap import (
+    RsnapWriter,
+    iter_rsnap,
+    make_redactor,
+    read_rsnap,
+    read_rsnap_metadata,
+    sanitize_metadata,
+    strip_credentials,
+    write_rsnap,
+)
 from insightkit.schema import KEY_SCHEMA, PATTERN_COLUMN
 from insightkit.summary import Summary, summarize
 
@@ -254,34 +264,62 @@ def _file_metadata(path: Path, rdb: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _analyze_rdb(path: Path, *, batch_size: int, progress: bool, options: dict[str, Any]) -> Analysis:
+def _rdb_batches(reader: Any, path: Path) -> Iterator[pa.RecordBatch]:
+    """The reader's batches, with decode errors naming the file."""
+    try:
+        yield from reader
+    except RdbError as exc:
+        raise type(exc)(f"{path}: {exc.reason}", offset=exc.offset, key=exc.key) from None
+
+
+MetadataSource = Callable[[], dict[str, Any]]
+
+
+@contextlib.contextmanager
+def _open_source(
+    source: Any, *, batch_size: int, progress: bool, options: dict[str, Any]
+) -> Iterator[tuple[Iterator[pa.RecordBatch], MetadataSource]]:
+    """Batches of any source and a callable for its metadata (complete once the batches are drained)."""
+    if batch_size <= 0:
+        raise ConfigurationError(f"batch_size must be positive, not {batch_size}")
+    if _is_live(source):
+        try:
+            from insightkit.acquire import open_snapshot
+        except ImportError:
+            raise SourceError("live snapshots need insightkit.acquire, which this build lacks") from None
+        method = options.pop("method", "auto")
+        with open_snapshot(
+            source, method=method, batch_size=batch_size, progress=progress, **options
+        ) as snap:
+
+            def live_metadata() -> dict[str, Any]:
+                metadata = dict(snap.metadata)
+                metadata.setdefault("snapshot_time_ms", int(time.time() * 1000))
+                return sanitize_metadata(metadata)
+
+            yield iter(snap.batches()), live_metadata
+        return
+    if not isinstance(source, str | os.PathLike):
+        raise SourceError(
+            f"cannot analyze a {type(source).__name__}: give a redis:// URL, a redis-py client, "
+            "an .rdb path or an RSNAP path"
+        )
+    path = Path(source)
+    if not path.exists():
+        raise SourceError(f"{strip_credentials(str(path))}: no such file or directory")
+    if _sniff(path) == "rsnap":
+        if options:
+            raise ConfigurationError(f"options {sorted(options)} do not apply to an RSNAP")
+        yield iter_rsnap(path, batch_size=batch_size), lambda: read_rsnap_metadata(path)
+        return
     from insightkit.rdb import read_rdb
 
-    custom = options.pop("patterns", None)
-    known = {"verify_checksum", "allocator", "server_version"}
-    unknown = set(options) - known
+    unknown = set(options) - {"verify_checksum", "allocator", "server_version"}
     if unknown:
         raise ConfigurationError(f"options {sorted(unknown)} do not apply to an RDB file")
     reader = read_rdb(str(path), batch_size=batch_size, **options)
-    try:
-        keys = _frame(_progress(reader, progress, path.name))
-    except RdbError as exc:
-        raise type(exc)(f"{path}: {exc.reason}", offset=exc.offset, key=exc.key) from None
-    return Analysis(keys, _file_metadata(path, reader.metadata.to_dict()), custom_patterns=custom)
-
-
-def _analyze_live(source: Any, *, batch_size: int, progress: bool, options: dict[str, Any]) -> Analysis:
-    try:
-        from insightkit.acquire import open_snapshot
-    except ImportError:
-        raise SourceError("live snapshots need insightkit.acquire, which this build lacks") from None
-    custom = options.pop("patterns", None)
-    method = options.pop("method", "auto")
-    with open_snapshot(source, method=method, batch_size=batch_size, progress=progress, **options) as snap:  # type: ignore[attr-defined,unused-ignore]
-        keys = _frame(snap.batches())
-        metadata = dict(snap.metadata)
-    metadata.setdefault("snapshot_time_ms", int(time.time() * 1000))
-    return Analysis(keys, sanitize_metadata(metadata), custom_patterns=custom)
+    batches = _progress(_rdb_batches(reader, path), progress, path.name)
+    yield batches, lambda: _file_metadata(path, reader.metadata.to_dict())
 
 
 def load(path: str | os.PathLike[str], *, patterns: Any = None) -> Analysis:
@@ -308,18 +346,40 @@ def analyze(
     source: ``method``/``password``/… to ``open_snapshot``, ``verify_checksum``/``allocator``/
     ``server_version`` to ``read_rdb``; ``patterns`` (custom patterns) to pattern discovery.
     """
+    custom = options.pop("patterns", None)
     if batch_size <= 0:
         raise ConfigurationError(f"batch_size must be positive, not {batch_size}")
-    if _is_live(source):
-        return _analyze_live(source, batch_size=batch_size, progress=progress, options=options)
-    if not isinstance(source, str | os.PathLike):
-        raise SourceError(
-            f"cannot analyze a {type(source).__name__}: give a redis:// URL, a redis-py client, "
-            "an .rdb path or an RSNAP path"
-        )
-    path = Path(source)
-    if not path.exists():
-        raise SourceError(f"{strip_credentials(str(path))}: no such file or directory")
-    if _sniff(path) == "rsnap":
-        return load(path, patterns=options.pop("patterns", None))
-    return _analyze_rdb(path, batch_size=batch_size, progress=progress, options=options)
+    if isinstance(source, str | os.PathLike) and not _is_live(source):
+        path = Path(source)
+        if path.exists() and _sniff(path) == "rsnap" and not options:
+            return load(path, patterns=custom)
+    with _open_source(source, batch_size=batch_size, progress=progress, options=options) as (batches, meta):
+        keys = _frame(batches)
+        metadata = meta()
+    return Analysis(keys, metadata, custom_patterns=custom)
+
+
+def convert(
+    source: Any,
+    path: str | os.PathLike[str],
+    *,
+    redact: object = None,
+    dataset: bool | None = None,
+    batch_size: int = 65536,
+    progress: bool = True,
+    **options: Any,
+) -> Path:
+    """Stream any source straight into an RSNAP, holding one row group at a time (not the snapshot).
+
+    For snapshots too big for ``analyze()``. No ``pattern`` column is written (discovery needs every
+    key at once; ``load()`` adds it on demand), and ``redact=`` then hashes every part of each key
+    name, since literal parts cannot be told from data one batch at a time.
+    """
+    redactor = make_redactor(redact)
+    with (
+        _open_source(source, batch_size=batch_size, progress=progress, options=options) as (batches, meta),
+        RsnapWriter(path, dataset=dataset, redactor=redactor) as writer,
+    ):
+        for batch in batches:
+            writer.write(batch)
+        return writer.close(meta())

@@ -112,6 +112,11 @@ def _analyze_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECRET",
         help="hash key names' variable parts in the RSNAP (keyed with SECRET, or a random key)",
     )
+    parser.add_argument(
+        "--stream",
+        action="store_true",
+        help="with -o: write the RSNAP while decoding, in bounded memory (snapshots larger than RAM)",
+    )
     _add_output_flags(parser)
 
 
@@ -119,20 +124,40 @@ def _analyze_arguments(parser: argparse.ArgumentParser) -> None:
     "analyze", "snapshot/decode a source, print a summary, optionally write an RSNAP", _analyze_arguments
 )
 def cmd_analyze(args: argparse.Namespace) -> int:
-    analysis = _open(args, args.source)
-    written = None
-    if args.output:
-        written = str(analysis.to_rsnap(args.output, redact=args.redact))
-    elif args.redact is not None:
+    if args.redact is not None and not args.output:
         raise InsightkitError("--redact applies to the RSNAP written with -o/--output")
-    summary = analysis.summary()
+    written: str | None
+    if args.stream:
+        if not args.output:
+            raise InsightkitError("--stream needs -o/--output: it writes the RSNAP as it decodes")
+        written, summary, source = _analyze_streaming(args)
+    else:
+        analysis = _open(args, args.source)
+        written = str(analysis.to_rsnap(args.output, redact=args.redact)) if args.output else None
+        summary, source = analysis.summary(), analysis.metadata.get("source")
     if args.json:
-        _print_json({"source": analysis.metadata.get("source"), "rsnap": written, **summary.to_dict()})
+        _print_json({"source": source, "rsnap": written, **summary.to_dict()})
     else:
         print(summary)
         if written:
             print(f"\nRSNAP written to {written}")
     return EXIT_OK
+
+
+def _analyze_streaming(args: argparse.Namespace) -> tuple[str, Any, Any]:
+    """RSNAP first (bounded memory), then the summary from only the columns it needs."""
+    from insightkit.analysis import convert
+    from insightkit.rsnap import read_rsnap
+    from insightkit.summary import SUMMARY_COLUMNS, summarize
+
+    options: dict[str, Any] = {}
+    if args.password:
+        options["password"] = args.password
+    if args.method != "auto":
+        options["method"] = args.method
+    path = convert(args.source, args.output, redact=args.redact, progress=_progress_wanted(args), **options)
+    table, metadata = read_rsnap(path, columns=SUMMARY_COLUMNS)
+    return str(path), summarize(table.to_pandas(types_mapper=pd.ArrowDtype), metadata), metadata.get("source")
 
 
 # --- summary --------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from insightkit._text import human_bytes, human_count, render_table
 
 TTL_BUCKETS = ["no ttl", "expired", "< 1h", "1h–1d", "1d–7d", "7d–30d", "> 30d"]
+SUMMARY_COLUMNS = ["db", "type", "encoding", "memory_bytes", "expires_at"]  # all summarize() reads
 _HOUR_MS = 3_600_000
 _EDGES_MS = [0, _HOUR_MS, 24 * _HOUR_MS, 7 * 24 * _HOUR_MS, 30 * 24 * _HOUR_MS]
 
@@ -124,9 +125,7 @@ def ttl_bucket_codes(expires_at: pd.Series | pa.ChunkedArray, snapshot_time_ms: 
 
 def _key_table(keys: pd.DataFrame) -> pa.Table:
     """The columns the summary reads, as Arrow (zero-copy for Arrow-backed frames)."""
-    table = pa.Table.from_pandas(
-        keys[["db", "type", "encoding", "memory_bytes", "expires_at"]], preserve_index=False
-    )
+    table = pa.Table.from_pandas(keys[SUMMARY_COLUMNS], preserve_index=False)
     return table.set_column(
         table.schema.get_field_index("memory_bytes"),
         "memory_bytes",

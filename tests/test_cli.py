@@ -94,3 +94,19 @@ def test_usage_errors_exit_2(rsnap: Path) -> None:
 
 def test_bad_column_for_top(rsnap: Path) -> None:
     assert_one_line_error(run("top", str(rsnap), "--by", "colour"), 1, "no such column")
+
+
+def test_analyze_stream_writes_then_summarises(tmp_path: Path) -> None:
+    out = tmp_path / "s.rsnap.parquet"
+    result = run("analyze", "data/samples/sample.rdb", "-o", str(out), "--stream", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["rsnap"] == str(out) and data["totals"]["keys"] == len(pd.read_parquet(out))
+    assert_one_line_error(run("analyze", "data/samples/sample.rdb", "--stream"), 1, "--stream needs -o")
+
+
+def test_truncated_rdb_is_one_line(tmp_path: Path) -> None:
+    sample = (REPO / "data" / "samples" / "sample.rdb").read_bytes()
+    broken = tmp_path / "cut.rdb"
+    broken.write_bytes(sample[:1000])
+    assert_one_line_error(run("summary", str(broken)), 1, "cut.rdb")

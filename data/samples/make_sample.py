@@ -6,7 +6,8 @@ databases, namespaced the way applications do it (``user:<id>:profile``, ``sessi
 and LRU idle times (allkeys-lru). Values are fake but shaped like real ones. Deterministic for a given
 seed, except for timestamps the server writes (ctime, TTL bases, idle times).
 
-    python data/samples/make_sample.py            # writes sample.rdb and sample.rsnap.parquet
+    python data/samples/make_sample.py               # writes sample.rdb and sample.rsnap.parquet
+    python data/samples/make_sample.py --rsnap-only  # re-derives the RSNAP (after decoder/model changes)
 """
 
 from __future__ import annotations
@@ -138,18 +139,24 @@ def populate(client: redis.Redis, seed: int = 7) -> None:
 
 def main() -> None:
     target = HERE / "sample.rdb"
+    if "--rsnap-only" not in sys.argv[1:]:
+        write_rdb(target)
+    import insightkit
+
+    os.chdir(HERE)  # so the RSNAP records the relative path, not this machine's layout
+    analysis = insightkit.analyze(target.name, progress=False)
+    out = analysis.to_rsnap("sample.rsnap.parquet")
+    print(f"wrote {HERE / out} ({(HERE / out).stat().st_size:,} bytes, {len(analysis.keys):,} keys)")
+
+
+def write_rdb(target: Path) -> None:
+    """Populate a fresh Redis 7.0 and keep the RDB it saves."""
     with running_server("redis70", args=["--maxmemory-policy", "allkeys-lru"]) as server:
         client = server.client()
         populate(client)
         server.save()
         shutil.copyfile(server.rdb_path, target)
     print(f"wrote {target} ({target.stat().st_size:,} bytes)")
-    import insightkit
-
-    os.chdir(HERE)  # so the RSNAP records the relative path, not this machine's layout
-    analysis = insightkit.analyze("sample.rdb", progress=False)
-    out = analysis.to_rsnap("sample.rsnap.parquet")
-    print(f"wrote {HERE / out} ({(HERE / out).stat().st_size:,} bytes, {len(analysis.keys):,} keys)")
 
 
 if __name__ == "__main__":
