@@ -1,0 +1,252 @@
+"""Our own sockets to the server: TCP, unix or TLS, with timeouts on every read.
+
+redis-py cannot hand over a raw socket for the replication stream, and its reply parser is the
+bottleneck of a pipelined DUMP walk, so both methods share this small layer instead: ``Connection``
+moves bytes (``read_line``/``recv``) and ``RespClient`` speaks RESP with hiredis' C parser.
+Every failure becomes an ``insightkit.errors`` exception that names the server, never its credentials.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import hiredis
+
+from insightkit.errors import AuthenticationFailed, ConnectionFailed, SnapshotError
+
+from .sources import ConnectionSpec
+
+RECV_SIZE = 1 << 20
+Arg = bytes | str | int | float
+
+
+class ServerError(SnapshotError):
+    """The server answered a command with an error reply (``-ERR …``, ``-NOPERM …``)."""
+
+    def __init__(self, message: str, *, command: str) -> None:
+        self.reply = message
+        self.command = command
+        super().__init__(f"{command}: {message}")
+
+    @property
+    def code(self) -> str:
+        return self.reply.split(" ", 1)[0]
+
+
+def encode_command(args: Sequence[Arg]) -> bytes:
+    """RESP array of bulk strings."""
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg if isinstance(arg, bytes) else str(arg).encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
+def _tls_context(spec: ConnectionSpec) -> ssl.SSLContext:
+    opts = spec.tls_options
+    context = ssl.create_default_context()
+    reqs = str(opts.get("ssl_cert_reqs", "required")).lower()
+    if reqs in ("none", "cert_none", str(int(ssl.CERT_NONE))):
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    else:
+        context.check_hostname = bool(opts.get("ssl_check_hostname", True))
+        if reqs in ("optional", "cert_optional"):
+            context.verify_mode = ssl.CERT_OPTIONAL
+    if opts.get("ssl_ca_certs") or opts.get("ssl_ca_path") or opts.get("ssl_ca_data"):
+        context.load_verify_locations(
+            cafile=opts.get("ssl_ca_certs"), capath=opts.get("ssl_ca_path"), cadata=opts.get("ssl_ca_data")
+        )
+    if opts.get("ssl_certfile"):
+        context.load_cert_chain(opts["ssl_certfile"], opts.get("ssl_keyfile"), opts.get("ssl_password"))
+    return context
+
+
+class Connection:
+    """A connected socket plus a read buffer; ``timeout`` bounds every single read."""
+
+    def __init__(self, spec: ConnectionSpec, *, timeout: float | None = None) -> None:
+        self.spec = spec
+        self.where = spec.address
+        self.timeout = timeout if timeout is not None else spec.timeout
+        self._buf = bytearray()
+        self.sock = self._open()
+
+    def _open(self) -> socket.socket:
+        spec = self.spec
+        try:
+            if spec.unix_path:
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                sock.settimeout(spec.connect_timeout)
+                sock.connect(spec.unix_path)
+            else:
+                sock = socket.create_connection((spec.host, spec.port), timeout=spec.connect_timeout)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if spec.tls:
+                try:
+                    sock = _tls_context(spec).wrap_socket(sock, server_hostname=spec.host)
+                except ssl.SSLError as exc:
+                    sock.close()
+                    raise ConnectionFailed(
+                        f"{self.where}: TLS handshake failed: {exc.reason or exc}"
+                    ) from None
+            sock.settimeout(self.timeout)
+            return sock
+        except TimeoutError:
+            raise ConnectionFailed(
+                f"{self.where}: connection timed out after {spec.connect_timeout}s"
+            ) from None
+        except OSError as exc:
+            raise ConnectionFailed(f"{self.where}: cannot connect ({exc.strerror or exc})") from None
+
+    # --- bytes --------------------------------------------------------------------------------
+
+    def send(self, data: bytes) -> None:
+        try:
+            self.sock.sendall(data)
+        except TimeoutError:
+            raise ConnectionFailed(f"{self.where}: send timed out after {self.timeout}s") from None
+        except OSError as exc:
+            raise ConnectionFailed(
+                f"{self.where}: connection lost while sending ({exc.strerror or exc})"
+            ) from None
+
+    def recv(self, size: int = RECV_SIZE) -> bytes:
+        """Buffered bytes first, else one socket read; ``b""`` means the peer closed."""
+        if self._buf:
+            data = bytes(self._buf[:size])
+            del self._buf[:size]
+            return data
+        try:
+            return self.sock.recv(size)
+        except TimeoutError:
+            raise ConnectionFailed(f"{self.where}: no data for {self.timeout}s (timed out)") from None
+        except ssl.SSLError as exc:
+            raise ConnectionFailed(f"{self.where}: TLS error while reading ({exc.reason or exc})") from None
+        except OSError as exc:
+            raise ConnectionFailed(f"{self.where}: connection lost ({exc.strerror or exc})") from None
+
+    def read_line(self, what: str) -> bytes:
+        """One CRLF- or LF-terminated line without its terminator."""
+        while True:
+            end = self._buf.find(b"\n")
+            if end >= 0:
+                line = bytes(self._buf[:end])
+                del self._buf[: end + 1]
+                return line.rstrip(b"\r")
+            if len(self._buf) > 65536:
+                raise SnapshotError(f"{self.where}: reply to {what} is not a line")
+            data = self._raw_recv()
+            if not data:
+                raise ConnectionFailed(f"{self.where}: the server closed the connection during {what}")
+            self._buf += data
+
+    def _raw_recv(self) -> bytes:
+        try:
+            return self.sock.recv(RECV_SIZE)
+        except TimeoutError:
+            raise ConnectionFailed(f"{self.where}: no data for {self.timeout}s (timed out)") from None
+        except OSError as exc:
+            raise ConnectionFailed(f"{self.where}: connection lost ({exc.strerror or exc})") from None
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class RespClient:
+    """Commands and pipelines over a ``Connection``, replies parsed by hiredis."""
+
+    def __init__(self, spec: ConnectionSpec, *, timeout: float | None = None) -> None:
+        self.conn = Connection(spec, timeout=timeout)
+        self.where = self.conn.where
+        self._reader = hiredis.Reader()
+        try:
+            authenticate(self, spec)
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def send(self, commands: Iterable[Sequence[Arg]]) -> None:
+        self.conn.send(b"".join(encode_command(c) for c in commands))
+
+    def send_raw(self, payload: bytes) -> None:
+        self.conn.send(payload)
+
+    def read_reply(self) -> Any:
+        """The next reply; error replies come back as ``hiredis.ReplyError`` objects, not raised."""
+        reader = self._reader
+        while True:
+            reply = reader.gets()
+            if reply is not False:
+                return reply
+            data = self.conn.recv()
+            if not data:
+                raise ConnectionFailed(f"{self.where}: the server closed the connection")
+            reader.feed(data)
+
+    def read_replies(self, n: int) -> list[Any]:
+        reader = self._reader
+        out: list[Any] = []
+        append = out.append
+        while len(out) < n:
+            reply = reader.gets()
+            if reply is False:
+                data = self.conn.recv()
+                if not data:
+                    raise ConnectionFailed(f"{self.where}: the server closed the connection")
+                reader.feed(data)
+                continue
+            append(reply)
+        return out
+
+    def execute(self, *args: Arg) -> Any:
+        """One command; an error reply raises ``ServerError``."""
+        self.conn.send(encode_command(args))
+        reply = self.read_reply()
+        if isinstance(reply, hiredis.ReplyError):
+            raise ServerError(str(reply), command=str(args[0]).upper())
+        return reply
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> RespClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def auth_command(spec: ConnectionSpec) -> list[Arg] | None:
+    if spec.password is None:
+        return None
+    return ["AUTH", spec.username, spec.password] if spec.username else ["AUTH", spec.password]
+
+
+def check_auth_reply(reply: str, where: str) -> None:
+    """Map an AUTH error reply to AuthenticationFailed (the reply never echoes the password)."""
+    code = reply.split(" ", 1)[0].upper()
+    if code in ("WRONGPASS", "NOPASS", "ERR") or "invalid" in reply.lower() or "password" in reply.lower():
+        raise AuthenticationFailed(f"{where}: authentication failed ({reply})")
+    raise AuthenticationFailed(f"{where}: AUTH refused ({reply})")
+
+
+def authenticate(client: RespClient, spec: ConnectionSpec) -> None:
+    command = auth_command(spec)
+    if command is None:
+        return
+    client.conn.send(encode_command(command))
+    reply = client.read_reply()
+    if isinstance(reply, hiredis.ReplyError):
+        check_auth_reply(str(reply), client.where)

@@ -1,0 +1,262 @@
+"""The fallback method: walk every non-empty db with SCAN, fetch each key with pipelined DUMP + PTTL.
+
+Each round trip carries the DUMP/PTTL (and OBJECT IDLETIME or FREQ, read *before* DUMP touches the key)
+for one SCAN page plus the next SCAN, so the server is never idle waiting for us. The pieces are
+assembled into an RDB (rdbwriter) and yielded as chunks, exactly like a replication payload.
+Keys that disappear between SCAN and DUMP are skipped and counted; SCAN's rare duplicates are dropped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import hiredis
+
+from insightkit.errors import SnapshotError
+
+from . import rdbwriter
+from .connection import RespClient, ServerError, encode_command
+
+
+@dataclass
+class DumpStats:
+    """Counters recorded in the snapshot metadata under ``dump``."""
+
+    keys: int = 0
+    vanished: int = 0
+    duplicates: int = 0
+    scan_calls: int = 0
+    commands: int = 0
+    rdb_version: int | None = None
+    lru: str | None = None  # "idle", "freq" or None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "keys": self.keys,
+            "vanished": self.vanished,
+            "duplicates": self.duplicates,
+            "scan_calls": self.scan_calls,
+            "commands": self.commands,
+            "rdb_version": self.rdb_version,
+            "lru": self.lru,
+            "notes": list(self.notes),
+        }
+
+
+class RateLimiter:
+    """Keeps the average command rate at or below ``ops_per_sec`` by sleeping between round trips."""
+
+    def __init__(self, ops_per_sec: float | None, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.rate = ops_per_sec
+        self.start = time.monotonic()
+        self.ops = 0
+        self._sleep = sleep
+
+    def spend(self, ops: int) -> None:
+        self.ops += ops
+        if not self.rate:
+            return
+        due = self.start + self.ops / self.rate
+        delay = due - time.monotonic()
+        if delay > 0:
+            self._sleep(delay)
+
+
+def lru_mode(policy: str | None) -> str | None:
+    """What the RDB of this server would carry: IDLE under LRU policies, FREQ under LFU, else nothing."""
+    policy = (policy or "").lower()
+    if "lfu" in policy:
+        return "freq"
+    if "lru" in policy:
+        return "idle"
+    return None
+
+
+def rdb_version_for(info_server: dict[str, Any]) -> int:
+    """The RDB version a server writes, for the header of an empty dataset (no payload to read it from)."""
+    from insightkit.rdb.versions import parse_version
+
+    if info_server.get("valkey_version"):
+        _, version = parse_version(str(info_server["valkey_version"]))
+        return 80 if version and version >= (9, 0) else 11
+    _, version = parse_version(str(info_server.get("redis_version") or "7.0"))
+    version = version or (7, 0)
+    if version >= (7, 4):
+        return 12
+    if version >= (7, 2):
+        return 11
+    if version >= (7, 0):
+        return 10
+    return 9
+
+
+class DumpWalker:
+    """Yields an RDB assembled from SCAN + DUMP; ``stats`` is complete once the iterator is exhausted."""
+
+    def __init__(
+        self,
+        client: RespClient,
+        *,
+        dbs: dict[int, tuple[int, int]],
+        aux: dict[str, str],
+        default_rdb_version: int,
+        lru: str | None = None,
+        scan_count: int = 1000,
+        max_ops_per_sec: float | None = None,
+    ) -> None:
+        self.client = client
+        self.dbs = dict(sorted(dbs.items()))
+        self.aux = aux
+        self.default_rdb_version = default_rdb_version
+        self.stats = DumpStats(lru=lru)
+        per_key = 3 if lru else 2
+        if max_ops_per_sec:
+            # A round trip must not be a burst far above the limit: at most ~1/10 s of work at once.
+            scan_count = max(1, min(scan_count, int(max_ops_per_sec / (10 * per_key))))
+        self.scan_count = scan_count
+        self.limiter = RateLimiter(max_ops_per_sec)
+        self._assembler = rdbwriter.RdbAssembler()
+        self._started = False
+
+    def _begin(self, rdb_version: int) -> bytes:
+        self._started = True
+        self.stats.rdb_version = rdb_version
+        parts = [rdbwriter.header(rdb_version)]
+        parts += [rdbwriter.aux(k, v) for k, v in self.aux.items()]
+        return self._assembler.emit(b"".join(parts))
+
+    def chunks(self) -> Iterator[bytes]:
+        client = self.client
+        # Redis >= 7.2 / Valkey: do not let our reads change the keys' LRU/LFU (best effort).
+        try:
+            client.execute("CLIENT", "NO-TOUCH", "ON")
+        except ServerError:
+            self.stats.notes.append("CLIENT NO-TOUCH unavailable: DUMP refreshes the keys' LRU/LFU clocks")
+        for db, (keys, expires) in self.dbs.items():
+            client.execute("SELECT", db)
+            yield from self._walk_db(db, keys, expires)
+        if not self._started:
+            yield self._begin(self.default_rdb_version)
+        yield self._assembler.finish()
+
+    def _walk_db(self, db: int, keys_hint: int, expires_hint: int) -> Iterator[bytes]:
+        client = self.client
+        stats = self.stats
+        seen: set[int] = set()
+        db_header = rdbwriter.select_db(db, keys_hint, expires_hint)
+        db_started = False
+        scan = [b"SCAN", b"0", b"COUNT", str(self.scan_count).encode()]
+        client.send_raw(encode_command(scan))
+        pending_ops = 1
+        while True:
+            reply = client.read_reply()
+            stats.scan_calls += 1
+            if isinstance(reply, hiredis.ReplyError):
+                raise SnapshotError(f"{client.where}: SCAN failed in db {db}: {reply}")
+            cursor, page = reply
+            fresh = []
+            for key in page:
+                h = hash(key)
+                if h in seen:
+                    stats.duplicates += 1
+                    continue
+                seen.add(h)
+                fresh.append(key)
+            more = cursor != b"0"
+            out = []
+            if fresh:
+                rdb_chunk = self._fetch(fresh, next_cursor=cursor if more else None)
+                pending_ops += len(fresh) * (3 if stats.lru else 2)
+                if not self._started:
+                    version = stats.rdb_version or self.default_rdb_version
+                    out.append(self._begin(version))
+                if not db_started:
+                    out.append(self._assembler.emit(db_header))
+                    db_started = True
+                if rdb_chunk:
+                    out.append(self._assembler.emit(rdb_chunk))
+            elif more:
+                scan[1] = cursor
+                client.send_raw(encode_command(scan))
+            self.limiter.spend(pending_ops)
+            pending_ops = 1
+            if out:
+                yield b"".join(out)
+            if not more:
+                return
+
+    def _fetch(self, keys: list[bytes], *, next_cursor: bytes | None) -> bytes:
+        """One round trip: per key [OBJECT], DUMP, PTTL; then the next SCAN (its reply is read later)."""
+        client = self.client
+        stats = self.stats
+        lru = stats.lru
+        parts = []
+        for key in keys:
+            klen = b"$%d\r\n" % len(key)
+            if lru == "idle":
+                parts.append(b"*3\r\n$6\r\nOBJECT\r\n$8\r\nIDLETIME\r\n" + klen + key + b"\r\n")
+            elif lru == "freq":
+                parts.append(b"*3\r\n$6\r\nOBJECT\r\n$4\r\nFREQ\r\n" + klen + key + b"\r\n")
+            parts.append(b"*2\r\n$4\r\nDUMP\r\n" + klen + key + b"\r\n")
+            parts.append(b"*2\r\n$4\r\nPTTL\r\n" + klen + key + b"\r\n")
+        if next_cursor is not None:
+            parts.append(encode_command([b"SCAN", next_cursor, b"COUNT", str(self.scan_count).encode()]))
+        client.send_raw(b"".join(parts))
+        per_key = 3 if lru else 2
+        replies = client.read_replies(len(keys) * per_key)
+        stats.commands += len(replies) + 1
+        now_ms = int(time.time() * 1000)
+        records = []
+        for i, key in enumerate(keys):
+            base = i * per_key
+            idle = freq = None
+            if lru:
+                value = replies[base]
+                base += 1
+                if isinstance(value, hiredis.ReplyError):
+                    if not self._lru_failed(str(value)):
+                        continue  # the key vanished before OBJECT saw it
+                elif lru == "idle":
+                    idle = value
+                else:
+                    freq = value
+            payload = replies[base]
+            pttl = replies[base + 1]
+            if isinstance(payload, hiredis.ReplyError):
+                raise SnapshotError(f"{client.where}: DUMP failed: {payload}")
+            if isinstance(pttl, hiredis.ReplyError):
+                raise SnapshotError(f"{client.where}: PTTL failed: {pttl}")
+            if payload is None or pttl == -2:
+                stats.vanished += 1
+                continue
+            version = rdbwriter.payload_version(payload, key)
+            if stats.rdb_version is None:
+                stats.rdb_version = version
+            elif version > stats.rdb_version:
+                raise SnapshotError(
+                    f"{client.where}: DUMP payloads changed RDB version mid-snapshot "
+                    f"({stats.rdb_version} → {version}); was the server upgraded?"
+                )
+            records.append(
+                rdbwriter.key_record(
+                    key,
+                    payload,
+                    expires_at_ms=now_ms + pttl if pttl >= 0 else None,
+                    idle_s=idle,
+                    freq=freq,
+                )
+            )
+        stats.keys += len(records)
+        return b"".join(records)
+
+    def _lru_failed(self, error: str) -> bool:
+        """OBJECT errored: a vanished key (returns False) or OBJECT not allowed (stop asking)."""
+        if error.startswith(("NOPERM", "ERR unknown")) or "policy" in error.lower():
+            self.stats.notes.append(f"OBJECT IDLETIME/FREQ unavailable ({error}); no LRU/LFU data")
+            self.stats.lru = None
+            return True
+        return False

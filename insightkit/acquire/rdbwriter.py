@@ -1,0 +1,104 @@
+"""Assemble a valid RDB file from DUMP payloads, incrementally, so it can be streamed.
+
+A DUMP payload is ``<type byte><object body><2-byte LE RDB version><8-byte LE CRC64>``; in a file the
+same object is written as ``[expiry][idle|freq]<type byte><key string><object body>``. Everything
+around the keys (header, AUX, SELECTDB, RESIZEDB, EOF, CRC64 trailer) is written here. The result
+loads into redis-server and is what the decoder reads for the DUMP method.
+"""
+
+from __future__ import annotations
+
+from insightkit.errors import SnapshotError
+from insightkit.rdb import crc64
+
+OP_AUX = 0xFA
+OP_RESIZEDB = 0xFB
+OP_EXPIRETIME_MS = 0xFC
+OP_SELECTDB = 0xFE
+OP_EOF = 0xFF
+OP_IDLE = 0xF8
+OP_FREQ = 0xF9
+PAYLOAD_TRAILER = 10
+
+
+def encode_length(n: int) -> bytes:
+    """RDB length encoding: 6-bit, 14-bit, 32-bit or 64-bit big-endian."""
+    if n < 0x40:
+        return bytes((n,))
+    if n < 0x4000:
+        return bytes((0x40 | (n >> 8), n & 0xFF))
+    if n <= 0xFFFFFFFF:
+        return b"\x80" + n.to_bytes(4, "big")
+    return b"\x81" + n.to_bytes(8, "big")
+
+
+def encode_string(data: bytes) -> bytes:
+    return encode_length(len(data)) + data
+
+
+def payload_version(payload: bytes, key: bytes) -> int:
+    """The RDB version in a DUMP payload's trailer; checks the payload CRC too."""
+    if len(payload) < PAYLOAD_TRAILER + 1:
+        raise SnapshotError(f"DUMP payload of key {key[:100]!r} is too short ({len(payload)} bytes)")
+    body_end = len(payload) - 8
+    if crc64(memoryview(payload)[:body_end]) != int.from_bytes(payload[body_end:], "little"):
+        raise SnapshotError(f"DUMP payload of key {key[:100]!r} fails its CRC64 check")
+    return int.from_bytes(payload[-PAYLOAD_TRAILER:-8], "little")
+
+
+def header(rdb_version: int) -> bytes:
+    """``REDIS0011``; RDB versions >= 80 are Valkey's own numbering (``VALKEY080``)."""
+    if rdb_version >= 80:
+        return b"VALKEY%03d" % rdb_version
+    return b"REDIS%04d" % rdb_version
+
+
+def aux(name: str, value: str) -> bytes:
+    return bytes((OP_AUX,)) + encode_string(name.encode()) + encode_string(value.encode())
+
+
+def select_db(db: int, keys: int, expires: int) -> bytes:
+    return (
+        bytes((OP_SELECTDB,))
+        + encode_length(db)
+        + bytes((OP_RESIZEDB,))
+        + encode_length(keys)
+        + encode_length(expires)
+    )
+
+
+def key_record(
+    key: bytes, payload: bytes, *, expires_at_ms: int | None, idle_s: int | None, freq: int | None
+) -> bytes:
+    """One key as rdbSaveKeyValuePair lays it out: expiry, LRU/LFU, type, key, value."""
+    parts = []
+    if expires_at_ms is not None:
+        parts.append(bytes((OP_EXPIRETIME_MS,)) + expires_at_ms.to_bytes(8, "little", signed=True))
+    if idle_s is not None:
+        parts.append(bytes((OP_IDLE,)) + encode_length(idle_s))
+    elif freq is not None:
+        parts.append(bytes((OP_FREQ, freq & 0xFF)))
+    parts.append(payload[:1])
+    parts.append(encode_length(len(key)))
+    parts.append(key)
+    parts.append(payload[1:-PAYLOAD_TRAILER])
+    return b"".join(parts)
+
+
+class RdbAssembler:
+    """Keeps the running CRC64 of everything emitted; ``finish()`` gives the EOF + trailer bytes."""
+
+    def __init__(self) -> None:
+        self.crc = 0
+        self.bytes_written = 0
+
+    def emit(self, data: bytes) -> bytes:
+        self.crc = crc64(data, self.crc)
+        self.bytes_written += len(data)
+        return data
+
+    def finish(self) -> bytes:
+        eof = self.emit(bytes((OP_EOF,)))
+        trailer = self.crc.to_bytes(8, "little")
+        self.bytes_written += 8
+        return eof + trailer

@@ -1,0 +1,161 @@
+"""What a live snapshot records about the server besides its keys: INFO sections and CONFIG values.
+
+Rules read encoding thresholds and the eviction policy from here, and the memory model needs the
+allocator. Managed services often block CONFIG (or rename it): everything is best effort, and what
+could not be read is listed (``config_missing``, ``info_missing``) rather than failing the snapshot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .connection import RespClient, ServerError
+
+INFO_SECTIONS = ("server", "memory", "keyspace", "clients", "stats", "persistence", "replication", "cluster")
+# Patterns and names for CONFIG GET. Old (ziplist) and new (listpack) spellings are both asked for.
+CONFIG_PATTERNS = (
+    "*-max-listpack-*",
+    "*-max-ziplist-*",
+    "*-max-intset-*",
+    "list-max-*",
+    "list-compress-depth",
+    "maxmemory",
+    "maxmemory-policy",
+    "maxmemory-samples",
+    "lfu-log-factor",
+    "lfu-decay-time",
+    "databases",
+    "activedefrag",
+    "lazyfree-lazy-eviction",
+    "lazyfree-lazy-expire",
+    "hz",
+    "stream-node-max-bytes",
+    "stream-node-max-entries",
+    "save",
+    "appendonly",
+    "repl-diskless-sync",
+)
+# What the rules cannot do without: reported in config_missing when CONFIG did not give it.
+REQUIRED_CONFIG = (
+    "hash-max-listpack-entries",
+    "hash-max-listpack-value",
+    "zset-max-listpack-entries",
+    "zset-max-listpack-value",
+    "set-max-intset-entries",
+    "list-max-listpack-size",
+    "list-compress-depth",
+    "maxmemory",
+    "maxmemory-policy",
+    "databases",
+)
+_OLD_NAMES = {
+    "hash-max-listpack-entries": "hash-max-ziplist-entries",
+    "hash-max-listpack-value": "hash-max-ziplist-value",
+    "zset-max-listpack-entries": "zset-max-ziplist-entries",
+    "zset-max-listpack-value": "zset-max-ziplist-value",
+    "list-max-listpack-size": "list-max-ziplist-size",
+}
+
+
+@dataclass
+class ServerInfo:
+    info: dict[str, dict[str, Any]] = field(default_factory=dict)
+    config: dict[str, str] = field(default_factory=dict)
+    config_missing: list[str] = field(default_factory=list)
+    info_missing: list[str] = field(default_factory=list)
+    config_error: str | None = None
+
+    @property
+    def family(self) -> str:
+        return "valkey" if self.info.get("server", {}).get("valkey_version") else "redis"
+
+    @property
+    def version(self) -> str | None:
+        server = self.info.get("server", {})
+        return server.get("valkey_version") or server.get("redis_version")
+
+    @property
+    def allocator(self) -> str | None:
+        """``"jemalloc"`` or ``"libc"`` (what the memory model needs), from INFO memory."""
+        raw = str(self.info.get("memory", {}).get("mem_allocator") or "")
+        if not raw:
+            return None
+        return "jemalloc" if raw.startswith("jemalloc") else "libc"
+
+    @property
+    def cluster_enabled(self) -> bool:
+        return str(self.info.get("cluster", {}).get("cluster_enabled", "0")) == "1"
+
+    def keyspace(self) -> dict[int, tuple[int, int]]:
+        """{db: (keys, expires)} from INFO keyspace."""
+        out: dict[int, tuple[int, int]] = {}
+        for name, value in self.info.get("keyspace", {}).items():
+            if not name.startswith("db") or not isinstance(value, dict):
+                continue
+            try:
+                out[int(name[2:])] = (int(value.get("keys", 0)), int(value.get("expires", 0)))
+            except ValueError:
+                continue
+        return out
+
+    def server_dict(self) -> dict[str, Any]:
+        return {"family": self.family, "version": self.version, "allocator": self.allocator}
+
+
+def parse_info(text: str) -> dict[str, dict[str, Any]]:
+    """INFO text → {section: {field: value}}; ``db0:keys=1,expires=0`` becomes a dict of ints."""
+    sections: dict[str, dict[str, Any]] = {}
+    current: dict[str, Any] = sections.setdefault("server", {})
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            current = sections.setdefault(line[1:].strip().lower(), {})
+            continue
+        name, sep, value = line.partition(":")
+        if not sep:
+            continue
+        if name.startswith("db") and name[2:].isdigit():
+            parts = dict(item.partition("=")[::2] for item in value.split(","))
+            current[name] = {k: int(v) if v.lstrip("-").isdigit() else v for k, v in parts.items()}
+        else:
+            current[name] = value
+    return {name: fields for name, fields in sections.items() if fields}
+
+
+def collect(client: RespClient) -> ServerInfo:
+    """INFO per section (INFO with several sections needs 7.0) and CONFIG GET per pattern."""
+    result = ServerInfo()
+    for section in INFO_SECTIONS:
+        try:
+            text = client.execute("INFO", section)
+        except ServerError:
+            result.info_missing.append(section)
+            continue
+        parsed = parse_info(text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text))
+        result.info[section] = parsed.get(section, {})
+    denied = None
+    for pattern in CONFIG_PATTERNS:
+        if denied is not None:
+            break
+        try:
+            reply = client.execute("CONFIG", "GET", pattern)
+        except ServerError as exc:
+            denied = exc.reply
+            break
+        pairs = reply if isinstance(reply, list) else []
+        for name, value in zip(pairs[0::2], pairs[1::2], strict=False):
+            result.config[_text(name)] = _text(value)
+    for name in REQUIRED_CONFIG:
+        if name not in result.config and _OLD_NAMES.get(name, "") not in result.config:
+            result.config_missing.append(name)
+    if "mem_allocator" not in result.info.get("memory", {}):
+        result.config_missing.append("mem_allocator")
+    result.config_error = denied
+    return result
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

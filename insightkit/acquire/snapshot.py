@@ -1,0 +1,416 @@
+"""``open_snapshot`` / ``snapshot``: one live server or a whole cluster, decoded while the bytes arrive.
+
+Per server (``NodeSnapshot``): read INFO/CONFIG on a control connection, then get an RDB byte stream
+either as a replica (``method="sync"``) or assembled from SCAN+DUMP (``"dump"``); ``"auto"`` tries the
+replica way and falls back when the server refuses it, saying why. The stream goes straight into
+``read_rdb`` (and, when a ``path`` is given, into ``<path>.part``, renamed only once complete).
+A cluster runs one ``NodeSnapshot`` per primary in threads, feeding a bounded queue.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import threading
+import time
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from insightkit.errors import ConfigurationError, ReplicationRefused, SnapshotError, TransferInterrupted
+from insightkit.rdb import read_rdb
+
+from . import cluster, serverinfo
+from .connection import RespClient
+from .dump import DumpWalker, lru_mode, rdb_version_for
+from .replica import ReplicaStream
+from .sources import ConnectionSpec, parse_source
+
+METHODS = ("auto", "sync", "dump")
+_QUEUE_DEPTH = 4
+
+
+class NodeSnapshot:
+    """One server's snapshot; iterate ``batches()`` once, then read ``metadata``."""
+
+    def __init__(
+        self,
+        spec: ConnectionSpec,
+        *,
+        method: str = "auto",
+        path: Path | None = None,
+        batch_size: int = 65536,
+        max_ops_per_sec: float | None = None,
+        scan_count: int = 1000,
+        verify_checksum: bool = True,
+        info: serverinfo.ServerInfo | None = None,
+    ) -> None:
+        self.spec = spec
+        self.method = method
+        self.path = path
+        self.batch_size = batch_size
+        self.max_ops_per_sec = max_ops_per_sec
+        self.scan_count = scan_count
+        self.verify_checksum = verify_checksum
+        self.info = info
+        self.metadata: dict[str, Any] = {"source": spec.display}
+
+    def collect_info(self, client: RespClient) -> serverinfo.ServerInfo:
+        if self.info is None:
+            self.info = serverinfo.collect(client)
+        info = self.info
+        self.metadata.update(
+            server=info.server_dict(),
+            info=info.info,
+            config=info.config,
+            config_missing=list(info.config_missing),
+        )
+        if info.info_missing:
+            self.metadata["info_missing"] = list(info.info_missing)
+        if info.config_error:
+            self.metadata["config_error"] = info.config_error
+        return info
+
+    def batches(self) -> Generator[pa.RecordBatch, None, None]:
+        meta = self.metadata
+        with RespClient(self.spec) as client:
+            info = self.collect_info(client)
+            stream = self._open_stream(client, info)
+            writer = _PartFile(self.path) if self.path else None
+            try:
+                chunks = stream if writer is None else writer.tee(stream)
+                reader = read_rdb(
+                    chunks,
+                    batch_size=self.batch_size,
+                    verify_checksum=self.verify_checksum,
+                    allocator=info.allocator,
+                )
+                yield from reader
+                for _ in chunks:  # the decoder stops at the RDB's EOF: let the transfer finish too
+                    pass
+                self._check_complete()
+                meta["rdb"] = reader.metadata.to_dict()
+                if writer is not None:
+                    meta["path"] = str(writer.commit())
+            finally:
+                stream.close()
+                if writer is not None:
+                    writer.discard()
+
+    def _open_stream(self, client: RespClient, info: serverinfo.ServerInfo) -> Any:
+        meta = self.metadata
+        reason = None
+        if self.method in ("auto", "sync"):
+            try:
+                replica = ReplicaStream(self.spec)
+            except ReplicationRefused as exc:
+                if self.method == "sync":
+                    raise
+                reason = str(exc)
+            else:
+                self._replica = replica
+                meta["method"] = "sync"
+                meta["snapshot_time_ms"] = replica.transfer.started_ms
+                meta["transfer"] = replica.transfer.to_dict()
+                return replica.chunks()
+        meta["method"] = "dump"
+        if reason:
+            meta["fallback_reason"] = reason
+        meta["snapshot_time_ms"] = int(time.time() * 1000)
+        aux = {
+            "redis-ver": str(info.info.get("server", {}).get("redis_version") or "0.0.0"),
+            "redis-bits": str(info.info.get("server", {}).get("arch_bits") or "64"),
+            "ctime": str(meta["snapshot_time_ms"] // 1000),
+            "used-mem": str(info.info.get("memory", {}).get("used_memory") or "0"),
+        }
+        valkey = info.info.get("server", {}).get("valkey_version")
+        if valkey:
+            aux["valkey-ver"] = str(valkey)
+        aux["aof-base"] = "0"
+        policy = info.config.get("maxmemory-policy")
+        self._walker = DumpWalker(
+            client,
+            dbs=info.keyspace(),
+            aux=aux,
+            default_rdb_version=rdb_version_for(info.info.get("server", {})),
+            lru=lru_mode(policy),
+            scan_count=self.scan_count,
+            max_ops_per_sec=self.max_ops_per_sec,
+        )
+        return self._walker.chunks()
+
+    def _check_complete(self) -> None:
+        """Never report success for a transfer that did not reach its end."""
+        if self.metadata["method"] == "sync":
+            transfer = self._replica.transfer
+            self.metadata["transfer"] = transfer.to_dict()
+            if not transfer.complete:
+                raise TransferInterrupted(f"{self.spec.address}: the RDB payload did not complete")
+        else:
+            self.metadata["dump"] = self._walker.stats.to_dict()
+
+
+class _PartFile:
+    """Write to ``<path>.part``; rename over ``path`` only when the snapshot completed."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.part = path.with_name(path.name + ".part")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = open(self.part, "wb")  # noqa: SIM115 - closed in commit/discard
+
+    def tee(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            self.handle.write(chunk)
+            yield chunk
+
+    def commit(self) -> Path:
+        self.handle.close()
+        os.replace(self.part, self.path)
+        return self.path
+
+    def discard(self) -> None:
+        if not self.handle.closed:
+            self.handle.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.part.unlink()
+
+
+class Snapshot:
+    """What ``open_snapshot`` returns: ``batches()`` once, then ``metadata``; a context manager."""
+
+    def __init__(
+        self,
+        source: Any,
+        *,
+        method: str = "auto",
+        path: str | os.PathLike[str] | None = None,
+        batch_size: int = 65536,
+        progress: bool = True,
+        max_ops_per_sec: float | None = None,
+        scan_count: int = 1000,
+        verify_checksum: bool = True,
+        **connection_options: Any,
+    ) -> None:
+        if method not in METHODS:
+            raise ConfigurationError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+        if max_ops_per_sec is not None and max_ops_per_sec <= 0:
+            raise ConfigurationError(f"max_ops_per_sec must be positive, got {max_ops_per_sec!r}")
+        if scan_count < 1:
+            raise ConfigurationError(f"scan_count must be positive, got {scan_count!r}")
+        self.spec = parse_source(source, connection_options)
+        self.method = method
+        self.path = Path(path) if path is not None else None
+        self.batch_size = batch_size
+        self.progress = progress
+        self.options: dict[str, Any] = {
+            "max_ops_per_sec": max_ops_per_sec,
+            "scan_count": scan_count,
+            "verify_checksum": verify_checksum,
+        }
+        self.metadata: dict[str, Any] = {"source": self.spec.display}
+        self._started = False
+        self._stop = threading.Event()
+
+    def __enter__(self) -> Snapshot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stop.set()
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """Decoded record batches (KEY_SCHEMA, plus ``node``/``slot`` for clusters) as the bytes arrive."""
+        if self._started:
+            raise RuntimeError("a snapshot can be iterated only once")
+        self._started = True
+        with RespClient(self.spec) as client:
+            info = serverinfo.collect(client)
+            nodes = cluster.primaries(client, self.spec.host) if info.cluster_enabled else None
+        total = sum(keys for keys, _ in info.keyspace().values())
+        if nodes is None:
+            path = self.path
+            if path is not None and path.is_dir():
+                path = path / f"{self.spec.address.replace(':', '-').strip('/')}.rdb"
+            node = NodeSnapshot(
+                self.spec,
+                method=self.method,
+                path=path,
+                batch_size=self.batch_size,
+                info=info,
+                **self.options,
+            )
+            with _progress_bar(self.progress, total, self.spec.address) as bar:
+                for batch in node.batches():
+                    bar.update(batch.num_rows)
+                    yield batch
+            self.metadata = node.metadata
+            return
+        yield from self._cluster_batches(nodes)
+
+    def _cluster_batches(self, nodes: list[cluster.Primary]) -> Iterator[pa.RecordBatch]:
+        snaps = []
+        for primary in nodes:
+            spec = self.spec.for_node(primary.host, primary.port)
+            path = None
+            if self.path is not None:
+                path = self.path / f"{primary.host}-{primary.port}.rdb"
+            snaps.append(
+                (
+                    primary,
+                    NodeSnapshot(
+                        spec, method=self.method, path=path, batch_size=self.batch_size, **self.options
+                    ),
+                )
+            )
+        results: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=_QUEUE_DEPTH * len(snaps))
+        threads = [
+            threading.Thread(
+                target=self._run_node,
+                args=(primary, snap, results),
+                daemon=True,
+                name=f"snapshot {primary.address}",
+            )
+            for primary, snap in snaps
+        ]
+        for thread in threads:
+            thread.start()
+        running = len(threads)
+        total = 0
+        try:
+            with _progress_bar(self.progress, None, f"cluster ({len(snaps)} primaries)") as bar:
+                while running:
+                    kind, value = results.get()
+                    if kind == "error":
+                        raise value
+                    if kind == "done":
+                        running -= 1
+                        continue
+                    if kind == "total":
+                        total += value
+                        bar.total = total
+                        bar.refresh()
+                        continue
+                    bar.update(value.num_rows)
+                    yield value
+        finally:
+            self._stop.set()
+            for thread in threads:
+                thread.join(timeout=30)
+        self.metadata = _cluster_metadata(self.spec, [(p, s.metadata) for p, s in snaps])
+
+    def _run_node(
+        self, primary: cluster.Primary, snap: NodeSnapshot, results: queue.Queue[tuple[str, Any]]
+    ) -> None:
+        def put(item: tuple[str, Any]) -> bool:
+            while not self._stop.is_set():
+                try:
+                    results.put(item, timeout=0.2)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        batches = snap.batches()
+        try:
+            first = True
+            for batch in batches:
+                if first:
+                    first = False
+                    put(("total", sum(k for k, _ in (snap.info.keyspace().values() if snap.info else []))))
+                if not put(("batch", cluster.add_node_columns(batch, primary.address))):
+                    return
+            if first and snap.info is not None:
+                put(("total", sum(k for k, _ in snap.info.keyspace().values())))
+            put(("done", None))
+        except BaseException as exc:
+            put(("error", exc))
+        finally:
+            batches.close()
+
+
+def _cluster_metadata(
+    spec: ConnectionSpec, nodes: list[tuple[cluster.Primary, dict[str, Any]]]
+) -> dict[str, Any]:
+    per_node = []
+    for primary, meta in nodes:
+        entry = dict(meta)
+        entry["node"] = primary.address
+        entry["node_id"] = primary.node_id
+        entry["slots"] = [list(r) for r in primary.slots]
+        per_node.append(entry)
+    methods = {m.get("method") for _, m in nodes}
+    first = per_node[0]
+    out: dict[str, Any] = {
+        "method": "dump" if "dump" in methods else "sync",
+        "source": spec.display,
+        "cluster": True,
+        "snapshot_time_ms": min(int(m.get("snapshot_time_ms") or 0) for _, m in nodes),
+        "server": first.get("server"),
+        "info": first.get("info"),
+        "config": first.get("config"),
+        "config_missing": first.get("config_missing", []),
+        "nodes": per_node,
+    }
+    reasons = [f"{e['node']}: {e['fallback_reason']}" for e in per_node if e.get("fallback_reason")]
+    if reasons:
+        out["fallback_reason"] = "; ".join(reasons)
+    return out
+
+
+@contextlib.contextmanager
+def _progress_bar(enabled: bool, total: int | None, label: str) -> Iterator[Any]:
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc=f"snapshot {label}", unit="keys", disable=not enabled, leave=False)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+def open_snapshot(
+    source: Any,
+    method: str = "auto",
+    path: str | os.PathLike[str] | None = None,
+    batch_size: int = 65536,
+    progress: bool = True,
+    **options: Any,
+) -> Snapshot:
+    """A live snapshot decoded while it arrives; use as a context manager and iterate ``batches()``.
+
+    ``source``: ``redis://[user:password@]host:port/db``, ``rediss://`` (``ssl_ca_certs``,
+    ``ssl_certfile``/``ssl_keyfile``, ``ssl_cert_reqs``…), ``unix://path``, ``host:port`` or a redis-py
+    client. ``method``: ``"auto"`` (replica sync, else SCAN+DUMP), ``"sync"`` or ``"dump"``.
+    ``path``: also write the RDB there (a directory of per-node files for a cluster).
+    Other options: ``max_ops_per_sec`` and ``scan_count`` (DUMP method), ``verify_checksum``, and the
+    connection options redis-py uses (``username``, ``password``, ``socket_timeout``…).
+    """
+    return Snapshot(source, method=method, path=path, batch_size=batch_size, progress=progress, **options)
+
+
+def snapshot(
+    source: Any,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    method: str = "auto",
+    progress: bool = True,
+    **options: Any,
+) -> dict[str, Any]:
+    """Take a snapshot, write the RDB to ``path`` (if given) and return its metadata.
+
+    The stream is decoded on the way (that is what validates it and fills ``metadata["rdb"]``); the
+    rows are dropped. Use ``insightkit.analyze`` to keep them.
+    """
+    with open_snapshot(source, method=method, path=path, progress=progress, **options) as snap:
+        for _ in snap.batches():
+            pass
+        return dict(snap.metadata)
+
+
+__all__ = ["NodeSnapshot", "Snapshot", "SnapshotError", "open_snapshot", "snapshot"]

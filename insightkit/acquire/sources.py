@@ -1,0 +1,169 @@
+"""Where to connect and how: URL, host:port or a redis-py client, turned into one ``ConnectionSpec``.
+
+The spec is the only place credentials live. Its ``display`` (used in metadata, logs and every error
+message) never contains them, and its ``repr`` hides them too, so a traceback cannot leak a password.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from insightkit.errors import ConfigurationError, SourceError
+
+_SCHEMES = {"redis": "redis", "rediss": "rediss", "unix": "unix", "valkey": "redis", "valkeys": "rediss"}
+_HOST_PORT = re.compile(r"^(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(?P<port>\d{1,5})$")
+
+# Option names as redis-py spells them (so its users can pass what they already pass to redis.Redis).
+TLS_OPTIONS = (
+    "ssl_ca_certs",
+    "ssl_ca_path",
+    "ssl_ca_data",
+    "ssl_certfile",
+    "ssl_keyfile",
+    "ssl_password",
+    "ssl_cert_reqs",
+    "ssl_check_hostname",
+)
+CONNECTION_OPTIONS = (
+    "host",
+    "port",
+    "db",
+    "username",
+    "password",
+    "unix_socket_path",
+    "ssl",
+    "socket_timeout",
+    "socket_connect_timeout",
+    *TLS_OPTIONS,
+)
+
+
+@dataclass(frozen=True)
+class ConnectionSpec:
+    """Everything needed to open a connection to one server. Credentials are excluded from repr."""
+
+    host: str = "127.0.0.1"
+    port: int = 6379
+    unix_path: str | None = None
+    db: int = 0
+    username: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+    tls: bool = False
+    tls_options: dict[str, Any] = field(default_factory=dict, repr=False)
+    connect_timeout: float = 10.0
+    timeout: float = 30.0
+
+    @property
+    def address(self) -> str:
+        """``host:port`` or the socket path: how nodes are named in messages and the ``node`` column."""
+        if self.unix_path:
+            return self.unix_path
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
+    def display(self) -> str:
+        """The source as a URL without credentials (safe for metadata, logs and error messages)."""
+        if self.unix_path:
+            return f"unix://{quote(self.unix_path)}?db={self.db}"
+        return f"{'rediss' if self.tls else 'redis'}://{self.address}/{self.db}"
+
+    def for_node(self, host: str, port: int) -> ConnectionSpec:
+        """The same credentials and TLS settings for another node of a cluster."""
+        return dataclasses.replace(self, host=host, port=port, unix_path=None, db=0)
+
+
+def parse_source(source: Any, options: dict[str, Any]) -> ConnectionSpec:
+    """Build a spec from a URL / ``host:port`` / redis-py client plus keyword ``options`` (which win)."""
+    unknown = set(options) - set(CONNECTION_OPTIONS)
+    if unknown:
+        raise ConfigurationError(f"unknown connection options: {', '.join(sorted(unknown))}")
+    if isinstance(source, str):
+        kwargs = _from_url(source)
+    elif hasattr(source, "connection_pool"):
+        kwargs = _from_client(source)
+    else:
+        raise SourceError(
+            f"cannot snapshot a {type(source).__name__}: give a redis://, rediss:// or unix:// URL, "
+            "host:port, or a redis-py client"
+        )
+    kwargs.update({k: v for k, v in options.items() if v is not None})
+    return _spec(kwargs)
+
+
+def _from_url(url: str) -> dict[str, Any]:
+    match = _HOST_PORT.match(url)
+    if match:
+        return {"host": match.group("host").strip("[]"), "port": int(match.group("port"))}
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in _SCHEMES:
+        raise SourceError("not a live source: expected redis://, rediss://, unix:// or host:port")
+    from redis.connection import SSLConnection, UnixDomainSocketConnection, parse_url
+
+    try:
+        parsed = parse_url(f"{_SCHEMES[scheme.lower()]}://{rest}")
+    except (ValueError, TypeError) as exc:
+        # redis-py's message may quote the URL: never repeat it (it can hold a password).
+        raise SourceError(f"cannot parse the {scheme}:// URL (check host, port and db)") from exc
+    connection_class = parsed.pop("connection_class", None)
+    if connection_class is SSLConnection:
+        parsed["ssl"] = True
+    if connection_class is UnixDomainSocketConnection:
+        parsed["unix_socket_path"] = parsed.pop("path")
+    return parsed
+
+
+def _from_client(client: Any) -> dict[str, Any]:
+    """Read a redis-py (or valkey-py) client's connection settings; we open our own sockets."""
+    pool = client.connection_pool
+    kwargs = dict(getattr(pool, "connection_kwargs", {}) or {})
+    connection_class = getattr(pool, "connection_class", None)
+    name = getattr(connection_class, "__name__", "")
+    out: dict[str, Any] = {}
+    if kwargs.get("path"):
+        out["unix_socket_path"] = kwargs["path"]
+    for key in ("host", "port", "db", "username", "password", "socket_timeout", "socket_connect_timeout"):
+        if kwargs.get(key) is not None:
+            out[key] = kwargs[key]
+    provider = kwargs.get("credential_provider")
+    if provider is not None:
+        credentials = provider.get_credentials()
+        if len(credentials) == 2:
+            out["username"], out["password"] = credentials
+        else:
+            out["password"] = credentials[0]
+    if name.startswith("SSL") or kwargs.get("ssl"):
+        out["ssl"] = True
+        for key in TLS_OPTIONS:
+            if kwargs.get(key) is not None:
+                out[key] = kwargs[key]
+    return out
+
+
+def _spec(kw: dict[str, Any]) -> ConnectionSpec:
+    tls = bool(kw.get("ssl")) or any(kw.get(k) is not None for k in TLS_OPTIONS)
+    try:
+        port = int(kw.get("port") or 6379)
+        db = int(kw.get("db") or 0)
+        connect_timeout = float(kw.get("socket_connect_timeout") or 10.0)
+        timeout = float(kw.get("socket_timeout") or 30.0)
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError("port, db and timeouts must be numbers") from exc
+    if not 0 < port < 65536:
+        raise ConfigurationError(f"port out of range: {port}")
+    return ConnectionSpec(
+        host=str(kw.get("host") or "127.0.0.1"),
+        port=port,
+        unix_path=kw.get("unix_socket_path"),
+        db=db,
+        username=kw.get("username") or None,
+        password=kw.get("password") or None,
+        tls=tls,
+        tls_options={k: kw[k] for k in TLS_OPTIONS if kw.get(k) is not None},
+        connect_timeout=connect_timeout,
+        timeout=timeout,
+    )
