@@ -20,10 +20,13 @@ class Decoder:
     modules: list[str]
     resize_db: dict[int, dict[str, int]]
     keys_per_db: dict[int, int]
+    expires_per_db: dict[int, int]
     slot_info: dict[int, int]
     notes: list[str]
     on_header: Callable[[Decoder], Any] | None
     batch_size: int
+    crc_sink: Callable[[memoryview], None] | None
+    crc_wait: Callable[[], int] | None
     n: int
     type_names: list[str]
     def __init__(

@@ -225,6 +225,8 @@ cdef class Decoder:
     cdef uint64_t crc
     cdef int64_t crc_pos            # relative position up to which crc covers
     cdef bint verify
+    cdef public object crc_sink     # when set: called with each span to checksum (a worker thread)
+    cdef public object crc_wait     # ...and this returns the CRC of everything sunk so far
 
     # format state
     cdef public int rdb_version
@@ -239,6 +241,7 @@ cdef class Decoder:
     cdef public list modules
     cdef public dict resize_db
     cdef public dict keys_per_db
+    cdef public dict expires_per_db
     cdef public dict slot_info
     cdef public list notes
     cdef public object on_header       # callable(decoder) -> MemoryModel
@@ -249,6 +252,8 @@ cdef class Decoder:
 
     # pending per-key opcodes
     cdef int db
+    cdef int64_t db_count            # keys of `db` not yet added to keys_per_db (no dict op per key)
+    cdef int64_t db_expires          # ...and those with a TTL, for expires_per_db
     cdef bint has_expire
     cdef int64_t expire_ms
     cdef bint has_idle
@@ -321,6 +326,8 @@ cdef class Decoder:
         self.batch_size = batch_size
         self.verify = verify_checksum
         self.on_header = on_header
+        self.crc_sink = None
+        self.crc_wait = None
         self.buf = b""
         self.p = <const unsigned char*>b""
         self.pos = self.end = 0
@@ -344,6 +351,7 @@ cdef class Decoder:
         self.modules = []
         self.resize_db = {}
         self.keys_per_db = {}
+        self.expires_per_db = {}
         self.slot_info = {}
         self.notes = []
         self.model = None
@@ -379,10 +387,15 @@ cdef class Decoder:
         """True when enough bytes are queued for parsing to make progress."""
         return (self.end - self.pos) + self.pending_bytes >= self.want and self.pending_bytes + (self.end - self.pos) > 0
 
-    cdef void _commit_crc(self) noexcept:
+    cdef int _commit_crc(self) except -1:
+        """Checksum the bytes parsed since the last call: in large spans, on another thread if asked."""
         if self.verify and self.pos > self.crc_pos:
-            self.crc = crc64_update(self.crc, self.p + self.crc_pos, <size_t>(self.pos - self.crc_pos))
+            if self.crc_sink is not None:
+                self.crc_sink(memoryview(self.buf)[self.crc_pos:self.pos])
+            else:
+                self.crc = crc64_update(self.crc, self.p + self.crc_pos, <size_t>(self.pos - self.crc_pos))
         self.crc_pos = self.pos
+        return 0
 
     cdef int _absorb(self) except -1:
         """Make pending chunks part of the contiguous buffer (zero-copy when the buffer is empty)."""
@@ -617,23 +630,23 @@ cdef class Decoder:
     cdef _new_batch(self):
         cdef int b = self.batch_size
         a = {
-            "db": np.zeros(b, np.int32), "key_off": np.zeros(b + 1, np.int32),
-            "key_binary": np.zeros(b, np.uint8), "type": np.zeros(b, np.int32),
-            "encoding": np.zeros(b, np.int32), "num_elements": np.zeros(b, np.int64),
-            "largest_element_bytes": np.zeros(b, np.int64), "element_bytes": np.zeros(b, np.int64),
-            "serialized_bytes": np.zeros(b, np.int64),
-            "expires_at": np.zeros(b, np.int64), "expires_at_valid": np.zeros(b, np.uint8),
-            "lru_idle_s": np.zeros(b, np.int64), "lru_idle_s_valid": np.zeros(b, np.uint8),
-            "lfu_freq": np.zeros(b, np.int16), "lfu_freq_valid": np.zeros(b, np.uint8),
-            "all_integers": np.zeros(b, np.uint8), "all_integers_valid": np.zeros(b, np.uint8),
-            "volatile_fields": np.zeros(b, np.int64), "hfe_valid": np.zeros(b, np.uint8),
-            "min_field_expires_at": np.zeros(b, np.int64), "min_field_valid": np.zeros(b, np.uint8),
-            "stream_entries": np.zeros(b, np.int64), "stream_groups": np.zeros(b, np.int64),
-            "stream_consumers": np.zeros(b, np.int64), "stream_pending": np.zeros(b, np.int64),
-            "stream_valid": np.zeros(b, np.uint8), "module": np.zeros(b, np.int32),
-            "memory_bytes": np.zeros(b, np.int64), "key_bytes": np.zeros(b, np.int64),
-            "overhead_bytes": np.zeros(b, np.int64), "value_bytes": np.zeros(b, np.int64),
-            "expires_bytes": np.zeros(b, np.int64),
+            "db": np.empty(b, np.int32), "key_off": np.zeros(b + 1, np.int32),
+            "key_binary": np.empty(b, np.uint8), "type": np.empty(b, np.int32),
+            "encoding": np.empty(b, np.int32), "num_elements": np.empty(b, np.int64),
+            "largest_element_bytes": np.empty(b, np.int64), "element_bytes": np.empty(b, np.int64),
+            "serialized_bytes": np.empty(b, np.int64),
+            "expires_at": np.empty(b, np.int64), "expires_at_valid": np.zeros(b, np.uint8),
+            "lru_idle_s": np.empty(b, np.int64), "lru_idle_s_valid": np.zeros(b, np.uint8),
+            "lfu_freq": np.empty(b, np.int16), "lfu_freq_valid": np.zeros(b, np.uint8),
+            "all_integers": np.empty(b, np.uint8), "all_integers_valid": np.zeros(b, np.uint8),
+            "volatile_fields": np.empty(b, np.int64), "hfe_valid": np.zeros(b, np.uint8),
+            "min_field_expires_at": np.empty(b, np.int64), "min_field_valid": np.zeros(b, np.uint8),
+            "stream_entries": np.empty(b, np.int64), "stream_groups": np.empty(b, np.int64),
+            "stream_consumers": np.empty(b, np.int64), "stream_pending": np.empty(b, np.int64),
+            "stream_valid": np.zeros(b, np.uint8), "module": np.empty(b, np.int32),
+            "memory_bytes": np.empty(b, np.int64), "key_bytes": np.empty(b, np.int64),
+            "overhead_bytes": np.empty(b, np.int64), "value_bytes": np.empty(b, np.int64),
+            "expires_bytes": np.empty(b, np.int64),
         }
         self.arrays = a
         self.c_db = a["db"]; self.c_key_off = a["key_off"]; self.c_key_binary = a["key_binary"]
@@ -742,6 +755,7 @@ cdef class Decoder:
                 self.pos += self.skip_remaining
                 self.skip_remaining = 0
             if self.n >= self.batch_size:
+                self._commit_crc()
                 return ST_BATCH_FULL
             self.item_start = self.pos
             try:
@@ -750,6 +764,7 @@ cdef class Decoder:
                 self.cur_key_repr = self._key_repr() if self.in_key else None
                 self.in_key = False
                 self.pos = self.item_start
+                self._commit_crc()
                 return ST_NEED_MORE
             if st == ST_DONE:
                 return ST_DONE
@@ -787,7 +802,6 @@ cdef class Decoder:
             kb = self._strbytes(&k)
             self._str(&v, 1)
             self.aux[kb.decode("utf-8", "backslashreplace")] = self._strtext(&v)
-            self._commit_crc()
             return 0
         if self.model is None:
             self._choose_model()
@@ -813,6 +827,7 @@ cdef class Decoder:
             a = self._plain_len()
             if a > 0x7FFFFFFF:
                 self._fail(f"database number {a} out of range")
+            self._flush_db_count()
             self.db = <int>a
         elif t == OP_RESIZEDB:
             a = self._plain_len()
@@ -844,7 +859,6 @@ cdef class Decoder:
         else:
             self.pos -= 1
             self._fail(f"unknown opcode or type byte {t}")
-        self._commit_crc()
         return 0
 
     cdef void _mark_key_start(self) noexcept:
@@ -884,7 +898,6 @@ cdef class Decoder:
             raise RdbFormatError(f"not an RDB file (starts with {bytes(head)!r})", offset=0)
         self.pos += 9
         self.header_done = True
-        self._commit_crc()
         return 0
 
     cdef _choose_model(self):
@@ -967,10 +980,21 @@ cdef class Decoder:
             self.modules.append(name)
         return 0
 
+    cdef _flush_db_count(self):
+        if self.db_count:
+            self.keys_per_db[self.db] = self.keys_per_db.get(self.db, 0) + self.db_count
+            self.db_count = 0
+        if self.db_expires:
+            self.expires_per_db[self.db] = self.expires_per_db.get(self.db, 0) + self.db_expires
+            self.db_expires = 0
+
     cdef int _eof(self) except -1:
         cdef uint64_t stored
         cdef int i
+        self._flush_db_count()
         self._commit_crc()
+        if self.verify and self.crc_sink is not None:
+            self.crc = <uint64_t>self.crc_wait()
         if self.rdb_version >= 5:
             self._need(8)
             stored = 0
@@ -1071,10 +1095,11 @@ cdef class Decoder:
         self.c_mem_value[row] = mb.value_bytes
         self.c_mem_expires[row] = mb.expires_bytes
         self.n += 1
-        self.keys_per_db[self.db] = self.keys_per_db.get(self.db, 0) + 1
+        self.db_count += 1
+        if self.has_expire:
+            self.db_expires += 1
         self._clear_key_opcodes()
         self.cur_key_repr = None
-        self._commit_crc()
         return 0
 
     cdef inline void _elem(self, int64_t nbytes) noexcept:

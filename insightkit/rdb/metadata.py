@@ -23,6 +23,7 @@ class RdbMetadata:
     modules: list[str] = field(default_factory=list)
     resize_db: dict[int, dict[str, int]] = field(default_factory=dict)
     keys_per_db: dict[int, int] = field(default_factory=dict)
+    expires_per_db: dict[int, int] = field(default_factory=dict)
     slot_info: dict[int, int] = field(default_factory=dict)
     checksum: str | None = None
     total_bytes: int | None = None
@@ -33,7 +34,7 @@ class RdbMetadata:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe: dict keys become strings (JSON objects cannot have int keys)."""
         out = asdict(self)
-        for name in ("resize_db", "keys_per_db", "slot_info", "dataset_overhead"):
+        for name in ("resize_db", "keys_per_db", "expires_per_db", "slot_info", "dataset_overhead"):
             out[name] = {str(k): v for k, v in out[name].items()}
         return out
 

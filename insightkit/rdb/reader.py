@@ -13,6 +13,7 @@ from insightkit.schema import KEY_SCHEMA
 
 from ._decoder import Decoder
 from .batches import build_batch
+from .crcworker import CrcWorker
 from .metadata import RdbMetadata, dict_overhead_bytes
 from .sources import iter_chunks
 from .versions import writer_version
@@ -41,6 +42,7 @@ class RdbReader:
         self._allocator = allocator
         self._server_version = server_version
         self._decoder = Decoder(batch_size, verify_checksum, self._on_header)
+        self._verify = verify_checksum
         self._started = False
         self.metadata = RdbMetadata()
 
@@ -50,36 +52,40 @@ class RdbReader:
 
     def _on_header(self, decoder: Decoder) -> Any:
         """Called once the header and aux fields are read: pick the writer version and memory model."""
-        from insightkit.memory import model_for
-
         aux = dict(decoder.aux)
         family, version, redis_equiv, how = writer_version(
             aux, decoder.rdb_version, decoder.magic, self._server_version
         )
         decoder.set_writer_version(*redis_equiv, family == "valkey" and version >= (8, 1))
-        meta = self.metadata
-        meta.server = {"family": family, "version": ".".join(map(str, version)), "source": how}
-        server_version = self._server_version or (
-            f"valkey-{aux['valkey-ver']}" if family == "valkey" and "valkey-ver" in aux else None
+        self.metadata.server = {"family": family, "version": ".".join(map(str, version)), "source": how}
+        self._model = _pick_model(
+            aux, decoder.rdb_version, decoder.magic, self._allocator, self._server_version
         )
-        params = inspect.signature(model_for).parameters
-        kwargs: dict[str, Any] = {}
-        if "server_version" in params:
-            kwargs["server_version"] = server_version
-        model = model_for(aux.get("redis-ver"), decoder.rdb_version, self._allocator, **kwargs)
-        meta.memory_model = {
-            "family": getattr(model, "family", None),
-            "version": ".".join(map(str, getattr(model, "version", ()) or ())),
-            "allocator": getattr(model, "allocator", None),
-            "source": "allocator argument" if self._allocator else how,
+        description = getattr(self._model, "description", None) or {}
+        self.metadata.memory_model = {
+            "family": self._model.family,
+            "version": ".".join(map(str, self._model.version)),
+            "allocator": self._model.allocator,
+            "source": description.get("source", how),
+            **{k: v for k, v in description.items() if k not in ("family", "version", "allocator", "source")},
         }
-        self._model = model
-        return model
+        return self._model
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         if self._started:
             raise RuntimeError("an RdbReader can be iterated only once")
         self._started = True
+        worker = CrcWorker() if self._verify else None
+        if worker is not None:
+            self._decoder.crc_sink = worker.submit
+            self._decoder.crc_wait = worker.result
+        try:
+            yield from self._decode()
+        finally:
+            if worker is not None:
+                worker.close()
+
+    def _decode(self) -> Iterator[pa.RecordBatch]:
         dec = self._decoder
         done = False
         for chunk in iter_chunks(self._source):
@@ -126,21 +132,54 @@ class RdbReader:
         meta.slot_info = dict(dec.slot_info)
         meta.checksum = dec.checksum_state
         meta.total_bytes = dec.total_bytes
-        expires_per_db: dict[int, int] = {}
-        meta.dataset_overhead = {
-            db: {
-                "main_dict_bytes": dict_overhead_bytes(keys),
-                "expires_dict_bytes": dict_overhead_bytes(
-                    expires_per_db.get(db, meta.resize_db.get(db, {}).get("expires", 0))
-                ),
-            }
-            for db, keys in meta.keys_per_db.items()
-        }
+        meta.expires_per_db = dict(dec.expires_per_db)
+        meta.dataset_overhead = _dataset_overhead(
+            getattr(self, "_model", None), meta.keys_per_db, meta.expires_per_db
+        )
         meta.complete = True
 
     def read_all(self) -> pa.Table:
         """Every row in one table (holds them all: for big files iterate instead)."""
         return pa.Table.from_batches(list(self), schema=KEY_SCHEMA)
+
+
+def _pick_model(
+    aux: dict[str, str], rdb_version: int, magic: str, allocator: str | None, server_version: str | None
+) -> Any:
+    """The memory model for the writer. File-derived hints that the model rejects (a garbled aux
+    field) fall back to the RDB version; options the caller got wrong still raise."""
+    from insightkit.memory import model_for
+
+    params = inspect.signature(model_for).parameters
+    hints: dict[str, Any] = {}
+    if "valkey_ver" in params and "valkey-ver" in aux:
+        hints["valkey_ver"] = aux["valkey-ver"]
+    elif magic == "VALKEY" and "valkey_ver" in params:
+        hints["valkey_ver"] = "9.0"
+    try:
+        return model_for(aux.get("redis-ver"), rdb_version, allocator, server_version, **hints)
+    except ConfigurationError:
+        if server_version is not None:
+            raise
+        return model_for(None, rdb_version, allocator, None)
+
+
+def _dataset_overhead(
+    model: Any, keys_per_db: dict[int, int], expires_per_db: dict[int, int]
+) -> dict[int, dict[str, int]]:
+    try:
+        from insightkit.memory import dataset_overhead
+    except ImportError:  # older memory package: plain bucket arrays
+        return {
+            db: {
+                "main_dict_bytes": dict_overhead_bytes(keys),
+                "expires_dict_bytes": dict_overhead_bytes(expires_per_db.get(db, 0)),
+            }
+            for db, keys in keys_per_db.items()
+        }
+    if model is None:
+        return {}
+    return dict(dataset_overhead(model, keys_per_db, expires_per_db))
 
 
 def read_rdb(
