@@ -14,7 +14,7 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
-from insightkit.present.html import KEY_COLUMNS, PATTERN_COLUMNS, table
+from insightkit.present.html import KEY_COLUMNS, OFFENDER_COLUMNS, PATTERN_COLUMNS, largest_offenders, table
 from insightkit.present.source import AnalysisLike
 from insightkit.present.units import human_bytes, human_count
 
@@ -307,9 +307,9 @@ class Explorer:
         except (KeyError, ValueError):
             offenders = None
         if offenders is not None and len(offenders):
-            top = offenders.sort_values("memory_bytes", ascending=False).head(int(self.rows.value))
-            parts.append(f"<p>Largest {len(top)} of {human_count(len(offenders))} offenders:</p>")
-            parts.append(table(top, KEY_COLUMNS, "ik-table"))
+            top = largest_offenders(offenders, int(self.rows.value))
+            parts.append(f"<p>Top {len(top)} of {human_count(len(offenders))} offenders:</p>")
+            parts.append(table(top, OFFENDER_COLUMNS, "ik-table"))
         self.recommendation_detail.value = TABLE_STYLE + "".join(parts)
 
 

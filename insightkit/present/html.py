@@ -84,6 +84,10 @@ KEY_COLUMNS: list[tuple[str, str, Formatter]] = [
     ("memory_bytes", "memory", _bytes),
     ("expires_at", "expires", _epoch_ms),
 ]
+OFFENDER_COLUMNS: list[tuple[str, str, Formatter]] = [
+    *KEY_COLUMNS,
+    ("estimated_savings_bytes", "estimated saving", _bytes),
+]
 PATTERN_COLUMNS: list[tuple[str, str, Formatter]] = [
     ("pattern", "pattern", _text),
     ("keys", "keys", _count),
@@ -158,13 +162,19 @@ def _recommendation(analysis: AnalysisLike, row: pd.Series, offenders_shown: int
         parts.append(f"<p>Fix:</p><pre>{html.escape(fix)}</pre>")
     offenders = _offenders(analysis, str(row["rule"]))
     if offenders is not None and len(offenders):
-        top = offenders.sort_values("memory_bytes", ascending=False).head(offenders_shown)
+        top = largest_offenders(offenders, offenders_shown)
         parts.append(
-            f"<details><summary>Largest {len(top)} of {human_count(len(offenders))} offending keys"
-            f"</summary>{table(top, KEY_COLUMNS, 'offenders')}</details>"
+            f"<details><summary>Top {len(top)} of {human_count(len(offenders))} offending keys"
+            f"</summary>{table(top, OFFENDER_COLUMNS, 'offenders')}</details>"
         )
     parts.append("</div>")
     return "".join(parts)
+
+
+def largest_offenders(offenders: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The offenders that matter most: by their own estimated saving when the rule gives one."""
+    order = "estimated_savings_bytes" if "estimated_savings_bytes" in offenders.columns else "memory_bytes"
+    return offenders.sort_values([order, "memory_bytes"], ascending=False).head(n)
 
 
 def _offenders(analysis: AnalysisLike, rule: str) -> pd.DataFrame | None:
