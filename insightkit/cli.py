@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from insightkit._text import render_table
 from insightkit.errors import InsightkitError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+REDACT_KEY_ENV = "INSIGHTKIT_REDACT_KEY"
 
 
 @dataclass(frozen=True)
@@ -106,11 +108,15 @@ def _analyze_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", help="write an RSNAP here (e.g. out.rsnap.parquet)")
     parser.add_argument(
         "--redact",
-        nargs="?",
-        const=True,
-        default=None,
+        action="store_true",
+        help="hash the variable parts of key names in the RSNAP (random key unless --redact-key or "
+        f"${REDACT_KEY_ENV} gives one)",
+    )
+    parser.add_argument(
+        "--redact-key",
         metavar="SECRET",
-        help="hash key names' variable parts in the RSNAP (keyed with SECRET, or a random key)",
+        help=f"redact with this key, stable across snapshots (implies --redact; ${REDACT_KEY_ENV} keeps it "
+        "out of the process list)",
     )
     parser.add_argument(
         "--stream",
@@ -124,16 +130,17 @@ def _analyze_arguments(parser: argparse.ArgumentParser) -> None:
     "analyze", "snapshot/decode a source, print a summary, optionally write an RSNAP", _analyze_arguments
 )
 def cmd_analyze(args: argparse.Namespace) -> int:
-    if args.redact is not None and not args.output:
+    redact = _redaction(args)
+    if redact is not None and not args.output:
         raise InsightkitError("--redact applies to the RSNAP written with -o/--output")
     written: str | None
     if args.stream:
         if not args.output:
             raise InsightkitError("--stream needs -o/--output: it writes the RSNAP as it decodes")
-        written, summary, source = _analyze_streaming(args)
+        written, summary, source = _analyze_streaming(args, redact)
     else:
         analysis = _open(args, args.source)
-        written = str(analysis.to_rsnap(args.output, redact=args.redact)) if args.output else None
+        written = str(analysis.to_rsnap(args.output, redact=redact)) if args.output else None
         summary, source = analysis.summary(), analysis.metadata.get("source")
     if args.json:
         _print_json({"source": source, "rsnap": written, **summary.to_dict()})
@@ -144,7 +151,15 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _analyze_streaming(args: argparse.Namespace) -> tuple[str, Any, Any]:
+def _redaction(args: argparse.Namespace) -> str | bool | None:
+    """The ``redact=`` value: a secret from --redact-key or the environment, True, or None."""
+    secret = args.redact_key or (os.environ.get(REDACT_KEY_ENV) if args.redact else None)
+    if secret:
+        return str(secret)
+    return True if args.redact else None
+
+
+def _analyze_streaming(args: argparse.Namespace, redact: str | bool | None) -> tuple[str, Any, Any]:
     """RSNAP first (bounded memory), then the summary from only the columns it needs."""
     from insightkit.analysis import convert
     from insightkit.rsnap import read_rsnap
@@ -155,7 +170,7 @@ def _analyze_streaming(args: argparse.Namespace) -> tuple[str, Any, Any]:
         options["password"] = args.password
     if args.method != "auto":
         options["method"] = args.method
-    path = convert(args.source, args.output, redact=args.redact, progress=_progress_wanted(args), **options)
+    path = convert(args.source, args.output, redact=redact, progress=_progress_wanted(args), **options)
     table, metadata = read_rsnap(path, columns=SUMMARY_COLUMNS)
     return str(path), summarize(table.to_pandas(types_mapper=pd.ArrowDtype), metadata), metadata.get("source")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -62,12 +63,29 @@ def test_top(rsnap: Path) -> None:
 
 def test_analyze_writes_an_rsnap(rsnap: Path, tmp_path: Path) -> None:
     out = tmp_path / "copy.rsnap.parquet"
-    result = run("analyze", str(rsnap), "-o", str(out), "--redact", "k", "--json")
+    result = run("analyze", str(rsnap), "-o", str(out), "--redact-key", "k", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["rsnap"] == str(out)
     copy = pd.read_parquet(out)
     assert len(copy) == 3000
     assert copy["key"].str.fullmatch(r"[a-z]+:[0-9a-f]{12}:(cart|profile)").all()
+
+
+def test_redaction_key_from_the_environment(rsnap: Path, tmp_path: Path) -> None:
+    outputs = []
+    for name, env in (("a", "key-one"), ("b", "key-one"), ("c", "key-two")):
+        out = tmp_path / f"{name}.parquet"
+        result = subprocess.run(
+            [sys.executable, "-m", "insightkit", "analyze", str(rsnap), "--redact", "-o", str(out)],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env={**os.environ, "INSIGHTKIT_REDACT_KEY": env},
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.append(pd.read_parquet(out)["key"].tolist())
+    assert outputs[0] == outputs[1] != outputs[2]
+    assert_one_line_error(run("analyze", str(rsnap), "--redact"), 1, "-o/--output")
 
 
 def test_missing_file() -> None:

@@ -116,14 +116,16 @@ def render_markdown() -> str:
         "## Redaction",
         "",
         '`Analysis.to_rsnap(path, redact=True)` (or `redact="a secret"`, or `insightkit analyze … '
-        "--redact [SECRET]`) replaces every variable part of each key name by a keyed hash: HMAC-SHA256 "
+        "--redact [--redact-key SECRET]`) replaces every variable part of each key name by a keyed hash: HMAC-SHA256 "
         "with the secret, truncated to 12 hex digits. Separators and literal parts survive, so "
         "`user:1234:session` becomes `user:3f9a0c1b7e22:session` and memory by pattern reads the same. "
         "Literal parts are those of the key's discovered pattern (`*` marks variable parts); parts with "
         "digits are always hashed. The same part hashes the same under one secret (joins and distinct "
         "counts still work; keep the secret to compare snapshots over time); with `redact=True` the "
         "secret is random and forgotten. The secret is never stored; the metadata records "
-        "`redaction: {method, parts, key_supplied}`.",
+        "`redaction: {method, parts, key_supplied}`. The streaming writer (`insightkit.analysis.convert()`, "
+        "`insightkit analyze --stream`) sees one batch at a time and cannot tell literal parts from data, "
+        "so it hashes every part and only the separators survive.",
         "",
     ]
     return "\n".join(lines)
