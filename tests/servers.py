@@ -232,3 +232,146 @@ def running_server(flavour: str | Flavour, **kwargs: object) -> Iterator[Server]
 
 def available_flavours() -> list[str]:
     return [name for name in FLAVOURS if find_binary(name)]
+
+
+# --- TLS, clusters (acquire tests) -----------------------------------------------------------------
+
+
+def make_tls_files(directory: Path) -> dict[str, str]:
+    """A throwaway CA, a server certificate for 127.0.0.1/localhost and a client certificate.
+
+    Returns paths: ``ca``, ``server_cert``, ``server_key``, ``client_cert``, ``client_key``.
+    """
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.UTC)
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
+        path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("insightkit test CA"))
+        .issuer_name(name("insightkit test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = {"ca": directory / "ca.crt"}
+    paths["ca"].write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    for role, usage in (("server", ExtendedKeyUsageOID.SERVER_AUTH), ("client", ExtendedKeyUsageOID.CLIENT_AUTH)):
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name(f"insightkit test {role}"))
+            .issuer_name(ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                ),
+                critical=False,
+            )
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+            .sign(ca_key, hashes.SHA256())
+        )
+        paths[f"{role}_cert"] = directory / f"{role}.crt"
+        paths[f"{role}_key"] = directory / f"{role}.key"
+        paths[f"{role}_cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        write_key(key, paths[f"{role}_key"])
+    return {k: str(v) for k, v in paths.items()}
+
+
+def start_tls_server(flavour: str, files: dict[str, str], *, args: Sequence[str] = (), **kwargs: object) -> Server:
+    """A server listening only on a TLS port that requires client certificates signed by the test CA."""
+    tls = {
+        "tls-cert-file": files["server_cert"],
+        "tls-key-file": files["server_key"],
+        "tls-ca-cert-file": files["ca"],
+        "tls-auth-clients": "yes",
+    }
+    server = start_server(flavour, args=args, tls=tls, **kwargs)  # type: ignore[arg-type]
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            if tls_client(server, files).ping():
+                return server
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError):
+            if not server.alive():
+                break
+            time.sleep(0.05)
+    server.stop()
+    log = (server.workdir / "server.log").read_text(errors="replace")[-2000:]
+    raise RuntimeError(f"TLS server did not start: {log}")
+
+
+def tls_client(server: Server, files: dict[str, str]) -> redis.Redis:
+    return redis.Redis(
+        host="127.0.0.1",
+        port=server.port,
+        password=server.password,
+        ssl=True,
+        ssl_ca_certs=files["ca"],
+        ssl_certfile=files["client_cert"],
+        ssl_keyfile=files["client_key"],
+        socket_timeout=2,
+    )
+
+
+def start_cluster(flavour: str = "redis70", primaries: int = 3, *, args: Sequence[str] = ()) -> list[Server]:
+    """``primaries`` cluster-enabled servers sharing the 16384 slots evenly, state ok on return."""
+    servers: list[Server] = []
+    try:
+        for _ in range(primaries):
+            port = free_port()
+            servers.append(
+                start_server(
+                    flavour,
+                    port=port,
+                    args=["--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf", *args],
+                )
+            )
+        per = 16384 // primaries
+        for i, server in enumerate(servers):
+            first, last = i * per, (16383 if i == primaries - 1 else (i + 1) * per - 1)
+            server.client().execute_command("CLUSTER", "ADDSLOTS", *range(first, last + 1))
+        for server in servers[1:]:
+            servers[0].client().execute_command("CLUSTER", "MEET", "127.0.0.1", server.port)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            states = [s.client().execute_command("CLUSTER", "INFO") for s in servers]
+            text = [st.decode() if isinstance(st, bytes) else str(st) for st in states]
+            if all("cluster_state:ok" in t and f"cluster_known_nodes:{primaries}" in t for t in text):
+                return servers
+            time.sleep(0.1)
+        raise RuntimeError("cluster did not reach state ok")
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise

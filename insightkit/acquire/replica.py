@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from insightkit.errors import ConnectionFailed, ReplicationRefused, TransferInterrupted
+from insightkit.errors import AuthenticationFailed, ConnectionFailed, ReplicationRefused, TransferInterrupted
 
 from .connection import Connection, auth_command, check_auth_reply, encode_command
 from .sources import ConnectionSpec
@@ -99,6 +99,8 @@ class ReplicaStream:
         conn.send(b"".join(encode_command(args) for _, args, _ in steps))
         for what, _, required in steps:
             reply = self._reply(what)
+            if reply.startswith("-NOAUTH"):
+                raise AuthenticationFailed(f"{self.where}: the server requires a password ({reply[1:]})")
             if reply.startswith("-"):
                 if required:
                     raise ReplicationRefused(f"{self.where}: {what} refused: {reply[1:]}")

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from insightkit.errors import AuthenticationFailed
+
 from .connection import RespClient, ServerError
 
 INFO_SECTIONS = ("server", "memory", "keyspace", "clients", "stats", "persistence", "replication", "cluster")
@@ -131,7 +133,9 @@ def collect(client: RespClient) -> ServerInfo:
     for section in INFO_SECTIONS:
         try:
             text = client.execute("INFO", section)
-        except ServerError:
+        except ServerError as exc:
+            if exc.code == "NOAUTH":
+                raise AuthenticationFailed(f"{client.where}: the server requires a password ({exc.reply})") from None
             result.info_missing.append(section)
             continue
         parsed = parse_info(text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text))
@@ -155,6 +159,21 @@ def collect(client: RespClient) -> ServerInfo:
         result.config_missing.append("mem_allocator")
     result.config_error = denied
     return result
+
+
+def probe_keyspace(client: RespClient, databases: int = 16) -> dict[int, tuple[int, int]]:
+    """{db: (keys, 0)} by SELECT + DBSIZE, for when INFO keyspace is not allowed."""
+    out: dict[int, tuple[int, int]] = {}
+    for db in range(databases):
+        try:
+            client.execute("SELECT", db)
+        except ServerError:
+            break
+        size = client.execute("DBSIZE")
+        if size:
+            out[db] = (int(size), 0)
+    client.execute("SELECT", 0)
+    return out
 
 
 def _text(value: Any) -> str:

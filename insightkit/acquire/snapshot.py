@@ -131,9 +131,14 @@ class NodeSnapshot:
             aux["valkey-ver"] = str(valkey)
         aux["aof-base"] = "0"
         policy = info.config.get("maxmemory-policy")
+        dbs = info.keyspace()
+        if "keyspace" in info.info_missing:
+            databases = int(info.config.get("databases") or 16)
+            dbs = serverinfo.probe_keyspace(client, databases)
+            meta.setdefault("notes", []).append("INFO keyspace not allowed: dbs found with SELECT + DBSIZE")
         self._walker = DumpWalker(
             client,
-            dbs=info.keyspace(),
+            dbs=dbs,
             aux=aux,
             default_rdb_version=rdb_version_for(info.info.get("server", {})),
             lru=lru_mode(policy),

@@ -1,0 +1,237 @@
+"""Replica method against real servers: disk and diskless payloads, auth, ACLs, TLS, renamed commands."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from acquire_helpers import SECRET, fill, rows, saved_rows, server_args, table_of
+from servers import find_cli, make_tls_files, running_server, start_tls_server, tls_client
+
+from insightkit.acquire import open_snapshot, snapshot
+from insightkit.errors import AuthenticationFailed, InsightkitError, ReplicationRefused
+from insightkit.rdb import read_rdb
+
+pytestmark = pytest.mark.server
+FLAVOURS = ["redis62", "redis70", "valkey81"]
+
+
+@pytest.mark.parametrize("diskless", ["no", "yes"])
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_sync_matches_what_the_server_saves(flavour: str, diskless: str, tmp_path: Path) -> None:
+    with running_server(flavour, args=server_args(flavour, "--repl-diskless-sync", diskless)) as server:
+        fill(server, 200, dbs=(0, 2, 15))
+        out = tmp_path / "snap.rdb"
+        with open_snapshot(server.url, method="sync", path=out, progress=False, batch_size=100) as snap:
+            table = table_of(snap.batches())
+            meta = snap.metadata
+        assert rows(table) == saved_rows(server)
+        assert meta["method"] == "sync"
+        assert meta["transfer"]["format"] == ("diskless" if diskless == "yes" else "disk")
+        assert meta["transfer"]["complete"] is True
+        assert meta["rdb"]["checksum"] == "ok"
+        assert meta["rdb"]["keys_per_db"] == {"0": 207, "2": 207, "15": 207} or meta["rdb"]["keys_per_db"] == {
+            0: 207,
+            2: 207,
+            15: 207,
+        }
+        # The file written on the way holds exactly the bytes that were decoded.
+        assert out.stat().st_size == meta["transfer"]["received_bytes"]
+        assert rows(read_rdb(str(out)).read_all()) == rows(table)
+        assert not list(tmp_path.glob("*.part"))
+        assert meta["server"]["family"] == ("valkey" if flavour == "valkey81" else "redis")
+        for section in ("server", "memory", "keyspace", "clients", "stats", "persistence"):
+            assert meta["info"][section], section
+        assert "hash-max-ziplist-entries" in meta["config"] or "hash-max-listpack-entries" in meta["config"]
+        assert meta["config"]["maxmemory-policy"] == "noeviction"
+        assert meta["config_missing"] == []
+        # The master dropped us: no replica lingers.
+        deadline = time.monotonic() + 5
+        while server.client().info("replication")["connected_slaves"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.client().info("replication")["connected_slaves"] == 0
+
+
+def test_sync_payload_equals_redis_cli_rdb(tmp_path: Path) -> None:
+    """The bytes we receive decode to the same keys as what `redis-cli --rdb` fetches."""
+    with running_server("redis70", args=server_args("redis70", "--repl-diskless-sync", "no")) as server:
+        fill(server, 500)
+        cli_out = tmp_path / "cli.rdb"
+        import subprocess
+
+        subprocess.run(
+            [find_cli("redis70") or "redis-cli", "-p", str(server.port), "--rdb", str(cli_out)],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        ours = tmp_path / "ours.rdb"
+        meta = snapshot(server.url, ours, method="sync", progress=False)
+        assert ours.stat().st_size == meta["transfer"]["expected_bytes"]
+        # Both are the master's BGSAVE output: same size; only aux timestamps may differ.
+        assert ours.stat().st_size == cli_out.stat().st_size
+        assert rows(read_rdb(str(ours)).read_all()) == rows(read_rdb(str(cli_out)).read_all())
+
+
+def test_requirepass_and_no_credentials_anywhere(tmp_path: Path) -> None:
+    with running_server("redis70", args=server_args("redis70"), password=SECRET) as server:
+        fill(server, 50)
+        url = f"redis://default:{SECRET}@127.0.0.1:{server.port}/0"
+        meta = snapshot(url, tmp_path / "a.rdb", progress=False)
+        assert meta["method"] == "sync"
+        assert SECRET not in json.dumps(meta, default=str)
+        assert meta["source"] == f"redis://127.0.0.1:{server.port}/0"
+        # Password as an option instead of in the URL.
+        meta = snapshot(f"127.0.0.1:{server.port}", password=SECRET, method="dump", progress=False)
+        assert meta["method"] == "dump" and SECRET not in json.dumps(meta, default=str)
+        # Wrong password: a clear error that does not repeat it.
+        wrong = SECRET + "-wrong"
+        for method in ("sync", "dump"):
+            with pytest.raises(AuthenticationFailed) as info:
+                snapshot(f"redis://:{wrong}@127.0.0.1:{server.port}/0", method=method, progress=False)
+            text = f"{info.value!s} {info.value!r} {info.value.__cause__!r} {info.value.__context__!r}"
+            assert SECRET not in text and "127.0.0.1" in text
+        # No password at all
+        with pytest.raises(InsightkitError) as info:
+            snapshot(f"redis://127.0.0.1:{server.port}/0", progress=False)
+        assert "NOAUTH" in str(info.value) or "auth" in str(info.value).lower()
+
+
+def _acl_server(flavour: str, **kwargs: object):  # type: ignore[no-untyped-def]
+    return running_server(
+        flavour,
+        args=server_args(flavour),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize("flavour", ["redis70", "valkey81"])
+def test_acl_users_with_and_without_replication_rights(flavour: str) -> None:
+    with _acl_server(flavour) as server:
+        fill(server, 40)
+        admin = server.client()
+        base = ["on", f">{SECRET}", "~*", "+@read", "+@connection", "+info", "+select", "+scan", "+dump", "+pttl"]
+        base += ["+object", "+config|get", "+cluster|info", "+replconf", "+client"]
+        admin.execute_command("ACL", "SETUSER", "reader", *base)
+        admin.execute_command("ACL", "SETUSER", "replicator", *base, "+sync", "+psync")
+        url = "redis://{user}:" + SECRET + "@127.0.0.1:" + str(server.port) + "/0"
+
+        meta = snapshot(url.format(user="replicator"), progress=False)
+        assert meta["method"] == "sync" and "fallback_reason" not in meta
+
+        meta = snapshot(url.format(user="reader"), progress=False)
+        assert meta["method"] == "dump"
+        assert "NOPERM" in meta["fallback_reason"] and "psync" in meta["fallback_reason"].lower()
+        assert meta["dump"]["keys"] == 47
+        assert SECRET not in json.dumps(meta, default=str)
+
+        with pytest.raises(ReplicationRefused) as info:
+            snapshot(url.format(user="reader"), method="sync", progress=False)
+        assert "NOPERM" in str(info.value) and SECRET not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "renamed",
+    [["--rename-command", "SYNC", ""], ["--rename-command", "PSYNC", "", "--rename-command", "SYNC", "hidden-sync"]],
+)
+def test_renamed_replication_commands_fall_back_to_dump(renamed: list[str]) -> None:
+    with running_server("redis70", args=server_args("redis70", *renamed)) as server:
+        fill(server, 30)
+        meta = snapshot(server.url, progress=False)
+        if "PSYNC" in renamed:
+            assert meta["method"] == "dump"
+            assert "unknown command" in meta["fallback_reason"].lower()
+        else:  # only SYNC renamed: PSYNC still works
+            assert meta["method"] == "sync"
+
+
+def test_both_renamed_refuses_forced_sync() -> None:
+    args = server_args("redis70", "--rename-command", "PSYNC", "", "--rename-command", "SYNC", "")
+    with running_server("redis70", args=args) as server:
+        fill(server, 10)
+        with pytest.raises(ReplicationRefused, match="SYNC"):
+            snapshot(server.url, method="sync", progress=False)
+        assert snapshot(server.url, progress=False)["method"] == "dump"
+
+
+def test_replica_without_master_link_refuses() -> None:
+    """A replica whose master is gone answers -NOMASTERLINK: ReplicationRefused, and auto falls back."""
+    from servers import free_port
+
+    dead = free_port()
+    with running_server("redis70", args=server_args("redis70", "--replicaof", "127.0.0.1", str(dead))) as server:
+        with pytest.raises(ReplicationRefused, match=r"NOMASTERLINK|master"):
+            snapshot(server.url, method="sync", progress=False, socket_timeout=5)
+        meta = snapshot(server.url, progress=False)
+        assert meta["method"] == "dump" and "fallback_reason" in meta
+
+
+def test_tls_with_client_certificates(tmp_path: Path) -> None:
+    files = make_tls_files(tmp_path / "tls")
+    server = start_tls_server("redis70", files, password=SECRET, args=server_args("redis70"))
+    try:
+        client = tls_client(server, files)
+        client.mset({f"k{i}": i for i in range(100)})
+        url = f"rediss://:{SECRET}@127.0.0.1:{server.port}/0"
+        tls = {"ssl_ca_certs": files["ca"], "ssl_certfile": files["client_cert"], "ssl_keyfile": files["client_key"]}
+        for method in ("sync", "dump"):
+            with open_snapshot(url, method=method, progress=False, **tls) as snap:
+                table = table_of(snap.batches())
+            assert table.num_rows == 100
+            assert snap.metadata["source"].startswith("rediss://127.0.0.1:")
+        # A redis-py client carries its TLS settings over.
+        assert snapshot(client, progress=False)["method"] == "sync"
+        # Without the CA the server's certificate is not trusted: a clear error, no hang.
+        with pytest.raises(InsightkitError, match=r"TLS|certificate"):
+            snapshot(url, progress=False, ssl_certfile=files["client_cert"], ssl_keyfile=files["client_key"])
+    finally:
+        server.stop()
+
+
+def test_unix_socket_and_redis_py_client(tmp_path: Path) -> None:
+    sock = tmp_path / "r.sock"
+    with running_server("redis70", args=server_args("redis70", "--unixsocket", str(sock))) as server:
+        fill(server, 20)
+        meta = snapshot(f"unix://{sock}", progress=False)
+        assert meta["method"] == "sync" and meta["rdb"]["checksum"] == "ok"
+        assert meta["source"].startswith("unix://")
+        meta = snapshot(redis.Redis(unix_socket_path=str(sock)), method="dump", progress=False)
+        assert meta["dump"]["keys"] == 27
+
+
+@pytest.mark.parametrize("method", ["sync", "dump"])
+def test_writes_during_the_snapshot(method: str) -> None:
+    """Writers keep going while we snapshot: a coherent result, counts within what existed."""
+    with running_server("redis70", args=server_args("redis70", "--repl-diskless-sync", "yes")) as server:
+        fill(server, 3000)
+        before = server.client().dbsize()
+        stop = threading.Event()
+        written = [0]
+
+        def writer() -> None:
+            client = server.client()
+            while not stop.is_set() and written[0] < 50_000:
+                pipe = client.pipeline(transaction=False)
+                for _ in range(50):
+                    pipe.set(f"new:{written[0]}", "x" * 30)
+                    pipe.incr("counter")
+                    written[0] += 1
+                pipe.execute()
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        try:
+            time.sleep(0.05)
+            with open_snapshot(server.url, method=method, progress=False, scan_count=100) as snap:
+                table = table_of(snap.batches())
+        finally:
+            stop.set()
+            thread.join()
+        after = server.client().dbsize()
+        assert before <= table.num_rows <= after
+        assert len(set(table.column("key").to_pylist())) == table.num_rows  # no duplicates
+        assert snap.metadata["rdb"]["checksum"] == "ok"
