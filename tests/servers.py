@@ -282,7 +282,10 @@ def make_tls_files(directory: Path) -> dict[str, str]:
     )
     paths = {"ca": directory / "ca.crt"}
     paths["ca"].write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    for role, usage in (("server", ExtendedKeyUsageOID.SERVER_AUTH), ("client", ExtendedKeyUsageOID.CLIENT_AUTH)):
+    for role, usage in (
+        ("server", ExtendedKeyUsageOID.SERVER_AUTH),
+        ("client", ExtendedKeyUsageOID.CLIENT_AUTH),
+    ):
         key = ec.generate_private_key(ec.SECP256R1())
         cert = (
             x509.CertificateBuilder()
@@ -308,7 +311,9 @@ def make_tls_files(directory: Path) -> dict[str, str]:
     return {k: str(v) for k, v in paths.items()}
 
 
-def start_tls_server(flavour: str, files: dict[str, str], *, args: Sequence[str] = (), **kwargs: object) -> Server:
+def start_tls_server(
+    flavour: str, files: dict[str, str], *, args: Sequence[str] = (), **kwargs: object
+) -> Server:
     """A server listening only on a TLS port that requires client certificates signed by the test CA."""
     tls = {
         "tls-cert-file": files["server_cert"],

@@ -48,7 +48,9 @@ def test_cluster_snapshot_every_primary(cluster: list[Server], method: str, tmp_
     assert len(meta["nodes"]) == 3
     assert meta["method"] == ("sync" if method == "auto" else "dump")
     assert all(n["rdb"]["checksum"] == "ok" for n in meta["nodes"])
-    assert sorted(p.name for p in tmp_path.glob("*.rdb")) == sorted(f"127.0.0.1-{s.port}.rdb" for s in cluster)
+    assert sorted(p.name for p in tmp_path.glob("*.rdb")) == sorted(
+        f"127.0.0.1-{s.port}.rdb" for s in cluster
+    )
     # Each row's slot is CLUSTER KEYSLOT, and the node is the one that owns that slot.
     by_key = {
         (k, b): (n, s)

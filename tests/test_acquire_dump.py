@@ -11,8 +11,8 @@ from acquire_helpers import fill, rows, saved_rows, server_args, table_of
 from rdb_population import populate
 from servers import running_server, start_server
 
-from insightkit.acquire import open_snapshot, snapshot
 from insightkit.acquire import dump as dump_module
+from insightkit.acquire import open_snapshot, snapshot
 from insightkit.errors import ConfigurationError
 from insightkit.rdb import read_rdb
 
@@ -160,6 +160,9 @@ def test_config_blocked_is_best_effort() -> None:
         meta = snapshot(server.url, method="dump", progress=False)
         assert meta["dump"]["keys"] == 27
         assert meta["config"] == {}
-        assert "maxmemory-policy" in meta["config_missing"] and "hash-max-listpack-entries" in meta["config_missing"]
+        assert (
+            "maxmemory-policy" in meta["config_missing"]
+            and "hash-max-listpack-entries" in meta["config_missing"]
+        )
         assert "mem_allocator" not in meta["config_missing"]  # INFO still answered
         assert meta["server"]["allocator"] == "jemalloc"

@@ -38,10 +38,12 @@ def test_sync_cut_at_several_points(diskless: str, tmp_path: Path) -> None:
         for cut in (3, 20, 70, total // 3, total // 2, total - 45, total - 5):
             out = tmp_path / f"cut-{cut}.rdb"
             with faulty_proxy(server.port, cut_after=cut, only_connection=index) as proxy:
-                with pytest.raises(SnapshotError) as info:
-                    with open_snapshot(proxy.url, method="sync", path=out, progress=False, batch_size=100) as snap:
-                        for _ in snap.batches():
-                            pass
+                with (
+                    pytest.raises(SnapshotError) as info,
+                    open_snapshot(proxy.url, method="sync", path=out, progress=False, batch_size=100) as snap,
+                ):
+                    for _ in snap.batches():
+                        pass
                 assert "127.0.0.1" in str(info.value)
                 assert not out.exists() and not list(tmp_path.glob("*.part")), cut
             if cut > 100:
@@ -57,9 +59,11 @@ def test_dump_cut_mid_stream(tmp_path: Path) -> None:
             total = proxy.per_connection[index]
         for cut in (total // 10, total // 2, total - 10):
             out = tmp_path / "d.rdb"
-            with faulty_proxy(server.port, cut_after=cut, only_connection=index) as proxy:
-                with pytest.raises(ConnectionFailed):
-                    snapshot(proxy.url, out, method="dump", progress=False)
+            with (
+                faulty_proxy(server.port, cut_after=cut, only_connection=index) as proxy,
+                pytest.raises(ConnectionFailed),
+            ):
+                snapshot(proxy.url, out, method="dump", progress=False)
             assert not out.exists() and not list(tmp_path.glob("*.part"))
 
 
@@ -70,12 +74,14 @@ def test_server_killed_mid_transfer(tmp_path: Path) -> None:
         fill(server, 3000)
         out = tmp_path / "k.rdb"
         got = 0
-        with pytest.raises(TransferInterrupted) as info:
-            with open_snapshot(server.url, method="sync", path=out, progress=False, batch_size=50) as snap:
-                for batch in snap.batches():
-                    got += batch.num_rows
-                    if got >= 100 and server.alive():
-                        server.kill()
+        with (
+            pytest.raises(TransferInterrupted) as info,
+            open_snapshot(server.url, method="sync", path=out, progress=False, batch_size=50) as snap,
+        ):
+            for batch in snap.batches():
+                got += batch.num_rows
+                if got >= 100 and server.alive():
+                    server.kill()
         assert 0 < got < 3007
         assert "interrupted" in str(info.value) or "closed" in str(info.value)
         assert not out.exists() and not list(tmp_path.glob("*.part"))

@@ -34,7 +34,9 @@ def test_sync_matches_what_the_server_saves(flavour: str, diskless: str, tmp_pat
         assert meta["transfer"]["format"] == ("diskless" if diskless == "yes" else "disk")
         assert meta["transfer"]["complete"] is True
         assert meta["rdb"]["checksum"] == "ok"
-        assert meta["rdb"]["keys_per_db"] == {"0": 207, "2": 207, "15": 207} or meta["rdb"]["keys_per_db"] == {
+        assert meta["rdb"]["keys_per_db"] == {"0": 207, "2": 207, "15": 207} or meta["rdb"][
+            "keys_per_db"
+        ] == {
             0: 207,
             2: 207,
             15: 207,
@@ -114,7 +116,18 @@ def test_acl_users_with_and_without_replication_rights(flavour: str) -> None:
     with _acl_server(flavour) as server:
         fill(server, 40)
         admin = server.client()
-        base = ["on", f">{SECRET}", "~*", "+@read", "+@connection", "+info", "+select", "+scan", "+dump", "+pttl"]
+        base = [
+            "on",
+            f">{SECRET}",
+            "~*",
+            "+@read",
+            "+@connection",
+            "+info",
+            "+select",
+            "+scan",
+            "+dump",
+            "+pttl",
+        ]
         base += ["+object", "+config|get", "+cluster|info", "+replconf", "+client"]
         admin.execute_command("ACL", "SETUSER", "reader", *base)
         admin.execute_command("ACL", "SETUSER", "replicator", *base, "+sync", "+psync")
@@ -136,7 +149,10 @@ def test_acl_users_with_and_without_replication_rights(flavour: str) -> None:
 
 @pytest.mark.parametrize(
     "renamed",
-    [["--rename-command", "SYNC", ""], ["--rename-command", "PSYNC", "", "--rename-command", "SYNC", "hidden-sync"]],
+    [
+        ["--rename-command", "SYNC", ""],
+        ["--rename-command", "PSYNC", "", "--rename-command", "SYNC", "hidden-sync"],
+    ],
 )
 def test_renamed_replication_commands_fall_back_to_dump(renamed: list[str]) -> None:
     with running_server("redis70", args=server_args("redis70", *renamed)) as server:
@@ -163,7 +179,9 @@ def test_replica_without_master_link_refuses() -> None:
     from servers import free_port
 
     dead = free_port()
-    with running_server("redis70", args=server_args("redis70", "--replicaof", "127.0.0.1", str(dead))) as server:
+    with running_server(
+        "redis70", args=server_args("redis70", "--replicaof", "127.0.0.1", str(dead))
+    ) as server:
         with pytest.raises(ReplicationRefused, match=r"NOMASTERLINK|master"):
             snapshot(server.url, method="sync", progress=False, socket_timeout=5)
         meta = snapshot(server.url, progress=False)
@@ -177,7 +195,11 @@ def test_tls_with_client_certificates(tmp_path: Path) -> None:
         client = tls_client(server, files)
         client.mset({f"k{i}": i for i in range(100)})
         url = f"rediss://:{SECRET}@127.0.0.1:{server.port}/0"
-        tls = {"ssl_ca_certs": files["ca"], "ssl_certfile": files["client_cert"], "ssl_keyfile": files["client_key"]}
+        tls = {
+            "ssl_ca_certs": files["ca"],
+            "ssl_certfile": files["client_cert"],
+            "ssl_keyfile": files["client_key"],
+        }
         for method in ("sync", "dump"):
             with open_snapshot(url, method=method, progress=False, **tls) as snap:
                 table = table_of(snap.batches())

@@ -135,7 +135,9 @@ def collect(client: RespClient) -> ServerInfo:
             text = client.execute("INFO", section)
         except ServerError as exc:
             if exc.code == "NOAUTH":
-                raise AuthenticationFailed(f"{client.where}: the server requires a password ({exc.reply})") from None
+                raise AuthenticationFailed(
+                    f"{client.where}: the server requires a password ({exc.reply})"
+                ) from None
             result.info_missing.append(section)
             continue
         parsed = parse_info(text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text))
