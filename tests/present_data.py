@@ -18,7 +18,7 @@ HOSTILE_KEY = "<script>alert('ik')</script>:1"
 
 
 def populate(server: Server, *, seed: int = 7) -> None:
-    """Write about 3,000 keys through pipelines (a second or so on a local server)."""
+    """Write about 5,000 keys through pipelines (a second or so on a local server)."""
     rng = random.Random(seed)
     pipe = server.client().pipeline(transaction=False)
     for i in range(800):
@@ -49,6 +49,16 @@ def populate(server: Server, *, seed: int = 7) -> None:
     pipe.hset("catalog:big", mapping={f"sku-{j}": "y" * 80 for j in range(2_000)})
     for e in range(500):
         pipe.xadd("events:stream", {"type": "click", "n": str(e)})
+    # Just past the compact-encoding limits: the rules price raising the limits or reshaping these.
+    for t in range(20):
+        pipe.hset(f"settings:tenant:{t}", mapping={f"opt{j}": str(j) for j in range(200)})
+    for s in range(10):
+        pipe.sadd(f"followers:{s}", *range(10_000, 10_600))
+    for z in range(10):
+        pipe.zadd(f"scores:match:{z}", {f"p{j}": j for j in range(150)})
+    for c in range(2_000):
+        pipe.set(f"counter:item:{c}", rng.randint(1, 10**6))
+    pipe.set("report:html:daily", "<tr><td>row</td></tr>" * 30_000)  # a big, compressible string
     pipe.set(HOSTILE_KEY, "markup in a key name")
     pipe.execute()
     archive: redis.Redis = server.client(db=1)
