@@ -821,6 +821,62 @@ def hash_tags_and_binary() -> list[Family]:
     ]
 
 
+def _per_user(users: list[str], per_user: int, fmt: str) -> Maker:
+    """``per_user`` keys for each user (values drawn per key), so users carry many keys each."""
+
+    def make(rng: np.random.Generator, n: int) -> list[str]:
+        picks = [users[i % len(users)] for i in range(n)]
+        return [fmt.format(u=u, i=int(i)) for u, i in zip(picks, ints(rng, n), strict=True)]
+
+    return make
+
+
+def social_heavy_users() -> list[Family]:
+    """Values that carry many keys each: the cardinality ratio alone would call them names."""
+    users = sorted(set(usernames(np.random.default_rng(11), 500)))[:300]
+    users = [u if k % 4 else f"{u}{k}" for k, u in enumerate(users)]  # some handles end in digits
+    return [
+        Family("user:*:posts:*", 300 * 50, _per_user(users, 50, "user:{u}:posts:{i}"), "hash", "listpack"),
+        Family(
+            "user:*:followers",
+            300,
+            lambda r, n: [f"user:{u}:followers" for u in users[:n]],
+            "set",
+            "hashtable",
+        ),
+        Family(
+            "user:*:timeline",
+            200,
+            lambda r, n: [f"user:{u}:timeline" for u in users[:n]],
+            "list",
+            "quicklist",
+        ),
+        Family(
+            "stats:*:*",
+            26 * 200,
+            lambda r, n: [f"stats:{METRIC_NAMES[i % 26]}:{d}" for i, d in enumerate(dates(r, n))],
+            "string",
+            "int",
+        ),
+        *[
+            Family(
+                f"{t}:users:*",
+                2000,
+                lambda r, n, t=t: [f"{t}:users:{i}" for i in ints(r, n)],
+                "hash",
+                "listpack",
+            )
+            for t in ("acme", "globex", "initech", "umbrella", "hooli")
+        ],
+        Family(
+            "userSession:*", 3000, lambda r, n: [f"userSession:{u}" for u in uuids(r, n)], ttl_s=(60, 3600)
+        ),
+    ]
+
+
+METRIC_NAMES = [f"{a}_{b}" for a in ("api", "web", "db") for b in ADJ][:26]
+
+
 KEYSPACES: dict[str, Callable[[], list[Family]]] = {
     "ecommerce": ecommerce,
     "sessions_caches": sessions_and_caches,
@@ -829,6 +885,7 @@ KEYSPACES: dict[str, Callable[[], list[Family]]] = {
     "job_queues": job_queues,
     "mixed_separators": mixed_separators,
     "hash_tags_binary": hash_tags_and_binary,
+    "social_heavy_users": social_heavy_users,
 }
 
 

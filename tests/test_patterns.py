@@ -265,3 +265,17 @@ def test_aggregate_requires_columns() -> None:
         aggregate_patterns(pd.DataFrame({"key": ["a"], "memory_bytes": [1]}))
     empty = aggregate_patterns(pd.DataFrame({"key": [], "memory_bytes": [], "pattern": []}))
     assert len(empty) == 0 and "share" in empty.columns
+
+
+def test_values_carrying_many_keys_each_are_recognised_by_shared_continuations() -> None:
+    names = [
+        f"{a}{sep}{b}"
+        for a in ("ann", "bo", "cy", "di", "ed")
+        for b in ("lee", "kim", "ito", "roe", "poe")
+        for sep in ("", ".")
+    ]
+    keys = [f"user:{n}:posts:{i}" for n in names for i in range(100)] + [f"user:{n}:followers" for n in names]
+    assert set(patterns_of(keys).values()) == {"user:*:posts:*", "user:*:followers"}
+    # Few names with distinct continuations stay names.
+    ns = [f"cache:{kind}:{i}" for kind in ("users", "pages", "carts") for i in range(100)]
+    assert set(patterns_of(ns).values()) == {"cache:users:*", "cache:pages:*", "cache:carts:*"}

@@ -26,6 +26,7 @@ EXACT = {
                          "session_*", "img-thumb-*", "app.config.*", "rate-limit:*", "events.*.clicks"],
     "hash_tags_binary": ["{acct:*}:cart", "{acct:*}:orders", "{user*}:feed", "{order:*}:items", "idx:*",
                          "geo:cell:*", "blob:*:meta"],
+    "social_heavy_users": ["user:*:posts:*", "user:*:followers", "stats:*:*", "acme:users:*", "userSession:*"],
 }  # fmt: skip
 
 

@@ -14,7 +14,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from insightkit.patterns.cardinality import DEFAULT_THRESHOLDS, Thresholds, literal_words, variable_groups
+from insightkit.patterns.cardinality import (
+    DEFAULT_THRESHOLDS,
+    Thresholds,
+    literal_words,
+    shared_groups,
+    variable_groups,
+)
 from insightkit.patterns.tokens import (
     SEP_CLASS,
     STRONG_SEPARATORS,
@@ -70,6 +76,7 @@ def discover(
 
     order = np.argsort(word_level, kind="stable")
     level_bounds = np.searchsorted(word_level[order], np.arange(word_level.max() + 2))
+    suffix = _continuations(word_owner, sep_code, word_code, strong_codes, order, level_bounds)
 
     node = np.zeros(n, dtype=np.int64)
     node_parent = [-1]
@@ -86,7 +93,9 @@ def discover(
         sep = sep_code[rows]
         word = word_code[rows]
         w = weights[t_idx]
-        label = _decide(parent, sep, word, w, level, star_code, strong_codes, stride_sep, thresholds)
+        label = _decide(
+            parent, sep, word, suffix[rows], w, level, star_code, strong_codes, stride_sep, thresholds
+        )
         combined = (parent * stride_sep + (sep + 1)) * stride_sep + (label + 1)
         codes, uniques = pd.factorize(combined)
         new_parent = uniques // (stride_sep * stride_sep)
@@ -118,10 +127,57 @@ def discover(
     return final_texts[inverse]
 
 
+_M1 = np.uint64(0x9E3779B97F4A7C15)
+_M2 = np.uint64(0xBF58476D1CE4E5B9)
+
+
+def _mix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hash-combine two integer arrays (uint64, wrapping): equal inputs, equal outputs, at any level."""
+    with np.errstate(over="ignore"):
+        x = a.astype(np.uint64) * _M1 + b.astype(np.uint64)
+        x ^= x >> np.uint64(31)
+        x *= _M2
+        x ^= x >> np.uint64(29)
+    return x
+
+
+def _continuations(
+    owner: np.ndarray,
+    sep_code: np.ndarray,
+    word_code: np.ndarray,
+    strong_codes: np.ndarray,
+    order: np.ndarray,
+    level_bounds: np.ndarray,
+) -> np.ndarray:
+    """Per word row, a hash of how its key continues after the word's strong segment.
+
+    ``user:alice.lewis:posts:*`` and ``user:bob:posts:*`` both continue with ``:posts:*`` after the
+    user: the rest of a segment (``.lewis``) is skipped so that multi-word values compare equal.
+    Built from the deepest level up; 0 means the key ends with the segment.
+    """
+    n_rows = len(owner)
+    rest = np.zeros(n_rows, dtype=np.uint64)  # exact rest after the word
+    after_segment = np.zeros(n_rows, dtype=np.uint64)
+    has_next = np.zeros(n_rows, dtype=bool)
+    if n_rows > 1:
+        has_next[:-1] = owner[1:] == owner[:-1]  # a template's words are consecutive rows
+    for level in range(len(level_bounds) - 2, -1, -1):
+        rows = order[level_bounds[level] : level_bounds[level + 1]]
+        nxt = rows[has_next[rows]]
+        if len(nxt) == 0:
+            continue
+        follow = nxt + 1
+        rest[nxt] = _mix(_mix(sep_code[follow] + 2, word_code[follow] + 1), rest[follow]) | np.uint64(1)
+        strong_next = strong_codes[np.maximum(sep_code[follow], 0)]
+        after_segment[nxt] = np.where(strong_next, rest[nxt], after_segment[follow])
+    return after_segment
+
+
 def _decide(
     parent: np.ndarray,
     sep: np.ndarray,
     word: np.ndarray,
+    suffix: np.ndarray,
     w: np.ndarray,
     level: int,
     star_code: int,
@@ -144,12 +200,28 @@ def _decide(
     pair_keys = np.bincount(pair_codes, weights=w[cand]).astype(np.int64)
     pair_group = pair_uniques // stride
     distinct = np.bincount(pair_group, minlength=len(group_uniques))
-    is_root = np.full(len(group_uniques), level == 0)
-    group_var = variable_groups(distinct, group_keys, is_root, t)
+    # Sharing: how many sibling words continue in the same way, on average (usernames all have
+    # ``:profile`` and ``:posts:*``; namespaces each have their own continuations).
+    n_groups = len(group_uniques)
+    group_rest = pd.factorize(_mix(group_codes[cand], suffix[cand]))[0]
+    first = np.unique(group_rest, return_index=True)[1]
+    rests = np.bincount(group_codes[cand][first], minlength=n_groups)  # distinct continuations
+    word_rest = pd.factorize(_mix(pair_codes, suffix[cand]))[0]
+    first = np.unique(word_rest, return_index=True)[1]
+    pairs = np.bincount(group_codes[cand][first], minlength=n_groups)  # distinct (word, continuation)
+    sharing = pairs / np.maximum(rests, 1)
+    is_root = np.full(n_groups, level == 0)
+    shared = shared_groups(distinct, sharing, is_root, t)
+    group_var = variable_groups(distinct, group_keys, is_root, t, shared)
     group_sep = group_uniques % stride - 1
     after_strong = (group_sep < 0) | strong_codes[np.maximum(group_sep, 0)]
     keep = literal_words(
-        group_var[pair_group], pair_keys, group_keys[pair_group], after_strong[pair_group], t
+        group_var[pair_group],
+        pair_keys,
+        group_keys[pair_group],
+        after_strong[pair_group],
+        shared[pair_group],
+        t,
     )
     literal[cand] = keep[pair_codes]
     return np.where(literal, word, star_code)
