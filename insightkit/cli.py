@@ -68,12 +68,17 @@ def _open(args: argparse.Namespace, source: str) -> Any:
     """An Analysis of any source the API accepts (live URL, .rdb, RSNAP)."""
     from insightkit.analysis import analyze
 
+    return analyze(source, progress=_progress_wanted(args), **_connection_options(args))
+
+
+def _connection_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Only the options the user gave, so that file sources get none."""
     options: dict[str, Any] = {}
     if getattr(args, "password", None):
         options["password"] = args.password
-    if getattr(args, "method", None) and args.method != "auto":
+    if getattr(args, "method", "auto") != "auto":
         options["method"] = args.method
-    return analyze(source, progress=_progress_wanted(args), **options)
+    return options
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -91,6 +96,10 @@ def _add_source(parser: argparse.ArgumentParser, name: str = "source") -> None:
     parser.add_argument(
         name, help="redis://[user:password@]host:port/db, host:port, an .rdb file, or an RSNAP"
     )
+    _add_connection_options(parser)
+
+
+def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--password", help="server password (instead of putting it in the URL)")
     parser.add_argument(
         "--method",
@@ -165,11 +174,7 @@ def _analyze_streaming(args: argparse.Namespace, redact: str | bool | None) -> t
     from insightkit.rsnap import read_rsnap
     from insightkit.summary import SUMMARY_COLUMNS, summarize
 
-    options: dict[str, Any] = {}
-    if args.password:
-        options["password"] = args.password
-    if args.method != "auto":
-        options["method"] = args.method
+    options = _connection_options(args)
     path = convert(args.source, args.output, redact=redact, progress=_progress_wanted(args), **options)
     table, metadata = read_rsnap(path, columns=SUMMARY_COLUMNS)
     return str(path), summarize(table.to_pandas(types_mapper=pd.ArrowDtype), metadata), metadata.get("source")
@@ -179,7 +184,8 @@ def _analyze_streaming(args: argparse.Namespace, redact: str | bool | None) -> t
 
 
 def _summary_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", help="an RSNAP (or .rdb) file")
+    parser.add_argument("file", help="an RSNAP or .rdb file (or a live server URL)")
+    _add_connection_options(parser)
     _add_output_flags(parser)
 
 
@@ -199,7 +205,8 @@ TOP_COLUMNS = ["db", "key", "type", "encoding", "num_elements", "memory_bytes", 
 
 
 def _top_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", help="an RSNAP (or .rdb) file")
+    parser.add_argument("file", help="an RSNAP or .rdb file (or a live server URL)")
+    _add_connection_options(parser)
     parser.add_argument("-n", type=int, default=20, help="how many keys (default 20)")
     parser.add_argument(
         "--by", default="memory_bytes", help="numeric column to rank by (default memory_bytes)"
