@@ -1,0 +1,57 @@
+"""Recommendations: each rule a small declarative query over the key table, priced in bytes.
+
+``rules()`` lists them; ``evaluate(keys, patterns, metadata)`` runs them all (pandas, pyarrow or a
+DuckDB relation — the same narwhals expressions run on each) and returns one row per finding sorted by
+``estimated_savings_bytes``; ``offenders(..., rule_id)`` returns every offending key row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from insightkit.rules import engine, registry
+from insightkit.rules.base import Case, Context, Finding, Rule
+from insightkit.rules.thresholds import Thresholds
+
+__all__ = ["Case", "Context", "Finding", "Rule", "Thresholds", "evaluate", "get_rule", "offenders", "rules"]
+
+
+def rules() -> pd.DataFrame:
+    """Every rule: ``rule``, ``title``, ``category``, ``severity``, ``description`` (+ family, thresholds)."""
+    return registry.table()
+
+
+def get_rule(rule_id: str) -> Rule:
+    return registry.get(rule_id)
+
+
+def evaluate(
+    keys: Any,
+    patterns: Any = None,
+    metadata: Mapping[str, Any] | None = None,
+    thresholds: Mapping[str, Any] | None = None,
+    *,
+    only: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """Run the rules (all, or ``only`` these ids) and return the findings, biggest saving first.
+
+    ``keys`` is the key table (with ``pattern`` when patterns were assigned) as pandas, pyarrow or a
+    DuckDB relation; ``patterns`` is accepted for the Analysis contract — the rules read the per-key
+    ``pattern`` column so that they also run on tables too big for memory.
+    """
+    selected = registry.ALL_RULES if only is None else [registry.get(r) for r in only]
+    return engine.run(selected, keys, metadata, thresholds)
+
+
+def offenders(
+    keys: Any,
+    patterns: Any = None,
+    metadata: Mapping[str, Any] | None = None,
+    rule_id: str = "",
+    thresholds: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Every key row one rule flags, with its own ``estimated_savings_bytes``."""
+    return engine.offending_rows(registry.get(rule_id), keys, metadata, thresholds)

@@ -1,0 +1,177 @@
+"""What a rule is: one small declarative unit (id, title, category, severity, query, saving, fix, why).
+
+A rule is either a *key rule* — ``select`` is a narwhals filter over the key table, ``saving`` the bytes
+each offending key would give back — or a *snapshot rule* whose ``check`` looks at the metadata alone
+(INFO, CONFIG) and returns a ``Finding``. Key rules may also carry a ``gate`` on the metadata (e.g. only
+when ``maxmemory-policy`` is ``noeviction``). Each rule carries its own ``fire`` and ``quiet`` cases:
+the anti-pattern and the best practice, as data, run by the tests on every engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import narwhals as nw
+
+from insightkit.rules.thresholds import Thresholds
+
+CATEGORIES = ("memory", "configuration", "code", "operations", "security")
+SEVERITIES = ("high", "medium", "low", "info")
+
+
+def _num(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_version(text: Any) -> tuple[int, int, int]:
+    parts = [int(p) if p.isdigit() else 0 for p in str(text or "0").split(".")[:3]]
+    return (*parts, 0, 0, 0)[:3]  # type: ignore[return-value]
+
+
+@dataclass
+class Context:
+    """Everything a rule may read besides the keys: metadata, resolved thresholds, the clock."""
+
+    metadata: Mapping[str, Any]
+    thresholds: Thresholds
+
+    @classmethod
+    def build(cls, metadata: Mapping[str, Any] | None, overrides: Mapping[str, Any] | None = None) -> Context:
+        metadata = metadata or {}
+        config = metadata.get("config") or {}
+        return cls(metadata, Thresholds(config, overrides))
+
+    def __getitem__(self, name: str) -> Any:
+        return self.thresholds[name]
+
+    @property
+    def server(self) -> Mapping[str, Any]:
+        server = self.metadata.get("server") or {}
+        return server if isinstance(server, Mapping) else {}
+
+    @property
+    def family(self) -> str:
+        return str(self.server.get("family") or "redis")
+
+    @property
+    def version(self) -> tuple[int, int, int]:
+        version = self.server.get("version") or self.info("server", "redis_version")
+        if not version:
+            rdb = self.metadata.get("rdb") or {}
+            version = rdb.get("redis_version") if isinstance(rdb, Mapping) else None
+        return parse_version(version or "7.0")
+
+    @property
+    def allocator(self) -> str:
+        allocator = str(self.server.get("allocator") or self.info("memory", "mem_allocator") or "jemalloc")
+        return "libc" if allocator.startswith("libc") else "jemalloc"
+
+    @property
+    def live(self) -> bool:
+        """True when INFO/CONFIG were read from a live server (snapshot rules need them)."""
+        return bool(self.metadata.get("info") or self.metadata.get("config"))
+
+    @property
+    def now_ms(self) -> int | None:
+        value = self.metadata.get("snapshot_time_ms")
+        return int(value) if value is not None else None
+
+    def config(self, name: str) -> Any:
+        """A config value read from the server, or None (file snapshots, CONFIG blocked)."""
+        from insightkit.rules.thresholds import canonical
+
+        config = {canonical(k): v for k, v in (self.metadata.get("config") or {}).items()}
+        return config.get(canonical(name))
+
+    def info(self, section: str, name: str) -> Any:
+        info = self.metadata.get("info") or {}
+        part = info.get(section) or {}
+        if name in part:
+            return part[name]
+        for other in info.values():  # INFO sections differ between versions: look everywhere
+            if isinstance(other, Mapping) and name in other:
+                return other[name]
+        return None
+
+    def info_num(self, section: str, name: str) -> float | None:
+        return _num(self.info(section, name))
+
+    def config_name(self, name: str) -> str:
+        """The spelling the writing server understands (ziplist before 7.0)."""
+        if self.version < (7, 0, 0):
+            return name.replace("-listpack-", "-ziplist-")
+        return name
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a snapshot rule found: the bytes a fix would save and a sentence about the numbers."""
+
+    estimated_savings_bytes: int = 0
+    detail: str = ""
+    offending_memory_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Aggregates:
+    """Offender totals a key rule's fix text may quote (e.g. the limit that would cover them)."""
+
+    keys: int
+    memory_bytes: int
+    savings_bytes: int
+    patterns: int
+    max_elements: int
+    max_element_bytes: int
+
+
+@dataclass(frozen=True)
+class Case:
+    """Example data for one rule: key rows (partial; see examples.key_rows) and metadata."""
+
+    keys: tuple[Mapping[str, Any], ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    thresholds: Mapping[str, Any] = field(default_factory=dict)
+
+
+Select = Callable[[Context], nw.Expr]
+Check = Callable[[Context], Finding | None]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    category: str
+    severity: str
+    description: str  # why it matters and what the fix costs
+    fix: str | Callable[[Context, Aggregates | None], str]
+    fire: Case
+    quiet: Case
+    select: Select | None = None
+    # bytes each offending key gives back: an expression, or steps (temp column, expr) ending in it
+    saving: Callable[[Context], nw.Expr | list[tuple[str, nw.Expr]]] | None = None
+    gate: Callable[[Context], bool] | None = None
+    check: Check | None = None
+    thresholds: tuple[str, ...] = ()
+    mechanical: bool = False  # the fix can be applied by a script (tests measure it on a server)
+    peers: tuple[str, ...] = ()  # the peer checks this rule covers (RedisInsight, MEMORY DOCTOR)
+
+    def __post_init__(self) -> None:
+        if self.category not in CATEGORIES:
+            raise ValueError(f"{self.id}: category {self.category!r}")
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"{self.id}: severity {self.severity!r}")
+        if (self.select is None) == (self.check is None):
+            raise ValueError(f"{self.id}: a rule has either a key query or a snapshot check")
+
+    @property
+    def per_key(self) -> bool:
+        return self.select is not None
+
+    def fix_text(self, ctx: Context, agg: Aggregates | None = None) -> str:
+        return self.fix if isinstance(self.fix, str) else self.fix(ctx, agg)

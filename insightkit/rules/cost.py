@@ -1,0 +1,130 @@
+"""Memory arithmetic for "what would this key cost after the fix", as engine-neutral expressions.
+
+The cost *now* is the snapshot's own ``value_bytes`` / ``memory_bytes`` (the memory model's estimate,
+what MEMORY USAGE reports). The cost *after* a fix is computed here with the same allocator rules the
+server uses, written as narwhals expressions so one formula runs on pandas and on DuckDB. Facts about
+the encodings (listpack entry layout, intset width, sds headers) come from redis listpack.c / intset.c /
+sds.h; the per-allocation rounding follows jemalloc's size classes or glibc's 16-byte chunks.
+"""
+
+from __future__ import annotations
+
+import narwhals as nw
+
+Steps = list[tuple[str, nw.Expr]]  # (temporary column, expression) evaluated in order; see engine
+TEMP = "_ik_"  # prefix of temporary columns, dropped before anything leaves the engine
+
+# Fixed parts of a key in the main dict (64-bit builds): the robj header and the dictEntry.
+ROBJ_BYTES = 16
+DICT_ENTRY_BYTES = 24
+DICT_SLOT_BYTES = 8  # one bucket pointer per key in the main dict's table (load factor <= 1)
+LISTPACK_HEADER_BYTES = 7  # total-bytes (4) + num-elements (2) + end marker (1)
+INTSET_HEADER_BYTES = 8
+
+
+def _ceil_to(size: nw.Expr, step: int) -> nw.Expr:
+    return (size + (step - 1)) // step * step
+
+
+def jemalloc(size: nw.Expr) -> nw.Expr:
+    """jemalloc's size class for ``size`` bytes: 8, then steps of 16 to 128, then 4 classes per doubling.
+
+    Closed form (no branch per class) so the expression stays small on every engine.
+    """
+    doubling = nw.max_horizontal(size - 1, nw.lit(1)).log(2).floor()
+    spacing = nw.max_horizontal(nw.lit(2) ** (doubling - 2), nw.lit(16))
+    rounded = ((size + spacing - 1) // spacing * spacing).cast(nw.Int64)
+    return nw.when(size <= 0).then(nw.lit(0)).when(size <= 8).then(nw.lit(8)).otherwise(rounded)
+
+
+def libc(size: nw.Expr) -> nw.Expr:
+    """glibc malloc_usable_size: 16-byte chunks with an 8-byte header, 24 bytes at least."""
+    usable = _ceil_to(size + 8, 16) - 8
+    return nw.when(size <= 0).then(nw.lit(0)).otherwise(nw.max_horizontal(usable, nw.lit(24)))
+
+
+def alloc(size: nw.Expr, allocator: str) -> nw.Expr:
+    return libc(size) if allocator == "libc" else jemalloc(size)
+
+
+def sds_header(length: nw.Expr) -> nw.Expr:
+    """sdshdr8/16/32 header plus the NUL terminator."""
+    return nw.when(length < 256).then(4).when(length < 65536).then(6).otherwise(10)
+
+
+def sds_alloc(length: nw.Expr, allocator: str) -> nw.Expr:
+    return alloc(length + sds_header(length), allocator)
+
+
+def listpack_entry_overhead(avg_len: nw.Expr) -> nw.Expr:
+    """Encoding header + back-length bytes of one string entry of ``avg_len`` bytes."""
+    header = nw.when(avg_len < 64).then(2).when(avg_len < 126).then(3).when(avg_len < 4096).then(4)
+    return header.otherwise(7)  # (encoding byte(s) + back-length byte(s)) by entry size
+
+
+def listpack_bytes(entries: nw.Expr, payload: nw.Expr) -> nw.Expr:
+    """Bytes of a listpack holding ``entries`` string entries with ``payload`` bytes between them."""
+    avg = payload / nw.max_horizontal(entries, nw.lit(1))
+    return (payload + entries * listpack_entry_overhead(avg) + LISTPACK_HEADER_BYTES).round(0).cast(nw.Int64)
+
+
+def listpack_alloc(entries: nw.Expr, payload: nw.Expr, allocator: str) -> nw.Expr:
+    return alloc(listpack_bytes(entries, payload), allocator)
+
+
+def intset_width(largest_digits: nw.Expr) -> nw.Expr:
+    """Bytes per member of an intset, from the widest member's decimal length (sign included)."""
+    return nw.when(largest_digits <= 4).then(2).when(largest_digits <= 9).then(4).otherwise(8)
+
+
+def intset_alloc(members: nw.Expr, largest_digits: nw.Expr, allocator: str) -> nw.Expr:
+    return alloc(members * intset_width(largest_digits) + INTSET_HEADER_BYTES, allocator)
+
+
+def positive(expr: nw.Expr) -> nw.Expr:
+    """Savings never go negative: a fix that would not pay off saves nothing."""
+    return nw.max_horizontal(expr.fill_null(0), nw.lit(0))
+
+
+# --- staged forms --------------------------------------------------------------------------------
+# A size expression referenced by the allocator's rounding several times would be re-evaluated each
+# time (and inlined into SQL each time): the staged helpers first materialise the size as a temporary
+# column, then round that column. Each returns the steps plus the name of the column holding the result.
+
+
+def alloc_steps(name: str, size: nw.Expr, allocator: str) -> tuple[Steps, nw.Expr]:
+    size_col = f"{TEMP}{name}_size"
+    out = f"{TEMP}{name}"
+    return [(size_col, size), (out, alloc(nw.col(size_col), allocator))], nw.col(out)
+
+
+def sds_steps(name: str, length: nw.Expr, allocator: str) -> tuple[Steps, nw.Expr]:
+    length_col = f"{TEMP}{name}_len"
+    steps, result = alloc_steps(name, nw.col(length_col) + sds_header(nw.col(length_col)), allocator)
+    return [(length_col, length), *steps], result
+
+
+def listpack_steps(name: str, entries: nw.Expr, payload: nw.Expr, allocator: str) -> tuple[Steps, nw.Expr]:
+    e, p = f"{TEMP}{name}_entries", f"{TEMP}{name}_payload"
+    avg = f"{TEMP}{name}_avg"
+    first: Steps = [(e, entries), (p, payload), (avg, nw.col(p) / nw.max_horizontal(nw.col(e), nw.lit(1)))]
+    size = (
+        (nw.col(p) + nw.col(e) * listpack_entry_overhead(nw.col(avg)) + LISTPACK_HEADER_BYTES)
+        .round(0)
+        .cast(nw.Int64)
+    )
+    steps, result = alloc_steps(name, size, allocator)
+    return [*first, *steps], result
+
+
+def intset_steps(
+    name: str, members: nw.Expr, largest_digits: nw.Expr, allocator: str
+) -> tuple[Steps, nw.Expr]:
+    return alloc_steps(name, members * intset_width(largest_digits) + INTSET_HEADER_BYTES, allocator)
+
+
+def saving_steps(*parts: tuple[Steps, nw.Expr], saving: object) -> Steps:
+    """Concatenate staged parts and end with the saving expression built from their results."""
+    steps: Steps = [step for part in parts for step in part[0]]
+    assert callable(saving)
+    return [*steps, ("saving", saving(*[part[1] for part in parts]))]

@@ -1,0 +1,272 @@
+"""Key-shape rules: long key names, too many tiny keys, and big keys (strings, hashes, sets, lists)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import narwhals as nw
+
+from insightkit.rules import cost
+from insightkit.rules._expr import encoded, is_type
+from insightkit.rules.base import Aggregates, Case, Context, Rule
+
+
+def _short_prefix(ctx: Context) -> nw.Expr:
+    return nw.col("pattern_segments") * int(ctx["short_prefix_chars_per_segment"])
+
+
+def _long_key_saving(ctx: Context) -> cost.Steps:
+    shorter = nw.col("key_len") - nw.col("static_prefix_chars") + _short_prefix(ctx)
+    now = cost.sds_steps("now", nw.col("key_len"), ctx.allocator)
+    after = cost.sds_steps("after", shorter, ctx.allocator)
+    return cost.saving_steps(now, after, saving=lambda a, b: a - b)
+
+
+LONG_KEYS = Rule(
+    id="long-key-names",
+    title="Long key prefixes on high-count patterns",
+    category="code",
+    severity="medium",
+    description=(
+        "Every key stores its full name. In a pattern with many keys a long literal prefix "
+        '("application:production:user-session:*") is paid once per key; a short one ("ap:pr:us:*") '
+        "keeps the namespace readable enough. The saving is priced per key with the allocator's size "
+        "classes, so it counts only the bytes that really come back. Trade-off: terse names are harder "
+        "to read in tools; document the abbreviations."
+    ),
+    fix=lambda ctx, agg: (
+        f"Rename with a shorter prefix ({ctx['short_prefix_chars_per_segment']} characters per segment), e.g.\n"
+        "  application:production:user-session:8812  →  ap:pr:us:8812\n"
+        "  (RENAME during a migration, or write new keys under the new prefix and let old ones expire)"
+    ),
+    select=lambda ctx: (
+        (nw.col("pattern_keys") >= ctx["long_key_pattern_keys"])
+        & (nw.col("static_prefix_chars") >= ctx["long_key_prefix_chars"])
+        & (nw.col("static_prefix_chars") > _short_prefix(ctx))
+    ),
+    saving=_long_key_saving,
+    thresholds=("long_key_pattern_keys", "long_key_prefix_chars", "short_prefix_chars_per_segment"),
+    mechanical=True,
+    peers=("RedisInsight v1/v2 useSmallerKeys",),
+    fire=Case(
+        keys=(
+            {
+                "key": "application:production:user-session:{i}",
+                "pattern": "application:production:user-session:*",
+                "repeat": 1100,
+            },
+        )
+    ),
+    quiet=Case(keys=({"key": "u:{i}", "pattern": "u:*", "repeat": 1100},)),
+)
+
+MANY_TINY_KEYS = Rule(
+    id="many-tiny-keys",
+    title="Over a million keys, most of them tiny",
+    category="code",
+    severity="info",
+    description=(
+        "With millions of keys the fixed cost per key (dict entry, robj, key sds, expires entry) adds up "
+        "to a large share of memory, and the main dict's rehash allocates one big table. Model objects "
+        "as hashes instead of one key per attribute; see small-strings-to-hashes and long-key-names for "
+        "the priced parts. Trade-off: fewer, bigger keys lose per-key TTL and eviction granularity."
+    ),
+    fix="Group attributes of one object in one hash (HSET user:1 name … email …) instead of one key each.",
+    select=lambda ctx: (
+        (nw.col("total_keys") > ctx["many_keys"]) & (nw.col("memory_bytes") < ctx["tiny_key_memory_bytes"])
+    ),
+    thresholds=("many_keys", "tiny_key_memory_bytes"),
+    peers=("RedisInsight v2 useSmallerKeys (total keys > 1M)",),
+    fire=Case(keys=({"key": "k:{i}", "repeat": 30},), thresholds={"many_keys": 20}),
+    quiet=Case(keys=({"key": "k:{i}", "repeat": 30},)),
+)
+
+BIG_STRING = Rule(
+    id="big-strings",
+    title="Big string values",
+    category="code",
+    severity="medium",
+    description=(
+        "Strings over the size limit block the server while they are written, read, replicated or "
+        "deleted, and often hold JSON or HTML that compresses well. The saving is what the value would "
+        "cost if compressed as well as the snapshot's own LZF compression managed (rdbcompression), so "
+        "incompressible blobs (images, already-gzipped data) show no saving. Trade-off: compressing in "
+        "the client costs CPU there and hides the value from commands like GETRANGE/APPEND."
+    ),
+    fix="Compress in the client (zstd/gzip) before SET, or split into chunks/hash fields read on demand.",
+    select=lambda ctx: is_type("string") & (nw.col("element_bytes") > ctx["big_string_bytes"]),
+    saving=lambda ctx: cost.saving_steps(
+        cost.alloc_steps("z", nw.col("serialized_bytes") - nw.col("key_len") - 8, ctx.allocator),
+        saving=lambda after: nw.col("value_bytes") - after,
+    ),
+    thresholds=("big_string_bytes",),
+    peers=("RedisInsight v2 bigStrings",),
+    fire=Case(
+        keys=(
+            {
+                "key": "page:1",
+                "type": "string",
+                "encoding": "raw",
+                "element_bytes": 400_000,
+                "largest_element_bytes": 400_000,
+                "serialized_bytes": 60_000,  # LZF in the RDB: HTML compresses well
+            },
+        )
+    ),
+    quiet=Case(keys=({"key": "page:1", "type": "string", "encoding": "raw", "element_bytes": 4000},)),
+)
+
+
+def _shard_saving(ctx: Context) -> cost.Steps:
+    """Split into shards of hash-max-listpack-entries fields, each a listpack."""
+    per = int(ctx["hash-max-listpack-entries"])
+    shards = f"{cost.TEMP}shards"
+    blob = cost.listpack_steps("lp", nw.lit(2 * per), nw.col("element_bytes") / nw.col(shards), ctx.allocator)
+    key = cost.sds_steps("skey", nw.col("key_len") + 4, ctx.allocator)
+    fits = (nw.col("largest_element_bytes") <= ctx["hash-max-listpack-value"]) & encoded("hashtable")
+
+    def saving(blob_bytes: nw.Expr, key_bytes: nw.Expr) -> nw.Expr:
+        after = nw.col(shards) * (blob_bytes + key_bytes + cost.ROBJ_BYTES + cost.DICT_ENTRY_BYTES)
+        return nw.when(fits).then(nw.col("value_bytes") - after).otherwise(0)
+
+    first: cost.Steps = [(shards, (nw.col("num_elements") + (per - 1)) // per)]
+    return [*first, *cost.saving_steps(blob, key, saving=saving)]
+
+
+def _shard_fix(kind: str, example: str) -> Callable[[Context, Aggregates | None], str]:
+    def fix(ctx: Context, agg: Aggregates | None) -> str:
+        return example.format(per=ctx["hash-max-listpack-entries"])
+
+    return fix
+
+
+BIG_HASH = Rule(
+    id="big-hashes",
+    title="Big hashes",
+    category="code",
+    severity="medium",
+    description=(
+        "A hash with many thousand fields is one key on one shard: HGETALL/DEL block the server, it "
+        "cannot be spread over a cluster, and in hashtable form each field costs a dict entry and two "
+        "sds strings. Sharding it into buckets that stay under hash-max-listpack-entries turns the "
+        "hashtable into listpacks; the saving is priced for that layout (when values fit the listpack "
+        "value limit). Trade-off: HGETALL/HLEN over the whole object need one call per shard."
+    ),
+    fix=_shard_fix(
+        "hash",
+        "Shard by field hash: HSET big:{{shard}} field value with shard = crc32(field) % ceil(fields/{per})",
+    ),
+    select=lambda ctx: is_type("hash") & (nw.col("num_elements") > ctx["big_hash_elements"]),
+    saving=_shard_saving,
+    thresholds=("big_hash_elements", "hash-max-listpack-entries"),
+    peers=("RedisInsight v1/v2 bigHashes / shardHashes",),
+    fire=Case(keys=({"key": "catalog", "type": "hash", "encoding": "hashtable", "num_elements": 50_000},)),
+    quiet=Case(keys=({"key": "catalog", "type": "hash", "encoding": "hashtable", "num_elements": 3000},)),
+)
+
+BIG_SET = Rule(
+    id="big-sets",
+    title="Big sets",
+    category="code",
+    severity="medium",
+    description=(
+        "Sets with many thousand members block the server on SMEMBERS/SINTER/DEL and cannot be spread "
+        "over a cluster. Integer sets sharded below set-max-intset-entries become intsets; the saving is "
+        "priced for those only. Trade-off: set algebra across shards moves to the client."
+    ),
+    fix="Shard by member hash (SADD big:{shard} member), or use a Bloom filter / HyperLogLog when only "
+    "membership or cardinality is needed.",
+    select=lambda ctx: is_type("set") & (nw.col("num_elements") > ctx["big_set_elements"]),
+    saving=lambda ctx: cost.saving_steps(
+        cost.intset_steps("is", nw.col("num_elements"), nw.col("largest_element_bytes"), ctx.allocator),
+        saving=lambda after: (
+            nw.when(nw.col("all_integers").fill_null(False) & encoded("hashtable"))
+            .then(nw.col("value_bytes") - after)
+            .otherwise(0)
+        ),
+    ),
+    thresholds=("big_set_elements",),
+    peers=("RedisInsight v2 bigSets",),
+    fire=Case(
+        keys=(
+            {
+                "key": "seen",
+                "type": "set",
+                "encoding": "hashtable",
+                "num_elements": 80_000,
+                "all_integers": True,
+                "largest_element_bytes": 7,
+            },
+        )
+    ),
+    quiet=Case(keys=({"key": "seen", "type": "set", "encoding": "hashtable", "num_elements": 800},)),
+)
+
+BIG_ZSET = Rule(
+    id="big-zsets",
+    title="Big sorted sets",
+    category="code",
+    severity="low",
+    description=(
+        "Sorted sets with many thousand members are fine for ranking, but ZRANGE over all of it, DEL, "
+        "and migration block the server. Trim old members (ZREMRANGEBYRANK/BYSCORE) if only the top or "
+        "the recent part is read. Not priced: which part to drop is a product decision. Trade-off: "
+        "trimming loses history."
+    ),
+    fix="ZREMRANGEBYRANK key 0 -N-1 to keep the top N, or ZREMRANGEBYSCORE key -inf <cutoff> for old entries.",
+    select=lambda ctx: is_type("zset") & (nw.col("num_elements") > ctx["big_zset_elements"]),
+    thresholds=("big_zset_elements",),
+    fire=Case(keys=({"key": "board", "type": "zset", "encoding": "skiplist", "num_elements": 60_000},)),
+    quiet=Case(keys=({"key": "board", "type": "zset", "encoding": "skiplist", "num_elements": 600},)),
+)
+
+
+def _trim_saving(limit: str) -> Callable[[Context], nw.Expr]:
+    def saving(ctx: Context) -> nw.Expr:
+        keep = int(ctx[limit])
+        n = nw.col("num_elements")
+        return (nw.col("value_bytes") * ((n - keep) / n)).round(0).cast(nw.Int64)
+
+    return saving
+
+
+BIG_LIST = Rule(
+    id="big-lists",
+    title="Long lists (trim them)",
+    category="code",
+    severity="medium",
+    description=(
+        "Lists used as logs or queues grow without bound unless something trims them. LTRIM after each "
+        "LPUSH keeps them capped; the saving is priced as trimming to the threshold length. Trade-off: "
+        "old items are gone — move them to cold storage first if they matter."
+    ),
+    fix=lambda ctx, agg: (
+        f"LPUSH key item; LTRIM key 0 {int(ctx['big_list_elements']) - 1}   # keep the newest "
+        f"{ctx['big_list_elements']}"
+    ),
+    select=lambda ctx: is_type("list") & (nw.col("num_elements") > ctx["big_list_elements"]),
+    saving=_trim_saving("big_list_elements"),
+    thresholds=("big_list_elements",),
+    mechanical=True,
+    fire=Case(keys=({"key": "log", "type": "list", "num_elements": 100_000},)),
+    quiet=Case(keys=({"key": "log", "type": "list", "num_elements": 1000},)),
+)
+
+BIG_ELEMENT = Rule(
+    id="big-elements",
+    title="Collections holding a very large element",
+    category="code",
+    severity="medium",
+    description=(
+        "Counting elements misses the collection that holds one huge value: a hash field or list item "
+        "of hundreds of kilobytes makes every read of it slow and forces the whole key out of its "
+        "compact encoding. Keep large payloads in their own string keys (or compress them). Not priced."
+    ),
+    fix="Move the large field/item to its own key (SET obj:1:blob …) and keep a reference in the collection.",
+    select=lambda ctx: ~is_type("string") & (nw.col("largest_element_bytes") > ctx["big_element_bytes"]),
+    thresholds=("big_element_bytes",),
+    fire=Case(keys=({"key": "h", "type": "hash", "num_elements": 3, "largest_element_bytes": 2_000_000},)),
+    quiet=Case(keys=({"key": "h", "type": "hash", "num_elements": 3, "largest_element_bytes": 2000},)),
+)
+
+RULES = [LONG_KEYS, MANY_TINY_KEYS, BIG_STRING, BIG_HASH, BIG_SET, BIG_ZSET, BIG_LIST, BIG_ELEMENT]

@@ -1,0 +1,49 @@
+"""Every rule, in one list, and the table ``insightkit.rules.rules()`` shows."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from insightkit.rules import config, encoding, keys, operations, security, streams, ttl
+from insightkit.rules.base import Rule
+
+FAMILIES = {
+    "encoding": encoding.RULES,
+    "keys": keys.RULES,
+    "ttl": ttl.RULES,
+    "config": config.RULES,
+    "streams": streams.RULES,
+    "operations": operations.RULES,
+    "security": security.RULES,
+}
+ALL_RULES: list[Rule] = [rule for family in FAMILIES.values() for rule in family]
+BY_ID: dict[str, Rule] = {rule.id: rule for rule in ALL_RULES}
+if len(BY_ID) != len(ALL_RULES):
+    raise RuntimeError("duplicate rule id")
+
+
+def get(rule_id: str) -> Rule:
+    try:
+        return BY_ID[rule_id]
+    except KeyError:
+        raise KeyError(f"no rule {rule_id!r}; insightkit.rules.rules() lists them") from None
+
+
+def table() -> pd.DataFrame:
+    family_of = {rule.id: name for name, rules in FAMILIES.items() for rule in rules}
+    return pd.DataFrame(
+        [
+            {
+                "rule": r.id,
+                "title": r.title,
+                "category": r.category,
+                "severity": r.severity,
+                "description": r.description,
+                "family": family_of[r.id],
+                "per_key": r.per_key,
+                "thresholds": list(r.thresholds),
+                "peers": list(r.peers),
+            }
+            for r in ALL_RULES
+        ]
+    )

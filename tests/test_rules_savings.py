@@ -1,0 +1,214 @@
+"""Acceptance: for every rule whose fix a script can apply, build the offending data on a real server,
+snapshot it (SAVE + read_rdb), evaluate the rule, apply the fix, and compare the estimated saving with
+the measured drop in used_memory (within ±25 %)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import pytest
+import redis
+from servers import Server, find_binary, running_server
+
+import insightkit
+import insightkit.rules as rules_api
+
+pytestmark = pytest.mark.server
+TOLERANCE = 0.25
+
+
+def _metadata(server: Server, client: redis.Redis) -> dict[str, Any]:
+    info = client.info("server")
+    memory = client.info("memory")
+    allocator = "jemalloc" if str(memory.get("mem_allocator", "")).startswith("jemalloc") else "libc"
+    family = "valkey" if "valkey_version" in info or server.flavour.family == "valkey" else "redis"
+    return {
+        "method": "file",
+        "server": {"family": family, "version": str(info["redis_version"]), "allocator": allocator},
+        "config": {str(k): str(v) for k, v in client.config_get("*").items()},
+        "snapshot_time_ms": int(time.time() * 1000),
+    }
+
+
+def _used(client: redis.Redis) -> int:
+    client.execute_command("DEBUG", "RELOAD")  # same starting point for before and after
+    return int(client.info("memory")["used_memory"])
+
+
+def _snapshot(server: Server, client: redis.Redis) -> tuple[pd.DataFrame, dict[str, Any]]:
+    path = server.save()
+    table = insightkit.read_rdb(str(path)).read_all()
+    return table.to_pandas(types_mapper=pd.ArrowDtype), _metadata(server, client)
+
+
+@dataclass
+class Scenario:
+    rule: str
+    build: Callable[[redis.Redis], None]
+    fix: Callable[[redis.Redis], None]
+    flavour: str = "redis70"
+
+
+def _pipe(client: redis.Redis, commands: Any) -> None:
+    pipe = client.pipeline(transaction=False)
+    for n, command in enumerate(commands, 1):
+        command(pipe)
+        if n % 500 == 0:
+            pipe.execute()
+    pipe.execute()
+
+
+def _hashes_over_entries(c: redis.Redis) -> None:
+    _pipe(
+        c,
+        (
+            lambda p, i=i: p.hset(f"user:{i}", mapping={f"field{j}": f"value-{j:05d}" for j in range(200)})
+            for i in range(400)
+        ),
+    )
+
+
+def _hashes_over_value(c: redis.Redis) -> None:
+    def one(p: Any, i: int) -> None:
+        fields = {f"f{j}": f"v{j:018d}" for j in range(30)}
+        fields["bio"] = "x" * 90
+        p.hset(f"doc:{i}", mapping=fields)
+
+    _pipe(c, (lambda p, i=i: one(p, i) for i in range(2000)))
+
+
+def _zsets_over_entries(c: redis.Redis) -> None:
+    _pipe(
+        c,
+        (lambda p, i=i: p.zadd(f"rank:{i}", {f"member-{j:06d}": j for j in range(200)}) for i in range(400)),
+    )
+
+
+def _zsets_over_value(c: redis.Redis) -> None:
+    def one(p: Any, i: int) -> None:
+        members = {f"m{j:010d}": j for j in range(60)}
+        members["long-" + "y" * 90] = 1000
+        p.zadd(f"z:{i}", members)
+
+    _pipe(c, (lambda p, i=i: one(p, i) for i in range(1500)))
+
+
+def _int_sets(c: redis.Redis) -> None:
+    _pipe(c, (lambda p, i=i: p.sadd(f"ids:{i}", *range(1, 1000 * 7, 7)) for i in range(300)))
+
+
+def _string_sets(c: redis.Redis) -> None:
+    _pipe(c, (lambda p, i=i: p.sadd(f"tags:{i}", *[f"tag-{j:05d}" for j in range(200)]) for i in range(500)))
+
+
+def _long_lists(c: redis.Redis) -> None:
+    items = [f"event=page_view user={j % 977:06d} path=/products/category/{j % 13}" for j in range(20_000)]
+    for i in range(8):
+        _pipe(
+            c,
+            (
+                lambda p, i=i, k=k: p.rpush(f"log:{i}", *items[k : k + 1000])
+                for k in range(0, len(items), 1000)
+            ),
+        )
+
+
+def _small_strings(c: redis.Redis) -> None:
+    _pipe(c, (lambda p, i=i: p.set(f"object:{i}", f"val-{i:06d}") for i in range(20_000)))
+
+
+def _bucket_small_strings(c: redis.Redis) -> None:
+    keys = [f"object:{i}" for i in range(20_000)]
+    values = c.mget(keys)
+    _pipe(c, (lambda p, i=i: p.hset(f"object:{i // 100}", str(i % 100), values[i]) for i in range(20_000)))
+    _pipe(c, (lambda p, k=k: p.delete(*keys[k : k + 500]) for k in range(0, len(keys), 500)))
+
+
+def _long_keys(c: redis.Redis) -> None:
+    _pipe(c, (lambda p, i=i: p.set(f"application:production:user-session:{i}", "v") for i in range(30_000)))
+
+
+def _shorten_keys(c: redis.Redis) -> None:
+    _pipe(
+        c,
+        (
+            lambda p, i=i: p.rename(f"application:production:user-session:{i}", f"ap:pr:us:{i}")
+            for i in range(30_000)
+        ),
+    )
+
+
+def _big_lists(c: redis.Redis) -> None:
+    for i in range(4):
+        _pipe(
+            c,
+            (
+                lambda p, i=i, k=k: p.rpush(f"queue:{i}", *[f"job-{k + j:08d}" for j in range(1000)])
+                for k in range(0, 50_000, 1000)
+            ),
+        )
+
+
+def _big_streams(c: redis.Redis) -> None:
+    for i in range(3):
+        _pipe(
+            c,
+            (
+                lambda p, i=i, j=j: p.xadd(f"events:{i}", {"type": "click", "user": str(j % 1000)})
+                for j in range(40_000)
+            ),
+        )
+
+
+def _config(name: str, value: int) -> Callable[[redis.Redis], None]:
+    return lambda c: c.config_set(name, value)
+
+
+SCENARIOS = [
+    Scenario("hash-listpack-entries", _hashes_over_entries, _config("hash-max-listpack-entries", 256)),
+    Scenario("hash-listpack-value", _hashes_over_value, _config("hash-max-listpack-value", 128)),
+    Scenario("zset-listpack-entries", _zsets_over_entries, _config("zset-max-listpack-entries", 256)),
+    Scenario("zset-listpack-value", _zsets_over_value, _config("zset-max-listpack-value", 128)),
+    Scenario("set-intset-entries", _int_sets, _config("set-max-intset-entries", 1024)),
+    Scenario(
+        "set-listpack-entries", _string_sets, _config("set-max-listpack-entries", 256), flavour="valkey81"
+    ),
+    Scenario("list-compression", _long_lists, _config("list-compress-depth", 1)),
+    Scenario("small-strings-to-hashes", _small_strings, _bucket_small_strings),
+    Scenario("long-key-names", _long_keys, _shorten_keys),
+    Scenario("big-lists", _big_lists, lambda c: [c.ltrim(f"queue:{i}", -10_000, -1) for i in range(4)]),
+    Scenario(
+        "untrimmed-streams", _big_streams, lambda c: [c.xtrim(f"events:{i}", maxlen=10_000) for i in range(3)]
+    ),
+]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.rule)
+def test_estimated_saving_matches_measured_drop(scenario: Scenario) -> None:
+    if find_binary(scenario.flavour) is None:
+        pytest.fail(f"{scenario.flavour} binary missing: run .ci/run")
+    args = (
+        ["--enable-debug-command", "yes"]
+        if scenario.flavour == "redis70" or scenario.flavour == "valkey81"
+        else []
+    )
+    with running_server(scenario.flavour, args=args) as server:
+        client = server.client()
+        scenario.build(client)
+        before = _used(client)
+        keys, metadata = _snapshot(server, client)
+        found = rules_api.evaluate(keys, None, metadata, only=[scenario.rule])
+        assert list(found["rule"]) == [scenario.rule], f"{scenario.rule} did not fire"
+        estimate = int(found["estimated_savings_bytes"].iloc[0])
+        scenario.fix(client)
+        after = _used(client)
+        measured = before - after
+        assert measured > 0, f"the fix did not reduce memory ({before} -> {after})"
+        error = (estimate - measured) / measured
+        assert abs(error) <= TOLERANCE, (
+            f"{scenario.rule}: estimated {estimate:,} B, measured {measured:,} B ({error:+.0%})"
+        )
