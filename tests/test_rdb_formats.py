@@ -1,0 +1,129 @@
+"""Hand-built RDBs for formats no corpus file or test server writes: pre-GA variants, rare opcodes,
+string-score zsets with infinities, module values with every opcode."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from rdb_helpers import decode_rows
+
+from insightkit.errors import RdbFormatError, RdbVersionError
+from insightkit.rdb import crc64
+
+
+def _rdb(body: bytes, version: int = 9, magic: bytes = b"REDIS") -> bytes:
+    digits = 4 if magic == b"REDIS" else 3
+    data = magic + str(version).zfill(digits).encode() + body + b"\xff"
+    return data + struct.pack("<Q", crc64(data))
+
+
+def _s(raw: bytes) -> bytes:
+    assert len(raw) < 64
+    return bytes([len(raw)]) + raw
+
+
+def _lp(entries: list[bytes | int]) -> bytes:
+    """A listpack of short strings and 7-bit / 16-bit integers."""
+    body = b""
+    for e in entries:
+        if isinstance(e, int):
+            enc = bytes([e]) if 0 <= e < 128 else b"\xf1" + struct.pack("<h", e)
+        else:
+            enc = bytes([0x80 | len(e)]) + e
+        body += enc + bytes([len(enc)])
+    return struct.pack("<IH", 6 + len(body) + 1, len(entries)) + body + b"\xff"
+
+
+def _module_id(name: str, encver: int) -> int:
+    charset = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    value = 0
+    for ch in name:
+        value = (value << 6) | charset.index(ch)
+    return (value << 10) | encver
+
+
+def _len64(n: int) -> bytes:
+    return b"\x81" + struct.pack(">Q", n)
+
+
+def test_function_pre_ga_slot_import_ram_lru_and_slot_info() -> None:
+    pre_ga = b"\xf6" + _s(b"mylib") + _s(b"LUA") + b"\x01" + _s(b"desc") + _s(b"return 1")
+    function2 = b"\xf5" + _s(b"#!lua name=lib2\nreturn 1")
+    slot_import = b"\xf3" + _s(b"job-1") + b"\x02" + b"\x00\x05" + b"\x0a\x0b"
+    slot_info = b"\xf4" + b"\x07" + b"\x01" + b"\x00"
+    ram_lru = b"\x6b\x05"
+    body = (
+        pre_ga + function2 + b"\xfe\x00" + slot_import + slot_info + ram_lru + b"\x00" + _s(b"k") + _s(b"v")
+    )
+    rows, meta = decode_rows(_rdb(body, version=11))
+    assert [r["key"] for r in rows] == ["k"]
+    assert meta.functions == ["mylib", "lib2"]
+    assert meta.slot_info == {7: 1}
+
+
+def test_zset_string_scores_with_infinities_and_nan() -> None:
+    members = _s(b"a") + b"\x03" + b"1.5" + _s(b"b") + b"\xfe" + _s(b"c") + b"\xff" + _s(b"d") + b"\xfd"
+    rows, _ = decode_rows(_rdb(b"\x03" + _s(b"z") + b"\x04" + members, version=6))
+    assert rows[0]["type"] == "zset" and rows[0]["encoding"] == "skiplist" and rows[0]["num_elements"] == 4
+
+
+def test_expiretime_seconds_and_old_versions() -> None:
+    body = b"\xfd" + struct.pack("<I", 1_700_000_000) + b"\x00" + _s(b"k") + _s(b"v")
+    data = b"REDIS0003" + body + b"\xff"  # no CRC trailer before RDB 5
+    rows, meta = decode_rows(data)
+    assert rows[0]["expires_at"] == 1_700_000_000_000
+    assert rows[0]["encoding"] == "raw"  # Redis 2.x had no embstr
+    assert meta.checksum == "absent"
+
+
+def test_hash_field_ttl_pre_ga_layouts() -> None:
+    # type 22 (7.4 RC): per field an absolute TTL (0 = none), then field and value
+    body22 = b"\x16" + _s(b"h") + b"\x02" + _len64(1_800_000_000_000) + _s(b"f1") + _s(b"v1")
+    body22 += b"\x00" + _s(b"f2") + _s(b"v2")
+    rows, _ = decode_rows(_rdb(body22, version=12))
+    assert rows[0]["encoding"] == "hashtable" and rows[0]["num_elements"] == 2
+    assert rows[0]["volatile_fields"] == 1 and rows[0]["min_field_expires_at"] == 1_800_000_000_000
+    # type 24 (GA): min expiry first, TTLs relative to it (+1)
+    body24 = b"\x18" + _s(b"h") + struct.pack("<Q", 1_000) + b"\x02" + b"\x01" + _s(b"f1") + _s(b"v1")
+    body24 += b"\x0b" + _s(b"f2") + _s(b"v2")
+    rows, _ = decode_rows(_rdb(body24, version=12))
+    assert rows[0]["volatile_fields"] == 2 and rows[0]["min_field_expires_at"] == 1_000
+    # type 23 (RC listpack-ex, no min expiry) and 25 (GA, min expiry first)
+    lp = _lp([b"f1", b"v1", 0, b"f2", b"v2", 1234])
+    for body in (b"\x17" + _s(b"h") + _s(lp), b"\x19" + _s(b"h") + struct.pack("<Q", 1234) + _s(lp)):
+        rows, _ = decode_rows(_rdb(body, version=12))
+        assert rows[0]["encoding"] == "listpackex" and rows[0]["num_elements"] == 2
+        assert rows[0]["volatile_fields"] == 1 and rows[0]["min_field_expires_at"] == 1234
+        assert rows[0]["element_bytes"] == 8
+
+
+def test_valkey_type_22_is_hash2() -> None:
+    body = b"\x16" + _s(b"h") + b"\x01" + _s(b"f") + _s(b"v") + struct.pack("<q", 5_000)
+    rows, meta = decode_rows(_rdb(b"\xfe\x00" + body, version=80, magic=b"VALKEY"))
+    assert meta.magic == "VALKEY" and rows[0]["volatile_fields"] == 1
+    assert rows[0]["min_field_expires_at"] == 5_000
+
+
+def test_module_values_and_aux() -> None:
+    mid = _module_id("mymodtype", 3)
+    value = _len64(mid) + b"\x01\x05" + b"\x02\x07" + b"\x03" + b"\x00" * 4 + b"\x04" + b"\x00" * 8
+    value += b"\x05" + _s(b"payload") + b"\x00"
+    aux = b"\xf7" + _len64(mid) + b"\x02" + b"\x02" + b"\x05" + _s(b"x") + b"\x00"
+    rows, meta = decode_rows(_rdb(aux + b"\x07" + _s(b"m") + value, version=9))
+    assert rows[0]["type"] == "mymodtype" and rows[0]["module"] == "mymodtype"
+    assert rows[0]["encoding"] == "raw"
+    assert meta.modules == ["mymodtype"]
+    with pytest.raises(RdbFormatError):  # unknown module opcode
+        decode_rows(_rdb(b"\x07" + _s(b"m") + _len64(mid) + b"\x09\x00"))
+    with pytest.raises(RdbVersionError):  # 4.0 release-candidate module values cannot be skipped
+        decode_rows(_rdb(b"\x06" + _s(b"m") + _len64(mid) + b"\x00"))
+
+
+def test_quicklist2_plain_and_packed_nodes() -> None:
+    plain = b"\x01" + _s(b"P" * 50)
+    packed = b"\x02" + _s(_lp([b"a", 7, -300]))
+    rows, _ = decode_rows(_rdb(b"\x12" + _s(b"l") + b"\x02" + packed + plain, version=10))
+    row = rows[0]
+    assert row["encoding"] == "quicklist" and row["num_elements"] == 4
+    assert row["largest_element_bytes"] == 50 and row["element_bytes"] == 1 + 1 + 4 + 50
