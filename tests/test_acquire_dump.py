@@ -98,9 +98,9 @@ def test_keys_vanishing_between_scan_and_dump_are_skipped_and_counted(
             server.client().set(f"k{i}", i)
         deleter = server.client()
         deleted: list[bytes] = []
-        original = dump_module.DumpWalker._fetch
+        original = dump_module.DumpWalker._request
 
-        def fetch_after_deleting(self, keys, *, next_cursor):  # type: ignore[no-untyped-def]
+        def request_after_deleting(self, keys, *, next_cursor):  # type: ignore[no-untyped-def]
             # Between SCAN's answer and our DUMP: delete some keys, expire others (a real server does it).
             doomed = keys[::4]
             expired = keys[1::4]
@@ -111,7 +111,7 @@ def test_keys_vanishing_between_scan_and_dump_are_skipped_and_counted(
             deleted.extend(doomed + expired)
             return original(self, keys, next_cursor=next_cursor)
 
-        monkeypatch.setattr(dump_module.DumpWalker, "_fetch", fetch_after_deleting)
+        monkeypatch.setattr(dump_module.DumpWalker, "_request", request_after_deleting)
         out = tmp_path / "v.rdb"
         meta = snapshot(server.url, out, method="dump", progress=False, scan_count=50)
         assert meta["dump"]["vanished"] == len(deleted) > 0

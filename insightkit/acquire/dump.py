@@ -144,112 +144,120 @@ class DumpWalker:
         yield self._assembler.finish()
 
     def _walk_db(self, db: int, keys_hint: int, expires_hint: int) -> Iterator[bytes]:
+        """Pages are requested one ahead: the server works on page N+1 while we assemble page N."""
         client = self.client
         stats = self.stats
         seen: set[int] = set()
         db_header = rdbwriter.select_db(db, keys_hint, expires_hint)
         db_started = False
-        scan = [b"SCAN", b"0", b"COUNT", str(self.scan_count).encode()]
-        client.send_raw(encode_command(scan))
-        pending_ops = 1
-        while True:
-            reply = client.read_reply()
-            stats.scan_calls += 1
-            if isinstance(reply, hiredis.ReplyError):
-                raise SnapshotError(f"{client.where}: SCAN failed in db {db}: {reply}")
-            cursor, page = reply
-            fresh = []
-            for key in page:
-                h = hash(key)
-                if h in seen:
-                    stats.duplicates += 1
-                    continue
-                seen.add(h)
-                fresh.append(key)
-            more = cursor != b"0"
+        count = str(self.scan_count).encode()
+        client.send_raw(encode_command([b"SCAN", b"0", b"COUNT", count]))
+        pending: tuple[list[bytes], str | None] | None = None  # requested, replies not read yet
+        more = True
+        while more or pending:
+            replies = client.read_replies(len(pending[0]) * (3 if pending[1] else 2)) if pending else []
+            fresh: list[bytes] = []
+            if more:
+                reply = client.read_reply()
+                stats.scan_calls += 1
+                if isinstance(reply, hiredis.ReplyError):
+                    raise SnapshotError(f"{client.where}: SCAN failed in db {db}: {reply}")
+                cursor, page = reply
+                for key in page:
+                    h = hash(key)
+                    if h in seen:
+                        stats.duplicates += 1
+                        continue
+                    seen.add(h)
+                    fresh.append(key)
+                more = cursor != b"0"
+                if fresh:
+                    self._request(fresh, next_cursor=cursor if more else None)
+                elif more:
+                    client.send_raw(encode_command([b"SCAN", cursor, b"COUNT", count]))
             out = []
-            if fresh:
-                rdb_chunk = self._fetch(fresh, next_cursor=cursor if more else None)
-                pending_ops += len(fresh) * (3 if stats.lru else 2)
+            if pending:
+                rdb_chunk = self._assemble(pending[0], pending[1], replies)
                 if not self._started:
-                    version = stats.rdb_version or self.default_rdb_version
-                    out.append(self._begin(version))
+                    out.append(self._begin(stats.rdb_version or self.default_rdb_version))
                 if not db_started:
                     out.append(self._assembler.emit(db_header))
                     db_started = True
                 if rdb_chunk:
                     out.append(self._assembler.emit(rdb_chunk))
-            elif more:
-                scan[1] = cursor
-                client.send_raw(encode_command(scan))
-            self.limiter.spend(pending_ops)
-            pending_ops = 1
+            self.limiter.spend(len(fresh) * (3 if stats.lru else 2) + (1 if fresh or more else 0))
+            pending = (fresh, stats.lru) if fresh else None
             if out:
                 yield b"".join(out)
-            if not more:
-                return
 
-    def _fetch(self, keys: list[bytes], *, next_cursor: bytes | None) -> bytes:
-        """One round trip: per key [OBJECT], DUMP, PTTL; then the next SCAN (its reply is read later)."""
-        client = self.client
-        stats = self.stats
-        lru = stats.lru
+    def _request(self, keys: list[bytes], *, next_cursor: bytes | None) -> None:
+        """Send per key [OBJECT IDLETIME|FREQ], DUMP, PTTL, then the next SCAN, in one write."""
+        lru = self.stats.lru
+        if lru == "idle":
+            prefix = b"*3\r\n$6\r\nOBJECT\r\n$8\r\nIDLETIME\r\n"
+        elif lru == "freq":
+            prefix = b"*3\r\n$6\r\nOBJECT\r\n$4\r\nFREQ\r\n"
+        else:
+            prefix = b""
         parts = []
         for key in keys:
-            klen = b"$%d\r\n" % len(key)
-            if lru == "idle":
-                parts.append(b"*3\r\n$6\r\nOBJECT\r\n$8\r\nIDLETIME\r\n" + klen + key + b"\r\n")
-            elif lru == "freq":
-                parts.append(b"*3\r\n$6\r\nOBJECT\r\n$4\r\nFREQ\r\n" + klen + key + b"\r\n")
-            parts.append(b"*2\r\n$4\r\nDUMP\r\n" + klen + key + b"\r\n")
-            parts.append(b"*2\r\n$4\r\nPTTL\r\n" + klen + key + b"\r\n")
+            arg = b"$%d\r\n%s\r\n" % (len(key), key)
+            parts.append(
+                b"%s%s*2\r\n$4\r\nDUMP\r\n%s*2\r\n$4\r\nPTTL\r\n%s" % (prefix, prefix and arg, arg, arg)
+            )
         if next_cursor is not None:
             parts.append(encode_command([b"SCAN", next_cursor, b"COUNT", str(self.scan_count).encode()]))
-        client.send_raw(b"".join(parts))
+        self.client.send_raw(b"".join(parts))
+        self.stats.commands += len(keys) * (3 if lru else 2) + (next_cursor is not None)
+
+    def _assemble(self, keys: list[bytes], lru: str | None, replies: list[Any]) -> bytes:
+        """Turn one page's replies into RDB key records; vanished keys are skipped and counted."""
+        stats = self.stats
+        where = self.client.where
         per_key = 3 if lru else 2
-        replies = client.read_replies(len(keys) * per_key)
-        stats.commands += len(replies) + 1
         now_ms = int(time.time() * 1000)
         records = []
+        append = records.append
+        reply_error = hiredis.ReplyError
+        encode_length = rdbwriter.encode_length
+        version = stats.rdb_version
         for i, key in enumerate(keys):
             base = i * per_key
-            idle = freq = None
+            meta = b""
             if lru:
                 value = replies[base]
                 base += 1
-                if isinstance(value, hiredis.ReplyError):
-                    if not self._lru_failed(str(value)):
-                        continue  # the key vanished before OBJECT saw it
-                elif lru == "idle":
-                    idle = value
-                else:
-                    freq = value
+                if isinstance(value, reply_error):
+                    self._lru_failed(str(value))
+                elif value is not None:
+                    meta = (
+                        b"\xf8" + encode_length(value) if lru == "idle" else b"\xf9" + bytes((value & 0xFF,))
+                    )
             payload = replies[base]
             pttl = replies[base + 1]
-            if isinstance(payload, hiredis.ReplyError):
-                raise SnapshotError(f"{client.where}: DUMP failed: {payload}")
-            if isinstance(pttl, hiredis.ReplyError):
-                raise SnapshotError(f"{client.where}: PTTL failed: {pttl}")
             if payload is None or pttl == -2:
                 stats.vanished += 1
                 continue
-            version = rdbwriter.payload_version(payload, key)
-            if stats.rdb_version is None:
-                stats.rdb_version = version
-            elif version > stats.rdb_version:
+            if isinstance(payload, reply_error) or isinstance(pttl, reply_error):
                 raise SnapshotError(
-                    f"{client.where}: DUMP payloads changed RDB version mid-snapshot "
-                    f"({stats.rdb_version} → {version}); was the server upgraded?"
+                    f"{where}: DUMP/PTTL failed for a key: {payload if isinstance(payload, reply_error) else pttl}"
                 )
-            records.append(
-                rdbwriter.key_record(
-                    key,
-                    payload,
-                    expires_at_ms=now_ms + pttl if pttl >= 0 else None,
-                    idle_s=idle,
-                    freq=freq,
-                )
-            )
+            n = len(payload)
+            if n < 11:
+                raise SnapshotError(f"{where}: DUMP payload of key {key[:100]!r} is too short ({n} bytes)")
+            payload_version = payload[n - 10] | (payload[n - 9] << 8)
+            if payload_version != version:
+                if version is not None:
+                    raise SnapshotError(
+                        f"{where}: DUMP payloads changed RDB version mid-snapshot "
+                        f"({version} → {payload_version}); was the server upgraded?"
+                    )
+                version = stats.rdb_version = payload_version
+            if pttl >= 0:
+                meta = b"\xfc" + (now_ms + pttl).to_bytes(8, "little") + meta
+            klen = len(key)
+            key_len = bytes((klen,)) if klen < 64 else encode_length(klen)
+            append(b"%s%c%s%s%s" % (meta, payload[0], key_len, key, payload[1 : n - 10]))
         stats.keys += len(records)
         return b"".join(records)
 
