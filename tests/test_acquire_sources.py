@@ -16,11 +16,19 @@ from insightkit.rdb import crc64, read_rdb
 
 def test_urls_and_credentials() -> None:
     spec = parse_source(f"redis://alice:{SECRET}@db.example:7001/3", {})
-    assert (spec.host, spec.port, spec.db, spec.username, spec.password) == ("db.example", 7001, 3, "alice", SECRET)
+    assert (spec.host, spec.port, spec.db, spec.username, spec.password) == (
+        "db.example",
+        7001,
+        3,
+        "alice",
+        SECRET,
+    )
     assert spec.display == "redis://db.example:7001/3"
     assert SECRET not in repr(spec) and "alice" not in repr(spec)
     assert parse_source("valkey://h:1/0", {}).display == "redis://h:1/0"
-    tls = parse_source("rediss://h:6380/0?ssl_ca_certs=/ca.pem&ssl_cert_reqs=required", {"ssl_certfile": "/c.pem"})
+    tls = parse_source(
+        "rediss://h:6380/0?ssl_ca_certs=/ca.pem&ssl_cert_reqs=required", {"ssl_certfile": "/c.pem"}
+    )
     assert tls.tls and tls.tls_options == {
         "ssl_ca_certs": "/ca.pem",
         "ssl_cert_reqs": "required",
@@ -38,7 +46,14 @@ def test_urls_and_credentials() -> None:
 def test_redis_py_clients() -> None:
     client = redis.Redis(host="h", port=7002, db=4, username="u", password=SECRET, socket_timeout=2)
     spec = parse_source(client, {})
-    assert (spec.host, spec.port, spec.db, spec.username, spec.password, spec.timeout) == ("h", 7002, 4, "u", SECRET, 2)
+    assert (spec.host, spec.port, spec.db, spec.username, spec.password, spec.timeout) == (
+        "h",
+        7002,
+        4,
+        "u",
+        SECRET,
+        2,
+    )
     tls = parse_source(redis.Redis(host="h", ssl=True, ssl_ca_certs="/ca.pem"), {})
     assert tls.tls and tls.tls_options["ssl_ca_certs"] == "/ca.pem"
     unix = parse_source(redis.Redis(unix_socket_path="/tmp/r.sock"), {})
@@ -111,4 +126,3 @@ def test_parse_info() -> None:
     )
     assert info["server"]["redis_version"] == "7.0.15"
     assert info["keyspace"]["db12"] == {"keys": 1, "expires": 0, "avg_ttl": 0}
-
