@@ -216,7 +216,7 @@ class DumpWalker:
         where = self.client.where
         per_key = 3 if lru else 2
         now_ms = int(time.time() * 1000)
-        records = []
+        records: list[bytes] = []
         append = records.append
         reply_error = hiredis.ReplyError
         encode_length = rdbwriter.encode_length
