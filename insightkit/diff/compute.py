@@ -21,9 +21,13 @@ _HOUR_MS = 3_600_000
 _DAY_MS = 24 * _HOUR_MS
 
 
-def ttl_bucket_sql(snapshot_time_ms: int, column: str = "expires_at") -> str:
-    """The Summary's TTL bucket (an index into TTL_BUCKETS) as a SQL expression."""
-    left = f"({column} - {int(snapshot_time_ms)})"
+def ttl_bucket_sql(snapshot_time_ms: int | str, column: str = "expires_at") -> str:
+    """The Summary's TTL bucket (an index into TTL_BUCKETS) as a SQL expression.
+
+    ``snapshot_time_ms``: epoch ms, or the name of a column holding each row's snapshot time.
+    """
+    snapshot = snapshot_time_ms if isinstance(snapshot_time_ms, str) else str(int(snapshot_time_ms))
+    left = f"({column} - {snapshot})"
     return (
         f"CASE WHEN {column} IS NULL THEN 0 WHEN {left} <= 0 THEN 1 "
         f"WHEN {left} <= {_HOUR_MS} THEN 2 WHEN {left} <= {_DAY_MS} THEN 3 "

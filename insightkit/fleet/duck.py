@@ -1,0 +1,169 @@
+"""The DuckDB engine: one ``keys`` view over every file of a dataset, and SQL for summaries and patterns.
+
+DuckDB scans the Parquet files in parallel, streams them through each aggregate and spills to disk
+when a join or group-by outgrows its memory limit, so no query here ever holds the key table. Each row
+is joined (on the file it came from) to a tiny ``files`` table with its partition values and its own
+snapshot time: TTL buckets are measured from the snapshot that saw the key, not from the newest one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from insightkit.diff.compute import ttl_bucket_sql
+from insightkit.fleet.dataset import FILE_ID, FleetDataset
+from insightkit.summary import TTL_BUCKETS
+
+#: Per-row snapshot time (from the row's file), used for TTL buckets; not part of KEY_SCHEMA.
+SNAPSHOT_COLUMN = "_snapshot_time_ms"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def connect(memory_limit: str | None = None, threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    return con
+
+
+def files_table(dataset: FleetDataset) -> pa.Table:
+    """One row per file: its id, path, partition values and snapshot time."""
+    columns: dict[str, Any] = {
+        FILE_ID: pa.array([f.file_id for f in dataset.files], pa.int32()),
+        "filename": pa.array([str(f.path) for f in dataset.files], pa.string()),
+        "snapshot_time_ms": pa.array([f.snapshot_time_ms for f in dataset.files], pa.int64()),
+    }
+    for name in dataset.partition_columns:
+        columns[name] = pa.array([f.partitions.get(name) for f in dataset.files], pa.string())
+    return pa.table(columns)
+
+
+def register(
+    con: duckdb.DuckDBPyConnection, dataset: FleetDataset, name: str = "keys"
+) -> duckdb.DuckDBPyRelation:
+    """Define the view ``name``: every key row with its file's partition columns and ``file_id``."""
+    files_name = f"{name}_files"
+    con.register(files_name, files_table(dataset))
+    paths = ", ".join("'" + str(f.path).replace("'", "''") + "'" for f in dataset.files)
+    extra = ", ".join(f"f.{_quote(c)}" for c in [FILE_ID, *dataset.partition_columns])
+    con.execute(
+        f"""
+        CREATE OR REPLACE VIEW {_quote(name)} AS
+        SELECT k.* EXCLUDE (filename), f.snapshot_time_ms AS {SNAPSHOT_COLUMN}, {extra}
+        FROM read_parquet([{paths}], filename = true, union_by_name = true, hive_partitioning = false) AS k
+        JOIN {_quote(files_name)} AS f USING (filename)
+        """
+    )
+    return con.view(name)
+
+
+def _share(frame: pd.DataFrame, total: int) -> pd.DataFrame:
+    frame["share"] = frame["memory_bytes"] / total if total else 0.0
+    return frame
+
+
+def summary_tables(
+    con: duckdb.DuckDBPyConnection, dataset: FleetDataset, view: str = "keys"
+) -> dict[str, Any]:
+    """The Summary tables (by_db, by_type, by_encoding, ttl_buckets), plus by_partition and totals."""
+    v = _quote(view)
+    totals = con.sql(
+        f"SELECT count(*) AS n, coalesce(sum(memory_bytes), 0)::BIGINT AS m FROM {v}"
+    ).fetchall()[0]
+    assert totals is not None
+    n, total = int(totals[0]), int(totals[1])
+    by_db = con.sql(
+        f"""SELECT db, count(*)::BIGINT AS keys, sum(memory_bytes)::BIGINT AS memory_bytes,
+                   count(expires_at)::BIGINT AS volatile_keys
+            FROM {v} GROUP BY db ORDER BY db"""
+    ).df()
+    by_db = _share(by_db, total)[["db", "keys", "memory_bytes", "share", "volatile_keys"]]
+    by_type = con.sql(
+        f"""SELECT type, count(*)::BIGINT AS keys, sum(memory_bytes)::BIGINT AS memory_bytes
+            FROM {v} GROUP BY type ORDER BY memory_bytes DESC, type"""
+    ).df()
+    by_encoding = con.sql(
+        f"""SELECT type, encoding, count(*)::BIGINT AS keys, sum(memory_bytes)::BIGINT AS memory_bytes
+            FROM {v} GROUP BY type, encoding ORDER BY memory_bytes DESC, type, encoding"""
+    ).df()
+    bucket = ttl_bucket_sql(SNAPSHOT_COLUMN)
+    ttl = con.sql(
+        f"""SELECT {bucket} AS code, count(*)::BIGINT AS keys, sum(memory_bytes)::BIGINT AS memory_bytes
+            FROM {v} GROUP BY 1"""
+    ).df()
+    ttl = ttl.set_index("code").reindex(range(len(TTL_BUCKETS)), fill_value=0)
+    ttl_buckets = pd.DataFrame(
+        {
+            "bucket": TTL_BUCKETS,
+            "keys": ttl["keys"].to_numpy(dtype="int64"),
+            "memory_bytes": ttl["memory_bytes"].to_numpy(dtype="int64"),
+        }
+    )
+    partition_cols = ", ".join(_quote(c) for c in dataset.partition_columns) or FILE_ID
+    by_partition = con.sql(
+        f"""SELECT {partition_cols}, count(*)::BIGINT AS keys, sum(memory_bytes)::BIGINT AS memory_bytes,
+                   count(expires_at)::BIGINT AS volatile_keys
+            FROM {v} GROUP BY ALL ORDER BY memory_bytes DESC"""
+    ).df()
+    return {
+        "by_db": by_db,
+        "by_type": _share(by_type, total),
+        "by_encoding": _share(by_encoding, total),
+        "ttl_buckets": _share(ttl_buckets, total),
+        "by_partition": _share(by_partition, total),
+        "keys": n,
+        "memory_bytes": total,
+    }
+
+
+PATTERN_COLUMNS = [
+    "pattern",
+    "keys",
+    "key_share",
+    "memory_bytes",
+    "share",
+    "mean_memory_bytes",
+    "max_memory_bytes",
+    "type",
+    "keys_without_ttl",
+    "partitions",
+    "example",
+]
+
+
+def patterns(con: duckdb.DuckDBPyConnection, dataset: FleetDataset, view: str = "keys") -> pd.DataFrame:
+    """Memory by pattern over the whole dataset: the core columns of aggregate_patterns, plus in how
+    many partitions (distinct instance/node/time values; files when there are none) each pattern lives."""
+    v = _quote(view)
+    where = [_quote(c) for c in dataset.partition_columns] or [FILE_ID]
+    frame = con.sql(
+        f"""
+        WITH totals AS (SELECT count(*) AS n, sum(memory_bytes) AS m FROM {v}),
+        stats AS (SELECT pattern, count(*)::BIGINT AS keys, count(*) / any_value(totals.n) AS key_share,
+               sum(memory_bytes)::BIGINT AS memory_bytes,
+               sum(memory_bytes) / nullif(any_value(totals.m), 0) AS share,
+               avg(memory_bytes) AS mean_memory_bytes, max(memory_bytes)::BIGINT AS max_memory_bytes,
+               mode(type) AS type, count(*) FILTER (WHERE expires_at IS NULL)::BIGINT AS keys_without_ttl,
+               count(DISTINCT row({", ".join(where)}))::BIGINT AS partitions
+        FROM {v}, totals GROUP BY pattern),
+        -- the example is the pattern's largest key, the first by name among equals (deterministic)
+        examples AS (SELECT k.pattern, min(k.key) AS example FROM {v} AS k
+                     JOIN stats AS s ON k.pattern IS NOT DISTINCT FROM s.pattern
+                                    AND k.memory_bytes = s.max_memory_bytes
+                     GROUP BY k.pattern)
+        SELECT stats.*, examples.example FROM stats
+        LEFT JOIN examples ON stats.pattern IS NOT DISTINCT FROM examples.pattern
+        ORDER BY memory_bytes DESC, pattern
+        """
+    ).df()
+    frame["share"] = frame["share"].fillna(0.0)
+    return frame[PATTERN_COLUMNS]

@@ -1,0 +1,180 @@
+"""``Fleet``: an Analysis-like view of an RSNAP dataset that never loads the key table into pandas.
+
+``open_fleet(path)`` scans the footers; ``summary()``, ``patterns``, ``recommendations`` and
+``offenders()`` each run as queries on the chosen engine — DuckDB in this process (default), or a
+Dask cluster for multi-machine scale. Results are small pandas tables, the same shapes ``Analysis``
+gives for one snapshot, plus ``Summary.by_partition`` (memory per instance/node/time).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from insightkit._text import render_table
+from insightkit.errors import ConfigurationError
+from insightkit.fleet import duck, rules
+from insightkit.fleet.dataset import FleetDataset, scan
+from insightkit.summary import Summary, _plain, _totals
+
+Engine = Literal["duckdb", "dask"]
+
+
+@dataclass
+class FleetSummary(Summary):
+    """Summary over a whole dataset, plus memory by partition (instance, node, snapshot time…)."""
+
+    by_partition: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["by_partition"] = [_plain(r) for r in self.by_partition.to_dict(orient="records")]
+        return out
+
+    def __str__(self) -> str:
+        return super().__str__() + "\n\n" + render_table(self.by_partition, title="By partition")
+
+    def _repr_html_(self) -> str:
+        return super()._repr_html_() + "\n<h4>by partition</h4>\n" + self.by_partition.to_html(index=False)
+
+
+class Fleet:
+    """Many snapshots (instances, nodes, points in time) analysed together, out of core."""
+
+    def __init__(
+        self,
+        dataset: FleetDataset,
+        *,
+        engine: Engine = "duckdb",
+        client: Any = None,
+        memory_limit: str | None = None,
+        threads: int | None = None,
+        workdir: Path | None = None,
+    ) -> None:
+        if engine not in ("duckdb", "dask"):
+            raise ConfigurationError(f"open_fleet(engine={engine!r}): use 'duckdb' or 'dask'")
+        self.dataset = dataset
+        self.engine = engine
+        self.client = client
+        self.metadata = dataset.metadata()
+        self._workdir = workdir
+        self._con = duck.connect(memory_limit, threads) if engine == "duckdb" else None
+        if self._con is not None:
+            duck.register(self._con, dataset)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Fleet {self.dataset.rows:,} keys in {len(self.dataset.files)} files from {self.dataset.root} "
+            f"({self.engine}; partitions {', '.join(self.dataset.partition_columns) or 'none'})>"
+        )
+
+    # --- the key table, lazily --------------------------------------------------------------------
+
+    def table(self) -> Any:
+        """The lazy key table: a DuckDB relation (view ``keys``) or a Dask DataFrame."""
+        if self._con is not None:
+            return self._con.view("keys")
+        from insightkit.fleet import dask_engine
+
+        return dask_engine.frame(self.dataset)
+
+    def sql(self, query: str) -> Any:
+        """Run SQL over the ``keys`` view (DuckDB engine) and return the relation."""
+        if self._con is None:
+            raise ConfigurationError("sql() needs engine='duckdb'")
+        return self._con.sql(query)
+
+    # --- what Analysis offers -----------------------------------------------------------------------
+
+    def summary(self) -> FleetSummary:
+        """Memory by db, type, encoding, TTL bucket and partition over every file."""
+        if self._con is not None:
+            tables = duck.summary_tables(self._con, self.dataset)
+        else:
+            from insightkit.fleet import dask_engine
+
+            tables = self._compute(lambda: dask_engine.summary_tables(self.table(), self.dataset))
+        n, memory = tables.pop("keys"), tables.pop("memory_bytes")
+        return FleetSummary(**tables, totals=_totals(n, memory, self.metadata))
+
+    @functools.cached_property
+    def patterns(self) -> pd.DataFrame:
+        """Memory by pattern over the whole fleet."""
+        if self._con is not None:
+            return duck.patterns(self._con, self.dataset)
+        from insightkit.fleet import dask_engine
+
+        return self._compute(lambda: dask_engine.patterns(self.table(), self.dataset))
+
+    @functools.cached_property
+    def recommendations(self) -> pd.DataFrame:
+        """Every insightkit.rules rule, evaluated on the engine over the whole fleet."""
+        return self._compute(lambda: rules.evaluate(self.table(), self.metadata))
+
+    def offenders(self, rule_id: str) -> pd.DataFrame:
+        """The offending key rows of one rule (only those leave the engine)."""
+        return self._compute(lambda: rules.offenders(self.table(), self.metadata, rule_id))
+
+    def _compute(self, work: Any) -> Any:
+        """Run ``work`` with the fleet's Dask client as the default scheduler (when there is one)."""
+        if self.engine != "dask" or self.client is None:
+            return work()
+        import dask
+
+        with dask.config.set(scheduler=self.client.get):
+            return work()
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+    def __enter__(self) -> Fleet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_fleet(
+    path: str | os.PathLike[str],
+    *,
+    engine: Engine = "duckdb",
+    client: Any = None,
+    repattern: bool | None = None,
+    workdir: str | os.PathLike[str] | None = None,
+    memory_limit: str | None = None,
+    threads: int | None = None,
+    progress: bool = False,
+) -> Fleet:
+    """Open an RSNAP dataset (a directory of RSNAP files in any partition layout, or one file).
+
+    ``repattern``: discover patterns fleet-wide (streaming, written to ``workdir`` or a temporary
+    directory removed on ``close()``); the default does so only when some file has no ``pattern``
+    column. ``engine="dask"`` computes on ``client`` (a ``distributed.Client``) or Dask's default
+    scheduler; ``memory_limit``/``threads`` tune DuckDB.
+    """
+    dataset = scan(path)
+    own_workdir: Path | None = None
+    if repattern or (repattern is None and not dataset.has_patterns):
+        from insightkit.fleet.repattern import write_with_patterns
+
+        if workdir is None:
+            own_workdir = Path(tempfile.mkdtemp(prefix="insightkit-fleet-"))
+            target = own_workdir
+        else:
+            target = Path(workdir)
+        dataset = write_with_patterns(dataset, target, progress=progress)
+    return Fleet(
+        dataset, engine=engine, client=client, memory_limit=memory_limit, threads=threads, workdir=own_workdir
+    )
