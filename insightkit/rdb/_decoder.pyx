@@ -373,11 +373,18 @@ cdef class Decoder:
     # buffer management
 
     def feed(self, chunk):
-        """Queue a chunk of the stream (any bytes-like object; kept by reference, not copied)."""
+        """Queue a chunk of the stream. Read-only buffers (bytes, a read-only mmap) are kept by
+        reference; writable ones are copied, since a producer may reuse its receive buffer."""
         cdef const unsigned char[::1] view
         if self.finished:
             return
-        view = memoryview(chunk).cast("B") if not isinstance(chunk, (bytes, bytearray)) else chunk
+        if not isinstance(chunk, bytes):
+            mv = memoryview(chunk)
+            if not mv.readonly:
+                chunk = mv.tobytes()
+            else:
+                chunk = mv.cast("B") if mv.format != "B" or mv.ndim != 1 else mv
+        view = chunk
         if view.shape[0] == 0:
             return
         self.pending.append(view)
