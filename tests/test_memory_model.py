@@ -1,0 +1,141 @@
+"""The memory model's arithmetic against figures read off real servers (see test_memory_accuracy.py for
+the end-to-end comparison), and how model_for() picks a model."""
+
+from __future__ import annotations
+
+import pytest
+
+from insightkit.errors import ConfigurationError
+from insightkit.memory import MemoryModel, choose, dataset_overhead, model_for
+
+JE = MemoryModel("redis", (7, 0), "jemalloc")
+R62 = MemoryModel("redis", (6, 2), "libc")
+V81 = MemoryModel("valkey", (8, 1), "libc")
+
+
+@pytest.mark.parametrize(
+    ("request_size", "size_class"),
+    [(1, 8), (8, 8), (9, 16), (17, 32), (33, 48), (64, 64), (65, 80), (128, 128), (129, 160),
+     (257, 320), (4096, 4096), (4097, 5120), (16385, 20480)],
+)  # fmt: skip
+def test_jemalloc_size_classes(request_size: int, size_class: int) -> None:
+    assert JE.alloc_size(request_size) == size_class
+
+
+@pytest.mark.parametrize(
+    ("request_size", "usable"),
+    [(1, 24), (24, 24), (25, 40), (40, 40), (41, 56), (100, 104), (4096, 4104), (200_000, 200_688)],
+)
+def test_glibc_usable_sizes(request_size: int, usable: int) -> None:
+    assert R62.alloc_size(request_size) == usable
+
+
+def test_sds_header_types() -> None:
+    # sds5 below 32 bytes (1-byte header), sds8 up to 255, sds16 beyond
+    assert JE.sds_size(31) == JE.alloc_size(1 + 31 + 1)
+    assert JE.sds_size(32) == JE.alloc_size(3 + 32 + 1)
+    assert JE.sds_size(300) == JE.alloc_size(5 + 300 + 1)
+
+
+# MEMORY USAGE figures read off the real servers (tests/servers.py flavours) for SET k<klen> <value>
+@pytest.mark.parametrize(
+    ("model", "key_len", "value", "expected"),
+    [
+        (R62, 1, "1", 64), (R62, 31, "1", 80), (R62, 50, "1", 96), (R62, 1, "a" * 20, 86),
+        (R62, 1, "a" * 44, 110), (R62, 1, "a" * 45, 120), (R62, 10, "a" * 100, 168),
+        (JE, 1, "1", 48), (JE, 10, "1", 56), (JE, 31, "1", 88), (JE, 50, "1", 104),
+        (JE, 1, "a" * 20, 80), (JE, 1, "a" * 44, 96), (JE, 1, "a" * 45, 112), (JE, 50, "a" * 100, 216),
+        (V81, 1, "1", 24), (V81, 10, "1", 40), (V81, 50, "1", 72), (V81, 1, "a" * 20, 56),
+        (V81, 1, "a" * 39, 72), (V81, 1, "a" * 44, 80), (V81, 10, "a" * 39, 96), (V81, 32, "a" * 20, 80),
+    ],
+)  # fmt: skip
+def test_string_keys_match_server_figures(
+    model: MemoryModel, key_len: int, value: str, expected: int
+) -> None:
+    is_int = value.isdigit()
+    enc = "int" if is_int else ("embstr" if len(value) <= 44 else "raw")
+    out = model.estimate_facts(
+        kind="string", encoding=enc, key_len=key_len, value_len=len(value), int_value=is_int
+    )
+    assert out["total"] == expected
+    assert out["key_bytes"] + out["overhead_bytes"] + out["value_bytes"] == out["total"]
+
+
+def test_hashtable_set_matches_server_figure() -> None:
+    # Redis 7.0: SADD s129 with 129 13-byte members, after an RDB load: 7312 bytes
+    loaded = MemoryModel("redis", (7, 0), "jemalloc", state="loaded")
+    out = loaded.estimate_facts(
+        kind="set", encoding="hashtable", key_len=4, num_elements=129, elements=[(13, 0)] * 129
+    )
+    assert out["total"] == 7312
+    # Redis 6.2: one 13-byte member in a hashtable set: 240 bytes
+    one = R62.estimate_facts(kind="set", encoding="hashtable", key_len=1, num_elements=1, elements=[(13, 0)])
+    assert one["total"] == 240
+
+
+def test_valkey_hash_entries_embed_small_values() -> None:
+    # field 6 bytes + value 8 bytes: one 20-byte allocation (24 usable); big values get a pointer
+    assert V81.element_cost(4, 6, 8) == 24
+    assert V81.element_cost(4, 6, 200) == V81.alloc_size(8 + 3 + 6 + 1) + V81.sds_size(200)
+
+
+def test_live_rehash_counts_both_tables() -> None:
+    live = MemoryModel("redis", (7, 0), "jemalloc", state="live")
+    loaded = MemoryModel("redis", (7, 0), "jemalloc", state="loaded")
+    # 129 members added one by one: the doubling to 256 buckets at 129 is still rehashing
+    assert live.dict_table_bytes(129, 1) == 56 + 8 * (256 + 128)
+    assert loaded.dict_table_bytes(129, 1) == 56 + 8 * 256
+    # far past the doubling the rehash is over
+    assert live.dict_table_bytes(250, 1) == 56 + 8 * 256
+
+
+def test_stream_last_node_preallocated_only_when_live() -> None:
+    facts = {"kind": "stream", "encoding": "stream", "key_len": 1, "num_elements": 1, "blobs": [(60, -1)]}
+    live = MemoryModel("redis", (7, 0), "jemalloc").estimate_facts(**facts)
+    loaded = MemoryModel("redis", (7, 0), "jemalloc", state="loaded").estimate_facts(**facts)
+    assert live["total"] - loaded["total"] == 4096 - 64
+
+
+def test_skiplist_uses_expected_node_size() -> None:
+    out = JE.estimate_facts(
+        kind="zset", encoding="skiplist", key_len=3, num_elements=1000, elements=[(10, 0)] * 1000
+    )
+    per_node = (out["value_bytes"] - 16 - 32 - 640 - JE.dict_table_bytes(1000, 2)) / 1000
+    # dictEntry 24 + sds 16 + node: 40 at level 1 (p = 3/4), more above: about 48
+    assert 24 + 16 + 40 < per_node < 24 + 16 + 56
+
+
+def test_model_for_reads_aux_fields() -> None:
+    m = model_for("7.0.15", 10, None, None)
+    assert (m.family, m.version, m.allocator) == ("redis", (7, 0), "jemalloc")
+    assert m.description["source"] == "redis-ver aux field"
+    v = model_for("7.2.4", 11, "libc", None, valkey_ver="8.1.1")
+    assert (v.family, v.version, v.allocator) == ("valkey", (8, 1), "libc")
+    assert v.description["allocator_source"] == "allocator argument"
+
+
+def test_model_for_overrides_and_fallbacks() -> None:
+    assert model_for("7.0.15", 10, None, "valkey-8.1").family == "valkey"
+    assert model_for("7.0.15", 10, None, "6.2").version == (6, 2)
+    old = model_for(None, 9, None, None)
+    assert old.version == (6, 2)
+    assert "RDB version 9" in old.description["source"]
+    assert choose(None, None)["source"].startswith("default")
+    with pytest.raises(ConfigurationError):
+        model_for(None, 9, "tcmalloc", None)
+    with pytest.raises(ConfigurationError):
+        model_for(None, 9, None, "latest")
+
+
+def test_dataset_overhead_bucket_arrays() -> None:
+    out = dataset_overhead(JE, {0: 1000, 3: 3}, {0: 100})
+    assert out[0]["main_dict_bytes"] == 1024 * 8
+    assert out[0]["expires_dict_bytes"] == 128 * 8
+    assert out[3] == {
+        "main_dict_bytes": 32,
+        "expires_dict_bytes": 0,
+        "overhead_hashtable_main": 32 + 3 * 40,
+        "overhead_hashtable_expires": 0,
+    }
+    valkey = dataset_overhead(V81, {0: 1000})
+    assert valkey[0]["main_dict_bytes"] >= 72 + 64 * 256
