@@ -302,10 +302,12 @@ class Explorer:
         fix = row.get("fix")
         if isinstance(fix, str) and fix:
             parts.append(f"<pre>{html.escape(fix)}</pre>")
-        try:
-            offenders = self.analysis.offenders(rule)
-        except (KeyError, ValueError):
-            offenders = None
+        offenders = None
+        if row.get("offending_keys"):
+            try:
+                offenders = self.analysis.offenders(rule)
+            except (KeyError, ValueError):  # a finding without per-key offenders
+                offenders = None
         if offenders is not None and len(offenders):
             top = largest_offenders(offenders, int(self.rows.value))
             parts.append(f"<p>Top {len(top)} of {human_count(len(offenders))} offenders:</p>")

@@ -160,7 +160,8 @@ def _recommendation(analysis: AnalysisLike, row: pd.Series, offenders_shown: int
     fix = _text(row.get("fix"))
     if fix:
         parts.append(f"<p>Fix:</p><pre>{html.escape(fix)}</pre>")
-    offenders = _offenders(analysis, str(row["rule"]))
+    has_keys = bool(row.get("offending_keys") or 0)  # configuration findings name no keys: skip the query
+    offenders = _offenders(analysis, str(row["rule"])) if has_keys else None
     if offenders is not None and len(offenders):
         top = largest_offenders(offenders, offenders_shown)
         parts.append(
