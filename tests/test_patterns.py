@@ -15,6 +15,8 @@ from insightkit.patterns import (
     aggregate_patterns,
     assign_patterns,
     glob_to_regex,
+    keyspace_separators,
+    pattern_arrow,
     pattern_hierarchy,
     template_of,
 )
@@ -279,3 +281,24 @@ def test_values_carrying_many_keys_each_are_recognised_by_shared_continuations()
     # Few names with distinct continuations stay names.
     ns = [f"cache:{kind}:{i}" for kind in ("users", "pages", "carts") for i in range(100)]
     assert set(patterns_of(ns).values()) == {"cache:users:*", "cache:pages:*", "cache:carts:*"}
+
+
+def test_keyspace_separators_found_from_patterns() -> None:
+    keys = (
+        [f"user:{i}:profile" for i in range(60)]
+        + [f"metrics.cpu.host{i}" for i in range(30)]
+        + [f"session_{i:x}ab" for i in range(10)]
+        + [f"cart:550e8400-e29b-41d4-a716-4466554400{i:02d}" for i in range(20)]
+    )
+    df = frame(keys, memory_bytes=1)
+    df["pattern"] = assign_patterns(df)
+    seps = keyspace_separators(aggregate_patterns(df)).set_index("separator")
+    assert seps.loc[":", "keys"] == 80 and seps.loc[":", "strength"] == "strong"
+    assert seps.loc[".", "keys"] == 30 and seps.loc["_", "keys"] == 10
+    assert "-" not in seps.index  # the UUID's dashes are inside a value
+
+
+def test_pattern_arrow_matches_the_series() -> None:
+    series = assign_patterns(frame(["a:1", "b:2", "a:3"]))
+    arrow = pattern_arrow(series)
+    assert arrow.type == pa.string() and arrow.to_pylist() == ["a:*", "b:*", "a:*"]

@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from insightkit.errors import ConfigurationError
 from insightkit.schema import PATTERN_COLUMN
@@ -45,18 +46,33 @@ COLUMNS = [
 
 
 def _codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Dense integer codes and their values, without materialising Python strings per row."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        cat = column.cat.remove_unused_categories()
-        return cat.cat.codes.to_numpy(dtype=np.int64), np.asarray(cat.cat.categories, dtype=object)
-    codes, uniques = pd.factorize(column, use_na_sentinel=False)
-    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+        codes = column.cat.codes.to_numpy(dtype=np.int64)
+        names = np.asarray(column.cat.categories, dtype=object)
+    elif isinstance(column.dtype, pd.ArrowDtype) or str(column.dtype).startswith("string"):
+        encoded = pa.chunked_array(pa.array(column.array)).combine_chunks().dictionary_encode()
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        codes = np.where(np.isnan(codes), -1, codes).astype(np.int64) if codes.dtype.kind == "f" else codes
+        names = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+    else:
+        raw, uniques = pd.factorize(column, use_na_sentinel=True)
+        codes, names = raw.astype(np.int64), np.asarray(uniques, dtype=object)
+    if (codes < 0).any():  # missing values get a group of their own
+        codes = np.where(codes < 0, len(names), codes)
+        names = np.append(names, np.array(["?"], dtype=object))
+    used = np.bincount(codes, minlength=len(names)) > 0
+    if not used.all():
+        remap = np.cumsum(used) - 1
+        codes, names = remap[codes], names[used]
+    return codes, names
 
 
 def _mix(codes: np.ndarray, values: pd.Series, n_groups: int) -> tuple[list[str], list[str]]:
     """Per group: the dominant value and ``"hash 98%, string 2%"``."""
-    v_codes, v_names = pd.factorize(values.astype(object).fillna("?"))
-    counts = np.bincount(codes * len(v_names) + v_codes, minlength=n_groups * len(v_names))
-    counts = counts.reshape(n_groups, max(len(v_names), 1))
+    v_codes, v_names = _codes(values)
+    width = max(len(v_names), 1)
+    counts = np.bincount(codes * width + v_codes, minlength=n_groups * width).reshape(n_groups, width)
     dominant, described = [], []
     for row in counts:
         total = row.sum()
@@ -67,13 +83,27 @@ def _mix(codes: np.ndarray, values: pd.Series, n_groups: int) -> tuple[list[str]
     return dominant, described
 
 
+def _group_stats(codes: np.ndarray, values: np.ndarray, groups: int, how: list[str]) -> dict[str, np.ndarray]:
+    """Arrow's multi-threaded hash aggregation over integer codes; NaN for groups without values."""
+    out = {name: np.full(groups, np.nan) for name in how}
+    if len(codes) == 0:
+        return out
+    table = pa.table({"g": pa.array(codes, pa.int64()), "v": pa.array(values)})
+    result = table.group_by("g").aggregate([("v", name) for name in how])
+    at = result.column("g").to_numpy()
+    for name in how:
+        out[name][at] = result.column(f"v_{name}").to_numpy(zero_copy_only=False)
+    return out
+
+
 def aggregate_patterns(
     keys_with_pattern: pd.DataFrame, *, now_ms: int | None = None, examples: int = 3
 ) -> pd.DataFrame:
     """One row per pattern, sorted by ``memory_bytes`` (descending).
 
-    ``now_ms`` is the reference for TTLs (pass the snapshot time; defaults to now). ``examples`` keys per
-    pattern: its largest key first, then the first others seen.
+    ``now_ms`` is the reference for TTLs (pass the snapshot time; defaults to now); ``ttl_median_s`` is
+    approximate (t-digest). ``examples`` keys per pattern: its largest key first, then the first others
+    seen.
     """
     df = keys_with_pattern
     for column in (PATTERN_COLUMN, "key", "memory_bytes"):
@@ -86,8 +116,7 @@ def aggregate_patterns(
     memory = df["memory_bytes"].to_numpy(dtype=np.int64, na_value=0)
     keys = np.bincount(codes, minlength=groups)
     memory_sum = np.bincount(codes, weights=memory, minlength=groups).astype(np.int64)
-    by_code = pd.Series(memory).groupby(codes, sort=True)
-    memory_max = by_code.max().reindex(range(groups), fill_value=0).to_numpy()
+    memory_max = _group_stats(codes, memory, groups, ["max"])["max"].astype(np.int64)
     out = pd.DataFrame(
         {
             "pattern": names,
@@ -122,10 +151,10 @@ def aggregate_patterns(
     out["keys_without_ttl"] = np.bincount(codes[~volatile], minlength=groups)
     ttl_s = (expires[volatile] - now) / 1000.0
     vcodes = codes[volatile]
-    stats = pd.Series(ttl_s).groupby(vcodes).agg(["min", "median", "max"]).reindex(range(groups))
-    out["ttl_min_s"] = stats["min"].to_numpy()
-    out["ttl_median_s"] = stats["median"].to_numpy()
-    out["ttl_max_s"] = stats["max"].to_numpy()
+    stats = _group_stats(vcodes, ttl_s, groups, ["min", "approximate_median", "max"])
+    out["ttl_min_s"] = stats["min"]
+    out["ttl_median_s"] = stats["approximate_median"]
+    out["ttl_max_s"] = stats["max"]
     bounds = np.array([b for _, b in TTL_BUCKETS])
     bucket = np.searchsorted(bounds, ttl_s, side="left")
     bucket_counts = np.bincount(vcodes * len(bounds) + bucket, minlength=groups * len(bounds))
@@ -139,18 +168,20 @@ def aggregate_patterns(
 
 
 def _examples(keys: pd.Series, codes: np.ndarray, memory: np.ndarray, groups: int, n: int) -> list[list[str]]:
-    if n <= 0:
+    """Per group: its largest key, then the first keys seen (looked for in a bounded prefix)."""
+    if n <= 0 or len(codes) == 0:
         return [[] for _ in range(groups)]
-    positions = pd.Series(np.arange(len(codes)))
-    largest = pd.Series(memory).groupby(codes).idxmax()
-    firsts = positions.groupby(codes).head(n)
-    chosen: dict[int, list[int]] = {
-        int(g): [int(i)] for g, i in zip(largest.index, largest.to_numpy(), strict=True)
-    }
-    for pos in firsts.to_numpy():
-        picks = chosen.setdefault(int(codes[pos]), [])
+    chosen: list[list[int]] = [[] for _ in range(groups)]
+    group_max = _group_stats(codes, memory, groups, ["max"])["max"]
+    at_max = np.flatnonzero(memory == group_max[codes])
+    largest = pd.Series(codes[at_max]).drop_duplicates()  # first row holding its group's maximum
+    firsts = pd.Series(codes).drop_duplicates()  # first row of every group
+    prefix = codes[: min(len(codes), 200 * n * max(groups, 1), 2_000_000)]
+    more = pd.Series(np.arange(len(prefix))).groupby(prefix, sort=False).head(n).to_numpy()
+    for pos in np.concatenate([at_max[largest.index.to_numpy()], firsts.index.to_numpy(), more]):
+        picks = chosen[int(codes[pos])]
         if len(picks) < n and pos not in picks:
             picks.append(int(pos))
-    wanted = sorted({p for picks in chosen.values() for p in picks})
-    texts = dict(zip(wanted, keys.iloc[wanted].astype(object).tolist(), strict=True))
-    return [[str(texts[p]) for p in chosen.get(g, [])] for g in range(groups)]
+    wanted = sorted({p for picks in chosen for p in picks})
+    texts = dict(zip(wanted, keys.take(wanted).astype(object).tolist(), strict=True))
+    return [[str(texts[p]) for p in picks] for picks in chosen]

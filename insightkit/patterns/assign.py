@@ -147,3 +147,15 @@ def assign_patterns(
         categories = categories[used]
     cat = pd.Categorical.from_codes(key_codes, categories=pd.Index(categories, dtype=object))
     return pd.Series(cat, index=keys.index, name=PATTERN_COLUMN)
+
+
+def pattern_arrow(patterns: pd.Series) -> pa.Array:
+    """The ``assign_patterns`` result as an Arrow string array, without a Python string per row.
+
+    (``pa.array(list(series))`` costs seconds on 10M keys; this is a dictionary cast.)
+    """
+    if isinstance(patterns.dtype, pd.CategoricalDtype):
+        codes = pa.array(patterns.cat.codes.to_numpy(), mask=patterns.isna().to_numpy())
+        names = pa.array(np.asarray(patterns.cat.categories, dtype=object), pa.string())
+        return pa.DictionaryArray.from_arrays(codes, names).cast(pa.string())
+    return pa.array(patterns.astype(object), pa.string())
