@@ -62,6 +62,24 @@ def test_pattern_guides_redaction() -> None:
     assert re.fullmatch(f"{H}:{H}", redactor.redact_key("odd:key", "user:*:session"))
 
 
+def test_patterns_are_redacted_like_their_keys(tmp_path: Path) -> None:
+    redactor = Redactor("s")
+    key = redactor.redact_key("tenant:4242:user:77", "tenant:4242:user:*")
+    pattern = redactor.redact_pattern("tenant:4242:user:*")
+    assert re.fullmatch(f"tenant:{H}:user:\\*", pattern)
+    assert key.startswith(pattern[:-1])
+    keys = ["tenant:4242:user:1", "tenant:4242:user:2"]
+    batch = (
+        key_batch(0, 2)
+        .set_column(1, "key", pa.array(keys))
+        .append_column("pattern", pa.array(["tenant:4242:user:*"] * 2))
+    )
+    path = write_rsnap(tmp_path / "p.parquet", batch, {"method": "file"}, redactor=redactor)
+    assert b"4242" not in path.read_bytes()
+    table, _ = read_rsnap(path)
+    assert table.column("pattern").to_pylist() == [pattern, pattern]
+
+
 def test_unfitted_redactor_hashes_every_token() -> None:
     assert re.fullmatch(f"{H}:{H}:{H}", Redactor("s").redact_key("user:1:session"))
 

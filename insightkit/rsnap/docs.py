@@ -123,7 +123,8 @@ def render_markdown() -> str:
         "digits are always hashed. The same part hashes the same under one secret (joins and distinct "
         "counts still work; keep the secret to compare snapshots over time); with `redact=True` the "
         "secret is random and forgotten. The secret is never stored; the metadata records "
-        "`redaction: {method, parts, key_supplied}`. The streaming writer (`insightkit.analysis.convert()`, "
+        "`redaction: {method, parts, key_supplied}`. The `pattern` column is redacted the same way, so "
+        "`tenant:42:*` becomes `tenant:<hash of 42>:*` next to keys `tenant:<hash of 42>:<hash>`. The streaming writer (`insightkit.analysis.convert()`, "
         "`insightkit analyze --stream`) sees one batch at a time and cannot tell literal parts from data, "
         "so it hashes every part and only the separators survive.",
         "",

@@ -150,6 +150,16 @@ class Redactor:
             for i, part in enumerate(tokenize(span))
         )
 
+    def redact_pattern(self, pattern: str) -> str:
+        """A pattern redacted as its keys are: ``*`` stays, digits in literal parts are hashed."""
+        return "*".join(self._redact_literal_span(part) for part in pattern.split("*"))
+
+    def redact_patterns(self, patterns: pa.Array | pa.ChunkedArray) -> pa.Array:
+        """``redact_pattern`` over a column, computed once per distinct pattern."""
+        values = patterns.to_pylist()
+        mapping = {p: self.redact_pattern(p) for p in set(values) if p is not None}
+        return pa.array([None if p is None else mapping[p] for p in values], pa.string())
+
     def redact_array(self, keys: pa.Array | pa.ChunkedArray, patterns: Any = None) -> pa.Array:
         """A string array of redacted keys, aligned with ``keys`` (``patterns`` optional, aligned)."""
         key_list = keys.to_pylist()

@@ -175,6 +175,11 @@ class RsnapWriter:
             patterns = table.column(PATTERN_COLUMN) if PATTERN_COLUMN in table.column_names else None
             redacted = self.redactor.redact_array(table.column("key"), patterns)
             table = table.set_column(table.schema.get_field_index("key"), self._schema.field("key"), redacted)
+            if patterns is not None:
+                index = table.schema.get_field_index(PATTERN_COLUMN)
+                table = table.set_column(
+                    index, self._schema.field(PATTERN_COLUMN), self.redactor.redact_patterns(patterns)
+                )
         self.rows += len(table)
         if not self._partitioned:
             self._partition(None).add(table)
