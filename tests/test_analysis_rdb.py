@@ -169,3 +169,18 @@ def test_convert_of_a_truncated_rdb_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(RdbError, match=r"broken\.rdb"):
         convert(broken, tmp_path / "out.rsnap.parquet", progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.rdb"]
+
+
+def test_facade_delegates_to_patterns_rules_and_present(sample: Analysis) -> None:
+    patterns = sample.patterns
+    assert {"pattern", "keys", "memory_bytes"} <= set(patterns.columns)
+    assert int(patterns["keys"].sum()) == len(sample.keys)
+    assert set(patterns["pattern"]) == set(sample.keys["pattern"])
+    recs = sample.recommendations
+    assert {"rule", "estimated_savings_bytes", "offending_keys", "fix"} <= set(recs.columns)
+    flagged = recs[recs["offending_keys"] > 0].iloc[0]
+    offenders = sample.offenders(flagged["rule"])
+    assert len(offenders) == flagged["offending_keys"]
+    assert set(offenders["key"]) <= set(sample.keys["key"])
+    # present/ is tested on its own; here only that the thin delegations reach it
+    assert type(sample.plot_ttl_buckets()).__name__ in ("Figure", "Chart")
