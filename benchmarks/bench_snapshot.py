@@ -68,6 +68,7 @@ def main() -> None:
     )
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--skip-sync", action="store_true", help="only the DUMP method")
     args = parser.parse_args()
 
     from servers import find_cli, running_server
@@ -113,14 +114,14 @@ def main() -> None:
 
         client = server.client()
         print(f"\n{'mode':10} {'redis-cli --rdb':>16} {'insightkit sync+decode':>23} {'ratio':>7}")
-        for diskless in ("no", "yes"):
+        for diskless in () if args.skip_sync else ("no", "yes"):
             client.config_set("repl-diskless-sync", diskless)
             peer = best(args.repeat, redis_cli)
             mine = best(args.repeat, ours("sync"))
             mode = "diskless" if diskless == "yes" else "disk"
             print(f"{mode:10} {peer:15.2f}s {mine:22.2f}s {mine / peer:6.2f}x")
-        rdb_size = (tmp / "cli.rdb").stat().st_size
-        print(f"(RDB size {rdb_size / 1e6:.1f} MB)")
+        if not args.skip_sync:
+            print(f"(RDB size {(tmp / 'cli.rdb').stat().st_size / 1e6:.1f} MB)")
 
         def cpu_of(fn: Callable[[], object]) -> tuple[float, float, float]:
             """(wall, our CPU, server CPU) seconds for one run."""

@@ -349,12 +349,29 @@ def tls_client(server: Server, files: dict[str, str]) -> redis.Redis:
     )
 
 
+def _free_cluster_port() -> int:
+    """A free port whose cluster-bus twin (port + 10000) is free too and still below 65536."""
+    import random
+
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, 45000)
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 10000))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port pair for a cluster node")
+
+
 def start_cluster(flavour: str = "redis70", primaries: int = 3, *, args: Sequence[str] = ()) -> list[Server]:
     """``primaries`` cluster-enabled servers sharing the 16384 slots evenly, state ok on return."""
     servers: list[Server] = []
     try:
         for _ in range(primaries):
-            port = free_port()
+            port = _free_cluster_port()
             servers.append(
                 start_server(
                     flavour,

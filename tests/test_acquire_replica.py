@@ -111,7 +111,7 @@ def _acl_server(flavour: str, **kwargs: object):  # type: ignore[no-untyped-def]
     )
 
 
-@pytest.mark.parametrize("flavour", ["redis70", "valkey81"])
+@pytest.mark.parametrize("flavour", FLAVOURS)
 def test_acl_users_with_and_without_replication_rights(flavour: str) -> None:
     with _acl_server(flavour) as server:
         fill(server, 40)
