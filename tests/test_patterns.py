@@ -302,3 +302,12 @@ def test_pattern_arrow_matches_the_series() -> None:
     series = assign_patterns(frame(["a:1", "b:2", "a:3"]))
     arrow = pattern_arrow(series)
     assert arrow.type == pa.string() and arrow.to_pylist() == ["a:*", "b:*", "a:*"]
+
+
+def test_unusual_keys() -> None:
+    keys = ["", ":::", "用户:42:资料", "用户:43:资料", None, "a" * 5000 + ":1"]
+    got = assign_patterns(pd.DataFrame({"key": keys})).astype(str).tolist()
+    assert got[0] == "" and got[1] == ":::"
+    assert got[2] == got[3] == "用户:*:资料"
+    assert got[4] == ""  # a missing key (never produced by the decoder) gets the empty pattern
+    assert got[5] == "a" * 5000 + ":*"

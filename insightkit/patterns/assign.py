@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from insightkit.errors import ConfigurationError
 from insightkit.patterns.cardinality import DEFAULT_THRESHOLDS, Thresholds
@@ -49,6 +50,8 @@ def binary_flags(keys: pd.DataFrame | pd.Series) -> pa.ChunkedArray | None:
 
 def _encode_chunk(job: tuple[pa.Array, pa.Array | None]) -> tuple[np.ndarray, list[str]]:
     chunk, binary = job
+    if chunk.null_count:  # not in KEY_SCHEMA, but a hand-made frame may have them
+        chunk = pc.fill_null(chunk, "")
     encoded = templates_of(chunk, binary).dictionary_encode()
     indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
     return indices, encoded.dictionary.to_pylist()
