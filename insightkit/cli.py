@@ -127,6 +127,7 @@ def _analyze_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"redact with this key, stable across snapshots (implies --redact; ${REDACT_KEY_ENV} keeps it "
         "out of the process list)",
     )
+    parser.add_argument("-n", "--top", type=int, default=10, help="rows of patterns and recommendations")
     parser.add_argument(
         "--stream",
         action="store_true",
@@ -143,6 +144,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if redact is not None and not args.output:
         raise InsightkitError("--redact applies to the RSNAP written with -o/--output")
     written: str | None
+    extra: dict[str, pd.DataFrame] = {}
     if args.stream:
         if not args.output:
             raise InsightkitError("--stream needs -o/--output: it writes the RSNAP as it decodes")
@@ -151,13 +153,44 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         analysis = _open(args, args.source)
         written = str(analysis.to_rsnap(args.output, redact=redact)) if args.output else None
         summary, source = analysis.summary(), analysis.metadata.get("source")
+        extra = _findings(analysis, args.top)
     if args.json:
-        _print_json({"source": source, "rsnap": written, **summary.to_dict()})
+        payload = {"source": source, "rsnap": written, **summary.to_dict()}
+        payload.update({name: _records(frame) for name, frame in extra.items()})
+        _print_json(payload)
     else:
         print(summary)
+        for name, frame in extra.items():
+            print()
+            print(render_table(frame, title=ANALYZE_TITLES[name]))
         if written:
             print(f"\nRSNAP written to {written}")
     return EXIT_OK
+
+
+ANALYZE_TITLES = {
+    "patterns": "Top patterns by memory",
+    "recommendations": "Recommendations (estimated savings)",
+}
+
+
+def _findings(analysis: Any, top: int) -> dict[str, pd.DataFrame]:
+    """Top patterns and recommendations, when those stages are part of this build."""
+    out: dict[str, pd.DataFrame] = {}
+    try:
+        patterns = analysis.patterns
+    except ImportError:
+        return out
+    columns = [c for c in ("pattern", "keys", "memory_bytes", "share") if c in patterns.columns]
+    out["patterns"] = patterns.sort_values("memory_bytes", ascending=False).head(top)[columns]
+    try:
+        recommendations = analysis.recommendations
+    except ImportError:
+        return out
+    columns = [c for c in ("rule", "severity", "offending_keys", "estimated_savings_bytes", "title")]
+    found = recommendations[recommendations["offending_keys"] > 0]
+    out["recommendations"] = found.head(top)[[c for c in columns if c in found.columns]]
+    return out
 
 
 def _redaction(args: argparse.Namespace) -> str | bool | None:

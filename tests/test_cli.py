@@ -128,3 +128,12 @@ def test_truncated_rdb_is_one_line(tmp_path: Path) -> None:
     broken = tmp_path / "cut.rdb"
     broken.write_bytes(sample[:1000])
     assert_one_line_error(run("summary", str(broken)), 1, "cut.rdb")
+
+
+def test_analyze_reports_patterns_and_recommendations() -> None:
+    data = json.loads(run("analyze", "data/samples/sample.rdb", "--json", "-n", "3").stdout)
+    assert len(data["patterns"]) == 3
+    assert data["patterns"][0]["memory_bytes"] >= data["patterns"][1]["memory_bytes"]
+    assert all(r["offending_keys"] > 0 for r in data["recommendations"])
+    human = run("analyze", "data/samples/sample.rdb", "-n", "3").stdout
+    assert "Top patterns by memory" in human and "Recommendations" in human
