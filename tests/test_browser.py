@@ -118,8 +118,11 @@ def test_quickstart_explorer_in_chromium(tmp_path: Path) -> None:
     root = tmp_path / "work"
     shutil.copytree(REPO / "notebooks", root / "notebooks")
     shutil.copytree(REPO / "data" / "samples", root / "data" / "samples")
-    keys = insightkit.analyze(REPO / "data" / "samples" / "sample.rdb", progress=False).keys
+    analysis = insightkit.analyze(REPO / "data" / "samples" / "sample.rdb", progress=False)
+    keys = analysis.keys
     hashes = int((keys["type"] == "hash").sum())
+    third = str(analysis.patterns.sort_values("memory_bytes", ascending=False)["pattern"].iloc[2])
+    third_keys = int((keys["pattern"] == third).sum())
     assert 0 < hashes < len(keys)
     ARTIFACTS.mkdir(exist_ok=True)
 
@@ -168,6 +171,19 @@ def test_quickstart_explorer_in_chromium(tmp_path: Path) -> None:
             assert types == {"hash"}
             page.evaluate(to_top)
             page.screenshot(path=str(ARTIFACTS / "quickstart-explorer-hash.png"))
+
+            # Drill from a pattern to its keys: Patterns tab, pick one, "Show its keys".
+            page.locator(".ik-explorer .lm-TabBar-tab", has_text="Patterns").click()
+            page.select_option(".ik-explorer .ik-pattern-list select", label=third)
+            page.locator(".ik-explorer .ik-drill").click()
+            page.wait_for_function(
+                "prefix => document.querySelector('.ik-explorer .ik-status').innerText.startsWith(prefix)",
+                arg=f"{third_keys:,} of",
+                timeout=30_000,
+            )
+            assert page.locator(".ik-explorer .ik-pattern-filter input").input_value() == third
+            page.evaluate(to_top)
+            page.screenshot(path=str(ARTIFACTS / "quickstart-explorer-drill.png"))
 
             # The charts above the explorer rendered as images in the notebook.
             images = page.locator(".jp-OutputArea-output img")

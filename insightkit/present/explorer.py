@@ -42,7 +42,8 @@ TABLE_STYLE = (
     "<style>.ik-table{border-collapse:collapse;font-size:12px}"
     ".ik-table th,.ik-table td{border-bottom:1px solid #ddd;padding:2px 8px;text-align:left}"
     ".ik-table td.num,.ik-table th.num{text-align:right;font-variant-numeric:tabular-nums}"
-    ".ik-table th{background:#f3f3f3}</style>"
+    ".ik-table th{background:#f3f3f3}.ik-table td{max-width:480px;overflow-wrap:anywhere}"
+    ".ik-html{line-height:1.35}.ik-html p{margin:6px 0}</style>"
 )
 
 
@@ -220,7 +221,7 @@ class Explorer:
             f"<b>{human_count(len(rows))}</b> of {human_count(len(self.keys))} keys match · "
             f"<b>{html.escape(human_bytes(held))}</b> ({share:.1%} of {html.escape(human_bytes(self.total_bytes))})"
         )
-        self.keys_table.value = TABLE_STYLE + table(self.shown(), KEY_COLUMNS, "ik-table")
+        self.keys_table.value = _html(table(self.shown(), KEY_COLUMNS, "ik-table"))
 
     # -- patterns -------------------------------------------------------------------------
 
@@ -238,7 +239,7 @@ class Explorer:
             widgets.Button(description="Show its keys", icon="search", button_style="primary"), "ik-drill"
         )
         self.drill_button.on_click(lambda _b: self.drill(self.pattern_list.value))
-        table_html = TABLE_STYLE + table(patterns.head(100), PATTERN_COLUMNS, "ik-table")
+        table_html = _html(table(patterns.head(100), PATTERN_COLUMNS, "ik-table"))
         return widgets.VBox(
             [
                 widgets.HBox([self.pattern_list, self.drill_button]),
@@ -312,7 +313,12 @@ class Explorer:
             top = largest_offenders(offenders, int(self.rows.value))
             parts.append(f"<p>Top {len(top)} of {human_count(len(offenders))} offenders:</p>")
             parts.append(table(top, OFFENDER_COLUMNS, "ik-table"))
-        self.recommendation_detail.value = TABLE_STYLE + "".join(parts)
+        self.recommendation_detail.value = _html("".join(parts))
+
+
+def _html(body: str) -> str:
+    """Widget HTML with the explorer's table style and normal line height (widgets default to 28px)."""
+    return f'{TABLE_STYLE}<div class="ik-html">{body}</div>'
 
 
 def _snapshot_time_ms(metadata: dict[str, Any] | None, keys: pd.DataFrame) -> int:
