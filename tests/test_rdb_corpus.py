@@ -149,3 +149,49 @@ def test_any_chunking_gives_the_same_rows(name: str) -> None:
 def test_every_expected_error_is_an_rdb_error() -> None:
     for cls in EXPECTED_ERRORS.values():
         assert issubclass(cls, RdbError)
+
+
+def _librdb_json(path: Path) -> list[dict]:
+    """librdb's expected outputs are JSON fragments: a list of dbs, or one db's members without braces."""
+    text = path.read_text()
+    for candidate in (text, "{" + text + "}", "[" + text + "]"):
+        try:
+            value = json.loads(candidate)
+        except json.JSONDecodeError:
+            continue
+        return value if isinstance(value, list) else [value]
+    raise AssertionError(f"cannot parse {path}")
+
+
+LIBRDB_DATA = sorted(
+    p
+    for p in (CORPUS / "librdb").glob("*.json")
+    if p.stem.endswith("_data") and (CORPUS / "librdb" / (p.stem[: -len("_data")] + ".rdb")).exists()
+)
+
+
+@pytest.mark.parametrize("path", LIBRDB_DATA, ids=lambda p: p.name)
+def test_librdb_expected_data(path: Path) -> None:
+    """librdb's JSON: keys with their values (lists/objects → element counts) and the aux fields."""
+    rdb = CORPUS / "librdb" / (path.stem[: -len("_data")] + ".rdb")
+    rows, meta = decode_rows(rdb)
+    by_key = {r["key"]: r for r in rows}
+    expected_keys = 0
+    for db in _librdb_json(path):
+        for key, value in db.items():
+            if key == "__aux__":
+                for name, text in value.items():
+                    assert meta.aux[name] == text
+                continue
+            if key.startswith("__"):
+                continue
+            expected_keys += 1
+            row = by_key[key]
+            if isinstance(value, (list, dict)):
+                assert row["num_elements"] == len(value), key
+            elif value.startswith("<Content of Module"):  # librdb prints the serialized size
+                size = int(value.split("serialized size of ")[1].split()[0])
+                assert row["module"] is not None and row["element_bytes"] == size, key
+            else:
+                assert row["num_elements"] == 1 and row["element_bytes"] == len(value.encode()), key
+    assert expected_keys == len(rows)

@@ -1325,6 +1325,7 @@ cdef class Decoder:
         self.facts.encoding = E_MODULE
         self.facts.module_bytes = self.pos - start
         self.facts.num_elements = 1
+        self._elem(self.facts.module_bytes)
         self.row_type = idx
         self.row_module = idx
         self.row_encoding = E_RAW
