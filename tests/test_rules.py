@@ -32,31 +32,19 @@ def _run(rule: Rule, case: Case, engine: str) -> pd.DataFrame:
     )
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.id)
-def test_rule_fires_on_its_antipattern(rule: Rule, engine: str) -> None:
-    found = _run(rule, rule.fire, engine)
-    assert list(found["rule"]) == [rule.id]
-    row = found.iloc[0]
-    if rule.per_key:
-        assert row["offending_keys"] > 0
-        assert row["offending_memory_bytes"] > 0
-        assert row["top_patterns"]
-    if rule.saving is not None:
-        assert row["estimated_savings_bytes"] > 0, "a priced rule must price its own example"
-    assert row["fix"] and row["description"]
-
-
-@pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.id)
-def test_rule_stays_quiet_on_best_practice(rule: Rule, engine: str) -> None:
-    assert _run(rule, rule.quiet, engine).empty
-
-
-@pytest.mark.parametrize("rule", [r for r in ALL_RULES if r.per_key], ids=lambda r: r.id)
-def test_engines_agree(rule: Rule) -> None:
-    on_pandas = _run(rule, rule.fire, "pandas")
-    on_duckdb = _run(rule, rule.fire, "duckdb")
+def test_rule_fires_on_its_antipattern_on_both_engines(rule: Rule) -> None:
+    found = {engine: _run(rule, rule.fire, engine) for engine in ENGINES}
+    for engine, result in found.items():
+        assert list(result["rule"]) == [rule.id], engine
+        row = result.iloc[0]
+        if rule.per_key:
+            assert row["offending_keys"] > 0
+            assert row["offending_memory_bytes"] > 0
+            assert row["top_patterns"]
+        if rule.saving is not None:
+            assert row["estimated_savings_bytes"] > 0, "a priced rule must price its own example"
+        assert row["fix"] and row["description"]
     columns = [
         "rule",
         "estimated_savings_bytes",
@@ -64,15 +52,24 @@ def test_engines_agree(rule: Rule) -> None:
         "offending_patterns",
         "offending_memory_bytes",
     ]
-    pd.testing.assert_frame_equal(on_pandas[columns], on_duckdb[columns])
-    rows_pd = rules_api.offenders(
-        _keys(rule.fire, "pandas"), None, rule.fire.metadata, rule.id, rule.fire.thresholds
-    )
-    rows_db = rules_api.offenders(
-        _keys(rule.fire, "duckdb"), None, rule.fire.metadata, rule.id, rule.fire.thresholds
-    )
-    assert sorted(rows_pd["key"].astype(str)) == sorted(rows_db["key"].astype(str))
-    assert int(rows_pd["estimated_savings_bytes"].sum()) == int(on_pandas["estimated_savings_bytes"].iloc[0])
+    pd.testing.assert_frame_equal(found["pandas"][columns], found["duckdb"][columns])
+    if rule.per_key:
+        rows = {
+            engine: rules_api.offenders(
+                _keys(rule.fire, engine), None, rule.fire.metadata, rule.id, rule.fire.thresholds
+            )
+            for engine in ENGINES
+        }
+        assert sorted(rows["pandas"]["key"].astype(str)) == sorted(rows["duckdb"]["key"].astype(str))
+        assert len(rows["pandas"]) == int(found["pandas"]["offending_keys"].iloc[0])
+        total = int(rows["pandas"]["estimated_savings_bytes"].sum())
+        assert total == int(found["pandas"]["estimated_savings_bytes"].iloc[0])
+
+
+@pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.id)
+def test_rule_stays_quiet_on_best_practice_on_both_engines(rule: Rule) -> None:
+    for engine in ENGINES:
+        assert _run(rule, rule.quiet, engine).empty, engine
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -120,16 +117,16 @@ def test_catalogue() -> None:
 def test_thresholds_follow_config_and_overrides() -> None:
     rule = rules_api.get_rule("hash-listpack-entries")
     keys = key_table(rule.fire.keys)
-    # the old spelling from a 6.2 server is understood: 150 < 200 fields <= 150 * headroom fires
+    # the old spelling from a 6.2 server is understood: 150 < 700 fields <= 150 * headroom fires
     config: dict[str, Any] = {"config": {"hash-max-ziplist-entries": "150"}}
     assert not rules_api.evaluate(keys, None, config, only=[rule.id]).empty
-    # 1024 already covers 200-field hashes; 20 is too far below them to raise blindly
+    # 1024 already covers 700-field hashes; 20 is too far below them to raise blindly
     for limit in ("1024", "20"):
         config = {"config": {"hash-max-listpack-entries": limit}}
         assert rules_api.evaluate(keys, None, config, only=[rule.id]).empty
-    assert rules_api.evaluate(keys, None, {}, {"hash-max-listpack-entries": 256}, only=[rule.id]).empty
+    assert rules_api.evaluate(keys, None, {}, {"hash-max-listpack-entries": 1024}, only=[rule.id]).empty
     found = rules_api.evaluate(keys, None, {"server": {"version": "6.2.14"}}, only=[rule.id])
-    assert "hash-max-ziplist-entries 256" in found["fix"].iloc[0]
+    assert "hash-max-ziplist-entries 1024" in found["fix"].iloc[0]
 
 
 def test_unknown_threshold_is_an_error() -> None:

@@ -48,8 +48,11 @@ def alloc(size: nw.Expr, allocator: str) -> nw.Expr:
 
 
 def sds_header(length: nw.Expr) -> nw.Expr:
-    """sdshdr8/16/32 header plus the NUL terminator."""
-    return nw.when(length < 256).then(4).when(length < 65536).then(6).otherwise(10)
+    """sds header plus the NUL terminator: sdshdr5 (1 byte) below 32 bytes, then sdshdr8/16/32.
+
+    Key names are copied with sdsdup, which picks the smallest header type, sdshdr5 included.
+    """
+    return nw.when(length < 32).then(2).when(length < 256).then(4).when(length < 65536).then(6).otherwise(10)
 
 
 def sds_alloc(length: nw.Expr, allocator: str) -> nw.Expr:

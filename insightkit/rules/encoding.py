@@ -98,7 +98,7 @@ HASH_ENTRIES = Rule(
     mechanical=True,
     peers=("RedisInsight v1/v2 hashHashtableToZiplist",),
     fire=Case(
-        keys=({"key": "user:{i}", "type": "hash", "encoding": "hashtable", "num_elements": 200, "repeat": 3},)
+        keys=({"key": "user:{i}", "type": "hash", "encoding": "hashtable", "num_elements": 700, "repeat": 3},)
     ),
     quiet=Case(
         keys=(

@@ -15,7 +15,7 @@ from insightkit.errors import ConfigurationError
 
 # Server config defaults shared by Redis 6.2 .. 8.x and Valkey (names in their 7.0+ spelling).
 SERVER_DEFAULTS: dict[str, Any] = {
-    "hash-max-listpack-entries": 128,
+    "hash-max-listpack-entries": 512,
     "hash-max-listpack-value": 64,
     "zset-max-listpack-entries": 128,
     "zset-max-listpack-value": 64,
