@@ -323,12 +323,17 @@ def _open_source(
 
 
 def load(path: str | os.PathLike[str], *, patterns: Any = None) -> Analysis:
-    """Re-open an RSNAP file or directory; ``metadata["method"]`` becomes ``"rsnap"``."""
+    """Re-open an RSNAP file or directory; ``metadata["method"]`` becomes ``"rsnap"``.
+
+    The stored ``pattern`` column is kept unless ``patterns`` (custom pattern rules) asks for a new one.
+    """
     table, stored = read_rsnap(path)
     metadata = dict(stored)
     metadata["original_method"] = stored.get("method")
     metadata["method"] = "rsnap"
     metadata["rsnap_source"] = str(path)
+    if patterns is not None and PATTERN_COLUMN in table.column_names:
+        table = table.drop_columns([PATTERN_COLUMN])  # custom patterns: discover again with them
     keys = table.to_pandas(types_mapper=pd.ArrowDtype)
     return Analysis(keys, metadata, custom_patterns=patterns)
 

@@ -184,3 +184,12 @@ def test_facade_delegates_to_patterns_rules_and_present(sample: Analysis) -> Non
     assert set(offenders["key"]) <= set(sample.keys["key"])
     # present/ is tested on its own; here only that the thin delegations reach it
     assert type(sample.plot_ttl_buckets()).__name__ in ("Figure", "Chart")
+
+
+def test_custom_patterns_replace_the_stored_ones() -> None:
+    assert "leaderboard:*:s*" in set(load(SAMPLE_RSNAP).keys["pattern"])
+    custom = load(SAMPLE_RSNAP, patterns={"leaderboard:*": "leaderboards"})
+    assert "leaderboards" in set(custom.keys["pattern"])
+    assert "leaderboards" in set(
+        analyze(SAMPLE_RSNAP, patterns={"leaderboard:*": "leaderboards"}).keys["pattern"]
+    )

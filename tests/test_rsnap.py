@@ -253,3 +253,13 @@ def test_large_dataset_rolls_files(tmp_path: Path) -> None:
 def test_file_schema_orders_columns() -> None:
     schema = file_schema(["pattern", *reversed(KEY_COLUMNS)])
     assert schema.names == [*KEY_COLUMNS, "pattern"]
+
+
+def test_a_batch_that_changes_shape_aborts_cleanly(tmp_path: Path) -> None:
+    def drifting() -> Iterator[pa.RecordBatch]:
+        yield key_batch(0, 100)
+        yield key_batch(100, 100).append_column("pattern", pa.array(["x:*"] * 100))
+
+    with pytest.raises(RsnapError, match="differ from the file's columns"):
+        write_rsnap(tmp_path / "x.parquet", drifting(), META, row_group_rows=50)
+    assert list(tmp_path.iterdir()) == []

@@ -8,12 +8,14 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from keytables import key_batch
 
 from insightkit.analysis import Analysis, load
 from insightkit.errors import ConfigurationError
 from insightkit.rsnap import Redactor, make_redactor, read_rsnap, write_rsnap
-from insightkit.rsnap.redact import HASH_HEX_CHARS
+from insightkit.rsnap.redact import HASH_HEX_CHARS, tokenize
 
 H = f"[0-9a-f]{{{HASH_HEX_CHARS}}}"
 
@@ -134,3 +136,22 @@ def test_streaming_writer_redacts_batches(tmp_path: Path) -> None:
     assert b"91000" not in raw and b"user" not in raw
     table, _ = read_rsnap(path)
     assert all(re.fullmatch(f"{H}:{H}:{H}", k) for k in table.column("key").to_pylist())
+
+
+_PART = st.text(alphabet="abcxyz0123456789é", min_size=1, max_size=6)
+_SEP = st.sampled_from([":", "/", "|", ".", "-", "_", "#", "@", "::"])
+
+
+@given(parts=st.lists(_PART, min_size=1, max_size=6), seps=st.lists(_SEP, min_size=5, max_size=5))
+@settings(max_examples=200, deadline=None)
+def test_redaction_keeps_every_separator_and_hides_every_digit(parts: list[str], seps: list[str]) -> None:
+    key = parts[0] + "".join(sep + part for sep, part in zip(seps, parts[1:], strict=False))
+    redactor = Redactor("prop").fit([key, key])
+    redacted = redactor.redact_key(key)
+    before, after = tokenize(key), tokenize(redacted)
+    assert len(before) == len(after)
+    assert before[1::2] == after[1::2]  # separators, in order
+    for original, hidden in zip(before[::2], after[::2], strict=True):
+        if any(ch.isdigit() for ch in original):
+            assert re.fullmatch(H, hidden)
+    assert redactor.redact_key(key) == redacted
