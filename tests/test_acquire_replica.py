@@ -257,3 +257,25 @@ def test_writes_during_the_snapshot(method: str) -> None:
         assert before <= table.num_rows <= after
         assert len(set(table.column("key").to_pylist())) == table.num_rows  # no duplicates
         assert snap.metadata["rdb"]["checksum"] == "ok"
+
+
+def test_batches_are_decoded_while_the_payload_arrives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No temp file and no waiting for the whole payload: the first rows come out long before the end."""
+    monkeypatch.chdir(tmp_path)
+    args = server_args("redis70", "--repl-diskless-sync", "yes", "--rdb-key-save-delay", "100")
+    with running_server("redis70", args=args) as server:
+        fill(server, 2000)
+        start = time.monotonic()
+        first = None
+        rows_seen = 0
+        with open_snapshot(server.url, method="sync", progress=False, batch_size=100) as snap:
+            for batch in snap.batches():
+                if first is None:
+                    first = time.monotonic() - start
+                    assert list(tmp_path.iterdir()) == []  # nothing written to disk on the way
+                rows_seen += batch.num_rows
+        total = time.monotonic() - start
+        assert rows_seen == 2007 and first is not None
+        assert first < total / 2, (first, total)
