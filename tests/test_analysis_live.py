@@ -66,7 +66,11 @@ def test_client_and_host_port_sources(redis70: Server) -> None:
     redis70.client().set("a:1", "x")
     # method="dump": replica sync is covered above and waits out Redis 7.0's diskless-sync delay
     assert len(analyze(redis70.client(), method="dump", progress=False).keys) == 1
-    assert len(analyze(f"127.0.0.1:{redis70.port}", method="dump", progress=False).keys) == 1
+    analysis = analyze(f"127.0.0.1:{redis70.port}", method="dump", progress=False)
+    assert len(analysis.keys) == 1
+    totals = analysis.summary().totals  # live snapshots put the keys beside INFO
+    assert totals["used_memory"] > totals["memory_bytes"] > 0
+    assert "maxmemory-policy" in analysis.metadata["config"]
 
 
 def test_cli_refused_connection_is_one_line() -> None:
