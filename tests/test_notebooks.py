@@ -18,10 +18,14 @@ NOTEBOOKS = REPO / "notebooks"
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
+@pytest.fixture(autouse=True)
+def _kernel_uses_this_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernel (a child process) imports insightkit from this checkout, whatever is installed."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+
+
 def _execute(name: str) -> Any:
     book = nbformat.read(NOTEBOOKS / name, as_version=4)
-    # The kernel imports insightkit from this checkout, whatever is installed.
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     client = NotebookClient(
         book,
         timeout=300,
