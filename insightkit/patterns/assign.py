@@ -48,17 +48,23 @@ def binary_flags(keys: pd.DataFrame | pd.Series) -> pa.ChunkedArray | None:
     return arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
 
 
-def _encode_chunk(job: tuple[pa.Array, pa.Array | None]) -> tuple[np.ndarray, list[str]]:
-    chunk, binary = job
+def _slice(arr: pa.ChunkedArray, start: int) -> pa.Array:
+    """Rows ``start`` … ``start + CHUNK_KEYS`` as one array, copied only when they span chunks."""
+    part = arr.slice(start, CHUNK_KEYS)
+    return part.chunk(0) if part.num_chunks == 1 else part.combine_chunks()
+
+
+def _encode_chunk(
+    keys: pa.ChunkedArray, binary: pa.ChunkedArray | None, start: int
+) -> tuple[np.ndarray, list[str]]:
+    """Templates of one chunk, dictionary-encoded; the chunk's strings are dropped on return."""
+    chunk = _slice(keys, start)
     if chunk.null_count:  # not in KEY_SCHEMA, but a hand-made frame may have them
         chunk = pc.fill_null(chunk, "")
-    encoded = templates_of(chunk, binary).dictionary_encode()
+    flags = None if binary is None else _slice(binary, start)
+    encoded = templates_of(chunk, flags).dictionary_encode()
     indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
     return indices, encoded.dictionary.to_pylist()
-
-
-def _combined(arr: pa.ChunkedArray, start: int) -> pa.Array:
-    return arr.slice(start, CHUNK_KEYS).combine_chunks()
 
 
 def template_codes(
@@ -68,16 +74,14 @@ def template_codes(
     progress: bool | None = None,
     workers: int | None = None,
 ) -> tuple[np.ndarray, list[str]]:
-    """Per key, the code of its folded template; and the distinct folded templates."""
+    """Per key, the code of its folded template; and the distinct folded templates.
+
+    Chunks are cut inside the workers, so at most ``workers`` chunks of strings exist at once.
+    """
     n = len(keys)
-    starts = range(0, n, CHUNK_KEYS)
-    flat = [_combined(keys, s) for s in starts]
-    jobs = [
-        (chunk, None if binary is None else _combined(binary, s))
-        for chunk, s in zip(flat, starts, strict=True)
-    ]
+    starts = list(range(0, n, CHUNK_KEYS))
     show = (n >= PROGRESS_MIN_KEYS) if progress is None else progress
-    workers = workers or min(len(flat), os.cpu_count() or 1) or 1
+    workers = workers or min(len(starts), os.cpu_count() or 1) or 1
     from tqdm.auto import tqdm
 
     results: list[tuple[np.ndarray, list[str]]] = []
@@ -85,9 +89,9 @@ def template_codes(
         ThreadPoolExecutor(max_workers=workers) as pool,
         tqdm(total=n, unit="key", desc="patterns", disable=not show, leave=False) as bar,
     ):
-        for chunk, result in zip(flat, pool.map(_encode_chunk, jobs), strict=True):
+        for result in pool.map(lambda start: _encode_chunk(keys, binary, start), starts):
             results.append(result)
-            bar.update(len(chunk))
+            bar.update(len(result[0]))
 
     # Unify the chunk dictionaries, folding each distinct raw template once.
     all_raw: list[str] = [t for _, d in results for t in d]
@@ -124,11 +128,11 @@ def assign_patterns(
     codes, templates = template_codes(arr, binary_flags(keys), progress=progress)
 
     discovered_mask = rule_of_key < 0
-    weights = np.bincount(codes[discovered_mask], minlength=len(templates))
+    weights = np.bincount(codes[discovered_mask] if spec.rules else codes, minlength=len(templates))
     present = np.flatnonzero(weights)
     patterns_of_present = discover([templates[i] for i in present], weights[present], thresholds)
     pattern_codes_present, pattern_names = pd.factorize(pd.Series(patterns_of_present, dtype=object))
-    template_to_pattern = np.full(len(templates), -1, dtype=np.int64)
+    template_to_pattern = np.full(len(templates), -1, dtype=np.int32)
     template_to_pattern[present] = pattern_codes_present
 
     rule_names = [r.name for r in spec.rules]
@@ -141,11 +145,12 @@ def assign_patterns(
         names = [spec.renames.get(name, name) for name in names]
     # Renames (or a rule named like a discovered pattern) may merge categories.
     merged_codes, merged_names = pd.factorize(pd.Series(names, dtype=object))
+    merged_codes = merged_codes.astype(np.int32)
     categories = np.asarray(merged_names, dtype=object)
     key_codes = merged_codes[key_codes] if len(key_codes) else key_codes
     used = np.bincount(key_codes, minlength=len(categories)) > 0
     if not used.all():
-        remap = np.cumsum(used) - 1
+        remap = (np.cumsum(used) - 1).astype(np.int32)
         key_codes = remap[key_codes]
         categories = categories[used]
     cat = pd.Categorical.from_codes(key_codes, categories=pd.Index(categories, dtype=object))
