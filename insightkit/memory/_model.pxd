@@ -8,6 +8,7 @@
 # Fields after `module_bytes` belong to the model: element()/blob() fill them, the decoder only has to
 # zero the struct per key (it memsets it).
 
+cimport cython
 from libc.stdint cimport int64_t
 
 # Logical kinds (match TYPE).
@@ -74,6 +75,7 @@ cdef struct MemBreakdown:
     int64_t expires_bytes   # expires dict entry (not counted by MEMORY USAGE)
     int64_t total           # key_bytes + overhead_bytes + value_bytes == MEMORY USAGE
 
+@cython.final
 cdef class MemoryModel:
     cdef public str allocator        # "jemalloc" or "libc"
     cdef public tuple version        # (major, minor) of the server family below
@@ -82,9 +84,10 @@ cdef class MemoryModel:
     cdef public int list_compress_depth   # quicklist nodes held LZF-compressed only when > 0
     cdef public int stream_prealloc       # bytes a stream's open (last) listpack node is preallocated to
     cdef public dict description          # what was chosen and why (model_for fills it; JSON-safe)
-    cdef public str state                 # "live" (built by commands) or "loaded" (as right after an RDB load)
+    cdef str _state                       # "live" (built by commands) or "loaded" (as right after an RDB load)
     cdef int gen                 # accounting generation (GEN_* in _model.pyx)
     cdef bint jemalloc
+    cdef bint live               # state == "live"
     cdef int64_t embstr_limit
     cdef int64_t sz_dict         # sizeof(dict) (0 for Valkey's hashtable generation)
     cdef int64_t sz_qlnode       # sizeof(quicklistNode)

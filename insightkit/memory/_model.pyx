@@ -44,20 +44,19 @@ DEF SDS8_OVERHEAD = 4       # sds type 8 header (3) + terminator
 DEF EMBED_VALUE_MAX = 128   # Valkey hash entries embed field + value up to this many bytes
 
 
+cdef extern from *:
+    int __builtin_clzll(unsigned long long) nogil
+
+
 cdef inline int64_t _clz_floor_log2(int64_t n) noexcept nogil:
     """floor(log2(n)) for n >= 1."""
-    cdef int64_t r = 0
-    while n > 1:
-        n >>= 1
-        r += 1
-    return r
+    return 63 - __builtin_clzll(<unsigned long long>n)
 
 
 cdef inline int64_t _next_pow2(int64_t n) noexcept nogil:
-    cdef int64_t p = 1
-    while p < n:
-        p <<= 1
-    return p
+    if n <= 1:
+        return 1
+    return (<int64_t>1) << (64 - __builtin_clzll(<unsigned long long>(n - 1)))
 
 
 cdef inline int64_t _je_size(int64_t n) noexcept nogil:
@@ -124,7 +123,8 @@ cdef class MemoryModel:
         self.list_compress_depth = list_compress_depth
         if state not in ("live", "loaded"):
             raise ValueError(f"state must be 'live' or 'loaded', got {state!r}")
-        self.state = state
+        self._state = state
+        self.live = state == "live"
         self.description = {}
         v = self.version
         if family == "valkey":
@@ -151,6 +151,19 @@ cdef class MemoryModel:
         self.stream_prealloc = stream_prealloc
         self.zsl_header = self.alloc(ZSL_NODE_BASE + ZSL_LEVEL * ZSL_MAXLEVEL)
         self.zsl_node_extra = self._expected_node_size()
+
+    @property
+    def state(self) -> str:
+        """"live" (collections as their write commands left them) or "loaded" (as after an RDB load)."""
+        return self._state
+
+    @state.setter
+    def state(self, value: str) -> None:
+        if value not in ("live", "loaded"):
+            raise ValueError(f"state must be 'live' or 'loaded', got {value!r}")
+        self._state = value
+        self.live = value == "live"
+        self.stream_prealloc = 4096 if self.live else 0
 
     def _expected_node_size(self) -> float:
         """E[zmalloc_size(skiplist node)]: level L with probability (3/4)(1/4)^(L-1), capped at 32."""
@@ -225,7 +238,7 @@ cdef class MemoryModel:
             buckets = _next_pow2(n)
             if buckets < 4:
                 buckets = 4
-            if self.state == "live" and steps_per_insert > 0 and n > 4:
+            if self.live and steps_per_insert > 0 and n > 4:
                 old = buckets // 2
                 if old >= 4 and steps_per_insert * (n - old - 1) < 0.632 * old:
                     return self.sz_dict + 8 * (buckets + old)
@@ -475,6 +488,39 @@ cdef class MemoryModel:
             "total": mb.total,
         }
 
+    def benchmark(self, int keys=1000000) -> float:
+        """Seconds the model itself takes for `keys` keys of a typical mix (strings, small
+        listpacks, a 10-member hashtable set), as the decoder drives it; for the benchmarks."""
+        cdef KeyFacts f
+        cdef MemBreakdown mb
+        cdef int64_t i, j, sink = 0
+        import time
+        start = time.perf_counter()
+        with nogil:
+            for i in range(keys):
+                memset(&f, 0, sizeof(KeyFacts))
+                f.key_len = 10 + (i & 31)
+                f.has_expire = (i & 3) == 0
+                j = i % 10
+                if j < 7:
+                    f.kind = KIND_STRING
+                    f.encoding = ENC_EMBSTR
+                    f.value_len = 5 + (i & 63)
+                elif j < 9:
+                    f.kind = KIND_HASH
+                    f.encoding = ENC_LISTPACK
+                    f.blob_alloc += self.blob(&f, 100 + (i & 255), -1)
+                else:
+                    f.kind = KIND_SET
+                    f.encoding = ENC_HASHTABLE
+                    f.num_elements = 10
+                    for j in range(10):
+                        f.elem_alloc += self.element(&f, 8 + j, 0)
+                self.estimate(&f, &mb)
+                sink += mb.total
+        elapsed = time.perf_counter() - start
+        return elapsed if sink >= 0 else -1.0
+
     def describe(self) -> dict:
         """The model's identity and parameters, JSON-safe (for snapshot metadata)."""
         return {
@@ -483,7 +529,7 @@ cdef class MemoryModel:
             "allocator": self.allocator,
             "list_compress_depth": self.list_compress_depth,
             "stream_prealloc": self.stream_prealloc,
-            "state": self.state,
+            "state": self._state,
             "generation": ("redis<=6.2", "redis>=7.0", "valkey-8.0", "valkey>=8.1")[self.gen],
         }
 
