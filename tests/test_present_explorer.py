@@ -46,6 +46,7 @@ def test_type_and_encoding_filters(explorer: Explorer, present_analysis: Any) ->
     assert _matching(explorer) == int((keys["type"] == "hash").sum())
     assert set(explorer.filtered()["type"]) == {"hash"}
     assert "catalog:big" in explorer.keys_table.value
+    assert set(explorer.encoding_filter.options) == {ALL, *keys[keys["type"] == "hash"]["encoding"].unique()}
     explorer.encoding_filter.value = "hashtable"
     expected = keys[(keys["type"] == "hash") & (keys["encoding"] == "hashtable")]
     assert list(explorer.filtered()["key"]) == list(expected["key"])

@@ -125,6 +125,7 @@ class Explorer:
         self.status = _styled(widgets.HTML(), "ik-status")
         self.keys_table = _styled(widgets.HTML(), "ik-keys-table")
 
+        self.type_filter.observe(self._encodings_of_type, names="value")
         for control in (
             self.db_filter,
             self.type_filter,
@@ -173,6 +174,18 @@ class Explorer:
             return []
         ranked = patterns.sort_values("memory_bytes", ascending=False)["pattern"]
         return [str(p) for p in ranked.head(MAX_PATTERN_OPTIONS)]
+
+    def _encodings_of_type(self, _change: object = None) -> None:
+        """Offer only the encodings the chosen type has (a hash is never an intset)."""
+        chosen = self.type_filter.value
+        keys = self.keys if chosen == ALL else self.keys[self.keys["type"] == chosen]
+        options = _options(keys["encoding"])
+        if list(self.encoding_filter.options) != options:
+            current = self.encoding_filter.value
+            self._holding = True  # one refresh for the type change, not one per option reset
+            self.encoding_filter.options = options
+            self.encoding_filter.value = current if current in options else ALL
+            self._holding = False
 
     def filtered(self) -> pd.DataFrame:
         """Rows of ``analysis.keys`` that pass every filter, unsorted."""

@@ -74,6 +74,7 @@ def table(frame: pd.DataFrame, columns: Iterable[tuple[str, str, Formatter]], cs
 
 
 KEY_COLUMNS: list[tuple[str, str, Formatter]] = [
+    ("node", "node", _text),  # clusters only; tables skip columns a frame lacks
     ("db", "db", _text),
     ("key", "key", _text),
     ("pattern", "pattern", _text),
