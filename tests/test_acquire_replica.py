@@ -279,3 +279,17 @@ def test_batches_are_decoded_while_the_payload_arrives(
         total = time.monotonic() - start
         assert rows_seen == 2007 and first is not None
         assert first < total / 2, (first, total)
+
+
+def test_leaving_early_closes_the_replica_connection() -> None:
+    with running_server("redis70", args=server_args("redis70", "--repl-diskless-sync", "yes")) as server:
+        fill(server, 3000)
+        with open_snapshot(server.url, method="sync", progress=False, batch_size=100) as snap:
+            batches = snap.batches()
+            assert next(batches).num_rows == 100
+        with pytest.raises(StopIteration):
+            next(batches)
+        deadline = time.monotonic() + 5
+        while server.client().info("replication")["connected_slaves"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.client().info("replication")["connected_slaves"] == 0

@@ -218,6 +218,7 @@ class Snapshot:
         }
         self.metadata: dict[str, Any] = {"source": self.spec.display}
         self._started = False
+        self._active: Generator[pa.RecordBatch, None, None] | None = None
         self._stop = threading.Event()
 
     def __enter__(self) -> Snapshot:
@@ -227,13 +228,20 @@ class Snapshot:
         self.close()
 
     def close(self) -> None:
+        """Stop a snapshot that is still running: sockets are closed, cluster workers told to stop."""
         self._stop.set()
+        if self._active is not None:
+            self._active.close()
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         """Decoded record batches (KEY_SCHEMA, plus ``node``/``slot`` for clusters) as the bytes arrive."""
         if self._started:
             raise RuntimeError("a snapshot can be iterated only once")
         self._started = True
+        self._active = self._batches()
+        return self._active
+
+    def _batches(self) -> Generator[pa.RecordBatch, None, None]:
         with RespClient(self.spec) as client:
             info = serverinfo.collect(client)
             nodes = cluster.primaries(client, self.spec.host) if info.cluster_enabled else None
