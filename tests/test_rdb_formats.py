@@ -127,3 +127,20 @@ def test_quicklist2_plain_and_packed_nodes() -> None:
     row = rows[0]
     assert row["encoding"] == "quicklist" and row["num_elements"] == 4
     assert row["largest_element_bytes"] == 50 and row["element_bytes"] == 1 + 1 + 4 + 50
+
+
+@pytest.mark.parametrize(
+    ("server_version", "encoding_40", "encoding_44"),
+    [("2.8", "raw", "raw"), ("3.0", "embstr", "raw"), ("redis-6.2", "embstr", "embstr")],
+)
+def test_server_version_decides_embstr_limit(server_version: str, encoding_40: str, encoding_44: str) -> None:
+    body = b"\x00" + _s(b"a") + _s(b"x" * 39) + b"\x00" + _s(b"b") + _s(b"y" * 44)
+    reader_rows, meta = decode_rows(_rdb(body, version=6), server_version=server_version)
+    assert [r["encoding"] for r in reader_rows] == [encoding_40, encoding_44]
+    assert meta.server["source"] == "server_version"
+
+
+def test_allocator_reaches_the_memory_model() -> None:
+    body = b"\x00" + _s(b"k") + _s(b"v")
+    _, meta = decode_rows(_rdb(body), allocator="libc")
+    assert meta.memory_model["allocator"] == "libc"
