@@ -32,7 +32,7 @@ class RdbError(InsightkitError):
             where.append(f"in key {key!r}")
         super().__init__(f"{message} ({', '.join(where)})" if where else message)
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:  # picklable across processes (Dask)
         return (_rebuild_rdb_error, (type(self), self.reason, self.offset, self.key))
 
 
