@@ -8,6 +8,7 @@ back. ``offenders`` is the one call that materialises rows, and only the offendi
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,7 +27,7 @@ DERIVED = (
     "static_prefix_chars",
     "pattern_segments",
     "total_keys",
-    "dbs",
+    "several_dbs",
     "expiry_second",
     "expiry_second_keys",
 )
@@ -73,7 +74,7 @@ def prepare(keys: Any) -> nw.LazyFrame[Any]:
     frame = frame.with_columns(
         nw.col("key").str.len_chars().alias("key_len"),
         nw.len().alias("total_keys"),
-        nw.col("db").n_unique().alias("dbs"),
+        (nw.col("db").max() != nw.col("db").min()).alias("several_dbs"),
         (nw.col("expires_at") // 1000).alias("expiry_second"),
         nw.len().over(PATTERN_COLUMN).alias("pattern_keys"),
         literal.str.len_chars().alias("static_prefix_chars"),
@@ -81,7 +82,22 @@ def prepare(keys: Any) -> nw.LazyFrame[Any]:
             "pattern_segments"
         ),
     )
-    return frame.with_columns(nw.len().over("expiry_second").alias("expiry_second_keys"))
+    frame = frame.with_columns(nw.len().over("expiry_second").alias("expiry_second_keys"))
+    return _materialize(frame)
+
+
+def _materialize(frame: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+    """On DuckDB, compute the shared columns (window functions) once into a temporary table.
+
+    Every rule runs two or three queries; without this each would recompute the per-pattern windows
+    over the whole (possibly on-disk) table. DuckDB spills the temporary table to disk when needed.
+    """
+    if frame.implementation is not nw.Implementation.DUCKDB:
+        return frame
+    relation = frame.to_native()
+    name = f"ik_rules_{uuid.uuid4().hex}"
+    relation.query("ik_source", f"CREATE TEMPORARY TABLE {name} AS SELECT * FROM ik_source")
+    return nw.from_native(relation.query("ik_source", f"SELECT * FROM {name}")).lazy()
 
 
 def _int(value: Any) -> int:

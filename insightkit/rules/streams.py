@@ -23,7 +23,9 @@ def _trim_saving(ctx: Context) -> nw.Expr:
     """
     keep = int(ctx["big_stream_entries"])
     n = nw.col("stream_entries").fill_null(nw.col("num_elements"))
-    payload = nw.when(nw.col("element_bytes") > 0).then(nw.col("element_bytes")).otherwise(nw.col("value_bytes"))
+    payload = (
+        nw.when(nw.col("element_bytes") > 0).then(nw.col("element_bytes")).otherwise(nw.col("value_bytes"))
+    )
     return (payload * ((n - keep) / n)).round(0).cast(nw.Int64)
 
 
