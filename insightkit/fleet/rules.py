@@ -5,11 +5,12 @@ own. On DuckDB this is just ``insightkit.rules.evaluate(relation, …)`` — the
 with narwhals and pushes every filter and sum down, so one row of totals per rule comes back.
 
 Dask needs one adapter. The engine's shared derived columns include four *window* columns (keys per
-pattern, keys per expiry second, total keys, distinct dbs), and narwhals' Dask backend cannot filter a
+pattern, keys per expiry second, total keys, several dbs), and narwhals' Dask backend cannot filter a
 frame after ``over()`` ("objects are not co-aligned"). So for Dask the row-wise derived columns come
-from the engine's own ``prepare`` run on each partition, and the window columns are computed globally
-(small group-by counts, broadcast back with a join); then each rule runs through the engine's own
-``_key_finding``. If the engine grows a derived column this adapter does not know, it refuses loudly.
+from the engine's own ``prepare`` run on each partition, the window columns are computed globally
+(small group-by counts, broadcast back with a join), and each partition runs the engine's own
+``_offending`` for every key rule; the per-(rule, pattern) totals are reduced into the engine's own
+finding rows. If the engine grows a derived column this adapter does not know, it refuses loudly.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from insightkit.fleet.duck import SNAPSHOT_COLUMN
 from insightkit.schema import PATTERN_COLUMN
 
 #: Derived columns computed over the whole table (window functions), recomputed globally for Dask.
-WINDOW_COLUMNS = ("total_keys", "dbs", "pattern_keys", "expiry_second_keys")
+WINDOW_COLUMNS = ("total_keys", "several_dbs", "pattern_keys", "expiry_second_keys")
 _INTERNAL = (SNAPSHOT_COLUMN, FILE_ID)
 
 
@@ -55,6 +56,40 @@ def offenders(table: Any, metadata: Mapping[str, Any], rule_id: str, thresholds:
     return rows.drop(columns=[c for c in _INTERNAL if c in rows.columns]).reset_index(drop=True)
 
 
+def _check_derived() -> None:
+    from insightkit.rules.engine import DERIVED
+
+    row_wise = {"key_len", "static_prefix_chars", "pattern_segments", "expiry_second"}
+    unknown = set(DERIVED) - set(WINDOW_COLUMNS) - row_wise
+    if unknown:
+        raise NotImplementedError(f"fleet rules: the rules engine has new derived columns {sorted(unknown)}")
+
+
+def _snapshot_finding(rule: Any, ctx: Any) -> dict[str, Any] | None:
+    from insightkit.rules import engine
+
+    assert rule.check is not None
+    finding = rule.check(ctx)
+    if finding is None:
+        return None
+    saving, memory = finding.estimated_savings_bytes, finding.offending_memory_bytes
+    return engine._row(rule, ctx, saving, 0, 0, memory, [], finding.detail, None)
+
+
+def _ordered(found: list[dict[str, Any]]) -> pd.DataFrame:
+    """Findings as the engine orders them: biggest saving first, then severity, then rule order."""
+    from insightkit.rules import engine
+
+    result = pd.DataFrame(found, columns=engine.RESULT_COLUMNS)
+    if result.empty:
+        return result.astype({engine.SAVINGS: "int64", "offending_keys": "int64"})
+    rank = result["severity"].map({s: i for i, s in enumerate(engine.SEVERITIES)})
+    ordered = result.assign(_rank=rank).sort_values(
+        [engine.SAVINGS, "_rank"], ascending=[False, True], kind="stable"
+    )
+    return ordered.drop(columns="_rank").reset_index(drop=True)
+
+
 # --- Dask -----------------------------------------------------------------------------------------
 
 
@@ -70,22 +105,17 @@ def prepare_dask(ddf: Any) -> Any:
     """``engine.prepare`` for a Dask DataFrame, with the window columns computed over all partitions."""
     import dask
 
-    from insightkit.rules.engine import DERIVED
-
-    row_wise = {"key_len", "static_prefix_chars", "pattern_segments", "expiry_second"}
-    unknown = set(DERIVED) - set(WINDOW_COLUMNS) - row_wise
-    if unknown:
-        raise NotImplementedError(
-            f"fleet Dask rules: the rules engine has new derived columns {sorted(unknown)}"
-        )
+    _check_derived()
     rows = ddf.map_partitions(_row_wise, meta=_row_wise(ddf._meta))
-    total, dbs, per_pattern, per_second = dask.compute(
+    total, db_min, db_max, per_pattern, per_second = dask.compute(
         ddf.shape[0],
-        ddf["db"].nunique(),
+        ddf["db"].min(),
+        ddf["db"].max(),
         rows.groupby(PATTERN_COLUMN, dropna=False).size(),
         rows.groupby("expiry_second", dropna=False).size(),
     )
-    rows = rows.drop(columns=list(WINDOW_COLUMNS)).assign(total_keys=int(total), dbs=int(dbs))
+    several_dbs = bool(total) and int(db_min) != int(db_max)
+    rows = rows.drop(columns=list(WINDOW_COLUMNS)).assign(total_keys=int(total), several_dbs=several_dbs)
     pattern_keys = per_pattern.rename("pattern_keys").reset_index()
     second_keys = per_second.rename("expiry_second_keys").reset_index()
     return rows.merge(pattern_keys, on=PATTERN_COLUMN, how="left").merge(
@@ -168,30 +198,10 @@ def _evaluate_dask(
                 )
             )
         else:
-            assert rule.check is not None
-            finding = rule.check(ctx)
-            if finding is not None:
-                found.append(
-                    engine._row(
-                        rule,
-                        ctx,
-                        finding.estimated_savings_bytes,
-                        0,
-                        0,
-                        finding.offending_memory_bytes,
-                        [],
-                        finding.detail,
-                        None,
-                    )
-                )
-    result = pd.DataFrame(found, columns=engine.RESULT_COLUMNS)
-    if result.empty:
-        return result.astype({engine.SAVINGS: "int64", "offending_keys": "int64"})
-    rank = result["severity"].map({s: i for i, s in enumerate(engine.SEVERITIES)})
-    result = result.assign(_rank=rank).sort_values(
-        [engine.SAVINGS, "_rank"], ascending=[False, True], kind="stable"
-    )
-    return result.drop(columns="_rank").reset_index(drop=True)
+            row = _snapshot_finding(rule, ctx)
+            if row is not None:
+                found.append(row)
+    return _ordered(found)
 
 
 def _offending_part(part: pd.DataFrame, rule: Any, ctx: Any) -> pd.DataFrame:
