@@ -330,6 +330,58 @@ SET_LISTPACK = Rule(
     ),
 )
 
+SET_LISTPACK_VALUE = Rule(
+    id="set-listpack-value",
+    title="Small sets converted by one long member (set-max-listpack-value, 7.2+)",
+    category="configuration",
+    severity="low",
+    description=(
+        "A small set of strings leaves its listpack as soon as one member is longer than "
+        "set-max-listpack-value bytes. These sets are small but have a member a little over the limit; "
+        "raising it packs them. Trade-off: long members make listpack scans and updates costlier."
+    ),
+    fix=_limit_fix("set-max-listpack-entries", "set-max-listpack-value"),
+    gate=lambda ctx: ctx.version >= (7, 2, 0),
+    select=lambda ctx: (
+        is_type("set")
+        & encoded("hashtable")
+        & ~nw.col("all_integers").fill_null(False)
+        & (nw.col("num_elements") <= ctx["set-max-listpack-entries"])
+        & (nw.col("largest_element_bytes") > ctx["set-max-listpack-value"])
+        & (nw.col("largest_element_bytes") <= _value_cap(ctx, "set-max-listpack-value"))
+    ),
+    saving=_set_listpack_saving,
+    thresholds=("set-max-listpack-entries", "set-max-listpack-value", "listpack_headroom"),
+    mechanical=True,
+    fire=Case(
+        keys=(
+            {
+                "key": "urls:1",
+                "type": "set",
+                "encoding": "hashtable",
+                "num_elements": 40,
+                "largest_element_bytes": 100,
+                "element_bytes": 2000,
+                "all_integers": False,
+            },
+        ),
+        metadata={"server": {"family": "valkey", "version": "8.1.1", "allocator": "libc"}},
+    ),
+    quiet=Case(
+        keys=(
+            {
+                "key": "urls:1",
+                "type": "set",
+                "encoding": "hashtable",
+                "num_elements": 40,
+                "largest_element_bytes": 3000,
+                "all_integers": False,
+            },
+        ),
+        metadata={"server": {"family": "valkey", "version": "8.1.1", "allocator": "libc"}},
+    ),
+)
+
 STRING_IDS = Rule(
     id="string-ids-as-integers",
     title="Sets of short string ids that could be integers",
@@ -580,6 +632,7 @@ RULES = [
     ZSET_VALUE,
     SET_INTSET,
     SET_LISTPACK,
+    SET_LISTPACK_VALUE,
     STRING_IDS,
     LIST_COMPRESSION,
     SMALL_STRINGS,

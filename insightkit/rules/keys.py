@@ -269,4 +269,57 @@ BIG_ELEMENT = Rule(
     quiet=Case(keys=({"key": "h", "type": "hash", "num_elements": 3, "largest_element_bytes": 2000},)),
 )
 
-RULES = [LONG_KEYS, MANY_TINY_KEYS, BIG_STRING, BIG_HASH, BIG_SET, BIG_ZSET, BIG_LIST, BIG_ELEMENT]
+JSON_WITHOUT_SEARCH = Rule(
+    id="json-without-search",
+    title="JSON documents that a search index could query",
+    category="code",
+    severity="info",
+    description=(
+        "The snapshot holds RedisJSON documents. Applications often SCAN them or keep hand-made sets "
+        "and sorted sets as indexes; a RediSearch index (FT.CREATE … ON JSON) answers those queries "
+        "directly and removes the hand-made index keys. The snapshot cannot see whether an index "
+        "exists; check FT._LIST. Trade-off: the index costs memory of its own."
+    ),
+    fix="FT.CREATE idx ON JSON PREFIX 1 doc: SCHEMA $.name AS name TEXT $.price AS price NUMERIC",
+    select=lambda ctx: (
+        nw.col("type").is_in(["ReJSON-RL", "json"]) | (nw.col("module").fill_null("") == "ReJSON-RL")
+    ),
+    peers=("RedisInsight v2 searchJSON",),
+    fire=Case(keys=({"key": "doc:1", "type": "ReJSON-RL", "encoding": "module", "module": "ReJSON-RL"},)),
+    quiet=Case(keys=({"key": "doc:1", "type": "hash"},)),
+)
+
+HASH_SEARCH = Rule(
+    id="hashes-for-search",
+    title="Many wide hashes that a search index could query",
+    category="code",
+    severity="info",
+    description=(
+        "Patterns of many hashes with dozens of fields are usually records that the application "
+        "filters by field, often with extra sets or sorted sets as secondary indexes. A RediSearch "
+        "index on the prefix answers such queries and can replace those index keys. Trade-off: the "
+        "index costs memory and write time."
+    ),
+    fix="FT.CREATE idx ON HASH PREFIX 1 user: SCHEMA name TEXT age NUMERIC",
+    select=lambda ctx: is_type("hash") & (nw.col("num_elements") >= 50) & (nw.col("pattern_keys") >= 1000),
+    peers=("RedisInsight v2 searchHash",),
+    fire=Case(
+        keys=({"key": "user:{i}", "type": "hash", "num_elements": 60, "pattern": "user:*", "repeat": 1001},)
+    ),
+    quiet=Case(
+        keys=({"key": "user:{i}", "type": "hash", "num_elements": 6, "pattern": "user:*", "repeat": 1001},)
+    ),
+)
+
+RULES = [
+    JSON_WITHOUT_SEARCH,
+    HASH_SEARCH,
+    LONG_KEYS,
+    MANY_TINY_KEYS,
+    BIG_STRING,
+    BIG_HASH,
+    BIG_SET,
+    BIG_ZSET,
+    BIG_LIST,
+    BIG_ELEMENT,
+]

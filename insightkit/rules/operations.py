@@ -98,6 +98,25 @@ RSS_OVERHEAD = Rule(
 )
 
 
+ALLOCATOR_RSS = Rule(
+    id="allocator-rss-overhead",
+    title="Allocator holds pages it no longer uses",
+    category="operations",
+    severity="low",
+    description=(
+        "jemalloc keeps freed pages resident (allocator_rss_ratio): memory already given back by Redis "
+        "but not yet returned to the OS. MEMORY PURGE returns it at once; it is otherwise returned "
+        "gradually. Trade-off: a short CPU burst."
+    ),
+    fix="MEMORY PURGE",
+    check=_ratio_check("allocator_rss_ratio", "allocator_rss_bytes", "allocator_fragmentation_ratio"),
+    thresholds=("allocator_fragmentation_ratio", "fragmentation_bytes"),
+    peers=("MEMORY DOCTOR high allocator RSS overhead",),
+    fire=Case(metadata=_mem(allocator_rss_ratio=1.4, allocator_rss_bytes=40 * MB)),
+    quiet=Case(metadata=_mem(allocator_rss_ratio=1.02, allocator_rss_bytes=2 * MB)),
+)
+
+
 def _peak(ctx: Context) -> Finding | None:
     peak = ctx.info_num("memory", "used_memory_peak")
     used = ctx.info_num("memory", "used_memory")
@@ -301,6 +320,7 @@ RULES = [
     FRAGMENTATION,
     ALLOCATOR_FRAGMENTATION,
     RSS_OVERHEAD,
+    ALLOCATOR_RSS,
     PEAK,
     CLIENT_BUFFERS,
     REPLICA_BUFFERS,

@@ -80,7 +80,7 @@ IDLE = Rule(
     thresholds=("idle_days",),
     peers=("RedisInsight v1 idle keys",),
     fire=Case(keys=({"key": "old:1", "lru_idle_s": 90 * _DAY},)),
-    quiet=Case(keys=({"key": "old:1", "lru_idle_s": 600},)),
+    quiet=Case(keys=({"key": "old:1", "lru_idle_s": 600}, {"key": "hot:1", "lfu_freq": 40})),
 )
 
 MASS_EXPIRY = Rule(
