@@ -144,39 +144,33 @@ class DumpWalker:
         yield self._assembler.finish()
 
     def _walk_db(self, db: int, keys_hint: int, expires_hint: int) -> Iterator[bytes]:
-        """Pages are requested one ahead: the server works on page N+1 while we assemble page N."""
+        """Two pages in flight: each write is [SCAN for page N+1][DUMPs of page N], so the SCAN reply
+        arrives before page N's dumps and page N+1 is requested while the server still works on page N
+        and we assemble page N-1."""
         client = self.client
         stats = self.stats
         seen: set[int] = set()
         db_header = rdbwriter.select_db(db, keys_hint, expires_hint)
         db_started = False
-        count = str(self.scan_count).encode()
-        client.send_raw(encode_command([b"SCAN", b"0", b"COUNT", count]))
+        client.send_raw(encode_command([b"SCAN", b"0", b"COUNT", str(self.scan_count).encode()]))
+        cursor, page = self._scan_reply(db)
         pending: tuple[list[bytes], str | None] | None = None  # requested, replies not read yet
-        more = True
-        while more or pending:
-            replies = client.read_replies(len(pending[0]) * (3 if pending[1] else 2)) if pending else []
+        while True:
             fresh: list[bytes] = []
-            if more:
-                reply = client.read_reply()
-                stats.scan_calls += 1
-                if isinstance(reply, hiredis.ReplyError):
-                    raise SnapshotError(f"{client.where}: SCAN failed in db {db}: {reply}")
-                cursor, page = reply
-                for key in page:
-                    h = hash(key)
-                    if h in seen:
-                        stats.duplicates += 1
-                        continue
-                    seen.add(h)
-                    fresh.append(key)
-                more = cursor != b"0"
-                if fresh:
-                    self._request(fresh, next_cursor=cursor if more else None)
-                elif more:
-                    client.send_raw(encode_command([b"SCAN", cursor, b"COUNT", count]))
+            for key in page:
+                h = hash(key)
+                if h in seen:
+                    stats.duplicates += 1
+                    continue
+                seen.add(h)
+                fresh.append(key)
+            more = cursor != b"0"
+            if fresh or more:
+                self._request(fresh, next_cursor=cursor if more else None)
+            self.limiter.spend(len(fresh) * (3 if stats.lru else 2) + more)
             out = []
             if pending:
+                replies = client.read_replies(len(pending[0]) * (3 if pending[1] else 2))
                 rdb_chunk = self._assemble(pending[0], pending[1], replies)
                 if not self._started:
                     out.append(self._begin(stats.rdb_version or self.default_rdb_version))
@@ -185,13 +179,32 @@ class DumpWalker:
                     db_started = True
                 if rdb_chunk:
                     out.append(self._assembler.emit(rdb_chunk))
-            self.limiter.spend(len(fresh) * (3 if stats.lru else 2) + (1 if fresh or more else 0))
             pending = (fresh, stats.lru) if fresh else None
             if out:
                 yield b"".join(out)
+            if not more:
+                break
+            cursor, page = self._scan_reply(db)
+        if pending:
+            replies = client.read_replies(len(pending[0]) * (3 if pending[1] else 2))
+            rdb_chunk = self._assemble(pending[0], pending[1], replies)
+            out = []
+            if not self._started:
+                out.append(self._begin(stats.rdb_version or self.default_rdb_version))
+            if not db_started:
+                out.append(self._assembler.emit(db_header))
+            out.append(self._assembler.emit(rdb_chunk))
+            yield b"".join(out)
+
+    def _scan_reply(self, db: int) -> tuple[bytes, list[bytes]]:
+        reply = self.client.read_reply()
+        self.stats.scan_calls += 1
+        if isinstance(reply, hiredis.ReplyError):
+            raise SnapshotError(f"{self.client.where}: SCAN failed in db {db}: {reply}")
+        return reply[0], reply[1]
 
     def _request(self, keys: list[bytes], *, next_cursor: bytes | None) -> None:
-        """Send per key [OBJECT IDLETIME|FREQ], DUMP, PTTL, then the next SCAN, in one write."""
+        """One write: the next SCAN (if any), then per key [OBJECT IDLETIME|FREQ], DUMP, PTTL."""
         lru = self.stats.lru
         if lru == "idle":
             prefix = b"*3\r\n$6\r\nOBJECT\r\n$8\r\nIDLETIME\r\n"
@@ -200,13 +213,13 @@ class DumpWalker:
         else:
             prefix = b""
         parts = []
+        if next_cursor is not None:
+            parts.append(encode_command([b"SCAN", next_cursor, b"COUNT", str(self.scan_count).encode()]))
         for key in keys:
             arg = b"$%d\r\n%s\r\n" % (len(key), key)
             parts.append(
                 b"%s%s*2\r\n$4\r\nDUMP\r\n%s*2\r\n$4\r\nPTTL\r\n%s" % (prefix, prefix and arg, arg, arg)
             )
-        if next_cursor is not None:
-            parts.append(encode_command([b"SCAN", next_cursor, b"COUNT", str(self.scan_count).encode()]))
         self.client.send_raw(b"".join(parts))
         self.stats.commands += len(keys) * (3 if lru else 2) + (next_cursor is not None)
 
