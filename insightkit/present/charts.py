@@ -40,6 +40,20 @@ TTL_COLORS = {
     "7d–30d": "#E6550D",
     "> 30d": "#A63603",
 }
+# Fixed colours for the encodings every server uses, so two reports read the same at a glance.
+ENCODING_COLORS = {
+    "raw": "#4C78A8",
+    "embstr": "#9ECAE9",
+    "int": "#1F3B73",
+    "listpack": "#54A24B",
+    "ziplist": "#88D27A",
+    "intset": "#B279A2",
+    "hashtable": "#E45756",
+    "skiplist": "#F58518",
+    "quicklist": "#EECA3B",
+    "linkedlist": "#FFBF79",
+    "stream": "#72B7B2",
+}
 _ENCODING_CYCLE = [
     "#4C78A8",
     "#F58518",
@@ -159,7 +173,10 @@ def memory_by_type(by_encoding: pd.DataFrame, *, ax: Axes | None = None) -> Figu
     per_type = table.groupby("type", sort=False)["memory_bytes"].sum().sort_values()
     total = float(per_type.sum())
     encodings = list(table.groupby("encoding")["memory_bytes"].sum().sort_values(ascending=False).index)
-    colors = {enc: _ENCODING_CYCLE[i % len(_ENCODING_CYCLE)] for i, enc in enumerate(encodings)}
+    colors = {
+        enc: ENCODING_COLORS.get(str(enc), _ENCODING_CYCLE[i % len(_ENCODING_CYCLE)])
+        for i, enc in enumerate(encodings)
+    }
     types = list(per_type.index)
     left = np.zeros(len(types))
     for encoding in encodings:
