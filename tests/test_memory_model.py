@@ -139,3 +139,18 @@ def test_dataset_overhead_bucket_arrays() -> None:
     }
     valkey = dataset_overhead(V81, {0: 1000})
     assert valkey[0]["main_dict_bytes"] >= 72 + 64 * 256
+
+
+@pytest.mark.parametrize(
+    ("server_version", "generation"),
+    [("5.0", "redis<=6.2"), ("6.2", "redis<=6.2"), ("7.0", "redis>=7.0"), ("7.4", "redis>=7.0"),
+     ("8.2", "redis>=8.0"), ("valkey-7.2", "redis>=7.0"), ("valkey-8.0", "valkey-8.0"),
+     ("valkey-8.1", "valkey>=8.1"), ("valkey-9.0", "valkey>=8.1")],
+)  # fmt: skip
+def test_generation_by_version(server_version: str, generation: str) -> None:
+    assert model_for(None, None, None, server_version).describe()["generation"] == generation
+
+
+def test_old_ziplist_list_becomes_a_quicklist_node() -> None:
+    out = JE.estimate_facts(kind="list", encoding="ziplist", key_len=1, num_elements=3, blobs=[(30, -1)])
+    assert out["value_bytes"] == 40 + 40 + JE.alloc_size(30)

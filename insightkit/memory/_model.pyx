@@ -25,6 +25,7 @@ DEF GEN_R62 = 0      # Redis <= 6.2: blobs counted unrounded, embstr as len + 2 
 DEF GEN_R70 = 1      # Redis >= 7.0 (and Valkey 7.2): allocator sizes everywhere, dict is 56 bytes
 DEF GEN_V80 = 2      # Valkey 8.0: as GEN_R70 but the key is embedded in the main-dict entry
 DEF GEN_V81 = 3      # Valkey >= 8.1: key (+expire) embedded in the robj; sets/hashes/zsets in `hashtable`
+DEF GEN_R80 = 4      # Redis >= 8.0: key (+expire) embedded in the object (kvobj), collections still dicts
 
 DEF ROBJ = 16
 DEF DICT_ENTRY = 24
@@ -135,7 +136,7 @@ cdef class MemoryModel:
             else:
                 self.gen = GEN_R70
         else:
-            self.gen = GEN_R70 if v >= (7, 0) else GEN_R62
+            self.gen = GEN_R80 if v >= (8, 0) else (GEN_R70 if v >= (7, 0) else GEN_R62)
         redis_equiv = v if family == "redis" else (7, 2)
         self.embstr_limit = 44 if redis_equiv >= (3, 2) else 39
         self.sz_dict = 96 if self.gen == GEN_R62 else (0 if self.gen == GEN_V81 else 56)
@@ -264,10 +265,10 @@ cdef class MemoryModel:
         """Fill key_bytes and overhead_bytes (key sds, robj, main-dict entry); returns their sum."""
         cdef int64_t key_sds = _sds_hdr(facts.key_len) + facts.key_len + 1
         cdef int64_t robj
-        if self.gen == GEN_V81:
+        if self.gen == GEN_V81 or self.gen == GEN_R80:
             # robj + [expire] + 1-byte header-size prefix + embedded key sds, one allocation
             robj = ROBJ + 1 + key_sds
-            if facts.has_expire or facts.key_len >= 128:
+            if facts.has_expire or (facts.key_len >= 128 and self.gen == GEN_V81):
                 robj += 8
             out.key_bytes = 1 + key_sds
             out.overhead_bytes = self.alloc(robj) - out.key_bytes
@@ -289,10 +290,11 @@ cdef class MemoryModel:
         if kind == KIND_STRING:
             if facts.int_value:
                 value = 0
-            elif self.gen == GEN_V81:
+            elif self.gen == GEN_V81 or self.gen == GEN_R80:
                 # embstr when the value fits in 44 bytes and robj + key + [expire] + sds8 value <= 64 bytes
+                # (Redis 8's kvobj rule is taken to be the same: not checked against a Redis 8 server)
                 robj = ROBJ + 1 + _sds_hdr(facts.key_len) + facts.key_len + 1
-                if facts.has_expire or facts.key_len >= 128:
+                if facts.has_expire or (facts.key_len >= 128 and self.gen == GEN_V81):
                     robj += 8
                 if facts.value_len <= self.embstr_limit and robj + SDS8_OVERHEAD + facts.value_len <= 64:
                     value = self.alloc(robj + SDS8_OVERHEAD + facts.value_len) - self.alloc(robj)
@@ -320,18 +322,24 @@ cdef class MemoryModel:
                     value = QUICKLIST + facts.blob_count * self.sz_qlnode + facts.blob_held
                 else:
                     value = QUICKLIST + facts.blob_count * self.sz_qlnode + facts.blob_alloc
+            elif enc == ENC_ZIPLIST and self.embstr_limit == 44:
+                # a ziplist list (RDB type 10) becomes a one-node quicklist on servers >= 3.2
+                value = QUICKLIST + self.sz_qlnode + self._blob_value(facts)
             else:
                 value = self._blob_value(facts)
+        elif enc == ENC_LISTPACKEX:
+            # Redis >= 7.4 hash with field TTLs: listpackEx {ExpireMeta, key, lp} + the listpack
+            value = self.alloc(32) + facts.blob_alloc
         elif enc == ENC_HASHTABLE:
             value = self.table_bytes(n, self._live_steps(facts)) + facts.elem_alloc
+            if facts.volatile_fields > 0:
+                # Redis >= 7.4 field TTLs: dict metadata (ExpireMeta, ebuckets, key) + 8 bytes per field
+                value += 32 + 8 * facts.volatile_fields
         elif enc == ENC_SKIPLIST:
             value = ZSET_STRUCT + ZSKIPLIST + self.zsl_header + self.table_bytes(n, 2) + facts.elem_alloc
             value += <int64_t>(n * self.zsl_node_extra + 0.5)
         else:
             value = self._blob_value(facts)
-        if self.gen == GEN_V81 and not (kind == KIND_STRING and not facts.int_value):
-            # objects other than sds strings: robj counted via zmalloc_size() already; nothing to add
-            pass
         out.value_bytes = value
         out.total = out.key_bytes + out.overhead_bytes + out.value_bytes
 
@@ -397,7 +405,7 @@ cdef class MemoryModel:
         cdef int64_t groups = facts.stream_groups, consumers = facts.stream_consumers
         cdef double pel = <double>facts.stream_pel
         # the listpack rax: keys are master IDs of distinct milliseconds (+1: measured 2k + 2 nodes)
-        value += <int64_t>self._rax_bytes(nodes, nodes + (0 if self.gen >= GEN_V80 else 1))
+        value += <int64_t>self._rax_bytes(nodes, nodes + (0 if self.gen == GEN_V80 or self.gen == GEN_V81 else 1))
         value += facts.blob_alloc
         if nodes > 0 and self.stream_prealloc > last:
             # the node being appended to was created with stream_prealloc bytes and keeps them
@@ -530,7 +538,7 @@ cdef class MemoryModel:
             "list_compress_depth": self.list_compress_depth,
             "stream_prealloc": self.stream_prealloc,
             "state": self._state,
-            "generation": ("redis<=6.2", "redis>=7.0", "valkey-8.0", "valkey>=8.1")[self.gen],
+            "generation": ("redis<=6.2", "redis>=7.0", "valkey-8.0", "valkey>=8.1", "redis>=8.0")[self.gen],
         }
 
     def __repr__(self) -> str:
