@@ -31,7 +31,7 @@ def _fragmentation(ctx: Context) -> Finding | None:
 FRAGMENTATION = Rule(
     id="high-fragmentation",
     title="High memory fragmentation",
-    category="operations",
+    category="memory",
     severity="high",
     description=(
         "The process holds much more RSS than the data it uses: freed memory the allocator cannot "
@@ -65,7 +65,7 @@ def _ratio_check(ratio_field: str, bytes_field: str, threshold: str) -> Callable
 ALLOCATOR_FRAGMENTATION = Rule(
     id="allocator-fragmentation",
     title="High allocator fragmentation",
-    category="operations",
+    category="memory",
     severity="medium",
     description=(
         "jemalloc reports many bytes in partly used pages (allocator_frag_bytes). This is the part "
@@ -82,7 +82,7 @@ ALLOCATOR_FRAGMENTATION = Rule(
 RSS_OVERHEAD = Rule(
     id="rss-overhead",
     title="High process RSS overhead",
-    category="operations",
+    category="memory",
     severity="low",
     description=(
         "The process's RSS exceeds what the allocator holds (rss_overhead_ratio), usually after a fork "
@@ -101,7 +101,7 @@ RSS_OVERHEAD = Rule(
 ALLOCATOR_RSS = Rule(
     id="allocator-rss-overhead",
     title="Allocator holds pages it no longer uses",
-    category="operations",
+    category="memory",
     severity="low",
     description=(
         "jemalloc keeps freed pages resident (allocator_rss_ratio): memory already given back by Redis "
@@ -128,7 +128,7 @@ def _peak(ctx: Context) -> Finding | None:
 PEAK = Rule(
     id="memory-peak",
     title="Peak memory far above current use",
-    category="operations",
+    category="memory",
     severity="info",
     description=(
         "Memory peaked at more than 1.5 times today's use. The RSS may still hold that peak (see "

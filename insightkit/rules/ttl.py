@@ -17,7 +17,7 @@ def _now(ctx: Context) -> int:
 EXPIRED = Rule(
     id="expired-keys",
     title="Keys already expired at snapshot time",
-    category="operations",
+    category="memory",
     severity="low",
     description=(
         "These keys had passed their expiry when the snapshot was taken but were still in memory: Redis "
@@ -67,7 +67,7 @@ NO_TTL_CACHE = Rule(
 IDLE = Rule(
     id="idle-keys",
     title="Keys idle for a long time",
-    category="operations",
+    category="memory",
     severity="low",
     description=(
         "The snapshot's LRU clock (maxmemory-policy *-lru) says these keys have not been read or written "
