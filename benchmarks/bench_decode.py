@@ -236,9 +236,10 @@ def main() -> None:
         print(
             f"  … as a file-object stream {streamed:5.3f} s, peak RSS growth {rss_mb:.0f} MB (file: {mb:.0f} MB)"
         )
-        rdbpy, rdbpy_keys = time_rdb_py(path)
+        rdbpy, rdbpy_keys, rdbpy_cpu = time_rdb_py(path)
         print(
-            f"  rdb-py full decode       {rdbpy:6.3f} s  ({rdbpy_keys:,} keys)  → insightkit is {rdbpy / ours:.1f}x faster"
+            f"  rdb-py full decode       {rdbpy:6.3f} s  (CPU {rdbpy_cpu:.3f} s, {rdbpy_keys:,} keys)"
+            f"  → insightkit is {rdbpy / ours:.1f}x faster (CPU: {rdbpy_cpu / cpu:.1f}x)"
         )
         if path is r62 and not args.skip_rdbtools:
             tools, tools_keys, tools_cpu = time_rdbtools(r62_subset)
