@@ -106,7 +106,8 @@ cdef class MemoryModel:
     cdef int64_t blob(self, KeyFacts* facts, int64_t nbytes, int64_t compressed) noexcept nogil
     cdef void estimate(self, KeyFacts* facts, MemBreakdown* out) noexcept nogil
     # --- appended by the memory model ---
-    cdef int64_t table_bytes(self, int64_t n, int steps_per_insert) noexcept nogil
+    cdef int64_t table_bytes(self, int64_t n, int steps_per_insert, int64_t created_at) noexcept nogil
+    cdef int64_t _ht_buckets(self, int64_t n) noexcept nogil
     cdef int64_t main_entry_bytes(self, KeyFacts* facts, MemBreakdown* out) noexcept nogil
     # Optional, more exact stream accounting: call once per consumer group and once per consumer
     # while walking a stream, with its name length, the entries in its PEL and `ms_runs`, the number
@@ -117,5 +118,6 @@ cdef class MemoryModel:
     cdef void stream_consumer(self, KeyFacts* facts, int64_t name_len, int64_t pel, int64_t ms_runs) noexcept nogil
     cdef double _rax_bytes(self, double elements, double ms_runs) noexcept nogil
     cdef int _live_steps(self, KeyFacts* facts) noexcept nogil
+    cdef int64_t _created_at(self, KeyFacts* facts) noexcept nogil
     cdef int64_t _blob_value(self, KeyFacts* facts) noexcept nogil
     cdef int64_t _stream_value(self, KeyFacts* facts) noexcept nogil

@@ -224,16 +224,25 @@ cdef class MemoryModel:
 
     # --- per key ------------------------------------------------------------------------------------
 
-    cdef int64_t table_bytes(self, int64_t n, int steps_per_insert) noexcept nogil:
+    cdef int64_t _ht_buckets(self, int64_t n) noexcept nogil:
+        """Valkey hashtable buckets when sized for n entries: next power of two >= ceil(n * 5 / 32)."""
+        cdef int64_t min_buckets = (n * 5 - 1) // 32 + 1
+        return 1 if min_buckets <= 1 else _next_pow2(min_buckets)
+
+    cdef int64_t table_bytes(self, int64_t n, int steps_per_insert, int64_t created_at) noexcept nogil:
         """A non-compact collection's table of `n` entries.
 
-        "loaded": as sized by an RDB load (Redis: power of two >= n, at least 4 buckets).
-        "live" (Redis dicts): as left by the write commands that built it, never read since: the
-        last doubling (at n = old + 1) starts an incremental rehash that moves one bucket per
-        later insert (`steps_per_insert`: 1 for SADD, 2 for HSET/ZADD which look up first); until
-        the ~63 % non-empty old buckets are moved, MEMORY USAGE counts both bucket arrays.
+        "loaded": as sized by an RDB load (Redis: power of two >= n, at least 4 buckets; Valkey:
+        buckets for n at <= 91 % fill).
+        "live": as left by the write commands that built it, never read since. Redis dicts: the last
+        doubling (at n = old + 1) starts an incremental rehash that moves one bucket per later
+        insert (`steps_per_insert`: 1 for SADD, 2 for HSET/ZADD which look up first; 0 when the
+        table was presized); until the ~63 % non-empty old buckets are moved, MEMORY USAGE counts
+        both bucket arrays. Valkey hashtables: created for `created_at` entries (a conversion from
+        a listpack/intset; 0 when built from empty), they double when full (7 per bucket) and rehash
+        one bucket per insert, both tables counted meanwhile.
         """
-        cdef int64_t buckets, min_buckets, x, old
+        cdef int64_t buckets, x, old, n0
         cdef double lam, p, expected_children
         if self.gen != GEN_V81:
             buckets = _next_pow2(n)
@@ -244,12 +253,21 @@ cdef class MemoryModel:
                 if old >= 4 and steps_per_insert * (n - old - 1) < 0.632 * old:
                     return self.sz_dict + 8 * (buckets + old)
             return self.sz_dict + 8 * buckets
-        # Valkey hashtable: buckets = next power of two >= ceil(n * 5 / 32), 64 bytes each, plus the
-        # child buckets chained onto buckets holding more than 7 entries (expected, Poisson load).
         if n <= 0:
             return HT_STRUCT
-        min_buckets = (n * 5 - 1) // 32 + 1
-        buckets = 1 if min_buckets <= 1 else _next_pow2(min_buckets)
+        old = 0
+        if self.live:
+            buckets = self._ht_buckets(created_at) if created_at > 0 else 1
+            n0 = 0
+            while HT_SLOTS * buckets < n:
+                old = buckets
+                n0 = HT_SLOTS * buckets + 1
+                buckets = self._ht_buckets(n0)
+            if old > 0 and n - n0 >= old:
+                old = 0  # rehash finished
+        else:
+            buckets = self._ht_buckets(n)
+        # child buckets chained onto buckets holding more than 7 entries (expected, Poisson load)
         lam = <double>n / buckets
         p = c_exp(-lam)
         expected_children = 0.0
@@ -259,7 +277,7 @@ cdef class MemoryModel:
                 expected_children += p * ((x - HT_SLOTS + 5) // 6)
             if x > lam and p < 1e-12:
                 break
-        return HT_STRUCT + HT_BUCKET * (buckets + <int64_t>(expected_children * buckets + 0.5))
+        return HT_STRUCT + HT_BUCKET * (buckets + old + <int64_t>(expected_children * buckets + 0.5))
 
     cdef int64_t main_entry_bytes(self, KeyFacts* facts, MemBreakdown* out) noexcept nogil:
         """Fill key_bytes and overhead_bytes (key sds, robj, main-dict entry); returns their sum."""
@@ -331,17 +349,29 @@ cdef class MemoryModel:
             # Redis >= 7.4 hash with field TTLs: listpackEx {ExpireMeta, key, lp} + the listpack
             value = self.alloc(32) + facts.blob_alloc
         elif enc == ENC_HASHTABLE:
-            value = self.table_bytes(n, self._live_steps(facts)) + facts.elem_alloc
+            value = self.table_bytes(n, self._live_steps(facts), self._created_at(facts)) + facts.elem_alloc
             if facts.volatile_fields > 0:
                 # Redis >= 7.4 field TTLs: dict metadata (ExpireMeta, ebuckets, key) + 8 bytes per field
                 value += 32 + 8 * facts.volatile_fields
         elif enc == ENC_SKIPLIST:
-            value = ZSET_STRUCT + ZSKIPLIST + self.zsl_header + self.table_bytes(n, 2) + facts.elem_alloc
+            value = ZSET_STRUCT + ZSKIPLIST + self.zsl_header + self.table_bytes(n, 2, self._created_at(facts)) + facts.elem_alloc
             value += <int64_t>(n * self.zsl_node_extra + 0.5)
         else:
             value = self._blob_value(facts)
         out.value_bytes = value
         out.total = out.key_bytes + out.overhead_bytes + out.value_bytes
+
+    cdef int64_t _created_at(self, KeyFacts* facts) noexcept nogil:
+        """Valkey: entries when a compact encoding was converted (set 128 / intset 512, hash 512,
+        zset 128 with the default limits), or 0 for small tables converted early by a long value."""
+        cdef int64_t limit
+        if facts.kind == KIND_SET:
+            limit = 512 if facts.elements_all_int else 128
+        elif facts.kind == KIND_HASH:
+            limit = 512
+        else:
+            limit = 128
+        return limit + 1 if facts.num_elements > limit else 0
 
     cdef int _live_steps(self, KeyFacts* facts) noexcept nogil:
         """Rehash steps per insert while a set/hash grew, or 0 when its table was sized in one go.
@@ -448,9 +478,10 @@ cdef class MemoryModel:
         f.kind = kind
         return self.blob(&f, nbytes, compressed)
 
-    def dict_table_bytes(self, n: int, steps_per_insert: int = 0) -> int:
-        """A collection's hash table (struct + buckets) for `n` entries (see table_bytes)."""
-        return self.table_bytes(n, steps_per_insert)
+    def dict_table_bytes(self, n: int, steps_per_insert: int = 0, created_at: int = -1) -> int:
+        """A collection's hash table (struct + buckets) for `n` entries (see table_bytes);
+        `created_at` -1 means presized for n."""
+        return self.table_bytes(n, steps_per_insert, n if created_at < 0 else created_at)
 
     def estimate_facts(self, *, kind, encoding, key_len, has_expire=False, num_elements=1,
                        value_len=0, int_value=False, elements=(), blobs=(), stream_groups=0,
