@@ -38,9 +38,17 @@ def jemalloc(size: nw.Expr) -> nw.Expr:
 
 
 def libc(size: nw.Expr) -> nw.Expr:
-    """glibc malloc_usable_size: 16-byte chunks with an 8-byte header, 24 bytes at least."""
+    """glibc malloc_usable_size: 16-byte chunks with an 8-byte header, 24 bytes at least; from the
+    128 KiB mmap threshold on, whole pages less a 16-byte header."""
     usable = _ceil_to(size + 8, 16) - 8
-    return nw.when(size <= 0).then(nw.lit(0)).otherwise(nw.max_horizontal(usable, nw.lit(24)))
+    mapped = _ceil_to(size + 16, 4096) - 16
+    return (
+        nw.when(size <= 0)
+        .then(nw.lit(0))
+        .when(size >= 128 * 1024)
+        .then(mapped)
+        .otherwise(nw.max_horizontal(usable, nw.lit(24)))
+    )
 
 
 def alloc(size: nw.Expr, allocator: str) -> nw.Expr:
