@@ -125,15 +125,15 @@ def main() -> None:
     args = ap.parse_args()
 
     print("## Labeled keyspaces: purity / inverse purity of the grouping")
-    print(f"{'keyspace':22s} {'keys':>7s}  {'insightkit':>15s}  {'first-colon':>15s}  {'digits->*':>15s}")
+    print(f"{'keyspace':22s} {'keys':>7s}  {'insightkit':>17s}  {'first-colon':>17s}  {'digits->*':>17s}")
     for name in ks.KEYSPACES:
         df = ks.keyspace(name)
         arr = pa.chunked_array([pa.array(df["key"], pa.string())])
         ours = ks.purity(assign_patterns(df), df["expected"])
         colon = ks.purity(first_colon(arr).to_pandas(), df["expected"])
         digits = ks.purity(digits_replaced(arr).to_pandas(), df["expected"])
-        cells = [f"{p:.3f} / {i:.3f}" for p, i in (ours, colon, digits)]
-        print(f"{name:22s} {len(df):7d}  {cells[0]:>15s}  {cells[1]:>15s}  {cells[2]:>15s}")
+        cells = [f"{p:.4f} / {i:.4f}" for p, i in (ours, colon, digits)]
+        print(f"{name:22s} {len(df):7d}  {cells[0]:>17s}  {cells[1]:>17s}  {cells[2]:>17s}")
 
     print(f"\n## {args.keys:,} keys")
     t = time.perf_counter()
