@@ -126,3 +126,23 @@ def test_parse_info() -> None:
     )
     assert info["server"]["redis_version"] == "7.0.15"
     assert info["keyspace"]["db12"] == {"keys": 1, "expires": 0, "avg_ttl": 0}
+
+
+def test_seen_keys_drops_scan_repeats_in_order() -> None:
+    import random
+
+    from insightkit.acquire.dump import SeenKeys
+
+    seen = SeenKeys()
+    keys = [f"k{i}".encode() for i in range(20_000)]
+    rng = random.Random(1)
+    reference: set[bytes] = set()
+    emitted: list[bytes] = []
+    for start in range(0, len(keys), 500):
+        page = keys[start : start + 500] + rng.sample(keys[: start + 500], 50)  # repeats, also within a page
+        fresh, repeats = seen.fresh(page)
+        expected = [k for k in dict.fromkeys(page) if k not in reference]
+        assert fresh == expected and repeats == len(page) - len(expected)
+        reference.update(page)
+        emitted += fresh
+    assert sorted(emitted) == sorted(keys) and len(seen) == len(keys)

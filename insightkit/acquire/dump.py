@@ -47,6 +47,34 @@ class DumpStats:
         }
 
 
+class SeenKeys:
+    """Which keys a SCAN already returned: SCAN may repeat keys while the server resizes its tables,
+    and a repeated key would make the assembled RDB unloadable.
+
+    Keeps the 64-bit hash of every key (about 60 bytes per key in a Python set: the one part of the DUMP
+    method whose memory grows with the keyspace). Sorted numpy runs would take 8 bytes per key but cost
+    ~3 µs per key in binary searches, more than the rest of the walk, so the set stays.
+    """
+
+    def __init__(self) -> None:
+        self._seen: set[int] = set()
+
+    def fresh(self, keys: list[bytes]) -> tuple[list[bytes], int]:
+        """(keys not seen before, in SCAN order; how many were repeats) — and remember them."""
+        seen = self._seen
+        out = []
+        for key in keys:
+            h = hash(key)
+            if h in seen:
+                continue
+            seen.add(h)
+            out.append(key)
+        return out, len(keys) - len(out)
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+
 class RateLimiter:
     """Keeps the average command rate at or below ``ops_per_sec`` by sleeping between round trips."""
 
@@ -149,21 +177,15 @@ class DumpWalker:
         and we assemble page N-1."""
         client = self.client
         stats = self.stats
-        seen: set[int] = set()
+        seen = SeenKeys()
         db_header = rdbwriter.select_db(db, keys_hint, expires_hint)
         db_started = False
         client.send_raw(encode_command([b"SCAN", b"0", b"COUNT", str(self.scan_count).encode()]))
         cursor, page = self._scan_reply(db)
         pending: tuple[list[bytes], str | None] | None = None  # requested, replies not read yet
         while True:
-            fresh: list[bytes] = []
-            for key in page:
-                h = hash(key)
-                if h in seen:
-                    stats.duplicates += 1
-                    continue
-                seen.add(h)
-                fresh.append(key)
+            fresh, repeats = seen.fresh(page)
+            stats.duplicates += repeats
             more = cursor != b"0"
             if fresh or more:
                 self._request(fresh, next_cursor=cursor if more else None)
