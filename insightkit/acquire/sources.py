@@ -106,9 +106,9 @@ def _from_url(url: str) -> dict[str, Any]:
 
     try:
         parsed = parse_url(f"{_SCHEMES[scheme.lower()]}://{rest}")
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError):
         # redis-py's message may quote the URL: never repeat it (it can hold a password).
-        raise SourceError(f"cannot parse the {scheme}:// URL (check host, port and db)") from exc
+        raise SourceError(f"cannot parse the {scheme}:// URL (check host, port and db)") from None
     connection_class = parsed.pop("connection_class", None)
     if connection_class is SSLConnection:
         parsed["ssl"] = True
@@ -151,8 +151,8 @@ def _spec(kw: dict[str, Any]) -> ConnectionSpec:
         db = int(kw.get("db") or 0)
         connect_timeout = float(kw.get("socket_connect_timeout") or 10.0)
         timeout = float(kw.get("socket_timeout") or 30.0)
-    except (TypeError, ValueError) as exc:
-        raise ConfigurationError("port, db and timeouts must be numbers") from exc
+    except (TypeError, ValueError):
+        raise ConfigurationError("port, db and timeouts must be numbers") from None
     if not 0 < port < 65536:
         raise ConfigurationError(f"port out of range: {port}")
     return ConnectionSpec(
