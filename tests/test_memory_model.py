@@ -154,3 +154,14 @@ def test_generation_by_version(server_version: str, generation: str) -> None:
 def test_old_ziplist_list_becomes_a_quicklist_node() -> None:
     out = JE.estimate_facts(kind="list", encoding="ziplist", key_len=1, num_elements=3, blobs=[(30, -1)])
     assert out["value_bytes"] == 40 + 40 + JE.alloc_size(30)
+
+
+def test_redis_before_3_2_uses_old_sds_headers_and_linked_lists() -> None:
+    old = model_for(None, None, None, "2.8")
+    new = model_for(None, None, None, "3.2")
+    # key "k" * 10: 8-byte sdshdr before 3.2, a 1-byte sds5 header after
+    assert old.estimate_facts(kind="string", encoding="int", key_len=10, int_value=True)["key_bytes"] == 32
+    assert new.estimate_facts(kind="string", encoding="int", key_len=10, int_value=True)["key_bytes"] == 16
+    # linked list items: listNode + robj + sds each before 3.2; packed into a quicklist node after
+    assert old.element_cost(1, 10) == 32 + 16 + 32
+    assert new.element_cost(1, 10) == 0

@@ -89,6 +89,7 @@ cdef class MemoryModel:
     cdef bint jemalloc
     cdef bint live               # state == "live"
     cdef int64_t embstr_limit
+    cdef bint old_sds            # Redis < 3.2: 8-byte sds header, linked lists, no quicklist
     cdef int64_t sz_dict         # sizeof(dict) (0 for Valkey's hashtable generation)
     cdef int64_t sz_qlnode       # sizeof(quicklistNode)
     cdef int64_t sz_stream       # sizeof(stream)

@@ -139,6 +139,7 @@ cdef class MemoryModel:
             self.gen = GEN_R80 if v >= (8, 0) else (GEN_R70 if v >= (7, 0) else GEN_R62)
         redis_equiv = v if family == "redis" else (7, 2)
         self.embstr_limit = 44 if redis_equiv >= (3, 2) else 39
+        self.old_sds = redis_equiv < (3, 2)
         self.sz_dict = 96 if self.gen == GEN_R62 else (0 if self.gen == GEN_V81 else 56)
         self.sz_qlnode = 32 if self.gen == GEN_R62 else 40
         self.sz_stream = 40 if redis_equiv < (7, 0) else 80
@@ -186,6 +187,8 @@ cdef class MemoryModel:
         return _glibc_size(size)
 
     cdef int64_t sds_alloc(self, int64_t length) noexcept nogil:
+        if self.old_sds:
+            return self.alloc(8 + length + 1)  # Redis < 3.2: struct sdshdr {int len; int free;}
         return self.alloc(_sds_hdr(length) + length + 1)
 
     # --- per element / per blob ---------------------------------------------------------------------
@@ -194,6 +197,9 @@ cdef class MemoryModel:
         cdef int64_t n, fsize, vsize
         cdef int kind = facts.kind
         if kind == KIND_LIST:
+            if self.old_sds:
+                # Redis < 3.2 linked list: listNode + robj + sds per item
+                return self.alloc(24) + self.alloc(ROBJ) + self.sds_alloc(a_len)
             # A linked-list item: servers >= 3.2 pack items into quicklist nodes on load.
             facts.elem_packed += _lp_entry(a_len)
             return 0
@@ -281,7 +287,7 @@ cdef class MemoryModel:
 
     cdef int64_t main_entry_bytes(self, KeyFacts* facts, MemBreakdown* out) noexcept nogil:
         """Fill key_bytes and overhead_bytes (key sds, robj, main-dict entry); returns their sum."""
-        cdef int64_t key_sds = _sds_hdr(facts.key_len) + facts.key_len + 1
+        cdef int64_t key_sds = (8 if self.old_sds else _sds_hdr(facts.key_len)) + facts.key_len + 1
         cdef int64_t robj
         if self.gen == GEN_V81 or self.gen == GEN_R80:
             # robj + [expire] + 1-byte header-size prefix + embedded key sds, one allocation
@@ -319,10 +325,14 @@ cdef class MemoryModel:
                 else:
                     value = self.alloc(_sds_hdr_min8(facts.value_len) + facts.value_len + 1)
             elif facts.value_len <= self.embstr_limit:
-                if self.gen == GEN_R62:
+                if self.old_sds:
+                    value = self.alloc(ROBJ + 8 + facts.value_len + 1) - ROBJ
+                elif self.gen == GEN_R62:
                     value = facts.value_len + 2
                 else:
                     value = self.alloc(ROBJ + SDS8_OVERHEAD + facts.value_len) - ROBJ
+            elif self.old_sds:
+                value = self.sds_alloc(facts.value_len)
             else:
                 value = self.alloc(_sds_hdr_min8(facts.value_len) + facts.value_len + 1)
         elif kind == KIND_MODULE:
@@ -330,7 +340,9 @@ cdef class MemoryModel:
         elif kind == KIND_STREAM:
             value = self._stream_value(facts)
         elif kind == KIND_LIST:
-            if enc == ENC_QUICKLIST or enc == ENC_LINKEDLIST:
+            if self.old_sds and (enc == ENC_LINKEDLIST or enc == ENC_QUICKLIST) and facts.blob_count == 0:
+                value = 48 + facts.elem_alloc  # struct list + its nodes
+            elif enc == ENC_QUICKLIST or enc == ENC_LINKEDLIST:
                 if facts.blob_count == 0 and facts.elem_packed > 0:
                     # linked list from an old file: re-packed into ~8 KB nodes on load
                     nodes = (facts.elem_packed + 8191) // 8192
