@@ -14,7 +14,7 @@ the absolute byte offset and, when known, the key.
 """
 
 from libc.stdint cimport int64_t, uint64_t, uint32_t, int16_t, int32_t, int8_t
-from libc.string cimport memcpy, memset
+from libc.string cimport memcmp, memcpy, memset
 from libc.stdlib cimport malloc, realloc, free
 
 from insightkit.memory._model cimport KeyFacts, MemBreakdown, MemoryModel
@@ -1225,6 +1225,7 @@ cdef class Decoder:
         self.facts.num_elements = n
         if t == 2:
             self.row_allint = 1 if all_int else 0
+            self.facts.elements_all_int = all_int
         return 0
 
     cdef int _zset_plain(self, int t) except -1:
@@ -1715,7 +1716,8 @@ cdef class Decoder:
 
     cdef int _stream(self, int t) except -1:
         cdef int64_t nodes = self._plain_len(), i, groups, pel, consumers, j, cpel, name_bytes = 0
-        cdef int64_t total_pel = 0, total_consumers = 0
+        cdef int64_t total_pel = 0, total_consumers = 0, runs, gname, cname, k
+        cdef const unsigned char* prev
         cdef StrRef s
         self.facts.kind = T_STREAM
         self.row_type = T_STREAM
@@ -1746,21 +1748,30 @@ cdef class Decoder:
         for i in range(groups):
             self._str(&s, 0)
             name_bytes += s.length
+            gname = s.length
             self._skip_len()  # group last id
             self._skip_len()
             if t >= 19:
                 self._skip_len()  # entries read (-1 when unknown)
             pel = self._plain_len()
             total_pel += pel
+            runs = 0
+            prev = NULL
             for j in range(pel):
                 self._need(16 + 8)
+                # runs of consecutive PEL IDs sharing the millisecond part (the rax's shape)
+                if prev == NULL or memcmp(prev, self.p + self.pos, 8) != 0:
+                    runs += 1
+                prev = self.p + self.pos
                 self.pos += 24
                 self._skip_len()  # delivery count
+            self.model.stream_group(&self.facts, gname, pel, runs)
             consumers = self._plain_len()
             total_consumers += consumers
             for j in range(consumers):
                 self._str(&s, 0)
                 name_bytes += s.length
+                cname = s.length
                 self._need(8)
                 self.pos += 8  # seen time
                 if t >= 21:
@@ -1770,7 +1781,14 @@ cdef class Decoder:
                 if cpel >= (<int64_t>1 << 58):
                     self._fail("consumer PEL size out of range")
                 self._need(16 * cpel)
+                runs = 0
+                prev = NULL
+                for k in range(cpel):
+                    if prev == NULL or memcmp(prev, self.p + self.pos + 16 * k, 8) != 0:
+                        runs += 1
+                    prev = self.p + self.pos + 16 * k
                 self.pos += 16 * cpel
+                self.model.stream_consumer(&self.facts, cname, cpel, runs)
         self.facts.num_elements = self.s_entries
         self.facts.stream_groups = groups
         self.facts.stream_consumers = total_consumers
