@@ -159,3 +159,24 @@ def test_rule_arithmetic_matches_the_memory_model(allocator: str) -> None:
     assert [model.alloc_size(s + int(h)) for s, h in zip(sizes, out["h"], strict=True)] == [
         model.sds_size(s) for s in sizes
     ]
+
+
+def test_fragmentation_bytes_are_not_counted_twice() -> None:
+    mb = 1024 * 1024
+    memory = {
+        "used_memory": 100 * mb,
+        "used_memory_rss": 300 * mb,
+        "mem_fragmentation_ratio": 3.0,
+        "allocator_frag_ratio": 1.5,
+        "allocator_frag_bytes": 60 * mb,
+        "allocator_rss_ratio": 1.5,
+        "allocator_rss_bytes": 80 * mb,
+    }
+    found = rules_api.evaluate(key_table([{"key": "a"}]), None, {"info": {"memory": memory}})
+    savings = dict(zip(found["rule"], found["estimated_savings_bytes"], strict=True))
+    assert savings["high-fragmentation"] == 200 * mb
+    assert savings["allocator-fragmentation"] == 0 and savings["allocator-rss-overhead"] == 0
+    del memory["mem_fragmentation_ratio"]  # without the total, the parts carry their own bytes
+    found = rules_api.evaluate(key_table([{"key": "a"}]), None, {"info": {"memory": memory}})
+    savings = dict(zip(found["rule"], found["estimated_savings_bytes"], strict=True))
+    assert savings["allocator-fragmentation"] == 60 * mb

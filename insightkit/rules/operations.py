@@ -57,7 +57,11 @@ def _ratio_check(ratio_field: str, bytes_field: str, threshold: str) -> Callable
             return None
         if ratio <= ctx[threshold] or waste <= ctx["fragmentation_bytes"]:
             return None
-        return Finding(int(waste), f"{ratio_field} {ratio:.2f}, {int(waste):,} bytes")
+        detail = f"{ratio_field} {ratio:.2f}, {int(waste):,} bytes"
+        if _fragmentation(ctx) is not None:
+            # Already inside high-fragmentation's RSS − used figure: do not count the bytes twice.
+            return Finding(0, detail + " (part of high-fragmentation's estimate)", int(waste))
+        return Finding(int(waste), detail, int(waste))
 
     return check
 
