@@ -8,6 +8,7 @@ snapshot time: TTL buckets are measured from the snapshot that saw the key, not 
 
 from __future__ import annotations
 
+import tempfile
 from typing import Any
 
 import duckdb
@@ -26,8 +27,15 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def connect(memory_limit: str | None = None, threads: int | None = None) -> duckdb.DuckDBPyConnection:
+def connect(
+    memory_limit: str | None = None, threads: int | None = None, temp_directory: str | None = None
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that spills to ``temp_directory`` (default: the system's temp dir) once it
+    reaches ``memory_limit``, and does not keep insertion order (which costs memory and nothing here
+    needs)."""
     con = duckdb.connect()
+    con.execute(f"SET temp_directory = '{temp_directory or tempfile.gettempdir()}'")
+    con.execute("SET preserve_insertion_order = false")
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
     if threads:
