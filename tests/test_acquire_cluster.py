@@ -82,3 +82,14 @@ def test_cluster_snapshot_metadata_function(cluster: list[Server]) -> None:
     meta = snapshot(f"127.0.0.1:{cluster[2].port}", progress=False)
     assert meta["cluster"] is True
     assert sum(sum(int(v) for v in n["rdb"]["keys_per_db"].values()) for n in meta["nodes"]) == 1601
+
+
+def test_analyze_a_cluster_keeps_node_and_slot(cluster: list[Server]) -> None:
+    import insightkit
+
+    analysis = insightkit.analyze(f"redis://127.0.0.1:{cluster[0].port}/0", progress=False)
+    assert len(analysis.keys) == 1601
+    assert analysis.keys["node"].nunique() == 3
+    assert analysis.keys["slot"].between(0, 16383).all()
+    assert analysis.summary().totals["keys"] == 1601
+    assert len(analysis.metadata["nodes"]) == 3
