@@ -100,7 +100,8 @@ def make(target: Path, keys: int = 10_000_000, *, flavour: str = "redis70") -> P
     if cli is None:
         raise RuntimeError(f"no redis-cli for {flavour}")
     started = time.perf_counter()
-    with running_server(flavour, args=["--enable-debug-command", "yes"]) as server:
+    debug = ["--enable-debug-command", "yes"] if flavour != "redis62" else []  # 6.2 always allows DEBUG
+    with running_server(flavour, args=debug) as server:
         client = server.client(socket_timeout=900)
         client.execute_command("DEBUG", "POPULATE", populate, "cache:obj", 64)
         feeder = subprocess.Popen(
