@@ -197,3 +197,37 @@ def test_bad_datasets(tmp_path: Path, fleet_files: FleetFiles) -> None:
     pa.parquet.write_table(pa.table({"x": [1]}), tmp_path / "plain" / "x.parquet")
     with pytest.raises(RsnapError, match="not an RSNAP"):
         open_fleet(tmp_path / "plain")
+
+
+def test_ingest_rdb_matches_analyze(tmp_path: Path) -> None:
+    """The bounded-memory RDB → RSNAP path gives the same patterns and findings as analyze()."""
+    from present_data import make_rdb
+
+    import insightkit
+    from insightkit.fleet.ingest import ingest_rdb
+
+    rdb = make_rdb(tmp_path / "sample.rdb")
+    analysis = insightkit.analyze(rdb, progress=False)
+    target = tmp_path / "sample.rsnap.parquet"
+    with ingest_rdb(rdb, target) as fleet:
+        columns = ["keys", "memory_bytes", "max_memory_bytes"]
+        pd.testing.assert_frame_equal(
+            fleet.patterns.set_index("pattern")[columns].sort_index(),
+            analysis.patterns.set_index("pattern")[columns].sort_index(),
+            check_dtype=False,
+        )
+        findings = ["rule", "estimated_savings_bytes", "offending_keys"]
+        pd.testing.assert_frame_equal(
+            fleet.recommendations[findings].sort_values("rule").reset_index(drop=True),
+            analysis.recommendations[findings].sort_values("rule").reset_index(drop=True),
+            check_dtype=False,
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "sample.rdb",
+        "sample.rsnap.parquet",
+    ]  # no scratch left
+    loaded = insightkit.load(target)
+    assert loaded.metadata["original_method"] == "file" and len(loaded.keys) == len(analysis.keys)
+    by_key = loaded.keys.set_index("key")["pattern"].astype(str)
+    expected = analysis.keys.set_index("key")["pattern"].astype(str)
+    assert by_key.sort_index().tolist() == expected.sort_index().tolist()
