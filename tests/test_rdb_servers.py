@@ -38,6 +38,16 @@ def _compare_with_server(server: Server, rows: list[dict]) -> None:
                 assert row["expires_at"] is None, key
             else:
                 assert abs(row["expires_at"] - now_ms - pttl) < 5000, key
+            items = {
+                "list": lambda k: client.lrange(k, 0, -1),
+                "set": lambda k: list(client.smembers(k)),
+                "zset": lambda k: client.zrange(k, 0, -1),
+                "hash": lambda k: [x for pair in client.hgetall(k).items() for x in pair],
+            }.get(typ)
+            if items is not None:
+                values = items(key)
+                assert row["element_bytes"] == sum(len(x) for x in values), key
+                assert row["largest_element_bytes"] == max(len(x) for x in values), key
             if typ == "set":
                 members = client.smembers(key)
                 all_int = all(m.lstrip(b"-").isdigit() and str(int(m)).encode() == m for m in members)
@@ -49,6 +59,9 @@ def _compare_with_server(server: Server, rows: list[dict]) -> None:
                 assert row["stream_groups"] == len(groups)
                 assert row["stream_consumers"] == sum(g["consumers"] for g in groups)
                 assert row["stream_pending"] == sum(g["pending"] for g in groups)
+                items = [x for _, fields in client.xrange(key) for pair in fields.items() for x in pair]
+                assert row["element_bytes"] == sum(len(x) for x in items), key
+                assert row["largest_element_bytes"] == max((len(x) for x in items), default=0), key
             assert row["serialized_bytes"] > 0 and row["memory_bytes"] > 0
     assert seen == len(rows)
 

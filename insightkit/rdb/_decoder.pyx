@@ -1516,6 +1516,121 @@ cdef class Decoder:
         st.entries = count
         return 0
 
+    cdef int _lp_entry(self, const unsigned char* z, int64_t n, int64_t* pos, int64_t* ival) except -1:
+        """Decode the listpack entry at *pos and step past it: 1 = integer (*ival), 0 = string of
+        *ival bytes, 2 = the end marker."""
+        cdef int64_t p = pos[0], hl, elen, total, v = 0
+        cdef unsigned char enc
+        cdef int isint = 1
+        if p >= n:
+            self._fail("listpack runs past its end")
+        enc = z[p]
+        if enc == 0xFF:
+            return 2
+        if enc < 0x80:
+            v = enc
+            hl = 1
+            elen = 0
+        elif enc < 0xC0:
+            isint = 0
+            hl = 1
+            elen = enc & 0x3F
+        elif enc < 0xE0:
+            hl = 2
+            elen = 0
+            if p + 2 > n:
+                self._fail("listpack entry runs past its end")
+            v = ((enc & 0x1F) << 8) | z[p + 1]
+            if v >= 4096:
+                v -= 8192
+        elif enc < 0xF0:
+            isint = 0
+            hl = 2
+            if p + 2 > n:
+                self._fail("listpack entry runs past its end")
+            elen = ((enc & 0x0F) << 8) | z[p + 1]
+        elif enc == 0xF0:
+            isint = 0
+            hl = 5
+            if p + 5 > n:
+                self._fail("listpack entry runs past its end")
+            elen = <int64_t>self._le_at(z + p + 1, 4)
+        elif enc >= 0xF1 and enc <= 0xF4:
+            hl = 1
+            elen = 2 if enc == 0xF1 else (3 if enc == 0xF2 else (4 if enc == 0xF3 else 8))
+            if p + 1 + elen > n:
+                self._fail("listpack entry runs past its end")
+            v = <int64_t>self._le_at(z + p + 1, <int>elen)
+            if elen < 8 and v >= (<int64_t>1 << (8 * elen - 1)):
+                v -= (<int64_t>1 << (8 * elen))
+        else:
+            self._fail(f"bad listpack entry encoding 0x{enc:02x}")
+            return -1
+        total = hl + elen
+        total += 1 if total < 128 else (2 if total < 16384 else (3 if total < 2097152 else (4 if total < 268435456 else 5)))
+        if p + total > n - 1:
+            self._fail("listpack entry runs past its end")
+        pos[0] = p + total
+        ival[0] = v if isint else elen
+        return isint
+
+    cdef int64_t _lp_int(self, const unsigned char* z, int64_t n, int64_t* pos) except? -1:
+        cdef int64_t v
+        if self._lp_entry(z, n, pos, &v) != 1:
+            self._fail("stream listpack: expected an integer entry")
+        return v
+
+    cdef inline int64_t _lp_len(self, const unsigned char* z, int64_t n, int64_t* pos) except -1:
+        """Byte length (as a string) of the next entry, which must not be the end marker."""
+        cdef int64_t v
+        cdef int kind = self._lp_entry(z, n, pos, &v)
+        if kind == 2:
+            self._fail("stream listpack ends inside an entry")
+        return _digits(v) if kind == 1 else v
+
+    cdef int _walk_stream_node(self, const unsigned char* z, int64_t n) except -1:
+        """Field and value sizes of the live entries of one stream listpack node (t_stream.c layout:
+        a master entry with the node's field names, then entries that reuse them or carry their own)."""
+        cdef int64_t pos = 6, nf, i, k, flags, l, v
+        cdef int64_t* master = NULL
+        self._lp_int(z, n, &pos)  # live count
+        self._lp_int(z, n, &pos)  # deleted count
+        nf = self._lp_int(z, n, &pos)
+        if nf < 0 or nf > n:
+            self._fail(f"stream node claims {nf} master fields")
+        master = <int64_t*>malloc((nf + 1) * sizeof(int64_t))
+        if master == NULL:
+            raise MemoryError()
+        try:
+            for i in range(nf):
+                master[i] = self._lp_len(z, n, &pos)
+            if self._lp_int(z, n, &pos) != 0:
+                self._fail("stream node master entry is not terminated by 0")
+            while self._lp_entry(z, n, &pos, &v) != 2:
+                flags = v
+                self._lp_int(z, n, &pos)  # ms delta
+                self._lp_int(z, n, &pos)  # seq delta
+                if flags & 2:  # same fields as the master entry: values only
+                    for i in range(nf):
+                        l = self._lp_len(z, n, &pos)
+                        if not flags & 1:
+                            self._elem(master[i])
+                            self._elem(l)
+                else:
+                    k = self._lp_int(z, n, &pos)
+                    if k < 0 or k > n:
+                        self._fail(f"stream entry claims {k} fields")
+                    for i in range(2 * k):
+                        l = self._lp_len(z, n, &pos)
+                        if not flags & 1:
+                            self._elem(l)
+                self._lp_int(z, n, &pos)  # entry's element count (for backward iteration)
+            if pos != n - 1:
+                self._fail("stream listpack has bytes after its end marker")
+        finally:
+            free(master)
+        return 0
+
     cdef inline void _stats_init(self, Stats* st) noexcept:
         st.entries = 0
         st.largest = 0
@@ -1730,9 +1845,7 @@ cdef class Decoder:
             self._blob_str(&s)
             if s.length < 7 or s.ptr[s.length - 1] != 0xFF or <int64_t>self._le_at(s.ptr, 4) != s.length:
                 self._fail("stream listpack node is malformed")
-            if s.length > self.row_largest:
-                self.row_largest = s.length
-            self.row_elem_bytes += s.length
+            self._walk_stream_node(s.ptr, s.length)
             self.facts.stream_nodes += 1
             self._blob(s.length, -1)
         self.s_entries = self._plain_len()
