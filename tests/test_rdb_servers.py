@@ -4,6 +4,7 @@ live server answers about the same key (TYPE, OBJECT ENCODING, length, PTTL, str
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from rdb_helpers import chunked, decode_rows
@@ -13,6 +14,19 @@ from servers import Server
 from insightkit.rdb import unescape_key
 
 pytestmark = pytest.mark.server
+
+
+def _elements(client: Any, key: bytes, typ: str) -> list[bytes] | None:
+    """The members / items / fields and values of a collection, as the server returns them."""
+    if typ == "list":
+        return list(client.lrange(key, 0, -1))
+    if typ == "set":
+        return list(client.smembers(key))
+    if typ == "zset":
+        return list(client.zrange(key, 0, -1))
+    if typ == "hash":
+        return [x for pair in client.hgetall(key).items() for x in pair]
+    return None
 
 
 def _compare_with_server(server: Server, rows: list[dict]) -> None:
@@ -38,14 +52,8 @@ def _compare_with_server(server: Server, rows: list[dict]) -> None:
                 assert row["expires_at"] is None, key
             else:
                 assert abs(row["expires_at"] - now_ms - pttl) < 5000, key
-            items = {
-                "list": lambda k: client.lrange(k, 0, -1),
-                "set": lambda k: list(client.smembers(k)),
-                "zset": lambda k: client.zrange(k, 0, -1),
-                "hash": lambda k: [x for pair in client.hgetall(k).items() for x in pair],
-            }.get(typ)
-            if items is not None:
-                values = items(key)
+            values = _elements(client, key, typ)
+            if values is not None:
                 assert row["element_bytes"] == sum(len(x) for x in values), key
                 assert row["largest_element_bytes"] == max(len(x) for x in values), key
             if typ == "set":
