@@ -180,3 +180,12 @@ def test_fragmentation_bytes_are_not_counted_twice() -> None:
     found = rules_api.evaluate(key_table([{"key": "a"}]), None, {"info": {"memory": memory}})
     savings = dict(zip(found["rule"], found["estimated_savings_bytes"], strict=True))
     assert savings["allocator-fragmentation"] == 60 * mb
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_empty_keyspace(engine: str) -> None:
+    """An empty snapshot still gets its INFO/CONFIG findings and no key findings."""
+    found = rules_api.evaluate(_keys(Case(), engine), None, {"config": {"maxmemory": "0"}})
+    assert "maxmemory-unset" in set(found["rule"])
+    assert (found["offending_keys"] == 0).all()
+    assert rules_api.offenders(_keys(Case(), engine), None, {}, "big-hashes").empty
