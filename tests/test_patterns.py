@@ -311,3 +311,8 @@ def test_unusual_keys() -> None:
     assert got[2] == got[3] == "用户:*:资料"
     assert got[4] == ""  # a missing key (never produced by the decoder) gets the empty pattern
     assert got[5] == "a" * 5000 + ":*"
+
+
+def test_compiled_regex_flags_are_kept() -> None:
+    got = patterns_of(["USER:1", "user:2", "x:3"], custom=[(re.compile("^user:", re.IGNORECASE), "users")])
+    assert got == {"USER:1": "users", "user:2": "users", "x:3": "x:*"}

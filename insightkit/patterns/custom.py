@@ -70,7 +70,13 @@ def glob_to_regex(glob: str) -> str:
 
 def _rule(spec: str | re.Pattern[str], name: str | None) -> Rule:
     if isinstance(spec, re.Pattern):
-        regex, label = spec.pattern, name or REGEX_PREFIX + spec.pattern
+        inline = "".join(
+            f
+            for flag, f in ((re.IGNORECASE, "i"), (re.DOTALL, "s"), (re.MULTILINE, "m"))
+            if spec.flags & flag
+        )
+        regex = (f"(?{inline})" if inline else "") + spec.pattern
+        label = name or REGEX_PREFIX + spec.pattern
     elif spec.startswith(REGEX_PREFIX):
         regex, label = spec[len(REGEX_PREFIX) :], name or spec
     else:
