@@ -127,8 +127,10 @@ def test_metadata_never_carries_credentials(tmp_path: Path) -> None:
     assert b"hunter" not in path.read_bytes()
     stored = read_rsnap_metadata(path)
     assert stored["source"] == "redis://10.0.0.1:6380/0?password=***"
-    assert stored["config"] == {"maxmemory": "0"}
+    # Secrets survive only as "is it set" (the no-password rule needs that much).
+    assert stored["config"] == {"maxmemory": "0", "requirepass": "<set>", "masterauth": "<set>"}
     assert stored["nodes"][0]["source"] == "rediss://10.0.0.2:6380"
+    assert stored["nodes"][0]["config"] == {"requirepass": "<set>"}
 
 
 def test_metadata_is_completed_at_close(tmp_path: Path) -> None:

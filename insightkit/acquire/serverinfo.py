@@ -37,7 +37,16 @@ CONFIG_PATTERNS = (
     "save",
     "appendonly",
     "repl-diskless-sync",
+    "protected-mode",
+    "bind",
+    "enable-debug-command",
+    "enable-module-command",
+    "enable-protected-configs",
+    "requirepass",
 )
+# Secrets CONFIG GET would return: only whether they are set is kept, never the value.
+SECRET_CONFIG = frozenset({"requirepass", "masterauth", "tls-key-file-pass", "tls-client-key-file-pass"})
+SECRET_SET = "<set>"
 # What the rules cannot do without: reported in config_missing when CONFIG did not give it.
 REQUIRED_CONFIG = (
     "hash-max-listpack-entries",
@@ -153,7 +162,9 @@ def collect(client: RespClient) -> ServerInfo:
             break
         pairs = reply if isinstance(reply, list) else []
         for name, value in zip(pairs[0::2], pairs[1::2], strict=False):
-            result.config[_text(name)] = _text(value)
+            key = _text(name)
+            text = _text(value)
+            result.config[key] = (SECRET_SET if text else "") if key in SECRET_CONFIG else text
     for name in REQUIRED_CONFIG:
         if name not in result.config and _OLD_NAMES.get(name, "") not in result.config:
             result.config_missing.append(name)

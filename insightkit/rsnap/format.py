@@ -68,8 +68,8 @@ METADATA_DOCS: dict[str, str] = {
     "redaction": "Present when key names were redacted: {method, parts, key_supplied}.",
 }
 
-# CONFIG parameters that hold secrets. Acquisition should never collect them; the writer drops them
-# again because a file that leaks a password cannot be recalled.
+# CONFIG parameters that hold secrets. Acquisition keeps only whether they are set; the writer
+# reduces them to that again because a file that leaks a password cannot be recalled.
 SECRET_CONFIG = frozenset(
     {
         "requirepass",
@@ -102,6 +102,7 @@ def sanitize_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
             for k, v in value.items():
                 name = str(k)
                 if parent == "config" and name.lower() in SECRET_CONFIG:
+                    out[name] = "<set>" if v else ""  # whether a secret is set, never its value
                     continue
                 out[name] = clean(v, name)
             return out
