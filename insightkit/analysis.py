@@ -50,10 +50,12 @@ class Analysis:
         metadata: dict[str, Any],
         *,
         custom_patterns: Any = None,
+        progress: bool = True,
     ) -> None:
         self._keys = keys
         self.metadata = metadata
         self._custom_patterns = custom_patterns
+        self._progress = progress
 
     def __repr__(self) -> str:
         source = self.metadata.get("source", "?")
@@ -70,11 +72,11 @@ class Analysis:
 
     def _attach_patterns(self) -> None:
         try:
-            from insightkit.patterns import assign_patterns
+            from insightkit.patterns import assign_patterns, pattern_arrow
         except ImportError:
             return  # pattern discovery not installed in this build: keys stay without the column
-        series = assign_patterns(self._keys, custom=self._custom_patterns)
-        values = pa.array(list(series), pa.string()) if len(series) else pa.array([], pa.string())
+        series = assign_patterns(self._keys, custom=self._custom_patterns, progress=self._progress)
+        values = pattern_arrow(series) if len(series) else pa.array([], pa.string())
         self._keys[PATTERN_COLUMN] = pd.Series(pd.arrays.ArrowExtensionArray(values), index=self._keys.index)
 
     @functools.cached_property
@@ -82,7 +84,7 @@ class Analysis:
         """Memory by key pattern (insightkit.patterns.aggregate_patterns)."""
         from insightkit.patterns import aggregate_patterns
 
-        return aggregate_patterns(self.keys)
+        return aggregate_patterns(self.keys, now_ms=self.metadata.get("snapshot_time_ms"))
 
     @functools.cached_property
     def recommendations(self) -> pd.DataFrame:
@@ -361,7 +363,7 @@ def analyze(
     with _open_source(source, batch_size=batch_size, progress=progress, options=options) as (batches, meta):
         keys = _frame(batches)
         metadata = meta()
-    return Analysis(keys, metadata, custom_patterns=custom)
+    return Analysis(keys, metadata, custom_patterns=custom, progress=progress)
 
 
 def convert(
