@@ -13,13 +13,16 @@ import threading
 from ._crc64 import crc64
 
 _STOP = object()
+# Spans waiting for the thread keep their buffers alive: a bounded queue makes the parser wait for the
+# checksum instead of letting memory grow with the stream when the second core is busy.
+MAX_PENDING_SPANS = 4
 
 
 class CrcWorker:
     """Running CRC64 of the spans submitted, in order, computed on a background thread."""
 
     def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._jobs: queue.Queue[object] = queue.Queue(maxsize=MAX_PENDING_SPANS)
         self._crc = 0
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="insightkit-crc64", daemon=True)
