@@ -29,14 +29,12 @@ ALLOCATOR = {"redis62": "libc", "redis70": None, "valkey81": "libc"}  # libc bui
 class _TunedReader(RdbReader):
     """read_rdb with model knobs a file cannot carry (what a live snapshot reads from CONFIG)."""
 
-    def __init__(self, source: Any, *, state: str = "live", list_compress_depth: int = 0, **kw: Any):
+    def __init__(self, source: Any, *, state: str = "live", **kw: Any):
         super().__init__(source, **kw)
         self._state = state
-        self._depth = list_compress_depth
 
     def _on_header(self, decoder: Any) -> Any:
         model = super()._on_header(decoder)
-        model.list_compress_depth = self._depth
         if self._state == "loaded":
             model.state = "loaded"
         return model
@@ -149,6 +147,21 @@ def test_compressed_list_nodes(tmp_path: Path) -> None:
     assert compressed.median_abs_error <= 0.01, compressed.per_key
     assert abs(compressed.total_error) <= 0.02
     assert uncompressed.total_error > 0.5  # held compressed, the lists are far smaller
+
+
+def test_live_snapshot_prices_compressed_lists_from_config() -> None:
+    """The snapshot reads list-compress-depth from CONFIG and hands it to the model."""
+    with running_server("redis70", args=["--list-compress-depth", "1"]) as server:
+        client = server.client()
+        keys = [f"ikmem:clist:{i}" for i in range(10)]
+        for i, key in enumerate(keys):
+            client.rpush(key, *[f"item-{j % 50:04d}-{'x' * (j % 7)}" for j in range(4000 + i * 100)])
+        live = accuracy.measure(client, [k.encode() for k in keys])
+        analysis = insightkit.analyze(server.url, method="dump", progress=False)
+    rows = analysis.keys.astype({"memory_bytes": "int64"})
+    result = accuracy.compare(live, rows)
+    assert analysis.metadata["config"]["list-compress-depth"] == "1"
+    assert result.median_abs_error <= 0.01, result.per_key
 
 
 def test_dataset_overhead_in_metadata(tmp_path: Path) -> None:

@@ -95,6 +95,14 @@ class ServerInfo:
         return "jemalloc" if raw.startswith("jemalloc") else "libc"
 
     @property
+    def list_compress_depth(self) -> int:
+        """``list-compress-depth`` from CONFIG (0 when unknown): decides how quicklist nodes are priced."""
+        try:
+            return max(0, int(self.config.get("list-compress-depth") or 0))
+        except ValueError:
+            return 0
+
+    @property
     def cluster_enabled(self) -> bool:
         return str(self.info.get("cluster", {}).get("cluster_enabled", "0")) == "1"
 

@@ -87,6 +87,7 @@ class NodeSnapshot:
                     batch_size=self.batch_size,
                     verify_checksum=self.verify_checksum,
                     allocator=info.allocator,
+                    list_compress_depth=info.list_compress_depth,
                 )
                 yield from reader
                 for _ in chunks:  # the decoder stops at the RDB's EOF: let the transfer finish too

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,6 +32,7 @@ class RdbReader:
         verify_checksum: bool = True,
         allocator: str | None = None,
         server_version: str | None = None,
+        list_compress_depth: int = 0,
     ) -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigurationError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -41,6 +41,7 @@ class RdbReader:
         self._source = source
         self._allocator = allocator
         self._server_version = server_version
+        self._list_compress_depth = list_compress_depth
         self._decoder = Decoder(batch_size, verify_checksum, self._on_header)
         self._verify = verify_checksum
         self._started = False
@@ -59,7 +60,12 @@ class RdbReader:
         decoder.set_writer_version(*redis_equiv, family == "valkey" and version >= (8, 1))
         self.metadata.server = {"family": family, "version": ".".join(map(str, version)), "source": how}
         self._model = _pick_model(
-            aux, decoder.rdb_version, decoder.magic, self._allocator, self._server_version
+            aux,
+            decoder.rdb_version,
+            decoder.magic,
+            self._allocator,
+            self._server_version,
+            self._list_compress_depth,
         )
         description = getattr(self._model, "description", None) or {}
         self.metadata.memory_model = {
@@ -144,24 +150,31 @@ class RdbReader:
 
 
 def _pick_model(
-    aux: dict[str, str], rdb_version: int, magic: str, allocator: str | None, server_version: str | None
+    aux: dict[str, str],
+    rdb_version: int,
+    magic: str,
+    allocator: str | None,
+    server_version: str | None,
+    list_compress_depth: int,
 ) -> Any:
     """The memory model for the writer. File-derived hints that the model rejects (a garbled aux
     field) fall back to the RDB version; options the caller got wrong still raise."""
     from insightkit.memory import model_for
 
-    params = inspect.signature(model_for).parameters
-    hints: dict[str, Any] = {}
-    if "valkey_ver" in params and "valkey-ver" in aux:
-        hints["valkey_ver"] = aux["valkey-ver"]
-    elif magic == "VALKEY" and "valkey_ver" in params:
-        hints["valkey_ver"] = "9.0"
+    valkey_ver = aux.get("valkey-ver") or ("9.0" if magic == "VALKEY" else None)
     try:
-        return model_for(aux.get("redis-ver"), rdb_version, allocator, server_version, **hints)
+        return model_for(
+            aux.get("redis-ver"),
+            rdb_version,
+            allocator,
+            server_version,
+            valkey_ver=valkey_ver,
+            list_compress_depth=list_compress_depth,
+        )
     except ConfigurationError:
         if server_version is not None:
             raise
-        return model_for(None, rdb_version, allocator, None)
+        return model_for(None, rdb_version, allocator, None, list_compress_depth=list_compress_depth)
 
 
 def _dataset_overhead(
@@ -189,11 +202,14 @@ def read_rdb(
     verify_checksum: bool = True,
     allocator: str | None = None,
     server_version: str | None = None,
+    list_compress_depth: int = 0,
 ) -> RdbReader:
     """Decode an RDB (path, bytes, binary file object or iterable of chunks) into per-key record batches.
 
     ``allocator`` ("jemalloc"/"libc") and ``server_version`` (e.g. "7.0" or "valkey-8.1") override what
     the file says about its writer; they decide encoding names and the memory model.
+    ``list_compress_depth`` is the writer's ``list-compress-depth`` (CONFIG; not in the file): with it,
+    interior quicklist nodes are priced as held LZF-compressed.
     """
     return RdbReader(
         source,
@@ -201,4 +217,5 @@ def read_rdb(
         verify_checksum=verify_checksum,
         allocator=allocator,
         server_version=server_version,
+        list_compress_depth=list_compress_depth,
     )
