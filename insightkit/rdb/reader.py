@@ -33,6 +33,7 @@ class RdbReader:
         allocator: str | None = None,
         server_version: str | None = None,
         list_compress_depth: int = 0,
+        memory_state: str = "live",
     ) -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigurationError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -42,6 +43,7 @@ class RdbReader:
         self._allocator = allocator
         self._server_version = server_version
         self._list_compress_depth = list_compress_depth
+        self._memory_state = memory_state
         self._decoder = Decoder(batch_size, verify_checksum, self._on_header)
         self._verify = verify_checksum
         self._started = False
@@ -66,6 +68,7 @@ class RdbReader:
             self._allocator,
             self._server_version,
             self._list_compress_depth,
+            self._memory_state,
         )
         description = getattr(self._model, "description", None) or {}
         self.metadata.memory_model = {
@@ -156,6 +159,7 @@ def _pick_model(
     allocator: str | None,
     server_version: str | None,
     list_compress_depth: int,
+    state: str,
 ) -> Any:
     """The memory model for the writer. File-derived hints that the model rejects (a garbled aux
     field) fall back to the RDB version; options the caller got wrong still raise."""
@@ -170,11 +174,14 @@ def _pick_model(
             server_version,
             valkey_ver=valkey_ver,
             list_compress_depth=list_compress_depth,
+            state=state,
         )
     except ConfigurationError:
         if server_version is not None:
             raise
-        return model_for(None, rdb_version, allocator, None, list_compress_depth=list_compress_depth)
+        return model_for(
+            None, rdb_version, allocator, None, list_compress_depth=list_compress_depth, state=state
+        )
 
 
 def _dataset_overhead(
@@ -203,13 +210,16 @@ def read_rdb(
     allocator: str | None = None,
     server_version: str | None = None,
     list_compress_depth: int = 0,
+    memory_state: str = "live",
 ) -> RdbReader:
     """Decode an RDB (path, bytes, binary file object or iterable of chunks) into per-key record batches.
 
     ``allocator`` ("jemalloc"/"libc") and ``server_version`` (e.g. "7.0" or "valkey-8.1") override what
     the file says about its writer; they decide encoding names and the memory model.
     ``list_compress_depth`` is the writer's ``list-compress-depth`` (CONFIG; not in the file): with it,
-    interior quicklist nodes are priced as held LZF-compressed.
+    interior quicklist nodes are priced as held LZF-compressed. ``memory_state`` is ``"live"`` (the
+    default: collections sized as their write commands left them) or ``"loaded"`` (as a server sizes
+    them right after loading this file, e.g. after a restart or DEBUG RELOAD).
     """
     return RdbReader(
         source,
@@ -218,4 +228,5 @@ def read_rdb(
         allocator=allocator,
         server_version=server_version,
         list_compress_depth=list_compress_depth,
+        memory_state=memory_state,
     )
