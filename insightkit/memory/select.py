@@ -8,41 +8,13 @@ packages) must be named by the caller or read from INFO's ``mem_allocator`` when
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from insightkit.errors import ConfigurationError
 from insightkit.memory._model import MemoryModel
+from insightkit.versions import RDB_WRITERS, parse_version
 
-# RDB format version → the newest Redis release family that writes it (the model of the last one).
-_RDB_TO_REDIS: dict[int, tuple[int, int]] = {
-    1: (2, 0),
-    2: (2, 2),
-    3: (2, 4),
-    4: (2, 4),
-    5: (2, 6),
-    6: (2, 8),
-    7: (3, 2),
-    8: (4, 0),
-    9: (6, 2),
-    10: (7, 0),
-    11: (7, 2),
-    12: (7, 4),
-    13: (8, 4),
-}
-
-_VERSION = re.compile(r"^\s*(?:(redis|valkey)[-_ ]?)?v?(\d+)(?:\.(\d+))?", re.IGNORECASE)
-
-
-def parse_server_version(text: str | None) -> tuple[str | None, tuple[int, int] | None]:
-    """``"valkey-8.1"`` → ``("valkey", (8, 1))``; ``"7.0.15"`` → ``(None, (7, 0))``; junk → ``(None, None)``."""
-    if not text:
-        return None, None
-    match = _VERSION.match(str(text))
-    if match is None:
-        return None, None
-    family = match.group(1).lower() if match.group(1) else None
-    return family, (int(match.group(2)), int(match.group(3) or 0))
+parse_server_version = parse_version  # the memory package's historical name
 
 
 def choose(
@@ -57,7 +29,7 @@ def choose(
         raise ConfigurationError(f"allocator must be 'jemalloc', 'libc' or None, got {allocator!r}")
     family: str | None
     version: tuple[int, int] | None
-    family, version = parse_server_version(server_version)
+    family, version = parse_version(server_version)
     if server_version and version is None:
         raise ConfigurationError(f"server_version {server_version!r} is not like '7.2' or 'valkey-8.1'")
     if version is not None:
@@ -65,14 +37,14 @@ def choose(
         if family is None:
             family = "valkey" if valkey_ver else "redis"
     else:
-        _, vver = parse_server_version(valkey_ver)
-        _, rver = parse_server_version(redis_ver)
+        _, vver = parse_version(valkey_ver)
+        _, rver = parse_version(redis_ver)
         if vver is not None:
             family, version, source = "valkey", vver, "valkey-ver aux field"
         elif rver is not None:
             family, version, source = "redis", rver, "redis-ver aux field"
-        elif rdb_version is not None and rdb_version in _RDB_TO_REDIS:
-            family, version = "redis", _RDB_TO_REDIS[rdb_version]
+        elif rdb_version is not None and rdb_version in RDB_WRITERS:
+            family, version = "redis", RDB_WRITERS[rdb_version][1]
             source = f"RDB version {rdb_version} (no redis-ver aux field)"
         else:
             family, version, source = "redis", (7, 4), "default (nothing in the file names the writer)"

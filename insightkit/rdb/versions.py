@@ -7,37 +7,7 @@ from which the writing release can be narrowed to a range.
 
 from __future__ import annotations
 
-import re
-
-# RDB format version → the oldest Redis release that writes it.
-_RDB_TO_REDIS = {
-    1: (2, 0),
-    2: (2, 2),
-    3: (2, 4),
-    4: (2, 4),
-    5: (2, 6),
-    6: (2, 8),
-    7: (3, 2),
-    8: (4, 0),
-    9: (5, 0),
-    10: (7, 0),
-    11: (7, 2),
-    12: (7, 4),
-    13: (8, 4),
-}
-
-_VERSION = re.compile(r"(?:(redis|valkey)[-_ ]?)?v?(\d+)\.(\d+)", re.IGNORECASE)
-
-
-def parse_version(text: str | None) -> tuple[str | None, tuple[int, int] | None]:
-    """``"valkey-8.1.1"`` → ``("valkey", (8, 1))``; ``"7.0.15"`` → ``(None, (7, 0))``."""
-    if not text:
-        return None, None
-    match = _VERSION.search(str(text))
-    if match is None:
-        return None, None
-    family = match.group(1).lower() if match.group(1) else None
-    return family, (int(match.group(2)), int(match.group(3)))
+from insightkit.versions import RDB_WRITERS, parse_version
 
 
 def writer_version(
@@ -57,7 +27,7 @@ def writer_version(
     _, rversion = parse_version(aux.get("redis-ver"))
     if rversion is not None:
         return "redis", rversion, rversion, "aux"
-    guess = _RDB_TO_REDIS.get(rdb_version, (7, 4))
+    guess = RDB_WRITERS.get(rdb_version, ((7, 4), (7, 4)))[0]
     return "redis", guess, guess, "rdb-version"
 
 

@@ -1,0 +1,41 @@
+"""Server releases and RDB format versions: the one table both the decoder and the memory model read.
+
+Files written before the ``redis-ver`` aux field (RDB < 7) carry only their format version, which
+narrows the writer to a range of releases: the decoder names encodings by the oldest release that
+writes the format (the conservative choice for limits like embstr's), the memory model prices by the
+newest (the release most such files come from today).
+"""
+
+from __future__ import annotations
+
+import re
+
+# RDB format version → (oldest, newest) Redis release family that writes it.
+RDB_WRITERS: dict[int, tuple[tuple[int, int], tuple[int, int]]] = {
+    1: ((2, 0), (2, 0)),
+    2: ((2, 2), (2, 2)),
+    3: ((2, 4), (2, 4)),
+    4: ((2, 4), (2, 4)),
+    5: ((2, 6), (2, 6)),
+    6: ((2, 8), (2, 8)),
+    7: ((3, 2), (3, 2)),
+    8: ((4, 0), (4, 0)),
+    9: ((5, 0), (6, 2)),
+    10: ((7, 0), (7, 0)),
+    11: ((7, 2), (7, 2)),
+    12: ((7, 4), (7, 4)),
+    13: ((8, 4), (8, 4)),
+}
+
+_VERSION = re.compile(r"(?:(redis|valkey)[-_ ]?)?v?(\d+)(?:\.(\d+))?", re.IGNORECASE)
+
+
+def parse_version(text: str | None) -> tuple[str | None, tuple[int, int] | None]:
+    """``"valkey-8.1.1"`` → ``("valkey", (8, 1))``; ``"7.0.15"`` → ``(None, (7, 0))``; ``"7"`` → ``(7, 0)``."""
+    if not text:
+        return None, None
+    match = _VERSION.search(str(text))
+    if match is None:
+        return None, None
+    family = match.group(1).lower() if match.group(1) else None
+    return family, (int(match.group(2)), int(match.group(3) or 0))
