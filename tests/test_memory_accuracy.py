@@ -87,14 +87,9 @@ def test_every_key_decoded_with_its_encoding(measured: dict[str, Any]) -> None:
     assert (acc.per_key["estimate"] > 0).all()
     decoded = measured["rows"][["key", "encoding"]].rename(columns={"encoding": "encoding_decoded"})
     both = acc.per_key.merge(decoded, on="key")
-    # the decoder names encodings as the server does, except Valkey >= 8.1's embstr/raw cut-off,
-    # which depends on the key length (robj + key + value <= 64 bytes)
-    strings = both["type"] == "string"
+    # the decoder names encodings as the server does (Valkey 8.1's embstr cut-off depends on the key)
     same = both["encoding"] == both["encoding_decoded"]
-    if measured["flavour"] == "valkey81":
-        assert same[~strings].all()
-    else:
-        assert same.all(), both[~same]
+    assert same.all(), both[~same]
     kinds = set(zip(acc.per_key["type"], acc.per_key["encoding"], strict=True))
     assert {("string", "int"), ("string", "embstr"), ("string", "raw"), ("set", "intset"),
             ("set", "hashtable"), ("zset", "skiplist"), ("hash", "hashtable"), ("stream", "stream"),
