@@ -22,7 +22,6 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[list[Server]]:
-    pytest.importorskip("insightkit.acquire.cluster")
     servers = start_cluster("redis70", 3, args=["--repl-diskless-sync-delay", "0"])
     try:
         client = redis.RedisCluster(host="127.0.0.1", port=servers[0].port)

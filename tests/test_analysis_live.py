@@ -17,14 +17,6 @@ REPO = Path(__file__).resolve().parent.parent
 PASSWORD = "pw-Canary-91f3e7"
 
 
-@pytest.fixture(autouse=True)
-def _need_acquire() -> None:
-    try:
-        from insightkit.acquire import open_snapshot  # noqa: F401
-    except ImportError:
-        pytest.skip("insightkit.acquire.open_snapshot is not in this build yet")
-
-
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "insightkit", *args], capture_output=True, text=True, cwd=REPO, timeout=timeout

@@ -112,7 +112,8 @@ def jupyterlab(root: Path, home: Path) -> Iterator[str]:
 def test_quickstart_explorer_in_chromium(tmp_path: Path) -> None:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} missing: run .ci/run to install Debian's chromium")
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
+    import playwright.sync_api as playwright
+
     import insightkit
 
     root = tmp_path / "work"

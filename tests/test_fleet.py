@@ -37,7 +37,8 @@ def fleet(fleet_files: FleetFiles) -> Iterator[Fleet]:
 
 @pytest.fixture(scope="module")
 def dask_client() -> Iterator[object]:
-    distributed = pytest.importorskip("distributed")
+    import distributed
+
     cluster = distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
     )

@@ -6,13 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import rdbtools
 from rdb_helpers import CORPUS, EXPECTED_ERRORS, decode_rows, manifest
 from rdb_population import populate
 from servers import running_server
 
 from insightkit.rdb import unescape_key
-
-rdbtools = pytest.importorskip("rdbtools")
 
 
 class _Collect(rdbtools.RdbCallback):  # type: ignore[misc]
