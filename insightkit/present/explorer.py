@@ -230,11 +230,12 @@ class Explorer:
         rows = self.filtered()
         held = float(rows["memory_bytes"].sum())
         share = held / self.total_bytes if self.total_bytes else 0.0
+        # The table first: once the status line changes, what it describes is already on screen.
+        self.keys_table.value = _html(table(self.shown(), KEY_COLUMNS, "ik-table"))
         self.status.value = (
             f"<b>{human_count(len(rows))}</b> of {human_count(len(self.keys))} keys match · "
             f"<b>{html.escape(human_bytes(held))}</b> ({share:.1%} of {html.escape(human_bytes(self.total_bytes))})"
         )
-        self.keys_table.value = _html(table(self.shown(), KEY_COLUMNS, "ik-table"))
 
     # -- patterns -------------------------------------------------------------------------
 
