@@ -1,8 +1,10 @@
 """End to end on 10M keys written by a real Redis 7.0: RDB → key table → patterns → RSNAP → rules.
 
 Targets (issue 9): ``analyze()`` from the RDB to RSNAP + patterns + recommendations in ≤ 20 s with a
-peak RSS ≤ 1.5 GB on a 2-core machine. Every tool runs in its own child process so its peak RSS
-(``wait4`` rusage) is its own. Peers:
+peak RSS ≤ 1.5 GB on a 2-core machine. Two insightkit paths are measured: ``analyze()`` (the whole key
+table in pandas) and the out-of-core one (``insightkit.fleet.ingest.ingest_rdb``, then patterns, summary
+and rules on DuckDB with ``$IK_DUCKDB_MEMORY``, default 600MB). Every tool runs in its own child process
+so its peak RSS (``wait4`` rusage) is its own. Peers:
 
 - rdb-py (Rust): parses every key and value into Python objects — no memory estimate, no report; on
   the same 10M-key Redis 7.0 file.
@@ -75,7 +77,7 @@ def _child_streaming(rdb: str) -> dict[str, Any]:
         path = Path(tmp) / "out.rsnap.parquet"
         ingest_rdb(rdb, path).close()
         stages["decode_patterns_write_rsnap"] = time.perf_counter() - t0
-        fleet = open_fleet(path, memory_limit=os.environ.get("IK_DUCKDB_MEMORY", "1GB"))
+        fleet = open_fleet(path, memory_limit=os.environ.get("IK_DUCKDB_MEMORY", "600MB"))
         t = time.perf_counter()
         patterns = fleet.patterns
         stages["aggregate_patterns"] = time.perf_counter() - t
@@ -134,7 +136,12 @@ def _measure(argv: list[str], timeout: float) -> dict[str, Any]:
         out.seek(0)
         lines = out.read().decode(errors="replace").strip().splitlines()
     result: dict[str, Any] = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {}
-    result.update(wall=wall, peak_rss_mb=usage.ru_maxrss / 1024, exit=process.returncode)
+    result.update(
+        wall=wall,
+        cpu=usage.ru_utime + usage.ru_stime,
+        peak_rss_mb=usage.ru_maxrss / 1024,
+        exit=process.returncode,
+    )
     return result
 
 
@@ -158,11 +165,11 @@ def _dataset(directory: Path, name: str, keys: int, flavour: str) -> Path:
 
 def _row(tool: str, data: str, r: dict[str, Any], base: dict[str, Any] | None) -> str:
     if "timeout" in r:
-        return f"| {tool} | {data} | > {r['timeout']:.0f} s (stopped) | – | – |"
+        return f"| {tool} | {data} | > {r['timeout']:.0f} s (stopped) | – | – | – |"
     if r.get("exit"):
-        return f"| {tool} | {data} | failed (exit {r['exit']}) | – | – |"
+        return f"| {tool} | {data} | failed (exit {r['exit']}) | – | – | – |"
     ratio = f"{r['wall'] / base['wall']:.1f}×" if base and base.get("wall") else "1.0×"
-    return f"| {tool} | {data} | {r['wall']:.1f} s | {r['peak_rss_mb']:.0f} MB | {ratio} |"
+    return f"| {tool} | {data} | {r['wall']:.1f} s | {r['cpu']:.1f} s | {r['peak_rss_mb']:.0f} MB | {ratio} |"
 
 
 def main() -> None:
@@ -183,14 +190,14 @@ def main() -> None:
     directory = Path(os.environ.get("IK_BENCH_DIR", "/tmp/ik-bench"))
     big = _dataset(directory, f"e2e-{args.keys // 1_000_000}m.rdb", args.keys, "redis70")
     peer = _dataset(directory, f"e2e-{args.peer_keys // 1_000_000}m-redis62.rdb", args.peer_keys, "redis62")
-    rows = ["| tool | data | wall | peak RSS | vs insightkit |", "|---|---|---|---|---|"]
+    rows = ["| tool | data | wall | CPU | peak RSS | wall vs insightkit |", "|---|---|---|---|---|---|"]
     ik = _measure(_child_argv("insightkit", big), args.timeout)
     print("insightkit", json.dumps(ik), file=sys.stderr)
     data = f"{ik.get('keys', 0):,} keys, Redis 7.0, {big.stat().st_size / 2**20:.0f} MiB"
     rows.append(_row("insightkit analyze → RSNAP + patterns + rules", data, ik, None))
     stream = _measure(_child_argv("streaming", big), args.timeout)
     print("streaming", json.dumps(stream), file=sys.stderr)
-    rows.append(_row("insightkit ingest_rdb + fleet (DuckDB, 1 GB limit)", data, stream, ik))
+    rows.append(_row("insightkit ingest_rdb + fleet (DuckDB, 600 MB limit)", data, stream, ik))
     rp = _measure(_child_argv("rdb-py", big), args.timeout)
     rows.append(_row("rdb-py (parse only)", data, rp, ik))
     peer_data = f"{args.peer_keys:,} keys, Redis 6.2, {peer.stat().st_size / 2**20:.0f} MiB"
