@@ -197,3 +197,12 @@ def test_bad_inputs(files: DiffFiles, tmp_path: Path) -> None:
         diff(files.old, files.new, patterns="both")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="lacks columns"):
         diff(pd.DataFrame({"key": ["a"]}), files.new)
+
+
+def test_insightkit_diff_is_callable_however_imported(
+    analyses: tuple[insightkit.Analysis, insightkit.Analysis],
+) -> None:
+    import insightkit.diff as module  # binds the package attribute to the module
+
+    assert callable(insightkit.diff) and callable(module)
+    assert insightkit.diff(*analyses).totals == diff(*analyses).totals
