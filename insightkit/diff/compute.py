@@ -48,10 +48,10 @@ def _grouped(con: duckdb.DuckDBPyConnection, by: list[str]) -> pd.DataFrame:
                coalesce(ga.m, 0)::BIGINT AS memory_bytes_a, coalesce(gb.m, 0)::BIGINT AS memory_bytes_b
         FROM ga FULL OUTER JOIN gb ON {on}
     """
-    return _with_deltas(con.sql(sql).df())
+    return _with_deltas(con.sql(sql).df(), by)
 
 
-def _with_deltas(frame: pd.DataFrame) -> pd.DataFrame:
+def _with_deltas(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     frame["keys_delta"] = frame["keys_b"] - frame["keys_a"]
     frame["memory_delta_bytes"] = frame["memory_bytes_b"] - frame["memory_bytes_a"]
     before = frame["memory_bytes_a"].to_numpy(dtype="float64")
@@ -68,8 +68,10 @@ def _with_deltas(frame: pd.DataFrame) -> pd.DataFrame:
         ["new", "vanished", "grown", "shrunk"],
         default="unchanged",
     )
-    order = frame["memory_delta_bytes"].abs().to_numpy()
-    return frame.iloc[np.argsort(-order, kind="stable")].reset_index(drop=True)
+    # Biggest move first; ties (e.g. unchanged groups) by name, so the order never depends on the engine.
+    ranked = frame.assign(_move=frame["memory_delta_bytes"].abs())
+    ranked = ranked.sort_values(["_move", *by], ascending=[False] + [True] * len(by), kind="stable")
+    return ranked.drop(columns="_move").reset_index(drop=True)
 
 
 def _churn_by_pattern(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

@@ -114,7 +114,9 @@ def summary_tables(ddf: Any, dataset: FleetDataset) -> dict[str, Any]:
             "memory_bytes": ttl["memory_bytes"].to_numpy(),
         }
     )
-    by_partition = _counted(by_partition).sort_values("memory_bytes", ascending=False, kind="stable")
+    by_partition = _counted(by_partition).sort_values(
+        ["memory_bytes", *partition_cols], ascending=[False] + [True] * len(partition_cols), kind="stable"
+    )
     n, total = int(by_type["keys"].sum()), int(by_type["memory_bytes"].sum())
     tables = {"by_db": by_db, "by_type": by_type, "by_encoding": by_encoding, "ttl_buckets": ttl_buckets}
     tables["by_partition"] = by_partition

@@ -120,7 +120,7 @@ def summary_tables(
     by_partition = con.sql(
         f"""SELECT {partition_cols}, count(*)::BIGINT AS keys, sum(memory_bytes)::BIGINT AS memory_bytes,
                    count(expires_at)::BIGINT AS volatile_keys
-            FROM {v} GROUP BY ALL ORDER BY memory_bytes DESC"""
+            FROM {v} GROUP BY ALL ORDER BY memory_bytes DESC, {partition_cols}"""
     ).df()
     return {
         "by_db": by_db,
