@@ -189,3 +189,13 @@ def test_empty_keyspace(engine: str) -> None:
     assert "maxmemory-unset" in set(found["rule"])
     assert (found["offending_keys"] == 0).all()
     assert rules_api.offenders(_keys(Case(), engine), None, {}, "big-hashes").empty
+
+
+def test_insightkit_rules_stays_callable_after_the_package_is_imported() -> None:
+    import insightkit
+    import insightkit.rules
+
+    listed = insightkit.rules()
+    assert {"rule", "title", "category", "severity", "description"} <= set(listed.columns)
+    assert len(listed) >= 30
+    assert insightkit.rules.evaluate is not None

@@ -7,6 +7,8 @@ DuckDB relation — the same narwhals expressions run on each) and returns one r
 
 from __future__ import annotations
 
+import sys
+import types
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -55,3 +57,14 @@ def offenders(
 ) -> pd.DataFrame:
     """Every key row one rule flags, with its own ``estimated_savings_bytes``."""
     return engine.offending_rows(registry.get(rule_id), keys, metadata, thresholds)
+
+
+class _CallableModule(types.ModuleType):
+    """``insightkit.rules()`` must keep working once ``import insightkit.rules`` (done by any caller of
+    ``evaluate``) has bound the package attribute to this module instead of the lazily exported function."""
+
+    def __call__(self) -> pd.DataFrame:
+        return rules()
+
+
+sys.modules[__name__].__class__ = _CallableModule
