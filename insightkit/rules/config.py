@@ -91,7 +91,7 @@ SEVERAL_DBS = Rule(
         "prefixes or separate instances. Trade-off: moving data needs a migration."
     ),
     fix="Move the keys of db N under a prefix in db 0 (MOVE is per key; or a separate instance per app).",
-    select=lambda ctx: nw.col("several_dbs") & (nw.col("db") != nw.col("db").min()),
+    select=lambda ctx: nw.col("several_dbs") & (nw.col("db") != nw.col("first_db")),
     peers=("RedisInsight v1/v2 avoidLogicalDatabases",),
     fire=Case(keys=({"key": "a"}, {"key": "b", "db": 3})),
     quiet=Case(keys=({"key": "a", "db": 2}, {"key": "b", "db": 2})),

@@ -22,8 +22,18 @@ LISTPACK_HEADER_BYTES = 7  # total-bytes (4) + num-elements (2) + end marker (1)
 INTSET_HEADER_BYTES = 8
 
 
+def floor_div(a: nw.Expr, b: nw.Expr | int) -> nw.Expr:
+    """``a // b`` for non-negative sizes, as ``floor(a / b)``: exact below 2**53, and one cheap
+    vectorised op on every engine (narwhals spells ``//`` on DuckDB as a per-row type test)."""
+    return (a / b).floor().cast(nw.Int64)
+
+
+def ceil_div(a: nw.Expr, b: nw.Expr | int) -> nw.Expr:
+    return (a / b).ceil().cast(nw.Int64)
+
+
 def _ceil_to(size: nw.Expr, step: int) -> nw.Expr:
-    return (size + (step - 1)) // step * step
+    return ceil_div(size, step) * step
 
 
 def jemalloc(size: nw.Expr) -> nw.Expr:
@@ -33,7 +43,7 @@ def jemalloc(size: nw.Expr) -> nw.Expr:
     """
     doubling = nw.max_horizontal(size - 1, nw.lit(1)).log(2).floor()
     spacing = nw.max_horizontal(nw.lit(2) ** (doubling - 2), nw.lit(16))
-    rounded = ((size + spacing - 1) // spacing * spacing).cast(nw.Int64)
+    rounded = ceil_div(size, spacing) * spacing
     return nw.when(size <= 0).then(nw.lit(0)).when(size <= 8).then(nw.lit(8)).otherwise(rounded)
 
 

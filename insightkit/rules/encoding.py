@@ -447,7 +447,7 @@ def _list_compression_saving(ctx: Context) -> cost.Steps:
     # serialized size says how well this list's own data compresses.
     return [
         (raw, cost.listpack_bytes(nw.col("num_elements"), nw.col("element_bytes"))),
-        (nodes, nw.max_horizontal((nw.col(raw) + (node - 1)) // node, nw.lit(1))),
+        (nodes, nw.max_horizontal(cost.ceil_div(nw.col(raw), node), nw.lit(1))),
         (ratio, ((nw.col("serialized_bytes") - nw.col("key_len") - 16) / nw.col(raw)).clip(0.0, 1.0)),
         (
             "saving",

@@ -1,15 +1,26 @@
 """Run rules over a key table on any narwhals backend: pandas in notebooks, DuckDB for big RSNAPs.
 
 The key table arrives as a pandas DataFrame, a pyarrow Table or a DuckDB relation (e.g.
-``duckdb.read_parquet("big.rsnap/*.parquet")``); it is wrapped as a narwhals LazyFrame, so each rule's
-filter and saving expressions are pushed down to the engine and only one row of totals per rule comes
-back. ``offenders`` is the one call that materialises rows, and only the offending ones.
+``duckdb.read_parquet("big.rsnap/*.parquet")``) and is wrapped with narwhals, so every rule's filter and
+saving expressions run where the data is. Evaluation is one pass, whatever the number of rules:
+
+1. *Globals* — what a rule may compare a key with: the table's key count and first db, keys per
+   pattern, keys per expiry second. Small group-bys, computed once (never as window functions, which
+   DuckDB runs on one thread and which a chunked pass could not see).
+2. *Partials* — for every (rule, pattern): offending keys, their memory and savings, the largest
+   collection and element. On a lazy engine all rules go into one query (each rule's selection becomes
+   a boolean column; its saving steps are wrapped in ``CASE WHEN selected``, so a step only ever sees
+   the rows it was written for); eager tables are walked in chunks of rows, each rule filtering first.
+3. *Findings* — the partials reduced per rule (pandas, a few thousand rows).
+
+``offenders`` is the one call that materialises key rows, and only the offending ones.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import narwhals as nw
@@ -17,19 +28,21 @@ import pandas as pd
 
 from insightkit.errors import ConfigurationError
 from insightkit.rules.base import SEVERITIES, Aggregates, Context, Rule
-from insightkit.rules.cost import TEMP
+from insightkit.rules.cost import TEMP, floor_div
 from insightkit.schema import PATTERN_COLUMN
 
 SAVINGS = "estimated_savings_bytes"
+#: Columns the engine adds for the rules (dropped before offending rows leave it).
 DERIVED = (
     "key_len",
+    "expiry_second",
     "pattern_keys",
     "static_prefix_chars",
     "pattern_segments",
+    "expiry_second_keys",
     "total_keys",
     "several_dbs",
-    "expiry_second",
-    "expiry_second_keys",
+    "first_db",
 )
 RESULT_COLUMNS = [
     "rule",
@@ -45,6 +58,10 @@ RESULT_COLUMNS = [
     "description",
     "detail",
 ]
+#: One row per (rule, pattern) with offenders: what a finding is reduced from.
+PARTIAL_COLUMNS = ["rule", PATTERN_COLUMN, "keys", "memory", "savings", "max_elements", "max_element"]
+#: Rows per slice when an eager (in-memory) table is walked: bounds the temporary columns.
+CHUNK_ROWS = 1 << 20
 
 
 def to_lazy(keys: Any) -> nw.LazyFrame[Any]:
@@ -60,44 +77,110 @@ def to_lazy(keys: Any) -> nw.LazyFrame[Any]:
     return frame.lazy() if isinstance(frame, nw.DataFrame) else frame
 
 
-def prepare(keys: Any) -> nw.LazyFrame[Any]:
-    """The key table plus the derived columns rules share (key length, keys per pattern, prefix size)."""
-    frame = to_lazy(keys)
-    names = frame.collect_schema().names()
-    if PATTERN_COLUMN not in names:
-        # No pattern discovery ran (plain read_rdb output): digits stand in for ids.
+def _is_eager(frame: nw.LazyFrame[Any]) -> bool:
+    return frame.implementation in (
+        nw.Implementation.PANDAS,
+        nw.Implementation.MODIN,
+        nw.Implementation.CUDF,
+        nw.Implementation.PYARROW,
+    )
+
+
+def _row_wise(frame: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+    """``pattern`` filled in (digits stand for ids when no discovery ran), key length, expiry second."""
+    if PATTERN_COLUMN not in frame.collect_schema().names():
         frame = frame.with_columns(nw.col("key").str.replace_all(r"[0-9]+", "*").alias(PATTERN_COLUMN))
     else:
         frame = frame.with_columns(nw.col(PATTERN_COLUMN).fill_null(nw.col("key")))
-    pattern = nw.col(PATTERN_COLUMN).fill_null(nw.col("key"))
-    literal = pattern.str.replace_all("*", "", literal=True)
-    frame = frame.with_columns(
+    return frame.with_columns(
         nw.col("key").str.len_chars().alias("key_len"),
-        nw.len().alias("total_keys"),
-        (nw.col("db").max() != nw.col("db").min()).alias("several_dbs"),
-        (nw.col("expires_at") // 1000).alias("expiry_second"),
-        nw.len().over(PATTERN_COLUMN).alias("pattern_keys"),
-        literal.str.len_chars().alias("static_prefix_chars"),
-        (literal.str.len_chars() - literal.str.replace_all(":", "", literal=True).str.len_chars() + 1).alias(
-            "pattern_segments"
-        ),
+        floor_div(nw.col("expires_at"), 1000).alias("expiry_second"),
     )
-    frame = frame.with_columns(nw.len().over("expiry_second").alias("expiry_second_keys"))
-    return _materialize(frame)
 
 
-def _materialize(frame: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
-    """On DuckDB, compute the shared columns (window functions) once into a temporary table.
+@dataclass(frozen=True)
+class Globals:
+    """Whole-table facts the rules compare each key with, as small tables on the key table's engine."""
 
-    Every rule runs two or three queries; without this each would recompute the per-pattern windows
-    over the whole (possibly on-disk) table. DuckDB spills the temporary table to disk when needed.
-    """
-    if frame.implementation is not nw.Implementation.DUCKDB:
-        return frame
-    relation = frame.to_native()
-    name = f"ik_rules_{uuid.uuid4().hex}"
-    relation.query("ik_source", f"CREATE TEMPORARY TABLE {name} AS SELECT * FROM ik_source")
-    return nw.from_native(relation.query("ik_source", f"SELECT * FROM {name}")).lazy()
+    total_keys: int
+    first_db: int
+    several_dbs: bool
+    per_pattern: nw.LazyFrame[Any]  # pattern → pattern_keys, static_prefix_chars, pattern_segments
+    mass_seconds: nw.LazyFrame[Any]  # expiry_second → expiry_second_keys (only busy seconds)
+
+    @classmethod
+    def of(
+        cls,
+        n: int,
+        db_min: int,
+        db_max: int,
+        pattern_keys: nw.LazyFrame[Any],
+        second_keys: nw.LazyFrame[Any],
+        ctx: Context,
+    ) -> Globals:
+        """From the key count, db range, keys per pattern and keys per expiry second (non-null)."""
+        literal = nw.col(PATTERN_COLUMN).str.replace_all("*", "", literal=True)
+        per_pattern = pattern_keys.with_columns(
+            literal.str.len_chars().alias("static_prefix_chars"),
+            (
+                literal.str.len_chars() - literal.str.replace_all(":", "", literal=True).str.len_chars() + 1
+            ).alias("pattern_segments"),
+        )
+        busy = second_keys.filter(nw.col("expiry_second_keys") >= int(ctx["mass_expiry_keys"]))
+        return cls(n, db_min, bool(n) and db_min != db_max, per_pattern, busy)
+
+    @classmethod
+    def measure(cls, frame: nw.LazyFrame[Any], ctx: Context) -> Globals:
+        """From a ``_row_wise`` frame; eager engines get the small tables collected once."""
+        totals = frame.select(
+            nw.len().alias("n"), nw.col("db").min().alias("lo"), nw.col("db").max().alias("hi")
+        ).collect()
+        n, lo, hi = (_int(v) for v in totals.row(0))
+        measured = cls.of(
+            n,
+            lo,
+            hi,
+            frame.group_by(PATTERN_COLUMN).agg(nw.len().alias("pattern_keys")),
+            frame.filter(~nw.col("expiry_second").is_null())
+            .group_by("expiry_second")
+            .agg(nw.len().alias("expiry_second_keys")),
+            ctx,
+        )
+        if not _is_eager(frame):
+            return measured
+        return dataclasses.replace(
+            measured,
+            per_pattern=measured.per_pattern.collect().lazy(),
+            mass_seconds=measured.mass_seconds.collect().lazy(),
+        )
+
+    def attach(self, frame: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+        """A ``_row_wise`` frame (or a slice of one) with every derived column the rules read."""
+        return (
+            frame.join(self.per_pattern, on=PATTERN_COLUMN, how="left")
+            .join(self.mass_seconds, on="expiry_second", how="left")
+            .with_columns(
+                nw.lit(self.total_keys).alias("total_keys"),
+                nw.lit(self.several_dbs).alias("several_dbs"),
+                nw.lit(self.first_db).alias("first_db"),
+            )
+        )
+
+
+def prepare(keys: Any, ctx: Context) -> tuple[nw.LazyFrame[Any], Globals]:
+    """The key table with its row-wise derived columns, and the globals measured over all of it."""
+    frame = _row_wise(to_lazy(keys))
+    return frame, Globals.measure(frame, ctx)
+
+
+def _slices(frame: nw.LazyFrame[Any]) -> Iterator[nw.LazyFrame[Any]]:
+    """An eager frame in slices of ``CHUNK_ROWS`` rows; a lazy one whole (its engine streams it)."""
+    if not _is_eager(frame):
+        yield frame
+        return
+    eager = frame.collect()
+    for start in range(0, max(len(eager), 1), CHUNK_ROWS):
+        yield eager[start : start + CHUNK_ROWS].lazy()
 
 
 def _int(value: Any) -> int:
@@ -109,57 +192,89 @@ def _int(value: Any) -> int:
     return int(value)
 
 
-def _offending(frame: nw.LazyFrame[Any], rule: Rule, ctx: Context) -> nw.LazyFrame[Any]:
-    assert rule.select is not None
-    selected = frame.filter(rule.select(ctx))
+def _saving_steps(rule: Rule, ctx: Context) -> list[tuple[str, nw.Expr]]:
     saving = rule.saving(ctx) if rule.saving is not None else nw.lit(0)
-    steps = saving if isinstance(saving, list) else [(SAVINGS, saving)]
+    return saving if isinstance(saving, list) else [(SAVINGS, saving)]
+
+
+def _final_saving(expr: nw.Expr) -> nw.Expr:
+    return nw.max_horizontal(expr.fill_null(0), nw.lit(0)).round(0).cast(nw.Int64)
+
+
+def _selection(rule: Rule, ctx: Context) -> nw.Expr:
+    assert rule.select is not None, f"{rule.id} is a snapshot rule"
+    return rule.select(ctx).fill_null(False)
+
+
+def _offending(frame: nw.LazyFrame[Any], rule: Rule, ctx: Context) -> nw.LazyFrame[Any]:
+    """The rows one rule selects, each with its own saving (steps run on those rows only)."""
+    selected = frame.filter(_selection(rule, ctx))
+    steps = _saving_steps(rule, ctx)
     for name, expr in steps[:-1]:
         selected = selected.with_columns(expr.alias(name))
-    final = nw.max_horizontal(steps[-1][1].fill_null(0), nw.lit(0)).round(0).cast(nw.Int64)
-    selected = selected.with_columns(final.alias(SAVINGS))
+    selected = selected.with_columns(_final_saving(steps[-1][1]).alias(SAVINGS))
     temporary = [name for name, _ in steps[:-1] if name.startswith(TEMP)]
     return selected.drop(*temporary) if temporary else selected
 
 
-def _key_finding(frame: nw.LazyFrame[Any], rule: Rule, ctx: Context) -> dict[str, Any] | None:
-    assert rule.select is not None
-    # Most rules find nothing: count first, price only when there is something to price.
-    if _int(frame.filter(rule.select(ctx)).select(nw.len()).collect().item()) == 0:
-        return None
-    off = _offending(frame, rule, ctx)
-    totals = (
-        off.select(
-            nw.len().alias("keys"),
-            nw.col("memory_bytes").sum().alias("memory"),
-            nw.col(SAVINGS).sum().alias("savings"),
-            nw.col(PATTERN_COLUMN).n_unique().alias("patterns"),
-            nw.col("num_elements").max().alias("max_elements"),
-            nw.col("largest_element_bytes").max().alias("max_element"),
+def _eager_partials(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) -> list[pd.DataFrame]:
+    """Per (rule, pattern) totals: each rule filters (on an in-memory slice, or as one query on a lazy
+    engine), then prices only its own rows."""
+    found = []
+    for rule in rules:
+        off = _offending(chunk, rule, ctx)
+        grouped = (
+            off.group_by(PATTERN_COLUMN)
+            .agg(
+                nw.len().alias("keys"),
+                nw.col("memory_bytes").sum().alias("memory"),
+                nw.col(SAVINGS).sum().alias("savings"),
+                nw.col("num_elements").max().alias("max_elements"),
+                nw.col("largest_element_bytes").max().alias("max_element"),
+            )
+            .collect()
+            .to_pandas()
         )
-        .collect()
-        .rows(named=True)[0]
-    )
-    if _int(totals["keys"]) == 0:
-        return None
-    agg = Aggregates(
-        keys=_int(totals["keys"]),
-        memory_bytes=_int(totals["memory"]),
-        savings_bytes=_int(totals["savings"]),
-        patterns=_int(totals["patterns"]),
-        max_elements=_int(totals["max_elements"]),
-        max_element_bytes=_int(totals["max_element"]),
-    )
-    top = (
-        off.group_by(PATTERN_COLUMN)
-        .agg(nw.col("memory_bytes").sum().alias("m"))
-        .sort("m", descending=True)
-        .head(5)
-        .collect()
-    )
-    patterns = [str(p) for p in top[PATTERN_COLUMN].to_list()]
-    detail = f"{agg.keys:,} keys in {agg.patterns:,} patterns"
-    return _row(rule, ctx, agg.savings_bytes, agg.keys, agg.patterns, agg.memory_bytes, patterns, detail, agg)
+        if len(grouped):
+            found.append(grouped.assign(rule=rule.id))
+    return found
+
+
+def _lazy_partials(frame: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) -> list[pd.DataFrame]:
+    """Per (rule, pattern) totals on a lazy engine: one query counts every rule's offenders (most rules
+    find none), then each rule that fired gets one filtered group-by query of its own."""
+    if not rules:
+        return []
+    selections = [
+        _selection(rule, ctx).cast(nw.Int64).sum().alias(f"{TEMP}n{i}") for i, rule in enumerate(rules)
+    ]
+    counts = frame.select(*selections).collect()
+    fired = [rule for i, rule in enumerate(rules) if _int(counts[f"{TEMP}n{i}"].item())]
+    return _eager_partials(frame, fired, ctx)
+
+
+def partials(keys: Any, rules: list[Rule], ctx: Context, measured: Globals | None = None) -> pd.DataFrame:
+    """Per (rule, pattern) offender totals of ``rules`` (key rules) over ``keys``.
+
+    ``measured`` lets a caller that splits the table itself (Dask partitions) pass globals measured
+    over all of it; by default they are measured over ``keys``.
+    """
+    frame = _row_wise(to_lazy(keys))
+    measured = measured or Globals.measure(frame, ctx)
+    eager = _is_eager(frame)
+    found: list[pd.DataFrame] = []
+    for chunk in _slices(frame):
+        attached = measured.attach(chunk)
+        found += _eager_partials(attached, rules, ctx) if eager else _lazy_partials(attached, rules, ctx)
+    if not found:
+        return pd.DataFrame(
+            {
+                c: pd.Series(dtype="object" if c in ("rule", PATTERN_COLUMN) else "int64")
+                for c in PARTIAL_COLUMNS
+            }
+        )
+    combined = pd.concat(found, ignore_index=True)[PARTIAL_COLUMNS]
+    return combined.astype({PATTERN_COLUMN: "object", "rule": "object"})
 
 
 def _row(
@@ -189,44 +304,67 @@ def _row(
     }
 
 
+def findings(rules: list[Rule], parts: pd.DataFrame, ctx: Context) -> pd.DataFrame:
+    """Reduce partials (from any number of slices or partitions) and snapshot checks into findings.
+
+    One row per rule that fired, largest saving first, then by severity, then in rule order.
+    """
+    per_pattern = parts.groupby(["rule", PATTERN_COLUMN], dropna=False, sort=False).agg(
+        keys=("keys", "sum"),
+        memory=("memory", "sum"),
+        savings=("savings", "sum"),
+        max_elements=("max_elements", "max"),
+        max_element=("max_element", "max"),
+    )
+    fired = set(per_pattern.index.get_level_values("rule"))
+    found: list[dict[str, Any]] = []
+    for rule in rules:
+        if rule.per_key:
+            if rule.id not in fired:
+                continue
+            mine = per_pattern.xs(rule.id, level="rule")
+            agg = Aggregates(
+                keys=_int(mine["keys"].sum()),
+                memory_bytes=_int(mine["memory"].sum()),
+                savings_bytes=_int(mine["savings"].sum()),
+                patterns=len(mine),
+                max_elements=_int(mine["max_elements"].max()),
+                max_element_bytes=_int(mine["max_element"].max()),
+            )
+            by_memory = mine["memory"].astype("int64").sort_values(ascending=False, kind="stable")
+            top = [str(p) for p in by_memory.head(5).index]
+            detail = f"{agg.keys:,} keys in {agg.patterns:,} patterns"
+            found.append(
+                _row(rule, ctx, agg.savings_bytes, agg.keys, agg.patterns, agg.memory_bytes, top, detail, agg)
+            )
+        else:
+            assert rule.check is not None
+            finding = rule.check(ctx)
+            if finding is not None:
+                saving, memory = finding.estimated_savings_bytes, finding.offending_memory_bytes
+                found.append(_row(rule, ctx, saving, 0, 0, memory, [], finding.detail, None))
+    result = pd.DataFrame(found, columns=RESULT_COLUMNS)
+    if result.empty:
+        return result.astype({SAVINGS: "int64", "offending_keys": "int64"})
+    rank = result["severity"].map({s: i for i, s in enumerate(SEVERITIES)})
+    ordered = result.assign(_rank=rank).sort_values(
+        [SAVINGS, "_rank"], ascending=[False, True], kind="stable"
+    )
+    return ordered.drop(columns="_rank").reset_index(drop=True)
+
+
+def active(rules: list[Rule], ctx: Context) -> list[Rule]:
+    """The rules whose gate (a condition on the snapshot's config) lets them run."""
+    return [rule for rule in rules if rule.gate is None or rule.gate(ctx)]
+
+
 def run(
     rules: list[Rule], keys: Any, metadata: Mapping[str, Any] | None, thresholds: Mapping[str, Any] | None
 ) -> pd.DataFrame:
     """One row per rule that fired, largest saving first, then by severity."""
     ctx = Context.build(metadata, thresholds)
-    frame = prepare(keys)
-    found: list[dict[str, Any]] = []
-    for rule in rules:
-        if rule.gate is not None and not rule.gate(ctx):
-            continue
-        if rule.per_key:
-            row = _key_finding(frame, rule, ctx)
-        else:
-            assert rule.check is not None
-            finding = rule.check(ctx)
-            row = (
-                None
-                if finding is None
-                else _row(
-                    rule,
-                    ctx,
-                    finding.estimated_savings_bytes,
-                    0,
-                    0,
-                    finding.offending_memory_bytes,
-                    [],
-                    finding.detail,
-                    None,
-                )
-            )
-        if row is not None:
-            found.append(row)
-    result = pd.DataFrame(found, columns=RESULT_COLUMNS)
-    if result.empty:
-        return result.astype({SAVINGS: "int64", "offending_keys": "int64"})
-    rank = result["severity"].map({s: i for i, s in enumerate(SEVERITIES)})
-    order = sorted(range(len(result)), key=lambda i: (-int(result[SAVINGS].iloc[i]), int(rank.iloc[i])))
-    return result.iloc[order].reset_index(drop=True)
+    running = active(rules, ctx)
+    return findings(running, partials(keys, [r for r in running if r.per_key], ctx), ctx)
 
 
 def offending_rows(
@@ -236,9 +374,11 @@ def offending_rows(
     if not rule.per_key:
         raise ValueError(f"rule {rule.id!r} looks at the snapshot's INFO/CONFIG, not at keys")
     ctx = Context.build(metadata, thresholds)
-    frame = prepare(keys)
+    frame, measured = prepare(keys, ctx)
     if rule.gate is not None and not rule.gate(ctx):
         frame = frame.filter(nw.col("num_elements") < -1)  # the rule does not apply: no offenders
-    off = _offending(frame, rule, ctx).drop(*DERIVED).collect()
-    native = off.to_native()
-    return native if isinstance(native, pd.DataFrame) else off.to_pandas()
+    parts = [
+        _offending(measured.attach(chunk), rule, ctx).drop(*DERIVED).collect() for chunk in _slices(frame)
+    ]
+    rows = [p.to_native() if isinstance(p.to_native(), pd.DataFrame) else p.to_pandas() for p in parts]
+    return rows[0] if len(rows) == 1 else pd.concat(rows, ignore_index=True)

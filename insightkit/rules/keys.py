@@ -129,7 +129,7 @@ def _shard_saving(ctx: Context) -> cost.Steps:
         after = nw.col(shards) * (blob_bytes + key_bytes + cost.ROBJ_BYTES + cost.DICT_ENTRY_BYTES)
         return nw.when(fits).then(nw.col("value_bytes") - after).otherwise(0)
 
-    first: cost.Steps = [(shards, (nw.col("num_elements") + (per - 1)) // per)]
+    first: cost.Steps = [(shards, cost.ceil_div(nw.col("num_elements"), per))]
     return [*first, *cost.saving_steps(blob, key, saving=saving)]
 
 
