@@ -194,6 +194,9 @@ def _node_metadatas(metadata: dict[str, Any]) -> list[dict[str, Any]]:
     return [n for n in nodes if isinstance(n, dict)] if isinstance(nodes, list) and nodes else [metadata]
 
 
+_UNCHARGED_TABLES = ("main_dict_bytes", "expires_dict_bytes")  # keyspace bucket arrays
+
+
 def _totals(keys: int, memory: int, metadata: dict[str, Any]) -> dict[str, Any]:
     totals: dict[str, Any] = {"keys": keys, "memory_bytes": memory}
     overhead = 0
@@ -203,7 +206,9 @@ def _totals(keys: int, memory: int, metadata: dict[str, Any]) -> dict[str, Any]:
         per_db = (node.get("rdb") or {}).get("dataset_overhead") or {}
         for entry in per_db.values():
             if isinstance(entry, dict):
-                overhead += sum(_int_or_none(v) or 0 for v in entry.values())
+                # Only the tables no key is charged for: the overhead_hashtable_* figures (MEMORY
+                # STATS' view) already contain these arrays plus per-key entries inside memory_bytes.
+                overhead += sum(_int_or_none(entry.get(name)) or 0 for name in _UNCHARGED_TABLES)
         memory_info = (node.get("info") or {}).get("memory") or {}
         if not memory_info:
             info_complete = False

@@ -159,17 +159,41 @@ def test_live_snapshot_prices_compressed_lists_from_config() -> None:
     assert result.median_abs_error <= 0.01, result.per_key
 
 
-def test_dataset_overhead_in_metadata(tmp_path: Path) -> None:
+def test_dataset_overhead_in_metadata() -> None:
+    """The decoder's per-db keyspace figures against MEMORY STATS, and what the Summary adds on top.
+
+    ``overhead_hashtable_main``/``_expires`` are MEMORY STATS' view (bucket arrays + one dictEntry and
+    robj per key); ``Summary.totals["dataset_overhead_bytes"]`` may only add the bucket arrays, the rest is
+    inside each key's memory_bytes already.
+    """
     with running_server("redis70") as server:
         client = server.client()
-        for i in range(300):
-            client.set(f"k{i}", i, ex=1000 if i % 3 == 0 else None)
+        pipe = client.pipeline(transaction=False)
+        for i in range(3000):
+            pipe.set(f"k{i}", i, ex=1000 + i if i % 3 == 0 else None)
+        for i in range(20):
+            pipe.hset(f"h{i}", mapping={"a": "1", "b": "x" * i})
+        pipe.execute()
+        client.select(1)
+        for i in range(40):
+            client.set(f"d1:{i}", "v", ex=5000 if i < 7 else None)
         path = server.save()
-        time.sleep(0.3)  # serverCron finishes the keyspace dict's incremental rehash (hz 10)
+        time.sleep(0.3)  # serverCron finishes the keyspace dicts' incremental rehash (hz 10)
         stats = client.memory_stats()
         reader = insightkit.read_rdb(str(path))
-        reader.read_all()
-    model = insightkit.memory.model_for("7.0", 10)
-    overhead = insightkit.memory.dataset_overhead(model, reader.metadata.keys_per_db, {0: 100})
-    assert overhead[0]["overhead_hashtable_main"] == stats["db.0"]["overhead.hashtable.main"]
-    assert overhead[0]["overhead_hashtable_expires"] == stats["db.0"]["overhead.hashtable.expires"]
+        rows = reader.read_all()
+        summary = insightkit.analyze(str(path), progress=False).summary()
+    meta = reader.metadata
+    assert meta.keys_per_db == {0: 3020, 1: 40} and meta.expires_per_db == {0: 1000, 1: 7}
+    overhead = meta.dataset_overhead
+    assert set(overhead) == {0, 1}
+    for db in (0, 1):
+        server_stats = stats[f"db.{db}"]
+        assert overhead[db]["overhead_hashtable_main"] == server_stats["overhead.hashtable.main"], db
+        assert overhead[db]["overhead_hashtable_expires"] == server_stats["overhead.hashtable.expires"], db
+    assert overhead[0]["main_dict_bytes"] == 4096 * 8 and overhead[0]["expires_dict_bytes"] == 1024 * 8
+    tables = sum(e["main_dict_bytes"] + e["expires_dict_bytes"] for e in overhead.values())
+    totals = summary.totals
+    assert totals["dataset_overhead_bytes"] == tables
+    assert totals["keys"] == rows.num_rows == 3060
+    assert totals["memory_bytes"] == sum(rows.column("memory_bytes").to_pylist())
