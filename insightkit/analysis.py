@@ -11,7 +11,10 @@ import contextlib
 import functools
 import os
 import re
+import shutil
+import tempfile
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,8 @@ _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$"
 RDB_MAGICS = (b"REDIS", b"VALKEY")
 PARQUET_MAGIC = b"PAR1"
 _LOAD_ONLY = ("original_method", "rsnap_source")
+_STORE_VIEW = "rsnap_keys"
+OUT_OF_CORE_MEMORY = "1GB"  # DuckDB's limit for out-of-core analyses (it spills to disk beyond)  # out of core: the RSNAP's own rows (the fleet view adds per-file columns)
 
 
 class Analysis:
@@ -46,31 +51,77 @@ class Analysis:
 
     def __init__(
         self,
-        keys: pd.DataFrame,
+        keys: pd.DataFrame | None,
         metadata: dict[str, Any],
         *,
         custom_patterns: Any = None,
         progress: bool = True,
+        store: Any = None,
+        rsnap: Path | None = None,
+        workdir: Path | None = None,
     ) -> None:
         self._keys = keys
         self.metadata = metadata
         self._custom_patterns = custom_patterns
         self._progress = progress
+        # Out of core (analyze(..., out_of_core=True)): the keys stay in an RSNAP that DuckDB queries
+        # (an insightkit.fleet.Fleet over it); ``keys`` loads them into pandas only when asked for.
+        self._store = store
+        self._rsnap = rsnap
+        if store is not None:
+            files = ", ".join("'" + str(f.path).replace("'", "''") + "'" for f in store.dataset.files)
+            store.connection.execute(
+                f"CREATE OR REPLACE VIEW {_STORE_VIEW} AS SELECT * FROM read_parquet([{files}], union_by_name = true)"
+            )
+        self._release = weakref.finalize(self, _release, store, workdir) if store is not None else None
 
     def __repr__(self) -> str:
         source = self.metadata.get("source", "?")
-        return f"<Analysis {len(self._keys):,} keys from {source} ({self.metadata.get('method')})>"
+        where = ", out of core" if self._store is not None else ""
+        return f"<Analysis {self._rows():,} keys from {source} ({self.metadata.get('method')}{where})>"
+
+    def _rows(self) -> int:
+        return len(self._keys) if self._keys is not None else int(self._store.dataset.rows)
+
+    @property
+    def out_of_core(self) -> bool:
+        """True when the keys live in an RSNAP queried by DuckDB rather than in a DataFrame."""
+        return self._store is not None
+
+    @property
+    def rsnap_path(self) -> Path | None:
+        """The RSNAP an out-of-core Analysis reads (None in memory)."""
+        return self._rsnap
+
+    def close(self) -> None:
+        """Release an out-of-core Analysis' DuckDB connection (and its temporary RSNAP, if it made one)."""
+        if self._release is not None:
+            self._release()
+
+    def __enter__(self) -> Analysis:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # --- the key table --------------------------------------------------------------------------
 
     @property
     def keys(self) -> pd.DataFrame:
-        """One row per key (Arrow-backed), with ``pattern`` once pattern discovery is available."""
+        """One row per key (Arrow-backed), with ``pattern`` once pattern discovery is available.
+
+        Out of core, the first access loads the whole RSNAP into pandas.
+        """
+        if self._keys is None:
+            assert self._rsnap is not None
+            table, _ = read_rsnap(self._rsnap)
+            self._keys = table.to_pandas(types_mapper=pd.ArrowDtype)
         if PATTERN_COLUMN not in self._keys.columns:
             self._attach_patterns()
         return self._keys
 
     def _attach_patterns(self) -> None:
+        assert self._keys is not None
         try:
             from insightkit.patterns import assign_patterns, pattern_arrow
         except ImportError:
@@ -82,38 +133,65 @@ class Analysis:
     @functools.cached_property
     def patterns(self) -> pd.DataFrame:
         """Memory by key pattern (insightkit.patterns.aggregate_patterns)."""
+        now_ms = self.metadata.get("snapshot_time_ms")
+        if self._store is not None:
+            from insightkit.fleet.duck import pattern_details
+
+            return pattern_details(self._store.connection, now_ms, view=_STORE_VIEW)
         from insightkit.patterns import aggregate_patterns
 
-        return aggregate_patterns(self.keys, now_ms=self.metadata.get("snapshot_time_ms"))
+        return aggregate_patterns(self.keys, now_ms=now_ms)
 
     @functools.cached_property
     def recommendations(self) -> pd.DataFrame:
         """Findings sorted by estimated savings (insightkit.rules.evaluate)."""
         from insightkit.rules import evaluate
 
+        if self._store is not None:
+            return evaluate(self._store.connection.view(_STORE_VIEW), None, self.metadata)
         return evaluate(self.keys, self.patterns, self.metadata)
 
     def offenders(self, rule_id: str) -> pd.DataFrame:
         """Every key row that one rule flags."""
         from insightkit.rules import offenders
 
+        if self._store is not None:
+            return offenders(self._store.connection.view(_STORE_VIEW), None, self.metadata, rule_id)
         return offenders(self.keys, self.patterns, self.metadata, rule_id)
 
     def summary(self) -> Summary:
         """Memory by db, type, encoding and TTL bucket, with totals beside INFO."""
+        if self._keys is None:
+            s = self._store.summary()
+            by_db = s.by_db.astype({"db": "int64"})  # as summarize() types it
+            return Summary(by_db, s.by_type, s.by_encoding, s.ttl_buckets, totals=s.totals)
         return summarize(self._keys, self.metadata)
 
     def top(self, n: int = 20, by: str = "memory_bytes") -> pd.DataFrame:
         """The ``n`` keys with the largest ``by`` (any numeric column)."""
+        if n < 0:
+            raise ConfigurationError(f"top(n={n}): n must be >= 0")
+        if self._keys is None:
+            return self._store_top(n, by)
         keys = self.keys
         if by not in keys.columns:
             raise ConfigurationError(f"top(by={by!r}): no such column; try one of memory_bytes, num_elements")
         if not pd.api.types.is_numeric_dtype(keys[by].dtype):
             raise ConfigurationError(f"top(by={by!r}): column is not numeric")
-        if n < 0:
-            raise ConfigurationError(f"top(n={n}): n must be >= 0")
         ranked = keys.sort_values(by, ascending=False, na_position="last", kind="stable")
         return ranked.head(n).reset_index(drop=True)
+
+    def _store_top(self, n: int, by: str) -> pd.DataFrame:
+        relation = self._store.connection.view(_STORE_VIEW)
+        types = dict(zip(relation.columns, (str(t) for t in relation.dtypes), strict=True))
+        if by not in types:
+            raise ConfigurationError(f"top(by={by!r}): no such column; try one of memory_bytes, num_elements")
+        if not types[by].startswith(("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "DOUBLE", "FLOAT", "U")):
+            raise ConfigurationError(f"top(by={by!r}): column is not numeric")
+        quoted = '"' + by.replace('"', '""') + '"'
+        # ties by (db, key): the file's row order is not kept by a parallel scan
+        ranked = relation.order(f"{quoted} DESC NULLS LAST, db, key").limit(int(n)).to_arrow_table()
+        return ranked.to_pandas(types_mapper=pd.ArrowDtype)
 
     # --- files ----------------------------------------------------------------------------------
 
@@ -122,12 +200,16 @@ class Analysis:
     ) -> Path:
         """Write the key table and metadata as an RSNAP (``redact=True`` or a secret hashes key names)."""
         redactor = make_redactor(redact)
-        keys = self.keys
-        if redactor is not None and PATTERN_COLUMN not in keys.columns:
-            redactor.fit(keys["key"].astype("string").to_numpy(dtype=object, na_value=""))
         metadata = {k: v for k, v in self.metadata.items() if k not in _LOAD_ONLY}
         if metadata.get("method") == "rsnap" and "original_method" in self.metadata:
             metadata["method"] = self.metadata["original_method"]
+        if self._keys is None:  # out of core: stream the backing RSNAP across (patterns included)
+            assert self._rsnap is not None
+            batches = iter_rsnap(self._rsnap)
+            return write_rsnap(path, batches, metadata, redactor=redactor, dataset=dataset)
+        keys = self.keys
+        if redactor is not None and PATTERN_COLUMN not in keys.columns:
+            redactor.fit(keys["key"].astype("string").to_numpy(dtype=object, na_value=""))
         table = pa.Table.from_pandas(keys, preserve_index=False)
         return write_rsnap(path, table, metadata, redactor=redactor, dataset=dataset)
 
@@ -192,6 +274,19 @@ def _string_array(series: pd.Series) -> pd.arrays.ArrowExtensionArray:
     else:
         values = pa.array(series.astype(object).where(series.notna(), None).tolist(), pa.string())
     return pd.arrays.ArrowExtensionArray(values)
+
+
+def _store_path(fleet: Any) -> Path:
+    """The RSNAP a store reads: its one file, or its directory (possibly a re-patterned copy)."""
+    files = fleet.dataset.files
+    return Path(files[0].path) if len(files) == 1 else Path(fleet.dataset.root)
+
+
+def _release(store: Any, workdir: Path | None) -> None:
+    """Close an out-of-core Analysis' store and remove the temporary RSNAP it made (if any)."""
+    store.close()
+    if workdir is not None:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 # --- analyze / load -------------------------------------------------------------------------------
@@ -345,6 +440,9 @@ def analyze(
     *,
     batch_size: int = 65536,
     progress: bool = True,
+    out_of_core: bool = False,
+    rsnap: str | os.PathLike[str] | None = None,
+    memory_limit: str | None = OUT_OF_CORE_MEMORY,
     **options: Any,
 ) -> Analysis:
     """Analyze a live server (URL, ``host:port`` or redis-py client), an ``.rdb`` file or an RSNAP.
@@ -352,10 +450,26 @@ def analyze(
     ``progress=False`` silences the progress bars. Other options go to the stage that reads the
     source: ``method``/``password``/… to ``open_snapshot``, ``verify_checksum``/``allocator``/
     ``server_version`` to ``read_rdb``; ``patterns`` (custom patterns) to pattern discovery.
+
+    ``out_of_core=True`` (or ``rsnap=path``) never holds the key table: the keys stream into an RSNAP
+    (at ``rsnap``, else a temporary file removed by ``close()``) with their patterns, and summary,
+    patterns, recommendations and ``top()`` run as DuckDB queries over it (DuckDB held to
+    ``memory_limit``, spilling beyond); ``.keys`` loads it on demand.
     """
     custom = options.pop("patterns", None)
     if batch_size <= 0:
         raise ConfigurationError(f"batch_size must be positive, not {batch_size}")
+    if out_of_core or rsnap is not None:
+        if custom is not None:
+            raise ConfigurationError("custom patterns= need the in-memory analysis (out_of_core=False)")
+        return _analyze_out_of_core(
+            source,
+            rsnap,
+            batch_size=batch_size,
+            progress=progress,
+            memory_limit=memory_limit,
+            options=options,
+        )
     if isinstance(source, str | os.PathLike) and not _is_live(source):
         path = Path(source)
         if path.exists() and _sniff(path) == "rsnap" and not options:
@@ -364,6 +478,45 @@ def analyze(
         keys = _frame(batches)
         metadata = meta()
     return Analysis(keys, metadata, custom_patterns=custom, progress=progress)
+
+
+def _analyze_out_of_core(
+    source: Any,
+    rsnap: str | os.PathLike[str] | None,
+    *,
+    batch_size: int,
+    progress: bool,
+    memory_limit: str | None,
+    options: dict[str, Any],
+) -> Analysis:
+    from insightkit.fleet import open_fleet
+    from insightkit.fleet.ingest import ingest
+
+    existing = isinstance(source, str | os.PathLike) and not _is_live(source) and Path(source).exists()
+    if existing and _sniff(Path(source)) == "rsnap" and rsnap is None:
+        if options:
+            raise ConfigurationError(f"options {sorted(options)} do not apply to an RSNAP")
+        fleet = open_fleet(
+            source, memory_limit=memory_limit
+        )  # patterns are discovered into a temporary copy if it has none
+        metadata = read_rsnap_metadata(source)
+        metadata.update(original_method=metadata.get("method"), method="rsnap", rsnap_source=str(source))
+        return Analysis(None, metadata, progress=progress, store=fleet, rsnap=_store_path(fleet))
+    workdir = None if rsnap is not None else Path(tempfile.mkdtemp(prefix="insightkit-analysis-"))
+    target = Path(rsnap) if rsnap is not None else Path(workdir or ".") / "keys.rsnap.parquet"
+    try:
+        with _open_source(source, batch_size=batch_size, progress=progress, options=options) as (
+            batches,
+            meta,
+        ):
+            written = ingest(batches, meta, target)
+        fleet = open_fleet(written, memory_limit=memory_limit)
+        metadata = read_rsnap_metadata(written)
+    except BaseException:
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    return Analysis(None, metadata, progress=progress, store=fleet, rsnap=_store_path(fleet), workdir=workdir)
 
 
 def convert(

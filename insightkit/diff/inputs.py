@@ -57,7 +57,8 @@ def _key_frame(source: Any) -> tuple[pd.DataFrame, dict[str, Any], bool]:
     if isinstance(source, str | os.PathLike):
         source = analyze(source, progress=False)
     if isinstance(source, Analysis):
-        frame = source._keys  # the raw table: joint patterns do not need the facade's own
+        # the raw table: joint patterns do not need the facade's own (out of core: load it)
+        frame = source._keys if source._keys is not None else source.keys
         return frame, dict(source.metadata), True
     if isinstance(source, tuple) and len(source) == 2 and isinstance(source[0], pd.DataFrame):
         return source[0], dict(source[1] or {}), PATTERN_COLUMN in source[0].columns

@@ -9,6 +9,7 @@ snapshot time: TTL buckets are measured from the snapshot that saw the key, not 
 from __future__ import annotations
 
 import tempfile
+import time
 from typing import Any
 
 import duckdb
@@ -175,3 +176,65 @@ def patterns(con: duckdb.DuckDBPyConnection, dataset: FleetDataset, view: str = 
     ).df()
     frame["share"] = frame["share"].fillna(0.0)
     return frame[PATTERN_COLUMNS]
+
+
+def pattern_details(
+    con: duckdb.DuckDBPyConnection, now_ms: int | None, view: str = "keys", examples: int = 3
+) -> pd.DataFrame:
+    """``insightkit.patterns.aggregate_patterns``' table, computed by DuckDB over the view.
+
+    The same columns and definitions, so an out-of-core Analysis shows what an in-memory one does;
+    two differences of detail: ``ttl_median_s`` is DuckDB's approximate quantile, and ``examples``
+    are the pattern's largest keys (in-memory: the largest, then the first others seen).
+    """
+    from insightkit.patterns.aggregate import COLUMNS, TTL_BUCKETS
+
+    v = _quote(view)
+    now = int(time.time() * 1000) if now_ms is None else int(now_ms)
+    buckets, below = [], None
+    for name, upper in TTL_BUCKETS:  # (below, upper], as aggregate_patterns' searchsorted
+        bounds = ([] if below is None else [f"ttl > {below}"]) + (
+            [] if upper == float("inf") else [f"ttl <= {upper}"]
+        )
+        buckets.append(f"count(*) FILTER (WHERE {' AND '.join(bounds)})::BIGINT AS {name}")
+        below = upper
+    stats = con.sql(
+        f"""
+        SELECT pattern, count(*)::BIGINT AS keys, sum(memory_bytes)::BIGINT AS memory_bytes,
+               max(memory_bytes)::BIGINT AS max_memory_bytes,
+               count(*) FILTER (WHERE expires_at IS NULL)::BIGINT AS keys_without_ttl,
+               min(ttl) AS ttl_min_s, approx_quantile(ttl, 0.5) AS ttl_median_s, max(ttl) AS ttl_max_s,
+               {", ".join(buckets)},
+               max_by(key, memory_bytes, {int(examples)}) AS examples
+        FROM (SELECT pattern, key, memory_bytes, expires_at, (expires_at - {now}) / 1000.0 AS ttl FROM {v})
+        GROUP BY pattern
+        """
+    ).df()
+    if stats.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
+    n, total = int(stats["keys"].sum()), int(stats["memory_bytes"].sum())
+    stats["key_share"] = stats["keys"] / max(n, 1)
+    stats["share"] = stats["memory_bytes"] / max(total, 1)
+    stats["mean_memory_bytes"] = stats["memory_bytes"] / stats["keys"].clip(lower=1)
+    stats["examples"] = [list(e) if e is not None else [] for e in stats["examples"]]
+    for column, (dominant, described) in {"type": ("type", "types"), "encoding": (None, "encodings")}.items():
+        counts = con.sql(f"SELECT pattern, {column} AS v, count(*) AS n FROM {v} GROUP BY ALL").df()
+        mix = _mix_text(counts)
+        if dominant:
+            stats[dominant] = stats["pattern"].map(lambda p, mix=mix: mix.get(p, ("", ""))[0])
+        stats[described] = stats["pattern"].map(lambda p, mix=mix: mix.get(p, ("", ""))[1])
+    stats = stats.sort_values(
+        ["memory_bytes", "keys", "pattern"], ascending=[False, False, True], kind="stable"
+    )
+    return stats[COLUMNS].reset_index(drop=True)
+
+
+def _mix_text(counts: pd.DataFrame) -> dict[Any, tuple[str, str]]:
+    """Per pattern: its dominant value and ``"hash 98%, string 2%"`` (as aggregate_patterns writes it)."""
+    out: dict[Any, tuple[str, str]] = {}
+    ordered = counts.sort_values(["pattern", "n", "v"], ascending=[True, False, True], kind="stable")
+    for pattern, group in ordered.groupby("pattern", sort=False, dropna=False):
+        total = int(group["n"].sum())
+        parts = [f"{v} {n / total:.0%}" for v, n in zip(group["v"], group["n"], strict=True)]
+        out[pattern] = (str(group["v"].iloc[0]), ", ".join(parts))
+    return out

@@ -85,6 +85,13 @@ class Fleet:
 
         return dask_engine.frame(self.dataset)
 
+    @property
+    def connection(self) -> Any:
+        """The DuckDB connection whose ``keys`` view is this fleet (engine='duckdb')."""
+        if self._con is None:
+            raise ConfigurationError("connection needs engine='duckdb'")
+        return self._con
+
     def sql(self, query: str) -> Any:
         """Run SQL over the ``keys`` view (DuckDB engine) and return the relation."""
         if self._con is None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,31 +54,52 @@ def ingest_rdb(
     from insightkit.analysis import _file_metadata
     from insightkit.rdb import read_rdb
 
-    source, target = Path(source), Path(target)
+    source = Path(source)
+    reader = read_rdb(str(source), batch_size=batch_size, **read_options)
+    bar = tqdm(desc=source.name, unit=" keys", unit_scale=True, disable=not progress, leave=False)
+    with bar:
+        ingest(_counted(reader, bar), lambda: _file_metadata(source, reader.metadata.to_dict()), target)
+    return open_fleet(target)
+
+
+def _counted(batches: Iterable[pa.RecordBatch], bar: Any) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        bar.update(batch.num_rows)
+        yield batch
+
+
+def ingest(
+    batches: Iterable[pa.RecordBatch],
+    metadata: Callable[[], Mapping[str, Any]],
+    target: str | os.PathLike[str],
+    *,
+    dataset: bool | None = None,
+) -> Path:
+    """Key batches from any source into the RSNAP ``target`` with patterns, in two streaming passes.
+
+    ``metadata`` is called once the batches are drained (a live snapshot's is complete only then).
+    Nothing is left at ``target`` (nor the scratch file beside it) when anything fails.
+    """
+    target = Path(target)
     scratch = target.parent / f".{target.name}.templates.parquet"
     counts: Counter[str] = Counter()
-    reader = read_rdb(str(source), batch_size=batch_size, **read_options)
     try:
-        with (
-            RsnapWriter(scratch, {}, dataset=False, compression="lz4") as writer,
-            tqdm(desc=source.name, unit=" keys", unit_scale=True, disable=not progress, leave=False) as bar,
-        ):
-            for batch in reader:
+        with RsnapWriter(scratch, {}, dataset=False, compression="lz4") as writer:
+            for batch in batches:
                 writer.write(_with_templates(batch, counts))
-                bar.update(batch.num_rows)
-        metadata = _file_metadata(source, reader.metadata.to_dict())
+        final_metadata = dict(metadata())
         templates = list(counts)
         patterns = discover(templates, np.array([counts[t] for t in templates], dtype=np.int64))
         lookup = pa.array(templates, pa.string())
         names = pa.array([str(p) for p in patterns], pa.string())
-        with RsnapWriter(target, metadata, dataset=False) as final:
+        with RsnapWriter(target, final_metadata, dataset=dataset) as final:
             for part in pq.ParquetFile(scratch).iter_batches(batch_size=1 << 18):
                 index = pc.index_in(part.column(PATTERN_COLUMN), value_set=lookup)
                 named = part.set_column(
                     part.schema.get_field_index(PATTERN_COLUMN), PATTERN_COLUMN, names.take(index)
                 )
                 final.write(named)
+            return final.close()
     finally:
         with contextlib.suppress(FileNotFoundError):
             scratch.unlink()
-    return open_fleet(target)
