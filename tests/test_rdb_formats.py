@@ -144,3 +144,94 @@ def test_allocator_reaches_the_memory_model() -> None:
     body = b"\x00" + _s(b"k") + _s(b"v")
     _, meta = decode_rows(_rdb(body), allocator="libc")
     assert meta.memory_model["allocator"] == "libc"
+
+
+def test_serialized_bytes_are_exact_spans() -> None:
+    """Each key's span: its IDLE/FREQ/expiry opcodes, type byte, key and value; nothing else."""
+    keys = [
+        b"\x00" + _s(b"k") + _s(b"value"),
+        b"\xfc" + struct.pack("<Q", 1_900_000_000_000) + b"\x00" + _s(b"ab") + _s(b"v"),
+        b"\xf8\x05" + b"\x00" + _s(b"idle") + b"\xc1" + struct.pack("<h", 300),
+        b"\xf9\x07" + b"\xfc" + struct.pack("<Q", 1) + b"\x10" + _s(b"h") + _s(_lp([b"f", b"v", b"g", 5])),
+        b"\x12" + _s(b"l") + b"\x02" + b"\x02" + _s(_lp([b"a", 7])) + b"\x01" + _s(b"P" * 40),
+    ]
+    other_db = b"\x02" + _s(b"s") + b"\x02" + _s(b"m1") + _s(b"m2")
+    header = b"\xfa" + _s(b"redis-ver") + _s(b"7.2.4") + b"\xfa" + _s(b"ctime") + b"\xc2" + b"\x00" * 4
+    body = header + b"\xfe\x00\xfb\x05\x02" + b"".join(keys) + b"\xfe\x03" + other_db
+    data = _rdb(body, version=11)
+    rows, meta = decode_rows(data)
+    assert [r["serialized_bytes"] for r in rows] == [len(k) for k in keys] + [len(other_db)]
+    assert [r["serialized_bytes"] for r in rows] == [9, 15, 11, 33, 60, 10]
+    assert 9 + len(header) + 5 + 2 + sum(r["serialized_bytes"] for r in rows) + 1 + 8 == len(data)
+    assert meta.total_bytes == len(data)
+    assert rows[2]["lru_idle_s"] == 5 and rows[3]["lfu_freq"] == 7 and rows[3]["expires_at"] == 1
+
+
+def test_rdb_version_1() -> None:
+    """Redis 1.x/2.0's format: no CRC trailer, expiry in seconds, types 0-4 with plain encodings,
+    string-encoded zset scores, int- and length-encoded strings."""
+    body = b"\xfe\x00"
+    body += b"\x00" + _s(b"str") + _s(b"hello")
+    body += b"\x00" + _s(b"num") + b"\xc1" + struct.pack("<h", -1234)
+    body += b"\xfd" + struct.pack("<I", 1_300_000_000) + b"\x01" + _s(b"list") + b"\x03" + _s(b"a") + _s(b"b")
+    body += b"\xc0\x07"
+    body += b"\x02" + _s(b"set") + b"\x02" + _s(b"x") + _s(b"y")
+    body += b"\x03" + _s(b"zset") + b"\x02" + _s(b"m") + b"\x031.5" + _s(b"n") + b"\x02-2"
+    body += b"\x04" + _s(b"hash") + b"\x01" + _s(b"f") + _s(b"v")
+    body += b"\xfe\x01" + b"\x00" + _s(b"db1") + _s(b"x" * 50)
+    data = b"REDIS0001" + body + b"\xff"
+    rows, meta = decode_rows(data)
+    assert meta.rdb_version == 1 and meta.checksum == "absent" and meta.complete
+    assert meta.server["version"] == "2.0" and meta.server["source"] == "rdb-version"
+    got = [(r["db"], r["key"], r["type"], r["encoding"], r["num_elements"]) for r in rows]
+    assert got == [
+        (0, "str", "string", "raw", 1),  # no embstr before Redis 3.0
+        (0, "num", "string", "int", 1),
+        (0, "list", "list", "linkedlist", 3),
+        (0, "set", "set", "hashtable", 2),
+        (0, "zset", "zset", "skiplist", 2),
+        (0, "hash", "hash", "hashtable", 1),
+        (1, "db1", "string", "raw", 1),
+    ]
+    assert rows[2]["expires_at"] == 1_300_000_000_000
+    assert [r["expires_at"] for r in rows if r["key"] != "list"] == [None] * 6
+    assert meta.keys_per_db == {0: 6, 1: 1}
+    assert sum(r["serialized_bytes"] for r in rows) == len(data) - 9 - 2 - 2 - 1
+
+
+def test_rdb_version_13() -> None:
+    """The newest format the decoder accepts (Redis 8.4's): listpack types, quicklist 2, hash field
+    TTLs, RESIZEDB, millisecond expiry and the CRC trailer."""
+    hfe = b"\x19" + _s(b"hfe") + struct.pack("<Q", 1234) + _s(_lp([b"f1", b"v1", 0, b"f2", b"v2", 1234]))
+    body = b"\xfa" + _s(b"redis-ver") + _s(b"8.4.0") + b"\xfe\x00\xfb\x06\x01"
+    body += b"\xfc" + struct.pack("<Q", 1_900_000_000_000) + b"\x00" + _s(b"str") + _s(b"v" * 10)
+    body += b"\x10" + _s(b"hash") + _s(_lp([b"f", b"v"]))
+    body += b"\x11" + _s(b"zset") + _s(_lp([b"a", 1, b"b", 2]))
+    body += b"\x14" + _s(b"set") + _s(_lp([b"m", 3, b"n"]))
+    body += b"\x12" + _s(b"list") + b"\x01" + b"\x02" + _s(_lp([b"x", b"y", 9]))
+    body += hfe
+    rows, meta = decode_rows(_rdb(body, version=13))
+    assert meta.rdb_version == 13 and meta.checksum == "ok" and meta.redis_version == "8.4.0"
+    got = [(r["key"], r["type"], r["encoding"], r["num_elements"]) for r in rows]
+    assert got == [
+        ("str", "string", "embstr", 1),
+        ("hash", "hash", "listpack", 1),
+        ("zset", "zset", "listpack", 2),
+        ("set", "set", "listpack", 3),
+        ("list", "list", "listpack", 3),
+        ("hfe", "hash", "listpackex", 2),
+    ]
+    assert rows[0]["expires_at"] == 1_900_000_000_000
+    assert rows[5]["volatile_fields"] == 1 and rows[5]["min_field_expires_at"] == 1234
+    assert meta.resize_db == {0: {"keys": 6, "expires": 1}}
+    # without redis-ver the format alone names the writer
+    _, bare = decode_rows(_rdb(b"\xfe\x00" + b"\x00" + _s(b"k") + _s(b"v"), version=13))
+    assert bare.server["version"] == "8.4" and bare.server["source"] == "rdb-version"
+
+
+@pytest.mark.parametrize("version", [0, 14, 99])
+def test_rdb_version_out_of_range_is_refused_by_number(version: int) -> None:
+    data = _rdb(b"\xfe\x00" + b"\x00" + _s(b"k") + _s(b"v"), version=version)
+    with pytest.raises(RdbVersionError, match=rf"unsupported RDB version {version}\b") as info:
+        decode_rows(data)
+    assert info.value.offset == 5
