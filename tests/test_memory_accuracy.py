@@ -197,3 +197,21 @@ def test_dataset_overhead_in_metadata() -> None:
     assert totals["dataset_overhead_bytes"] == tables
     assert totals["keys"] == rows.num_rows == 3060
     assert totals["memory_bytes"] == sum(rows.column("memory_bytes").to_pylist())
+
+
+@pytest.mark.parametrize("flavour", ["redis62", "valkey81"])
+def test_live_snapshot_takes_the_allocator_from_info(flavour: str) -> None:
+    """A file cannot tell a libc build from jemalloc; a live snapshot reads INFO's mem_allocator and
+    prices with it, so no allocator= is needed to match MEMORY USAGE on a libc server."""
+    with running_server(flavour) as server:
+        client = server.client()
+        assert client.info("memory")["mem_allocator"].startswith("libc")
+        accuracy.load_mix(client, scale=0.2)
+        live = accuracy.measure(client)
+        analysis = insightkit.analyze(server.url, progress=False)
+    model = analysis.metadata["rdb"]["memory_model"]
+    assert analysis.metadata["server"]["allocator"] == model["allocator"] == "libc"
+    result = accuracy.compare(live, analysis.keys.astype({"memory_bytes": "int64"}))
+    assert len(result.per_key) > 200
+    assert result.median_abs_error <= 0.01, result.per_key
+    assert abs(result.total_error) <= 0.02, accuracy.format_table({flavour: result})
