@@ -199,3 +199,26 @@ def test_insightkit_rules_stays_callable_after_the_package_is_imported() -> None
     assert {"rule", "title", "category", "severity", "description"} <= set(listed.columns)
     assert len(listed) >= 30
     assert insightkit.rules.evaluate is not None
+
+
+def test_in_memory_tables_give_the_same_findings_on_duckdb() -> None:
+    """engine="auto" hands big pandas tables to DuckDB; the findings must not depend on it."""
+    from keytables import key_batches
+
+    from insightkit.errors import ConfigurationError
+    from insightkit.patterns import assign_patterns
+
+    keys = pa.Table.from_batches(key_batches(60_000, seed=3)).to_pandas(types_mapper=pd.ArrowDtype)
+    keys["pattern"] = assign_patterns(keys, progress=False).astype(str)
+    metadata = {"server": {"version": "7.0.15"}, "snapshot_time_ms": 1_800_000_000_000}
+    native = rules_api.evaluate(keys, None, metadata, engine="native")
+    duck = rules_api.evaluate(keys, None, metadata, engine="duckdb")
+    assert len(native) >= 3
+    columns = ["rule", "estimated_savings_bytes", "offending_keys", "offending_memory_bytes", "top_patterns"]
+    pd.testing.assert_frame_equal(native[columns], duck[columns])
+    rule = native["rule"].iloc[0]
+    a = rules_api.offenders(keys, None, metadata, rule, engine="native")
+    b = rules_api.offenders(keys, None, metadata, rule, engine="duckdb")
+    assert sorted(a["key"].astype(str)) == sorted(b["key"].astype(str))
+    with pytest.raises(ConfigurationError, match="engine"):
+        rules_api.evaluate(keys, None, metadata, engine="spark")  # type: ignore[arg-type]

@@ -14,7 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from insightkit.rules import engine, registry
+from insightkit.rules import engine as _engine
+from insightkit.rules import registry
 from insightkit.rules.base import Case, Context, Finding, Rule
 from insightkit.rules.thresholds import Thresholds
 
@@ -37,15 +38,17 @@ def evaluate(
     thresholds: Mapping[str, Any] | None = None,
     *,
     only: Iterable[str] | None = None,
+    engine: _engine.Engine = "auto",
 ) -> pd.DataFrame:
     """Run the rules (all, or ``only`` these ids) and return the findings, biggest saving first.
 
     ``keys`` is the key table (with ``pattern`` when patterns were assigned) as pandas, pyarrow or a
     DuckDB relation; ``patterns`` is accepted for the Analysis contract — the rules read the per-key
-    ``pattern`` column so that they also run on tables too big for memory.
+    ``pattern`` column so that they also run on tables too big for memory. ``engine``: ``"auto"`` runs
+    big in-memory tables on DuckDB (same findings, faster), ``"native"`` on the table's own engine.
     """
     selected = registry.ALL_RULES if only is None else [registry.get(r) for r in only]
-    return engine.run(selected, keys, metadata, thresholds)
+    return _engine.run(selected, keys, metadata, thresholds, engine)
 
 
 def offenders(
@@ -54,9 +57,10 @@ def offenders(
     metadata: Mapping[str, Any] | None = None,
     rule_id: str = "",
     thresholds: Mapping[str, Any] | None = None,
+    engine: _engine.Engine = "auto",
 ) -> pd.DataFrame:
     """Every key row one rule flags, with its own ``estimated_savings_bytes``."""
-    return engine.offending_rows(registry.get(rule_id), keys, metadata, thresholds)
+    return _engine.offending_rows(registry.get(rule_id), keys, metadata, thresholds, engine)
 
 
 class _CallableModule(types.ModuleType):

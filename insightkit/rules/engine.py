@@ -21,10 +21,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import narwhals as nw
 import pandas as pd
+import pyarrow as pa
 
 from insightkit.errors import ConfigurationError
 from insightkit.rules.base import SEVERITIES, Aggregates, Context, Rule
@@ -62,6 +63,9 @@ RESULT_COLUMNS = [
 PARTIAL_COLUMNS = ["rule", PATTERN_COLUMN, "keys", "memory", "savings", "max_elements", "max_element"]
 #: Rows per slice when an eager (in-memory) table is walked: bounds the temporary columns.
 CHUNK_ROWS = 1 << 20
+#: From this many rows on, ``engine="auto"`` runs an in-memory table's rules on DuckDB.
+DUCKDB_ROWS = 200_000
+Engine = Literal["auto", "native", "duckdb"]
 
 
 def to_lazy(keys: Any) -> nw.LazyFrame[Any]:
@@ -358,23 +362,50 @@ def active(rules: list[Rule], ctx: Context) -> list[Rule]:
     return [rule for rule in rules if rule.gate is None or rule.gate(ctx)]
 
 
+def on_engine(keys: Any, engine: Engine = "auto") -> Any:
+    """The table the rules should query: as given, or an in-memory table handed to DuckDB.
+
+    ``"auto"`` moves pandas/pyarrow tables of ``DUCKDB_ROWS`` rows or more to DuckDB (a zero-copy scan
+    of their Arrow buffers, vectorised on every core): the same expressions, the same findings, several
+    times faster than pandas at that size. ``"native"`` keeps the table's own engine; ``"duckdb"``
+    always moves it.
+    """
+    if engine not in ("auto", "native", "duckdb"):
+        raise ConfigurationError(f"rules: engine must be 'auto', 'native' or 'duckdb', not {engine!r}")
+    if engine == "native" or not isinstance(keys, pd.DataFrame | pa.Table):
+        return keys
+    if engine == "auto" and len(keys) < DUCKDB_ROWS:
+        return keys
+    import duckdb
+
+    table = keys if isinstance(keys, pa.Table) else pa.Table.from_pandas(keys, preserve_index=False)
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = false")
+    return con.from_arrow(table)
+
+
 def run(
-    rules: list[Rule], keys: Any, metadata: Mapping[str, Any] | None, thresholds: Mapping[str, Any] | None
+    rules: list[Rule],
+    keys: Any,
+    metadata: Mapping[str, Any] | None,
+    thresholds: Mapping[str, Any] | None,
+    engine: Engine = "auto",
 ) -> pd.DataFrame:
     """One row per rule that fired, largest saving first, then by severity."""
     ctx = Context.build(metadata, thresholds)
     running = active(rules, ctx)
-    return findings(running, partials(keys, [r for r in running if r.per_key], ctx), ctx)
+    table = on_engine(keys, engine)
+    return findings(running, partials(table, [r for r in running if r.per_key], ctx), ctx)
 
 
 def offending_rows(
-    rule: Rule, keys: Any, metadata: Mapping[str, Any] | None, thresholds: Any = None
+    rule: Rule, keys: Any, metadata: Mapping[str, Any] | None, thresholds: Any = None, engine: Engine = "auto"
 ) -> pd.DataFrame:
     """Every offending key row of a key rule, with its own ``estimated_savings_bytes``, as pandas."""
     if not rule.per_key:
         raise ValueError(f"rule {rule.id!r} looks at the snapshot's INFO/CONFIG, not at keys")
     ctx = Context.build(metadata, thresholds)
-    frame, measured = prepare(keys, ctx)
+    frame, measured = prepare(on_engine(keys, engine), ctx)
     if rule.gate is not None and not rule.gate(ctx):
         frame = frame.filter(nw.col("num_elements") < -1)  # the rule does not apply: no offenders
     parts = [
