@@ -131,7 +131,8 @@ def _analyze_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stream",
         action="store_true",
-        help="with -o: write the RSNAP while decoding, in bounded memory (snapshots larger than RAM)",
+        help="with -o: write the RSNAP while decoding and analyze it out of core (bounded memory, "
+        "for snapshots larger than RAM)",
     )
     _add_output_flags(parser)
 
@@ -148,7 +149,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.stream:
         if not args.output:
             raise InsightkitError("--stream needs -o/--output: it writes the RSNAP as it decodes")
-        written, summary, source = _analyze_streaming(args, redact)
+        written, summary, source, extra = _analyze_streaming(args, redact)
     else:
         analysis = _open(args, args.source)
         written = str(analysis.to_rsnap(args.output, redact=redact)) if args.output else None
@@ -201,16 +202,24 @@ def _redaction(args: argparse.Namespace) -> str | bool | None:
     return True if args.redact else None
 
 
-def _analyze_streaming(args: argparse.Namespace, redact: str | bool | None) -> tuple[str, Any, Any]:
-    """RSNAP first (bounded memory), then the summary from only the columns it needs."""
-    from insightkit.analysis import convert
-    from insightkit.rsnap import read_rsnap
-    from insightkit.summary import SUMMARY_COLUMNS, summarize
+def _analyze_streaming(
+    args: argparse.Namespace, redact: str | bool | None
+) -> tuple[str, Any, Any, dict[str, pd.DataFrame]]:
+    """Out of core: keys streamed into the RSNAP (with patterns); every table from DuckDB over it."""
+    from insightkit.analysis import analyze
 
     options = _connection_options(args)
-    path = convert(args.source, args.output, redact=redact, progress=_progress_wanted(args), **options)
-    table, metadata = read_rsnap(path, columns=SUMMARY_COLUMNS)
-    return str(path), summarize(table.to_pandas(types_mapper=pd.ArrowDtype), metadata), metadata.get("source")
+    progress = _progress_wanted(args)
+    # A redacted RSNAP is written from an unredacted temporary one: discovery must see real names.
+    target = None if redact is not None else args.output
+    with analyze(args.source, progress=progress, out_of_core=True, rsnap=target, **options) as analysis:
+        written = args.output if target else analysis.to_rsnap(args.output, redact=redact)
+        return (
+            str(written),
+            analysis.summary(),
+            analysis.metadata.get("source"),
+            _findings(analysis, args.top),
+        )
 
 
 # --- summary --------------------------------------------------------------------------------------

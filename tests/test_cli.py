@@ -120,6 +120,17 @@ def test_analyze_stream_writes_then_summarises(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["rsnap"] == str(out) and data["totals"]["keys"] == len(pd.read_parquet(out))
+    # out of core, the same patterns and recommendations as the in-memory analysis
+    in_memory = json.loads(run("analyze", "data/samples/sample.rdb", "--json").stdout)
+    for table in ("patterns", "recommendations", "by_type"):
+        assert data[table] == in_memory[table], table
+    assert "pattern" in pd.read_parquet(out).columns
+    redacted = tmp_path / "r.rsnap.parquet"
+    result = run("analyze", "data/samples/sample.rdb", "-o", str(redacted), "--stream", "--redact-key", "k")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.rsnap.parquet", "s.rsnap.parquet"]
+    assert "user:1451:profile" not in set(pd.read_parquet(redacted)["key"])
+    assert "user:1451:profile" in set(pd.read_parquet(out)["key"])
     assert_one_line_error(run("analyze", "data/samples/sample.rdb", "--stream"), 1, "--stream needs -o")
 
 
