@@ -2,8 +2,8 @@
 
 Targets (issue 9): ``analyze()`` from the RDB to RSNAP + patterns + recommendations in ≤ 20 s with a
 peak RSS ≤ 1.5 GB on a 2-core machine. Two insightkit paths are measured: ``analyze()`` (the whole key
-table in pandas) and the out-of-core one (``insightkit.fleet.ingest.ingest_rdb``, then patterns, summary
-and rules on DuckDB with ``$IK_DUCKDB_MEMORY``, default 600MB). Every tool runs in its own child process
+table in pandas) and ``analyze(rdb, rsnap=path)`` (out of core: keys streamed into the RSNAP with their
+patterns, then patterns, summary and rules on DuckDB with ``$IK_DUCKDB_MEMORY``, default 600MB). Every tool runs in its own child process
 so its peak RSS (``wait4`` rusage) is its own. Peers:
 
 - rdb-py (Rust): parses every key and value into Python objects — no memory estimate, no report; on
@@ -67,28 +67,27 @@ def _child_insightkit(rdb: str) -> dict[str, Any]:
 
 
 def _child_streaming(rdb: str) -> dict[str, Any]:
-    """The out-of-core path: ingest_rdb (RDB → RSNAP with patterns), then DuckDB for the rest."""
-    from insightkit.fleet import open_fleet
-    from insightkit.fleet.ingest import ingest_rdb
+    """The out-of-core path: ``analyze(rdb, rsnap=…)`` streams the keys into the RSNAP with their
+    patterns (two passes), then summary, patterns and rules run on DuckDB over it."""
+    import insightkit
 
     stages: dict[str, float] = {}
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "out.rsnap.parquet"
-        ingest_rdb(rdb, path).close()
-        stages["decode_patterns_write_rsnap"] = time.perf_counter() - t0
-        fleet = open_fleet(path, memory_limit=os.environ.get("IK_DUCKDB_MEMORY", "600MB"))
-        t = time.perf_counter()
-        patterns = fleet.patterns
-        stages["aggregate_patterns"] = time.perf_counter() - t
-        t = time.perf_counter()
-        summary = fleet.summary()
-        stages["summary"] = time.perf_counter() - t
-        t = time.perf_counter()
-        recommendations = fleet.recommendations
-        stages["rules"] = time.perf_counter() - t
-        rsnap_bytes = path.stat().st_size
-        fleet.close()
+        limit = os.environ.get("IK_DUCKDB_MEMORY", "600MB")
+        with insightkit.analyze(rdb, progress=False, rsnap=path, memory_limit=limit) as analysis:
+            stages["decode_patterns_write_rsnap"] = time.perf_counter() - t0
+            t = time.perf_counter()
+            patterns = analysis.patterns
+            stages["aggregate_patterns"] = time.perf_counter() - t
+            t = time.perf_counter()
+            summary = analysis.summary()
+            stages["summary"] = time.perf_counter() - t
+            t = time.perf_counter()
+            recommendations = analysis.recommendations
+            stages["rules"] = time.perf_counter() - t
+            rsnap_bytes = path.stat().st_size
     return {
         "keys": int(summary.totals["keys"]),
         "patterns": len(patterns),
@@ -197,7 +196,9 @@ def main() -> None:
     rows.append(_row("insightkit analyze → RSNAP + patterns + rules", data, ik, None))
     stream = _measure(_child_argv("streaming", big), args.timeout)
     print("streaming", json.dumps(stream), file=sys.stderr)
-    rows.append(_row("insightkit ingest_rdb + fleet (DuckDB, 600 MB limit)", data, stream, ik))
+    rows.append(
+        _row("insightkit analyze(out_of_core) → RSNAP + patterns + rules (DuckDB 600 MB)", data, stream, ik)
+    )
     rp = _measure(_child_argv("rdb-py", big), args.timeout)
     rows.append(_row("rdb-py (parse only)", data, rp, ik))
     peer_data = f"{args.peer_keys:,} keys, Redis 6.2, {peer.stat().st_size / 2**20:.0f} MiB"
@@ -211,7 +212,7 @@ def main() -> None:
             _row("rdbtools `rdb -c memory`", peer_data, _measure(_rdbtools_argv(peer), args.timeout), ik_peer)
         )
     print("\n".join(rows))
-    for name, result in (("analyze()", ik), ("ingest_rdb + fleet", stream)):
+    for name, result in (("analyze()", ik), ("analyze(out_of_core=True)", stream)):
         if "stages" in result:
             stages = ", ".join(f"{k} {v:.1f} s" for k, v in result["stages"].items())
             ok = result["wall"] <= 20 and result["peak_rss_mb"] <= 1536
