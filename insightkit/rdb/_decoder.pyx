@@ -13,6 +13,7 @@ is allocated from an unchecked length. Errors are raised as ``insightkit.errors`
 the absolute byte offset and, when known, the key.
 """
 
+cimport cython
 from libc.stdint cimport int64_t, uint64_t, uint32_t, int16_t, int32_t, int8_t
 from libc.string cimport memcmp, memcpy, memset
 from libc.stdlib cimport malloc, realloc, free
@@ -76,6 +77,31 @@ DEF E_QUICKLIST = 10
 DEF E_SKIPLIST = 11
 DEF E_STREAM = 12
 DEF E_MODULE = 13  # KeyFacts only; the column says "raw" as OBJECT ENCODING does
+
+# The `type` and `encoding` columns are written as Arrow string data row by row (a memcpy of a few
+# bytes), which is cheaper than a dictionary take over the batch afterwards.
+DEF N_TYPE_LABELS = 6
+DEF N_ENCODING_LABELS = 13
+_LABEL_BYTES = [name.encode() for name in TYPE_NAMES + ENCODING_LABELS]
+cdef uint32_t _ENDIAN_PROBE = 1
+cdef bint _LITTLE_ENDIAN = (<unsigned char*>&_ENDIAN_PROBE)[0] == 1
+DEF LABEL_PAD = 16  # every built-in label is shorter; copied as a fixed 16-byte block
+cdef char _TYPE_LABEL[N_TYPE_LABELS][LABEL_PAD]
+cdef int _TYPE_LABEL_LEN[N_TYPE_LABELS]
+cdef char _ENCODING_LABEL[N_ENCODING_LABELS][LABEL_PAD]
+cdef int _ENCODING_LABEL_LEN[N_ENCODING_LABELS]
+memset(_TYPE_LABEL, 0, sizeof(_TYPE_LABEL))
+memset(_ENCODING_LABEL, 0, sizeof(_ENCODING_LABEL))
+for _i in range(N_TYPE_LABELS + N_ENCODING_LABELS):
+    if len(_LABEL_BYTES[_i]) >= LABEL_PAD:
+        raise ImportError(f"label {_LABEL_BYTES[_i]!r} is longer than {LABEL_PAD - 1} bytes")
+for _i in range(N_TYPE_LABELS):
+    memcpy(_TYPE_LABEL[_i], <const char*>(<bytes>_LABEL_BYTES[_i]), len(_LABEL_BYTES[_i]))
+    _TYPE_LABEL_LEN[_i] = len(_LABEL_BYTES[_i])
+for _i in range(N_ENCODING_LABELS):
+    memcpy(_ENCODING_LABEL[_i], <const char*>(<bytes>_LABEL_BYTES[N_TYPE_LABELS + _i]),
+           len(_LABEL_BYTES[N_TYPE_LABELS + _i]))
+    _ENCODING_LABEL_LEN[_i] = len(_LABEL_BYTES[N_TYPE_LABELS + _i])
 
 # Parse results.
 DEF ST_NEED_MORE = 0
@@ -207,6 +233,7 @@ cdef class _Bytes:
         return 0
 
 
+@cython.final
 cdef class Decoder:
     """Incremental decoder; driven by insightkit.rdb.reader (feed/parse/take_batch)."""
 
@@ -267,6 +294,7 @@ cdef class Decoder:
     cdef _Bytes key_scratch
     cdef _Bytes val_scratch
     cdef const unsigned char* key_ptr
+    cdef const unsigned char* key_buf_ptr  # == key_ptr when the key lies in the input buffer, else NULL
     cdef int64_t key_len
     cdef object cur_key_repr        # key named by truncation errors (set when an item ran short)
     cdef bint in_key
@@ -275,6 +303,10 @@ cdef class Decoder:
     cdef public int batch_size
     cdef public int n
     cdef _Bytes keydata
+    cdef _Bytes typedata               # `type` column string data (offsets in r_type_off)
+    cdef _Bytes encdata                # `encoding` column string data (offsets in r_enc_off)
+    cdef bytes row_type_label          # a module key's type name (row_type >= N_TYPE_LABELS)
+    cdef int64_t keydata_hint          # key bytes of the previous batch: the next one starts that big
     cdef public list type_names
     cdef dict module_type_index
     cdef object arrays
@@ -310,6 +342,24 @@ cdef class Decoder:
     cdef int64_t[::1] c_mem_over
     cdef int64_t[::1] c_mem_value
     cdef int64_t[::1] c_mem_expires
+    # Raw pointers into the always-written columns above (same arrays, kept alive by `arrays`):
+    # _key checks the row against rows_cap once instead of 16 per-store memoryview checks.
+    cdef int rows_cap
+    cdef int* r_db
+    cdef int* r_type
+    cdef int* r_encoding
+    cdef int* r_module
+    cdef int64_t* r_num
+    cdef int64_t* r_largest
+    cdef int64_t* r_elem_bytes
+    cdef int64_t* r_serialized
+    cdef int64_t* r_mem
+    cdef int64_t* r_mem_key
+    cdef int64_t* r_mem_over
+    cdef int64_t* r_mem_value
+    cdef int64_t* r_mem_expires
+    cdef int* r_type_off
+    cdef int* r_enc_off
 
     # per-row extras for the current key
     cdef int row_type, row_encoding, row_module
@@ -362,7 +412,7 @@ cdef class Decoder:
         self._clear_key_opcodes()
         self.key_scratch = _Bytes()
         self.val_scratch = _Bytes()
-        self.keydata = _Bytes()
+        self.keydata_hint = 0
         self.type_names = list(TYPE_NAMES)
         self.module_type_index = {}
         self.cur_key_repr = None
@@ -480,8 +530,18 @@ cdef class Decoder:
         self.pos += nbytes
         return v
 
-    cdef uint64_t _len(self, bint* encoded) except? 0xFFFFFFFFFFFFFFFF:
+    cdef inline uint64_t _len(self, bint* encoded) except? 0xFFFFFFFFFFFFFFFF:
         """An RDB length; sets *encoded and returns the special-encoding number for 11xxxxxx."""
+        cdef unsigned char b
+        if self.pos < self.end:
+            b = self.p[self.pos]
+            if b < 0x40:  # 00xxxxxx: most lengths in a keyspace of small keys (inlined)
+                encoded[0] = False
+                self.pos += 1
+                return b
+        return self._len_slow(encoded)
+
+    cdef uint64_t _len_slow(self, bint* encoded) except? 0xFFFFFFFFFFFFFFFF:
         cdef unsigned char b
         cdef uint64_t v
         cdef int i
@@ -525,7 +585,7 @@ cdef class Decoder:
             self._fail("expected a number, found a string encoding")
         return 0
 
-    cdef int64_t _plain_len(self) except -1:
+    cdef inline int64_t _plain_len(self) except -1:
         """A length that must not be a special encoding, bounded to int64."""
         cdef bint enc
         cdef uint64_t v = self._len(&enc)
@@ -654,6 +714,7 @@ cdef class Decoder:
             "memory_bytes": np.empty(b, np.int64), "key_bytes": np.empty(b, np.int64),
             "overhead_bytes": np.empty(b, np.int64), "value_bytes": np.empty(b, np.int64),
             "expires_bytes": np.empty(b, np.int64),
+            "type_off": np.zeros(b + 1, np.int32), "encoding_off": np.zeros(b + 1, np.int32),
         }
         self.arrays = a
         self.c_db = a["db"]; self.c_key_off = a["key_off"]; self.c_key_binary = a["key_binary"]
@@ -672,7 +733,21 @@ cdef class Decoder:
         self.c_mem = a["memory_bytes"]; self.c_mem_key = a["key_bytes"]
         self.c_mem_over = a["overhead_bytes"]; self.c_mem_value = a["value_bytes"]
         self.c_mem_expires = a["expires_bytes"]
+        self.rows_cap = b
+        self.r_db = &self.c_db[0]; self.r_type = &self.c_type[0]; self.r_encoding = &self.c_encoding[0]
+        self.r_module = &self.c_module[0]; self.r_num = &self.c_num[0]; self.r_largest = &self.c_largest[0]
+        self.r_elem_bytes = &self.c_elem_bytes[0]; self.r_serialized = &self.c_serialized[0]
+        self.r_mem = &self.c_mem[0]; self.r_mem_key = &self.c_mem_key[0]; self.r_mem_over = &self.c_mem_over[0]
+        self.r_mem_value = &self.c_mem_value[0]; self.r_mem_expires = &self.c_mem_expires[0]
+        cdef int[::1] type_off = a["type_off"]
+        cdef int[::1] enc_off = a["encoding_off"]
+        self.r_type_off = &type_off[0]
+        self.r_enc_off = &enc_off[0]
         self.keydata = _Bytes()
+        if self.keydata_hint > 0:
+            self.keydata.reserve(self.keydata_hint + self.keydata_hint // 8)
+        self.typedata = _Bytes()
+        self.encdata = _Bytes()
         self.n = 0
 
     def take_batch(self):
@@ -680,6 +755,11 @@ cdef class Decoder:
         n = self.n
         arrays = self.arrays
         keys = bytes((<char*>self.keydata.data)[:self.keydata.size]) if self.keydata.size else b""
+        arrays["type_data"] = np.frombuffer(
+            (<char*>self.typedata.data)[:self.typedata.size] if self.typedata.size else b"", np.uint8)
+        arrays["encoding_data"] = np.frombuffer(
+            (<char*>self.encdata.data)[:self.encdata.size] if self.encdata.size else b"", np.uint8)
+        self.keydata_hint = self.keydata.size
         self._new_batch()
         return n, arrays, keys
 
@@ -692,10 +772,35 @@ cdef class Decoder:
         cdef _Bytes out = self.keydata
         cdef unsigned char c
         cdef const char* hexd = b"0123456789abcdef"
-        for i in range(n):
-            if s[i] >= 0x80:
-                ascii = False
-                break
+        cdef unsigned char acc = 0
+        cdef uint64_t w0, w1
+        # A short key inside the input buffer with 16 readable bytes from its start: test and copy it
+        # as two 8-byte words (bytes past the key are masked off, and never counted in out.size).
+        cdef bint word16 = (_LITTLE_ENDIAN and n <= 16 and s == self.key_buf_ptr
+                            and (s - self.p) + 16 <= self.end)
+        if word16:
+            memcpy(&w0, s, 8)
+            memcpy(&w1, s + 8, 8)
+            if n < 8:
+                w0 &= (<uint64_t>1 << (8 * n)) - 1
+                w1 = 0
+            elif n < 16:
+                w1 &= (<uint64_t>1 << (8 * (n - 8))) - 1
+            ascii = ((w0 | w1) & <uint64_t>0x8080808080808080) == 0
+        else:
+            for i in range(n):  # no early exit: the compiler vectorises this
+                acc |= s[i]
+            ascii = acc < 0x80
+        if ascii and word16:
+            if out.size + 16 > out.cap:
+                out.reserve(16)
+            memcpy(out.data + out.size, s, 16)
+            out.size += n
+            if out.size > 0x7FFFFFFF:
+                self._fail("key data of one batch exceeds 2 GiB; use a smaller batch_size")
+            self.c_key_binary[self.n] = 0
+            self.c_key_off[self.n + 1] = <int>out.size
+            return 0
         if not ascii:
             i = 0
             while i < n:
@@ -705,7 +810,8 @@ cdef class Decoder:
                 i += k
             ascii = i >= n
         if ascii:
-            out.reserve(n)
+            if out.size + n > out.cap:
+                out.reserve(n)
             memcpy(out.data + out.size, s, <size_t>n)
             out.size += n
             self.c_key_binary[self.n] = 0
@@ -737,6 +843,27 @@ cdef class Decoder:
         self.c_key_off[self.n + 1] = <int>out.size
         return 0
 
+    cdef inline int _put_label(self, _Bytes out, int* offs, int row, const char* s, int64_t n) except -1:
+        if out.size + n > out.cap:
+            out.reserve(n)
+        memcpy(out.data + out.size, s, <size_t>n)
+        out.size += n
+        return self._end_label(out, offs, row)
+
+    cdef inline int _put_padded_label(self, _Bytes out, int* offs, int row, const char* s, int n) except -1:
+        """A built-in label from a LABEL_PAD-byte table slot (n < LABEL_PAD)."""
+        if out.size + LABEL_PAD > out.cap:
+            out.reserve(LABEL_PAD)
+        memcpy(out.data + out.size, s, LABEL_PAD)
+        out.size += n
+        return self._end_label(out, offs, row)
+
+    cdef inline int _end_label(self, _Bytes out, int* offs, int row) except -1:
+        if out.size > 0x7FFFFFFF:
+            self._fail("label data of one batch exceeds 2 GiB; use a smaller batch_size")
+        offs[row + 1] = <int>out.size
+        return 0
+
     cdef object _key_repr(self):
         cdef bytes raw = (<const char*>self.key_ptr)[:self.key_len] if self.key_len else b""
         return raw.decode("utf-8", "backslashreplace")
@@ -746,9 +873,20 @@ cdef class Decoder:
 
     def parse(self):
         """Parse buffered items; returns 0 (needs more bytes), 1 (batch full) or 2 (RDB complete)."""
-        cdef int st
         self._absorb()
         self.want = 0
+        try:  # one try for the whole run of items, not one per item
+            return self._items()
+        except _NeedMore:
+            self.cur_key_repr = self._key_repr() if self.in_key else None
+            self.in_key = False
+            self.pos = self.item_start
+            self._commit_crc()
+            return ST_NEED_MORE
+
+    cdef int _items(self) except -1:
+        """Parse items until the batch is full, the RDB ends or an item runs short (_NeedMore)."""
+        cdef int st
         while True:
             if self.finished:
                 return ST_DONE
@@ -765,14 +903,7 @@ cdef class Decoder:
                 self._commit_crc()
                 return ST_BATCH_FULL
             self.item_start = self.pos
-            try:
-                st = self._item()
-            except _NeedMore:
-                self.cur_key_repr = self._key_repr() if self.in_key else None
-                self.in_key = False
-                self.pos = self.item_start
-                self._commit_crc()
-                return ST_NEED_MORE
+            st = self._item()
             if st == ST_DONE:
                 return ST_DONE
 
@@ -1046,6 +1177,8 @@ cdef class Decoder:
             self.key_ptr = self.key_scratch.data
         else:
             self.key_ptr = k.ptr
+        # the key's bytes lie in the input buffer (not decompressed into key_scratch)
+        self.key_buf_ptr = k.ptr if (not k.is_int and k.lzf < 0) else NULL
         self.key_len = k.length
         self.facts.key_len = k.length
         self.facts.has_expire = self.has_expire
@@ -1063,14 +1196,28 @@ cdef class Decoder:
         # the key is complete: fill the row
         start = self.key_item_start if self.key_item_start >= 0 else self.base_offset + self.item_start
         self.model.estimate(&self.facts, &mb)
-        self.c_db[row] = self.db
+        if row < 0 or row >= self.rows_cap:  # parse() hands over full batches; never expected
+            self._fail(f"internal error: row {row} outside a batch of {self.rows_cap}")
+        self.r_db[row] = self.db
         self._append_key()
-        self.c_type[row] = self.row_type
-        self.c_encoding[row] = self.row_encoding
-        self.c_num[row] = self.facts.num_elements
-        self.c_largest[row] = self.row_largest
-        self.c_elem_bytes[row] = self.row_elem_bytes
-        self.c_serialized[row] = self.base_offset + self.pos + self.skip_remaining - start
+        self.r_type[row] = self.row_type
+        self.r_encoding[row] = self.row_encoding
+        if 0 <= self.row_type < N_TYPE_LABELS:
+            self._put_padded_label(self.typedata, self.r_type_off, row,
+                                   _TYPE_LABEL[self.row_type], _TYPE_LABEL_LEN[self.row_type])
+        else:
+            if self.row_type_label is None:
+                self._fail(f"internal error: type {self.row_type} without a name")
+            self._put_label(self.typedata, self.r_type_off, row,
+                            <const char*>self.row_type_label, len(self.row_type_label))
+        if not 0 <= self.row_encoding < N_ENCODING_LABELS:
+            self._fail(f"internal error: encoding {self.row_encoding}")
+        self._put_padded_label(self.encdata, self.r_enc_off, row,
+                               _ENCODING_LABEL[self.row_encoding], _ENCODING_LABEL_LEN[self.row_encoding])
+        self.r_num[row] = self.facts.num_elements
+        self.r_largest[row] = self.row_largest
+        self.r_elem_bytes[row] = self.row_elem_bytes
+        self.r_serialized[row] = self.base_offset + self.pos + self.skip_remaining - start
         if self.has_expire:
             self.c_expires[row] = self.expire_ms
             self.v_expires[row] = 1
@@ -1095,12 +1242,12 @@ cdef class Decoder:
             self.c_s_groups[row] = self.s_groups
             self.c_s_consumers[row] = self.s_consumers
             self.c_s_pending[row] = self.s_pending
-        self.c_module[row] = self.row_module
-        self.c_mem[row] = mb.total
-        self.c_mem_key[row] = mb.key_bytes
-        self.c_mem_over[row] = mb.overhead_bytes
-        self.c_mem_value[row] = mb.value_bytes
-        self.c_mem_expires[row] = mb.expires_bytes
+        self.r_module[row] = self.row_module
+        self.r_mem[row] = mb.total
+        self.r_mem_key[row] = mb.key_bytes
+        self.r_mem_over[row] = mb.overhead_bytes
+        self.r_mem_value[row] = mb.value_bytes
+        self.r_mem_expires[row] = mb.expires_bytes
         self.n += 1
         self.db_count += 1
         if self.has_expire:
@@ -1162,8 +1309,14 @@ cdef class Decoder:
         self.facts.kind = T_STRING
         self.row_type = T_STRING
         self.facts.num_elements = 1
-        # A huge plain value is passed by as it arrives instead of being buffered whole.
-        v = self._len(&enc)
+        # A huge plain value is passed by as it arrives instead of being buffered whole (only a
+        # 32/64-bit length, first byte 0x80/0x81, can reach STREAM_THRESHOLD).
+        self._need(1)
+        if self.p[self.pos] == 0x80 or self.p[self.pos] == 0x81:
+            v = self._len(&enc)
+        else:
+            v = 0
+            enc = True
         if not enc and v > <uint64_t>(self.end - self.pos) and v >= STREAM_THRESHOLD:
             if v > <uint64_t>INT64_MAX_:
                 self._fail(f"string length {v} out of range")
@@ -1328,6 +1481,7 @@ cdef class Decoder:
         self.facts.num_elements = 1
         self._elem(self.facts.module_bytes)
         self.row_type = idx
+        self.row_type_label = name.encode()
         self.row_module = idx
         self.row_encoding = E_RAW
         return 0

@@ -9,15 +9,27 @@ import pyarrow as pa
 
 from insightkit.schema import KEY_SCHEMA
 
-from ._decoder import ENCODING_LABELS
-
-_ENCODINGS = pa.array(ENCODING_LABELS, pa.string())
-
 
 def _masked(values: np.ndarray, valid: np.ndarray, typ: pa.DataType) -> pa.Array:
-    if valid.all():
+    """``values`` where ``valid`` (0/1 bytes) is set, else null. The validity bitmap is packed by
+    numpy: ``pa.array(values, mask=...)`` converts the mask one element at a time."""
+    n = len(values)
+    count = int(np.count_nonzero(valid))
+    if count == n:
         return pa.array(values, typ)
-    return pa.array(values, typ, mask=valid == 0)
+    if count == 0:
+        return pa.nulls(n, typ)
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    if typ == pa.bool_():
+        data = pa.py_buffer(np.packbits(values, bitorder="little"))
+    else:
+        data = pa.py_buffer(np.ascontiguousarray(values))
+    return pa.Array.from_buffers(typ, n, [bitmap, data], null_count=n - count)
+
+
+def _strings(n: int, offsets: np.ndarray, data: np.ndarray) -> pa.Array:
+    """A string column the decoder wrote row by row (Arrow layout: n + 1 int32 offsets, UTF-8 data)."""
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets[: n + 1]), pa.py_buffer(data)])
 
 
 def build_batch(n: int, cols: dict[str, Any], keydata: bytes, type_names: list[str]) -> pa.RecordBatch:
@@ -25,17 +37,21 @@ def build_batch(n: int, cols: dict[str, Any], keydata: bytes, type_names: list[s
     c = {name: arr[:n] for name, arr in cols.items()}
     offsets = cols["key_off"][: n + 1]
     keys = pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(keydata)])
-    types = pa.array(type_names, pa.string()).take(pa.array(c["type"], pa.int32()))
+    types = _strings(n, cols["type_off"], cols["type_data"])
     module_idx = c["module"]
-    module = pa.array(type_names, pa.string()).take(
-        pa.array(np.where(module_idx < 0, 0, module_idx), pa.int32(), mask=module_idx < 0)
-    )
+    no_module = module_idx < 0
+    if no_module.all():  # the usual case: no module keys in this batch
+        module = pa.nulls(n, pa.string())
+    else:
+        module = pa.array(type_names, pa.string()).take(
+            pa.array(np.where(no_module, 0, module_idx), pa.int32(), mask=no_module)
+        )
     columns = [
         pa.array(c["db"], pa.int32()),
         keys,
         pa.array(c["key_binary"].view(np.bool_), pa.bool_()),
         types,
-        _ENCODINGS.take(pa.array(c["encoding"], pa.int32())),
+        _strings(n, cols["encoding_off"], cols["encoding_data"]),
         pa.array(c["num_elements"], pa.int64()),
         pa.array(c["largest_element_bytes"], pa.int64()),
         pa.array(c["element_bytes"], pa.int64()),
@@ -43,7 +59,7 @@ def build_batch(n: int, cols: dict[str, Any], keydata: bytes, type_names: list[s
         _masked(c["expires_at"], c["expires_at_valid"], pa.int64()),
         _masked(c["lru_idle_s"], c["lru_idle_s_valid"], pa.int64()),
         _masked(c["lfu_freq"], c["lfu_freq_valid"], pa.int16()),
-        _masked(c["all_integers"].view(np.bool_), c["all_integers_valid"], pa.bool_()),
+        _masked(c["all_integers"], c["all_integers_valid"], pa.bool_()),
         _masked(c["volatile_fields"], c["hfe_valid"], pa.int64()),
         _masked(c["min_field_expires_at"], c["min_field_valid"], pa.int64()),
         _masked(c["stream_entries"], c["stream_valid"], pa.int64()),
