@@ -7,8 +7,11 @@ could not be read is listed (``config_missing``, ``info_missing``) rather than f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import hiredis
 
 from insightkit.errors import AuthenticationFailed
 
@@ -145,28 +148,31 @@ def parse_info(text: str) -> dict[str, dict[str, Any]]:
 
 
 def collect(client: RespClient) -> ServerInfo:
-    """INFO per section (INFO with several sections needs 7.0) and CONFIG GET per pattern."""
+    """INFO per section (INFO with several sections needs 7.0) and CONFIG GET per pattern.
+
+    Two round trips: every INFO plus the first CONFIG GET in one pipeline, then (only if that one was
+    allowed) the other CONFIG GETs in a second, so a server that refuses CONFIG sees one refused
+    command, as when they were sent one by one.
+    """
     result = ServerInfo()
-    for section in INFO_SECTIONS:
-        try:
-            text = client.execute("INFO", section)
-        except ServerError as exc:
-            if exc.code == "NOAUTH":
-                raise AuthenticationFailed(
-                    f"{client.where}: the server requires a password ({exc.reply})"
-                ) from None
+    first, *rest = [("CONFIG", "GET", pattern) for pattern in CONFIG_PATTERNS]
+    replies = _pipeline(client, [("INFO", section) for section in INFO_SECTIONS] + [first])
+    for section, text in zip(INFO_SECTIONS, replies, strict=False):
+        if isinstance(text, hiredis.ReplyError):
+            reply = str(text)
+            if reply.split(" ", 1)[0] == "NOAUTH":
+                raise AuthenticationFailed(f"{client.where}: the server requires a password ({reply})")
             result.info_missing.append(section)
             continue
         parsed = parse_info(text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text))
         result.info[section] = parsed.get(section, {})
+    config_replies = replies[len(INFO_SECTIONS) :]
+    if not isinstance(config_replies[0], hiredis.ReplyError):
+        config_replies += _pipeline(client, rest)
     denied = None
-    for pattern in CONFIG_PATTERNS:
-        if denied is not None:
-            break
-        try:
-            reply = client.execute("CONFIG", "GET", pattern)
-        except ServerError as exc:
-            denied = exc.reply
+    for reply in config_replies:
+        if isinstance(reply, hiredis.ReplyError):
+            denied = str(reply)
             break
         pairs = reply if isinstance(reply, list) else []
         for name, value in zip(pairs[0::2], pairs[1::2], strict=False):
@@ -180,6 +186,14 @@ def collect(client: RespClient) -> ServerInfo:
         result.config_missing.append("mem_allocator")
     result.config_error = denied
     return result
+
+
+def _pipeline(client: RespClient, commands: Sequence[Sequence[str]]) -> list[Any]:
+    """Send commands in one write and read their replies (error replies are returned, not raised)."""
+    if not commands:
+        return []
+    client.send(commands)
+    return client.read_replies(len(commands))
 
 
 def probe_keyspace(client: RespClient, databases: int = 16) -> dict[int, tuple[int, int]]:
