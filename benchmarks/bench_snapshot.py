@@ -8,7 +8,8 @@ pipeline), then:
 - insightkit replica: ``open_snapshot(method="sync")`` with every batch decoded (rows and RAM estimates);
 - insightkit DUMP: the SCAN + pipelined DUMP/PTTL walk alone (assembled RDB discarded), and walk + decode.
 
-Each timing is the best of ``--repeat`` runs, for both disk-based and diskless replication.
+Each timing is the best of ``--repeat`` runs (peer and ours interleaved; medians too), for both disk-based
+and diskless replication.
 
     python benchmarks/bench_snapshot.py                # 1M keys (about two minutes)
     python benchmarks/bench_snapshot.py --keys 200000
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -69,6 +71,7 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-sync", action="store_true", help="only the DUMP method")
+    parser.add_argument("--skip-dump", action="store_true", help="only the replica (sync) method")
     args = parser.parse_args()
 
     from servers import find_cli, running_server
@@ -113,13 +116,20 @@ def main() -> None:
             assert walker.stats.keys == args.keys and size > 0
 
         client = server.client()
-        print(f"\n{'mode':10} {'redis-cli --rdb':>16} {'insightkit sync+decode':>23} {'ratio':>7}")
+        print(
+            f"\n{'mode':10} {'redis-cli --rdb':>16} {'insightkit sync+decode':>23} {'ratio':>7}   (medians)"
+        )
         for diskless in () if args.skip_sync else ("no", "yes"):
             client.config_set("repl-diskless-sync", diskless)
-            peer = best(args.repeat, redis_cli)
-            mine = best(args.repeat, ours("sync"))
+            # Interleaved (peer, ours, peer, ours …) so that a change in machine load hits both alike.
+            peers, mine = [], []
+            for _ in range(args.repeat):
+                peers.append(best(1, redis_cli))
+                mine.append(best(1, ours("sync")))
             mode = "diskless" if diskless == "yes" else "disk"
-            print(f"{mode:10} {peer:15.2f}s {mine:22.2f}s {mine / peer:6.2f}x")
+            p, m = min(peers), min(mine)
+            pm, mm = statistics.median(peers), statistics.median(mine)
+            print(f"{mode:10} {p:15.3f}s {m:22.3f}s {m / p:6.3f}x   ({pm:.3f}s / {mm:.3f}s = {mm / pm:.3f}x)")
         if not args.skip_sync:
             print(f"(RDB size {(tmp / 'cli.rdb').stat().st_size / 1e6:.1f} MB)")
 
@@ -136,6 +146,8 @@ def main() -> None:
             server_cpu = sum(server_after[k] - server_before[k] for k in ("used_cpu_user", "used_cpu_sys"))
             return wall, ours_cpu, server_cpu
 
+        if args.skip_dump:
+            return
         print(f"\nload average before the DUMP runs: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         for label, fn in (
             ("DUMP walk (SCAN + DUMP + PTTL, RDB assembled)", dump_walk_only),
