@@ -539,6 +539,10 @@ cdef class Decoder:
                 encoded[0] = False
                 self.pos += 1
                 return b
+            if b >= 0xC0:  # 11xxxxxx: an integer- or LZF-encoded string
+                encoded[0] = True
+                self.pos += 1
+                return b & 0x3F
         return self._len_slow(encoded)
 
     cdef uint64_t _len_slow(self, bint* encoded) except? 0xFFFFFFFFFFFFFFFF:
