@@ -503,10 +503,14 @@ cdef class Decoder:
 
     cdef inline int _need(self, int64_t n) except -1:
         if n < 0 or n > self.end - self.pos:
-            if n < 0:
-                self._fail("negative length")
-            self._short(n - (self.end - self.pos))
+            return self._need_slow(n)  # out of line: keeps this one small enough to inline
         return 0
+
+    cdef int _need_slow(self, int64_t n) except -1:
+        if n < 0:
+            self._fail("negative length")
+        self._short(n - (self.end - self.pos))
+        return -1
 
     cdef int64_t _abs(self) noexcept:
         return self.base_offset + self.pos
@@ -595,11 +599,15 @@ cdef class Decoder:
         """A length that must not be a special encoding, bounded to int64."""
         cdef bint enc
         cdef uint64_t v = self._len(&enc)
+        if enc or v > <uint64_t>INT64_MAX_:
+            return self._bad_plain_len(enc, v)  # out of line: keeps this one small enough to inline
+        return <int64_t>v
+
+    cdef int64_t _bad_plain_len(self, bint enc, uint64_t v) except -1:
         if enc:
             self._fail("expected a length, found a string encoding")
-        if v > <uint64_t>INT64_MAX_:
-            self._fail(f"length {v} out of range")
-        return <int64_t>v
+        self._fail(f"length {v} out of range")
+        return -1
 
     cdef int _lzf(self, const unsigned char* src, int64_t clen, unsigned char* dst, int64_t ulen) except -1:
         """Decompress (dst != NULL) or only validate (dst == NULL) an LZF block of exactly ulen bytes."""
