@@ -293,3 +293,36 @@ def test_leaving_early_closes_the_replica_connection() -> None:
         while server.client().info("replication")["connected_slaves"] and time.monotonic() < deadline:
             time.sleep(0.05)
         assert server.client().info("replication")["connected_slaves"] == 0
+
+
+def test_diskless_end_mark_found_across_small_paced_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 40-byte end mark may straddle reads of any size; paced reads change nothing in the output."""
+    from insightkit.acquire import replica
+    from insightkit.errors import TransferInterrupted
+
+    class FakeConn:
+        def __init__(self, reads: list[bytes]) -> None:
+            self.reads = reads
+
+        def recv(self) -> bytes:
+            return self.reads.pop(0) if self.reads else b""
+
+    def stream_of(reads: list[bytes]) -> replica.ReplicaStream:
+        stream = object.__new__(replica.ReplicaStream)
+        stream.where = "fake"
+        stream.transfer = replica.Transfer()
+        stream.conn = FakeConn(reads)  # type: ignore[assignment]
+        return stream
+
+    monkeypatch.setattr(replica, "PACE_S", 0.0005)
+    mark = b"0123456789abcdef0123456789abcdef01234567"
+    assert len(mark) == replica.EOF_MARK_LEN
+    payload = bytes(range(256)) * 40 + mark[:39] + b"X" + mark[1:]  # near-marks at the end
+    wire = payload + mark + b"\n*1\r\n$4\r\nPING\r\n"  # what follows the mark is not ours
+    for piece in (1, 7, 39, 40, 41, 1000, 70_000):
+        stream = stream_of([wire[i : i + piece] for i in range(0, len(wire), piece)])
+        assert b"".join(stream._until_mark(mark)) == payload, piece
+        assert stream.transfer.received_bytes == len(payload)
+    # a stream that stops before the mark is an interrupted transfer, never a complete one
+    with pytest.raises(TransferInterrupted):
+        b"".join(stream_of([payload[:5000]])._until_mark(mark))

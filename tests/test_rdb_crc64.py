@@ -62,3 +62,23 @@ def test_redis_written_file_checks_out(tmp_path) -> None:  # type: ignore[no-unt
         server.client().set("k", "v" * 100)
         blob = server.save().read_bytes()
     assert int.from_bytes(blob[-8:], "little") == crc64(blob[:-8])
+
+
+def test_worker_groups_small_spans_in_order() -> None:
+    """Small spans are handed to the thread in groups, big ones alone; the CRC is that of the concatenation."""
+    from insightkit.rdb.crcworker import MIN_JOB_BYTES, CrcWorker
+
+    rng = random.Random(7)
+    sizes = [rng.randrange(1, 20_000) for _ in range(300)] + [MIN_JOB_BYTES + 5, 3, MIN_JOB_BYTES * 2]
+    rng.shuffle(sizes)
+    spans = [bytes(rng.getrandbits(8) for _ in range(min(n, 64))) * (n // 64 + 1) for n in sizes]
+    spans = [s[:n] for s, n in zip(spans, sizes, strict=True)]
+    worker = CrcWorker()
+    try:
+        for i, span in enumerate(spans):
+            worker.submit(memoryview(span))
+            if i == 150:  # a result mid-stream covers exactly what was submitted so far
+                assert worker.result() == crc64(b"".join(spans[:151]))
+        assert worker.result() == crc64(b"".join(spans))
+    finally:
+        worker.close()
