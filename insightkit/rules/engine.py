@@ -26,6 +26,7 @@ from typing import Any, Literal
 import narwhals as nw
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from insightkit.errors import ConfigurationError
 from insightkit.rules.base import SEVERITIES, Aggregates, Context, Rule
@@ -96,10 +97,35 @@ def _row_wise(frame: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
         frame = frame.with_columns(nw.col("key").str.replace_all(r"[0-9]+", "*").alias(PATTERN_COLUMN))
     else:
         frame = frame.with_columns(nw.col(PATTERN_COLUMN).fill_null(nw.col("key")))
-    return frame.with_columns(
-        nw.col("key").str.len_chars().alias("key_len"),
-        floor_div(nw.col("expires_at"), 1000).alias("expiry_second"),
-    )
+    frame = frame.with_columns(floor_div(nw.col("expires_at"), 1000).alias("expiry_second"))
+    return _with_key_length(frame)
+
+
+def _with_key_length(frame: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+    """``key_len``: the key's length in bytes (its sds length), in each engine's native O(1) form.
+
+    narwhals only offers a character count, which is wrong for non-ASCII keys and, on DuckDB, walks
+    every string again in every query (~0.4 s per 10M keys).
+    """
+    if frame.implementation is nw.Implementation.DUCKDB:
+        relation = frame.to_native()
+        return nw.from_native(relation.project('*, strlen("key") AS key_len')).lazy()
+    if frame.implementation in (nw.Implementation.PANDAS, nw.Implementation.PYARROW):
+        native = frame.collect().to_native()
+        column = native["key"] if isinstance(native, pd.DataFrame) else native.column("key")
+        if isinstance(column, pd.Series):
+            arrow = (
+                pa.array(column.array) if isinstance(column.array, pd.arrays.ArrowExtensionArray) else None
+            )
+            strings = arrow if arrow is not None else pa.array(column.astype(str).tolist(), pa.string())
+            lengths = pc.binary_length(
+                strings.cast(pa.large_string()) if strings.type != pa.string() else strings
+            )
+            out = native.assign(key_len=pd.Series(lengths.to_numpy(zero_copy_only=False), index=native.index))
+        else:
+            out = native.append_column("key_len", pc.binary_length(column))
+        return nw.from_native(out).lazy()
+    return frame.with_columns(nw.col("key").str.len_chars().alias("key_len"))
 
 
 @dataclass(frozen=True)
