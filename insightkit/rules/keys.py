@@ -202,24 +202,6 @@ BIG_SET = Rule(
     quiet=Case(keys=({"key": "seen", "type": "set", "encoding": "hashtable", "num_elements": 800},)),
 )
 
-BIG_ZSET = Rule(
-    id="big-zsets",
-    title="Big sorted sets",
-    category="code",
-    severity="low",
-    description=(
-        "Sorted sets with many thousand members are fine for ranking, but ZRANGE over all of it, DEL, "
-        "and migration block the server. Trim old members (ZREMRANGEBYRANK/BYSCORE) if only the top or "
-        "the recent part is read. Not priced: which part to drop is a product decision. Trade-off: "
-        "trimming loses history."
-    ),
-    fix="ZREMRANGEBYRANK key 0 -N-1 to keep the top N, or ZREMRANGEBYSCORE key -inf <cutoff> for old entries.",
-    select=lambda ctx: is_type("zset") & (nw.col("num_elements") > ctx["big_zset_elements"]),
-    thresholds=("big_zset_elements",),
-    fire=Case(keys=({"key": "board", "type": "zset", "encoding": "skiplist", "num_elements": 60_000},)),
-    quiet=Case(keys=({"key": "board", "type": "zset", "encoding": "skiplist", "num_elements": 600},)),
-)
-
 
 def _trim_saving(limit: str) -> Callable[[Context], nw.Expr]:
     def saving(ctx: Context) -> nw.Expr:
@@ -229,6 +211,30 @@ def _trim_saving(limit: str) -> Callable[[Context], nw.Expr]:
 
     return saving
 
+
+BIG_ZSET = Rule(
+    id="big-zsets",
+    title="Big sorted sets",
+    category="code",
+    severity="low",
+    description=(
+        "Sorted sets with many thousand members are fine for ranking, but ZRANGE over all of it, DEL, "
+        "and migration block the server. If only the top (or the most recent) part is read, trim the "
+        "rest after each write; the saving is priced as keeping the big_zset_elements highest-scored "
+        "members (ZREMRANGEBYRANK), the trimmed share of what the set costs now. Trade-off: trimming "
+        "loses history, and which part to keep is a product decision — move the rest to cold storage "
+        "first if it matters."
+    ),
+    fix=lambda ctx, agg: (
+        f"ZADD key score member; ZREMRANGEBYRANK key 0 -{int(ctx['big_zset_elements']) + 1}   "
+        f"# keep the {ctx['big_zset_elements']} highest scores (or ZREMRANGEBYSCORE key -inf <cutoff>)"
+    ),
+    select=lambda ctx: is_type("zset") & (nw.col("num_elements") > ctx["big_zset_elements"]),
+    saving=_trim_saving("big_zset_elements"),
+    thresholds=("big_zset_elements",),
+    fire=Case(keys=({"key": "board", "type": "zset", "encoding": "skiplist", "num_elements": 60_000},)),
+    quiet=Case(keys=({"key": "board", "type": "zset", "encoding": "skiplist", "num_elements": 600},)),
+)
 
 BIG_LIST = Rule(
     id="big-lists",
