@@ -28,6 +28,7 @@ SERVER_DEFAULTS: dict[str, Any] = {
     "stream-node-max-entries": 100,
     "maxmemory": 0,
     "maxmemory-policy": "noeviction",
+    "lfu-decay-time": 1,  # minutes per step the LFU counter decays by; 0 = it never decays
     "activedefrag": "no",
 }
 
@@ -53,6 +54,7 @@ INSIGHTKIT_DEFAULTS: dict[str, Any] = {
     "string_id_max_bytes": 20,
     "string_id_min_members": 16,
     "idle_days": 30,
+    "idle_lfu_counter": 0,  # LFU counters at or below this (decayed from LFU_INIT_VAL=5) count as idle
     "cache_pattern_regex": r"(?i)(?:^|[:._\-/])(?:cache|cached|session|sessions|sess|tmp|temp|token|tokens|otp|nonce|lock|locks|ratelimit|rate_limit|throttle)(?:[:._\-/]|$)",
     "timeseries_pattern_regex": r"(?i)(?:^|[:._\-/])(?:ts|timeseries|time_series|timeline|history|events|metrics|log|logs|series)(?:[:._\-/]|$)",
     "timeseries_min_members": 1000,

@@ -64,23 +64,52 @@ NO_TTL_CACHE = Rule(
     ),
 )
 
+LFU_INIT_VAL = 5  # the LFU counter of a newly written key (server.h)
+
+
+def _idle(ctx: Context) -> nw.Expr:
+    lru = nw.col("lru_idle_s").fill_null(0) >= int(ctx["idle_days"]) * _DAY
+    if int(ctx["lfu-decay-time"]) <= 0:
+        return lru  # a counter that never decays says nothing about recent use
+    lfu = ~nw.col("lfu_freq").is_null() & (nw.col("lfu_freq") <= int(ctx["idle_lfu_counter"]))
+    return lru | lfu
+
+
 IDLE = Rule(
     id="idle-keys",
     title="Keys idle for a long time",
     category="memory",
     severity="low",
     description=(
-        "The snapshot's LRU clock (maxmemory-policy *-lru) says these keys have not been read or written "
-        "for weeks; with an LFU policy a logarithmic counter of 0 says the same. Such data is a "
-        "candidate for deletion, a TTL, or cheaper storage. Trade-off: rarely read is not never read."
+        "Keys nobody reads are a candidate for deletion, a TTL, or cheaper storage. Under a *-lru "
+        "policy the snapshot carries each key's idle time, and the rule lists keys idle for idle_days "
+        "or more. Under a *-lfu policy the RDB carries only the logarithmic access counter, which gives "
+        "no age: a new key starts at LFU_INIT_VAL (5), reads push it up (ever more slowly past 5), and "
+        "it falls by one per lfu-decay-time minutes without access (the saved value is already "
+        "decayed). Below 5 it can only have got by decay, and a key that was ever hot needs as many "
+        "periods to come down as it climbed; so the rule lists counters at or below idle_lfu_counter "
+        "(default 0, fully decayed: read less often than once per decay period and the first "
+        "allkeys-lfu eviction candidates), never 5 itself, which a key written and never read also "
+        "has. With lfu-decay-time 0 the counter never falls and the LFU half stays silent. Trade-off: "
+        "rarely read is not never read, and with the default one-minute decay a counter of 0 means "
+        "minutes, not weeks, of idleness; check with OBJECT FREQ before deleting."
     ),
-    fix="Review the patterns listed; add TTLs (EXPIRE) or archive and DEL them; OBJECT IDLETIME key confirms.",
-    select=lambda ctx: nw.col("lru_idle_s").fill_null(0) >= int(ctx["idle_days"]) * _DAY,
+    fix="Review the patterns listed; add TTLs (EXPIRE) or archive and DEL them; OBJECT IDLETIME key "
+    "(LRU) or OBJECT FREQ key (LFU) confirms.",
+    select=_idle,
     saving=lambda ctx: nw.col("memory_bytes") + nw.col("expires_bytes"),
-    thresholds=("idle_days",),
+    thresholds=("idle_days", "idle_lfu_counter", "lfu-decay-time"),
     peers=("RedisInsight v1 idle keys",),
-    fire=Case(keys=({"key": "old:1", "lru_idle_s": 90 * _DAY},)),
-    quiet=Case(keys=({"key": "old:1", "lru_idle_s": 600}, {"key": "hot:1", "lfu_freq": 40})),
+    # LRU: idle 90 days; LFU: a counter decayed to 0
+    fire=Case(keys=({"key": "old:1", "lru_idle_s": 90 * _DAY}, {"key": "cold:1", "lfu_freq": 0})),
+    # LRU: idle 10 minutes; LFU: hot, and fresh (LFU_INIT_VAL: written, not yet decayed)
+    quiet=Case(
+        keys=(
+            {"key": "old:1", "lru_idle_s": 600},
+            {"key": "hot:1", "lfu_freq": 40},
+            {"key": "new:1", "lfu_freq": LFU_INIT_VAL},
+        )
+    ),
 )
 
 MASS_EXPIRY = Rule(
