@@ -410,7 +410,7 @@ cdef class MemoryModel:
 
     cdef int64_t _blob_value(self, KeyFacts* facts) noexcept nogil:
         """A value held as one compact blob (listpack, ziplist, intset, zipmap)."""
-        if self.gen == GEN_R62:
+        if self.gen == GEN_R62 and not self.old_sds:  # < 3.2 has no MEMORY USAGE: its allocations
             return facts.blob_held
         return facts.blob_alloc
 
