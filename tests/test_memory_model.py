@@ -3,6 +3,8 @@ the end-to-end comparison), and how model_for() picks a model."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from insightkit.errors import ConfigurationError
@@ -165,3 +167,99 @@ def test_redis_before_3_2_uses_old_sds_headers_and_linked_lists() -> None:
     # linked list items: listNode + robj + sds each before 3.2; packed into a quicklist node after
     assert old.element_cost(1, 10) == 32 + 16 + 32
     assert new.element_cost(1, 10) == 0
+
+
+# --- where the accounting generations must differ ---------------------------------------------------
+# Expected figures below come from the documented layouts, not from the model: robj 16 bytes and
+# dictEntry {key, v, next} 24 (server.h, dict.h); sds.h headers: Redis < 3.2 `struct sdshdr {int len;
+# int free;}` (8 bytes), from 3.2 sdshdr5 (1 byte, < 32 bytes) and sdshdr8 (3 bytes); embstr up to 39
+# bytes in Redis 3.0 (object.c REDIS_ENCODING_EMBSTR_SIZE_LIMIT) and 44 from 3.2; jemalloc size classes
+# 8, 16, 32, 48, 64, 80, 96, 112, 128, 160, ... All models here use jemalloc.
+
+
+def _gen_model(version: str) -> MemoryModel:
+    return model_for(None, None, "jemalloc", version, state="loaded")
+
+
+@pytest.mark.parametrize(
+    ("version", "value_len", "encoding", "key_bytes", "value_bytes"),
+    [
+        # Redis 3.0: no MEMORY USAGE, so the allocations. embstr = zmalloc(robj + sdshdr 8 + len + 1),
+        # the robj's 16 in overhead_bytes; raw = a separate sds zmalloc(8 + len + 1). Key "k": 8 + 1 + 1.
+        ("3.0", 39, "embstr", 16, 64 - 16),  # 16 + 8 + 39 + 1 = 64
+        ("3.0", 40, "raw", 16, 64),  # 8 + 40 + 1 = 49 -> 64
+        # Redis 3.2-6.2: object.c's objectComputeSize counts an embstr as sdslen + 2 (unrounded);
+        # key "k" is an sds5: 1 + 1 + 1 = 3 -> 8
+        ("3.2", 40, "embstr", 8, 42),
+        ("6.2", 44, "embstr", 8, 46),
+        ("6.2", 45, "raw", 8, 64),  # sdshdr8: 3 + 45 + 1 = 49 -> 64
+        # Redis 7.0+: zmalloc_size of the embstr robj: 16 + 3 + 44 + 1 = 64
+        ("7.0", 44, "embstr", 8, 64 - 16),
+        ("7.0", 45, "raw", 8, 64),
+    ],
+)  # fmt: skip
+def test_embstr_limit_and_sds_headers_by_generation(
+    version: str, value_len: int, encoding: str, key_bytes: int, value_bytes: int
+) -> None:
+    out = _gen_model(version).estimate_facts(kind="string", encoding=encoding, key_len=1, value_len=value_len)
+    assert (out["key_bytes"], out["overhead_bytes"], out["value_bytes"]) == (key_bytes, 16 + 24, value_bytes)
+
+
+def test_collection_elements_and_blobs_by_generation() -> None:
+    r30, r32, r62, r70, v81 = (_gen_model(v) for v in ("3.0", "3.2", "6.2", "7.0", "valkey-8.1"))
+    # a hashtable hash entry, field 40 bytes / value 5 bytes: dictEntry + two sds
+    assert r30.element_cost(4, 40, 5) == 24 + 64 + 16  # sdshdr: 8+40+1 = 49 -> 64, 8+5+1 = 14 -> 16
+    assert r32.element_cost(4, 40, 5) == 24 + 48 + 8  # sdshdr8 3+40+1 = 44 -> 48, sdshdr5 1+5+1 = 7 -> 8
+    assert r70.element_cost(4, 40, 5) == 24 + 48 + 8
+    # Valkey 8.1 (t_hash.c): field sds (3+40+1) and value with an sds8 header (3+5+1) in one entry
+    assert v81.element_cost(4, 40, 5) == 64  # 44 + 9 = 53 -> 64
+    # a 100-byte ziplist/listpack hash: 4.0-6.2 count ziplistBlobLen, 7.0+ zmalloc_size(lp), and before
+    # 3.2 (no MEMORY USAGE) the allocation itself
+    blob: dict[str, Any] = {"kind": "hash", "key_len": 1, "num_elements": 2, "blobs": [(100, -1)]}
+    assert r62.estimate_facts(encoding="ziplist", **blob)["value_bytes"] == 100
+    assert r70.estimate_facts(encoding="listpack", **blob)["value_bytes"] == 112
+    assert r30.estimate_facts(encoding="ziplist", **blob)["value_bytes"] == 112
+    # one 13-byte member in a hashtable set (4 buckets after a load): 6.2's dict struct is 96 bytes
+    # (two dictht of 32), 7.0's 56 (dict.h: table[2], used[2], rehashidx, pauserehash, size_exp[2]);
+    # member = dictEntry 24 + sds5 1+13+1 = 15 -> 16
+    member: dict[str, Any] = {
+        "kind": "set",
+        "encoding": "hashtable",
+        "key_len": 1,
+        "num_elements": 1,
+        "elements": [(13, 0)],
+    }
+    assert r62.estimate_facts(**member)["value_bytes"] == 96 + 8 * 4 + 24 + 16
+    assert r70.estimate_facts(**member)["value_bytes"] == 56 + 8 * 4 + 24 + 16
+    # Valkey 8.1 hashtable.c: a 72-byte struct, one 64-byte bucket, the member sds is the entry itself
+    assert v81.estimate_facts(**member)["value_bytes"] == 72 + 64 + 16
+
+
+@pytest.mark.parametrize(
+    ("version", "key_bytes", "overhead_bytes"),
+    [
+        # separate key sds (1 + 10 + 1 = 12 -> 16), robj 16, main-dict entry 24
+        ("7.2", 16, 16 + 24),
+        ("valkey-7.2", 16, 16 + 24),
+        # Valkey 8.0 (dict.c embedded entries): value + next + header-size byte + key sds in one
+        # allocation, 8 + 8 + 1 + 12 = 29 -> 32, the key's share 1 + 12; the robj apart
+        ("valkey-8.0", 13, 32 - 13 + 16),
+        # Valkey 8.1 (object.c): robj + header-size byte + key sds, 16 + 1 + 12 = 29 -> 32, no dictEntry
+        ("valkey-8.1", 13, 32 - 13),
+        # Redis 8.0 kvobj: taken to be laid out as Valkey 8.1's (not checked against a Redis 8 server)
+        ("8.0", 13, 32 - 13),
+    ],
+)  # fmt: skip
+def test_key_embedding_by_generation(version: str, key_bytes: int, overhead_bytes: int) -> None:
+    model = _gen_model(version)
+    out = model.estimate_facts(kind="string", encoding="int", key_len=10, int_value=True)
+    assert (out["key_bytes"], out["overhead_bytes"], out["value_bytes"]) == (key_bytes, overhead_bytes, 0)
+    with_ttl = model.estimate_facts(
+        kind="string", encoding="int", key_len=10, int_value=True, has_expire=True
+    )
+    if version == "valkey-8.1":
+        # the expire is embedded in the robj too (29 + 8 = 37 -> 48); no expires-dict entry
+        assert (with_ttl["total"], with_ttl["expires_bytes"]) == (48, 0)
+    elif version != "8.0":
+        # unchanged object, plus a 24-byte entry in the expires dict
+        assert (with_ttl["total"], with_ttl["expires_bytes"]) == (out["total"], 24)
