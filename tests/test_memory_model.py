@@ -263,3 +263,20 @@ def test_key_embedding_by_generation(version: str, key_bytes: int, overhead_byte
     elif version != "8.0":
         # unchanged object, plus a 24-byte entry in the expires dict
         assert (with_ttl["total"], with_ttl["expires_bytes"]) == (out["total"], 24)
+
+
+def test_unstable_build_is_priced_by_its_rdb_format() -> None:
+    """redis' unstable branch writes redis-ver 255.255.255; the RDB version names the release line."""
+    from insightkit.memory.select import choose
+
+    chosen = choose(redis_ver="255.255.255", rdb_version=11)
+    assert (chosen["family"], chosen["version"]) == ("redis", "7.2")
+    assert "unstable" in chosen["source"]
+    assert choose(redis_ver="7.0.15", rdb_version=11)["version"] == "7.0"  # a release is taken as it says
+    from rdb_helpers import CORPUS
+
+    import insightkit
+
+    reader = insightkit.read_rdb(str(CORPUS / "librdb" / "module.rdb"))  # written by an unstable build
+    reader.read_all()
+    assert reader.metadata.memory_model["version"] == "7.2"

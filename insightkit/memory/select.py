@@ -15,6 +15,7 @@ from insightkit.memory._model import MemoryModel
 from insightkit.versions import RDB_WRITERS, parse_version
 
 parse_server_version = parse_version  # the memory package's historical name
+UNSTABLE_MAJOR = 255  # redis' unstable branch reports version 255.255.255
 
 
 def choose(
@@ -41,6 +42,10 @@ def choose(
         _, rver = parse_version(redis_ver)
         if vver is not None:
             family, version, source = "valkey", vver, "valkey-ver aux field"
+        elif rver is not None and rver[0] == UNSTABLE_MAJOR and rdb_version in RDB_WRITERS:
+            # unstable builds call themselves 255.255.255: the format says which release line it is
+            family, version = "redis", RDB_WRITERS[rdb_version][1]
+            source = f"RDB version {rdb_version} (redis-ver {redis_ver} is an unstable build)"
         elif rver is not None:
             family, version, source = "redis", rver, "redis-ver aux field"
         elif rdb_version is not None and rdb_version in RDB_WRITERS:
