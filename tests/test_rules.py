@@ -140,6 +140,106 @@ def test_big_zsets_price_keeping_the_top_members() -> None:
     assert int(found["estimated_savings_bytes"].iloc[0]) == round(value / 2)
 
 
+def _fired(rule_id: str, metadata: dict[str, Any], keys: Any = None) -> bool:
+    table = key_table(keys or [{"key": "a"}])
+    return not rules_api.evaluate(table, None, metadata, only=[rule_id]).empty
+
+
+def test_function_rules_need_a_server_without_function_libraries() -> None:
+    """The libraries come from the RDB or INFO; unknown, present, or a server older than 7.0 (no
+    FUNCTION) keeps the three RedisInsight-derived rules quiet."""
+    scripts = {"memory": {"number_of_cached_scripts": 4}}
+    assert _fired("lua-to-functions", {"info": {"memory": {**scripts["memory"], "number_of_libraries": 0}}})
+    assert not _fired(
+        "lua-to-functions", {"info": {"memory": {**scripts["memory"], "number_of_libraries": 2}}}
+    )
+    assert not _fired("lua-to-functions", {"info": scripts})  # libraries unknown
+    old = {"info": scripts, "rdb": {"functions": []}, "server": {"version": "6.2.14"}}
+    assert not _fired("lua-to-functions", old)
+    for flags, fires in (
+        ("KEA", True),
+        ("Kh", True),
+        ("El", True),
+        ("Ex", False),
+        ("Kxe", False),
+        ("A", False),
+    ):
+        metadata = {"config": {"notify-keyspace-events": flags}, "rdb": {"functions": []}}
+        assert _fired("keyspace-events-to-functions", metadata) is fires, flags
+    assert not _fired("keyspace-events-to-functions", {"rdb": {"functions": []}})  # no CONFIG: unknown
+    stream = [{"key": "s", "type": "stream", "num_elements": 3}]
+    assert _fired("streams-to-functions", {"rdb": {"functions": []}}, stream)
+    assert not _fired(
+        "streams-to-functions", {"rdb": {"functions": []}, "server": {"version": "6.2.14"}}, stream
+    )
+    assert not _fired("streams-to-functions", {"rdb": {"functions": []}})  # no stream keys
+
+
+# RedisInsight v2's database-analysis recommendations and MEMORY DOCTOR's checks (issue 7: cover their
+# union). A name not in any rule's peers must be listed here with the reason the README gives.
+REDISINSIGHT_V2 = [
+    "luaScript",
+    "bigHashes",
+    "useSmallerKeys",
+    "avoidLogicalDatabases",
+    "combineSmallStringsToHashes",
+    "increaseSetMaxIntsetEntries",
+    "hashHashtableToZiplist",
+    "compressHashFieldNames",
+    "compressionForList",
+    "bigStrings",
+    "zSetHashtableToZiplist",
+    "bigSets",
+    "bigAmountOfConnectedClients",
+    "RTS",
+    "redisVersion",
+    "searchIndexes",
+    "setPassword",
+    "searchHash",
+    "luaToFunctions",
+    "functionsWithKeyspace",
+    "functionsWithStreams",
+    "stringToJson",
+    "searchJSON",
+    "searchVisualization",
+]
+NOT_COVERED = {
+    "searchIndexes": "reads a sorted set's first member and the TYPE of the key it names",
+    "stringToJson": "RedisInsight's analysis never emits it (a live-time recommendation)",
+    "searchVisualization": "RedisInsight's analysis never emits it (a live-time recommendation)",
+}
+MEMORY_DOCTOR = (
+    "empty instance",
+    "peak",
+    "high fragmentation",
+    "high allocator fragmentation",
+    "high allocator RSS overhead",
+    "high process RSS overhead",
+    "big replica buffers",
+    "big client buffers",
+    "many scripts",
+)
+
+
+def test_peer_rules_are_covered_or_their_absence_is_documented() -> None:
+    import re
+    from pathlib import Path
+
+    peers = [peer for rule in ALL_RULES for peer in rule.peers]
+    v2 = [p for p in peers if re.match(r"RedisInsight (v1/)?v2 ", p)]
+    missing = [
+        name for name in REDISINSIGHT_V2 if not any(re.search(rf"(?<![\w]){name}(?![\w])", p) for p in v2)
+    ]
+    assert sorted(missing) == sorted(NOT_COVERED)
+    doctor = {p.removeprefix("MEMORY DOCTOR ") for p in peers if p.startswith("MEMORY DOCTOR ")}
+    assert set(MEMORY_DOCTOR) <= doctor
+    readme = Path(__file__).parents[1].joinpath("README.md").read_text()
+    section = readme.split("## Recommendations", 1)[1].split("\n## ", 1)[0]
+    for name in NOT_COVERED:
+        assert f"`{name}`" in section, f"README's Recommendations section must say why {name} is missing"
+    assert f"lists the {len(ALL_RULES)}:" in section.replace("\n", " ")
+
+
 def test_thresholds_follow_config_and_overrides() -> None:
     rule = rules_api.get_rule("hash-listpack-entries")
     keys = key_table(rule.fire.keys)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from insightkit.rules import config, encoding, keys, operations, security, streams, ttl
+from insightkit.rules import config, encoding, keys, operations, programmability, security, streams, ttl
 from insightkit.rules.base import Rule
 
 FAMILIES = {
@@ -14,6 +14,7 @@ FAMILIES = {
     "config": config.RULES,
     "streams": streams.RULES,
     "operations": operations.RULES,
+    "programmability": programmability.RULES,
     "security": security.RULES,
 }
 ALL_RULES: list[Rule] = [rule for family in FAMILIES.values() for rule in family]

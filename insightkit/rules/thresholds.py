@@ -74,6 +74,7 @@ INSIGHTKIT_DEFAULTS: dict[str, Any] = {
     "replica_buffer_bytes": 10 * 1024 * 1024,
     "cached_scripts": 10,
     "scripts_memory_bytes": 3_000_000,
+    "lua_to_functions_scripts": 1,  # cached EVAL scripts from which FUNCTION libraries are suggested
     "function_libraries": 20,
     "connected_clients": 100,
     "small_instance_bytes": 5 * 1024 * 1024,
