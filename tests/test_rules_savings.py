@@ -213,6 +213,44 @@ def _shard_big_hashes(c: redis.Redis) -> None:
         )
 
 
+def _big_zsets(c: redis.Redis) -> None:
+    for i in range(4):
+        _pipe(
+            c,
+            (
+                lambda p, i=i, k=k: p.zadd(f"board:{i}", {f"player-{j:06d}": j for j in range(k, k + 1000)})
+                for k in range(0, 20_000, 1000)
+            ),
+        )
+
+
+def _big_int_sets(c: redis.Redis) -> None:
+    for i in range(5):
+        _pipe(
+            c,
+            (
+                lambda p, i=i, k=k: p.sadd(f"seen:{i}", *range(k * 3, (k + 1000) * 3, 3))
+                for k in range(0, 20_000, 1000)
+            ),
+        )
+
+
+def _shard_big_int_sets(c: redis.Redis) -> None:
+    """seen:<i> → seen:<i>:<member % 40>, 500 members each (under set-max-intset-entries)."""
+    for i in range(5):
+        members = sorted(int(m) for m in c.smembers(f"seen:{i}"))
+        c.delete(f"seen:{i}")
+        _pipe(
+            c,
+            (
+                lambda p, i=i, n=n, members=members: p.sadd(
+                    f"seen:{i}:{n}", *[m for m in members if m % 40 == n]
+                )
+                for n in range(40)
+            ),
+        )
+
+
 def _sets_with_a_long_member(c: redis.Redis) -> None:
     def one(p: Any, i: int) -> None:
         p.sadd(f"urls:{i}", *[f"/p/{j:08d}" for j in range(60)], "/long/" + "z" * 90)
@@ -238,6 +276,8 @@ OFFENDERS = {
     "long-key-names": 30000,
     "string-ids-as-integers": 400,
     "big-hashes": 5,
+    "big-zsets": 4,
+    "big-sets": 5,
     "big-lists": 4,
     "untrimmed-streams": 3,
 }
@@ -276,6 +316,12 @@ SCENARIOS = [
         ),
     ),
     Scenario("big-hashes", _big_hashes, _shard_big_hashes),
+    Scenario(
+        "big-zsets",
+        _big_zsets,
+        lambda c: [c.zremrangebyrank(f"board:{i}", 0, -5001) for i in range(4)],  # keep the top 5000
+    ),
+    Scenario("big-sets", _big_int_sets, _shard_big_int_sets),
     Scenario("big-lists", _big_lists, lambda c: [c.ltrim(f"queue:{i}", -10_000, -1) for i in range(4)]),
     Scenario(
         "untrimmed-streams",

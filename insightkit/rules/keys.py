@@ -186,6 +186,7 @@ BIG_SET = Rule(
         ),
     ),
     thresholds=("big_set_elements",),
+    mechanical=True,
     peers=("RedisInsight v2 bigSets",),
     fire=Case(
         keys=(
@@ -232,6 +233,7 @@ BIG_ZSET = Rule(
     select=lambda ctx: is_type("zset") & (nw.col("num_elements") > ctx["big_zset_elements"]),
     saving=_trim_saving("big_zset_elements"),
     thresholds=("big_zset_elements",),
+    mechanical=True,
     fire=Case(keys=({"key": "board", "type": "zset", "encoding": "skiplist", "num_elements": 60_000},)),
     quiet=Case(keys=({"key": "board", "type": "zset", "encoding": "skiplist", "num_elements": 600},)),
 )
