@@ -65,6 +65,21 @@ def test_client_and_host_port_sources(redis70: Server) -> None:
     assert "maxmemory-policy" in analysis.metadata["config"]
 
 
+def test_keyspace_notifications_are_read_for_the_rules(redis70: Server) -> None:
+    """notify-keyspace-events comes from CONFIG, so the keyspace-events rule can fire on a live snapshot."""
+    client = redis70.client()
+    client.set("a:1", "x")
+    client.config_set("notify-keyspace-events", "KEA")
+    try:
+        analysis = analyze(redis70.client(), method="dump", progress=False)
+        assert set(analysis.metadata["config"]["notify-keyspace-events"]) >= set("AKE")
+        assert "keyspace-events-to-functions" in set(analysis.recommendations["rule"])
+    finally:
+        client.config_set("notify-keyspace-events", "")
+    quiet = analyze(redis70.client(), method="dump", progress=False)
+    assert "keyspace-events-to-functions" not in set(quiet.recommendations["rule"])
+
+
 def test_cli_refused_connection_is_one_line() -> None:
     result = cli("analyze", f"redis://127.0.0.1:{free_port()}/0", timeout=60)
     assert result.returncode == 1, result.stderr

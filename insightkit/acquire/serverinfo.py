@@ -35,6 +35,7 @@ CONFIG_PATTERNS = (
     "lazyfree-lazy-eviction",
     "lazyfree-lazy-expire",
     "hz",
+    "notify-keyspace-events",
     "stream-node-max-bytes",
     "stream-node-max-entries",
     "save",
