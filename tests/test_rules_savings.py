@@ -306,15 +306,7 @@ SCENARIOS = [
     Scenario("list-compression", _long_lists, _config("list-compress-depth", 1)),
     Scenario("small-strings-to-hashes", _small_strings, _bucket_small_strings),
     Scenario("long-key-names", _long_keys, _shorten_keys),
-    pytest.param(
-        Scenario("string-ids-as-integers", _prefixed_id_sets, _strip_id_prefix),
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="used_memory drops 6.15 MB while the keys' own MEMORY USAGE drops 5.24 MB (the model "
-            "matches MEMORY USAGE per key exactly); the rule's 4.48 MB is -15 % against MEMORY USAGE but "
-            "-27 % against used_memory. Remove the mark once the extra drop is explained and priced.",
-        ),
-    ),
+    Scenario("string-ids-as-integers", _prefixed_id_sets, _strip_id_prefix),
     Scenario("big-hashes", _big_hashes, _shard_big_hashes),
     Scenario(
         "big-zsets",

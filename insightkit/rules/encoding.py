@@ -406,8 +406,13 @@ STRING_IDS = Rule(
         & (nw.col("num_elements") >= ctx["string_id_min_members"])
         & (nw.col("num_elements") <= ctx["set-max-intset-entries"])
     ),
-    saving=lambda ctx: _now_minus(cost.intset_steps("is", nw.col("num_elements"), nw.lit(19), ctx.allocator)),
+    # the bare ids have at most as many digits as the longest member has bytes: the intset width that
+    # needs is an upper bound, so the saving is a lower bound
+    saving=lambda ctx: _now_minus(
+        cost.intset_steps("is", nw.col("num_elements"), nw.col("largest_element_bytes"), ctx.allocator)
+    ),
     thresholds=("string_id_max_bytes", "string_id_min_members", "set-max-intset-entries"),
+    mechanical=True,
     fire=Case(
         keys=(
             {
