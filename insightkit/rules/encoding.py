@@ -96,7 +96,10 @@ HASH_ENTRIES = Rule(
     saving=_hash_listpack_saving,
     thresholds=("hash-max-listpack-entries", "hash-max-listpack-value", "listpack_headroom"),
     mechanical=True,
-    peers=("RedisInsight v1/v2 hashHashtableToZiplist",),
+    peers=(
+        "RedisInsight v1/v2 hashHashtableToZiplist",
+        "RedisInsight v1 convert-hashtable-to-ziplist-for-hashes",
+    ),
     fire=Case(
         keys=({"key": "user:{i}", "type": "hash", "encoding": "hashtable", "num_elements": 700, "repeat": 3},)
     ),
@@ -253,7 +256,7 @@ SET_INTSET = Rule(
     saving=_intset_saving,
     thresholds=("set-max-intset-entries", "listpack_headroom"),
     mechanical=True,
-    peers=("RedisInsight v2 increaseSetMaxIntsetEntries", "RedisInsight v1 convert to intset"),
+    peers=("RedisInsight v2 increaseSetMaxIntsetEntries", "RedisInsight v1 switch-from-set-to-intset"),
     fire=Case(
         keys=(
             {
@@ -481,7 +484,7 @@ LIST_COMPRESSION = Rule(
     saving=_list_compression_saving,
     thresholds=("list-compress-depth", "list-max-listpack-size", "long_list_elements"),
     mechanical=True,
-    peers=("RedisInsight v1/v2 compressionForList",),
+    peers=("RedisInsight v1/v2 compressionForList", "RedisInsight v1 enable-compression-for-list"),
     fire=Case(
         keys=(
             {
@@ -560,7 +563,10 @@ SMALL_STRINGS = Rule(
         "hash-max-listpack-value",
     ),
     mechanical=True,
-    peers=("RedisInsight v1/v2 combineSmallStringsToHashes",),
+    peers=(
+        "RedisInsight v1/v2 combineSmallStringsToHashes",
+        "RedisInsight v1 combine-smaller-strings-to-hashes",
+    ),
     fire=Case(
         keys=(
             {
@@ -605,7 +611,7 @@ HASH_FIELD_NAMES = Rule(
         & (nw.col("element_bytes") / (nw.col("num_elements") * 2) > ctx["hash_field_names_avg_bytes"])
     ),
     thresholds=("hash_field_names_elements", "hash_field_names_avg_bytes"),
-    peers=("RedisInsight v2 compressHashFieldNames",),
+    peers=("RedisInsight v2 compressHashFieldNames", "RedisInsight v1 compress-field-names"),
     fire=Case(
         keys=(
             {
@@ -630,6 +636,67 @@ HASH_FIELD_NAMES = Rule(
     ),
 )
 
+HASHES_AS_LISTS = Rule(
+    id="hashes-as-lists",
+    title="Many small hashes of one shape: their field names repeat in every key",
+    category="code",
+    severity="info",
+    description=(
+        "A family of thousands of small listpack hashes (user:*:profile with the same few fields) stores "
+        "every field name again in every key. When the fields are fixed, a list (or one serialized value) "
+        "indexed by position keeps only the values: the names live once, in the code. A snapshot keeps "
+        "sizes, not field names, so the saving is not priced; it is roughly the field names' bytes plus "
+        "two bytes of listpack entry overhead per field. Trade-off: the code must map names to positions, "
+        "HGET/HINCRBY on single fields become LINDEX/LSET, and adding a field needs a migration."
+    ),
+    fix=(
+        "Store fixed-shape objects by position and keep the field order in code:\n"
+        "  HSET user:123:profile name Bob city CA plan pro   # before\n"
+        "  RPUSH user:123:profile Bob CA pro                 # after: name=0, city=1, plan=2"
+    ),
+    select=lambda ctx: (
+        is_type("hash")
+        & encoded("listpack", "ziplist", "zipmap")
+        & (nw.col("num_elements") <= ctx["hash_list_max_fields"])
+        & (nw.col("pattern_keys") >= ctx["hash_list_pattern_keys"])
+        & nw.col("pattern").str.contains("*", literal=True)
+    ),
+    thresholds=("hash_list_pattern_keys", "hash_list_max_fields"),
+    peers=("RedisInsight v1 convert-to-list-instead-of-hash",),
+    fire=Case(
+        keys=(
+            {
+                "key": "user:{i}:profile",
+                "type": "hash",
+                "encoding": "listpack",
+                "num_elements": 5,
+                "pattern": "user:*:profile",
+                "repeat": 1200,
+            },
+        )
+    ),
+    quiet=Case(
+        keys=(
+            {
+                "key": "user:{i}:profile",
+                "type": "hash",
+                "encoding": "listpack",
+                "num_elements": 5,
+                "pattern": "user:*:profile",
+                "repeat": 50,
+            },
+            {
+                "key": "cart:{i}",
+                "type": "hash",
+                "encoding": "listpack",
+                "num_elements": 60,
+                "pattern": "cart:*",
+                "repeat": 1200,
+            },
+        )
+    ),
+)
+
 RULES = [
     HASH_ENTRIES,
     HASH_VALUE,
@@ -642,4 +709,5 @@ RULES = [
     LIST_COMPRESSION,
     SMALL_STRINGS,
     HASH_FIELD_NAMES,
+    HASHES_AS_LISTS,
 ]

@@ -47,7 +47,7 @@ LONG_KEYS = Rule(
     saving=_long_key_saving,
     thresholds=("long_key_pattern_keys", "long_key_prefix_chars", "short_prefix_chars_per_segment"),
     mechanical=True,
-    peers=("RedisInsight v1/v2 useSmallerKeys",),
+    peers=("RedisInsight v1/v2 useSmallerKeys", "RedisInsight v1 use-smaller-keys"),
     fire=Case(
         keys=(
             {
@@ -100,7 +100,7 @@ BIG_STRING = Rule(
         saving=lambda after: nw.col("value_bytes") - after,
     ),
     thresholds=("big_string_bytes",),
-    peers=("RedisInsight v2 bigStrings",),
+    peers=("RedisInsight v2 bigStrings", "RedisInsight v1 compress-values"),
     fire=Case(
         keys=(
             {
@@ -159,7 +159,7 @@ BIG_HASH = Rule(
     select=lambda ctx: is_type("hash") & (nw.col("num_elements") > ctx["big_hash_elements"]),
     saving=_shard_saving,
     thresholds=("big_hash_elements", "hash-max-listpack-entries"),
-    peers=("RedisInsight v1/v2 bigHashes / shardHashes",),
+    peers=("RedisInsight v1/v2 bigHashes / shardHashes", "RedisInsight v1 shard-big-hashes-to-small-hashes"),
     fire=Case(keys=({"key": "catalog", "type": "hash", "encoding": "hashtable", "num_elements": 50_000},)),
     quiet=Case(keys=({"key": "catalog", "type": "hash", "encoding": "hashtable", "num_elements": 3000},)),
 )
@@ -187,7 +187,7 @@ BIG_SET = Rule(
     ),
     thresholds=("big_set_elements",),
     mechanical=True,
-    peers=("RedisInsight v2 bigSets",),
+    peers=("RedisInsight v2 bigSets", "RedisInsight v1 switch-to-bloom-filter"),
     fire=Case(
         keys=(
             {

@@ -238,7 +238,11 @@ LUA_SCRIPTS = Rule(
     fix="Pass values as ARGV and use EVALSHA of one script; SCRIPT FLUSH ASYNC clears the cache.",
     check=_scripts,
     thresholds=("cached_scripts", "scripts_memory_bytes"),
-    peers=("RedisInsight v2 luaScript", "MEMORY DOCTOR many scripts"),
+    peers=(
+        "RedisInsight v2 luaScript",
+        "MEMORY DOCTOR many scripts",
+        "RedisInsight v1 avoid-dynamic-lua-script",
+    ),
     fire=Case(metadata=_mem(number_of_cached_scripts=5000, used_memory_scripts=12 * MB)),
     quiet=Case(metadata=_mem(number_of_cached_scripts=3, used_memory_scripts=2000)),
 )

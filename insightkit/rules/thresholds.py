@@ -66,6 +66,8 @@ INSIGHTKIT_DEFAULTS: dict[str, Any] = {
     "stream_consumers": 100,
     "hash_field_names_elements": 1000,
     "hash_field_names_avg_bytes": 16,
+    "hash_list_pattern_keys": 1000,
+    "hash_list_max_fields": 16,
     "fragmentation_ratio": 1.4,
     "fragmentation_bytes": 10 * 1024 * 1024,
     "allocator_fragmentation_ratio": 1.1,

@@ -28,7 +28,7 @@ EXPIRED = Rule(
     gate=lambda ctx: ctx.now_ms is not None,
     select=lambda ctx: ~nw.col("expires_at").is_null() & (nw.col("expires_at") < _now(ctx)),
     saving=lambda ctx: nw.col("memory_bytes") + nw.col("expires_bytes"),
-    peers=("RedisInsight v1 reclaim expired keys",),
+    peers=("RedisInsight v1 reclaim-expired-keys-memory-faster",),
     fire=Case(keys=({"key": "s:1", "expires_at": _NOW - 60_000},), metadata={"snapshot_time_ms": _NOW}),
     quiet=Case(keys=({"key": "s:1", "expires_at": _NOW + 60_000},), metadata={"snapshot_time_ms": _NOW}),
 )
