@@ -42,8 +42,8 @@ _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$"
 RDB_MAGICS = (b"REDIS", b"VALKEY")
 PARQUET_MAGIC = b"PAR1"
 _LOAD_ONLY = ("original_method", "rsnap_source")
-_STORE_VIEW = "rsnap_keys"
-OUT_OF_CORE_MEMORY = "1GB"  # DuckDB's limit for out-of-core analyses (it spills to disk beyond)  # out of core: the RSNAP's own rows (the fleet view adds per-file columns)
+_STORE_VIEW = "rsnap_keys"  # out of core: the RSNAP's own rows (the fleet view adds per-file columns)
+OUT_OF_CORE_MEMORY = "1GB"  # DuckDB's limit for out-of-core analyses (it spills to disk beyond)
 
 
 class Analysis:
@@ -496,9 +496,8 @@ def _analyze_out_of_core(
     if existing and _sniff(Path(source)) == "rsnap" and rsnap is None:
         if options:
             raise ConfigurationError(f"options {sorted(options)} do not apply to an RSNAP")
-        fleet = open_fleet(
-            source, memory_limit=memory_limit
-        )  # patterns are discovered into a temporary copy if it has none
+        # an RSNAP without patterns gets them in a temporary copy, removed when the fleet closes
+        fleet = open_fleet(source, memory_limit=memory_limit)
         metadata = read_rsnap_metadata(source)
         metadata.update(original_method=metadata.get("method"), method="rsnap", rsnap_source=str(source))
         return Analysis(None, metadata, progress=progress, store=fleet, rsnap=_store_path(fleet))

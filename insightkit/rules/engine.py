@@ -247,7 +247,7 @@ def _offending(frame: nw.LazyFrame[Any], rule: Rule, ctx: Context) -> nw.LazyFra
     return selected.drop(*temporary) if temporary else selected
 
 
-def _eager_partials(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) -> list[pd.DataFrame]:
+def _per_rule_partials(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) -> list[pd.DataFrame]:
     """Per (rule, pattern) totals: each rule filters (on an in-memory slice, or as one query on a lazy
     engine), then prices only its own rows."""
     found = []
@@ -280,7 +280,7 @@ def _lazy_partials(frame: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) ->
     ]
     counts = frame.select(*selections).collect()
     fired = [rule for i, rule in enumerate(rules) if _int(counts[f"{TEMP}n{i}"].item())]
-    return _eager_partials(frame, fired, ctx)
+    return _per_rule_partials(frame, fired, ctx)
 
 
 def partials(keys: Any, rules: list[Rule], ctx: Context, measured: Globals | None = None) -> pd.DataFrame:
@@ -295,7 +295,7 @@ def partials(keys: Any, rules: list[Rule], ctx: Context, measured: Globals | Non
     found: list[pd.DataFrame] = []
     for chunk in _slices(frame):
         attached = measured.attach(chunk)
-        found += _eager_partials(attached, rules, ctx) if eager else _lazy_partials(attached, rules, ctx)
+        found += _per_rule_partials(attached, rules, ctx) if eager else _lazy_partials(attached, rules, ctx)
     if not found:
         return pd.DataFrame(
             {
