@@ -553,7 +553,7 @@ SMALL_STRINGS = Rule(
             <= min(int(ctx["small_string_value_bytes"]), int(ctx["hash-max-listpack-value"]))
         )
         & (nw.col("pattern_keys") >= ctx["small_string_pattern_keys"])
-        & nw.col("pattern").str.contains("*", literal=True)
+        & nw.col("pattern_variable")
     ),
     saving=_small_string_saving,
     thresholds=(
@@ -659,7 +659,7 @@ HASHES_AS_LISTS = Rule(
         & encoded("listpack", "ziplist", "zipmap")
         & (nw.col("num_elements") <= ctx["hash_list_max_fields"])
         & (nw.col("pattern_keys") >= ctx["hash_list_pattern_keys"])
-        & nw.col("pattern").str.contains("*", literal=True)
+        & nw.col("pattern_variable")
     ),
     thresholds=("hash_list_pattern_keys", "hash_list_max_fields"),
     peers=("RedisInsight v1 convert-to-list-instead-of-hash",),

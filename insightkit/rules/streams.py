@@ -137,7 +137,7 @@ ZSET_TIMESERIES = Rule(
     select=lambda ctx: (
         is_type("zset")
         & (nw.col("num_elements") >= ctx["timeseries_min_members"])
-        & nw.col("pattern").fill_null(nw.col("key")).str.contains(str(ctx["timeseries_pattern_regex"]))
+        & nw.col("timeseries_pattern")
     ),
     saving=lambda ctx: nw.col("value_bytes") - nw.col("num_elements") * TS_SAMPLE_BYTES,
     thresholds=("timeseries_min_members", "timeseries_pattern_regex"),

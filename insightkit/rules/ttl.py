@@ -45,10 +45,7 @@ NO_TTL_CACHE = Rule(
         "Trade-off: a TTL that is too short turns hits into misses."
     ),
     fix="Set a TTL when writing: SET cache:… value EX 3600 (or EXPIRE key 3600 for existing keys).",
-    select=lambda ctx: (
-        nw.col("expires_at").is_null()
-        & nw.col("pattern").fill_null(nw.col("key")).str.contains(str(ctx["cache_pattern_regex"]))
-    ),
+    select=lambda ctx: nw.col("expires_at").is_null() & nw.col("cache_pattern"),
     saving=lambda ctx: (
         nw.when(nw.col("lru_idle_s").fill_null(0) >= _DAY).then(nw.col("memory_bytes")).otherwise(0)
     ),
