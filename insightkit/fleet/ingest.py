@@ -1,45 +1,48 @@
-"""RDB → RSNAP with fleet-wide patterns, streaming: memory bounded by a row group, not by the snapshot.
+"""RDB → RSNAP with patterns, streaming: memory bounded by a few batches, not by the snapshot.
 
-``analyze()`` holds the whole key table in pandas (about 400 bytes a key at 10M keys). For snapshots
-that do not fit, ``ingest_rdb`` never holds more than one batch: pass one decodes, counts keys per
-template and writes the rows with their template in the ``pattern`` column to a temporary RSNAP; after
-discovery on the distinct templates, pass two rewrites that file with the final pattern names. The
-result is an ordinary RSNAP, opened as a one-file ``Fleet`` whose summary, patterns and rules run on
-DuckDB.
+Pattern names need every key's template before the first row can be written, so an ingest makes two
+passes. Pass one turns each batch's keys into template codes (RE2 on a worker thread while the decoder
+fills the next batch) and spills the codes, 4 bytes a key, to a scratch file. Discovery then runs on
+the distinct templates, and pass two writes every row with its pattern name to the RSNAP, the Parquet
+encoding on a writer thread while the next batch decodes.
+
+Pass two needs the rows again. A source that can be read twice (an RDB file: ``reopen``) is simply
+decoded again, which costs less than writing and reading the rows; any other source (a live snapshot)
+has its rows spilled in pass one to a scratch Parquet file (LZ4) read back in pass two. The result is
+an ordinary RSNAP, opened as a one-file ``Fleet`` whose summary, patterns and rules run on DuckDB.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections import Counter
+import queue
+import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import IO, Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
+from insightkit.errors import SourceError
 from insightkit.fleet.fleet import Fleet, open_fleet
-from insightkit.patterns.assign import template_codes
+from insightkit.patterns.assign import raw_templates
 from insightkit.patterns.discover import discover
+from insightkit.patterns.tokens import fold_variable_segments
 from insightkit.rsnap.writer import RsnapWriter
-from insightkit.schema import PATTERN_COLUMN
+from insightkit.schema import KEY_SCHEMA, PATTERN_COLUMN
 
+#: Batches in flight between the decoder and the template workers (bounds memory, keeps both busy).
+LOOKAHEAD = 4
+_TEMPLATE_CODE = "_ik_template"  # the scratch rows' template code column (never in an RSNAP)
 
-def _with_templates(batch: pa.RecordBatch, counts: Counter[str]) -> pa.RecordBatch:
-    """The batch plus a ``pattern`` column holding each key's template; counts keys per template."""
-    keys = pa.chunked_array([batch.column("key")])
-    binary = pa.chunked_array([batch.column("key_binary")])
-    codes, templates = template_codes(keys, binary, progress=False, workers=1)
-    per_template = np.bincount(codes, minlength=len(templates))
-    counts.update({t: int(n) for t, n in zip(templates, per_template, strict=True) if n})
-    names = pa.array(templates, pa.string())
-    column = names.take(pa.array(codes, pa.int32())) if len(codes) else pa.array([], pa.string())
-    return pa.RecordBatch.from_arrays([*batch.columns, column], [*batch.schema.names, PATTERN_COLUMN])
+Batches = Iterable[pa.RecordBatch]
 
 
 def ingest_rdb(
@@ -51,55 +54,234 @@ def ingest_rdb(
     **read_options: Any,
 ) -> Fleet:
     """Decode ``source`` (an .rdb path) into the RSNAP ``target`` with patterns; return it as a Fleet."""
-    from insightkit.analysis import _file_metadata
-    from insightkit.rdb import read_rdb
+    from insightkit.analysis import _rdb_file
 
     source = Path(source)
-    reader = read_rdb(str(source), batch_size=batch_size, **read_options)
-    bar = tqdm(desc=source.name, unit=" keys", unit_scale=True, disable=not progress, leave=False)
-    with bar:
-        ingest(_counted(reader, bar), lambda: _file_metadata(source, reader.metadata.to_dict()), target)
+    decode, metadata = _rdb_file(source, batch_size, dict(read_options), bounded=True)
+    ingest(decode(), metadata, target, reopen=decode, progress=progress, label=source.name)
     return open_fleet(target)
 
 
-def _counted(batches: Iterable[pa.RecordBatch], bar: Any) -> Iterator[pa.RecordBatch]:
-    for batch in batches:
-        bar.update(batch.num_rows)
-        yield batch
-
-
 def ingest(
-    batches: Iterable[pa.RecordBatch],
+    batches: Batches,
     metadata: Callable[[], Mapping[str, Any]],
     target: str | os.PathLike[str],
     *,
     dataset: bool | None = None,
+    reopen: Callable[[], Batches] | None = None,
+    progress: bool = False,
+    label: str = "keys",
 ) -> Path:
     """Key batches from any source into the RSNAP ``target`` with patterns, in two streaming passes.
 
-    ``metadata`` is called once the batches are drained (a live snapshot's is complete only then).
-    Nothing is left at ``target`` (nor the scratch file beside it) when anything fails.
+    ``reopen`` (when the source can be read again, in the same order) gives pass two its rows;
+    without it they are spilled to a scratch file. ``metadata`` is called once pass one is done (a
+    live snapshot's is complete only then). Nothing is left at ``target``, nor any scratch file beside
+    it, when anything fails.
     """
     target = Path(target)
-    scratch = target.parent / f".{target.name}.templates.parquet"
-    counts: Counter[str] = Counter()
+    codes_path = target.parent / f".{target.name}.templates"
+    rows_path = None if reopen is not None else target.parent / f".{target.name}.rows.parquet"
     try:
-        with RsnapWriter(scratch, {}, dataset=False, compression="lz4") as writer:
-            for batch in batches:
-                writer.write(_with_templates(batch, counts))
+        with open(codes_path, "wb") as codes_out:
+            templates = _Templates()
+            keys = templates.encode_all(
+                _shown(batches, progress, f"{label}: templates"), codes_out, rows_path
+            )
         final_metadata = dict(metadata())
-        templates = list(counts)
-        patterns = discover(templates, np.array([counts[t] for t in templates], dtype=np.int64))
-        lookup = pa.array(templates, pa.string())
-        names = pa.array([str(p) for p in patterns], pa.string())
-        with RsnapWriter(target, final_metadata, dataset=dataset) as final:
-            for part in pq.ParquetFile(scratch).iter_batches(batch_size=1 << 18):
-                index = pc.index_in(part.column(PATTERN_COLUMN), value_set=lookup)
-                named = part.set_column(
-                    part.schema.get_field_index(PATTERN_COLUMN), PATTERN_COLUMN, names.take(index)
-                )
-                final.write(named)
-            return final.close()
+        pattern_of_template = templates.patterns()
+        if rows_path is not None:
+            second: Batches = _scratch_rows(rows_path)
+        else:
+            assert reopen is not None
+            second = reopen()
+        with (
+            open(codes_path, "rb") as codes_in,
+            RsnapWriter(target, final_metadata, dataset=dataset) as writer,
+            _Background(writer.write) as background,
+        ):
+            named = _named(second, codes_in, pattern_of_template, keys)
+            for batch in _shown(named, progress, f"{label}: RSNAP", total=keys):
+                background.put(batch)
+            background.join()
+            if not keys:  # still a table with patterns, only an empty one
+                empty = KEY_SCHEMA.empty_table()
+                writer.write(empty.append_column(PATTERN_COLUMN, pa.array([], pa.string())))
+            return writer.close()
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            scratch.unlink()
+        for scratch in (codes_path, rows_path):
+            if scratch is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    scratch.unlink()
+
+
+class _Templates:
+    """Pass one: each key's folded template as a code, and the number of keys per template."""
+
+    def __init__(self) -> None:
+        self.code_of_raw: dict[str, int] = {}  # raw template → code of its folded form
+        self.code_of_folded: dict[str, int] = {}
+        self.folded: list[str] = []
+        self.counts = np.zeros(1024, dtype=np.int64)
+
+    def encode_all(self, batches: Batches, codes_out: IO[bytes], rows_path: Path | None) -> int:
+        """Encode every batch (templates on worker threads, in order); return the number of keys."""
+        keys = 0
+        rows = _RowSpill(rows_path) if rows_path is not None else None
+        with ThreadPoolExecutor(max_workers=2) as pool, rows or contextlib.nullcontext():
+            pending: deque[tuple[pa.RecordBatch, Future[tuple[np.ndarray, list[str]]]]] = deque()
+
+            def finish_one() -> None:
+                batch, future = pending.popleft()
+                codes = self._codes(*future.result())
+                codes.tofile(codes_out)
+                if rows is not None:
+                    rows.write(batch, codes)
+
+            for batch in batches:
+                keys += batch.num_rows
+                binary = batch.column("key_binary") if "key_binary" in batch.schema.names else None
+                pending.append((batch, pool.submit(raw_templates, batch.column("key"), binary)))
+                if len(pending) >= LOOKAHEAD:
+                    finish_one()
+            while pending:
+                finish_one()
+        return keys
+
+    def _codes(self, indices: np.ndarray, raw: list[str]) -> np.ndarray:
+        """Batch-local template indices → global codes; each distinct raw template is folded once."""
+        local = np.fromiter((self._code(t) for t in raw), dtype=np.int32, count=len(raw))
+        codes = local[indices] if len(indices) else np.empty(0, dtype=np.int32)
+        found = np.bincount(codes, minlength=len(self.folded))
+        if len(found) > len(self.counts):
+            self.counts = np.concatenate([self.counts, np.zeros(2 * len(found), dtype=np.int64)])
+        self.counts[: len(found)] += found
+        return codes
+
+    def _code(self, raw: str) -> int:
+        code = self.code_of_raw.get(raw)
+        if code is None:
+            folded = fold_variable_segments(raw)
+            code = self.code_of_folded.setdefault(folded, len(self.folded))
+            if code == len(self.folded):
+                self.folded.append(folded)
+            self.code_of_raw[raw] = code
+        return code
+
+    def patterns(self) -> pa.Array:
+        """The pattern name of every template code, after discovery over all of them."""
+        weights = self.counts[: len(self.folded)]
+        return pa.array([str(p) for p in discover(self.folded, weights)], pa.string())
+
+
+def _named(
+    batches: Batches, codes_in: IO[bytes], pattern_of_template: pa.Array, expected: int
+) -> Iterator[pa.RecordBatch]:
+    """Pass two: each batch with its ``pattern`` column, from the codes pass one spilled."""
+    seen = 0
+    for batch in batches:
+        codes = batch.column(_TEMPLATE_CODE) if _TEMPLATE_CODE in batch.schema.names else None
+        if codes is None:
+            read = np.fromfile(codes_in, dtype=np.int32, count=batch.num_rows)
+            if len(read) != batch.num_rows:
+                raise SourceError(
+                    f"the source has more keys on the second read than on the first ({expected:,})"
+                )
+            codes = pa.array(read)
+        else:
+            batch = batch.drop_columns([_TEMPLATE_CODE])
+        seen += batch.num_rows
+        names = pattern_of_template.take(codes)
+        yield pa.RecordBatch.from_arrays([*batch.columns, names], [*batch.schema.names, PATTERN_COLUMN])
+    if seen != expected:
+        raise SourceError(f"the source changed between the two reads: {seen:,} keys, then {expected:,}")
+
+
+class _RowSpill:
+    """Pass one's rows with their template codes, for sources that cannot be read twice."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.writer: pq.ParquetWriter | None = None
+
+    def write(self, batch: pa.RecordBatch, codes: np.ndarray) -> None:
+        table = pa.Table.from_batches([batch]).append_column(_TEMPLATE_CODE, pa.array(codes))
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, table.schema, compression="lz4")
+        self.writer.write_table(table)
+
+    def __enter__(self) -> _RowSpill:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        elif exc[0] is None:  # no rows at all: an empty file still carries nothing to read back
+            self.path.touch()
+
+
+def _scratch_rows(path: Path) -> Iterator[pa.RecordBatch]:
+    if path.stat().st_size == 0:
+        return
+    yield from pq.ParquetFile(path).iter_batches(batch_size=1 << 16)
+
+
+class _Background:
+    """Calls ``consume`` on a thread of its own, in order, a few items behind the producer.
+
+    The Parquet encoder releases the GIL, so writing one batch overlaps decoding the next. An error on
+    the thread is raised in the producer at its next ``put``/``join``; leaving the block stops the
+    thread before anything else (the writer's abort) runs.
+    """
+
+    _DONE = object()
+
+    def __init__(self, consume: Callable[[Any], None], depth: int = 3) -> None:
+        self.consume = consume
+        self.items: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self.error: BaseException | None = None
+        self.cancelled = False
+        self.thread = threading.Thread(target=self._run, name="insightkit-rsnap-writer", daemon=True)
+
+    def _run(self) -> None:
+        while (item := self.items.get()) is not self._DONE:
+            if self.error is None and not self.cancelled:
+                try:
+                    self.consume(item)
+                except BaseException as exc:  # handed to the producer
+                    self.error = exc
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def put(self, item: Any) -> None:
+        self._raise()
+        self.items.put(item)
+
+    def join(self) -> None:
+        """Wait until everything put so far is consumed; raise what the thread raised."""
+        self.items.put(self._DONE)
+        self.thread.join()
+        self._raise()
+
+    def __enter__(self) -> _Background:
+        self.thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.thread.is_alive():
+            self.cancelled = kind is not None
+            self.items.put(self._DONE)
+            self.thread.join()
+
+
+def _shown(batches: Batches, progress: bool, desc: str, total: int | None = None) -> Iterator[pa.RecordBatch]:
+    with tqdm(
+        desc=desc, total=total, unit=" keys", unit_scale=True, disable=not progress, leave=False
+    ) as bar:
+        for batch in batches:
+            bar.update(batch.num_rows)
+            yield batch

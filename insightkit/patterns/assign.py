@@ -54,17 +54,23 @@ def _slice(arr: pa.ChunkedArray, start: int) -> pa.Array:
     return part.chunk(0) if part.num_chunks == 1 else part.combine_chunks()
 
 
+def raw_templates(keys: pa.Array, binary: pa.Array | None = None) -> tuple[np.ndarray, list[str]]:
+    """Each key's raw (unfolded) template as an index into the distinct raw templates of ``keys``.
+
+    One RE2 pass with the GIL released: callers run it on worker threads.
+    """
+    if keys.null_count:  # not in KEY_SCHEMA, but a hand-made frame may have them
+        keys = pc.fill_null(keys, "")
+    encoded = templates_of(keys, binary).dictionary_encode()
+    indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    return indices, encoded.dictionary.to_pylist()
+
+
 def _encode_chunk(
     keys: pa.ChunkedArray, binary: pa.ChunkedArray | None, start: int
 ) -> tuple[np.ndarray, list[str]]:
     """Templates of one chunk, dictionary-encoded; the chunk's strings are dropped on return."""
-    chunk = _slice(keys, start)
-    if chunk.null_count:  # not in KEY_SCHEMA, but a hand-made frame may have them
-        chunk = pc.fill_null(chunk, "")
-    flags = None if binary is None else _slice(binary, start)
-    encoded = templates_of(chunk, flags).dictionary_encode()
-    indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
-    return indices, encoded.dictionary.to_pylist()
+    return raw_templates(_slice(keys, start), None if binary is None else _slice(binary, start))
 
 
 def template_codes(
