@@ -483,14 +483,13 @@ def analyze(
     if batch_size <= 0:
         raise ConfigurationError(f"batch_size must be positive, not {batch_size}")
     if out_of_core or rsnap is not None:
-        if custom is not None:
-            raise ConfigurationError("custom patterns= need the in-memory analysis (out_of_core=False)")
         return _analyze_out_of_core(
             source,
             rsnap,
             batch_size=batch_size,
             progress=progress,
             memory_limit=memory_limit,
+            custom=custom,
             options=options,
         )
     if isinstance(source, str | os.PathLike) and not _is_live(source):
@@ -510,13 +509,14 @@ def _analyze_out_of_core(
     batch_size: int,
     progress: bool,
     memory_limit: str | None,
+    custom: Any,
     options: dict[str, Any],
 ) -> Analysis:
     from insightkit.fleet import open_fleet
     from insightkit.fleet.ingest import ingest
 
     existing = isinstance(source, str | os.PathLike) and not _is_live(source) and Path(source).exists()
-    if existing and _sniff(Path(source)) == "rsnap" and rsnap is None:
+    if existing and _sniff(Path(source)) == "rsnap" and rsnap is None and custom is None:
         if options:
             raise ConfigurationError(f"options {sorted(options)} do not apply to an RSNAP")
         # an RSNAP without patterns gets them in a temporary copy, removed when the fleet closes
@@ -531,14 +531,20 @@ def _analyze_out_of_core(
             path = Path(source)
             decode, file_metadata = _rdb_file(path, batch_size, options, bounded=True)
             written = ingest(
-                decode(), file_metadata, target, reopen=decode, progress=progress, label=path.name
+                decode(),
+                file_metadata,
+                target,
+                reopen=decode,
+                custom=custom,
+                progress=progress,
+                label=path.name,
             )
         else:
             with _open_source(source, batch_size=batch_size, progress=progress, options=options) as (
                 batches,
                 meta,
             ):
-                written = ingest(batches, meta, target)
+                written = ingest(batches, meta, target, custom=custom)
         fleet = open_fleet(written, memory_limit=memory_limit)
         metadata = read_rsnap_metadata(written)
     except BaseException:

@@ -150,5 +150,20 @@ def test_bad_input_leaves_nothing_behind(tmp_path: Path) -> None:
     with pytest.raises(RdbError):
         analyze(broken, progress=False, rsnap=target)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.rdb"]
-    with pytest.raises(ConfigurationError, match="custom patterns"):
-        analyze(SAMPLE_RDB, progress=False, out_of_core=True, patterns=["user:*"])
+
+
+@pytest.mark.parametrize("source", ["rdb", "rsnap"])
+def test_custom_patterns_out_of_core_match_in_memory(source: str, tmp_path: Path) -> None:
+    """Custom rules win over discovery out of core too (also re-patterning a stored RSNAP)."""
+    custom = ["re:^user:[0-9]+:profile$", ("session:*", "sessions")]
+    mem = analyze(SAMPLE_RDB, progress=False, patterns=custom)
+    given = SAMPLE_RDB if source == "rdb" else mem.to_rsnap(tmp_path / "stored.rsnap.parquet")
+    with analyze(given, progress=False, out_of_core=True, patterns=custom) as ooc:
+        columns = ["keys", "memory_bytes", "max_memory_bytes"]
+        a = mem.patterns.set_index("pattern")[columns].sort_index()
+        b = ooc.patterns.set_index("pattern")[columns].sort_index()
+        pd.testing.assert_frame_equal(a, b, check_dtype=False)
+        assert {"sessions", "re:^user:[0-9]+:profile$"} <= set(b.index)  # the rules' own names
+        pd.testing.assert_frame_equal(
+            mem.recommendations[FINDING_COLUMNS], ooc.recommendations[FINDING_COLUMNS], check_dtype=False
+        )

@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from insightkit.errors import SourceError
 from insightkit.fleet.fleet import Fleet, open_fleet
 from insightkit.patterns.assign import raw_templates
+from insightkit.patterns.custom import CustomPatterns, CustomSpec, match_rules, parse_custom
 from insightkit.patterns.discover import discover
 from insightkit.patterns.tokens import fold_variable_segments
 from insightkit.rsnap.writer import RsnapWriter
@@ -43,6 +44,7 @@ LOOKAHEAD = 4
 _TEMPLATE_CODE = "_ik_template"  # the scratch rows' template code column (never in an RSNAP)
 
 Batches = Iterable[pa.RecordBatch]
+_Raw = tuple[np.ndarray, list[str], np.ndarray | None]  # raw template indices, raw templates, rules
 
 
 def ingest_rdb(
@@ -69,14 +71,16 @@ def ingest(
     *,
     dataset: bool | None = None,
     reopen: Callable[[], Batches] | None = None,
+    custom: CustomSpec | None = None,
     progress: bool = False,
     label: str = "keys",
 ) -> Path:
     """Key batches from any source into the RSNAP ``target`` with patterns, in two streaming passes.
 
     ``reopen`` (when the source can be read again, in the same order) gives pass two its rows;
-    without it they are spilled to a scratch file. ``metadata`` is called once pass one is done (a
-    live snapshot's is complete only then). Nothing is left at ``target``, nor any scratch file beside
+    without it they are spilled to a scratch file. ``custom`` patterns (as ``analyze(patterns=…)``)
+    win over discovery, as in memory. ``metadata`` is called once pass one is done (a live
+    snapshot's is complete only then). Nothing is left at ``target``, nor any scratch file beside
     it, when anything fails.
     """
     target = Path(target)
@@ -84,12 +88,12 @@ def ingest(
     rows_path = None if reopen is not None else target.parent / f".{target.name}.rows.parquet"
     try:
         with open(codes_path, "wb") as codes_out:
-            templates = _Templates()
+            templates = _Templates(parse_custom(custom))
             keys = templates.encode_all(
                 _shown(batches, progress, f"{label}: templates"), codes_out, rows_path
             )
         final_metadata = dict(metadata())
-        pattern_of_template = templates.patterns()
+        pattern_of_code, rules_start = templates.patterns()
         if rows_path is not None:
             second: Batches = _scratch_rows(rows_path)
         else:
@@ -100,7 +104,7 @@ def ingest(
             RsnapWriter(target, final_metadata, dataset=dataset) as writer,
             _Background(writer.write) as background,
         ):
-            named = _named(second, codes_in, pattern_of_template, keys)
+            named = _named(second, codes_in, pattern_of_code, rules_start, keys)
             for batch in _shown(named, progress, f"{label}: RSNAP", total=keys):
                 background.put(batch)
             background.join()
@@ -118,18 +122,19 @@ def ingest(
 class _Templates:
     """Pass one: each key's folded template as a code, and the number of keys per template."""
 
-    def __init__(self) -> None:
+    def __init__(self, custom: CustomPatterns) -> None:
+        self.custom = custom
         self.code_of_raw: dict[str, int] = {}  # raw template → code of its folded form
         self.code_of_folded: dict[str, int] = {}
         self.folded: list[str] = []
-        self.counts = np.zeros(1024, dtype=np.int64)
+        self.counts = np.zeros(1024, dtype=np.int64)  # keys per folded template left to discovery
 
     def encode_all(self, batches: Batches, codes_out: IO[bytes], rows_path: Path | None) -> int:
         """Encode every batch (templates on worker threads, in order); return the number of keys."""
         keys = 0
         rows = _RowSpill(rows_path) if rows_path is not None else None
         with ThreadPoolExecutor(max_workers=2) as pool, rows or contextlib.nullcontext():
-            pending: deque[tuple[pa.RecordBatch, Future[tuple[np.ndarray, list[str]]]]] = deque()
+            pending: deque[tuple[pa.RecordBatch, Future[_Raw]]] = deque()
 
             def finish_one() -> None:
                 batch, future = pending.popleft()
@@ -141,18 +146,29 @@ class _Templates:
             for batch in batches:
                 keys += batch.num_rows
                 binary = batch.column("key_binary") if "key_binary" in batch.schema.names else None
-                pending.append((batch, pool.submit(raw_templates, batch.column("key"), binary)))
+                pending.append((batch, pool.submit(self._raw, batch.column("key"), binary)))
                 if len(pending) >= LOOKAHEAD:
                     finish_one()
             while pending:
                 finish_one()
         return keys
 
-    def _codes(self, indices: np.ndarray, raw: list[str]) -> np.ndarray:
-        """Batch-local template indices → global codes; each distinct raw template is folded once."""
+    def _raw(self, keys: pa.Array, binary: pa.Array | None) -> _Raw:
+        """On a worker: raw template indices, and the custom rule each key matches (-1: none)."""
+        indices, raw = raw_templates(keys, binary)
+        rules = match_rules(keys, self.custom.rules) if self.custom.rules else None
+        return indices, raw, rules
+
+    def _codes(self, indices: np.ndarray, raw: list[str], rules: np.ndarray | None) -> np.ndarray:
+        """Batch-local template indices → global codes; each distinct raw template is folded once.
+
+        A key a custom rule matched gets ``-1 - rule`` instead, and does not count for discovery.
+        """
         local = np.fromiter((self._code(t) for t in raw), dtype=np.int32, count=len(raw))
         codes = local[indices] if len(indices) else np.empty(0, dtype=np.int32)
-        found = np.bincount(codes, minlength=len(self.folded))
+        if rules is not None:
+            codes = np.where(rules >= 0, -1 - rules, codes).astype(np.int32)
+        found = np.bincount(codes[codes >= 0], minlength=len(self.folded))
         if len(found) > len(self.counts):
             self.counts = np.concatenate([self.counts, np.zeros(2 * len(found), dtype=np.int64)])
         self.counts[: len(found)] += found
@@ -168,16 +184,27 @@ class _Templates:
             self.code_of_raw[raw] = code
         return code
 
-    def patterns(self) -> pa.Array:
-        """The pattern name of every template code, after discovery over all of them."""
+    def patterns(self) -> tuple[pa.Array, int]:
+        """The pattern name of every template code, then of every custom rule; and the number of
+        template codes (where the rules' names start).
+
+        Discovery sees only templates with keys left to it, weighted by them, exactly as
+        ``assign_patterns`` does in memory; renames apply to both kinds of names.
+        """
         weights = self.counts[: len(self.folded)]
-        return pa.array([str(p) for p in discover(self.folded, weights)], pa.string())
+        present = np.flatnonzero(weights)
+        names = np.full(len(self.folded), "", dtype=object)
+        names[present] = discover([self.folded[i] for i in present], weights[present])
+        every = [str(n) for n in names] + [rule.name for rule in self.custom.rules]
+        renames = self.custom.renames
+        return pa.array([renames.get(n, n) for n in every], pa.string()), len(self.folded)
 
 
 def _named(
-    batches: Batches, codes_in: IO[bytes], pattern_of_template: pa.Array, expected: int
+    batches: Batches, codes_in: IO[bytes], pattern_of_code: pa.Array, rules_start: int, expected: int
 ) -> Iterator[pa.RecordBatch]:
-    """Pass two: each batch with its ``pattern`` column, from the codes pass one spilled."""
+    """Pass two: each batch with its ``pattern`` column, from the codes pass one spilled (a custom
+    rule's ``-1 - rule`` indexes the names after the templates')."""
     seen = 0
     for batch in batches:
         codes = batch.column(_TEMPLATE_CODE) if _TEMPLATE_CODE in batch.schema.names else None
@@ -187,11 +214,16 @@ def _named(
                 raise SourceError(
                     f"the source has more keys on the second read than on the first ({expected:,})"
                 )
-            codes = pa.array(read)
+            codes = read
         else:
+            codes = codes.to_numpy(zero_copy_only=False)
             batch = batch.drop_columns([_TEMPLATE_CODE])
+        if PATTERN_COLUMN in batch.schema.names:  # an RSNAP patterned again (custom patterns)
+            batch = batch.drop_columns([PATTERN_COLUMN])
         seen += batch.num_rows
-        names = pattern_of_template.take(codes)
+        if len(codes) and codes.min() < 0:
+            codes = np.where(codes >= 0, codes, rules_start - 1 - codes)
+        names = pattern_of_code.take(pa.array(codes, pa.int32()))
         yield pa.RecordBatch.from_arrays([*batch.columns, names], [*batch.schema.names, PATTERN_COLUMN])
     if seen != expected:
         raise SourceError(f"the source changed between the two reads: {seen:,} keys, then {expected:,}")
