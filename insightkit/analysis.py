@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from insightkit.errors import ConfigurationError, RdbError, SourceError
+from insightkit.errors import ConfigurationError, InsightkitError, RdbError, SourceError
 from insightkit.rsnap import (
     RsnapWriter,
     iter_rsnap,
@@ -44,6 +44,10 @@ PARQUET_MAGIC = b"PAR1"
 _LOAD_ONLY = ("original_method", "rsnap_source")
 _STORE_VIEW = "rsnap_keys"  # out of core: the RSNAP's own rows (the fleet view adds per-file columns)
 OUT_OF_CORE_MEMORY = "1GB"  # DuckDB's limit for out-of-core analyses (it spills to disk beyond)
+#: ``analyze(out_of_core=None)`` streams RDB files from this size on (~2M small keys, ~1 GB in memory)
+AUTO_OUT_OF_CORE_RDB_BYTES = 128 * 1024 * 1024
+#: ...and RSNAPs from this many keys
+AUTO_OUT_OF_CORE_KEYS = 2_000_000
 
 
 class Analysis:
@@ -463,7 +467,7 @@ def analyze(
     *,
     batch_size: int = 65536,
     progress: bool = True,
-    out_of_core: bool = False,
+    out_of_core: bool | None = None,
     rsnap: str | os.PathLike[str] | None = None,
     memory_limit: str | None = OUT_OF_CORE_MEMORY,
     **options: Any,
@@ -477,11 +481,15 @@ def analyze(
     ``out_of_core=True`` (or ``rsnap=path``) never holds the key table: the keys stream into an RSNAP
     (at ``rsnap``, else a temporary file removed by ``close()``) with their patterns, and summary,
     patterns, recommendations and ``top()`` run as DuckDB queries over it (DuckDB held to
-    ``memory_limit``, spilling beyond); ``.keys`` loads it on demand.
+    ``memory_limit``, spilling beyond); ``.keys`` loads it on demand. The default (``None``) does so
+    for big inputs — RDB files from ``AUTO_OUT_OF_CORE_RDB_BYTES``, RSNAPs from
+    ``AUTO_OUT_OF_CORE_KEYS`` keys — and keeps smaller ones (and live servers) in memory.
     """
     custom = options.pop("patterns", None)
     if batch_size <= 0:
         raise ConfigurationError(f"batch_size must be positive, not {batch_size}")
+    if out_of_core is None:
+        out_of_core = _is_big(source)
     if out_of_core or rsnap is not None:
         return _analyze_out_of_core(
             source,
@@ -500,6 +508,27 @@ def analyze(
         keys = _frame(batches)
         metadata = meta()
     return Analysis(keys, metadata, custom_patterns=custom, progress=progress)
+
+
+def _is_big(source: Any) -> bool:
+    """Whether ``analyze()`` should stream ``source`` rather than hold its key table (~450 bytes a key)."""
+    if not isinstance(source, str | os.PathLike) or _is_live(source):
+        return False
+    path = Path(source)
+    try:
+        kind = _sniff(path) if path.exists() else None
+    except SourceError:
+        return False  # reported by the path that reads it
+    if kind == "rdb":
+        return path.stat().st_size >= AUTO_OUT_OF_CORE_RDB_BYTES
+    if kind == "rsnap":
+        from insightkit.fleet.dataset import scan
+
+        try:
+            return scan(path).rows >= AUTO_OUT_OF_CORE_KEYS
+        except InsightkitError:
+            return False
+    return False
 
 
 def _analyze_out_of_core(
