@@ -91,7 +91,7 @@ class _Partition:
         combined = pa.concat_tables(self.buffer)
         take = len(combined) if rows is None else min(rows, len(combined))
         head, rest = combined.slice(0, take), combined.slice(take)
-        self._current_part().write(head.combine_chunks(), self.owner.row_group_rows)
+        self._current_part().write(head, self.owner.row_group_rows)
         self.buffer = [rest] if len(rest) else []
         self.buffered = len(rest)
 
