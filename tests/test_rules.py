@@ -288,9 +288,12 @@ def test_offenders_of_a_snapshot_rule_is_an_error() -> None:
         rules_api.offenders(key_table([{"key": "a"}]), None, {}, "no-such-rule")
 
 
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
 @pytest.mark.parametrize("allocator", ["jemalloc", "libc"])
-def test_rule_arithmetic_matches_the_memory_model(allocator: str) -> None:
-    """The rules' vectorised allocator and sds arithmetic agrees with insightkit.memory's, byte for byte."""
+def test_rule_arithmetic_matches_the_memory_model(allocator: str, engine: str) -> None:
+    """The rules' vectorised allocator and sds arithmetic agrees with insightkit.memory's, byte for byte,
+    on both engines."""
+    import duckdb
     import narwhals as nw
 
     from insightkit.memory import model_for
@@ -298,8 +301,13 @@ def test_rule_arithmetic_matches_the_memory_model(allocator: str) -> None:
 
     model = model_for("7.0.15", 10, allocator, None)
     sizes = [*range(1, 600), 1000, 4095, 4096, 4097, 5000, 16385, 70_000, 131_072, 1 << 20, 3_000_001]
-    frame = nw.from_native(pd.DataFrame({"s": sizes}), eager_only=True)
-    out = frame.with_columns(a=cost.alloc(nw.col("s"), allocator), h=cost.sds_header(nw.col("s"))).to_native()
+    sizes += [(1 << k) + d for k in range(7, 31) for d in (-1, 0, 1)]  # every doubling's edges
+    native = pd.DataFrame({"s": sizes})
+    table = duckdb.connect().from_df(native) if engine == "duckdb" else native
+    exprs = {"a": cost.alloc(nw.col("s"), allocator), "h": cost.sds_header(nw.col("s"))}
+    out = nw.from_native(table).lazy().with_columns(**exprs).sort("s").collect().to_pandas()
+    order = sorted(range(len(sizes)), key=lambda i: sizes[i])
+    sizes = [sizes[i] for i in order]
     assert [int(a) for a in out["a"]] == [model.alloc_size(s) for s in sizes]
     assert [model.alloc_size(s + int(h)) for s, h in zip(sizes, out["h"], strict=True)] == [
         model.sds_size(s) for s in sizes
