@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from insightkit.errors import ConfigurationError, InsightkitError, RdbError, SourceError
+from insightkit.errors import ConfigurationError, InsightkitError, RdbError, RsnapError, SourceError
 from insightkit.rsnap import (
     RsnapWriter,
     iter_rsnap,
@@ -209,6 +209,8 @@ class Analysis:
             metadata["method"] = self.metadata["original_method"]
         if self._keys is None:  # out of core: stream the backing RSNAP across (patterns included)
             assert self._rsnap is not None
+            if redactor is None and not dataset and _same_file_rsnap(self._rsnap, metadata):
+                return _copy_file(self._rsnap, Path(path))
             batches = iter_rsnap(self._rsnap)
             return write_rsnap(path, batches, metadata, redactor=redactor, dataset=dataset)
         keys = self.keys
@@ -278,6 +280,27 @@ def _string_array(series: pd.Series) -> pd.arrays.ArrowExtensionArray:
     else:
         values = pa.array(series.astype(object).where(series.notna(), None).tolist(), pa.string())
     return pd.arrays.ArrowExtensionArray(values)
+
+
+def _same_file_rsnap(store: Path, metadata: dict[str, Any]) -> bool:
+    """Whether the backing RSNAP is one file already holding exactly ``metadata``: then a copy of
+    its bytes is the RSNAP asked for, with no Parquet to encode again."""
+    return store.is_file() and read_rsnap_metadata(store) == metadata
+
+
+def _copy_file(source: Path, target: Path) -> Path:
+    """``source`` copied to ``target`` atomically (a temporary name beside it, then a rename)."""
+    if not target.parent.is_dir():
+        raise RsnapError(f"{target}: directory {target.parent} does not exist")
+    partial = target.parent / f".{target.name}.{os.getpid()}.copy"
+    try:
+        shutil.copyfile(source, partial)
+        os.replace(partial, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+        raise
+    return target
 
 
 def _store_path(fleet: Any) -> Path:

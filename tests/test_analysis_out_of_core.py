@@ -130,6 +130,18 @@ def test_rsnap_target_is_kept_and_loads(tmp_path: Path) -> None:
     assert set(redacted.column("pattern").to_pylist()) == set(loaded.keys["pattern"])
 
 
+def test_to_rsnap_out_of_core_matches_in_memory(tmp_path: Path) -> None:
+    """Unredacted, the backing file is copied as it is; the result reads like the in-memory RSNAP."""
+    mem = analyze(SAMPLE_RDB, progress=False).to_rsnap(tmp_path / "mem.rsnap.parquet")
+    with analyze(SAMPLE_RDB, progress=False, out_of_core=True) as ooc:
+        copied = ooc.to_rsnap(tmp_path / "ooc.rsnap.parquet")
+        assert copied.read_bytes() == ooc.rsnap_path.read_bytes()
+    (a, meta_a), (b, meta_b) = read_rsnap(mem), read_rsnap(copied)
+    assert meta_a == meta_b
+    assert a.sort_by("key").equals(b.sort_by("key").select(a.column_names))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mem.rsnap.parquet", "ooc.rsnap.parquet"]
+
+
 def test_temporary_store_is_removed(tmp_path: Path) -> None:
     ooc = analyze(SAMPLE_RDB, progress=False, out_of_core=True)
     directory = ooc.rsnap_path.parent
