@@ -1,10 +1,12 @@
 """End to end on 10M keys written by a real Redis 7.0: RDB → key table → patterns → RSNAP → rules.
 
 Targets (issue 9): ``analyze()`` from the RDB to RSNAP + patterns + recommendations in ≤ 20 s with a
-peak RSS ≤ 1.5 GB on a 2-core machine. Two insightkit paths are measured: ``analyze()`` (the whole key
-table in pandas) and ``analyze(rdb, rsnap=path)`` (out of core: keys streamed into the RSNAP with their
-patterns, then patterns, summary and rules on DuckDB with ``$IK_DUCKDB_MEMORY``, default 600MB). Every tool runs in its own child process
-so its peak RSS (``wait4`` rusage) is its own. Peers:
+peak RSS ≤ 1.5 GB on a 2-core machine. Three insightkit paths are measured: ``analyze()`` with its
+defaults (a 10M-key RDB is past the 128 MiB from which it streams: keys into a temporary RSNAP with their
+patterns, then patterns, summary and rules on DuckDB; ``to_rsnap`` copies that file), ``analyze(rdb,
+rsnap=path)`` (the same, straight into the caller's file, DuckDB held to ``$IK_DUCKDB_MEMORY``, default
+600MB) and ``analyze(rdb, out_of_core=False)`` (the whole key table in pandas). Every tool runs in its own
+child process so its peak RSS (``wait4`` rusage) is its own. Peers:
 
 - rdb-py (Rust): parses every key and value into Python objects — no memory estimate, no report; on
   the same 10M-key Redis 7.0 file.
@@ -36,11 +38,46 @@ sys.path.insert(0, str(HERE))
 
 
 def _child_insightkit(rdb: str) -> dict[str, Any]:
+    """What a script does: ``analyze(rdb)`` with the defaults (out of core from 128 MiB of RDB), then
+    the RSNAP written to a path of its own, patterns, summary and recommendations."""
     import insightkit
 
     stages: dict[str, float] = {}
     t0 = time.perf_counter()
-    analysis = insightkit.analyze(rdb, progress=False)
+    with tempfile.TemporaryDirectory() as tmp, insightkit.analyze(rdb, progress=False) as analysis:
+        stages["analyze"] = time.perf_counter() - t0
+        out_of_core = analysis.out_of_core
+        t = time.perf_counter()
+        path = analysis.to_rsnap(Path(tmp) / "out.rsnap.parquet")
+        rsnap_bytes = path.stat().st_size
+        stages["write_rsnap"] = time.perf_counter() - t
+        t = time.perf_counter()
+        patterns = analysis.patterns
+        stages["aggregate_patterns"] = time.perf_counter() - t
+        t = time.perf_counter()
+        summary = analysis.summary()
+        stages["summary"] = time.perf_counter() - t
+        t = time.perf_counter()
+        recommendations = analysis.recommendations
+        stages["rules"] = time.perf_counter() - t
+    return {
+        "keys": int(summary.totals["keys"]),
+        "out_of_core": out_of_core,
+        "patterns": len(patterns),
+        "findings": len(recommendations),
+        "rsnap_bytes": rsnap_bytes,
+        "stages": stages,
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def _child_in_memory(rdb: str) -> dict[str, Any]:
+    """``analyze(rdb, out_of_core=False)``: the whole key table in pandas."""
+    import insightkit
+
+    stages: dict[str, float] = {}
+    t0 = time.perf_counter()
+    analysis = insightkit.analyze(rdb, progress=False, out_of_core=False)
     stages["decode"] = time.perf_counter() - t0
     t = time.perf_counter()
     keys = analysis.keys  # pattern assignment
@@ -67,8 +104,8 @@ def _child_insightkit(rdb: str) -> dict[str, Any]:
 
 
 def _child_streaming(rdb: str) -> dict[str, Any]:
-    """The out-of-core path: ``analyze(rdb, rsnap=…)`` streams the keys into the RSNAP with their
-    patterns (two passes), then summary, patterns and rules run on DuckDB over it."""
+    """``analyze(rdb, rsnap=path)``: the keys streamed into the caller's RSNAP with their patterns
+    (two passes over the file), then summary, patterns and rules on DuckDB over it."""
     import insightkit
 
     stages: dict[str, float] = {}
@@ -109,7 +146,12 @@ def _child_rdbpy(rdb: str) -> dict[str, Any]:
     return {"keys": keys, "seconds": time.perf_counter() - t0}
 
 
-CHILDREN = {"insightkit": _child_insightkit, "streaming": _child_streaming, "rdb-py": _child_rdbpy}
+CHILDREN = {
+    "insightkit": _child_insightkit,
+    "in-memory": _child_in_memory,
+    "streaming": _child_streaming,
+    "rdb-py": _child_rdbpy,
+}
 
 
 # --- parent ------------------------------------------------------------------------------------------
@@ -193,12 +235,13 @@ def main() -> None:
     ik = _measure(_child_argv("insightkit", big), args.timeout)
     print("insightkit", json.dumps(ik), file=sys.stderr)
     data = f"{ik.get('keys', 0):,} keys, Redis 7.0, {big.stat().st_size / 2**20:.0f} MiB"
-    rows.append(_row("insightkit analyze → RSNAP + patterns + rules", data, ik, None))
+    rows.append(_row("insightkit `analyze()` (defaults) → RSNAP + patterns + rules", data, ik, None))
     stream = _measure(_child_argv("streaming", big), args.timeout)
     print("streaming", json.dumps(stream), file=sys.stderr)
-    rows.append(
-        _row("insightkit analyze(out_of_core) → RSNAP + patterns + rules (DuckDB 600 MB)", data, stream, ik)
-    )
+    rows.append(_row("insightkit `analyze(rsnap=path)` (DuckDB 600 MB)", data, stream, ik))
+    memory = _measure(_child_argv("in-memory", big), args.timeout)
+    print("in-memory", json.dumps(memory), file=sys.stderr)
+    rows.append(_row("insightkit `analyze(out_of_core=False)`", data, memory, ik))
     rp = _measure(_child_argv("rdb-py", big), args.timeout)
     rows.append(_row("rdb-py (parse only)", data, rp, ik))
     peer_data = f"{args.peer_keys:,} keys, Redis 6.2, {peer.stat().st_size / 2**20:.0f} MiB"
@@ -212,7 +255,7 @@ def main() -> None:
             _row("rdbtools `rdb -c memory`", peer_data, _measure(_rdbtools_argv(peer), args.timeout), ik_peer)
         )
     print("\n".join(rows))
-    for name, result in (("analyze()", ik), ("analyze(out_of_core=True)", stream)):
+    for name, result in (("analyze()", ik), ("analyze(rsnap=…)", stream), ("in memory", memory)):
         if "stages" in result:
             stages = ", ".join(f"{k} {v:.1f} s" for k, v in result["stages"].items())
             ok = result["wall"] <= 20 and result["peak_rss_mb"] <= 1536
