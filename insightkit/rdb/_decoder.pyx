@@ -21,6 +21,7 @@ from libc.stdlib cimport malloc, realloc, free
 from insightkit.memory._model cimport KeyFacts, MemBreakdown, MemoryModel
 from insightkit.rdb._crc64 cimport crc64_update
 
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_FromStringAndSize
 from cpython.ref cimport Py_REFCNT
 
 import numpy as np
@@ -333,6 +334,25 @@ cdef inline int _sk_str(const unsigned char* p, int64_t* pos, int64_t end) noexc
     return SK_STOP
 
 
+cdef inline int _sk_str_fast(const unsigned char* p, int64_t* pos, int64_t end) noexcept nogil:
+    """_sk_str, inlined for what small keys hold: 6-bit lengths, plain or LZF (0xC3 clen ulen)."""
+    cdef int64_t q = pos[0], n
+    cdef unsigned char b
+    if q < end:
+        b = p[q]
+        if b < 0x40:
+            n = q + 1 + b
+        elif b == 0xC3 and q + 3 <= end and p[q + 1] < 0x40 and p[q + 2] < 0x40:
+            n = q + 3 + p[q + 1]  # a 6-bit ulen is always within 300 x clen + 64
+        else:
+            return _sk_str(p, pos, end)
+        if n > end:
+            return SK_SHORT
+        pos[0] = n
+        return SK_OK
+    return SK_SHORT
+
+
 cdef int _sk_strs(const unsigned char* p, int64_t* pos, int64_t end, int64_t n) noexcept nogil:
     cdef int st
     while n > 0:
@@ -492,9 +512,9 @@ cdef int _sk_keys(const unsigned char* p, int64_t start, int64_t end, int64_t li
             elif t == OP_FREQ:
                 st = _sk_skip(&q, end, 1)
             elif t < OP_RAM_LRU or (t > OP_RAM_LRU and t < OP_SLOT_IMPORT):
-                st = _sk_str(p, &q, end)  # the key name
+                st = _sk_str_fast(p, &q, end)  # the key name
                 if st == SK_OK:
-                    st = _sk_value(p, &q, end, t, valkey)
+                    st = _sk_str_fast(p, &q, end) if t == 0 else _sk_value(p, &q, end, t, valkey)
                 if st == SK_OK:
                     keys += 1
                     expires += expire
@@ -628,6 +648,7 @@ cdef class Decoder:
     cdef public int64_t scan_min_bytes # scan for a new segment only with this much buffered...
     cdef public int64_t segment_min_keys  # ...and hand one over only when it holds this many keys
     cdef int64_t scan_after            # (relative) no scan before this position: the lead decodes there
+    cdef bint segmenting               # a segment was handed over: hand over every run from now on
     cdef int64_t seg_start, seg_end, seg_keys, seg_base
     cdef int seg_db
     cdef Buf keydata                   # key column string data (offsets in r_key_off)
@@ -802,8 +823,8 @@ cdef class Decoder:
             self.end = v.shape[0]
         else:
             total = left + self.pending_bytes
-            merged = bytearray(total)
-            dst = merged
+            merged = PyByteArray_FromStringAndSize(NULL, total)  # uninitialised: filled just below
+            dst = <unsigned char*>PyByteArray_AS_STRING(merged)
             if left:
                 memcpy(dst, self.p + self.pos, <size_t>left)
             off = left
@@ -1017,8 +1038,13 @@ cdef class Decoder:
         elif v == 2:
             s.ival = <int32_t>self._le(4)
         elif v == 3:
-            clen = self._plain_len()
-            ulen = self._plain_len()
+            if self.pos + 2 <= self.end and self.p[self.pos] < 0x40 and self.p[self.pos + 1] < 0x40:
+                clen = self.p[self.pos]  # both lengths 6-bit (small values): read inline
+                ulen = self.p[self.pos + 1]
+                self.pos += 2
+            else:
+                clen = self._plain_len()
+                ulen = self._plain_len()
             self._need(clen)
             if ulen > clen * 300 + 64:
                 with gil:
@@ -1298,12 +1324,14 @@ cdef class Decoder:
         thread. Returns a parse status, or -1 to decode the next item here."""
         cdef int64_t seg_end, nkeys, nexpires, have = self.end - self.pos
         cdef int st
-        if not self.slot_open and have < self.scan_min_bytes:
+        if not self.segmenting and have < self.scan_min_bytes:
             return -1
         with nogil:
             st = _sk_keys(self.p, self.pos, self.end, self.segment_room, self.valkey_types,
                           &seg_end, &nkeys, &nexpires)
-        if nkeys > 0 and (self.slot_open or nkeys >= self.segment_min_keys
+        # once the stream is being handed over, every run goes (rather than decode keys here and cut
+        # the open batch short); before, only runs worth a thread hand-over
+        if nkeys > 0 and (self.segmenting or nkeys >= self.segment_min_keys
                           or seg_end - self.pos >= self.scan_min_bytes):
             if self.n > 0:  # rows decoded here go first, as a batch of their own
                 self._commit_crc()
@@ -1317,6 +1345,7 @@ cdef class Decoder:
             self.db_expires += nexpires
             self.pos = seg_end
             self.scan_after = seg_end
+            self.segmenting = True
             return ST_SEGMENT
         if nkeys == 0 and st == SK_SHORT and have < STREAM_THRESHOLD:
             # the next key is incomplete: wait for more bytes (as _short would) instead of decoding it
@@ -1668,7 +1697,14 @@ cdef class Decoder:
         self.facts = _ZERO_FACTS  # all fields zero (a fixed-size struct copy, inlined)
         self.facts.rdb_type = t
         self.in_key = False
-        self._str(&k, 2)
+        if self.pos < self.end and self.p[self.pos] < 0x40 and self.pos + 1 + self.p[self.pos] <= self.end:
+            k.length = self.p[self.pos]  # a plain key of < 64 bytes, buffered: what _str would do, inline
+            k.ptr = self.p + self.pos + 1
+            k.is_int = False
+            k.lzf = -1
+            self.pos += 1 + k.length
+        else:
+            self._str(&k, 2)
         if k.is_int:
             self.key_scratch.size = 0
             _reserve(&self.key_scratch, 24)
@@ -1837,7 +1873,8 @@ cdef class Decoder:
             self._elem(<int64_t>v)
             return 0
         self.pos = here
-        self._str(&s, 0)
+        if not self._small_str(&s):
+            self._str(&s, 0)
         self.facts.value_len = s.length
         self._elem(s.length)
         if s.is_int or (s.ptr != NULL and s.length <= 20 and _is_canonical_int(s.ptr, s.length)):
@@ -1849,6 +1886,38 @@ cdef class Decoder:
             self.row_encoding = E_RAW
         self.facts.encoding = self.row_encoding
         return 0
+
+    cdef inline bint _small_str(self, StrRef* s) except -1 nogil:
+        """_str(s, 0) inline for a buffered string with 6-bit lengths, plain or LZF; False (nothing read)
+        for anything else."""
+        cdef int64_t q = self.pos, clen, ulen
+        cdef unsigned char b
+        if q >= self.end:
+            return False
+        b = self.p[q]
+        if b < 0x40:
+            if q + 1 + b > self.end:
+                return False
+            s.ptr = self.p + q + 1
+            s.length = b
+            s.is_int = False
+            s.lzf = -1
+            self.pos = q + 1 + b
+            return True
+        if b != 0xC3 or q + 3 > self.end or self.p[q + 1] >= 0x40 or self.p[q + 2] >= 0x40:
+            return False
+        clen = self.p[q + 1]
+        ulen = self.p[q + 2]
+        if q + 3 + clen > self.end or ulen > clen * 300 + 64:
+            return False
+        self.pos = q + 3  # where _str validates from (error offsets)
+        self._lzf(self.p + self.pos, clen, NULL, ulen)
+        s.ptr = NULL
+        s.length = ulen
+        s.is_int = False
+        s.lzf = clen
+        self.pos += clen
+        return True
 
     cdef bint _embstr_fits(self, int64_t value_len) noexcept nogil:
         if self.embedded_keys:
