@@ -29,7 +29,7 @@ def test_empty_is_start_value() -> None:
     assert crc64(b"", 12345) == 12345
 
 
-@pytest.mark.parametrize("size", [1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 1000])
+@pytest.mark.parametrize("size", [1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 1000, 12287, 12288, 12289, 30001])
 def test_matches_bitwise_reference(size: int) -> None:
     data = random.Random(size).randbytes(size)
     assert crc64(data) == _bitwise_reference(data)
@@ -39,6 +39,12 @@ def test_incremental_equals_whole() -> None:
     data = random.Random(1).randbytes(10_000)
     for cut in (0, 1, 5, 4096, 9_999, 10_000):
         assert crc64(data[cut:], crc64(data[:cut])) == crc64(data)
+    # buffers of three 4 KB blocks and more go through three interleaved streams
+    data = random.Random(3).randbytes(50_001)
+    whole = crc64(data)
+    assert whole == _bitwise_reference(data)
+    for cut in (1, 12_287, 12_288, 12_289, 25_000, 49_999):
+        assert crc64(data[cut:], crc64(data[:cut])) == whole
 
 
 def test_buffer_kinds() -> None:

