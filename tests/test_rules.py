@@ -375,3 +375,33 @@ def test_in_memory_tables_give_the_same_findings_on_duckdb() -> None:
     assert sorted(a["key"].astype(str)) == sorted(b["key"].astype(str))
     with pytest.raises(ConfigurationError, match="engine"):
         rules_api.evaluate(keys, None, metadata, engine="spark")  # type: ignore[arg-type]
+
+
+def test_lazy_queries_join_only_the_global_tables_their_rules_read() -> None:
+    """On DuckDB each rule's query leaves out the per-pattern / per-expiry-second joins it does not
+    need (a dry run on an empty copy finds them); the findings do not change."""
+    from keytables import key_batches
+
+    from insightkit.patterns import assign_patterns
+    from insightkit.rules import engine, registry
+    from insightkit.rules.base import Context
+
+    keys = pa.Table.from_batches(key_batches(60_000, seed=3)).to_pandas(types_mapper=pd.ArrowDtype)
+    keys["pattern"] = assign_patterns(keys, progress=False).astype(str)
+    ctx = Context.build({"server": {"version": "7.0.15"}, "snapshot_time_ms": 1_800_000_000_000}, None)
+    relation = duckdb.connect().from_arrow(pa.Table.from_pandas(keys))
+    frame = engine._row_wise(engine.to_lazy(relation))
+    measured = engine.Globals.measure(frame, ctx)
+    assert measured.joins_for(frame, [registry.get("big-strings")], ctx) == (False, False)
+    assert measured.joins_for(frame, [registry.get("small-strings-to-hashes")], ctx) == (True, False)
+    assert measured.joins_for(frame, [registry.get("mass-expiry")], ctx) == (False, True)
+    key_rules = [r for r in registry.ALL_RULES if r.per_key]
+    lean = engine.partials(relation, key_rules, ctx).sort_values(["rule", "pattern"], ignore_index=True)
+    everything = engine.Globals.joins_for
+    try:
+        engine.Globals.joins_for = lambda self, f, rules, c: (True, True)  # type: ignore[method-assign]
+        full = engine.partials(relation, key_rules, ctx).sort_values(["rule", "pattern"], ignore_index=True)
+    finally:
+        engine.Globals.joins_for = everything  # type: ignore[method-assign]
+    assert len(lean) > 0
+    pd.testing.assert_frame_equal(lean, full)

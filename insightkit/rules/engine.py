@@ -201,17 +201,46 @@ class Globals:
             mass_seconds=_computed(measured.mass_seconds, frame),
         )
 
-    def attach(self, frame: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
-        """A ``_row_wise`` frame (or a slice of one) with every derived column the rules read."""
-        return (
-            frame.join(self.per_pattern, on=PATTERN_COLUMN, how="left")
-            .join(self.mass_seconds, on="expiry_second", how="left")
-            .with_columns(
-                nw.lit(self.total_keys).alias("total_keys"),
-                nw.lit(self.several_dbs).alias("several_dbs"),
-                nw.lit(self.first_db).alias("first_db"),
-            )
+    def attach(
+        self, frame: nw.LazyFrame[Any], *, patterns: bool = True, seconds: bool = True
+    ) -> nw.LazyFrame[Any]:
+        """A ``_row_wise`` frame (or a slice of one) with the derived columns the rules read.
+
+        ``patterns=False`` / ``seconds=False`` leave out the per-pattern / per-expiry-second columns
+        (and their join, a hash probe per key) for queries whose rules never read them.
+        """
+        if patterns:
+            frame = frame.join(self.per_pattern, on=PATTERN_COLUMN, how="left")
+        if seconds:
+            frame = frame.join(self.mass_seconds, on="expiry_second", how="left")
+        return frame.with_columns(
+            nw.lit(self.total_keys).alias("total_keys"),
+            nw.lit(self.several_dbs).alias("several_dbs"),
+            nw.lit(self.first_db).alias("first_db"),
         )
+
+    def joins_for(self, frame: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) -> tuple[bool, bool]:
+        """Which joins (per pattern, per expiry second) ``rules`` need, found by a dry run of each rule
+        on an empty copy of ``frame``: an expression naming a column the copy lacks fails to build."""
+        empty = self.attach(frame.head(0)).collect().to_arrow()
+        pattern_columns = [c for c in self.per_pattern.collect_schema().names() if c != PATTERN_COLUMN]
+        second_columns = [c for c in self.mass_seconds.collect_schema().names() if c != "expiry_second"]
+        patterns = seconds = False
+        for rule in rules:
+            if not _builds(empty.drop_columns(pattern_columns), rule, ctx):
+                patterns = True
+            if not _builds(empty.drop_columns(second_columns), rule, ctx):
+                seconds = True
+        return patterns, seconds
+
+
+def _builds(empty: pa.Table, rule: Rule, ctx: Context) -> bool:
+    """Whether ``rule`` evaluates on ``empty`` (a table with no rows) without a missing column."""
+    try:
+        _offending(nw.from_native(empty).lazy(), rule, ctx).collect()
+    except nw.exceptions.ColumnNotFoundError:
+        return False
+    return True
 
 
 def _computed(small: nw.LazyFrame[Any], frame: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
@@ -306,17 +335,25 @@ def _per_rule_partials(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context
     return found
 
 
-def _lazy_partials(frame: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) -> list[pd.DataFrame]:
+def _lazy_partials(
+    frame: nw.LazyFrame[Any], measured: Globals, rules: list[Rule], ctx: Context
+) -> list[pd.DataFrame]:
     """Per (rule, pattern) totals on a lazy engine: one query counts every rule's offenders (most rules
-    find none), then each rule that fired gets one filtered group-by query of its own."""
+    find none), then each rule that fired gets one filtered group-by query of its own, joined only
+    with the global tables it reads."""
     if not rules:
         return []
     selections = [
         _selection(rule, ctx).cast(nw.Int64).sum().alias(f"{TEMP}n{i}") for i, rule in enumerate(rules)
     ]
-    counts = frame.select(*selections).collect()
+    patterns, seconds = measured.joins_for(frame, rules, ctx)
+    counts = measured.attach(frame, patterns=patterns, seconds=seconds).select(*selections).collect()
     fired = [rule for i, rule in enumerate(rules) if _int(counts[f"{TEMP}n{i}"].item())]
-    return _per_rule_partials(frame, fired, ctx)
+    found = []
+    for rule in fired:
+        patterns, seconds = measured.joins_for(frame, [rule], ctx)
+        found += _per_rule_partials(measured.attach(frame, patterns=patterns, seconds=seconds), [rule], ctx)
+    return found
 
 
 def partials(keys: Any, rules: list[Rule], ctx: Context, measured: Globals | None = None) -> pd.DataFrame:
@@ -327,11 +364,12 @@ def partials(keys: Any, rules: list[Rule], ctx: Context, measured: Globals | Non
     """
     frame = _row_wise(to_lazy(keys))
     measured = measured or Globals.measure(frame, ctx)
-    eager = _is_eager(frame)
     found: list[pd.DataFrame] = []
-    for chunk in _slices(frame):
-        attached = measured.attach(chunk)
-        found += _per_rule_partials(attached, rules, ctx) if eager else _lazy_partials(attached, rules, ctx)
+    if _is_eager(frame):
+        for chunk in _slices(frame):
+            found += _per_rule_partials(measured.attach(chunk), rules, ctx)
+    else:
+        found += _lazy_partials(frame, measured, rules, ctx)
     if not found:
         return pd.DataFrame(
             {
