@@ -217,9 +217,11 @@ def pattern_details(
     stats["share"] = stats["memory_bytes"] / max(total, 1)
     stats["mean_memory_bytes"] = stats["memory_bytes"] / stats["keys"].clip(lower=1)
     stats["examples"] = [list(e) if e is not None else [] for e in stats["examples"]]
+    # one scan for both mixes: keys per (pattern, type, encoding), summed each way in pandas
+    combos = con.sql(f"SELECT pattern, type, encoding, count(*) AS n FROM {v} GROUP BY ALL").df()
     for column, (dominant, described) in {"type": ("type", "types"), "encoding": (None, "encodings")}.items():
-        counts = con.sql(f"SELECT pattern, {column} AS v, count(*) AS n FROM {v} GROUP BY ALL").df()
-        mix = _mix_text(counts)
+        counts = combos.groupby(["pattern", column], dropna=False, sort=False)["n"].sum().reset_index()
+        mix = _mix_text(counts.rename(columns={column: "v"}))
         if dominant:
             stats[dominant] = stats["pattern"].map(lambda p, mix=mix: mix.get(p, ("", ""))[0])
         stats[described] = stats["pattern"].map(lambda p, mix=mix: mix.get(p, ("", ""))[1])
