@@ -1,15 +1,13 @@
 """RDB → RSNAP with patterns, streaming: memory bounded by a few batches, not by the snapshot.
 
 Pattern names need every key's template before the first row can be written, so an ingest makes two
-passes. Pass one turns each batch's keys into template codes (RE2 on a worker thread while the decoder
-fills the next batch) and spills the codes, 4 bytes a key, to a scratch file. Discovery then runs on
-the distinct templates, and pass two writes every row with its pattern name to the RSNAP, the Parquet
-encoding on a writer thread while the next batch decodes.
-
-Pass two needs the rows again. A source that can be read twice (an RDB file: ``reopen``) is simply
-decoded again, which costs less than writing and reading the rows; any other source (a live snapshot)
-has its rows spilled in pass one to a scratch Parquet file (LZ4) read back in pass two. The result is
-an ordinary RSNAP, opened as a one-file ``Fleet`` whose summary, patterns and rules run on DuckDB.
+passes. Pass one turns each batch's keys into template codes (RE2 on worker threads while the decoder
+fills the next batch), spills the codes (4 bytes a key) and the rows (an uncompressed Arrow stream,
+~190 bytes a key) beside the target. Discovery then runs on the distinct templates, and pass two reads
+the rows back and writes each with its pattern name to the RSNAP, the Parquet encoding on a writer
+thread. When the disk runs low, a source that can be read again (an RDB file: ``reopen``) stops
+spilling rows and is decoded a second time instead. The result is an ordinary RSNAP, opened as a
+one-file ``Fleet`` whose summary, patterns and rules run on DuckDB.
 """
 
 from __future__ import annotations
@@ -17,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import shutil
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -27,10 +26,9 @@ from typing import IO, Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from insightkit.errors import SourceError
+from insightkit.errors import RsnapError, SourceError
 from insightkit.fleet.fleet import Fleet, open_fleet
 from insightkit.patterns.assign import raw_templates
 from insightkit.patterns.custom import CustomPatterns, CustomSpec, match_rules, parse_custom
@@ -41,6 +39,10 @@ from insightkit.schema import KEY_SCHEMA, PATTERN_COLUMN
 
 #: Batches in flight between the decoder and the template workers (bounds memory, keeps both busy).
 LOOKAHEAD = 4
+#: An optional spill (the source can be read again) stops when the disk has less than this left,
+#: checked every ``SPILL_CHECK_BATCHES`` batches.
+SPILL_FREE_BYTES = 2 << 30
+SPILL_CHECK_BATCHES = 16
 _TEMPLATE_CODE = "_ik_template"  # the scratch rows' template code column (never in an RSNAP)
 
 Batches = Iterable[pa.RecordBatch]
@@ -77,28 +79,27 @@ def ingest(
 ) -> Path:
     """Key batches from any source into the RSNAP ``target`` with patterns, in two streaming passes.
 
-    ``reopen`` (when the source can be read again, in the same order) gives pass two its rows;
-    without it they are spilled to a scratch file. ``custom`` patterns (as ``analyze(patterns=…)``)
+    Pass two reads the rows pass one spilled beside ``target``; when the disk runs low, a source
+    that can be read again in the same order (``reopen``) stops spilling and is read a second time
+    instead. ``custom`` patterns (as ``analyze(patterns=…)``)
     win over discovery, as in memory. ``metadata`` is called once pass one is done (a live
     snapshot's is complete only then). Nothing is left at ``target``, nor any scratch file beside
     it, when anything fails.
     """
     target = Path(target)
     codes_path = target.parent / f".{target.name}.templates"
-    rows_path = None if reopen is not None else target.parent / f".{target.name}.rows.parquet"
+    rows_path = target.parent / f".{target.name}.rows.arrow"
     try:
-        with open(codes_path, "wb") as codes_out:
+        with open(codes_path, "wb") as codes_out, _RowSpill(rows_path, optional=reopen is not None) as rows:
             templates = _Templates(parse_custom(custom))
-            keys = templates.encode_all(
-                _shown(batches, progress, f"{label}: templates"), codes_out, rows_path
-            )
+            keys = templates.encode_all(_shown(batches, progress, f"{label}: templates"), codes_out, rows)
         final_metadata = dict(metadata())
         pattern_of_code, rules_start = templates.patterns()
-        if rows_path is not None:
-            second: Batches = _scratch_rows(rows_path)
-        else:
+        if rows.abandoned:
             assert reopen is not None
-            second = reopen()
+            second: Batches = reopen()
+        else:
+            second = _scratch_rows(rows_path)
         with (
             open(codes_path, "rb") as codes_in,
             RsnapWriter(target, final_metadata, dataset=dataset) as writer,
@@ -114,9 +115,8 @@ def ingest(
             return writer.close()
     finally:
         for scratch in (codes_path, rows_path):
-            if scratch is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    scratch.unlink()
+            with contextlib.suppress(FileNotFoundError):
+                scratch.unlink()
 
 
 class _Templates:
@@ -129,19 +129,18 @@ class _Templates:
         self.folded: list[str] = []
         self.counts = np.zeros(1024, dtype=np.int64)  # keys per folded template left to discovery
 
-    def encode_all(self, batches: Batches, codes_out: IO[bytes], rows_path: Path | None) -> int:
-        """Encode every batch (templates on worker threads, in order); return the number of keys."""
+    def encode_all(self, batches: Batches, codes_out: IO[bytes], rows: _RowSpill) -> int:
+        """Encode every batch (templates on worker threads, in order), spill it with its codes;
+        return the number of keys."""
         keys = 0
-        rows = _RowSpill(rows_path) if rows_path is not None else None
-        with ThreadPoolExecutor(max_workers=2) as pool, rows or contextlib.nullcontext():
+        with ThreadPoolExecutor(max_workers=2) as pool:
             pending: deque[tuple[pa.RecordBatch, Future[_Raw]]] = deque()
 
             def finish_one() -> None:
                 batch, future = pending.popleft()
                 codes = self._codes(*future.result())
                 codes.tofile(codes_out)
-                if rows is not None:
-                    rows.write(batch, codes)
+                rows.write(batch, codes)
 
             for batch in batches:
                 keys += batch.num_rows
@@ -230,32 +229,75 @@ def _named(
 
 
 class _RowSpill:
-    """Pass one's rows with their template codes, for sources that cannot be read twice."""
+    """Pass one's rows with their template codes, as an uncompressed Arrow IPC stream.
 
-    def __init__(self, path: Path) -> None:
+    Uncompressed because writing and reading it back cost a few memory copies (~0.1 s per million
+    keys), far less than compressing it or decoding the source again; the price is disk, about 190
+    bytes a key, freed as soon as the RSNAP is written. An ``optional`` spill (the source can be read
+    again) is abandoned once the disk's free space falls below ``SPILL_FREE_BYTES``.
+    """
+
+    def __init__(self, path: Path, *, optional: bool) -> None:
         self.path = path
-        self.writer: pq.ParquetWriter | None = None
+        self.optional = optional
+        self.abandoned = False
+        self.batches = 0
+        self.sink: pa.NativeFile | None = None
+        self.writer: pa.ipc.RecordBatchStreamWriter | None = None
 
     def write(self, batch: pa.RecordBatch, codes: np.ndarray) -> None:
-        table = pa.Table.from_batches([batch]).append_column(_TEMPLATE_CODE, pa.array(codes))
-        if self.writer is None:
-            self.writer = pq.ParquetWriter(self.path, table.schema, compression="lz4")
-        self.writer.write_table(table)
+        if self.abandoned:
+            return
+        if (
+            self.optional
+            and self.batches % SPILL_CHECK_BATCHES == 0
+            and _free_bytes(self.path) < SPILL_FREE_BYTES
+        ):
+            self._abandon()
+            return
+        with_codes = batch.append_column(_TEMPLATE_CODE, pa.array(codes, pa.int32()))
+        try:
+            if self.writer is None:
+                self.sink = pa.OSFile(str(self.path), "wb")
+                self.writer = pa.ipc.new_stream(self.sink, with_codes.schema)
+            self.writer.write_batch(with_codes)
+        except OSError as exc:
+            raise RsnapError(f"{self.path}: cannot spill the rows for the second pass ({exc})") from None
+        self.batches += 1
+
+    def _abandon(self) -> None:
+        self._close()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        self.abandoned = True
+
+    def _close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        if self.sink is not None:
+            self.sink.close()
+            self.sink = None
 
     def __enter__(self) -> _RowSpill:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        elif exc[0] is None:  # no rows at all: an empty file still carries nothing to read back
-            self.path.touch()
+        self._close()
+        if not self.abandoned and not self.path.exists() and exc[0] is None:
+            self.path.touch()  # no rows at all: an empty file, nothing to read back
+
+
+def _free_bytes(path: Path) -> int:
+    return shutil.disk_usage(path.parent).free
 
 
 def _scratch_rows(path: Path) -> Iterator[pa.RecordBatch]:
+    """The spilled rows, read (not memory-mapped, so the pages read do not stay resident)."""
     if path.stat().st_size == 0:
         return
-    yield from pq.ParquetFile(path).iter_batches(batch_size=1 << 16)
+    with pa.OSFile(str(path), "rb") as source:
+        yield from pa.ipc.open_stream(source)
 
 
 class _Background:
