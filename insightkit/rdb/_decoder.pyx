@@ -21,7 +21,7 @@ from libc.stdlib cimport malloc, realloc, free
 from insightkit.memory._model cimport KeyFacts, MemBreakdown, MemoryModel
 from insightkit.rdb._crc64 cimport crc64_update
 
-from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_FromStringAndSize
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_FromStringAndSize, PyByteArray_Resize
 from cpython.ref cimport Py_REFCNT
 
 import numpy as np
@@ -117,6 +117,7 @@ BLOCK_COLUMNS = [
     ("encoding_off", np.int32, 1), ("key_binary", np.uint8, 0),
 ]
 MAX_FREE_BLOCKS = 4
+MAX_SPARE_BUFFERS = 3
 
 # Parse results.
 DEF ST_NEED_MORE = 0
@@ -629,6 +630,7 @@ cdef class Decoder:
     cdef int64_t base_offset        # absolute offset of p[0]
     cdef int64_t item_start         # start (relative) of the item being parsed
     cdef list pending
+    cdef list spare_buffers         # earlier merge buffers, reused by _absorb once free
     cdef int64_t pending_bytes
     cdef public int64_t want        # bytes the buffer must hold before parsing resumes
     cdef int64_t skip_remaining     # bytes of a streamed string value still to pass
@@ -870,7 +872,7 @@ cdef class Decoder:
             self.end = v.shape[0]
         else:
             total = left + self.pending_bytes
-            merged = PyByteArray_FromStringAndSize(NULL, total)  # uninitialised: filled just below
+            merged = self._merge_buffer(total)  # uninitialised: filled just below
             dst = <unsigned char*>PyByteArray_AS_STRING(merged)
             if left:
                 memcpy(dst, self.p + self.pos, <size_t>left)
@@ -887,6 +889,25 @@ cdef class Decoder:
         self.pending = []
         self.pending_bytes = 0
         return 0
+
+    cdef bytearray _merge_buffer(self, int64_t total):
+        """A bytearray of `total` bytes for _absorb: one of the last few merge buffers when nothing
+        refers to it any more (no segment, checksum span or row of it alive), else a new one. Fresh
+        megabytes cost a page fault per 4 KB written."""
+        cdef bytearray buf
+        cdef Py_ssize_t i
+        if self.spare_buffers is None:
+            self.spare_buffers = []
+        for i in range(len(self.spare_buffers)):
+            buf = self.spare_buffers[i]
+            if Py_REFCNT(buf) == 2:  # the list and `buf`: no memoryview of it exists
+                if PyByteArray_Resize(buf, total) < 0:
+                    raise MemoryError()
+                return buf
+        buf = PyByteArray_FromStringAndSize(NULL, total)
+        if len(self.spare_buffers) < MAX_SPARE_BUFFERS:
+            self.spare_buffers.append(buf)
+        return buf
 
     cdef int _short(self, int64_t n) except -1 nogil:
         """The item needs n more bytes than are buffered: ask for at least twice the item so far."""
