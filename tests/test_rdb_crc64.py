@@ -88,3 +88,24 @@ def test_worker_groups_small_spans_in_order() -> None:
         assert worker.result() == crc64(b"".join(spans))
     finally:
         worker.close()
+
+
+@pytest.mark.parametrize("clmul", [True, False])
+def test_folding_and_tables_agree(clmul: bool) -> None:
+    """The carry-less multiply path (x86-64 with PCLMULQDQ) and the table path give the same CRCs."""
+    from insightkit.rdb import _crc64
+
+    old = _crc64._set_clmul(clmul)
+    try:
+        rng = random.Random(7)
+        for size in (255, 256, 257, 319, 320, 321, 4096, 12_345):
+            data = rng.randbytes(size)
+            start = rng.getrandbits(64)
+            expected = _bitwise_reference(data) if start == 0 else None
+            got = crc64(data, start)
+            assert got == crc64(data[size // 3 :], crc64(data[: size // 3], start))
+            if expected is not None:
+                assert got == expected
+            assert crc64(data) == _bitwise_reference(data)
+    finally:
+        _crc64._set_clmul(old)

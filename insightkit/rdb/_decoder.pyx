@@ -21,7 +21,7 @@ from libc.stdlib cimport malloc, realloc, free
 from insightkit.memory._model cimport KeyFacts, MemBreakdown, MemoryModel
 from insightkit.rdb._crc64 cimport crc64_update
 
-from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_FromStringAndSize
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_FromStringAndSize, PyByteArray_Resize
 from cpython.ref cimport Py_REFCNT
 
 import numpy as np
@@ -117,6 +117,7 @@ BLOCK_COLUMNS = [
     ("encoding_off", np.int32, 1), ("key_binary", np.uint8, 0),
 ]
 MAX_FREE_BLOCKS = 4
+MAX_SPARE_BUFFERS = 3
 
 # Parse results.
 DEF ST_NEED_MORE = 0
@@ -489,11 +490,28 @@ cdef int _sk_keys(const unsigned char* p, int64_t start, int64_t end, int64_t li
                   int64_t* seg_end, int64_t* nkeys, int64_t* nexpires) noexcept nogil:
     """Delimit up to `limit` whole keys (with their EXPIRE/IDLE/FREQ opcodes) from p[start:end].
     Sets *seg_end just past the last whole key; returns why it stopped (SK_OK: the limit)."""
-    cdef int64_t q = start, keys = 0, expires = 0, v
+    cdef int64_t q = start, keys = 0, expires = 0, v, r
     cdef int st = SK_OK, t
     cdef bint expire
+    cdef unsigned char b
     seg_end[0] = start
     while keys < limit:
+        # the common case first: a string key (type 0, no opcodes), both strings with 6-bit lengths
+        if q + 2 < end and p[q] == 0 and p[q + 1] < 0x40:
+            r = q + 2 + p[q + 1]  # past the key name
+            if r < end:
+                b = p[r]
+                if b < 0x40:
+                    r += 1 + b
+                elif b == 0xC3 and r + 3 <= end and p[r + 1] < 0x40 and p[r + 2] < 0x40:
+                    r += 3 + p[r + 1]
+                else:
+                    r = -1
+                if r > 0 and r <= end:
+                    q = r
+                    keys += 1
+                    seg_end[0] = q
+                    continue
         expire = False
         while True:
             if q >= end:
@@ -529,6 +547,36 @@ cdef int _sk_keys(const unsigned char* p, int64_t start, int64_t end, int64_t li
     nkeys[0] = keys
     nexpires[0] = expires
     return st
+
+
+cdef inline int _lzf_check(const unsigned char* src, int64_t clen, int64_t ulen) noexcept nogil:
+    """Walk an LZF block without output: 0 when it decompresses to exactly ulen bytes, else nonzero
+    (Decoder._lzf then raises, naming what is wrong)."""
+    cdef int64_t ip = 0, op = 0, run
+    cdef unsigned int ctrl
+    while ip < clen:
+        ctrl = src[ip]
+        ip += 1
+        if ctrl < 32:
+            run = ctrl + 1
+            if ip + run > clen or op + run > ulen:
+                return 1
+            ip += run
+            op += run
+        else:
+            run = ctrl >> 5
+            if run == 7:
+                if ip >= clen:
+                    return 1
+                run += src[ip]
+                ip += 1
+            if ip >= clen:
+                return 1
+            if op - (((ctrl & 0x1F) << 8) + src[ip] + 1) < 0 or op + run + 2 > ulen:
+                return 1
+            ip += 1
+            op += run + 2
+    return op != ulen
 
 
 cdef inline int* _i32(object a) except NULL:
@@ -582,6 +630,7 @@ cdef class Decoder:
     cdef int64_t base_offset        # absolute offset of p[0]
     cdef int64_t item_start         # start (relative) of the item being parsed
     cdef list pending
+    cdef list spare_buffers         # earlier merge buffers, reused by _absorb once free
     cdef int64_t pending_bytes
     cdef public int64_t want        # bytes the buffer must hold before parsing resumes
     cdef int64_t skip_remaining     # bytes of a streamed string value still to pass
@@ -823,7 +872,7 @@ cdef class Decoder:
             self.end = v.shape[0]
         else:
             total = left + self.pending_bytes
-            merged = PyByteArray_FromStringAndSize(NULL, total)  # uninitialised: filled just below
+            merged = self._merge_buffer(total)  # uninitialised: filled just below
             dst = <unsigned char*>PyByteArray_AS_STRING(merged)
             if left:
                 memcpy(dst, self.p + self.pos, <size_t>left)
@@ -840,6 +889,25 @@ cdef class Decoder:
         self.pending = []
         self.pending_bytes = 0
         return 0
+
+    cdef bytearray _merge_buffer(self, int64_t total):
+        """A bytearray of `total` bytes for _absorb: one of the last few merge buffers when nothing
+        refers to it any more (no segment, checksum span or row of it alive), else a new one. Fresh
+        megabytes cost a page fault per 4 KB written."""
+        cdef bytearray buf
+        cdef Py_ssize_t i
+        if self.spare_buffers is None:
+            self.spare_buffers = []
+        for i in range(len(self.spare_buffers)):
+            buf = self.spare_buffers[i]
+            if Py_REFCNT(buf) == 2:  # the list and `buf`: no memoryview of it exists
+                if PyByteArray_Resize(buf, total) < 0:
+                    raise MemoryError()
+                return buf
+        buf = PyByteArray_FromStringAndSize(NULL, total)
+        if len(self.spare_buffers) < MAX_SPARE_BUFFERS:
+            self.spare_buffers.append(buf)
+        return buf
 
     cdef int _short(self, int64_t n) except -1 nogil:
         """The item needs n more bytes than are buffered: ask for at least twice the item so far."""
@@ -1057,8 +1125,8 @@ cdef class Decoder:
                 _reserve(scratch, ulen + 1)
                 self._lzf(self.p + self.pos, clen, scratch.data, ulen)
                 s.ptr = scratch.data
-            else:
-                self._lzf(self.p + self.pos, clen, NULL, ulen)
+            elif _lzf_check(self.p + self.pos, clen, ulen):
+                self._lzf(self.p + self.pos, clen, NULL, ulen)  # raises, saying why
             self.pos += clen
             return 0
         else:
@@ -1911,7 +1979,8 @@ cdef class Decoder:
         if q + 3 + clen > self.end or ulen > clen * 300 + 64:
             return False
         self.pos = q + 3  # where _str validates from (error offsets)
-        self._lzf(self.p + self.pos, clen, NULL, ulen)
+        if _lzf_check(self.p + self.pos, clen, ulen):
+            self._lzf(self.p + self.pos, clen, NULL, ulen)  # raises, saying why
         s.ptr = NULL
         s.length = ulen
         s.is_int = False
