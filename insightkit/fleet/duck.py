@@ -83,33 +83,34 @@ def _share(frame: pd.DataFrame, total: int) -> pd.DataFrame:
 def summary_tables(
     con: duckdb.DuckDBPyConnection, dataset: FleetDataset, view: str = "keys"
 ) -> dict[str, Any]:
-    """The Summary tables (by_db, by_type, by_encoding, ttl_buckets), plus by_partition and totals."""
+    """The Summary tables (by_db, by_type, by_encoding, ttl_buckets), plus by_partition and totals.
+
+    One scan: keys, memory and volatile keys per (db, type, encoding, TTL bucket, partition) — a few
+    hundred rows — summed each way in pandas.
+    """
     v = _quote(view)
-    totals = con.sql(
-        f"SELECT count(*) AS n, coalesce(sum(memory_bytes), 0)::BIGINT AS m FROM {v}"
-    ).fetchall()[0]
-    assert totals is not None
-    n, total = int(totals[0]), int(totals[1])
-    by_db = con.sql(
-        f"""SELECT db, count(*)::BIGINT AS keys, sum(memory_bytes)::BIGINT AS memory_bytes,
+    partition_cols = list(dataset.partition_columns) or [FILE_ID]
+    partitions = ", ".join(_quote(c) for c in partition_cols)
+    cells = con.sql(
+        f"""SELECT db, type, encoding, {ttl_bucket_sql(SNAPSHOT_COLUMN)} AS code, {partitions},
+                   count(*)::BIGINT AS keys, coalesce(sum(memory_bytes), 0)::BIGINT AS memory_bytes,
                    count(expires_at)::BIGINT AS volatile_keys
-            FROM {v} GROUP BY db ORDER BY db"""
+            FROM {v} GROUP BY ALL"""
     ).df()
+    n, total = int(cells["keys"].sum()), int(cells["memory_bytes"].sum())
+
+    def by(columns: list[str], counts: list[str]) -> pd.DataFrame:
+        grouped = cells.groupby(columns, dropna=False, sort=False)[counts].sum().reset_index()
+        return grouped.astype({c: "int64" for c in counts})
+
+    sums, with_volatile = ["keys", "memory_bytes"], ["keys", "memory_bytes", "volatile_keys"]
+    by_db = by(["db"], with_volatile).sort_values("db", kind="stable").reset_index(drop=True)
     by_db = _share(by_db, total)[["db", "keys", "memory_bytes", "share", "volatile_keys"]]
-    by_type = con.sql(
-        f"""SELECT type, count(*)::BIGINT AS keys, sum(memory_bytes)::BIGINT AS memory_bytes
-            FROM {v} GROUP BY type ORDER BY memory_bytes DESC, type"""
-    ).df()
-    by_encoding = con.sql(
-        f"""SELECT type, encoding, count(*)::BIGINT AS keys, sum(memory_bytes)::BIGINT AS memory_bytes
-            FROM {v} GROUP BY type, encoding ORDER BY memory_bytes DESC, type, encoding"""
-    ).df()
-    bucket = ttl_bucket_sql(SNAPSHOT_COLUMN)
-    ttl = con.sql(
-        f"""SELECT {bucket} AS code, count(*)::BIGINT AS keys, sum(memory_bytes)::BIGINT AS memory_bytes
-            FROM {v} GROUP BY 1"""
-    ).df()
-    ttl = ttl.set_index("code").reindex(range(len(TTL_BUCKETS)), fill_value=0)
+    by_type = by(["type"], sums).sort_values(["memory_bytes", "type"], ascending=[False, True], kind="stable")
+    by_encoding = by(["type", "encoding"], sums).sort_values(
+        ["memory_bytes", "type", "encoding"], ascending=[False, True, True], kind="stable"
+    )
+    ttl = by(["code"], sums).set_index("code").reindex(range(len(TTL_BUCKETS)), fill_value=0)
     ttl_buckets = pd.DataFrame(
         {
             "bucket": TTL_BUCKETS,
@@ -117,18 +118,18 @@ def summary_tables(
             "memory_bytes": ttl["memory_bytes"].to_numpy(dtype="int64"),
         }
     )
-    partition_cols = ", ".join(_quote(c) for c in dataset.partition_columns) or FILE_ID
-    by_partition = con.sql(
-        f"""SELECT {partition_cols}, count(*)::BIGINT AS keys, sum(memory_bytes)::BIGINT AS memory_bytes,
-                   count(expires_at)::BIGINT AS volatile_keys
-            FROM {v} GROUP BY ALL ORDER BY memory_bytes DESC, {partition_cols}"""
-    ).df()
+    by_partition = by(partition_cols, with_volatile).sort_values(
+        ["memory_bytes", *partition_cols],
+        ascending=[False] + [True] * len(partition_cols),
+        kind="stable",
+        na_position="last",
+    )
     return {
         "by_db": by_db,
-        "by_type": _share(by_type, total),
-        "by_encoding": _share(by_encoding, total),
+        "by_type": _share(by_type.reset_index(drop=True), total),
+        "by_encoding": _share(by_encoding.reset_index(drop=True), total),
         "ttl_buckets": _share(ttl_buckets, total),
-        "by_partition": _share(by_partition, total),
+        "by_partition": _share(by_partition.reset_index(drop=True), total),
         "keys": n,
         "memory_bytes": total,
     }
