@@ -36,36 +36,74 @@ def patterns_of(keys: list[str], **options: object) -> dict[str, str]:
     return dict(zip(keys, series.astype(str), strict=True))
 
 
-@pytest.mark.parametrize(
-    ("key", "template"),
-    [
-        ("user:42:profile", "user:*:profile"),
-        ("tenant42:users:7", "tenant*:users:*"),
-        ("{user42}:feed", "{user*}:feed"),
-        ("{acct:42}:cart", "{acct:*}:cart"),
-        ("cart:550e8400-e29b-41d4-a716-446655440000", "cart:*"),
-        ("celery-task-meta-550e8400-e29b-41d4-a716-446655440000", "celery-task-meta-*"),
-        ("customer:alice.smith@example.com", "customer:*"),
-        ("cache:https://example.com/a/b?c=1", "cache:*"),
-        ("rl:10.0.0.1:1700000000", "rl:*:*"),
-        ("stats:2024-01-05T10:00:00Z:orders", "stats:*:orders"),
-        ("events.2024-01-05.clicks", "events.*.clicks"),
-        ("fragment:d41d8cd98f00b204e9800998ecf8427e", "fragment:*"),
-        ("sess:kJ8sdf7Gh2xQ0pLmN4", "sess:*"),
-        ("sess:xyqEHisSgsvVEQXNlaGYiMPLBZRntKT", "sess:*"),  # base62 that happens to hold no digit
-        ("sess:dGhpcyBpcyBhIHRlc3Q=", "sess:*"),
-        ("order:ORD-2024-000123", "order:*"),
-        ("inventory:warehouse3:SKU-48213-BL", "inventory:warehouse*:*"),
-        ("session_ab12cd34", "session_*"),
-        ("img-thumb-42-200x300", "img-thumb-*"),
-        ("metrics.cpu.host12", "metrics.cpu.host*"),
-        ("user_42_profile", "user_*_profile"),
-        ("recentlyViewedProducts", "recentlyViewedProducts"),  # camelCase stays a word
-        ("page:blue-running-shoes", "page:blue-running-shoes"),  # words: decided by cardinality, not shape
-    ],
-)
+TEMPLATE_CASES = [
+    ("user:42:profile", "user:*:profile"),
+    ("tenant42:users:7", "tenant*:users:*"),
+    ("{user42}:feed", "{user*}:feed"),
+    ("{acct:42}:cart", "{acct:*}:cart"),
+    ("cart:550e8400-e29b-41d4-a716-446655440000", "cart:*"),
+    ("celery-task-meta-550e8400-e29b-41d4-a716-446655440000", "celery-task-meta-*"),
+    ("customer:alice.smith@example.com", "customer:*"),
+    ("cache:https://example.com/a/b?c=1", "cache:*"),
+    ("rl:10.0.0.1:1700000000", "rl:*:*"),
+    ("stats:2024-01-05T10:00:00Z:orders", "stats:*:orders"),
+    ("events.2024-01-05.clicks", "events.*.clicks"),
+    ("fragment:d41d8cd98f00b204e9800998ecf8427e", "fragment:*"),
+    ("sess:kJ8sdf7Gh2xQ0pLmN4", "sess:*"),
+    ("sess:xyqEHisSgsvVEQXNlaGYiMPLBZRntKT", "sess:*"),  # base62 that happens to hold no digit
+    ("sess:dGhpcyBpcyBhIHRlc3Q=", "sess:*"),
+    ("order:ORD-2024-000123", "order:*"),
+    ("inventory:warehouse3:SKU-48213-BL", "inventory:warehouse*:*"),
+    ("session_ab12cd34", "session_*"),
+    ("img-thumb-42-200x300", "img-thumb-*"),
+    ("metrics.cpu.host12", "metrics.cpu.host*"),
+    ("user_42_profile", "user_*_profile"),
+    ("recentlyViewedProducts", "recentlyViewedProducts"),  # camelCase stays a word
+    ("page:blue-running-shoes", "page:blue-running-shoes"),  # words: decided by cardinality, not shape
+]
+
+
+@pytest.mark.parametrize(("key", "template"), TEMPLATE_CASES)
 def test_template_shapes(key: str, template: str) -> None:
     assert template_of(key) == template
+
+
+def test_digit_shapes_give_every_key_its_own_template(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Templating once per digit shape (``user:000:cart``) gives each key exactly the template RE2
+    gives it alone: every key of the shape-test table, the bundled sample's keys, and random mixtures of
+    digits, hex, dates, addresses, UTF-8 and separators — sliced so the array has an offset."""
+    from insightkit.patterns.shapes import templates_of
+
+    rng = np.random.default_rng(7)
+    parts = ["user", "42", "0x1f", "ab12", "2024-01-05", "10.0.0.1", "é9", "日本3", "x@y.io", "a-b", "7e3"]
+    parts += ["550e8400-e29b-41d4-a716-446655440000", "dGhpcyBpcyBhIHRlc3Q=", "{u1}", "ORD-2024-000123"]
+    seps = [":", ".", "_", "-", "/", "|", "#", ""]
+    mixed = [
+        "".join(str(rng.choice(parts)) + str(rng.choice(seps)) for _ in range(int(rng.integers(1, 5))))
+        for _ in range(6000)
+    ]
+    ids = [f"user:{int(i)}:cart" for i in rng.integers(0, 10**7, 20_000)]  # folds well: the shape path
+    table_keys = [case[0] for case in TEMPLATE_CASES]
+    sample = [k for k in read_rdb_keys() if "\\" not in k]  # escaped binary keys take the other pass
+    keys = pa.array(["pad"] * 3 + ids + mixed + table_keys * 50 + sample, pa.string()).slice(3)
+    expected = templates_of(keys).to_pylist()
+    monkeypatch.setattr(assign_module, "SHAPE_MAX_DISTINCT", 1.0)  # shapes for every batch
+    assert assign_module._digit_shapes(keys, None) is not None
+    indices, dictionary = assign_module.raw_templates(keys)
+    assert [dictionary[i] for i in indices] == expected
+    monkeypatch.setattr(assign_module, "SHAPE_MAX_DISTINCT", 0.0)  # never: key by key
+    assert assign_module._digit_shapes(keys, None) is None
+    indices, dictionary = assign_module.raw_templates(keys)
+    assert [dictionary[i] for i in indices] == expected
+
+
+def read_rdb_keys() -> list[str]:
+    from pathlib import Path
+
+    from insightkit.rdb import read_rdb
+
+    sample = Path(__file__).resolve().parent.parent / "data" / "samples" / "sample.rdb"
+    return [k for batch in read_rdb(str(sample)) for k in batch.column("key").to_pylist()]
 
 
 def test_binary_keys_are_one_value_whatever_their_bytes() -> None:

@@ -21,7 +21,7 @@ from insightkit.errors import ConfigurationError
 from insightkit.patterns.cardinality import DEFAULT_THRESHOLDS, Thresholds
 from insightkit.patterns.custom import CustomSpec, match_rules, parse_custom
 from insightkit.patterns.discover import discover
-from insightkit.patterns.shapes import templates_of
+from insightkit.patterns.shapes import control_byte_rows, templates_of
 from insightkit.patterns.tokens import fold_variable_segments
 from insightkit.schema import PATTERN_COLUMN
 
@@ -57,13 +57,60 @@ def _slice(arr: pa.ChunkedArray, start: int) -> pa.Array:
 def raw_templates(keys: pa.Array, binary: pa.Array | None = None) -> tuple[np.ndarray, list[str]]:
     """Each key's raw (unfolded) template as an index into the distinct raw templates of ``keys``.
 
-    One RE2 pass with the GIL released: callers run it on worker threads.
+    Templates cannot tell one digit from another (every pattern in ``TEMPLATE_REGEX`` names digits by
+    a class holding all ten, and every digit ends up inside a wildcard), so keys that differ only in
+    their digits — ``user:123:cart`` and ``user:456:cart`` — share one template. When a sample says
+    that folds the batch well, RE2 runs once per distinct digit shape instead of once per key.
+    The GIL is released throughout: callers run it on worker threads.
     """
     if keys.null_count:  # not in KEY_SCHEMA, but a hand-made frame may have them
         keys = pc.fill_null(keys, "")
+    shapes = _digit_shapes(keys, binary)
+    if shapes is not None:
+        by_shape = shapes.dictionary_encode()
+        templates = templates_of(by_shape.dictionary).dictionary_encode()
+        template_of_shape = templates.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+        shape = by_shape.indices.to_numpy(zero_copy_only=False)
+        return template_of_shape[shape], templates.dictionary.to_pylist()
     encoded = templates_of(keys, binary).dictionary_encode()
     indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
     return indices, encoded.dictionary.to_pylist()
+
+
+#: Batches below this many keys, or whose sample has more than this share of distinct digit shapes,
+#: are templated key by key (the shapes would not save their own cost).
+SHAPE_MIN_KEYS = 1024
+SHAPE_MAX_DISTINCT = 0.25
+_SHAPE_SAMPLE = 4096
+_ZERO_DIGITS = np.arange(256, dtype=np.uint8)
+_ZERO_DIGITS[ord("0") : ord("9") + 1] = ord("0")
+
+
+def _digit_shapes(keys: pa.Array, binary: pa.Array | None) -> pa.Array | None:
+    """``keys`` with every ASCII digit written as ``0`` (a byte-wise table lookup: UTF-8 multi-byte
+    sequences never hold ASCII bytes), or None when that would not fold the batch enough or the
+    batch holds binary keys (their templates come from another pass)."""
+    if len(keys) < SHAPE_MIN_KEYS or not (
+        pa.types.is_string(keys.type) or pa.types.is_large_string(keys.type)
+    ):
+        return None
+    if binary is not None and pc.any(binary).as_py():
+        return None
+    if control_byte_rows(keys) is not None:
+        return None
+    _, offsets_buf, data = keys.buffers()
+    if data is None or offsets_buf is None:
+        return None
+    width = np.int64 if pa.types.is_large_string(keys.type) else np.int32
+    offsets = np.frombuffer(offsets_buf, dtype=width, count=keys.offset + len(keys) + 1)[keys.offset :]
+    start, end = int(offsets[0]), int(offsets[-1])
+    zeroed = _ZERO_DIGITS[np.frombuffer(data, dtype=np.uint8, count=end - start, offset=start)]
+    rebased = pa.py_buffer(offsets - offsets[0] if start else offsets)
+    shapes = pa.Array.from_buffers(keys.type, len(keys), [None, rebased, pa.py_buffer(zeroed)])
+    sample = shapes.slice(0, _SHAPE_SAMPLE)
+    if pc.count_distinct(sample).as_py() > SHAPE_MAX_DISTINCT * len(sample):
+        return None
+    return shapes
 
 
 def _encode_chunk(
