@@ -9,7 +9,9 @@ pipeline), then:
 - insightkit DUMP: the SCAN + pipelined DUMP/PTTL walk alone (assembled RDB discarded), and walk + decode.
 
 Each timing is the best of ``--repeat`` runs (peer and ours interleaved; medians too), for both disk-based
-and diskless replication.
+and diskless replication. For disk-based replication the *tail* is printed too: from the payload header
+(the master's BGSAVE is done, the bytes start to flow) to the last decoded batch, which is the part of our
+time that the peer (fetching only) does not have.
 
     python benchmarks/bench_snapshot.py                # 1M keys (about two minutes)
     python benchmarks/bench_snapshot.py --keys 200000
@@ -78,7 +80,7 @@ def main() -> None:
 
     from servers import find_cli, running_server
 
-    from insightkit.acquire import open_snapshot
+    from insightkit.acquire import open_snapshot, replica
     from insightkit.acquire.connection import RespClient
     from insightkit.acquire.dump import DumpWalker
     from insightkit.acquire.serverinfo import collect
@@ -100,12 +102,26 @@ def main() -> None:
                 capture_output=True,
             )
 
+        header_at: list[float] = []
+        read_header = replica.ReplicaStream._read_header
+
+        def timed_header(self: replica.ReplicaStream) -> str:
+            header = read_header(self)
+            header_at.append(time.perf_counter())
+            return header
+
+        replica.ReplicaStream._read_header = timed_header  # type: ignore[method-assign]
+        tails: list[float] = []
+
         def ours(method: str) -> Callable[[], None]:
             def run() -> None:
                 rows = 0
+                header_at.clear()
                 with open_snapshot(server.url, method=method, progress=False) as snap:
                     for batch in snap.batches():
                         rows += batch.num_rows
+                if header_at:
+                    tails.append(time.perf_counter() - header_at[0])
                 assert rows == args.keys, rows
 
             return run
@@ -119,6 +135,7 @@ def main() -> None:
             assert walker.stats.keys == args.keys and size > 0
 
         client = server.client()
+        print(f"load average before the sync runs: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print(
             f"\n{'mode':10} {'redis-cli --rdb':>16} {'insightkit sync+decode':>23} {'ratio':>7}   (medians)"
         )
@@ -126,6 +143,7 @@ def main() -> None:
             client.config_set("repl-diskless-sync", diskless)
             # Interleaved (peer, ours, peer, ours …) so that a change in machine load hits both alike.
             peers, mine = [], []
+            tails.clear()
             for _ in range(args.repeat):
                 peers.append(best(1, redis_cli))
                 mine.append(best(1, ours("sync")))
@@ -133,6 +151,10 @@ def main() -> None:
             p, m = min(peers), min(mine)
             pm, mm = statistics.median(peers), statistics.median(mine)
             print(f"{mode:10} {p:15.3f}s {m:22.3f}s {m / p:6.3f}x   ({pm:.3f}s / {mm:.3f}s = {mm / pm:.3f}x)")
+            if diskless == "no" and tails:
+                print(
+                    f"{'':10} tail (payload header -> last batch): best {min(tails):.3f}s, median {statistics.median(tails):.3f}s"
+                )
         if not args.skip_sync:
             print(f"(RDB size {(tmp / 'cli.rdb').stat().st_size / 1e6:.1f} MB)")
 

@@ -326,3 +326,25 @@ def test_diskless_end_mark_found_across_small_paced_reads(monkeypatch: pytest.Mo
     # a stream that stops before the mark is an interrupted transfer, never a complete one
     with pytest.raises(TransferInterrupted):
         b"".join(stream_of([payload[:5000]])._until_mark(mark))
+
+
+@pytest.mark.parametrize("diskless", ["no", "yes"])
+def test_diskless_payloads_are_decoded_on_one_thread(diskless: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A diskless master's child writes the stream while we read it: a second decoding thread would only
+    take its core. A disk-based payload arrives all at once after the fork: both cores decode it."""
+    import importlib
+
+    snapshot_module = importlib.import_module("insightkit.acquire.snapshot")
+    seen: list[object] = []
+    real = snapshot_module.read_rdb
+
+    def spy(source: object, **options: object) -> object:
+        seen.append(options.get("threads"))
+        return real(source, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(snapshot_module, "read_rdb", spy)
+    with running_server("redis70", args=server_args("redis70", "--repl-diskless-sync", diskless)) as server:
+        fill(server, 50)
+        meta = snapshot(server.url, method="sync", progress=False)
+    assert meta["transfer"]["format"] == ("diskless" if diskless == "yes" else "disk")
+    assert seen == ([1] if diskless == "yes" else [None])

@@ -69,6 +69,7 @@ class ReplicaStream:
         self.spec = spec
         self.where = spec.address
         self.transfer = Transfer()
+        self._payload_header: str | None = None
         self.conn = Connection(spec, timeout=timeout)
         try:
             self._handshake()
@@ -146,10 +147,22 @@ class ReplicaStream:
             raise TransferInterrupted(f"{self.where}: expected the RDB payload header, got {header[:60]!r}")
         return header
 
+    def wait_payload(self) -> str:
+        """Wait for the payload header (disk-based: until the master's fork has written its file) and
+        return the transfer format, "disk" or "diskless"; ``chunks()`` then starts with the payload.
+        Closes the connection if the header does not come."""
+        if self._payload_header is None:
+            try:
+                self._payload_header = self._read_header()
+            except BaseException:
+                self.close()
+                raise
+        return "diskless" if self._payload_header.startswith("$EOF:") else "disk"
+
     def chunks(self) -> Iterator[bytes]:
         """The RDB payload as it arrives; closes the connection when done, however it ends."""
         try:
-            header = self._read_header()
+            header = self._payload_header if self._payload_header is not None else self._read_header()
             if header.startswith("$EOF:"):
                 mark = header[5:].encode()
                 if len(mark) != EOF_MARK_LEN:

@@ -81,6 +81,11 @@ class NodeSnapshot:
             stream = self._open_stream(client, info)
             writer = _PartFile(self.path) if self.path else None
             try:
+                threads = None  # read_rdb's default: a second decoding thread where there is a core
+                if meta["method"] == "sync" and self._replica.wait_payload() == "diskless":
+                    # the master's child writes the stream as we read it and needs a core for that; one
+                    # decoding thread keeps up with it, a second would only take CPU from it
+                    threads = 1
                 chunks = stream if writer is None else writer.tee(stream)
                 reader = read_rdb(
                     chunks,
@@ -88,6 +93,7 @@ class NodeSnapshot:
                     verify_checksum=self.verify_checksum,
                     allocator=info.allocator,
                     list_compress_depth=info.list_compress_depth,
+                    threads=threads,
                 )
                 yield from reader
                 for _ in chunks:  # the decoder stops at the RDB's EOF: let the transfer finish too
@@ -98,6 +104,8 @@ class NodeSnapshot:
                     meta["path"] = str(writer.commit())
             finally:
                 stream.close()
+                if meta["method"] == "sync":  # also when the payload never started to be read
+                    self._replica.close()
                 if writer is not None:
                     writer.discard()
 
