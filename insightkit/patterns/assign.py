@@ -96,8 +96,15 @@ def _digit_shapes(keys: pa.Array, binary: pa.Array | None) -> pa.Array | None:
         return None
     if binary is not None and pc.any(binary).as_py():
         return None
+    sample = _zeroed(keys.slice(0, _SHAPE_SAMPLE))
+    if sample is None or pc.count_distinct(sample).as_py() > SHAPE_MAX_DISTINCT * len(sample):
+        return None
     if control_byte_rows(keys) is not None:
         return None
+    return _zeroed(keys)
+
+
+def _zeroed(keys: pa.Array) -> pa.Array | None:
     _, offsets_buf, data = keys.buffers()
     if data is None or offsets_buf is None:
         return None
@@ -106,11 +113,7 @@ def _digit_shapes(keys: pa.Array, binary: pa.Array | None) -> pa.Array | None:
     start, end = int(offsets[0]), int(offsets[-1])
     zeroed = _ZERO_DIGITS[np.frombuffer(data, dtype=np.uint8, count=end - start, offset=start)]
     rebased = pa.py_buffer(offsets - offsets[0] if start else offsets)
-    shapes = pa.Array.from_buffers(keys.type, len(keys), [None, rebased, pa.py_buffer(zeroed)])
-    sample = shapes.slice(0, _SHAPE_SAMPLE)
-    if pc.count_distinct(sample).as_py() > SHAPE_MAX_DISTINCT * len(sample):
-        return None
-    return shapes
+    return pa.Array.from_buffers(keys.type, len(keys), [None, rebased, pa.py_buffer(zeroed)])
 
 
 def _encode_chunk(
