@@ -36,13 +36,25 @@ def _ceil_to(size: nw.Expr, step: int) -> nw.Expr:
     return ceil_div(size, step) * step
 
 
-def jemalloc(size: nw.Expr) -> nw.Expr:
+def jemalloc_spacing(size: nw.Expr) -> nw.Expr:
+    """The distance between jemalloc's size classes around ``size`` (> 128): a quarter of its doubling."""
+    doubling = nw.max_horizontal(size - 1, nw.lit(1)).log(2).floor()
+    # up to 128 bytes the classes are 16 apart: no logarithm for them (DuckDB evaluates a CASE
+    # branch only for its own rows)
+    return (
+        nw.when(size <= 128)
+        .then(nw.lit(16))
+        .otherwise(nw.max_horizontal(nw.lit(2) ** (doubling - 2), nw.lit(16)))
+    )
+
+
+def jemalloc(size: nw.Expr, spacing: nw.Expr | None = None) -> nw.Expr:
     """jemalloc's size class for ``size`` bytes: 8, then steps of 16 to 128, then 4 classes per doubling.
 
-    Closed form (no branch per class) so the expression stays small on every engine.
+    Closed form (no branch per class) so the expression stays small on every engine; ``spacing`` may
+    be given as a column already holding ``jemalloc_spacing(size)``.
     """
-    doubling = nw.max_horizontal(size - 1, nw.lit(1)).log(2).floor()
-    spacing = nw.max_horizontal(nw.lit(2) ** (doubling - 2), nw.lit(16))
+    spacing = jemalloc_spacing(size) if spacing is None else spacing
     rounded = ceil_div(size, spacing) * spacing
     # Up to 128 bytes the classes are 16 apart: a branch of its own, so the logarithm (the costly
     # part on DuckDB, which evaluates a CASE branch only for its rows) runs for bigger sizes only.
@@ -126,7 +138,15 @@ def positive(expr: nw.Expr) -> nw.Expr:
 def alloc_steps(name: str, size: nw.Expr, allocator: str) -> tuple[Steps, nw.Expr]:
     size_col = f"{TEMP}{name}_size"
     out = f"{TEMP}{name}"
-    return [(size_col, size), (out, alloc(nw.col(size_col), allocator))], nw.col(out)
+    if allocator == "libc":
+        return [(size_col, size), (out, libc(nw.col(size_col)))], nw.col(out)
+    spacing_col = f"{TEMP}{name}_spacing"  # its logarithm once, not once per use
+    steps: Steps = [
+        (size_col, size),
+        (spacing_col, jemalloc_spacing(nw.col(size_col))),
+        (out, jemalloc(nw.col(size_col), nw.col(spacing_col))),
+    ]
+    return steps, nw.col(out)
 
 
 def sds_steps(name: str, length: nw.Expr, allocator: str) -> tuple[Steps, nw.Expr]:
