@@ -81,10 +81,9 @@ def ingest(
 
     Pass two reads the rows pass one spilled beside ``target``; when the disk runs low, a source
     that can be read again in the same order (``reopen``) stops spilling and is read a second time
-    instead. ``custom`` patterns (as ``analyze(patterns=…)``)
-    win over discovery, as in memory. ``metadata`` is called once pass one is done (a live
-    snapshot's is complete only then). Nothing is left at ``target``, nor any scratch file beside
-    it, when anything fails.
+    instead. ``custom`` patterns (as ``analyze(patterns=…)``) win over discovery, as in memory.
+    ``metadata`` is called once pass one is done (a live snapshot's is complete only then). Nothing
+    is left at ``target``, nor any scratch file beside it, when anything fails.
     """
     target = Path(target)
     codes_path = target.parent / f".{target.name}.templates"
