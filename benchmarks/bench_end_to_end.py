@@ -37,102 +37,72 @@ sys.path.insert(0, str(HERE))
 # --- children: each prints one JSON line ------------------------------------------------------------
 
 
+class _Stages:
+    """Seconds per named stage, timed as each call runs."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+
+    def run(self, name: str, work: Any) -> Any:
+        t = time.perf_counter()
+        result = work()
+        self.seconds[name] = time.perf_counter() - t
+        return result
+
+    def since_start(self, name: str) -> None:
+        self.seconds[name] = time.perf_counter() - self.started
+
+    def report(self, analysis: Any, rsnap_bytes: int, **extra: Any) -> dict[str, Any]:
+        """The child's JSON: what the Analysis found (patterns, findings) and the stage times."""
+        return {
+            "keys": int(self.run("summary", analysis.summary).totals["keys"]),
+            "patterns": len(self.run("aggregate_patterns", lambda: analysis.patterns)),
+            "findings": len(self.run("rules", lambda: analysis.recommendations)),
+            "rsnap_bytes": rsnap_bytes,
+            **extra,
+            "stages": self.seconds,
+            "seconds": time.perf_counter() - self.started,
+        }
+
+
 def _child_insightkit(rdb: str) -> dict[str, Any]:
     """What a script does: ``analyze(rdb)`` with the defaults (out of core from 128 MiB of RDB), then
-    the RSNAP written to a path of its own, patterns, summary and recommendations."""
+    the RSNAP written to a path of its own, summary, patterns and recommendations."""
     import insightkit
 
-    stages: dict[str, float] = {}
-    t0 = time.perf_counter()
+    stages = _Stages()
     with tempfile.TemporaryDirectory() as tmp, insightkit.analyze(rdb, progress=False) as analysis:
-        stages["analyze"] = time.perf_counter() - t0
-        out_of_core = analysis.out_of_core
-        t = time.perf_counter()
-        path = analysis.to_rsnap(Path(tmp) / "out.rsnap.parquet")
-        rsnap_bytes = path.stat().st_size
-        stages["write_rsnap"] = time.perf_counter() - t
-        t = time.perf_counter()
-        patterns = analysis.patterns
-        stages["aggregate_patterns"] = time.perf_counter() - t
-        t = time.perf_counter()
-        summary = analysis.summary()
-        stages["summary"] = time.perf_counter() - t
-        t = time.perf_counter()
-        recommendations = analysis.recommendations
-        stages["rules"] = time.perf_counter() - t
-    return {
-        "keys": int(summary.totals["keys"]),
-        "out_of_core": out_of_core,
-        "patterns": len(patterns),
-        "findings": len(recommendations),
-        "rsnap_bytes": rsnap_bytes,
-        "stages": stages,
-        "seconds": time.perf_counter() - t0,
-    }
+        stages.since_start("analyze")
+        path = stages.run("write_rsnap", lambda: analysis.to_rsnap(Path(tmp) / "out.rsnap.parquet"))
+        return stages.report(analysis, path.stat().st_size, out_of_core=analysis.out_of_core)
 
 
 def _child_in_memory(rdb: str) -> dict[str, Any]:
     """``analyze(rdb, out_of_core=False)``: the whole key table in pandas."""
     import insightkit
 
-    stages: dict[str, float] = {}
-    t0 = time.perf_counter()
+    stages = _Stages()
     analysis = insightkit.analyze(rdb, progress=False, out_of_core=False)
-    stages["decode"] = time.perf_counter() - t0
-    t = time.perf_counter()
-    keys = analysis.keys  # pattern assignment
-    stages["assign_patterns"] = time.perf_counter() - t
-    t = time.perf_counter()
+    stages.since_start("decode")
+    stages.run("assign_patterns", lambda: analysis.keys)
     with tempfile.TemporaryDirectory() as tmp:
-        path = analysis.to_rsnap(Path(tmp) / "out.rsnap.parquet")
-        rsnap_bytes = path.stat().st_size
-    stages["write_rsnap"] = time.perf_counter() - t
-    t = time.perf_counter()
-    patterns = analysis.patterns
-    stages["aggregate_patterns"] = time.perf_counter() - t
-    t = time.perf_counter()
-    recommendations = analysis.recommendations
-    stages["rules"] = time.perf_counter() - t
-    return {
-        "keys": len(keys),
-        "patterns": len(patterns),
-        "findings": len(recommendations),
-        "rsnap_bytes": rsnap_bytes,
-        "stages": stages,
-        "seconds": time.perf_counter() - t0,
-    }
+        path = stages.run("write_rsnap", lambda: analysis.to_rsnap(Path(tmp) / "out.rsnap.parquet"))
+        return stages.report(analysis, path.stat().st_size)
 
 
 def _child_streaming(rdb: str) -> dict[str, Any]:
     """``analyze(rdb, rsnap=path)``: the keys streamed into the caller's RSNAP with their patterns
-    (two passes over the file), then summary, patterns and rules on DuckDB over it."""
+    (two passes), then summary, patterns and rules on DuckDB over it."""
     import insightkit
 
-    stages: dict[str, float] = {}
-    t0 = time.perf_counter()
+    stages = _Stages()
+    limit = os.environ.get("IK_DUCKDB_MEMORY", "600MB")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "out.rsnap.parquet"
-        limit = os.environ.get("IK_DUCKDB_MEMORY", "600MB")
         with insightkit.analyze(rdb, progress=False, rsnap=path, memory_limit=limit) as analysis:
-            stages["decode_patterns_write_rsnap"] = time.perf_counter() - t0
-            t = time.perf_counter()
-            patterns = analysis.patterns
-            stages["aggregate_patterns"] = time.perf_counter() - t
-            t = time.perf_counter()
-            summary = analysis.summary()
-            stages["summary"] = time.perf_counter() - t
-            t = time.perf_counter()
-            recommendations = analysis.recommendations
-            stages["rules"] = time.perf_counter() - t
-            rsnap_bytes = path.stat().st_size
-    return {
-        "keys": int(summary.totals["keys"]),
-        "patterns": len(patterns),
-        "findings": len(recommendations),
-        "rsnap_bytes": rsnap_bytes,
-        "stages": stages,
-        "seconds": time.perf_counter() - t0,
-    }
+            stages.since_start("decode_patterns_write_rsnap")
+            return stages.report(analysis, path.stat().st_size)
 
 
 def _child_rdbpy(rdb: str) -> dict[str, Any]:
