@@ -1473,27 +1473,36 @@ cdef class Decoder:
             raise RdbFormatError(f"internal error: segment of {nkeys} keys decoded as {self.n - rows}",
                                  offset=base_offset)
 
+    cdef int _key_prefix(self, int t) except -1 nogil:
+        """Opcode ``t`` when it is one of the key's prefixes (expiry, idle time, LFU counter): read it
+        into the key being assembled and return 1; 0 for any other opcode."""
+        if t == OP_EXPIRETIME_MS:
+            self._mark_key_start()
+            self.expire_ms = <int64_t>self._le(8)
+            self.has_expire = True
+        elif t == OP_EXPIRETIME:
+            self._mark_key_start()
+            self.expire_ms = (<int64_t><int32_t>self._le(4)) * 1000
+            self.has_expire = True
+        elif t == OP_IDLE:
+            self._mark_key_start()
+            self.idle = self._plain_len()
+            self.has_idle = True
+        elif t == OP_FREQ:
+            self._mark_key_start()
+            self.freq = self._u8()
+            self.has_freq = True
+        else:
+            return 0
+        return 1
+
     cdef int _segment_items(self) except -1 nogil:
         cdef int t
         while self.pos < self.end:
             self.item_start = self.pos
             t = self._u8()
-            if t == OP_EXPIRETIME_MS:
-                self._mark_key_start()
-                self.expire_ms = <int64_t>self._le(8)
-                self.has_expire = True
-            elif t == OP_EXPIRETIME:
-                self._mark_key_start()
-                self.expire_ms = (<int64_t><int32_t>self._le(4)) * 1000
-                self.has_expire = True
-            elif t == OP_IDLE:
-                self._mark_key_start()
-                self.idle = self._plain_len()
-                self.has_idle = True
-            elif t == OP_FREQ:
-                self._mark_key_start()
-                self.freq = self._u8()
-                self.has_freq = True
+            if self._key_prefix(t):
+                pass
             elif self.n >= self.batch_size or not self._key_item(t):
                 with gil:
                     self._fail(f"internal error: item {t} in a segment")
@@ -1542,22 +1551,8 @@ cdef class Decoder:
             self._choose_model()
         if t < OP_RAM_LRU or (t > OP_RAM_LRU and t < OP_SLOT_IMPORT):
             return self._key(t)
-        if t == OP_EXPIRETIME_MS:
-            self._mark_key_start()
-            self.expire_ms = <int64_t>self._le(8)
-            self.has_expire = True
-        elif t == OP_EXPIRETIME:
-            self._mark_key_start()
-            self.expire_ms = (<int64_t><int32_t>self._le(4)) * 1000
-            self.has_expire = True
-        elif t == OP_IDLE:
-            self._mark_key_start()
-            self.idle = self._plain_len()
-            self.has_idle = True
-        elif t == OP_FREQ:
-            self._mark_key_start()
-            self.freq = self._u8()
-            self.has_freq = True
+        if self._key_prefix(t):
+            pass
         elif t == OP_SELECTDB:
             a = self._plain_len()
             if a > 0x7FFFFFFF:
