@@ -220,18 +220,24 @@ class Globals:
         )
 
     def joins_for(self, frame: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) -> tuple[bool, bool]:
-        """Which joins (per pattern, per expiry second) ``rules`` need, found by a dry run of each rule
-        on an empty copy of ``frame``: an expression naming a column the copy lacks fails to build."""
+        """Which joins (per pattern, per expiry second) ``rules`` need between them."""
+        each = self.joins_of_each(frame, rules, ctx)
+        return any(p for p, _ in each), any(s for _, s in each)
+
+    def joins_of_each(
+        self, frame: nw.LazyFrame[Any], rules: list[Rule], ctx: Context
+    ) -> list[tuple[bool, bool]]:
+        """For each rule, the joins it needs, found by a dry run on one empty copy of ``frame``: an
+        expression naming a column the copy lacks fails to build."""
         empty = self.attach(frame.head(0)).collect().to_arrow()
         pattern_columns = [c for c in self.per_pattern.collect_schema().names() if c != PATTERN_COLUMN]
         second_columns = [c for c in self.mass_seconds.collect_schema().names() if c != "expiry_second"]
-        patterns = seconds = False
-        for rule in rules:
-            if not _builds(empty.drop_columns(pattern_columns), rule, ctx):
-                patterns = True
-            if not _builds(empty.drop_columns(second_columns), rule, ctx):
-                seconds = True
-        return patterns, seconds
+        without_patterns = empty.drop_columns(pattern_columns)
+        without_seconds = empty.drop_columns(second_columns)
+        return [
+            (not _builds(without_patterns, rule, ctx), not _builds(without_seconds, rule, ctx))
+            for rule in rules
+        ]
 
 
 def _builds(empty: pa.Table, rule: Rule, ctx: Context) -> bool:
@@ -349,13 +355,15 @@ def _lazy_partials(
         nw.when(_condition(rule, ctx)).then(1).otherwise(0).sum().alias(f"{TEMP}n{i}")
         for i, rule in enumerate(rules)
     ]
-    patterns, seconds = measured.joins_for(frame, rules, ctx)
+    needs = measured.joins_of_each(frame, rules, ctx)
+    patterns, seconds = any(p for p, _ in needs), any(s for _, s in needs)
     counts = measured.attach(frame, patterns=patterns, seconds=seconds).select(*selections).collect()
-    fired = [rule for i, rule in enumerate(rules) if _int(counts[f"{TEMP}n{i}"].item())]
     found = []
-    for rule in fired:
-        patterns, seconds = measured.joins_for(frame, [rule], ctx)
-        found += _per_rule_partials(measured.attach(frame, patterns=patterns, seconds=seconds), [rule], ctx)
+    for i, rule in enumerate(rules):
+        if _int(counts[f"{TEMP}n{i}"].item()):
+            patterns, seconds = needs[i]
+            attached = measured.attach(frame, patterns=patterns, seconds=seconds)
+            found += _per_rule_partials(attached, [rule], ctx)
     return found
 
 
