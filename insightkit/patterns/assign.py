@@ -21,7 +21,7 @@ from insightkit.errors import ConfigurationError
 from insightkit.patterns.cardinality import DEFAULT_THRESHOLDS, Thresholds
 from insightkit.patterns.custom import CustomSpec, match_rules, parse_custom
 from insightkit.patterns.discover import discover
-from insightkit.patterns.shapes import control_byte_rows, templates_of
+from insightkit.patterns.shapes import control_byte_rows, string_bytes, templates_of
 from insightkit.patterns.tokens import fold_variable_segments
 from insightkit.schema import PATTERN_COLUMN
 
@@ -105,13 +105,12 @@ def _digit_shapes(keys: pa.Array, binary: pa.Array | None) -> pa.Array | None:
 
 
 def _zeroed(keys: pa.Array) -> pa.Array | None:
-    _, offsets_buf, data = keys.buffers()
-    if data is None or offsets_buf is None:
+    buffers = string_bytes(keys)
+    if buffers is None:
         return None
-    width = np.int64 if pa.types.is_large_string(keys.type) else np.int32
-    offsets = np.frombuffer(offsets_buf, dtype=width, count=keys.offset + len(keys) + 1)[keys.offset :]
-    start, end = int(offsets[0]), int(offsets[-1])
-    zeroed = _ZERO_DIGITS[np.frombuffer(data, dtype=np.uint8, count=end - start, offset=start)]
+    offsets, data = buffers
+    start = int(offsets[0])
+    zeroed = _ZERO_DIGITS[data[start:]]
     rebased = pa.py_buffer(offsets - offsets[0] if start else offsets)
     return pa.Array.from_buffers(keys.type, len(keys), [None, rebased, pa.py_buffer(zeroed)])
 

@@ -58,8 +58,9 @@ _PY_TEMPLATE = re.compile(TEMPLATE_REGEX)
 _PY_BINARY = re.compile(BINARY_RUN)
 
 
-def control_byte_rows(keys: pa.Array) -> np.ndarray | None:
-    """Rows holding a control byte (valid UTF-8 but binary in spirit), found on the raw buffer."""
+def string_bytes(keys: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """A string array's offsets (one per row, plus the end) and the bytes they point into, as numpy
+    views of its buffers (``data[offsets[0]:offsets[-1]]`` are the rows' bytes); None when empty."""
     if len(keys) == 0 or not (pa.types.is_string(keys.type) or pa.types.is_large_string(keys.type)):
         return None
     offsets_buf, data_buf = keys.buffers()[1], keys.buffers()[2]
@@ -67,7 +68,16 @@ def control_byte_rows(keys: pa.Array) -> np.ndarray | None:
         return None
     width = np.int64 if pa.types.is_large_string(keys.type) else np.int32
     offsets = np.frombuffer(offsets_buf, dtype=width, count=keys.offset + len(keys) + 1)[keys.offset :]
-    data = np.frombuffer(data_buf, dtype=np.uint8, count=int(offsets[-1]))[int(offsets[0]) :]
+    return offsets, np.frombuffer(data_buf, dtype=np.uint8, count=int(offsets[-1]))
+
+
+def control_byte_rows(keys: pa.Array) -> np.ndarray | None:
+    """Rows holding a control byte (valid UTF-8 but binary in spirit), found on the raw buffer."""
+    buffers = string_bytes(keys)
+    if buffers is None:
+        return None
+    offsets, everything = buffers
+    data = everything[int(offsets[0]) :]
     hits = np.flatnonzero((data < 0x20) | (data == 0x7F)) + int(offsets[0])
     if len(hits) == 0:
         return None
