@@ -1,4 +1,4 @@
-"""Shared fixtures: real servers on free loopback ports, the shared RDB corpus, temp dirs."""
+"""Shared fixtures: real servers on free loopback ports, the RDB corpus (tests/corpus), temp dirs."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from servers import FLAVOURS, Server, find_binary, running_server
 
 REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO.parent / "shared" / "corpus"
+CORPUS = REPO / "tests" / "corpus"
 SAMPLES = REPO / "data" / "samples"
 
 
@@ -46,7 +46,7 @@ def any_server(request: pytest.FixtureRequest) -> Iterator[Server]:
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     if not (CORPUS / "MANIFEST.tsv").exists():
-        pytest.fail(f"shared corpus not found at {CORPUS}")
+        pytest.fail(f"test corpus not found at {CORPUS}")
     return CORPUS
 
 

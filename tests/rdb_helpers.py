@@ -9,7 +9,7 @@ from typing import Any
 import insightkit
 from insightkit.errors import RdbChecksumError, RdbError, RdbFormatError, RdbVersionError
 
-CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parent / "corpus"
 
 # Corpus files that must fail, and how (corrupt on purpose or from a future format).
 EXPECTED_ERRORS: dict[str, type[RdbError]] = {

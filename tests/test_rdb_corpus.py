@@ -18,8 +18,8 @@ from insightkit.errors import RdbError
 from insightkit.rdb import unescape_key
 from insightkit.schema import KEY_SCHEMA
 
-if not (CORPUS / "MANIFEST.tsv").exists():  # CI clones with shared/ beside the repo
-    raise RuntimeError(f"shared corpus missing at {CORPUS}")
+if not (CORPUS / "MANIFEST.tsv").exists():  # tests/corpus is part of the repository
+    raise RuntimeError(f"test corpus missing at {CORPUS}")
 
 ENTRIES = manifest()
 FILES = [e["file"] for e in ENTRIES]
