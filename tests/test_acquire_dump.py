@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from acquire_helpers import fill, rows, saved_rows, server_args, table_of
 from rdb_population import populate
-from servers import running_server, start_server
+from servers import FLAVOURS, running_server, start_server
 
 from insightkit.acquire import dump as dump_module
 from insightkit.acquire import open_snapshot, snapshot
@@ -30,7 +30,7 @@ def _all_keys(client) -> list[bytes]:  # type: ignore[no-untyped-def]
     return sorted(client.scan_iter(count=1000))
 
 
-@pytest.mark.parametrize("flavour", ["redis62", "redis70", "valkey81"])
+@pytest.mark.parametrize("flavour", sorted(FLAVOURS))
 def test_assembled_rdb_loads_with_identical_values(flavour: str, tmp_path: Path) -> None:
     with running_server(flavour, args=server_args(flavour)) as server:
         populate(server, big=False)
