@@ -200,10 +200,10 @@ def test_rdb_version_1() -> None:
 
 
 def test_rdb_version_13() -> None:
-    """The newest format the decoder accepts (Redis 8.4's): listpack types, quicklist 2, hash field
-    TTLs, RESIZEDB, millisecond expiry and the CRC trailer."""
+    """Redis 8.6's format with only the types older versions had: listpack types, quicklist 2, hash
+    field TTLs, RESIZEDB, millisecond expiry and the CRC trailer."""
     hfe = b"\x19" + _s(b"hfe") + struct.pack("<Q", 1234) + _s(_lp([b"f1", b"v1", 0, b"f2", b"v2", 1234]))
-    body = b"\xfa" + _s(b"redis-ver") + _s(b"8.4.0") + b"\xfe\x00\xfb\x06\x01"
+    body = b"\xfa" + _s(b"redis-ver") + _s(b"8.6.0") + b"\xfe\x00\xfb\x06\x01"
     body += b"\xfc" + struct.pack("<Q", 1_900_000_000_000) + b"\x00" + _s(b"str") + _s(b"v" * 10)
     body += b"\x10" + _s(b"hash") + _s(_lp([b"f", b"v"]))
     body += b"\x11" + _s(b"zset") + _s(_lp([b"a", 1, b"b", 2]))
@@ -211,7 +211,7 @@ def test_rdb_version_13() -> None:
     body += b"\x12" + _s(b"list") + b"\x01" + b"\x02" + _s(_lp([b"x", b"y", 9]))
     body += hfe
     rows, meta = decode_rows(_rdb(body, version=13))
-    assert meta.rdb_version == 13 and meta.checksum == "ok" and meta.redis_version == "8.4.0"
+    assert meta.rdb_version == 13 and meta.checksum == "ok" and meta.redis_version == "8.6.0"
     got = [(r["key"], r["type"], r["encoding"], r["num_elements"]) for r in rows]
     assert got == [
         ("str", "string", "embstr", 1),
@@ -226,7 +226,7 @@ def test_rdb_version_13() -> None:
     assert meta.resize_db == {0: {"keys": 6, "expires": 1}}
     # without redis-ver the format alone names the writer
     _, bare = decode_rows(_rdb(b"\xfe\x00" + b"\x00" + _s(b"k") + _s(b"v"), version=13))
-    assert bare.server["version"] == "8.4" and bare.server["source"] == "rdb-version"
+    assert bare.server["version"] == "8.6" and bare.server["source"] == "rdb-version"
 
 
 @pytest.mark.parametrize("version", [0, 14, 99])
