@@ -40,6 +40,7 @@ def rdb_writers(rdb_version: int | None) -> tuple[tuple[int, int], tuple[int, in
         return RDB_WRITERS[NEWEST_RDB_VERSION]
     return RDB_WRITERS.get(rdb_version)
 
+
 _VERSION = re.compile(r"(?:(redis|valkey)[-_ ]?)?v?(\d+)(?:\.(\d+))?", re.IGNORECASE)
 
 

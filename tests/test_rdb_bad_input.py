@@ -61,10 +61,13 @@ def test_wrong_magic_and_future_version() -> None:
     assert info.value.offset == 0
     with pytest.raises(RdbTruncatedError):
         _decode(b"")  # an empty stream ends inside the header
-    with pytest.raises(RdbVersionError):
-        _decode(b"REDIS0042\xff" + b"\x00" * 8)
-    with pytest.raises(RdbVersionError):
-        _decode(b"VALKEY999\xff" + b"\x00" * 8)
+    for header in (b"REDIS0000", b"VALKEY079", b"VALKEY011"):  # no such version / Redis' range
+        with pytest.raises(RdbVersionError) as info:
+            _decode(header + b"\xff" + b"\x00" * 8)
+        assert info.value.offset in (5, 6)
+    for header in (b"REDIS0042", b"VALKEY999"):  # newer than known: read while every byte is known
+        rows, meta = decode_rows(header + b"\xff" + b"\x00" * 8)
+        assert rows == [] and meta.newer_than_known and meta.notes and meta.checksum == "disabled"
 
 
 def test_bad_crc_names_the_trailer() -> None:
@@ -108,9 +111,14 @@ def test_huge_element_count_fails_at_once() -> None:
 
 
 def test_unknown_type_byte_and_bad_length_byte() -> None:
-    with pytest.raises(RdbFormatError) as info:
-        _decode(_rdb(b"\x1e" + _s(b"k") + _s(b"v")))
-    assert "unknown value type 30" in str(info.value) and info.value.offset == 9
+    for version, suffix in ((9, ""), (15, ""), (16, "newer than RDB 15")):
+        with pytest.raises(RdbFormatError) as info:
+            _decode(_rdb(b"\xfe\x00" + b"\x22" + _s(b"k") + _s(b"v"), version=version))
+        assert "unknown value type 34" in str(info.value) and suffix in str(info.value)
+        assert info.value.offset == 11 and info.value.key == "k"
+    for t in (8, 106, 120, 241):  # the other unassigned type bytes below the opcodes
+        with pytest.raises(RdbFormatError, match=f"unknown value type {t}"):
+            _decode(_rdb(bytes([t]) + _s(b"k") + _s(b"v"), version=15))
     with pytest.raises(RdbFormatError) as info:
         _decode(_rdb(b"\x00" + _s(b"k") + b"\x85"))
     assert "length byte" in str(info.value) and info.value.key == "k"

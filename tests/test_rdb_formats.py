@@ -229,9 +229,22 @@ def test_rdb_version_13() -> None:
     assert bare.server["version"] == "8.6" and bare.server["source"] == "rdb-version"
 
 
-@pytest.mark.parametrize("version", [0, 14, 99])
-def test_rdb_version_out_of_range_is_refused_by_number(version: int) -> None:
-    data = _rdb(b"\xfe\x00" + b"\x00" + _s(b"k") + _s(b"v"), version=version)
-    with pytest.raises(RdbVersionError, match=rf"unsupported RDB version {version}\b") as info:
+def test_rdb_version_0_is_refused_by_number() -> None:
+    data = _rdb(b"\xfe\x00" + b"\x00" + _s(b"k") + _s(b"v"), version=0)
+    with pytest.raises(RdbVersionError, match=r"unsupported RDB version 0\b") as info:
         decode_rows(data)
     assert info.value.offset == 5
+
+
+@pytest.mark.parametrize("version", [14, 15, 16, 99, 9999])
+def test_newer_versions_are_read_while_every_type_byte_is_known(version: int) -> None:
+    body = b"\xfa" + _s(b"redis-ver") + _s(b"255.255.255") + b"\xfe\x00" + b"\x00" + _s(b"k") + _s(b"v")
+    rows, meta = decode_rows(_rdb(body, version=version))
+    assert [(r["key"], r["type"]) for r in rows] == [("k", "string")]
+    assert meta.newer_than_known == (version > 15)
+    assert bool(meta.notes) == (version > 15)
+    if version > 15:
+        assert f"RDB version {version} is newer than RDB 15" in meta.notes[0]
+        assert meta.to_dict()["newer_than_known"] is True
+    # an unstable build (255.255.255) is priced as the newest release its format belongs to
+    assert meta.memory_model["version"] == ("8.8" if version == 14 else "8.10")
