@@ -245,6 +245,46 @@ def gcra(tat_us: int) -> bytes:
 # --- a file with every new record ----------------------------------------------------------------
 
 
+# A stream node of three entries (the third with fields of its own) and a consumer group whose middle
+# entry is NACKed: pending 3, two consumers.
+SAMPLE_NODE = stream_node(1_000, [(0, {b"f": b"v"}), (1, {b"f": b"w"}), (2, {b"f": b"x", b"g": b"y"})])
+SAMPLE_GROUP = {
+    "name": b"grp",
+    "last": (1_000, 2),
+    "entries_read": 3,
+    "pel": [(1_000, 0, 5, 1), (1_000, 1, 0, 1), (1_000, 2, 7, 2)],
+    "consumers": [(b"alice", [(1_000, 0)]), (b"bob", [(1_000, 2)])],
+    "nacked": [(1_000, 1)],
+}
+
+
+def small_files() -> list[bytes]:
+    """One small file per new record (fuzzing seeds: mutations land on the new layouts)."""
+    names = tmpl_order([b"name", b"age", b"city"])
+    producers = [(b"p", [(b"iid-1", (1_000, 0)), (b"iid-2", (1_000, 1))])]
+    records = [
+        template(3, names) + key(T_TMPL_LP_REF, b"h", tmpl_lp_ref(3, [b"30", b"Paris", 7])),
+        template(3, names) + key(T_TMPL_ARRAY_REF, b"h", tmpl_array_ref(3, [b"30", b"Paris", b"x" * 30])),
+        key(T_TMPL_LP, b"h", tmpl_lp(names, [b"1", b"2", b"3"], 0)),
+        key(T_TMPL_LP, b"h", tmpl_lp(names, [b"1", b"2", b"3"], 1)),
+        key(T_TMPL_ARRAY, b"h", tmpl_array(names, [b"1", b"2", b"3"], 0)),
+        key(T_TMPL_ARRAY, b"h", tmpl_array(names, [b"1", b"2", b"3"], 1)),
+        key(T_ARRAY, b"a", array([(0, AR_SMALLSTR, b"abc"), (9, AR_INT, -5), (70, AR_FLOAT, 2.5)], 4)),
+        key(T_ARRAY, b"a", array([(i, AR_INT, i) for i in range(12)] + [(10**9, AR_SDS, b"s" * 9)])),
+        key(T_STREAM_5, b"s", stream(27, [SAMPLE_NODE], 3, (1_000, 2), [SAMPLE_GROUP], producers)),
+        key(T_STREAM_4, b"s", stream(26, [SAMPLE_NODE], 3, (1_000, 2), [], producers)),
+        key(
+            0,
+            b"k",
+            st(b"v"),
+            expire_ms=5,
+            meta=key_meta((class_spec("KMT1"), module_value((2, 7), (5, b"x")))),
+        ),
+        key(T_GCRA, b"g", gcra(1_786_686_669_000_123), expire_ms=1_786_686_669_000),
+    ]
+    return [rdb(b"\xfe\x00" + r) for r in records]
+
+
 def sample_file(n: int = 40, *, late_template: bool = False) -> bytes:
     """An RDB 15 of n keys of every new kind (and plain strings between them) in two databases, with
     expiries and key metadata; templates are declared up front (or, with ``late_template``, one more
@@ -252,14 +292,7 @@ def sample_file(n: int = 40, *, late_template: bool = False) -> bytes:
     names = tmpl_order([b"name", b"age", b"city"])
     wide = tmpl_order([b"f%d" % i for i in range(12)])
     body = template(0, names) + template(7, wide) + b"\xfe\x00\xfb" + ln(n) + ln(n // 5)
-    node = stream_node(1_000, [(0, {b"f": b"v"}), (1, {b"f": b"w"}), (2, {b"f": b"x", b"g": b"y"})])
-    group = {
-        "name": b"grp",
-        "last": (1_000, 2),
-        "pel": [(1_000, 0, 5, 1), (1_000, 1, 0, 1), (1_000, 2, 7, 2)],
-        "consumers": [(b"alice", [(1_000, 0), (1_000, 2)])],
-        "nacked": [(1_000, 1)],
-    }
+    node, group = SAMPLE_NODE, SAMPLE_GROUP
     for i in range(n):
         if i == n // 2:
             body += b"\xfe\x02"

@@ -72,9 +72,14 @@ def mutate(data: bytes, rng: Any) -> bytes:
 
 
 def fuzz_seeds() -> list[bytes]:
-    """Small corpus files (all formats) used as mutation seeds."""
+    """Small corpus files (all formats) used as mutation seeds, and hand-built files with every record
+    of RDB 13-15 (tests/rdb15_builder.py), which no corpus file has all of."""
+    import rdb15_builder
+
     seeds = []
     for entry in manifest():
         if int(entry["bytes"]) <= 6000:
             seeds.append((CORPUS / entry["file"]).read_bytes())
+    seeds.extend(rdb15_builder.small_files())
+    seeds.append(rdb15_builder.sample_file(12, late_template=True))
     return seeds

@@ -80,15 +80,7 @@ def test_0xf3_is_valkeys_slot_import_before_rdb_13() -> None:
 
 # --- streams 26 / 27 ------------------------------------------------------------------------------
 
-NODE = b.stream_node(1_000, [(0, {b"f": b"v"}), (1, {b"f": b"w"}), (2, {b"f": b"x", b"g": b"y"})])
-GROUP = {
-    "name": b"grp",
-    "last": (1_000, 2),
-    "entries_read": 3,
-    "pel": [(1_000, 0, 5, 1), (1_000, 1, 0, 1), (1_000, 2, 7, 2)],
-    "consumers": [(b"alice", [(1_000, 0)]), (b"bob", [(1_000, 2)])],
-    "nacked": [(1_000, 1)],
-}
+NODE, GROUP = b.SAMPLE_NODE, b.SAMPLE_GROUP
 
 
 def test_streams_with_nack_zones_and_idempotent_producers() -> None:
