@@ -43,6 +43,16 @@ cdef enum Encoding:
     ENC_TMPL_LP = 15         # hashes backed by a shared template, values in a listpack (Redis >= 8.10)
     ENC_TMPL_ARRAY = 16      # ... values in an array of sds
 
+# What RDB 13-15 added to a key (Redis 8.6-8.10), kept out of KeyFacts so that the struct the decoder
+# clears for every key stays small: KeyFacts.rdb15 points at one when the key has any of it.
+cdef struct KeyFacts15:
+    int64_t key_meta_classes # KEY_META (0xF3) classes attached to the key: one 8-byte kvobj slot each
+    int64_t value_alloc      # arrays: array_bytes(); template arrays: template_value() summed
+    int64_t stream_nacked    # type 27: group PEL entries in the NACK zone (owned by no consumer)
+    int64_t idmp_producers   # types 26/27: idempotent producers
+    int64_t idmp_entries     # ... the IIDs they track
+    int64_t idmp_alloc       # ... priced by idmp_producer()/idmp_entry()
+
 cdef struct KeyFacts:
     int kind                 # Kind
     int encoding             # Encoding as held in memory by the writing server
@@ -72,14 +82,9 @@ cdef struct KeyFacts:
     int64_t stream_cg_alloc  # consumer groups and consumers priced one by one (stream_group()/stream_consumer())
     int64_t stream_cg_calls  # how many stream_group()/stream_consumer() calls made it
     bint elements_all_int    # sets (RDB type 2): every member is a canonical integer (set by the decoder)
-    # --- appended for RDB 13-15 (set by the decoder; the model prices them in _rdb15_value()) ---
-    bint rdb15               # any of the fields below, or an array/GCRA/template-hash key: take the branch
-    int64_t key_meta_classes # KEY_META (0xF3) classes attached to the key: one 8-byte kvobj slot each
-    int64_t value_alloc      # arrays: array_bytes(); template arrays: template_value() summed
-    int64_t stream_nacked    # type 27: group PEL entries in the NACK zone (owned by no consumer)
-    int64_t idmp_producers   # types 26/27: idempotent producers
-    int64_t idmp_entries     # ... the IIDs they track
-    int64_t idmp_alloc       # ... priced by idmp_producer()/idmp_entry()
+    # --- appended for RDB 13-15: NULL, or the key's KeyFacts15 (decoder-owned, set for arrays, GCRA,
+    # template hashes, streams 26/27 and keys with metadata; the model prices it in _rdb15_value()) ---
+    KeyFacts15* rdb15
 
 # The shape of an array (RDB type 28) as its elements arrive in ascending index order (the model's
 # array_element() simulates Redis' slices; the decoder only zeroes it per array key).

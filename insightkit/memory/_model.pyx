@@ -389,7 +389,7 @@ cdef class MemoryModel:
             value += <int64_t>(n * self.zsl_node_extra + 0.5)
         else:
             value = self._blob_value(facts)
-        if facts.rdb15:  # arrays, GCRA, template hashes, stream IDMP, key metadata (RDB 13-15)
+        if facts.rdb15 != NULL:  # arrays, GCRA, template hashes, stream IDMP, key metadata (RDB 13-15)
             value = self._rdb15_value(facts, out, value)
         out.value_bytes = value
         out.total = out.key_bytes + out.overhead_bytes + out.value_bytes
@@ -568,7 +568,7 @@ cdef class MemoryModel:
         return total
 
     cdef void template_value(self, KeyFacts* facts, int64_t value_len) noexcept nogil:
-        facts.value_alloc += self.sds_alloc(value_len)
+        facts.rdb15.value_alloc += self.sds_alloc(value_len)
 
     cdef int64_t template_bytes(self, int64_t field_count, int64_t names_alloc) noexcept nogil:
         """A template: its struct with the array of field-name sds, the names, and its registry slot."""
@@ -577,13 +577,13 @@ cdef class MemoryModel:
     cdef void idmp_producer(self, KeyFacts* facts, int64_t pid_len, int64_t entries) noexcept nogil:
         """A producer: its key in the stream's producers rax, the idmpProducer and its dict of IIDs."""
         cdef int64_t buckets = _next_pow2(entries if entries > 4 else 4)
-        facts.idmp_producers += 1
-        facts.idmp_alloc += IDMP_RAX_KEY + pid_len + self.alloc(IDMP_PRODUCER) + self.sz_dict + 8 * buckets
+        facts.rdb15.idmp_producers += 1
+        facts.rdb15.idmp_alloc += IDMP_RAX_KEY + pid_len + self.alloc(IDMP_PRODUCER) + self.sz_dict + 8 * buckets
 
     cdef void idmp_entry(self, KeyFacts* facts, int64_t iid_len) noexcept nogil:
         """One tracked IID: an idmpEntry with the IID inline, and its dict entry."""
-        facts.idmp_entries += 1
-        facts.idmp_alloc += self.alloc(IDMP_ENTRY + iid_len) + DICT_ENTRY
+        facts.rdb15.idmp_entries += 1
+        facts.rdb15.idmp_alloc += self.alloc(IDMP_ENTRY + iid_len) + DICT_ENTRY
 
     cdef int64_t _rdb15_value(self, KeyFacts* facts, MemBreakdown* out, int64_t value) noexcept nogil:
         """The value of the kinds and facts RDB 13-15 added (estimate() has priced the rest).
@@ -594,16 +594,17 @@ cdef class MemoryModel:
         adds each key's 1/N of it, and N is only known at the end of the file. Streams: IDMP producers
         on top of the stream (NACKed entries are group PEL entries, already priced). Key metadata:
         one 8-byte slot per class in front of the key's object."""
+        cdef KeyFacts15* ext = facts.rdb15
         if facts.kind == KIND_ARRAY:
-            value = facts.value_alloc
+            value = ext.value_alloc
         elif facts.kind == KIND_GCRA:
             value = 0
         elif facts.encoding == ENC_TMPL_LP:
             value = facts.blob_alloc
         elif facts.encoding == ENC_TMPL_ARRAY:
-            value = self.alloc(TMPL_ARRAY_HDR + 8 * facts.num_elements) + facts.value_alloc
-        value += facts.idmp_alloc
-        out.overhead_bytes += 8 * facts.key_meta_classes
+            value = self.alloc(TMPL_ARRAY_HDR + 8 * facts.num_elements) + ext.value_alloc
+        value += ext.idmp_alloc
+        out.overhead_bytes += 8 * ext.key_meta_classes
         return value
 
     def array_cost(self, elements) -> int:

@@ -19,7 +19,7 @@ from libc.string cimport memcmp, memcpy, memset, memchr
 from libc.stdlib cimport malloc, realloc, free, qsort, strtod
 from libc.stdio cimport snprintf
 
-from insightkit.memory._model cimport ArrayShape, KeyFacts, MemBreakdown, MemoryModel
+from insightkit.memory._model cimport ArrayShape, KeyFacts, KeyFacts15, MemBreakdown, MemoryModel
 from insightkit.rdb._crc64 cimport crc64_update
 
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_FromStringAndSize, PyByteArray_Resize
@@ -104,7 +104,8 @@ cdef KeyFacts _ZERO_FACTS
 memset(&_ZERO_FACTS, 0, sizeof(KeyFacts))
 cdef uint32_t _ENDIAN_PROBE = 1
 cdef bint _LITTLE_ENDIAN = (<unsigned char*>&_ENDIAN_PROBE)[0] == 1
-DEF LABEL_PAD = 32  # every built-in label is shorter; copied as a fixed 32-byte block
+DEF LABEL_PAD = 32  # every built-in label is shorter than its table slot...
+DEF LABEL_COPY = 16  # ...and those shorter than 16 bytes (all but template-listpack) are copied as 16
 cdef char _TYPE_LABEL[N_TYPE_LABELS][LABEL_PAD]
 cdef int _TYPE_LABEL_LEN[N_TYPE_LABELS]
 cdef char _ENCODING_LABEL[N_ENCODING_LABELS][LABEL_PAD]
@@ -982,6 +983,7 @@ cdef class Decoder:
 
     # current key
     cdef KeyFacts facts
+    cdef KeyFacts15 facts15         # facts.rdb15 points here for keys with RDB 13-15 facts (_ext())
     cdef Buf key_scratch
     cdef Buf val_scratch
     cdef Buf name_scratch           # the previous field name of a hash template (order check)
@@ -1629,10 +1631,12 @@ cdef class Decoder:
         return self._end_label(out, offs, row)
 
     cdef inline int _put_padded_label(self, Buf* out, int* offs, int row, const char* s, int n) except -1 nogil:
-        """A built-in label from a LABEL_PAD-byte table slot (n < LABEL_PAD)."""
-        if out.size + LABEL_PAD > out.cap:
-            _reserve(out, LABEL_PAD)
-        memcpy(out.data + out.size, s, LABEL_PAD)
+        """A built-in label from a LABEL_PAD-byte table slot (n < LABEL_PAD): one fixed-size copy."""
+        if n >= LABEL_COPY:
+            return self._put_label(out, offs, row, s, n)
+        if out.size + LABEL_COPY > out.cap:
+            _reserve(out, LABEL_COPY)
+        memcpy(out.data + out.size, s, LABEL_COPY)
         out.size += n
         return self._end_label(out, offs, row)
 
@@ -1692,7 +1696,7 @@ cdef class Decoder:
             if self.slot_open and self.pos < self.end and self._key_item(self.p[self.pos]):
                 return ST_FLUSH  # rows decoded here come after the reader's open segment batch
             st = self._item()
-            if st == ST_DONE or st == ST_BARRIER:
+            if st:  # ST_DONE or ST_BARRIER (items return 0 otherwise)
                 return st
 
     cdef inline bint _key_item(self, int t) noexcept nogil:
@@ -2183,8 +2187,7 @@ cdef class Decoder:
         self.facts.key_len = k.length
         self.facts.has_expire = self.has_expire
         if self.key_meta:
-            self.facts.key_meta_classes = self.key_meta
-            self.facts.rdb15 = True
+            self._ext().key_meta_classes = self.key_meta
         self.row_largest = 0
         self.row_elem_bytes = 0
         self.row_allint = -1
@@ -2262,6 +2265,13 @@ cdef class Decoder:
                 self.cur_key_repr = None
             self.has_key_repr = False
         return 0
+
+    cdef KeyFacts15* _ext(self) noexcept nogil:
+        """The key's RDB 13-15 facts, cleared on first use (keys of older kinds never touch them)."""
+        if self.facts.rdb15 == NULL:
+            memset(&self.facts15, 0, sizeof(KeyFacts15))
+            self.facts.rdb15 = &self.facts15
+        return self.facts.rdb15
 
     cdef inline void _elem(self, int64_t nbytes) noexcept nogil:
         if nbytes > self.row_largest:
@@ -2592,7 +2602,7 @@ cdef class Decoder:
                         self._fail(f"NACKed stream entry {self._id_text(want)} is not pending in its group")
             free(ids)
         self.pos += 16 * n
-        self.facts.stream_nacked += n
+        self._ext().stream_nacked += n
         return 0
 
     cdef str _id_text(self, const unsigned char* raw):
@@ -2602,6 +2612,7 @@ cdef class Decoder:
         """Types 26/27, after the groups: idempotent producers (XADD IDMP) and the IIDs they track."""
         cdef int64_t at = self.pos, duration, max_entries, producers, entries, i, j
         cdef StrRef s
+        self._ext()
         duration = self._plain_len()
         if duration < 1 or duration > 86400:
             self.pos = at
@@ -2625,8 +2636,6 @@ cdef class Decoder:
                 self.model.idmp_entry(&self.facts, s.length)
         self._skip_len()  # IIDs added, duplicates seen (all-time counters)
         self._skip_len()
-        if producers > 0:
-            self.facts.rdb15 = True
         return 0
 
     cdef int _array(self) except -1 nogil:
@@ -2640,7 +2649,7 @@ cdef class Decoder:
         cdef ArrayShape shape
         self.facts.kind = KIND_ARRAY
         self.facts.encoding = E_SLICED_ARRAY
-        self.facts.rdb15 = True
+        self._ext()
         self.row_type = T_ARRAY
         self.row_encoding = E_SLICED_ARRAY
         at = self.pos
@@ -2695,7 +2704,7 @@ cdef class Decoder:
             self.model.array_element(&shape, idx, heap)
         # ARLEN: the highest index + 1 (saturating: indices go up to 2^64-2)
         self.facts.num_elements = INT64_MAX_ if prev >= <uint64_t>INT64_MAX_ else <int64_t>prev + 1
-        self.facts.value_alloc = self.model.array_bytes(&shape)
+        self._ext().value_alloc = self.model.array_bytes(&shape)
         return 0
 
     cdef int _gcra(self) except -1 nogil:
@@ -2704,7 +2713,7 @@ cdef class Decoder:
         cdef int64_t at = self.pos
         self.facts.kind = KIND_GCRA
         self.facts.encoding = E_RAW
-        self.facts.rdb15 = True
+        self._ext()
         self.facts.num_elements = 1
         self.row_type = T_GCRA
         self.row_encoding = E_RAW
@@ -2854,7 +2863,7 @@ cdef class Decoder:
         cdef bint enc
         cdef StrRef s
         self.facts.kind = T_HASH
-        self.facts.rdb15 = True
+        self._ext()
         self.row_type = T_HASH
         self.row_encoding = E_TMPL_LP if lp else E_TMPL_ARRAY
         self.facts.encoding = self.row_encoding
