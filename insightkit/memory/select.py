@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from insightkit.errors import ConfigurationError
-from insightkit.memory._model import MemoryModel
+from insightkit.memory._model import ALLOCATORS, MemoryModel
 from insightkit.versions import RDB_WRITERS, parse_version
 
 parse_server_version = parse_version  # the memory package's historical name
@@ -26,8 +26,9 @@ def choose(
     valkey_ver: str | None = None,
 ) -> dict[str, Any]:
     """The family, version and allocator to model, with the reason for each (JSON-safe)."""
-    if allocator not in (None, "jemalloc", "libc"):
-        raise ConfigurationError(f"allocator must be 'jemalloc', 'libc' or None, got {allocator!r}")
+    if allocator is not None and allocator not in ALLOCATORS:
+        names = ", ".join(map(repr, ALLOCATORS))
+        raise ConfigurationError(f"allocator must be one of {names} or None, got {allocator!r}")
     family: str | None
     version: tuple[int, int] | None
     family, version = parse_version(server_version)
