@@ -11,7 +11,7 @@ import struct
 import pytest
 from rdb_helpers import CORPUS, decode_rows
 
-ALLOCATORS = ("jemalloc", "libc")
+ALLOCATORS = ("jemalloc-16", "libc")
 ROBJ, DICT_ENTRY = 16, 24
 _MODULE_CHARSET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
@@ -31,7 +31,7 @@ def _glibc(n: int) -> int:
     return max(32, (n + 8 + 15) // 16 * 16) - 8
 
 
-ALLOC = {"jemalloc": _je, "libc": _glibc}
+ALLOC = {"jemalloc-16": _je, "libc": _glibc}
 
 
 # --- a small RDB reader of our own --------------------------------------------------------------------
