@@ -235,7 +235,7 @@ def test_hand_built_zipmap_with_free_space() -> None:
     key = b"user:1"
     data = b"REDIS0003\xfe\x00\x09" + bytes([len(key)]) + key + bytes([0x40 | 0, len(blob)]) + blob + b"\xff"
     assert _zipmap_file(data) == (key, blob, 1 + 1 + len(key) + 2 + len(blob))
-    for allocator, value_bytes in (("jemalloc", 112), ("libc", 104)):
+    for allocator, value_bytes in (("jemalloc-16", 112), ("libc", 104)):
         rows, meta = decode_rows(data, allocator=allocator)
         _check_zipmap_row(rows[0], meta, key, blob, 1 + 1 + len(key) + 2 + len(blob), allocator)
         assert rows[0]["value_bytes"] == value_bytes
