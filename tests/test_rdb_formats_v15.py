@@ -20,9 +20,10 @@ from insightkit.rdb import crc64
 
 
 def _je(n: int) -> int:
-    """jemalloc 5 size class: 8, then 16-byte steps to 128, then 4 classes per doubling."""
-    if n <= 8:
-        return 8
+    """The size class of the jemalloc Redis bundles (the default allocator): 8-byte steps to 64,
+    16-byte steps to 128, then 4 classes per doubling."""
+    if n <= 64:
+        return max(8, -(-n // 8) * 8)
     if n <= 128:
         return -(-n // 16) * 16
     step = 1 << ((n - 1).bit_length() - 3)

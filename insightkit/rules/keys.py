@@ -17,8 +17,9 @@ def _short_prefix(ctx: Context) -> nw.Expr:
 
 def _long_key_saving(ctx: Context) -> cost.Steps:
     shorter = nw.col("key_len") - nw.col("static_prefix_chars") + _short_prefix(ctx)
-    now = cost.sds_steps("now", nw.col("key_len"), ctx.allocator)
-    after = cost.sds_steps("after", shorter, ctx.allocator)
+    # the key's bytes, and where the key shares an allocation with the object, that allocation's rounding
+    now = cost.key_steps("now", nw.col("key_len"), ctx.allocator, ctx.key_layout)
+    after = cost.key_steps("after", shorter, ctx.allocator, ctx.key_layout)
     return cost.saving_steps(now, after, saving=lambda a, b: a - b)
 
 
@@ -122,11 +123,11 @@ def _shard_saving(ctx: Context) -> cost.Steps:
     per = int(ctx["hash-max-listpack-entries"])
     shards = f"{cost.TEMP}shards"
     blob = cost.listpack_steps("lp", nw.lit(2 * per), nw.col("element_bytes") / nw.col(shards), ctx.allocator)
-    key = cost.sds_steps("skey", nw.col("key_len") + 4, ctx.allocator)
+    key = cost.key_steps("skey", nw.col("key_len") + 4, ctx.allocator, ctx.key_layout)
     fits = (nw.col("largest_element_bytes") <= ctx["hash-max-listpack-value"]) & encoded("hashtable")
 
     def saving(blob_bytes: nw.Expr, key_bytes: nw.Expr) -> nw.Expr:
-        after = nw.col(shards) * (blob_bytes + key_bytes + cost.ROBJ_BYTES + cost.DICT_ENTRY_BYTES)
+        after = nw.col(shards) * (blob_bytes + key_bytes)
         return nw.when(fits).then(nw.col("value_bytes") - after).otherwise(0)
 
     first: cost.Steps = [(shards, cost.ceil_div(nw.col("num_elements"), per))]
