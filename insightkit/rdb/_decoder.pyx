@@ -104,8 +104,8 @@ cdef KeyFacts _ZERO_FACTS
 memset(&_ZERO_FACTS, 0, sizeof(KeyFacts))
 cdef uint32_t _ENDIAN_PROBE = 1
 cdef bint _LITTLE_ENDIAN = (<unsigned char*>&_ENDIAN_PROBE)[0] == 1
-DEF LABEL_PAD = 32  # every built-in label is shorter than its table slot...
-DEF LABEL_COPY = 16  # ...and those shorter than 16 bytes (all but template-listpack) are copied as 16
+DEF LABEL_PAD = 32  # every built-in label is shorter than its table slot, copied as a fixed-size block:
+DEF TYPE_LABEL_COPY = 16  # 16 bytes for types (all shorter), 32 for encodings (template-listpack is 17)
 cdef char _TYPE_LABEL[N_TYPE_LABELS][LABEL_PAD]
 cdef int _TYPE_LABEL_LEN[N_TYPE_LABELS]
 cdef char _ENCODING_LABEL[N_ENCODING_LABELS][LABEL_PAD]
@@ -113,8 +113,8 @@ cdef int _ENCODING_LABEL_LEN[N_ENCODING_LABELS]
 memset(_TYPE_LABEL, 0, sizeof(_TYPE_LABEL))
 memset(_ENCODING_LABEL, 0, sizeof(_ENCODING_LABEL))
 for _i in range(N_TYPE_LABELS + N_ENCODING_LABELS):
-    if len(_LABEL_BYTES[_i]) >= LABEL_PAD:
-        raise ImportError(f"label {_LABEL_BYTES[_i]!r} is longer than {LABEL_PAD - 1} bytes")
+    if len(_LABEL_BYTES[_i]) >= (TYPE_LABEL_COPY if _i < N_TYPE_LABELS else LABEL_PAD):
+        raise ImportError(f"label {_LABEL_BYTES[_i]!r} is too long for its fixed-size copy")
 for _i in range(N_TYPE_LABELS):
     memcpy(_TYPE_LABEL[_i], <const char*>(<bytes>_LABEL_BYTES[_i]), len(_LABEL_BYTES[_i]))
     _TYPE_LABEL_LEN[_i] = len(_LABEL_BYTES[_i])
@@ -1630,13 +1630,12 @@ cdef class Decoder:
         out.size += n
         return self._end_label(out, offs, row)
 
-    cdef inline int _put_padded_label(self, Buf* out, int* offs, int row, const char* s, int n) except -1 nogil:
-        """A built-in label from a LABEL_PAD-byte table slot (n < LABEL_PAD): one fixed-size copy."""
-        if n >= LABEL_COPY:
-            return self._put_label(out, offs, row, s, n)
-        if out.size + LABEL_COPY > out.cap:
-            _reserve(out, LABEL_COPY)
-        memcpy(out.data + out.size, s, LABEL_COPY)
+    cdef inline int _put_padded_label(self, Buf* out, int* offs, int row, const char* s, int n,
+                                      int copy) except -1 nogil:
+        """A built-in label from a LABEL_PAD-byte table slot (n < copy <= LABEL_PAD): one fixed-size copy."""
+        if out.size + LABEL_PAD > out.cap:
+            _reserve(out, LABEL_PAD)
+        memcpy(out.data + out.size, s, <size_t>copy)
         out.size += n
         return self._end_label(out, offs, row)
 
@@ -1834,7 +1833,10 @@ cdef class Decoder:
             self.has_freq = True
         elif t == OP_KEY_META and self.key_meta_ok:
             self._mark_key_start()
+            if self.key_meta == 0:
+                memset(&self.facts15, 0, sizeof(KeyFacts15))
             self.key_meta += self._key_meta_opcode()
+            self.facts15.key_meta_classes = self.key_meta
         else:
             return 0
         return 1
@@ -2186,8 +2188,8 @@ cdef class Decoder:
         self.key_len = k.length
         self.facts.key_len = k.length
         self.facts.has_expire = self.has_expire
-        if self.key_meta:
-            self._ext().key_meta_classes = self.key_meta
+        if self.key_meta:  # facts15 was cleared and counted when the KEY_META opcode was read
+            self.facts.rdb15 = &self.facts15
         self.row_largest = 0
         self.row_elem_bytes = 0
         self.row_allint = -1
@@ -2209,7 +2211,7 @@ cdef class Decoder:
         self._append_key()
         if 0 <= self.row_type < N_TYPE_LABELS:
             self._put_padded_label(&self.typedata, self.r_type_off, row,
-                                   _TYPE_LABEL[self.row_type], _TYPE_LABEL_LEN[self.row_type])
+                                   _TYPE_LABEL[self.row_type], _TYPE_LABEL_LEN[self.row_type], TYPE_LABEL_COPY)
         else:
             with gil:  # a module key
                 if self.row_type_label is None:
@@ -2220,7 +2222,7 @@ cdef class Decoder:
             with gil:
                 self._fail(f"internal error: encoding {self.row_encoding}")
         self._put_padded_label(&self.encdata, self.r_enc_off, row,
-                               _ENCODING_LABEL[self.row_encoding], _ENCODING_LABEL_LEN[self.row_encoding])
+                               _ENCODING_LABEL[self.row_encoding], _ENCODING_LABEL_LEN[self.row_encoding], LABEL_PAD)
         self.r_num[row] = self.facts.num_elements
         self.r_largest[row] = self.row_largest
         self.r_elem_bytes[row] = self.row_elem_bytes
