@@ -635,8 +635,8 @@ cdef class MemoryModel:
     # --- RDB 13-15: arrays, hash templates, GCRA, stream IDMP, key metadata ---------------------------
     #
     # No server writing these formats could be run: every figure below is derived from the Redis
-    # 8.6-8.10 sources (allocation sizes and growth rules), priced on the Redis 8 key layout
-    # (GEN_R80) and the allocator's size classes, not measured.
+    # 8.6-8.10 sources (allocation sizes and growth rules) and the allocator's size classes, not
+    # measured. The key's part (kvobj) is whatever main_entry_bytes() says for the writer's generation.
 
     cdef void array_element(self, ArrayShape* a, uint64_t idx, int64_t heap_len) noexcept nogil:
         """Redis' arSet() for ascending indices (what an RDB load does, one element at a time): a new
@@ -736,7 +736,8 @@ cdef class MemoryModel:
         the template itself is shared and reported once (RdbMetadata.hash_templates): MEMORY USAGE
         adds each key's 1/N of it, and N is only known at the end of the file. Streams: IDMP producers
         on top of the stream (NACKed entries are group PEL entries, already priced). Key metadata:
-        one 8-byte slot per class in front of the key's object."""
+        one 8-byte slot per class in front of the key's object, added unrounded (the kvobj's size class
+        is not recomputed: modules attaching key metadata are rare)."""
         cdef KeyFacts15* ext = facts.rdb15
         if facts.kind == KIND_ARRAY:
             value = ext.value_alloc
