@@ -408,3 +408,16 @@ def test_rdb15_fuzz() -> None:
             assert exc.offset is not None or isinstance(exc, RdbVersionError)
         runs += 1
     assert runs > 300
+
+
+def test_many_hash_templates_with_crafted_ids_stay_fast() -> None:
+    """Template ids come from the file; ids that would all collide under a fixed hash do not slow the
+    table down (its hash is keyed per process)."""
+    n = 100_000
+    for shift in (0, 20, 32, 46):  # 100,000 << 46 < 2^63
+        body = b"".join(b"\xf2" + b15.ln(i << shift) + b"\x01\x01a" for i in range(n))
+        body += b15.key(32, b"h", b15.tmpl_array_ref(7 << shift, [b"v"]))
+        start = time.perf_counter()
+        rows, meta = decode_rows(b15.rdb(body))
+        assert time.perf_counter() - start < 3
+        assert meta.hash_templates["count"] == n and rows[0]["num_elements"] == 1

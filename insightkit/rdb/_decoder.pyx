@@ -181,8 +181,18 @@ cdef struct TmplTable:
     int64_t alloc_total
 
 
+import os as _os
+# Ids come from the file: a per-process random key keeps a crafted file from making every id collide
+# (the probes of an open-addressing table would then grow with the number of templates).
+cdef uint64_t _TMPL_SEED = int.from_bytes(_os.urandom(8), "little")
+DEF MAX_TEMPLATES = 4194304  # 4M templates (~300 MB of table); a saver writes one per distinct field set
+
+
 cdef inline int64_t _tmpl_slot(uint64_t id, int64_t nslots) noexcept nogil:
-    return <int64_t>((id * <uint64_t>0x9E3779B97F4A7C15) >> 32) & (nslots - 1)
+    cdef uint64_t z = id ^ _TMPL_SEED  # splitmix64's finalizer
+    z = (z ^ (z >> 30)) * <uint64_t>0xBF58476D1CE4E5B9
+    z = (z ^ (z >> 27)) * <uint64_t>0x94D049BB133111EB
+    return <int64_t>((z ^ (z >> 31)) & <uint64_t>(nslots - 1))
 
 
 cdef inline int64_t _tmpl_find(const TmplTable* t, uint64_t id) noexcept nogil:
@@ -2736,6 +2746,9 @@ cdef class Decoder:
         if _tmpl_find(self.tt, id) >= 0:
             self.pos = at
             self._fail(f"duplicate hash template id {id}")
+        if self.tt.n >= MAX_TEMPLATES:
+            self.pos = at - 1
+            self._fail(f"more than {MAX_TEMPLATES} hash templates")
         at = self.pos
         n = self._plain_len()
         if n == 0:
