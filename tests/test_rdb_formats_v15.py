@@ -13,9 +13,12 @@ from typing import Any
 
 import pytest
 import rdb15_builder as b
+from hypothesis import given, settings
+from hypothesis import strategies as hst
 from rdb_helpers import CORPUS, chunked, decode_rows
 
 from insightkit.acquire import rdbwriter
+from insightkit.errors import RdbFormatError
 from insightkit.rdb import crc64
 
 
@@ -328,3 +331,59 @@ def test_sample_file_spans_and_chunkings() -> None:
     for sizes in ([1], [7, 3, 1000], [4096]):
         again, _ = decode_rows(chunked(data, sizes), batch_size=3)
         assert again == rows
+
+
+# --- properties over generated arrays and template hashes ---------------------------------------------
+
+_ARRAY_VALUES = hst.one_of(
+    hst.tuples(hst.just(b.AR_INT), hst.integers(-(2**63), 2**63 - 1)),
+    hst.tuples(hst.just(b.AR_FLOAT), hst.floats(allow_nan=False, allow_infinity=False, width=64)),
+    hst.tuples(hst.just(b.AR_SMALLSTR), hst.binary(max_size=7)),
+    hst.tuples(hst.just(b.AR_SDS), hst.binary(min_size=8, max_size=80)),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    indices=hst.sets(hst.integers(0, 2**64 - 2), min_size=1, max_size=40),
+    values=hst.lists(_ARRAY_VALUES, min_size=40, max_size=40),
+)
+def test_generated_arrays(indices: set[int], values: list[tuple[int, Any]]) -> None:
+    """Any ascending set of indices: ARLEN is the last + 1 (saturating), string sizes add up, and one
+    and two threads agree."""
+    elements = [(idx, tag, value) for idx, (tag, value) in zip(sorted(indices), values, strict=False)]
+    data = b.rdb(b"\xfe\x00" + b.key(b.T_ARRAY, b"a", b.array(elements)) + b.key(0, b"z", b.st(b"v")))
+    rows, _ = decode_rows(data, threads=1)
+    assert [r["key"] for r in rows] == ["a", "z"]
+    assert rows[0]["num_elements"] == min(max(indices) + 1, 2**63 - 1)
+    strings = [len(v) for _, tag, v in elements if tag in (b.AR_SDS, b.AR_SMALLSTR)]
+    ints = [len(str(v)) for _, tag, v in elements if tag == b.AR_INT]
+    assert rows[0]["element_bytes"] >= sum(strings) + sum(ints)
+    assert rows[0]["value_bytes"] >= 80 + 80 * len({i >> 12 for i in indices})
+    assert decode_rows(data, threads=2)[0] == rows
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    names=hst.sets(hst.binary(max_size=20), min_size=1, max_size=30),
+    fmt=hst.sampled_from([0, 1]),
+    values=hst.lists(hst.binary(max_size=50), min_size=30, max_size=30),
+)
+def test_generated_template_hashes(names: set[bytes], fmt: int, values: list[bytes]) -> None:
+    """Any set of field names in template order, all four forms: HLEN and element sizes agree."""
+    order = b.tmpl_order(names)
+    vals = values[: len(order)]
+    body = b.template(1, order) + b"\xfe\x00"
+    body += b.key(b.T_TMPL_LP_REF, b"lr", b.tmpl_lp_ref(1, vals))
+    body += b.key(b.T_TMPL_ARRAY_REF, b"ar", b.tmpl_array_ref(1, vals))
+    body += b.key(b.T_TMPL_LP, b"ls", b.tmpl_lp(order, vals, fmt))
+    body += b.key(b.T_TMPL_ARRAY, b"as", b.tmpl_array(order, vals, fmt))
+    rows, meta = decode_rows(b.rdb(body))
+    expected = sum(len(n) for n in order) + sum(len(v) for v in vals)
+    for row in rows:
+        assert row["num_elements"] == len(order) and row["element_bytes"] == expected, row["key"]
+        assert row["largest_element_bytes"] == max(len(x) for x in [*order, *vals]), row["key"]
+    assert meta.hash_templates["fields"] == len(order)
+    reversed_names = b.template(1, order[::-1]) if len(order) > 1 else b"\xf2\x01\x00"
+    with pytest.raises(RdbFormatError):
+        decode_rows(b.rdb(reversed_names))
