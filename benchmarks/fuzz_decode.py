@@ -1,7 +1,8 @@
 """Longer fuzzing of the RDB decoder than the test suite's few seconds.
 
-Mutates corpus files (bit flips, interesting bytes, cuts, splices, duplicated runs) and feeds each
-mutant through ``read_rdb`` whole and in random chunkings. Any exception that is not an ``RdbError``,
+Mutates corpus files and hand-built files with every RDB 13-15 record (tests/rdb15_builder.py: arrays,
+hash templates, streams v4/v5, key metadata, GCRA) with bit flips, interesting bytes, cuts, splices and
+duplicated runs, and feeds each mutant through ``read_rdb`` whole and in random chunkings. Any exception that is not an ``RdbError``,
 an error without a byte offset, or a case taking longer than ``--case-timeout`` seconds is a finding:
 the input is written to benchmarks/out/fuzz/ for replay. A segfault kills the process; rerun with
 the printed seed and ``--verbose`` to find the input.

@@ -25,16 +25,38 @@ _COLUMNS: list[tuple[str, pa.DataType, bool, str]] = [
         "True when the key is not valid UTF-8: bytes >= 0x80 that are not part of valid UTF-8 "
         "appear as \\xNN and a backslash as \\\\; insightkit.rdb.unescape_key() restores the bytes.",
     ),
-    ("type", pa.string(), False, "Type as the TYPE command names it (module keys: module type name)."),
-    ("encoding", pa.string(), False, "OBJECT ENCODING on the server version that wrote the file."),
+    (
+        "type",
+        pa.string(),
+        False,
+        "Type as the TYPE command names it: string, list, set, zset, hash, stream, array (Redis >= 8.8), "
+        "gcra (rate-limiter state, in no GA build so far); module keys: the module type name.",
+    ),
+    (
+        "encoding",
+        pa.string(),
+        False,
+        "OBJECT ENCODING on the server version that wrote the file. Redis >= 8.8 arrays: sliced-array. "
+        "Redis >= 8.10 hashes whose field names live in a shared template: template-listpack (RDB types "
+        "29/30) and template-array (31/32), the names the 8.10 sources give these encodings (no 8.10 "
+        "server was run to confirm them). GCRA keys: raw (not confirmed either).",
+    ),
     (
         "num_elements",
         pa.int64(),
         False,
-        "Elements: 1 for strings, length for collections, entries for streams.",
+        "Elements: 1 for strings, length for collections, entries for streams; arrays: ARLEN (the "
+        "highest index + 1, holes included; saturates at 2^63-1); template hashes: HLEN (their "
+        "template's field count).",
     ),
     ("largest_element_bytes", pa.int64(), False, "Byte length of the largest member/field/value/item."),
-    ("element_bytes", pa.int64(), False, "Sum of element payload bytes (fields and values for hashes)."),
+    (
+        "element_bytes",
+        pa.int64(),
+        False,
+        "Sum of element payload bytes (fields and values for hashes, template hashes included; array "
+        "elements as ARGET prints them).",
+    ),
     ("serialized_bytes", pa.int64(), False, "Bytes the key occupies in the RDB (expiry, type, key, value)."),
     ("expires_at", pa.int64(), True, "Absolute expiry, Unix epoch milliseconds; null when none."),
     ("lru_idle_s", pa.int64(), True, "Idle time in seconds (IDLE opcode, LRU policies); null when absent."),
@@ -45,9 +67,22 @@ _COLUMNS: list[tuple[str, pa.DataType, bool, str]] = [
     ("stream_entries", pa.int64(), True, "Streams: entries (XLEN)."),
     ("stream_groups", pa.int64(), True, "Streams: consumer groups."),
     ("stream_consumers", pa.int64(), True, "Streams: consumers over all groups."),
-    ("stream_pending", pa.int64(), True, "Streams: pending (unacknowledged) entries over all groups."),
+    (
+        "stream_pending",
+        pa.int64(),
+        True,
+        "Streams: pending (unacknowledged) entries over all groups, NACKed ones (Redis >= 8.8: pending "
+        "but owned by no consumer) included.",
+    ),
     ("module", pa.string(), True, "Module keys: the module type name."),
-    ("memory_bytes", pa.int64(), False, "Estimated RAM: what MEMORY USAGE key SAMPLES 0 would report."),
+    (
+        "memory_bytes",
+        pa.int64(),
+        False,
+        "Estimated RAM: what MEMORY USAGE key SAMPLES 0 would report. Template hashes: what the key "
+        "owns; MEMORY USAGE also gives each key 1/N of its template, N being known only at the end of the "
+        "file (the templates' memory is in the rdb metadata, hash_templates).",
+    ),
     ("key_bytes", pa.int64(), False, "Part of memory_bytes: the key's sds allocation."),
     ("overhead_bytes", pa.int64(), False, "Part of memory_bytes: object header and main-dict entry."),
     ("value_bytes", pa.int64(), False, "Part of memory_bytes: the value's data structure."),

@@ -23,9 +23,23 @@ RDB_WRITERS: dict[int, tuple[tuple[int, int], tuple[int, int]]] = {
     9: ((5, 0), (6, 2)),
     10: ((7, 0), (7, 0)),
     11: ((7, 2), (7, 2)),
-    12: ((7, 4), (7, 4)),
-    13: ((8, 4), (8, 4)),
+    12: ((7, 4), (8, 4)),  # 7.4, 8.0, 8.2 and 8.4 all write RDB 12
+    13: ((8, 6), (8, 6)),  # key metadata (0xF3), stream IDMP (type 26)
+    14: ((8, 8), (8, 8)),  # stream XNACK (27), arrays (28)
+    15: ((8, 10), (8, 10)),  # hash templates (0xF2, 29-32); 8.9.x unstable builds write it too
 }
+NEWEST_RDB_VERSION = max(RDB_WRITERS)
+
+
+def rdb_writers(rdb_version: int | None) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """The (oldest, newest) writers of an RDB version; a version newer than the table knows is taken
+    to come from after the newest known release (its files are decoded as the newest format)."""
+    if rdb_version is None:
+        return None
+    if rdb_version > NEWEST_RDB_VERSION:
+        return RDB_WRITERS[NEWEST_RDB_VERSION]
+    return RDB_WRITERS.get(rdb_version)
+
 
 _VERSION = re.compile(r"(?:(redis|valkey)[-_ ]?)?v?(\d+)(?:\.(\d+))?", re.IGNORECASE)
 

@@ -115,6 +115,10 @@ def test_headers_and_versions() -> None:
     assert rdb_version_for({"redis_version": "7.0.15"}) == 10
     assert rdb_version_for({"redis_version": "7.2.4", "valkey_version": "8.1.1"}) == 11
     assert rdb_version_for({"redis_version": "7.4.1"}) == 12
+    assert rdb_version_for({"redis_version": "8.4.0"}) == 12
+    assert rdb_version_for({"redis_version": "8.6.1"}) == 13
+    assert rdb_version_for({"redis_version": "8.8.0"}) == 14
+    assert rdb_version_for({"redis_version": "8.10.2"}) == 15
     assert lru_mode("allkeys-lru") == "idle" and lru_mode("volatile-lfu") == "freq"
     assert lru_mode("noeviction") is None and lru_mode(None) is None
 

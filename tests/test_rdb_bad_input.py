@@ -9,6 +9,7 @@ import struct
 import time
 
 import pytest
+import rdb15_builder as b15
 from rdb_helpers import CORPUS, chunked, decode_rows, fuzz_seeds, mutate
 
 import insightkit
@@ -61,10 +62,13 @@ def test_wrong_magic_and_future_version() -> None:
     assert info.value.offset == 0
     with pytest.raises(RdbTruncatedError):
         _decode(b"")  # an empty stream ends inside the header
-    with pytest.raises(RdbVersionError):
-        _decode(b"REDIS0042\xff" + b"\x00" * 8)
-    with pytest.raises(RdbVersionError):
-        _decode(b"VALKEY999\xff" + b"\x00" * 8)
+    for header in (b"REDIS0000", b"VALKEY079", b"VALKEY011"):  # no such version / Redis' range
+        with pytest.raises(RdbVersionError) as info:
+            _decode(header + b"\xff" + b"\x00" * 8)
+        assert info.value.offset in (5, 6)
+    for header in (b"REDIS0042", b"VALKEY999"):  # newer than known: read while every byte is known
+        rows, meta = decode_rows(header + b"\xff" + b"\x00" * 8)
+        assert rows == [] and meta.newer_than_known and meta.notes and meta.checksum == "disabled"
 
 
 def test_bad_crc_names_the_trailer() -> None:
@@ -108,9 +112,14 @@ def test_huge_element_count_fails_at_once() -> None:
 
 
 def test_unknown_type_byte_and_bad_length_byte() -> None:
-    with pytest.raises(RdbFormatError) as info:
-        _decode(_rdb(b"\x1e" + _s(b"k") + _s(b"v")))
-    assert "unknown value type 30" in str(info.value) and info.value.offset == 9
+    for version, suffix in ((9, ""), (15, ""), (16, "newer than RDB 15")):
+        with pytest.raises(RdbFormatError) as info:
+            _decode(_rdb(b"\xfe\x00" + b"\x22" + _s(b"k") + _s(b"v"), version=version))
+        assert "unknown value type 34" in str(info.value) and suffix in str(info.value)
+        assert info.value.offset == 11 and info.value.key == "k"
+    for t in (8, 106, 120, 241):  # the other unassigned type bytes below the opcodes
+        with pytest.raises(RdbFormatError, match=f"unknown value type {t}"):
+            _decode(_rdb(bytes([t]) + _s(b"k") + _s(b"v"), version=15))
     with pytest.raises(RdbFormatError) as info:
         _decode(_rdb(b"\x00" + _s(b"k") + b"\x85"))
     assert "length byte" in str(info.value) and info.value.key == "k"
@@ -193,3 +202,222 @@ def test_bounded_fuzz() -> None:
             assert exc.offset is not None or isinstance(exc, RdbVersionError)
         runs += 1
     assert runs > 500
+
+
+# --- RDB 13-15 (arrays, hash templates, streams v4/v5, key metadata, GCRA) -----------------------------
+
+NAMES = b15.tmpl_order([b"name", b"age", b"city"])
+NODE, GROUP = b15.SAMPLE_NODE, b15.SAMPLE_GROUP
+
+
+def _v15_error(body: bytes, version: int = 15) -> RdbError:
+    """The error a v15 file around ``body`` raises, the same on one and two threads and in pieces."""
+    data = b15.rdb(b"\xfe\x00" + body, version=version)
+    with pytest.raises(RdbError) as info:
+        _decode(data, threads=1)
+    for source in (data, chunked(data, [3, 1, 50])):
+        with pytest.raises(type(info.value)) as again:
+            _decode(source, threads=2)
+        assert (str(again.value), again.value.offset, again.value.key) == (
+            str(info.value),
+            info.value.offset,
+            info.value.key,
+        )
+    return info.value
+
+
+_BASE = len(b15.rdb(b"\xfe\x00")) - 9  # header, redis-ver aux and SELECTDB: where the body starts
+
+
+@pytest.mark.parametrize(
+    ("body", "message", "at", "key"),
+    [
+        # 0xF2 records: offsets point at the offending field (the records have no key)
+        (b15.template(5, NAMES) + b15.template(5, [b"x"]), "duplicate hash template id 5", 18, None),
+        (b"\xf2\x05\x00", "hash template 5 has no fields", 2, None),
+        (b15.template(5, [b"name", b"age"]), "not strictly sorted", 8, None),
+        (b15.template(5, [b"age", b"age"]), "not strictly sorted", 7, None),
+        (b15.template(5, [b"b", b"a"]), "not strictly sorted", 5, None),
+        (b15.template(5, [b"\xc0\x07"]) + b15.template(5, [b"x"]), "duplicate", 7, None),
+        # references to templates never declared (or declared after the key)
+        (b15.key(32, b"h", b15.tmpl_array_ref(9, [b"v"])), "unknown hash template id 9", 3, "h"),
+        (b15.key(30, b"h", b15.tmpl_lp_ref(9, [b"v"])), "unknown hash template id 9", 3, "h"),
+        (b15.key(32, b"h", b15.tmpl_array_ref(1, [b"v"])) + b15.template(1, [b"f"]), "unknown", 3, "h"),
+        (b15.key(30, b"h", b15.st(b15.lp([-1, b"v"]))), "unknown hash template id -1", 3, "h"),
+        (b15.key(32, b"h", b"\xc0\x01" + b15.st(b"v")), "string encoding", 3, "h"),
+        # template-listpack values that do not match the template
+        (b15.template(5, NAMES) + b15.key(30, b"h", b15.tmpl_lp_ref(5, [b"1"])), "holds 1 values", 20, "h"),
+        (b15.template(5, NAMES) + b15.key(30, b"h", b15.st(b15.lp([]))), "is empty", None, "h"),
+        (
+            b15.template(5, NAMES) + b15.key(30, b"h", b15.st(b15.lp([b"5", 1, 2, 3]))),
+            "not an integer",
+            None,
+            "h",
+        ),
+        # self-contained forms
+        (b15.key(29, b"h", b"\x02" + b15.st(b15.lp([b"a"]))), "fields format 2 unknown", 3, "h"),
+        (b15.key(31, b"h", b"\x01\x00"), "has no fields", 3, "h"),
+        (b15.key(31, b"h", b15.tmpl_array([b"b", b"a"], [b"1", b"2"], 1)), "not strictly sorted", 7, "h"),
+        (b15.key(31, b"h", b15.tmpl_array([b"b", b"a"], [b"1", b"2"], 0)), "not strictly sorted", None, "h"),
+        (b15.key(29, b"h", b"\x00" + b15.st(b15.lp([]))), "has no fields", None, "h"),
+        (b15.key(29, b"h", b15.tmpl_lp(NAMES, [b"1", b"2"], 1)), "holds 2 values", None, "h"),
+        (
+            b15.key(29, b"h", b15.tmpl_fields(NAMES, 0) + b15.st(b15.lp([b"x", 1, 2, 3]))),
+            "not an integer",
+            None,
+            "h",
+        ),
+        # arrays whose counts or indices lie
+        (b15.key(28, b"a", b"\x00\x00"), "array with no elements", 3, "a"),
+        (b15.key(28, b"a", b"\x01\x02\x00\x03\x01abc"), "insert-index flag is 2", 4, "a"),
+        (b15.key(28, b"a", b"\x01\x00\x00\x04" + b"x" * 8), "type tag 4 unknown", 6, "a"),
+        (
+            b15.key(28, b"a", b15.array([(5, 3, b"a"), (4, 3, b"b")])),
+            "not strictly ascending: 4 after 5",
+            9,
+            "a",
+        ),
+        (
+            b15.key(28, b"a", b15.array([(5, 3, b"a"), (5, 3, b"b")])),
+            "not strictly ascending: 5 after 5",
+            9,
+            "a",
+        ),
+        (b15.key(28, b"a", b"\x01\x00\xc0\x03\x01a"), "array index is a string encoding", 5, "a"),
+        (b15.key(28, b"a", b"\x01\x00" + b15.ln(2**64 - 1) + b"\x03\x01a"), "2^64-1 is reserved", 5, "a"),
+        # streams v4/v5 fields out of range
+        (
+            b15.key(27, b"s", b15.stream(27, [NODE], 3, (1_000, 2), [dict(GROUP, nacked=[(1_000, 1)] * 4)])),
+            "4 NACKed",
+            None,
+            "s",
+        ),
+        (
+            b15.key(27, b"s", b15.stream(27, [NODE], 3, (1_000, 2), [dict(GROUP, nacked=[(999, 0)])])),
+            "999-0 is not pending",
+            None,
+            "s",
+        ),
+        (
+            b15.key(
+                27,
+                b"s",
+                b15.stream(27, [NODE], 3, (1_000, 2), [dict(GROUP, nacked=[(1_000, 1), (1_000, 3)])]),
+            ),
+            "1000-3 is not",
+            None,
+            "s",
+        ),
+        (
+            b15.key(26, b"s", b15.stream(26, [NODE], 3, (1_000, 2), idmp=(0, 100))),
+            "IDMP duration 0 s",
+            None,
+            "s",
+        ),
+        (
+            b15.key(26, b"s", b15.stream(26, [NODE], 3, (1_000, 2), idmp=(86401, 100))),
+            "IDMP duration 86401",
+            None,
+            "s",
+        ),
+        (
+            b15.key(26, b"s", b15.stream(26, [NODE], 3, (1_000, 2), idmp=(100, 0))),
+            "IDMP max entries 0",
+            None,
+            "s",
+        ),
+        (
+            b15.key(26, b"s", b15.stream(26, [NODE], 3, (1_000, 2), idmp=(100, 10001))),
+            "max entries 10001",
+            None,
+            "s",
+        ),
+        # key metadata and GCRA
+        (
+            b15.key_meta(*[(1, b"\x00")] * 8) + b15.key(0, b"k", b15.st(b"v")),
+            "key metadata for 8 classes",
+            1,
+            None,
+        ),
+        (
+            b15.key_meta((1, b"\x09\x00")) + b15.key(0, b"k", b15.st(b"v")),
+            "unknown module value opcode 9",
+            6,
+            None,
+        ),
+        (b15.key(33, b"g", b"\xc0\x01"), "GCRA state is a string encoding", 3, "g"),
+    ],
+)
+def test_corrupt_rdb15_records(body: bytes, message: str, at: int | None, key: str | None) -> None:
+    """Each corrupt record raises an RdbFormatError naming what is wrong, the byte offset (where given:
+    relative to the body) and the key."""
+    error = _v15_error(body)
+    assert isinstance(error, RdbFormatError) and not isinstance(error, RdbTruncatedError), error
+    assert message in str(error)
+    assert error.key == key and error.offset is not None
+    if at is not None:
+        assert error.offset == _BASE + at
+
+
+def test_lying_rdb15_counts_fail_at_once_without_allocating() -> None:
+    """Huge field counts, element counts, producer counts: streamed, so the file simply ends early."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    huge = b15.ln(2**62)
+    bodies = [
+        b"\xf2\x05" + huge + b15.st(b"a"),  # a template of 2^62 names
+        b15.key(31, b"h", b"\x01" + huge + b15.st(b"a")),  # FIELDS_RAW of 2^62 names
+        b15.key(28, b"a", huge + b"\x00" + b"\x00\x03\x01a"),  # an array of 2^62 elements
+        b15.key(28, b"a", b"\x05\x00" + b15.array([(0, 3, b"a")])[2:]),  # 5 claimed, 1 present
+        b15.key(26, b"s", b15.stream(26, [NODE], 3, (1_000, 2))[:-5] + huge),  # 2^62 producers
+        b15.key_meta((1, b"\x05" + b15.ln(2**40) + b"ab")) + b15.key(0, b"k", b15.st(b"v")),
+    ]
+    for body in bodies:
+        data = b15.rdb(b"\xfe\x00" + body)[:-9]  # no EOF: the claimed count runs into the end
+        for source in (data, chunked(data, [1])):
+            with pytest.raises((RdbTruncatedError, RdbFormatError)):
+                _decode(source)
+    assert time.perf_counter() - start < 5
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # KiB
+
+
+def test_every_truncation_of_an_rdb15_file_is_reported() -> None:
+    data = b15.sample_file(22)
+    for cut in range(len(data)):
+        with pytest.raises(RdbTruncatedError) as info:
+            _decode(data[:cut], threads=1)
+        assert info.value.offset == cut or cut < 9
+
+
+def test_rdb15_fuzz() -> None:
+    """Mutations of files holding every RDB 13-15 record: only RdbError subclasses may escape."""
+    rng = random.Random(20261206)
+    seeds = [b15.sample_file(12), b15.sample_file(30, late_template=True), *b15.small_files()]
+    deadline = time.perf_counter() + 4
+    runs = 0
+    while time.perf_counter() < deadline:
+        data = mutate(rng.choice(seeds), rng)
+        if rng.random() < 0.5:
+            data = mutate(data, rng)
+        source: object = (
+            chunked(data, [rng.randint(1, 300) for _ in range(5)]) if rng.random() < 0.3 else data
+        )
+        try:
+            _decode(source, verify_checksum=rng.random() < 0.3, batch_size=rng.choice([1, 64]))
+        except RdbError as exc:
+            assert exc.offset is not None or isinstance(exc, RdbVersionError)
+        runs += 1
+    assert runs > 300
+
+
+def test_many_hash_templates_with_crafted_ids_stay_fast() -> None:
+    """Template ids come from the file; ids that would all collide under a fixed hash do not slow the
+    table down (its hash is keyed per process)."""
+    n = 100_000
+    for shift in (0, 20, 32, 46):  # 100,000 << 46 < 2^63
+        body = b"".join(b"\xf2" + b15.ln(i << shift) + b"\x01\x01a" for i in range(n))
+        body += b15.key(32, b"h", b15.tmpl_array_ref(7 << shift, [b"v"]))
+        start = time.perf_counter()
+        rows, meta = decode_rows(b15.rdb(body))
+        assert time.perf_counter() - start < 3
+        assert meta.hash_templates["count"] == n and rows[0]["num_elements"] == 1

@@ -402,3 +402,56 @@ def test_librdb_string_int_encoded() -> None:
         assert row["encoding"] == ("int" if fits else "embstr"), row["key"]
         assert row["element_bytes"] == len(expected[row["key"]]), row["key"]
     assert sum(r["encoding"] != "int" for r in rows) == 2
+
+
+def test_rediscope_redis_8_9_native_types() -> None:
+    """The first real RDB 15 file (Redis 8.9.241): Rediscope's own test expects these eleven keys. Among
+    them a stream in the v5 layout (type 27: no groups, an empty IDMP tail) and an array (type 28: one
+    element, index 0, "array-value" as an out-of-line string). Encodings are what the decoder names
+    for the writer (strings up to 44 bytes load as embstr)."""
+    rows, meta = decode_rows(CORPUS / "rediscope" / "native-types.rdb")
+    got = {r["key"]: (r["type"], r["encoding"], r["num_elements"], r["element_bytes"]) for r in rows}
+    assert got == {
+        "lab:set": ("set", "listpack", 1, len("set-value")),
+        "lab:bitmap": ("string", "embstr", 1, 1),
+        "lab:stream": ("stream", "stream", 1, len("field") + len("stream-value")),
+        "lab:hash": ("hash", "listpack", 1, len("field") + len("hash-value")),
+        "lab:string": ("string", "embstr", 1, len("hello-rdb")),
+        "lab:bitfield": ("string", "embstr", 1, 1),
+        "lab:array": ("array", "sliced-array", 1, len("array-value")),
+        "lab:geo": ("zset", "listpack", 1, len("bengaluru")),
+        "lab:zset": ("zset", "listpack", 1, len("zset-member")),
+        "lab:list": ("list", "listpack", 1, len("list-value")),
+        "lab:hll": ("string", "embstr", 1, 21),
+    }
+    assert [r["key"] for r in rows][:3] == ["lab:set", "lab:bitmap", "lab:stream"]  # file order
+    stream = next(r for r in rows if r["key"] == "lab:stream")
+    assert (stream["stream_entries"], stream["stream_groups"], stream["stream_pending"]) == (1, 0, 0)
+    array = next(r for r in rows if r["key"] == "lab:array")
+    # redisArray (80) + one sparse slice of 4 (72 -> 80) + a directory of 1 (8) + arString(2 + 11 -> 16)
+    assert array["value_bytes"] == 80 + 80 + 8 + 16
+    assert meta.rdb_version == 15 and meta.redis_version == "8.9.241" and meta.checksum == "ok"
+    assert meta.server["version"] == "8.9" and not meta.newer_than_known and meta.hash_templates == {}
+    assert meta.resize_db == {0: {"keys": 11, "expires": 0}} and meta.total_bytes == 483
+
+
+def test_rediscope_redis_8_9_module_file() -> None:
+    rows, meta = decode_rows(CORPUS / "rediscope" / "module.rdb")
+    got = [(r["key"], r["type"], r["encoding"], r["module"]) for r in rows]
+    assert got == [
+        ("aof:string", "string", "embstr", None),
+        ("lab:module", "test___dt", "raw", "test___dt"),
+        ("aof:hash", "hash", "listpack", None),
+    ]
+    assert meta.rdb_version == 15 and meta.modules == ["test___dt"] and meta.checksum == "ok"
+
+
+def test_librdb_future_version_file() -> None:
+    """future_v19.rdb says REDIS0099 (redis-ver 255.255.255): every type byte in it is known, so its
+    one key is read and the metadata says the version is newer than known. Its CRC was computed over
+    a "REDIS0011" header, so the trailer fails unless it is not checked (EXPECTED_ERRORS)."""
+    rows, meta = decode_rows(CORPUS / "librdb" / "future_v19.rdb", verify_checksum=False)
+    assert [(r["key"], r["type"], r["encoding"]) for r in rows] == [("xxx", "string", "int")]
+    assert meta.rdb_version == 99 and meta.newer_than_known and "RDB version 99" in meta.notes[0]
+    assert meta.checksum == "not-verified"
+    assert meta.memory_model["version"] == "8.10"  # an unstable build of the newest known line

@@ -200,10 +200,10 @@ def test_rdb_version_1() -> None:
 
 
 def test_rdb_version_13() -> None:
-    """The newest format the decoder accepts (Redis 8.4's): listpack types, quicklist 2, hash field
-    TTLs, RESIZEDB, millisecond expiry and the CRC trailer."""
+    """Redis 8.6's format with only the types older versions had: listpack types, quicklist 2, hash
+    field TTLs, RESIZEDB, millisecond expiry and the CRC trailer."""
     hfe = b"\x19" + _s(b"hfe") + struct.pack("<Q", 1234) + _s(_lp([b"f1", b"v1", 0, b"f2", b"v2", 1234]))
-    body = b"\xfa" + _s(b"redis-ver") + _s(b"8.4.0") + b"\xfe\x00\xfb\x06\x01"
+    body = b"\xfa" + _s(b"redis-ver") + _s(b"8.6.0") + b"\xfe\x00\xfb\x06\x01"
     body += b"\xfc" + struct.pack("<Q", 1_900_000_000_000) + b"\x00" + _s(b"str") + _s(b"v" * 10)
     body += b"\x10" + _s(b"hash") + _s(_lp([b"f", b"v"]))
     body += b"\x11" + _s(b"zset") + _s(_lp([b"a", 1, b"b", 2]))
@@ -211,7 +211,7 @@ def test_rdb_version_13() -> None:
     body += b"\x12" + _s(b"list") + b"\x01" + b"\x02" + _s(_lp([b"x", b"y", 9]))
     body += hfe
     rows, meta = decode_rows(_rdb(body, version=13))
-    assert meta.rdb_version == 13 and meta.checksum == "ok" and meta.redis_version == "8.4.0"
+    assert meta.rdb_version == 13 and meta.checksum == "ok" and meta.redis_version == "8.6.0"
     got = [(r["key"], r["type"], r["encoding"], r["num_elements"]) for r in rows]
     assert got == [
         ("str", "string", "embstr", 1),
@@ -226,12 +226,25 @@ def test_rdb_version_13() -> None:
     assert meta.resize_db == {0: {"keys": 6, "expires": 1}}
     # without redis-ver the format alone names the writer
     _, bare = decode_rows(_rdb(b"\xfe\x00" + b"\x00" + _s(b"k") + _s(b"v"), version=13))
-    assert bare.server["version"] == "8.4" and bare.server["source"] == "rdb-version"
+    assert bare.server["version"] == "8.6" and bare.server["source"] == "rdb-version"
 
 
-@pytest.mark.parametrize("version", [0, 14, 99])
-def test_rdb_version_out_of_range_is_refused_by_number(version: int) -> None:
-    data = _rdb(b"\xfe\x00" + b"\x00" + _s(b"k") + _s(b"v"), version=version)
-    with pytest.raises(RdbVersionError, match=rf"unsupported RDB version {version}\b") as info:
+def test_rdb_version_0_is_refused_by_number() -> None:
+    data = _rdb(b"\xfe\x00" + b"\x00" + _s(b"k") + _s(b"v"), version=0)
+    with pytest.raises(RdbVersionError, match=r"unsupported RDB version 0\b") as info:
         decode_rows(data)
     assert info.value.offset == 5
+
+
+@pytest.mark.parametrize("version", [14, 15, 16, 99, 9999])
+def test_newer_versions_are_read_while_every_type_byte_is_known(version: int) -> None:
+    body = b"\xfa" + _s(b"redis-ver") + _s(b"255.255.255") + b"\xfe\x00" + b"\x00" + _s(b"k") + _s(b"v")
+    rows, meta = decode_rows(_rdb(body, version=version))
+    assert [(r["key"], r["type"]) for r in rows] == [("k", "string")]
+    assert meta.newer_than_known == (version > 15)
+    assert bool(meta.notes) == (version > 15)
+    if version > 15:
+        assert f"RDB version {version} is newer than RDB 15" in meta.notes[0]
+        assert meta.to_dict()["newer_than_known"] is True
+    # an unstable build (255.255.255) is priced as the newest release its format belongs to
+    assert meta.memory_model["version"] == ("8.8" if version == 14 else "8.10")

@@ -168,3 +168,36 @@ def _many_keys(n: int) -> bytes:
             body += b"\x04" + s(key) + b"\x01" + s(b"f") + s(b"v")
     body += b"\xff"
     return bytes(body) + struct.pack("<Q", crc64(bytes(body)))
+
+
+def test_rdb15_records_decode_the_same_on_two_threads(
+    eager_segments: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Arrays, template hashes (template tables read by the segment decoders), streams v4/v5, key
+    metadata and GCRA in segments; a template declared after segments were handed out makes the lead
+    wait for them (the barrier) before the table grows."""
+    import rdb15_builder
+
+    from insightkit.rdb.segments import PendingBatch
+
+    waits: list[int] = []
+    real_wait = PendingBatch.wait
+    monkeypatch.setattr(PendingBatch, "wait", lambda self: (waits.append(1), real_wait(self))[1])
+    for late in (False, True):
+        data = rdb15_builder.sample_file(300, late_template=late)
+        for batch_size in (1, 7, 500):
+            _same_as_one_thread(data, data, batch_size=batch_size)
+            _same_as_one_thread(data, chunked(data, [7, 300, 1, 4096]), batch_size=batch_size)
+        reader = insightkit.read_rdb(data, threads=2, batch_size=64)
+        rows = reader.read_all()
+        assert reader._pool is not None and rows.num_rows == 300
+        assert reader.metadata.hash_templates["count"] == (3 if late else 2)
+    assert waits  # the late template waited for the segments handed out before it
+
+
+def test_every_truncation_of_an_rdb15_file_fails_the_same(eager_segments: None) -> None:
+    import rdb15_builder
+
+    data = rdb15_builder.sample_file(40)
+    for cut in range(0, len(data), 5):
+        _same_as_one_thread(data[:cut], chunked(data[:cut], [50, 1, 200]), batch_size=8)

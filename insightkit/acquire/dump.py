@@ -106,20 +106,15 @@ def lru_mode(policy: str | None) -> str | None:
 
 def rdb_version_for(info_server: dict[str, Any]) -> int:
     """The RDB version a server writes, for the header of an empty dataset (no payload to read it from)."""
-    from insightkit.rdb.versions import parse_version
+    from insightkit.versions import RDB_WRITERS, parse_version
 
     if info_server.get("valkey_version"):
         _, version = parse_version(str(info_server["valkey_version"]))
         return 80 if version and version >= (9, 0) else 11
     _, version = parse_version(str(info_server.get("redis_version") or "7.0"))
     version = version or (7, 0)
-    if version >= (7, 4):
-        return 12
-    if version >= (7, 2):
-        return 11
-    if version >= (7, 0):
-        return 10
-    return 9
+    # the newest format whose oldest writer is this release or older (8.9 unstable builds: RDB 14)
+    return max((rdb for rdb, (oldest, _) in RDB_WRITERS.items() if oldest <= version), default=9)
 
 
 class DumpWalker:

@@ -1,7 +1,9 @@
 """Assemble a valid RDB file from DUMP payloads, incrementally, so it can be streamed.
 
-A DUMP payload is ``<type byte><object body><2-byte LE RDB version><8-byte LE CRC64>``; in a file the
-same object is written as ``[expiry][idle|freq]<type byte><key string><object body>``. Everything
+A DUMP payload is ``[key metadata]<type byte><object body><2-byte LE RDB version><8-byte LE CRC64>``
+(the key metadata, opcode 0xF3, only from Redis 8.6 on and only for keys that modules attached some to);
+in a file the same object is written as ``[expiry][idle|freq][key metadata]<type byte><key string><object
+body>``. Everything
 around the keys (header, AUX, SELECTDB, RESIZEDB, EOF, CRC64 trailer) is written here. The result
 loads into redis-server and is what the decoder reads for the DUMP method.
 """
@@ -18,6 +20,7 @@ OP_SELECTDB = 0xFE
 OP_EOF = 0xFF
 OP_IDLE = 0xF8
 OP_FREQ = 0xF9
+OP_KEY_META = 0xF3
 PAYLOAD_TRAILER = 10
 
 
@@ -46,6 +49,64 @@ def payload_version(payload: bytes, key: bytes) -> int:
     return int.from_bytes(payload[-PAYLOAD_TRAILER:-8], "little")
 
 
+def _read_length(data: bytes, pos: int) -> tuple[int, int]:
+    first = data[pos]
+    if first < 0x40:
+        return first, pos + 1
+    if first < 0x80:
+        return ((first & 0x3F) << 8) | data[pos + 1], pos + 2
+    if first == 0x80:
+        return int.from_bytes(data[pos + 1 : pos + 5], "big"), pos + 5
+    if first == 0x81:
+        return int.from_bytes(data[pos + 1 : pos + 9], "big"), pos + 9
+    raise ValueError(f"length byte 0x{first:02x} at {pos}")
+
+
+def _skip_string(data: bytes, pos: int) -> int:
+    first = data[pos]
+    if first >= 0xC0:
+        kind = first & 0x3F
+        if kind < 3:
+            return pos + 1 + (1 << kind)
+        if kind != 3:
+            raise ValueError(f"string encoding {kind} at {pos}")
+        clen, pos = _read_length(data, pos + 1)
+        _, pos = _read_length(data, pos)
+        return pos + clen
+    n, pos = _read_length(data, pos)
+    return pos + n
+
+
+def key_meta_length(payload: bytes) -> int:
+    """Bytes of the key metadata (0xF3 …) a DUMP payload starts with; 0 when it starts with the type.
+
+    Key metadata is the count of classes, then per class a 4-byte class spec and a module value (module
+    opcodes up to EOF)."""
+    if not payload or payload[0] != OP_KEY_META:
+        return 0
+    try:
+        classes, pos = _read_length(payload, 1)
+        for _ in range(classes):
+            pos += 4
+            while True:
+                op, pos = _read_length(payload, pos)
+                if op == 0:
+                    break
+                if op in (1, 2):
+                    _, pos = _read_length(payload, pos)
+                elif op in (3, 4):
+                    pos += 4 if op == 3 else 8
+                elif op == 5:
+                    pos = _skip_string(payload, pos)
+                else:
+                    raise ValueError(f"module opcode {op}")
+    except (IndexError, ValueError) as exc:
+        raise SnapshotError(f"DUMP payload's key metadata cannot be read ({exc})") from None
+    if pos >= len(payload) - PAYLOAD_TRAILER:
+        raise SnapshotError("DUMP payload's key metadata runs into its trailer")
+    return pos
+
+
 def header(rdb_version: int) -> bytes:
     """``REDIS0011``; RDB versions >= 80 are Valkey's own numbering (``VALKEY080``)."""
     if rdb_version >= 80:
@@ -70,7 +131,8 @@ def select_db(db: int, keys: int, expires: int) -> bytes:
 def key_record(
     key: bytes, payload: bytes, *, expires_at_ms: int | None, idle_s: int | None, freq: int | None
 ) -> bytes:
-    """One key as rdbSaveKeyValuePair lays it out: expiry, LRU/LFU, type, key, value."""
+    """One key as rdbSaveKeyValuePair lays it out: expiry, LRU/LFU, key metadata, type, key, value."""
+    meta = key_meta_length(payload)
     parts = []
     if expires_at_ms is not None:
         parts.append(bytes((OP_EXPIRETIME_MS,)) + expires_at_ms.to_bytes(8, "little", signed=True))
@@ -78,10 +140,12 @@ def key_record(
         parts.append(bytes((OP_IDLE,)) + encode_length(idle_s))
     elif freq is not None:
         parts.append(bytes((OP_FREQ, freq & 0xFF)))
-    parts.append(payload[:1])
+    if meta:
+        parts.append(payload[:meta])
+    parts.append(payload[meta : meta + 1])
     parts.append(encode_length(len(key)))
     parts.append(key)
-    parts.append(payload[1:-PAYLOAD_TRAILER])
+    parts.append(payload[meta + 1 : -PAYLOAD_TRAILER])
     return b"".join(parts)
 
 

@@ -9,7 +9,7 @@
 # zero the struct per key (it memsets it).
 
 cimport cython
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 
 # Logical kinds (match TYPE).
 cdef enum Kind:
@@ -20,6 +20,8 @@ cdef enum Kind:
     KIND_HASH = 4
     KIND_STREAM = 5
     KIND_MODULE = 6
+    KIND_ARRAY = 7           # Redis >= 8.8 (RDB type 28)
+    KIND_GCRA = 8            # rate-limiter state (RDB type 33; compiled out of GA builds)
 
 # In-memory encodings (match OBJECT ENCODING names; see ENCODING_NAMES in _model.pyx).
 cdef enum Encoding:
@@ -37,6 +39,19 @@ cdef enum Encoding:
     ENC_SKIPLIST = 11
     ENC_STREAM = 12
     ENC_MODULE = 13
+    ENC_SLICED_ARRAY = 14    # arrays (OBJ_ENCODING_SLICED_ARRAY)
+    ENC_TMPL_LP = 15         # hashes backed by a shared template, values in a listpack (Redis >= 8.10)
+    ENC_TMPL_ARRAY = 16      # ... values in an array of sds
+
+# What RDB 13-15 added to a key (Redis 8.6-8.10), kept out of KeyFacts so that the struct the decoder
+# clears for every key stays small: KeyFacts.rdb15 points at one when the key has any of it.
+cdef struct KeyFacts15:
+    int64_t key_meta_classes # KEY_META (0xF3) classes attached to the key: one 8-byte kvobj slot each
+    int64_t value_alloc      # arrays: array_bytes(); template arrays: template_value() summed
+    int64_t stream_nacked    # type 27: group PEL entries in the NACK zone (owned by no consumer)
+    int64_t idmp_producers   # types 26/27: idempotent producers
+    int64_t idmp_entries     # ... the IIDs they track
+    int64_t idmp_alloc       # ... priced by idmp_producer()/idmp_entry()
 
 cdef struct KeyFacts:
     int kind                 # Kind
@@ -67,6 +82,25 @@ cdef struct KeyFacts:
     int64_t stream_cg_alloc  # consumer groups and consumers priced one by one (stream_group()/stream_consumer())
     int64_t stream_cg_calls  # how many stream_group()/stream_consumer() calls made it
     bint elements_all_int    # sets (RDB type 2): every member is a canonical integer (set by the decoder)
+    # --- appended for RDB 13-15: NULL, or the key's KeyFacts15 (decoder-owned, set for arrays, GCRA,
+    # template hashes, streams 26/27 and keys with metadata; the model prices it in _rdb15_value()) ---
+    KeyFacts15* rdb15
+
+# The shape of an array (RDB type 28) as its elements arrive in ascending index order (the model's
+# array_element() simulates Redis' slices; the decoder only zeroes it per array key).
+cdef struct ArrayShape:
+    int64_t elements
+    int64_t slices_alloc     # allocations of the finished slices
+    int64_t strings_alloc    # out-of-line strings (arString)
+    uint64_t slice_id        # the slice being filled
+    int64_t count            # its elements
+    int64_t cap              # sparse capacity (while sparse)
+    int64_t first_off        # its lowest and latest offsets
+    int64_t last_off
+    int64_t win_off          # dense window (winsize 0 while sparse)
+    int64_t winsize
+    uint64_t block           # superdir block (2048 slices) of the slice being filled
+    int64_t blocks           # distinct superdir blocks
 
 cdef struct MemBreakdown:
     int64_t key_bytes       # key sds allocation
@@ -143,3 +177,18 @@ cdef class MemoryModel:
     cdef bint zset_node_member   # Valkey >= 9.1: a zset member lives inside its skiplist node
     cdef double node_cache[512]  # expected skiplist node allocation by fixed size (zset_node_member)
     cdef double _expected_node(self, int64_t base) noexcept nogil
+    # --- appended for RDB 13-15 (derived from Redis 8.6-8.10 sources; no server to measure) ---
+    # One array element at `idx` (ascending); `heap_len` is the length of a value held out of line
+    # (an arString), -1 when it lives in the slot. array_bytes() finishes the shape: ar->alloc_size.
+    cdef void array_element(self, ArrayShape* a, uint64_t idx, int64_t heap_len) noexcept nogil
+    cdef int64_t array_bytes(self, ArrayShape* a) noexcept nogil
+    cdef int64_t _array_slice_bytes(self, ArrayShape* a) noexcept nogil
+    # One value of a template-array hash (an sds each), added to facts.value_alloc.
+    cdef void template_value(self, KeyFacts* facts, int64_t value_len) noexcept nogil
+    # A hash template's own memory (shared by every key that uses it): `names_alloc` is the sum of
+    # sds_alloc() over its field names.
+    cdef int64_t template_bytes(self, int64_t field_count, int64_t names_alloc) noexcept nogil
+    # Streams 26/27: an idempotent producer tracking `entries` IIDs, and one IID of `iid_len` bytes.
+    cdef void idmp_producer(self, KeyFacts* facts, int64_t pid_len, int64_t entries) noexcept nogil
+    cdef void idmp_entry(self, KeyFacts* facts, int64_t iid_len) noexcept nogil
+    cdef int64_t _rdb15_value(self, KeyFacts* facts, MemBreakdown* out, int64_t value) noexcept nogil

@@ -11,18 +11,19 @@ Valkey >= 8.1, the number of overflow ("child") buckets in a hashtable; both use
 """
 
 from libc.math cimport exp as c_exp
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memset
 
 ENCODING_NAMES = (
     "raw", "int", "embstr", "hashtable", "linkedlist", "ziplist", "listpack", "listpackex",
     "intset", "zipmap", "quicklist", "skiplist", "stream", "module",
+    "sliced-array", "template-listpack", "template-array",
 )
 # "jemalloc": the jemalloc Redis and Valkey bundle (deps/, built with an 8-byte quantum), in every build
 # from their sources; "jemalloc-16": a jemalloc with its stock 16-byte quantum (distribution packages that
 # link the system library, e.g. Debian's redis-server); "libc": glibc malloc.
 ALLOCATORS = ("jemalloc", "jemalloc-16", "libc")
-KIND_NAMES = ("string", "list", "set", "zset", "hash", "stream", "module")
+KIND_NAMES = ("string", "list", "set", "zset", "hash", "stream", "module", "array", "gcra")
 
 # Accounting generations: what MEMORY USAGE adds up changed at these releases.
 DEF GEN_R62 = 0      # Redis <= 6.2: blobs counted unrounded, embstr as len + 2 + robj, dict is 96 bytes
@@ -48,6 +49,24 @@ DEF RAX_NODE_COST = 244     # streamRadixTreeMemoryUsage(): sizeof(raxNode) + 30
 DEF NACK = 24
 DEF SDS8_OVERHEAD = 4       # sds type 8 header (3) + terminator
 DEF EMBED_VALUE_MAX = 128   # Valkey hash entries embed field + value up to this many bytes
+
+# Redis 8.8+ arrays (src/sparsearray.h, sparsearray.c), at the default configuration
+DEF AR_HEADER = 80          # redisArray: 6 x u64, 4 x u32, 2 pointers
+DEF AR_SLICE = 32           # arSlice header; the payload follows in the same allocation
+DEF AR_SLICE_BITS = 12      # array-slice-size 4096
+DEF AR_SLICE_SIZE = 4096
+DEF AR_KMAX = 10            # array-sparse-kmax: a sparse slice holds at most this many elements
+DEF AR_SPARSE_CAP0 = 4      # a new sparse slice's capacity (min(kmax, 4)), doubling up to kmax
+DEF AR_DENSE_MIN = 8        # smallest dense window
+DEF AR_BLOCK_SLOTS = 2048   # slice ids >= this switch the directory to superdir mode
+DEF AR_SDIR_ENTRY = 24      # arSDirEntry
+# Redis 8.10 hash templates (PR #15364 / #15604; struct layout from the PR diffs)
+DEF TMPL_ARRAY_HDR = 24     # hashTemplateArray {tmpl_id, field_count, alloc_size} before values[]
+DEF TMPL_STRUCT = 64        # hashTemplate before its fields[] (refcount, count, id, hash, fields_lp, …): estimated
+# Redis 8.6 streams with idempotent producers (src/stream.h)
+DEF IDMP_PRODUCER = 24      # idmpProducer {dict*, head, tail}
+DEF IDMP_ENTRY = 32         # idmpEntry {next, streamID, iid_len} before the inline IID
+DEF IDMP_RAX_KEY = 32       # the producer's rax key and node share: estimated
 
 
 cdef extern from *:
@@ -509,6 +528,8 @@ cdef class MemoryModel:
             value += <int64_t>(n * self.zsl_node_extra + 0.5)
         else:
             value = self._blob_value(facts)
+        if facts.rdb15 != NULL:  # arrays, GCRA, template hashes, stream IDMP, key metadata (RDB 13-15)
+            value = self._rdb15_value(facts, out, value)
         out.value_bytes = value
         out.total = out.key_bytes + out.overhead_bytes + out.value_bytes
 
@@ -610,6 +631,142 @@ cdef class MemoryModel:
             # the decoder sums both, so take the groups' share (assume names of similar length) out
             value -= facts.stream_name_bytes * groups // (groups + consumers)
         return value
+
+    # --- RDB 13-15: arrays, hash templates, GCRA, stream IDMP, key metadata ---------------------------
+    #
+    # No server writing these formats could be run: every figure below is derived from the Redis
+    # 8.6-8.10 sources (allocation sizes and growth rules) and the allocator's size classes, not
+    # measured. The key's part (kvobj) is whatever main_entry_bytes() says for the writer's generation.
+
+    cdef void array_element(self, ArrayShape* a, uint64_t idx, int64_t heap_len) noexcept nogil:
+        """Redis' arSet() for ascending indices (what an RDB load does, one element at a time): a new
+        slice starts sparse with room for 4 and doubles up to kmax (10); the 11th element promotes it
+        to a dense window (a power of two >= the span, 8 at least), which then doubles to the right."""
+        cdef uint64_t sid = idx >> AR_SLICE_BITS
+        cdef int64_t off = <int64_t>(idx & (AR_SLICE_SIZE - 1)), w, o
+        if a.elements == 0 or sid != a.slice_id:
+            if a.elements > 0:
+                a.slices_alloc += self._array_slice_bytes(a)
+            if a.elements == 0 or (sid >> 11) != a.block:
+                a.blocks += 1
+                a.block = sid >> 11
+            a.slice_id = sid
+            a.count = 0
+            a.cap = AR_SPARSE_CAP0
+            a.winsize = 0
+            a.first_off = off
+        if a.winsize == 0 and a.count >= AR_KMAX:
+            # promote: a window over the elements so far, placed at the lowest, inside the slice
+            w = _next_pow2(a.last_off - a.first_off + 1)
+            if w < AR_DENSE_MIN:
+                w = AR_DENSE_MIN
+            o = a.first_off
+            if w >= AR_SLICE_SIZE:
+                w = AR_SLICE_SIZE
+                o = 0
+            elif o + w > AR_SLICE_SIZE:
+                o = AR_SLICE_SIZE - w
+            a.winsize = w
+            a.win_off = o
+        if a.winsize > 0:
+            if off >= a.win_off + a.winsize:  # grow to the right (indices only ascend here)
+                w = a.winsize
+                while off >= a.win_off + w and w < AR_SLICE_SIZE:
+                    w <<= 1
+                if w >= AR_SLICE_SIZE:
+                    w = AR_SLICE_SIZE
+                    a.win_off = 0
+                elif a.win_off + w > AR_SLICE_SIZE:
+                    a.win_off = AR_SLICE_SIZE - w
+                a.winsize = w
+        elif a.count >= a.cap:
+            a.cap = a.cap * 2 if a.cap * 2 < AR_KMAX else AR_KMAX
+        a.count += 1
+        a.last_off = off
+        a.elements += 1
+        if heap_len >= 0:  # an arString: 2-byte header up to 32767 bytes, else 8
+            a.strings_alloc += self.alloc((2 if heap_len <= 32767 else 8) + heap_len)
+
+    cdef int64_t _array_slice_bytes(self, ArrayShape* a) noexcept nogil:
+        cdef int64_t offsets
+        if a.winsize > 0:
+            return self.alloc(AR_SLICE + 8 * a.winsize)
+        offsets = 2 * a.cap
+        return self.alloc(AR_SLICE + offsets + (8 - offsets % 8) % 8 + 8 * a.cap)
+
+    cdef int64_t array_bytes(self, ArrayShape* a) noexcept nogil:
+        """ar->alloc_size: header, directory (flat below slice id 2048, else a superdir of 2048-slot
+        blocks), slices and out-of-line strings. MEMORY USAGE adds it to the key's object."""
+        cdef int64_t total, cap
+        if a.elements == 0:
+            return self.alloc(AR_HEADER)
+        total = self.alloc(AR_HEADER) + a.slices_alloc + self._array_slice_bytes(a) + a.strings_alloc
+        if a.slice_id < AR_BLOCK_SLOTS:
+            total += self.alloc(8 * _next_pow2(<int64_t>a.slice_id + 1))
+        else:
+            cap = 4
+            while cap < a.blocks:
+                cap *= 2
+            total += self.alloc(AR_SDIR_ENTRY * cap) + a.blocks * self.alloc(8 * AR_BLOCK_SLOTS)
+        return total
+
+    cdef void template_value(self, KeyFacts* facts, int64_t value_len) noexcept nogil:
+        facts.rdb15.value_alloc += self.sds_alloc(value_len)
+
+    cdef int64_t template_bytes(self, int64_t field_count, int64_t names_alloc) noexcept nogil:
+        """A template: its struct with the array of field-name sds, the names, and its registry slot."""
+        return self.alloc(TMPL_STRUCT + 8 * field_count) + names_alloc + 8
+
+    cdef void idmp_producer(self, KeyFacts* facts, int64_t pid_len, int64_t entries) noexcept nogil:
+        """A producer: its key in the stream's producers rax, the idmpProducer and its dict of IIDs."""
+        cdef int64_t buckets = _next_pow2(entries if entries > 4 else 4)
+        facts.rdb15.idmp_producers += 1
+        facts.rdb15.idmp_alloc += IDMP_RAX_KEY + pid_len + self.alloc(IDMP_PRODUCER) + self.sz_dict + 8 * buckets
+
+    cdef void idmp_entry(self, KeyFacts* facts, int64_t iid_len) noexcept nogil:
+        """One tracked IID: an idmpEntry with the IID inline, and its dict entry."""
+        facts.rdb15.idmp_entries += 1
+        facts.rdb15.idmp_alloc += self.alloc(IDMP_ENTRY + iid_len) + DICT_ENTRY
+
+    cdef int64_t _rdb15_value(self, KeyFacts* facts, MemBreakdown* out, int64_t value) noexcept nogil:
+        """The value of the kinds and facts RDB 13-15 added (estimate() has priced the rest).
+
+        Arrays: ar->alloc_size (array_bytes()). GCRA: the value lives in the object's pointer, nothing
+        more. Template hashes: what the key owns, its values listpack or hashTemplateArray + value sds;
+        the template itself is shared and reported once (RdbMetadata.hash_templates): MEMORY USAGE
+        adds each key's 1/N of it, and N is only known at the end of the file. Streams: IDMP producers
+        on top of the stream (NACKed entries are group PEL entries, already priced). Key metadata:
+        one 8-byte slot per class in front of the key's object, added unrounded (the kvobj's size class
+        is not recomputed: modules attaching key metadata are rare)."""
+        cdef KeyFacts15* ext = facts.rdb15
+        if facts.kind == KIND_ARRAY:
+            value = ext.value_alloc
+        elif facts.kind == KIND_GCRA:
+            value = 0
+        elif facts.encoding == ENC_TMPL_LP:
+            value = facts.blob_alloc
+        elif facts.encoding == ENC_TMPL_ARRAY:
+            value = self.alloc(TMPL_ARRAY_HDR + 8 * facts.num_elements) + ext.value_alloc
+        value += ext.idmp_alloc
+        out.overhead_bytes += 8 * ext.key_meta_classes
+        return value
+
+    def array_cost(self, elements) -> int:
+        """ar->alloc_size of an array holding `elements`: (index, out-of-line string length or -1)
+        pairs in ascending index order (for tests and calibration)."""
+        cdef ArrayShape a
+        memset(&a, 0, sizeof(ArrayShape))
+        for idx, heap_len in elements:
+            self.array_element(&a, idx, heap_len)
+        return self.array_bytes(&a)
+
+    def template_cost(self, names) -> int:
+        """The shared memory of a hash template with these field names (lengths or bytes)."""
+        cdef int64_t alloc = 0
+        names = list(names)
+        for name in names:
+            alloc += self.sds_alloc(name if isinstance(name, int) else len(name))
+        return self.template_bytes(len(names), alloc)
 
     # --- Python-visible hooks (tests, calibration, metadata) ----------------------------------------
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from insightkit.errors import ConfigurationError
 from insightkit.memory._model import ALLOCATORS, MemoryModel
-from insightkit.versions import RDB_WRITERS, parse_version
+from insightkit.versions import parse_version, rdb_writers
 
 parse_server_version = parse_version  # the memory package's historical name
 UNSTABLE_MAJOR = 255  # redis' unstable branch reports version 255.255.255
@@ -43,16 +43,17 @@ def choose(
     else:
         _, vver = parse_version(valkey_ver)
         _, rver = parse_version(redis_ver)
+        writers = rdb_writers(rdb_version)
         if vver is not None:
             family, version, source = "valkey", vver, "valkey-ver aux field"
-        elif rver is not None and rver[0] == UNSTABLE_MAJOR and rdb_version in RDB_WRITERS:
+        elif rver is not None and rver[0] == UNSTABLE_MAJOR and writers is not None:
             # unstable builds call themselves 255.255.255: the format says which release line it is
-            family, version = "redis", RDB_WRITERS[rdb_version][1]
+            family, version = "redis", writers[1]
             source = f"RDB version {rdb_version} (redis-ver {redis_ver} is an unstable build)"
         elif rver is not None:
             family, version, source = "redis", rver, "redis-ver aux field"
-        elif rdb_version is not None and rdb_version in RDB_WRITERS:
-            family, version = "redis", RDB_WRITERS[rdb_version][1]
+        elif writers is not None:
+            family, version = "redis", writers[1]
             source = f"RDB version {rdb_version} (no redis-ver aux field)"
         else:
             family, version, source = "redis", (7, 4), "default (nothing in the file names the writer)"

@@ -28,6 +28,8 @@ TYPE_COLORS = {
     "set": "#E45756",
     "zset": "#72B7B2",
     "stream": "#B279A2",
+    "array": "#FF9DA6",
+    "gcra": "#9D755D",
 }
 OTHER_COLOR = "#9D9D9D"
 SEVERITY_COLORS = {"high": "#D62728", "medium": "#FF7F0E", "low": "#1F77B4", "info": "#7F7F7F"}
@@ -53,6 +55,9 @@ ENCODING_COLORS = {
     "quicklist": "#EECA3B",
     "linkedlist": "#FFBF79",
     "stream": "#72B7B2",
+    "sliced-array": "#FF9DA6",
+    "template-listpack": "#3E8E3A",
+    "template-array": "#A84A48",
 }
 _ENCODING_CYCLE = [
     "#4C78A8",

@@ -15,10 +15,11 @@ the absolute byte offset and, when known, the key.
 
 cimport cython
 from libc.stdint cimport int64_t, uint64_t, uint32_t, int16_t, int32_t, int8_t
-from libc.string cimport memcmp, memcpy, memset
-from libc.stdlib cimport malloc, realloc, free
+from libc.string cimport memcmp, memcpy, memset, memchr
+from libc.stdlib cimport malloc, realloc, free, qsort, strtod
+from libc.stdio cimport snprintf
 
-from insightkit.memory._model cimport KeyFacts, MemBreakdown, MemoryModel
+from insightkit.memory._model cimport ArrayShape, KeyFacts, KeyFacts15, MemBreakdown, MemoryModel
 from insightkit.rdb._crc64 cimport crc64_update
 
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_FromStringAndSize, PyByteArray_Resize
@@ -35,7 +36,9 @@ class _NeedMore(Exception):
 
 # --- constants --------------------------------------------------------------------------------
 
-DEF OP_SLOT_IMPORT = 243
+DEF OP_HASH_TEMPLATE = 242  # RDB 15 (Redis 8.10): a hash template's sorted field names
+DEF OP_SLOT_IMPORT = 243    # Valkey 9 (and any file before RDB 13): a slot import job
+DEF OP_KEY_META = 243       # RDB >= 13 (REDIS magic): module key metadata, before the key's type byte
 DEF OP_SLOT_INFO = 244
 DEF OP_FUNCTION2 = 245
 DEF OP_FUNCTION_PRE_GA = 246
@@ -50,21 +53,29 @@ DEF OP_SELECTDB = 254
 DEF OP_EOF = 255
 DEF OP_RAM_LRU = 107  # Redis Enterprise: LRU hint, one length; ignored (no-op for the key table)
 
+DEF NEWEST_RDB = 15        # the newest format this decoder knows (Redis 8.10)
+DEF NEWEST_VALKEY_RDB = 80  # Valkey 9's VALKEY080
+DEF KEY_META_MAX_CLASSES = 7
+
 DEF STREAM_THRESHOLD = 1048576  # plain string values at least this big stream through unbuffered
 
 # Type names (TYPE command); module keys get their module name appended at runtime.
-TYPE_NAMES = ["string", "list", "set", "zset", "hash", "stream"]
+TYPE_NAMES = ["string", "list", "set", "zset", "hash", "stream", "array", "gcra"]
 DEF T_STRING = 0
 DEF T_LIST = 1
 DEF T_SET = 2
 DEF T_ZSET = 3
 DEF T_HASH = 4
 DEF T_STREAM = 5
+DEF T_ARRAY = 6
+DEF T_GCRA = 7
 
 # Encoding names (OBJECT ENCODING) as emitted in the `encoding` column.
 ENCODING_LABELS = [
     "raw", "int", "embstr", "hashtable", "linkedlist", "ziplist", "listpack", "listpackex",
     "intset", "zipmap", "quicklist", "skiplist", "stream",
+    "raw",  # E_MODULE's slot: module rows are labelled E_RAW, this one is never written
+    "sliced-array", "template-listpack", "template-array",
 ]
 DEF E_RAW = 0
 DEF E_INT = 1
@@ -80,17 +91,21 @@ DEF E_QUICKLIST = 10
 DEF E_SKIPLIST = 11
 DEF E_STREAM = 12
 DEF E_MODULE = 13  # KeyFacts only; the column says "raw" as OBJECT ENCODING does
+DEF E_SLICED_ARRAY = 14
+DEF E_TMPL_LP = 15
+DEF E_TMPL_ARRAY = 16
 
 # The `type` and `encoding` columns are written as Arrow string data row by row (a memcpy of a few
 # bytes), which is cheaper than a dictionary take over the batch afterwards.
-DEF N_TYPE_LABELS = 6
-DEF N_ENCODING_LABELS = 13
+DEF N_TYPE_LABELS = 8
+DEF N_ENCODING_LABELS = 17
 _LABEL_BYTES = [name.encode() for name in TYPE_NAMES + ENCODING_LABELS]
 cdef KeyFacts _ZERO_FACTS
 memset(&_ZERO_FACTS, 0, sizeof(KeyFacts))
 cdef uint32_t _ENDIAN_PROBE = 1
 cdef bint _LITTLE_ENDIAN = (<unsigned char*>&_ENDIAN_PROBE)[0] == 1
-DEF LABEL_PAD = 16  # every built-in label is shorter; copied as a fixed 16-byte block
+DEF LABEL_PAD = 32  # every built-in label is shorter than its table slot, copied as a fixed-size block:
+DEF TYPE_LABEL_COPY = 16  # 16 bytes for types (all shorter), 32 for encodings (template-listpack is 17)
 cdef char _TYPE_LABEL[N_TYPE_LABELS][LABEL_PAD]
 cdef int _TYPE_LABEL_LEN[N_TYPE_LABELS]
 cdef char _ENCODING_LABEL[N_ENCODING_LABELS][LABEL_PAD]
@@ -98,8 +113,8 @@ cdef int _ENCODING_LABEL_LEN[N_ENCODING_LABELS]
 memset(_TYPE_LABEL, 0, sizeof(_TYPE_LABEL))
 memset(_ENCODING_LABEL, 0, sizeof(_ENCODING_LABEL))
 for _i in range(N_TYPE_LABELS + N_ENCODING_LABELS):
-    if len(_LABEL_BYTES[_i]) >= LABEL_PAD:
-        raise ImportError(f"label {_LABEL_BYTES[_i]!r} is longer than {LABEL_PAD - 1} bytes")
+    if len(_LABEL_BYTES[_i]) >= (TYPE_LABEL_COPY if _i < N_TYPE_LABELS else LABEL_PAD):
+        raise ImportError(f"label {_LABEL_BYTES[_i]!r} is too long for its fixed-size copy")
 for _i in range(N_TYPE_LABELS):
     memcpy(_TYPE_LABEL[_i], <const char*>(<bytes>_LABEL_BYTES[_i]), len(_LABEL_BYTES[_i]))
     _TYPE_LABEL_LEN[_i] = len(_LABEL_BYTES[_i])
@@ -125,18 +140,133 @@ DEF ST_BATCH_FULL = 1
 DEF ST_DONE = 2
 DEF ST_SEGMENT = 3     # a run of keys was delimited: take_segment() hands it to a segment decoder
 DEF ST_FLUSH = 4       # the lead is about to decode a key itself: close the open segment batch first
+DEF ST_BARRIER = 5     # a hash template is declared after segments were handed out: let them finish
 
 # Segment scan results.
 DEF SK_OK = 0          # the item is whole and of a kind segment decoders handle
 DEF SK_SHORT = 1       # the item continues past the buffered bytes
 DEF SK_STOP = 2        # not a key (aux, db switch, EOF …), a module key, or a malformed length: the lead decides
 
-# KeyFacts.kind values (see _model.pxd Kind) are the T_* numbers plus 6 for modules.
+# KeyFacts.kind values (see _model.pxd Kind) are the T_* numbers up to streams, then 6 for modules,
+# 7 for arrays and 8 for GCRA.
 DEF KIND_MODULE = 6
+DEF KIND_ARRAY = 7
+DEF KIND_GCRA = 8
 
 _MODULE_CHARSET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 cdef int64_t INT64_MAX_ = 0x7FFFFFFFFFFFFFFF
+cdef uint64_t UINT64_MAX_ = 0xFFFFFFFFFFFFFFFF
+
+
+# --- hash templates (RDB 15) -------------------------------------------------------------------
+# The templates declared by 0xF2 records, by id. Only the lead decoder adds to the table, and only
+# while no segment decoder is running (ST_BARRIER); segment decoders read it.
+
+cdef struct TmplEntry:
+    uint64_t id
+    int64_t fields          # field count (HLEN of every hash using it)
+    int64_t names_total     # bytes of its field names
+    int64_t names_max       # the longest name
+    int64_t alloc           # its own memory (MemoryModel.template_bytes)
+
+
+cdef struct TmplTable:
+    TmplEntry* entries
+    int64_t n
+    int64_t cap
+    int64_t* slots          # open addressing on the id: entry index + 1, 0 when free
+    int64_t nslots          # a power of two, at least twice n (0 before the first template)
+    int64_t fields_total
+    int64_t alloc_total
+
+
+import os as _os
+# Ids come from the file: a per-process random key keeps a crafted file from making every id collide
+# (the probes of an open-addressing table would then grow with the number of templates).
+cdef uint64_t _TMPL_SEED = int.from_bytes(_os.urandom(8), "little")
+DEF MAX_TEMPLATES = 4194304  # 4M templates (~300 MB of table); a saver writes one per distinct field set
+
+
+cdef inline int64_t _tmpl_slot(uint64_t id, int64_t nslots) noexcept nogil:
+    cdef uint64_t z = id ^ _TMPL_SEED  # splitmix64's finalizer
+    z = (z ^ (z >> 30)) * <uint64_t>0xBF58476D1CE4E5B9
+    z = (z ^ (z >> 27)) * <uint64_t>0x94D049BB133111EB
+    return <int64_t>((z ^ (z >> 31)) & <uint64_t>(nslots - 1))
+
+
+cdef inline int64_t _tmpl_find(const TmplTable* t, uint64_t id) noexcept nogil:
+    """The entry index of template `id`, or -1."""
+    cdef int64_t h, e
+    if t.nslots == 0:
+        return -1
+    h = _tmpl_slot(id, t.nslots)
+    while True:
+        e = t.slots[h]
+        if e == 0:
+            return -1
+        if t.entries[e - 1].id == id:
+            return e - 1
+        h = (h + 1) & (t.nslots - 1)
+
+
+@cython.final
+cdef class _Templates:
+    """Owns a TmplTable; decoders sharing the table keep this object alive."""
+    cdef TmplTable t
+
+    def __dealloc__(self):
+        free(self.t.entries)
+        free(self.t.slots)
+
+    cdef int add(self, uint64_t id, int64_t fields, int64_t names_total, int64_t names_max,
+                 int64_t alloc) except -1:
+        cdef TmplTable* t = &self.t
+        cdef int64_t cap, nslots, i, h
+        cdef TmplEntry* entries
+        cdef int64_t* slots
+        if t.n == t.cap:
+            cap = t.cap * 2 if t.cap else 16
+            entries = <TmplEntry*>realloc(t.entries, cap * sizeof(TmplEntry))
+            if entries == NULL:
+                raise MemoryError()
+            t.entries = entries
+            t.cap = cap
+        if 2 * (t.n + 1) > t.nslots:
+            nslots = t.nslots * 2 if t.nslots else 32
+            slots = <int64_t*>malloc(nslots * sizeof(int64_t))
+            if slots == NULL:
+                raise MemoryError()
+            memset(slots, 0, nslots * sizeof(int64_t))
+            for i in range(t.n):
+                h = _tmpl_slot(t.entries[i].id, nslots)
+                while slots[h] != 0:
+                    h = (h + 1) & (nslots - 1)
+                slots[h] = i + 1
+            free(t.slots)
+            t.slots = slots
+            t.nslots = nslots
+        t.entries[t.n].id = id
+        t.entries[t.n].fields = fields
+        t.entries[t.n].names_total = names_total
+        t.entries[t.n].names_max = names_max
+        t.entries[t.n].alloc = alloc
+        h = _tmpl_slot(id, t.nslots)
+        while t.slots[h] != 0:
+            h = (h + 1) & (t.nslots - 1)
+        t.slots[h] = t.n + 1
+        t.n += 1
+        t.fields_total += fields
+        t.alloc_total += alloc
+        return 0
+
+
+# What the segment scan needs to know about the format being read.
+cdef struct ScanFmt:
+    bint valkey             # VALKEY magic: type 22 is HASH_2
+    bint key_meta           # 0xF3 is KEY_META (REDIS magic, RDB >= 13), not Valkey's SLOT_IMPORT
+    bint gcra29             # RDB 14: type 29 is the pre-GA GCRA (before it moved to 33)
+    const TmplTable* tmpl
 
 
 cdef struct StrRef:
@@ -242,6 +372,27 @@ cdef inline int _utf8_seq(const unsigned char* s, int64_t n) noexcept nogil:
             return 0
         return 4
     return 0
+
+
+cdef int64_t _float_text_len(double d) noexcept nogil:
+    """Length of an array float as ARGET prints it: the shortest text that reads back as d, with
+    ".0" appended when that looks like an integer (sparsearray.c arFormatFloat)."""
+    cdef char buf[48]
+    cdef int n = 0, prec
+    for prec in range(15, 18):
+        n = snprintf(buf, sizeof(buf), "%.*g", prec, d)
+        if d != d or strtod(buf, NULL) == d:
+            break
+    if n < 0:
+        return 0
+    if memchr(buf, 46, n) == NULL and memchr(buf, 101, n) == NULL and memchr(buf, 110, n) == NULL \
+            and memchr(buf, 105, n) == NULL:  # no '.', 'e', nan or inf
+        n += 2
+    return n
+
+
+cdef int _cmp_id16(const void* a, const void* b) noexcept nogil:
+    return memcmp((<const unsigned char**>a)[0], (<const unsigned char**>b)[0], 16)
 
 
 # --- segment scan ------------------------------------------------------------------------------
@@ -380,7 +531,7 @@ cdef int _sk_lens(const unsigned char* p, int64_t* pos, int64_t end, int n) noex
 
 
 cdef int _sk_stream(const unsigned char* p, int64_t* pos, int64_t end, int t) noexcept nogil:
-    cdef int64_t nodes, groups, pel, consumers, cpel, i, j
+    cdef int64_t nodes, groups, pel, consumers, cpel, i, j, nacked, producers, entries
     cdef int st = _sk_plain(p, pos, end, &nodes)
     if st != SK_OK:
         return st
@@ -414,11 +565,157 @@ cdef int _sk_stream(const unsigned char* p, int64_t* pos, int64_t end, int t) no
             if st == SK_OK:
                 st = _sk_skip(pos, end, 16 * cpel) if cpel < (<int64_t>1 << 58) else SK_STOP
             j += 1
+        if st == SK_OK and t >= 27:  # the group's NACK zone
+            st = _sk_plain(p, pos, end, &nacked)
+            if st == SK_OK:
+                st = _sk_skip(pos, end, 16 * nacked) if nacked < (<int64_t>1 << 58) else SK_STOP
+        i += 1
+    if st == SK_OK and t >= 26:  # idempotent producers: duration, max entries, producers, 2 counters
+        st = _sk_plain(p, pos, end, &nacked)
+        if st == SK_OK:
+            st = _sk_plain(p, pos, end, &nacked)
+        if st == SK_OK:
+            st = _sk_plain(p, pos, end, &producers)
+        i = 0
+        while st == SK_OK and i < producers:
+            st = _sk_str(p, pos, end)
+            if st == SK_OK:
+                st = _sk_plain(p, pos, end, &entries)
+            j = 0
+            while st == SK_OK and j < entries:
+                st = _sk_str(p, pos, end)
+                if st == SK_OK:
+                    st = _sk_lens(p, pos, end, 2)
+                j += 1
+            i += 1
+        if st == SK_OK:
+            st = _sk_lens(p, pos, end, 2)
+    return st
+
+
+cdef int _sk_module_ops(const unsigned char* p, int64_t* pos, int64_t end) noexcept nogil:
+    """A module value's opcodes up to and including EOF (what _skip_module_opcodes reads)."""
+    cdef int64_t op, v
+    cdef int st
+    while True:
+        st = _sk_plain(p, pos, end, &op)
+        if st != SK_OK or op == 0:
+            return st
+        if op == 1 or op == 2:
+            st = _sk_plain(p, pos, end, &v)
+        elif op == 3:
+            st = _sk_skip(pos, end, 4)
+        elif op == 4:
+            st = _sk_skip(pos, end, 8)
+        elif op == 5:
+            st = _sk_str(p, pos, end)
+        else:
+            return SK_STOP
+        if st != SK_OK:
+            return st
+
+
+cdef int _sk_key_meta(const unsigned char* p, int64_t* pos, int64_t end) noexcept nogil:
+    cdef int64_t n, i
+    cdef int st = _sk_plain(p, pos, end, &n)
+    if st != SK_OK:
+        return st
+    if n > KEY_META_MAX_CLASSES:
+        return SK_STOP
+    for i in range(n):
+        st = _sk_skip(pos, end, 4)
+        if st == SK_OK:
+            st = _sk_module_ops(p, pos, end)
+        if st != SK_OK:
+            return st
+    return SK_OK
+
+
+cdef int _sk_array(const unsigned char* p, int64_t* pos, int64_t end) noexcept nogil:
+    cdef int64_t count, flag, tag, i
+    cdef uint64_t v
+    cdef bint enc
+    cdef int st = _sk_plain(p, pos, end, &count)
+    if st == SK_OK:
+        st = _sk_plain(p, pos, end, &flag)
+    if st != SK_OK:
+        return st
+    if flag > 1:
+        return SK_STOP
+    if flag == 1:
+        st = _sk_lens(p, pos, end, 1)
+    i = 0
+    while st == SK_OK and i < count:
+        st = _sk_len(p, pos, end, &v, &enc)
+        if st == SK_OK and enc:
+            return SK_STOP
+        if st == SK_OK:
+            st = _sk_plain(p, pos, end, &tag)
+        if st == SK_OK:
+            if tag == 0 or tag == 3:
+                st = _sk_str(p, pos, end)
+            elif tag == 1 or tag == 2:
+                st = _sk_skip(pos, end, 8)
+            else:
+                return SK_STOP
         i += 1
     return st
 
 
-cdef int _sk_value(const unsigned char* p, int64_t* pos, int64_t end, int t, bint valkey) noexcept nogil:
+cdef int _sk_lp_count(const unsigned char* p, int64_t pos, int64_t end, int64_t* count) noexcept nogil:
+    """The entry count in the header of the listpack string at pos (a plain string; LZF: SK_STOP)."""
+    cdef uint64_t v
+    cdef bint enc
+    cdef int st = _sk_len(p, &pos, end, &v, &enc)
+    if st != SK_OK:
+        return st
+    if enc or v < 7:
+        return SK_STOP
+    if pos + 6 > end:
+        return SK_SHORT
+    count[0] = p[pos + 4] | (<int64_t>p[pos + 5] << 8)
+    return SK_STOP if count[0] == 0xFFFF else SK_OK
+
+
+cdef int _sk_template(const unsigned char* p, int64_t* pos, int64_t end, int t, const ScanFmt* f) noexcept nogil:
+    """Types 29-32: template hashes (a REF form's template must be in the table already)."""
+    cdef int64_t fmt, n = 0, e
+    cdef uint64_t v
+    cdef bint enc
+    cdef int st
+    if t == 30:
+        return _sk_str(p, pos, end)
+    if t == 32:
+        st = _sk_len(p, pos, end, &v, &enc)
+        if st != SK_OK:
+            return st
+        e = -1 if enc else _tmpl_find(f.tmpl, v)
+        if e < 0:
+            return SK_STOP
+        return _sk_strs(p, pos, end, f.tmpl.entries[e].fields)
+    st = _sk_plain(p, pos, end, &fmt)
+    if st != SK_OK:
+        return st
+    if fmt == 0:  # the names in one listpack: its header has the count (needed to pass type 31's values)
+        if t == 31:
+            st = _sk_lp_count(p, pos[0], end, &n)
+            if st != SK_OK:
+                return st
+        st = _sk_str(p, pos, end)
+    elif fmt == 1:
+        st = _sk_plain(p, pos, end, &n)
+        if st == SK_OK and n == 0:
+            return SK_STOP
+        if st == SK_OK:
+            st = _sk_strs(p, pos, end, n)
+    else:
+        return SK_STOP
+    if st != SK_OK:
+        return st
+    return _sk_str(p, pos, end) if t == 29 else _sk_strs(p, pos, end, n)
+
+
+cdef int _sk_value(const unsigned char* p, int64_t* pos, int64_t end, int t, const ScanFmt* f) noexcept nogil:
     """Step over the value of a key of RDB type t (the key name already passed)."""
     cdef int64_t n, i, slen
     cdef int st
@@ -460,7 +757,7 @@ cdef int _sk_value(const unsigned char* p, int64_t* pos, int64_t end, int t, bin
         return st
     if t == 15 or t == 19 or t == 21:
         return _sk_stream(p, pos, end, t)
-    if t == 22 and valkey:
+    if t == 22 and f.valkey:
         st = _sk_plain(p, pos, end, &n)
         i = 0
         while st == SK_OK and i < n:
@@ -483,10 +780,18 @@ cdef int _sk_value(const unsigned char* p, int64_t* pos, int64_t end, int t, bin
     if t == 23 or t == 25:
         st = _sk_skip(pos, end, 8) if t == 25 else SK_OK
         return _sk_str(p, pos, end) if st == SK_OK else st
+    if t == 26 or t == 27:
+        return _sk_stream(p, pos, end, t)
+    if t == 28:
+        return _sk_array(p, pos, end)
+    if t == 33 or (t == 29 and f.gcra29):
+        return _sk_lens(p, pos, end, 1)
+    if t >= 29 and t <= 32:
+        return _sk_template(p, pos, end, t, f)
     return SK_STOP  # module values (6, 7) and unknown types
 
 
-cdef int _sk_keys(const unsigned char* p, int64_t start, int64_t end, int64_t limit, bint valkey,
+cdef int _sk_keys(const unsigned char* p, int64_t start, int64_t end, int64_t limit, const ScanFmt* f,
                   int64_t* seg_end, int64_t* nkeys, int64_t* nexpires) noexcept nogil:
     """Delimit up to `limit` whole keys (with their EXPIRE/IDLE/FREQ opcodes) from p[start:end].
     Sets *seg_end just past the last whole key; returns why it stopped (SK_OK: the limit)."""
@@ -529,10 +834,12 @@ cdef int _sk_keys(const unsigned char* p, int64_t start, int64_t end, int64_t li
                 st = _sk_plain(p, &q, end, &v)
             elif t == OP_FREQ:
                 st = _sk_skip(&q, end, 1)
-            elif t < OP_RAM_LRU or (t > OP_RAM_LRU and t < OP_SLOT_IMPORT):
+            elif t == OP_KEY_META and f.key_meta:
+                st = _sk_key_meta(p, &q, end)
+            elif t < OP_RAM_LRU or (t > OP_RAM_LRU and t < OP_HASH_TEMPLATE):
                 st = _sk_str_fast(p, &q, end)  # the key name
                 if st == SK_OK:
-                    st = _sk_str_fast(p, &q, end) if t == 0 else _sk_value(p, &q, end, t, valkey)
+                    st = _sk_str_fast(p, &q, end) if t == 0 else _sk_value(p, &q, end, t, f)
                 if st == SK_OK:
                     keys += 1
                     expires += expire
@@ -663,6 +970,13 @@ cdef class Decoder:
     cdef int ver_major, ver_minor      # Redis-equivalent version of the writer (encodings)
     cdef bint valkey_types             # VALKEY magic: type 22 is HASH_2
     cdef bint embedded_keys            # Valkey >= 8.1, Redis >= 8.2: the key lives in the value object
+    cdef public bint newer_than_known  # the header's version is newer than the newest this decoder knows
+    cdef bint key_meta_ok              # 0xF3 is KEY_META (REDIS magic, RDB >= 13), else SLOT_IMPORT
+    cdef bint gcra29                   # RDB 14: type 29 is the pre-GA GCRA (33 from RDB 15 on)
+    cdef ScanFmt scan_fmt
+    cdef _Templates templates          # hash templates declared so far (shared with segment decoders)
+    cdef const TmplTable* tt
+    cdef bint barrier_passed           # segment decoders are idle: the template table may grow
 
     # pending per-key opcodes
     cdef int db
@@ -674,12 +988,15 @@ cdef class Decoder:
     cdef int64_t idle
     cdef bint has_freq
     cdef int freq
+    cdef int64_t key_meta           # KEY_META classes before the key's type byte
     cdef int64_t key_item_start     # absolute offset where the key's first opcode started (-1 none)
 
     # current key
     cdef KeyFacts facts
+    cdef KeyFacts15 facts15         # facts.rdb15 points here for keys with RDB 13-15 facts (_ext())
     cdef Buf key_scratch
     cdef Buf val_scratch
+    cdef Buf name_scratch           # the previous field name of a hash template (order check)
     cdef const unsigned char* key_ptr
     cdef const unsigned char* key_buf_ptr  # == key_ptr when the key lies in the input buffer, else NULL
     cdef int64_t key_len
@@ -793,6 +1110,13 @@ cdef class Decoder:
         self.ver_major = 0
         self.ver_minor = 0
         self.valkey_types = False
+        self.newer_than_known = False
+        self.key_meta_ok = False
+        self.gcra29 = False
+        self.templates = _Templates()
+        self.tt = &self.templates.t
+        self.barrier_passed = False
+        self._set_scan_fmt()
         self.db = 0
         self._clear_key_opcodes()
         self.type_names = list(TYPE_NAMES)
@@ -810,6 +1134,7 @@ cdef class Decoder:
     def __dealloc__(self):
         free(self.key_scratch.data)
         free(self.val_scratch.data)
+        free(self.name_scratch.data)
         free(self.keydata.data)
         free(self.typedata.data)
         free(self.encdata.data)
@@ -1315,11 +1640,12 @@ cdef class Decoder:
         out.size += n
         return self._end_label(out, offs, row)
 
-    cdef inline int _put_padded_label(self, Buf* out, int* offs, int row, const char* s, int n) except -1 nogil:
-        """A built-in label from a LABEL_PAD-byte table slot (n < LABEL_PAD)."""
+    cdef inline int _put_padded_label(self, Buf* out, int* offs, int row, const char* s, int n,
+                                      int copy) except -1 nogil:
+        """A built-in label from a LABEL_PAD-byte table slot (n < copy <= LABEL_PAD): one fixed-size copy."""
         if out.size + LABEL_PAD > out.cap:
             _reserve(out, LABEL_PAD)
-        memcpy(out.data + out.size, s, LABEL_PAD)
+        memcpy(out.data + out.size, s, <size_t>copy)
         out.size += n
         return self._end_label(out, offs, row)
 
@@ -1379,13 +1705,31 @@ cdef class Decoder:
             if self.slot_open and self.pos < self.end and self._key_item(self.p[self.pos]):
                 return ST_FLUSH  # rows decoded here come after the reader's open segment batch
             st = self._item()
-            if st == ST_DONE:
-                return ST_DONE
+            if st:  # ST_DONE or ST_BARRIER (items return 0 otherwise)
+                return st
 
     cdef inline bint _key_item(self, int t) noexcept nogil:
         """t starts a key or one of the opcodes that belong to the next key."""
-        return (t < OP_RAM_LRU or (t > OP_RAM_LRU and t < OP_SLOT_IMPORT) or t == OP_EXPIRETIME_MS
-                or t == OP_EXPIRETIME or t == OP_IDLE or t == OP_FREQ)
+        return (t < OP_RAM_LRU or (t > OP_RAM_LRU and t < OP_HASH_TEMPLATE) or t == OP_EXPIRETIME_MS
+                or t == OP_EXPIRETIME or t == OP_IDLE or t == OP_FREQ
+                or (t == OP_KEY_META and self.key_meta_ok))
+
+    cdef void _set_scan_fmt(self) noexcept:
+        self.scan_fmt.valkey = self.valkey_types
+        self.scan_fmt.key_meta = self.key_meta_ok
+        self.scan_fmt.gcra29 = self.gcra29
+        self.scan_fmt.tmpl = self.tt
+
+    def pass_barrier(self):
+        """The reader has waited for every segment handed out so far (after parse() returned 5): the
+        hash template that stopped parsing may now be added to the table the segment decoders read."""
+        self.barrier_passed = True
+
+    def hash_templates(self):
+        """The hash templates declared in the file (RDB 15): {"count", "fields", "bytes"}, or {}."""
+        if self.tt.n == 0:
+            return {}
+        return {"count": self.tt.n, "fields": self.tt.fields_total, "bytes": self.tt.alloc_total}
 
     cdef int _try_segment(self) except -2:
         """At an item boundary with no pending key opcodes: delimit a run of whole keys for another
@@ -1395,7 +1739,7 @@ cdef class Decoder:
         if not self.segmenting and have < self.scan_min_bytes:
             return -1
         with nogil:
-            st = _sk_keys(self.p, self.pos, self.end, self.segment_room, self.valkey_types,
+            st = _sk_keys(self.p, self.pos, self.end, self.segment_room, &self.scan_fmt,
                           &seg_end, &nkeys, &nexpires)
         # once the stream is being handed over, every run goes (rather than decode keys here and cut
         # the open batch short); before, only runs worth a thread hand-over
@@ -1442,6 +1786,11 @@ cdef class Decoder:
         d.ver_minor = self.ver_minor
         d.valkey_types = self.valkey_types
         d.embedded_keys = self.embedded_keys
+        d.key_meta_ok = self.key_meta_ok
+        d.gcra29 = self.gcra29
+        d.templates = self.templates  # read only while segments run (see ST_BARRIER)
+        d.tt = &d.templates.t
+        d._set_scan_fmt()
         return d
 
     def decode_segment(self, segment, int64_t base_offset, int db, int64_t nkeys):
@@ -1492,9 +1841,52 @@ cdef class Decoder:
             self._mark_key_start()
             self.freq = self._u8()
             self.has_freq = True
+        elif t == OP_KEY_META and self.key_meta_ok:
+            self._mark_key_start()
+            if self.key_meta == 0:
+                memset(&self.facts15, 0, sizeof(KeyFacts15))
+            self.key_meta += self._key_meta_opcode()
+            self.facts15.key_meta_classes = self.key_meta
         else:
             return 0
         return 1
+
+    cdef int64_t _key_meta_opcode(self) except -1 nogil:
+        """KEY_META (RDB >= 13): module classes' metadata for the next key, each a 4-byte class spec
+        and a module value (opcodes up to EOF); skipped, counted."""
+        cdef int64_t at = self.pos, n = self._plain_len(), i
+        if n > KEY_META_MAX_CLASSES:
+            self.pos = at
+            with gil:
+                self._fail(f"key metadata for {n} classes (at most {KEY_META_MAX_CLASSES})")
+        for i in range(n):
+            self._need(4)
+            self.pos += 4
+            self._skip_module_ops()
+        return n
+
+    cdef int _skip_module_ops(self) except -1 nogil:
+        """A module value's opcodes up to EOF (the nogil twin of _skip_module_opcodes)."""
+        cdef int64_t op, at
+        while True:
+            at = self.pos
+            op = self._plain_len()
+            if op == 0:
+                return 0
+            if op == 1 or op == 2:
+                self._plain_len()
+            elif op == 3:
+                self._need(4)
+                self.pos += 4
+            elif op == 4:
+                self._need(8)
+                self.pos += 8
+            elif op == 5:
+                self._skip_str()
+            else:
+                self.pos = at
+                with gil:
+                    self._fail(f"unknown module value opcode {op}")
 
     cdef int _segment_items(self) except -1 nogil:
         cdef int t
@@ -1549,10 +1941,19 @@ cdef class Decoder:
             return 0
         if self.model is None:
             self._choose_model()
-        if t < OP_RAM_LRU or (t > OP_RAM_LRU and t < OP_SLOT_IMPORT):
+        if t < OP_RAM_LRU or (t > OP_RAM_LRU and t < OP_HASH_TEMPLATE):
             return self._key(t)
         if self._key_prefix(t):
             pass
+        elif t == OP_HASH_TEMPLATE:
+            if self.key_item_start >= 0:
+                self.pos -= 1
+                self._fail("hash template declared between a key's opcodes and its type byte")
+            if self.segmenting and not self.barrier_passed:
+                self.pos -= 1  # segment decoders read the table: wait until they are idle
+                return ST_BARRIER
+            self._hash_template()
+            self.barrier_passed = False
         elif t == OP_SELECTDB:
             a = self._plain_len()
             if a > 0x7FFFFFFF:
@@ -1588,8 +1989,14 @@ cdef class Decoder:
             return self._eof()
         else:
             self.pos -= 1
-            self._fail(f"unknown opcode or type byte {t}")
+            self._fail(f"unknown opcode or type byte {t}{self._newer_note()}")
         return 0
+
+    cdef str _newer_note(self):
+        if not self.newer_than_known:
+            return ""
+        return (f" (the file is RDB {self.rdb_version}, newer than RDB "
+                f"{NEWEST_VALKEY_RDB if self.magic == 'VALKEY' else NEWEST_RDB}, the newest this decoder knows)")
 
     cdef void _mark_key_start(self) noexcept nogil:
         if self.key_item_start < 0:
@@ -1599,6 +2006,7 @@ cdef class Decoder:
         self.has_expire = False
         self.has_idle = False
         self.has_freq = False
+        self.key_meta = 0
         self.key_item_start = -1
 
     cdef bytes _strbytes(self, StrRef* s):
@@ -1616,16 +2024,26 @@ cdef class Decoder:
         if head[:5] == b"REDIS" and head[5:9].isdigit():
             self.magic = "REDIS"
             self.rdb_version = int(head[5:9])
-            if self.rdb_version < 1 or self.rdb_version > 13:
+            if self.rdb_version < 1:
                 raise RdbVersionError(f"unsupported RDB version {self.rdb_version}", offset=5)
+            self.newer_than_known = self.rdb_version > NEWEST_RDB
+            self.key_meta_ok = self.rdb_version >= 13
+            self.gcra29 = self.rdb_version == 14
         elif head[:6] == b"VALKEY" and head[6:9].isdigit():
             self.magic = "VALKEY"
             self.rdb_version = int(head[6:9])
-            if self.rdb_version != 80:
+            if self.rdb_version < NEWEST_VALKEY_RDB:  # below 80: Valkey keeps those for Redis' formats
                 raise RdbVersionError(f"unsupported Valkey RDB version {self.rdb_version}", offset=6)
+            self.newer_than_known = self.rdb_version > NEWEST_VALKEY_RDB
             self.valkey_types = True
         else:
             raise RdbFormatError(f"not an RDB file (starts with {bytes(head)!r})", offset=0)
+        if self.newer_than_known:
+            known = NEWEST_VALKEY_RDB if self.valkey_types else NEWEST_RDB
+            self.notes.append(
+                f"RDB version {self.rdb_version} is newer than RDB {known}, the newest this decoder knows: "
+                f"read with the RDB {known} rules (an unknown type byte would have stopped decoding)")
+        self._set_scan_fmt()
         self.pos += 9
         self.header_done = True
         return 0
@@ -1780,6 +2198,8 @@ cdef class Decoder:
         self.key_len = k.length
         self.facts.key_len = k.length
         self.facts.has_expire = self.has_expire
+        if self.key_meta:  # facts15 was cleared and counted when the KEY_META opcode was read
+            self.facts.rdb15 = &self.facts15
         self.row_largest = 0
         self.row_elem_bytes = 0
         self.row_allint = -1
@@ -1801,7 +2221,7 @@ cdef class Decoder:
         self._append_key()
         if 0 <= self.row_type < N_TYPE_LABELS:
             self._put_padded_label(&self.typedata, self.r_type_off, row,
-                                   _TYPE_LABEL[self.row_type], _TYPE_LABEL_LEN[self.row_type])
+                                   _TYPE_LABEL[self.row_type], _TYPE_LABEL_LEN[self.row_type], TYPE_LABEL_COPY)
         else:
             with gil:  # a module key
                 if self.row_type_label is None:
@@ -1812,7 +2232,7 @@ cdef class Decoder:
             with gil:
                 self._fail(f"internal error: encoding {self.row_encoding}")
         self._put_padded_label(&self.encdata, self.r_enc_off, row,
-                               _ENCODING_LABEL[self.row_encoding], _ENCODING_LABEL_LEN[self.row_encoding])
+                               _ENCODING_LABEL[self.row_encoding], _ENCODING_LABEL_LEN[self.row_encoding], LABEL_PAD)
         self.r_num[row] = self.facts.num_elements
         self.r_largest[row] = self.row_largest
         self.r_elem_bytes[row] = self.row_elem_bytes
@@ -1858,6 +2278,13 @@ cdef class Decoder:
             self.has_key_repr = False
         return 0
 
+    cdef KeyFacts15* _ext(self) noexcept nogil:
+        """The key's RDB 13-15 facts, cleared on first use (keys of older kinds never touch them)."""
+        if self.facts.rdb15 == NULL:
+            memset(&self.facts15, 0, sizeof(KeyFacts15))
+            self.facts.rdb15 = &self.facts15
+        return self.facts.rdb15
+
     cdef inline void _elem(self, int64_t nbytes) noexcept nogil:
         if nbytes > self.row_largest:
             self.row_largest = nbytes
@@ -1902,9 +2329,18 @@ cdef class Decoder:
             return self._hash_ttl(t)
         if t == 23 or t == 25:
             return self._hash_listpack_ex(t)
+        # RDB 13-15 (Redis 8.6-8.10), accepted whatever the header's version
+        if t == 26 or t == 27:
+            return self._stream(t)
+        if t == 28:
+            return self._array()
+        if t == 33 or (t == 29 and self.gcra29):
+            return self._gcra()
+        if t >= 29 and t <= 32:
+            return self._template_hash(t)
         self.pos = self.item_start
         with gil:
-            self._fail(f"unknown value type {t}")
+            self._fail(f"unknown value type {t}{self._newer_note()}")
         return 0
 
     cdef int _string_value(self) except -1 nogil:
@@ -2124,6 +2560,382 @@ cdef class Decoder:
         self.row_type_label = name.encode()
         self.row_module = idx
         self.row_encoding = E_RAW
+        return 0
+
+    # --- RDB 13-15 (Redis 8.6-8.10) ------------------------------------------------------------------
+
+    cdef int _nack_zone(self, int64_t pel, int64_t pel_at) except -1 nogil:
+        """Type 27: a group's NACKed entries (16-byte big-endian IDs), each one of the group's PEL
+        entries (read from pel_at, `pel` of them) that no consumer owns."""
+        cdef int64_t at = self.pos, n = self._plain_len(), i, q
+        cdef const unsigned char** ids = NULL
+        cdef const unsigned char* want
+        cdef unsigned char b
+        cdef int64_t lo, hi, mid
+        cdef int c
+        cdef bint ordered = True
+        if n > pel:
+            self.pos = at
+            with gil:
+                self._fail(f"stream group has {n} NACKed entries but {pel} pending ones")
+        self._need(16 * n)  # n <= pel, and every PEL entry took at least 25 bytes
+        if n > 0:
+            ids = <const unsigned char**>malloc(pel * sizeof(const unsigned char*))
+            if ids == NULL:
+                with gil:
+                    raise MemoryError()
+            q = pel_at
+            for i in range(pel):  # the PEL again: id, delivery time, delivery count (a length)
+                ids[i] = self.p + q
+                if i > 0 and ordered and memcmp(ids[i - 1], ids[i], 16) >= 0:
+                    ordered = False
+                b = self.p[q + 24]
+                q += 25 if b < 0x40 else (26 if b < 0x80 else (29 if b == 0x80 else 33))
+            if not ordered:
+                qsort(ids, pel, sizeof(const unsigned char*), _cmp_id16)
+            for i in range(n):
+                want = self.p + self.pos + 16 * i
+                lo = 0
+                hi = pel
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    c = memcmp(ids[mid], want, 16)
+                    if c == 0:
+                        break
+                    if c < 0:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                if lo >= hi:
+                    free(ids)
+                    self.pos += 16 * i
+                    with gil:
+                        self._fail(f"NACKed stream entry {self._id_text(want)} is not pending in its group")
+            free(ids)
+        self.pos += 16 * n
+        self._ext().stream_nacked += n
+        return 0
+
+    cdef str _id_text(self, const unsigned char* raw):
+        return f"{int.from_bytes(raw[:8], 'big')}-{int.from_bytes(raw[8:16], 'big')}"
+
+    cdef int _idmp(self) except -1 nogil:
+        """Types 26/27, after the groups: idempotent producers (XADD IDMP) and the IIDs they track."""
+        cdef int64_t at = self.pos, duration, max_entries, producers, entries, i, j
+        cdef StrRef s
+        self._ext()
+        duration = self._plain_len()
+        if duration < 1 or duration > 86400:
+            self.pos = at
+            with gil:
+                self._fail(f"stream IDMP duration {duration} s outside XCFGSET's range 1-86400")
+        at = self.pos
+        max_entries = self._plain_len()
+        if max_entries < 1 or max_entries > 10000:
+            self.pos = at
+            with gil:
+                self._fail(f"stream IDMP max entries {max_entries} outside XCFGSET's range 1-10000")
+        producers = self._plain_len()
+        for i in range(producers):
+            self._str(&s, 0)  # producer id
+            entries = self._plain_len()
+            self.model.idmp_producer(&self.facts, s.length, entries)
+            for j in range(entries):
+                self._str(&s, 0)  # IID
+                self._skip_len()  # the entry's stream ID (ms, seq)
+                self._skip_len()
+                self.model.idmp_entry(&self.facts, s.length)
+        self._skip_len()  # IIDs added, duplicates seen (all-time counters)
+        self._skip_len()
+        return 0
+
+    cdef int _array(self) except -1 nogil:
+        """Type 28 (Redis >= 8.8): count, insert-index flag [+ index], then per element its index
+        (strictly ascending), a type tag and the value (0 string, 1 int64, 2 double, 3 short string)."""
+        cdef int64_t count, flag, i, tag, slen = 0, heap, iv, at
+        cdef uint64_t idx, prev = 0, u
+        cdef bint enc
+        cdef double d
+        cdef StrRef s
+        cdef ArrayShape shape
+        self.facts.kind = KIND_ARRAY
+        self.facts.encoding = E_SLICED_ARRAY
+        self._ext()
+        self.row_type = T_ARRAY
+        self.row_encoding = E_SLICED_ARRAY
+        at = self.pos
+        count = self._plain_len()
+        if count == 0:
+            self.pos = at
+            with gil:
+                self._fail("array with no elements (Redis deletes an array when it empties)")
+        at = self.pos
+        flag = self._plain_len()
+        if flag > 1:
+            self.pos = at
+            with gil:
+                self._fail(f"array insert-index flag is {flag}, not 0 or 1")
+        if flag == 1:
+            self._skip_len()  # the insert index (ARINSERT's cursor)
+        memset(&shape, 0, sizeof(ArrayShape))
+        for i in range(count):
+            at = self.pos
+            idx = self._len(&enc)
+            if enc or idx == UINT64_MAX_:
+                self.pos = at
+                with gil:
+                    self._fail("array index is a string encoding" if enc else "array index 2^64-1 is reserved")
+            if i > 0 and idx <= prev:
+                self.pos = at
+                with gil:
+                    self._fail(f"array indices not strictly ascending: {idx} after {prev}")
+            prev = idx
+            at = self.pos
+            tag = self._plain_len()
+            heap = -1
+            if tag == 0 or tag == 3:  # a string: out of line (an arString) beyond 7 bytes
+                self._str(&s, 0)
+                slen = s.length
+                if slen > 7:
+                    heap = slen
+            elif tag == 1:  # an int64: inline when it fits 62 bits
+                iv = <int64_t>self._le(8)
+                slen = _digits(iv)
+                if iv < -(<int64_t>1 << 61) or iv > (<int64_t>1 << 61) - 1:
+                    heap = slen
+            elif tag == 2:  # a double, always inline (64-bit builds)
+                u = self._le(8)
+                memcpy(&d, &u, 8)
+                slen = _float_text_len(d)
+            else:
+                self.pos = at
+                with gil:
+                    self._fail(f"array element type tag {tag} unknown (0-3)")
+            self._elem(slen)
+            self.model.array_element(&shape, idx, heap)
+        # ARLEN: the highest index + 1 (saturating: indices go up to 2^64-2)
+        self.facts.num_elements = INT64_MAX_ if prev >= <uint64_t>INT64_MAX_ else <int64_t>prev + 1
+        self._ext().value_alloc = self.model.array_bytes(&shape)
+        return 0
+
+    cdef int _gcra(self) except -1 nogil:
+        """Type 33 (29 in RDB 14 pre-GA builds): a rate limiter's theoretical arrival time, one number."""
+        cdef bint enc
+        cdef int64_t at = self.pos
+        self.facts.kind = KIND_GCRA
+        self.facts.encoding = E_RAW
+        self._ext()
+        self.facts.num_elements = 1
+        self.row_type = T_GCRA
+        self.row_encoding = E_RAW
+        self._len(&enc)
+        if enc:
+            self.pos = at
+            with gil:
+                self._fail("GCRA state is a string encoding, expected a number")
+        return 0
+
+    cdef int _hash_template(self) except -1:
+        """0xF2 (RDB 15): id, field count, then the field names sorted by length, then bytes."""
+        cdef int64_t at = self.pos, n, total = 0, longest = 0, names_alloc = 0
+        cdef bint enc
+        cdef uint64_t id = self._len(&enc)
+        if enc:
+            self.pos = at
+            self._fail("hash template id is a string encoding")
+        if _tmpl_find(self.tt, id) >= 0:
+            self.pos = at
+            self._fail(f"duplicate hash template id {id}")
+        if self.tt.n >= MAX_TEMPLATES:
+            self.pos = at - 1
+            self._fail(f"more than {MAX_TEMPLATES} hash templates")
+        at = self.pos
+        n = self._plain_len()
+        if n == 0:
+            self.pos = at
+            self._fail(f"hash template {id} has no fields")
+        self._tmpl_raw_names(n, &total, &longest, &names_alloc)
+        self.templates.add(id, n, total, longest, self.model.template_bytes(n, names_alloc))
+        return 0
+
+    cdef int _tmpl_name(self, const unsigned char* name, int64_t length, int64_t i,
+                        int64_t* total, int64_t* longest) except -1 nogil:
+        """Field name i of a template: strictly after the previous one (shorter first, then bytes)."""
+        cdef Buf* prev = &self.name_scratch
+        cdef int c
+        if i > 0:
+            c = -1 if prev.size < length else (1 if prev.size > length else memcmp(prev.data, name, <size_t>length))
+            if c >= 0:
+                return 1
+        prev.size = 0
+        _reserve(prev, length + 1)
+        if length:
+            memcpy(prev.data, name, <size_t>length)
+        prev.size = length
+        total[0] += length
+        if length > longest[0]:
+            longest[0] = length
+        return 0
+
+    cdef int _tmpl_raw_names(self, int64_t n, int64_t* total, int64_t* longest,
+                             int64_t* names_alloc) except -1 nogil:
+        """n field names as RDB strings (0xF2 records, FIELDS_RAW): checked for order, measured."""
+        cdef int64_t i, at
+        cdef StrRef s
+        cdef unsigned char digits[24]
+        cdef const unsigned char* name
+        for i in range(n):
+            at = self.pos
+            self._str(&s, 1)
+            if s.is_int:
+                s.length = _format_int(s.ival, digits)
+                name = digits
+            else:
+                name = s.ptr
+            if self._tmpl_name(name, s.length, i, total, longest):
+                self.pos = at
+                with gil:
+                    self._fail(f"hash template field names not strictly sorted (by length, then bytes) at field {i}")
+            if names_alloc != NULL:
+                names_alloc[0] += self.model.sds_alloc(s.length)
+        return 0
+
+    cdef int64_t _tmpl_lp_names(self, int64_t* total, int64_t* longest) except -1 nogil:
+        """FIELDS_LP (types 29/31): the field names as one listpack; returns their count."""
+        cdef StrRef s
+        cdef const unsigned char* z
+        cdef int64_t n, pos = 6, q, v, count = 0, hdr
+        cdef unsigned char digits[24]
+        cdef const unsigned char* name
+        cdef int kind
+        cdef unsigned char enc
+        self._blob_str(&s)
+        z = s.ptr
+        n = s.length
+        if n < 7 or <int64_t>self._le_at(z, 4) != n or z[n - 1] != 0xFF:
+            with gil:
+                self._fail("hash template field-name listpack is malformed")
+        while True:
+            q = pos
+            kind = self._lp_entry(z, n, &pos, &v)
+            if kind == 2:
+                break
+            if kind == 1:
+                v = _format_int(v, digits)
+                name = digits
+            else:
+                enc = z[q]
+                name = z + q + (1 if enc < 0xC0 else (2 if enc < 0xF0 else 5))
+            if self._tmpl_name(name, v, count, total, longest):
+                with gil:
+                    self._fail(f"hash template field names not strictly sorted (by length, then bytes) at field {count}")
+            count += 1
+        hdr = z[4] | (z[5] << 8)
+        if pos != n - 1 or (hdr != 0xFFFF and hdr != count):
+            with gil:
+                self._fail("hash template field-name listpack is malformed")
+        if count == 0:
+            with gil:
+                self._fail("hash template has no fields")
+        return count
+
+    cdef int64_t _tmpl_values_lp(self, const unsigned char* z, int64_t n, int64_t* count) except? -1 nogil:
+        """A template-listpack's values: entry 0 is the template id (an integer, returned), then one
+        value per field (counted into *count and measured)."""
+        cdef int64_t pos = 6, v, id, c = 0, hdr
+        cdef int kind
+        if n < 7 or <int64_t>self._le_at(z, 4) != n or z[n - 1] != 0xFF:
+            with gil:
+                self._fail("template-listpack blob is malformed")
+        kind = self._lp_entry(z, n, &pos, &id)
+        if kind == 2:
+            with gil:
+                self._fail("template-listpack is empty")
+        if kind != 1:
+            with gil:
+                self._fail("template-listpack's first entry (the template id) is not an integer")
+        while True:
+            kind = self._lp_entry(z, n, &pos, &v)
+            if kind == 2:
+                break
+            self._elem(_digits(v) if kind == 1 else v)
+            c += 1
+        hdr = z[4] | (z[5] << 8)
+        if pos != n - 1 or (hdr != 0xFFFF and hdr != c + 1):
+            with gil:
+                self._fail("template-listpack blob is malformed")
+        count[0] = c
+        return id
+
+    cdef int _template_hash(self, int t) except -1 nogil:
+        """Types 29-32 (Redis 8.10): hashes whose field names live in a template. 30 (LP_REF) and 32
+        (ARRAY_REF) name a template declared by 0xF2; 29 and 31 (DUMP payloads) carry the names.
+        29/30 hold the values in a listpack, 31/32 as strings."""
+        cdef bint lp = t == 29 or t == 30
+        cdef int64_t at, fields = 0, names_total = 0, names_max = 0, count, e = -1, fmt, i, id
+        cdef uint64_t uid
+        cdef bint enc
+        cdef StrRef s
+        self.facts.kind = T_HASH
+        self._ext()
+        self.row_type = T_HASH
+        self.row_encoding = E_TMPL_LP if lp else E_TMPL_ARRAY
+        self.facts.encoding = self.row_encoding
+        if t == 32:
+            at = self.pos
+            uid = self._len(&enc)
+            e = -1 if enc else _tmpl_find(self.tt, uid)
+            if e < 0:
+                self.pos = at
+                with gil:
+                    if enc:
+                        self._fail("hash template id is a string encoding")
+                    self._fail(f"unknown hash template id {uid} (no 0xF2 record declared it before)")
+        elif t == 29 or t == 31:
+            at = self.pos
+            fmt = self._plain_len()
+            if fmt == 0:
+                fields = self._tmpl_lp_names(&names_total, &names_max)
+            elif fmt == 1:
+                fields = self._plain_len()
+                if fields == 0:
+                    self.pos = at
+                    with gil:
+                        self._fail("hash template has no fields")
+                self._tmpl_raw_names(fields, &names_total, &names_max, NULL)
+            else:
+                self.pos = at
+                with gil:
+                    self._fail(f"hash template fields format {fmt} unknown (0 listpack, 1 strings)")
+        if lp:
+            at = self.pos
+            self._blob_str(&s)
+            id = self._tmpl_values_lp(s.ptr, s.length, &count)
+            if t == 30:
+                e = _tmpl_find(self.tt, <uint64_t>id) if id >= 0 else -1
+                if e < 0:
+                    self.pos = at
+                    with gil:
+                        self._fail(f"unknown hash template id {id} (no 0xF2 record declared it before)")
+                fields = self.tt.entries[e].fields
+            if count != fields:
+                self.pos = at
+                with gil:
+                    self._fail(f"template-listpack holds {count} values for a template of {fields} fields")
+            self._blob(s.length, -1)
+        if t == 30 or t == 32:
+            fields = self.tt.entries[e].fields
+            names_total = self.tt.entries[e].names_total
+            names_max = self.tt.entries[e].names_max
+        if not lp:
+            for i in range(fields):
+                self._str(&s, 0)
+                self._elem(s.length)
+                self.model.template_value(&self.facts, s.length)
+        self.row_elem_bytes += names_total
+        if names_max > self.row_largest:
+            self.row_largest = names_max
+        self.facts.num_elements = fields
         return 0
 
     # --- compact blobs ---------------------------------------------------------------------------
@@ -2677,7 +3489,7 @@ cdef class Decoder:
 
     cdef int _stream(self, int t) except -1 nogil:
         cdef int64_t nodes = self._plain_len(), i, groups, pel, consumers, j, cpel, name_bytes = 0
-        cdef int64_t total_pel = 0, total_consumers = 0, runs, gname, cname, k
+        cdef int64_t total_pel = 0, total_consumers = 0, runs, gname, cname, k, pel_at
         cdef const unsigned char* prev
         cdef StrRef s
         self.facts.kind = T_STREAM
@@ -2718,6 +3530,7 @@ cdef class Decoder:
             total_pel += pel
             runs = 0
             prev = NULL
+            pel_at = self.pos
             for j in range(pel):
                 self._need(16 + 8)
                 # runs of consecutive PEL IDs sharing the millisecond part (the rax's shape)
@@ -2751,6 +3564,10 @@ cdef class Decoder:
                     prev = self.p + self.pos + 16 * k
                 self.pos += 16 * cpel
                 self.model.stream_consumer(&self.facts, cname, cpel, runs)
+            if t >= 27:
+                self._nack_zone(pel, pel_at)
+        if t >= 26:
+            self._idmp()
         self.facts.num_elements = self.s_entries
         self.facts.stream_groups = groups
         self.facts.stream_consumers = total_consumers

@@ -21,7 +21,7 @@ from .sources import iter_chunks
 from .versions import writer_version
 
 # Decoder.parse() statuses.
-_NEED_MORE, _BATCH_FULL, _DONE, _SEGMENT, _FLUSH = 0, 1, 2, 3, 4
+_NEED_MORE, _BATCH_FULL, _DONE, _SEGMENT, _FLUSH, _BARRIER = 0, 1, 2, 3, 4, 5
 # Runs of keys are decoded on other threads only from this much buffered input and in runs of at least
 # this many keys (a trickling socket is decoded where it is read; tests lower both).
 SCAN_MIN_BYTES = 256 * 1024
@@ -172,6 +172,18 @@ class RdbReader:
                 dec.slot_open = False
             elif status == _BATCH_FULL:
                 self._ahead.append(self._batch())
+            elif status == _BARRIER:
+                # a hash template follows keys already handed to segment decoders, which read the
+                # template table: let every segment handed out finish before the table grows
+                if self._pool is not None:
+                    if dec.slot_open:
+                        self._ahead.append(self._pool.flush())
+                        dec.segment_room = self._pool.room if dec.segment_room else 0
+                        dec.slot_open = False
+                    for item in self._ahead:
+                        if not isinstance(item, pa.RecordBatch):
+                            item.wait()
+                dec.pass_barrier()
             else:
                 if status == _DONE:
                     if self._pool is not None and dec.slot_open:
@@ -219,6 +231,9 @@ class RdbReader:
         meta.checksum = dec.checksum_state
         meta.total_bytes = dec.total_bytes
         meta.expires_per_db = dict(dec.expires_per_db)
+        meta.newer_than_known = dec.newer_than_known
+        meta.notes = list(dec.notes)
+        meta.hash_templates = dec.hash_templates()
         meta.dataset_overhead = _dataset_overhead(
             getattr(self, "_model", None), meta.keys_per_db, meta.expires_per_db
         )

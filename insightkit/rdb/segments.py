@@ -32,6 +32,10 @@ class PendingBatch:
     def done(self) -> bool:
         return self._done.is_set()
 
+    def wait(self) -> None:
+        """Until the batch is complete (or failed); its result stays to be taken."""
+        self._done.wait()
+
     def result(self) -> Any:
         self._done.wait()
         if self._error is not None:

@@ -7,7 +7,7 @@ from which the writing release can be narrowed to a range.
 
 from __future__ import annotations
 
-from insightkit.versions import RDB_WRITERS, parse_version
+from insightkit.versions import parse_version, rdb_writers
 
 
 def writer_version(
@@ -27,7 +27,7 @@ def writer_version(
     _, rversion = parse_version(aux.get("redis-ver"))
     if rversion is not None:
         return "redis", rversion, rversion, "aux"
-    guess = RDB_WRITERS.get(rdb_version, ((7, 4), (7, 4)))[0]
+    guess = (rdb_writers(rdb_version) or ((7, 4), (7, 4)))[0]
     return "redis", guess, guess, "rdb-version"
 
 

@@ -60,7 +60,9 @@ METADATA_DOCS: dict[str, str] = {
     "snapshot_time_ms": "Epoch milliseconds when the snapshot was taken (file: ctime aux field, else mtime).",
     "server": "{family, version, allocator} of the server that produced the data.",
     "rdb": "Decoder metadata: rdb_version, magic, aux fields, functions, modules, resize_db, "
-    "keys_per_db, checksum, total_bytes, memory_model, dataset_overhead (per-db dict overhead).",
+    "keys_per_db, checksum, total_bytes, memory_model, dataset_overhead (per-db dict overhead), "
+    "hash_templates (RDB 15: count, fields, bytes of the shared templates), newer_than_known and notes "
+    "(a header version newer than the decoder knows, read with the newest rules).",
     "info": "Live snapshots: INFO sections {section: {field: value}} (server, memory, keyspace, …).",
     "config": "Live snapshots: CONFIG GET values (encoding thresholds, maxmemory, policy); secrets removed.",
     "config_missing": "Config names that could not be read (CONFIG blocked).",

@@ -602,11 +602,13 @@ HASH_FIELD_NAMES = Rule(
         "In a hashtable-encoded hash every field name is its own sds string. In big hashes with long "
         "average field+value sizes, shorter field names (or a compact serialisation of the value) cut "
         "memory directly. RedisInsight flags every hash over 1000 fields; this rule also requires long "
-        "elements. The saving depends on the new names and is not priced. Trade-off: readability."
+        "elements. The saving depends on the new names and is not priced. Trade-off: readability. "
+        "Hashes backed by a Redis 8.10 template keep their names once, in the template, and are left out."
     ),
     fix='Shorten field names ("last_login_timestamp" → "ll") or store the object as one serialized value.',
     select=lambda ctx: (
         is_type("hash")
+        & ~encoded("template-listpack", "template-array")  # names kept once, in a shared template
         & (nw.col("num_elements") > ctx["hash_field_names_elements"])
         & (nw.col("element_bytes") / (nw.col("num_elements") * 2) > ctx["hash_field_names_avg_bytes"])
     ),
@@ -631,6 +633,13 @@ HASH_FIELD_NAMES = Rule(
                 "encoding": "hashtable",
                 "num_elements": 2000,
                 "largest_element_bytes": 8,
+            },
+            {
+                "key": "t:1",
+                "type": "hash",
+                "encoding": "template-array",
+                "num_elements": 2000,
+                "largest_element_bytes": 40,
             },
         )
     ),

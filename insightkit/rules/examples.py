@@ -22,6 +22,8 @@ _DEFAULT_ENCODING = {
     "zset": "listpack",
     "list": "quicklist",
     "stream": "stream",
+    "array": "sliced-array",
+    "gcra": "raw",
 }
 
 
