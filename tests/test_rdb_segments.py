@@ -15,6 +15,7 @@ from rdb_helpers import CORPUS, EXPECTED_ERRORS, chunked, fuzz_seeds, manifest, 
 import insightkit
 from insightkit.errors import RdbError
 from insightkit.rdb import reader as reader_module
+from insightkit.rdb import segments as segments_module
 
 
 @pytest.fixture
@@ -101,6 +102,39 @@ def test_bad_input_fails_the_same_on_two_threads(eager_segments: None) -> None:
         sizes = [rng.randint(1, 300) for _ in range(5)]
         _same_as_one_thread(data, chunked(data, sizes), batch_size=batch_size, verify_checksum=verify)
         runs += 1
+
+
+def test_nothing_after_a_failed_segment_batch_is_delivered(
+    eager_segments: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker's batch fails while later keys sit in the open slot: the error ends the stream there.
+
+    Redis' own corrupt_empty_keys.rdb with its empty ziplist list's header claiming 8 entries: the
+    lead delimits it by length, a worker finds the lie. The worker is made to finish just after the
+    lead first looks and before it looks again, with later keys handed to the open slot in between
+    (the race the fuzz test met once in a while): the open slot must not be flushed and delivered
+    ahead of the error.
+    """
+    data = bytearray((CORPUS / "redis" / "corrupt_empty_keys.rdb").read_bytes())
+    ziplist = data.index(b"list_ziplist") + len(b"list_ziplist") + 1  # after the blob's length byte
+    data[ziplist + 8] = 8  # zllen: 8 entries in an empty ziplist
+    del data[data.index(b"list_quicklist_empty_ziplist") + 4 :]  # the lead waits for more input there
+    looked: set[int] = set()
+
+    def done_once_looked_at(batch: segments_module.PendingBatch) -> bool:
+        """Not done the first time the lead looks; finished (waited for) every time after."""
+        if id(batch) not in looked:
+            looked.add(id(batch))
+            return False
+        batch.wait()
+        return True
+
+    monkeypatch.setattr(segments_module.PendingBatch, "done", done_once_looked_at)
+    for batch_size in (1, 3, 7):
+        _same_as_one_thread(bytes(data), [bytes(data)], batch_size=batch_size, verify_checksum=False)
+        outcome, rows = _run([bytes(data)], threads=2, batch_size=batch_size, verify_checksum=False)
+        assert outcome[0] == "error" and "'list_ziplist'" in outcome[2]
+        assert "zset_ziplist" not in [row["key"] for row in rows]
 
 
 def test_every_truncation_fails_the_same(eager_segments: None) -> None:

@@ -73,6 +73,7 @@ class RdbReader:
         self._threads = threads
         self._pool: SegmentPool | None = None
         self._ahead: deque[Any] = deque()  # batches in stream order: RecordBatch or a pending result
+        self._batch_failed = False  # a batch in _ahead raised: the stream ends there
         self._started = False
         self.metadata = RdbMetadata()
 
@@ -126,7 +127,9 @@ class RdbReader:
             except Exception:
                 # Batches before the failure come first, and so does an error in one of them (keys
                 # handed to a segment decoder lie before the lead decoder's position).
-                if self._pool is not None and self._decoder.slot_open:
+                # When the failure came from a batch already in stream order (a segment decoder's
+                # error, raised by _drain), whatever lies after it is dropped, the open slot too.
+                if self._pool is not None and self._decoder.slot_open and not self._batch_failed:
                     self._ahead.append(self._pool.flush())
                 yield from self._drain(0)
                 raise
@@ -208,6 +211,7 @@ class RdbReader:
                     rows: tuple[int, dict[str, Any], bytes] = item.result()
                 except BaseException:
                     ahead.clear()  # the stream fails here: nothing after this batch is delivered
+                    self._batch_failed = True
                     raise
                 item = build_batch(*rows, self._decoder.type_names)
             yield item
