@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,8 +20,10 @@ import pyarrow.compute as pc
 
 from insightkit.errors import ConfigurationError
 from insightkit.patterns.cardinality import DEFAULT_THRESHOLDS, Thresholds
-from insightkit.patterns.custom import CustomSpec, match_rules, parse_custom
+from insightkit.patterns.custom import CustomSpec, match_named, parse_custom
 from insightkit.patterns.discover import discover
+from insightkit.patterns.libraries import METADATA_KEY as LIBRARY_PATTERNS
+from insightkit.patterns.libraries import ownership
 from insightkit.patterns.shapes import control_byte_rows, string_bytes, templates_of
 from insightkit.patterns.tokens import fold_variable_segments
 from insightkit.schema import PATTERN_COLUMN
@@ -169,33 +172,65 @@ def assign_patterns(
     renames: Mapping[str, str] | None = None,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     progress: bool | None = None,
+    libraries: Any = None,
 ) -> pd.Series:
     """The pattern of every key, aligned with ``keys`` (a categorical Series named ``pattern``).
 
     ``custom``: a glob (``"user:*"``), a ``"re:<regex>"`` string, a compiled regex, a list of those or of
     ``(pattern, name)`` pairs, a ``{pattern: name}`` mapping, or ``CustomPatterns``; they win over
     discovery, first match first. ``renames`` maps discovered pattern names to the names you prefer.
+    The families of known libraries (``insightkit.patterns.libraries``) come next, then discovery;
+    ``libraries=False`` leaves them out, a list of names keeps only those. Which patterns a library
+    owns is in ``series.attrs["library_patterns"]`` (``assign_owned`` returns it on its own).
     """
-    spec = parse_custom(custom, renames)
+    series, owned = assign_owned(
+        keys, custom, renames=renames, thresholds=thresholds, progress=progress, libraries=libraries
+    )
+    series.attrs[LIBRARY_PATTERNS] = owned
+    return series
+
+
+def assign_owned(
+    keys: pd.DataFrame,
+    custom: CustomSpec | None = None,
+    *,
+    renames: Mapping[str, str] | None = None,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    progress: bool | None = None,
+    libraries: Any = None,
+) -> tuple[pd.Series, dict[str, dict[str, str]]]:
+    """``assign_patterns``' Series, and ``{pattern: {"owner", "role"}}`` for the patterns a known
+    library owns (what ``Analysis.metadata["library_patterns"]`` and an RSNAP's footer hold)."""
+    spec = parse_custom(custom, renames, libraries)
     arr = key_array(keys)
     n = len(arr)
-    rule_of_key = match_rules(arr, spec.rules) if spec.rules else np.full(n, -1, dtype=np.int32)
+    rules = spec.all_rules
+    matched = match_named(arr, rules) if rules else None
+    rule_of_key = matched.codes if matched is not None else np.full(n, -1, dtype=np.int32)
     codes, templates = template_codes(arr, binary_flags(keys), progress=progress)
 
     discovered_mask = rule_of_key < 0
-    weights = np.bincount(codes[discovered_mask] if spec.rules else codes, minlength=len(templates))
+    weights = np.bincount(codes[discovered_mask] if rules else codes, minlength=len(templates))
     present = np.flatnonzero(weights)
     patterns_of_present = discover([templates[i] for i in present], weights[present], thresholds)
     pattern_codes_present, pattern_names = pd.factorize(pd.Series(patterns_of_present, dtype=object))
     template_to_pattern = np.full(len(templates), -1, dtype=np.int32)
     template_to_pattern[present] = pattern_codes_present
 
-    rule_names = [r.name for r in spec.rules]
-    names = [str(p) for p in pattern_names] + rule_names
+    rule_names = matched.names if matched is not None else []
+    discovered_names = [str(p) for p in pattern_names]
+    names = discovered_names + rule_names
     key_codes = template_to_pattern[codes]
-    if spec.rules:
-        matched = ~discovered_mask
-        key_codes[matched] = len(pattern_names) + rule_of_key[matched]
+    if matched is not None:
+        hit = ~discovered_mask
+        key_codes[hit] = len(pattern_names) + rule_of_key[hit]
+    owned = (
+        ownership(
+            zip(matched.names, matched.rules, strict=True), discovered_names, matched.links, spec.renames
+        )
+        if matched is not None
+        else {}
+    )
     if spec.renames:
         names = [spec.renames.get(name, name) for name in names]
     # Renames (or a rule named like a discovered pattern) may merge categories.
@@ -209,7 +244,9 @@ def assign_patterns(
         key_codes = remap[key_codes]
         categories = categories[used]
     cat = pd.Categorical.from_codes(key_codes, categories=pd.Index(categories, dtype=object))
-    return pd.Series(cat, index=keys.index, name=PATTERN_COLUMN)
+    in_use = set(categories)
+    owned = {name: value for name, value in owned.items() if name in in_use}
+    return pd.Series(cat, index=keys.index, name=PATTERN_COLUMN), owned
 
 
 def pattern_arrow(patterns: pd.Series) -> pa.Array:

@@ -3,13 +3,20 @@
 Globs follow Redis ``KEYS``/``SCAN MATCH`` syntax (``*``, ``?``, ``[abc]``, ``[^a]``, ``\\x``) and name
 their keys after themselves; regexes (``re:...`` strings or compiled ``re.Pattern``) may be named with a
 mapping ``{regex_or_glob: name}``. The first rule that matches a key wins.
+
+The families of known libraries (``insightkit.patterns.libraries``) are rules of the same kind, tried
+after the user's: they carry an ``owner`` and a ``role``, and their names may be templates filled in
+from each key's match (``{prefix}:{version}:django.contrib.sessions.cache*``). ``match_named`` runs
+both kinds on any batch of keys (the in-memory path and the out-of-core ingest call it alike).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -22,17 +29,62 @@ REGEX_PREFIX = "re:"
 
 @dataclass(frozen=True)
 class Rule:
-    name: str
+    name: str  # a library family's may name groups of its regex: {prefix}:{version}:…
     regex: str  # anchored, RE2/Python compatible where possible
     source: str
+    owner: str | None = None  # library rules: the library's name
+    family: Any = None  # library rules: the insightkit.patterns.libraries.Family
+
+    @property
+    def role(self) -> str | None:
+        return None if self.family is None else str(self.family.role)
 
 
 @dataclass(frozen=True)
 class CustomPatterns:
-    """Ordered rules plus renames of discovered patterns (``{"user:*:profile": "profiles"}``)."""
+    """Ordered rules plus renames of discovered patterns (``{"user:*:profile": "profiles"}``), and
+    the known libraries' families tried after the rules (None: the whole catalogue)."""
 
     rules: tuple[Rule, ...] = ()
     renames: Mapping[str, str] = field(default_factory=dict)
+    library_rules: tuple[Rule, ...] | None = None
+
+    @property
+    def all_rules(self) -> tuple[Rule, ...]:
+        """The user's rules, then the libraries' (most specific first)."""
+        return self.rules + (self.library_rules if self.library_rules is not None else library_rules())
+
+
+def library_rules(libraries: Any = None) -> tuple[Rule, ...]:
+    """The families of ``libraries`` (default: the whole catalogue) as rules, most specific first."""
+    from insightkit.patterns import libraries as catalogue
+
+    chosen = catalogue.resolve(libraries)
+    if chosen is catalogue.CATALOGUE:
+        return _catalogue_rules()
+    return _library_rules(chosen)
+
+
+def _library_rules(libraries: Any) -> tuple[Rule, ...]:
+    from insightkit.patterns import libraries as catalogue
+
+    return tuple(
+        Rule(
+            name=family.pattern,
+            regex=catalogue.family_regex(family),
+            source=f"{library.name}: {family.pattern}",
+            owner=library.name,
+            family=family,
+        )
+        for library, family in catalogue.ordered_families(libraries)
+    )
+
+
+@functools.cache
+def _catalogue_rules() -> tuple[Rule, ...]:
+    from insightkit.patterns import libraries as catalogue
+
+    return _library_rules(catalogue.CATALOGUE)
 
 
 def glob_to_regex(glob: str) -> str:
@@ -97,8 +149,14 @@ CustomSpec = (
 )
 
 
-def parse_custom(custom: CustomSpec | None, renames: Mapping[str, str] | None = None) -> CustomPatterns:
-    """Normalise every accepted form of ``custom`` into ``CustomPatterns``."""
+def parse_custom(
+    custom: CustomSpec | None, renames: Mapping[str, str] | None = None, libraries: Any = None
+) -> CustomPatterns:
+    """Normalise every accepted form of ``custom`` into ``CustomPatterns``.
+
+    ``libraries``: which known libraries' families to try after the rules — None keeps what a
+    ``CustomPatterns`` says (else the whole catalogue), ``False`` none, or names / ``Library`` entries.
+    """
     if isinstance(custom, CustomPatterns):
         base = custom
     elif custom is None:
@@ -118,7 +176,9 @@ def parse_custom(custom: CustomSpec | None, renames: Mapping[str, str] | None = 
                 raise ConfigurationError(f"custom pattern must be a glob, regex or (pattern, name): {item!r}")
         base = CustomPatterns(rules=tuple(rules))
     if renames:
-        base = CustomPatterns(rules=base.rules, renames={**base.renames, **renames})
+        base = CustomPatterns(base.rules, {**base.renames, **renames}, base.library_rules)
+    if libraries is not None:
+        base = CustomPatterns(base.rules, base.renames, library_rules(libraries))
     return base
 
 
@@ -140,3 +200,148 @@ def match_rules(keys: pa.ChunkedArray | pa.Array, rules: tuple[Rule, ...]) -> np
             hits[positions] = [v is not None and compiled.search(v) is not None for v in values]
         result[todo & hits] = idx
     return result
+
+
+@dataclass
+class Matched:
+    """What the rules made of a batch of keys.
+
+    ``codes``: per key, an index into ``names`` (-1: no rule matched, discovery names it);
+    ``names``: the distinct pattern names the rules gave; ``rules``: the rule behind each name;
+    ``links``: per library rule with a ``link_group``, the values it captured.
+    """
+
+    codes: np.ndarray
+    names: list[str]
+    rules: list[Rule]
+    links: dict[Rule, set[str]]
+
+
+_GROUP_NAME = re.compile(r"\(\?P<(\w+)>")
+
+
+def match_named(keys: pa.ChunkedArray | pa.Array, rules: tuple[Rule, ...]) -> Matched:
+    """Every rule over ``keys``: the user's one by one (``match_rules``), the libraries' as one RE2
+    alternation over the keys the user's left (a key takes the first alternative that matches, in
+    the libraries' order), each library name filled in from its key's groups."""
+    arr = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+    user = tuple(r for r in rules if r.owner is None)
+    library = tuple(r for r in rules if r.owner is not None)
+    codes = np.full(len(arr), -1, dtype=np.int32)
+    names: list[str] = []
+    named_rules: list[Rule] = []
+    if user:
+        first = match_rules(arr, user)
+        codes[first >= 0] = first[first >= 0]
+        names, named_rules = [r.name for r in user], list(user)
+    links: dict[Rule, set[str]] = {}
+    if library and len(arr):
+        todo = np.flatnonzero(codes < 0)
+        subset = arr if len(todo) == len(arr) else arr.take(pa.array(todo))
+        rule_at, groups = _match_library(subset, library)
+        for i, rule in enumerate(library):
+            at = np.flatnonzero(rule_at == i)
+            if not len(at):
+                continue
+            family = rule.family
+            if family.groups:
+                parts = _name_parts(rule.name, groups, i, at)
+                per_key = (
+                    pc.binary_join_element_wise(*parts, pa.scalar("", pa.large_string()))
+                    if len(parts) > 1
+                    else parts[0]
+                )
+                encoded = pc.dictionary_encode(per_key)
+                local = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32)
+                offset = len(names)
+                names += [str(n) for n in encoded.dictionary.to_pylist()]
+                named_rules += [rule] * len(encoded.dictionary)
+                codes[todo[at]] = offset + local
+            else:
+                codes[todo[at]] = len(names)
+                names.append(rule.name)
+                named_rules.append(rule)
+            if family.link_group is not None:
+                values = groups[f"r{i}_{family.link_group}"].take(pa.array(at))
+                links.setdefault(rule, set()).update(v for v in pc.unique(values).to_pylist() if v)
+    return Matched(codes, names, named_rules, links)
+
+
+def _name_parts(template: str, groups: Mapping[str, pa.Array], i: int, at: np.ndarray) -> list[pa.Array]:
+    """A name template's literal pieces (as constant arrays) and group values for the keys ``at``."""
+    parts: list[pa.Array] = []
+    taken = pa.array(at)
+    for piece in re.split(r"(\{\w+\})", template):
+        if not piece:
+            continue
+        if piece.startswith("{") and piece.endswith("}"):
+            parts.append(groups[f"r{i}_{piece[1:-1]}"].take(taken).cast(pa.large_string()))
+        else:
+            parts.append(pa.array([piece] * len(at), pa.large_string()))
+    return parts
+
+
+def _alternative(rule: Rule, i: int) -> str:
+    body = rule.regex
+    flags = ""
+    if body.startswith("(?s)"):
+        body, flags = body[4:], "s"
+    body = _GROUP_NAME.sub(lambda m: f"(?P<r{i}_{m.group(1)}>", body)
+    return f"(?P<r{i}>(?{flags}:{body}))" if flags else f"(?P<r{i}>{body})"
+
+
+@functools.lru_cache(maxsize=16)
+def _combined(rules: tuple[Rule, ...]) -> str:
+    return "|".join(_alternative(rule, i) for i, rule in enumerate(rules))
+
+
+def _match_library(keys: pa.Array, rules: tuple[Rule, ...]) -> tuple[np.ndarray, dict[str, pa.Array]]:
+    """Per key, the index of the first library rule that matches it (-1: none), and every group of
+    the matching keys (``r<i>`` the whole match of rule i, ``r<i>_<name>`` its named groups)."""
+    rule_at = np.full(len(keys), -1, dtype=np.int32)
+    combined = _combined(rules)
+    try:
+        hit = pc.fill_null(pc.match_substring_regex(keys, pattern=combined), False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return _match_library_python(keys, rules)
+    hits = np.flatnonzero(np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool))
+    if not len(hits):
+        return rule_at, {}
+    matched = keys.take(pa.array(hits))
+    extracted = pc.extract_regex(matched, pattern=combined)
+    groups_of_hits = {
+        extracted.type.field(j).name: extracted.field(j) for j in range(extracted.type.num_fields)
+    }
+    found = np.full(len(hits), -1, dtype=np.int32)
+    for i in range(len(rules)):
+        whole = groups_of_hits[f"r{i}"]
+        took = np.asarray(
+            pc.fill_null(pc.not_equal(whole, ""), False).to_numpy(zero_copy_only=False), dtype=bool
+        )
+        found[(found < 0) & took] = i
+    rule_at[hits] = found
+    # groups aligned with ``keys`` (null where the key did not match)
+    index = np.full(len(keys), -1, dtype=np.int64)
+    index[hits] = np.arange(len(hits))
+    positions = pa.array(index, mask=index < 0)
+    groups = {name: values.take(positions) for name, values in groups_of_hits.items()}
+    return rule_at, groups
+
+
+def _match_library_python(keys: pa.Array, rules: tuple[Rule, ...]) -> tuple[np.ndarray, dict[str, pa.Array]]:
+    """The same with Python's ``re`` (a catalogue regex RE2 cannot run: slow, but right)."""
+    compiled = [re.compile(_alternative(rule, i)) for i, rule in enumerate(rules)]
+    values = keys.to_pylist()
+    rule_at = np.full(len(values), -1, dtype=np.int32)
+    columns: dict[str, list[str | None]] = {}
+    for k, value in enumerate(values):
+        if value is None:
+            continue
+        for i, regex in enumerate(compiled):
+            m = regex.search(value)
+            if m is not None:
+                rule_at[k] = i
+                for name, group in m.groupdict().items():
+                    columns.setdefault(name, [None] * len(values))[k] = group or ""
+                break
+    return rule_at, {name: pa.array(col, pa.string()) for name, col in columns.items()}
