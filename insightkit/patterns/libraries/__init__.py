@@ -186,6 +186,7 @@ def with_owners(patterns: pd.DataFrame, owned: Mapping[str, Mapping[str, str]] |
     out = patterns.copy()
     owned = owned if isinstance(owned, Mapping) else {}
     names = out["pattern"] if "pattern" in out.columns else pd.Series([], dtype=object)
-    out["owner"] = [(owned.get(p) or {}).get("owner") for p in names]
-    out["role"] = [(owned.get(p) or {}).get("role") for p in names]
+    for column in ("owner", "role"):
+        values = [(owned.get(p) or {}).get(column) for p in names]
+        out[column] = pd.Series(values, index=out.index, dtype=object)
     return out
