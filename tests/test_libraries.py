@@ -253,7 +253,7 @@ def test_a_key_two_libraries_could_own_goes_to_the_more_specific() -> None:
 
 def test_an_unknown_version_string_is_not_a_django_cache_version() -> None:
     keys = _table([":v2:product:1", ":latest:product:2", ":1:product:3"])
-    series, owned = assign_owned(keys)
+    _, owned = assign_owned(keys)
     assert owned == {":1:*": {"owner": "django", "role": "cache"}}
     assert ":v2:product:1" not in owned
 

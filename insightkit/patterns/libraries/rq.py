@@ -51,7 +51,7 @@ LIBRARY = Library(
     ),
     settings={
         "result": "results live result_ttl seconds (default 500; -1 keeps them forever): "
-        "queue.enqueue(f, result_ttl=500), or Queue(..., default_result_ttl=…) / @job(result_ttl=…)",
+        "queue.enqueue(f, result_ttl=500) or @job(queue, result_ttl=500); rq worker --results-ttl sets the default",
         "job": "a finished job lives as long as its result (result_ttl), a failed one failure_ttl "
         "(default 1 year), a queued one ttl: enqueue(f, ttl=…, failure_ttl=86400)",
         "dead-letter": "failed jobs stay failure_ttl (default 1 year): enqueue(f, failure_ttl=86400); "
