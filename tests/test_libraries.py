@@ -7,6 +7,7 @@ discovery in memory (``assign_owned``) and out of core (``fleet.ingest``) alike,
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -269,3 +270,22 @@ def test_malformed_library_metadata_is_ignored() -> None:
 def test_unknown_library_names_are_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="not a catalogued library"):
         assign_owned(_table(["a"]), libraries=["no-such-lib"])
+
+
+def test_html_report_and_cli_show_owner_and_role(tmp_path: Path) -> None:
+    from insightkit.cli import main
+
+    keys = _table(MIXED, {"rq:queue:low": "list", "reports": "list"})
+    analysis = Analysis(keys, {"method": "file", "snapshot_time_ms": 1_800_000_000_000})
+    page = analysis.to_html(tmp_path / "r.html").read_text()
+    assert '<th class="">library</th>' in page and '<td class="">rq</td>' in page
+    path = analysis.to_rsnap(tmp_path / "m.rsnap.parquet")
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["analyze", str(path), "-q"]) == 0
+    text = out.getvalue()
+    assert "owner" in text
+    assert re.search(r"celery-task-meta-\*\s+celery\s+result", text)
