@@ -182,7 +182,7 @@ def _findings(analysis: Any, top: int) -> dict[str, pd.DataFrame]:
         patterns = analysis.patterns
     except ImportError:
         return out
-    shown = ("pattern", "owner", "role", "keys", "memory_bytes", "share")
+    shown: tuple[str, ...] = ("pattern", "owner", "role", "keys", "memory_bytes", "share")
     if "owner" not in patterns.columns or patterns["owner"].isna().all():  # no known library here
         shown = ("pattern", "keys", "memory_bytes", "share")
     columns = [c for c in shown if c in patterns.columns]
