@@ -139,7 +139,10 @@ class Analysis:
         )
         values = pattern_arrow(series) if len(series) else pa.array([], pa.string())
         self._keys[PATTERN_COLUMN] = pd.Series(pd.arrays.ArrowExtensionArray(values), index=self._keys.index)
-        self.metadata[METADATA_KEY] = owned
+        if owned:  # present only when a known library owns a pattern
+            self.metadata[METADATA_KEY] = owned
+        else:
+            self.metadata.pop(METADATA_KEY, None)
 
     @functools.cached_property
     def patterns(self) -> pd.DataFrame:

@@ -128,6 +128,7 @@ def test_out_of_core_ingest_gives_the_same_patterns_and_owners(tmp_path: Path) -
     got = dict(zip(written.column("key").to_pylist(), written.column("pattern").to_pylist(), strict=True))
     assert got == dict(zip(keys["key"].astype(str), series.astype(str), strict=True))
     assert read_rsnap_metadata(target)["library_patterns"] == owned
+    assert "library_patterns" not in Analysis(_table(["user:1"]), {}).metadata
 
 
 def test_patterns_and_findings_carry_owner_and_role_on_both_paths(tmp_path: Path) -> None:
@@ -289,3 +290,22 @@ def test_html_report_and_cli_show_owner_and_role(tmp_path: Path) -> None:
     text = out.getvalue()
     assert "owner" in text
     assert re.search(r"celery-task-meta-\*\s+celery\s+result", text)
+
+
+def test_generic_names_are_owned_only_beside_their_anchor(tmp_path: Path) -> None:
+    """Sidekiq's queue:* is Sidekiq's beside its queues set; without it, discovery names those keys as
+    it always did — on both paths."""
+    jobs = [f"queue:jobs:{i}" for i in range(40)]
+    for anchor, expected in ((["queues"], {"queue:*": ("sidekiq", "queue")}), ([], {})):
+        keys = _table([*jobs, *anchor, "schedule"], {k: "list" for k in jobs})
+        series, owned = assign_owned(keys)
+        target = tmp_path / f"s{len(anchor)}.rsnap.parquet"
+        table = pa.Table.from_pandas(keys[list(KEY_SCHEMA.names)], schema=KEY_SCHEMA, preserve_index=False)
+        ingest(table.to_batches(max_chunksize=7), dict, target)
+        written, meta = read_rsnap(target)
+        assert written.column("pattern").to_pylist() == list(series.astype(str))
+        assert meta.get("library_patterns", {}) == owned
+        got = {p: (v["owner"], v["role"]) for p, v in owned.items() if p.startswith("queue:")}
+        assert got == expected
+        if not anchor:
+            assert set(series.astype(str)) >= {"queue:jobs:*"} and "schedule" not in owned

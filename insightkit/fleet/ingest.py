@@ -34,7 +34,7 @@ from insightkit.patterns.assign import raw_templates
 from insightkit.patterns.custom import CustomPatterns, CustomSpec, Matched, Rule, match_named, parse_custom
 from insightkit.patterns.discover import discover
 from insightkit.patterns.libraries import METADATA_KEY as LIBRARY_PATTERNS
-from insightkit.patterns.libraries import ownership
+from insightkit.patterns.libraries import anchor_of, anchors_present, conditional_names, ownership
 from insightkit.patterns.tokens import fold_variable_segments
 from insightkit.rsnap.writer import RsnapWriter
 from insightkit.schema import KEY_SCHEMA, PATTERN_COLUMN
@@ -98,7 +98,10 @@ def ingest(
             keys = templates.encode_all(_shown(batches, progress, f"{label}: templates"), codes_out, rows)
         final_metadata = dict(metadata())
         pattern_of_code, rules_start, owned = templates.patterns()
-        final_metadata[LIBRARY_PATTERNS] = owned
+        if owned:  # present only when a known library owns a pattern
+            final_metadata[LIBRARY_PATTERNS] = owned
+        else:
+            final_metadata.pop(LIBRARY_PATTERNS, None)
         if rows.abandoned:
             assert reopen is not None
             second: Batches = reopen()
@@ -132,6 +135,8 @@ class _Templates:
         self.code_of_name: dict[str, int] = {}  # a rule's pattern name → its code among rule names
         self.named: list[tuple[str, Rule]] = []  # every rule name seen, with its rule
         self.links: dict[Rule, set[str]] = {}
+        self.used: set[int] = set()  # rule names given to keys
+        self.conditional: dict[int, int] = {}  # template code → conditional rule name (see patterns())
         self.code_of_raw: dict[str, int] = {}  # raw template → code of its folded form
         self.code_of_folded: dict[str, int] = {}
         self.folded: list[str] = []
@@ -181,6 +186,15 @@ class _Templates:
                 count=len(matched.names),
             )
             hit = matched.codes >= 0
+            flags = conditional_names(matched)
+            if flags is not None:  # these keys stay with their templates (see assign_owned)
+                cond = hit & flags[np.maximum(matched.codes, 0)]
+                for template, name in zip(
+                    codes[cond].tolist(), global_of[matched.codes[cond]].tolist(), strict=True
+                ):
+                    self.conditional.setdefault(int(template), int(name))
+                hit &= ~cond
+            self.used.update(np.unique(global_of[matched.codes[hit]]).tolist())
             codes = np.where(hit, -1 - global_of[np.where(hit, matched.codes, 0)], codes).astype(np.int32)
             for rule, values in matched.links.items():
                 self.links.setdefault(rule, set()).update(values)
@@ -218,10 +232,18 @@ class _Templates:
         present = np.flatnonzero(weights)
         names = np.full(len(self.folded), "", dtype=object)
         names[present] = discover([self.folded[i] for i in present], weights[present])
-        discovered = [str(n) for n in names[present]]
+        used = set(self.used)
+        anchors = anchors_present(self.named[i][1] for i in used)
+        taken: set[int] = set()
+        for template, name in self.conditional.items():
+            if anchor_of(self.named[name][1]) in anchors:
+                names[template] = self.named[name][0]
+                taken.add(template)
+                used.add(name)
+        discovered = [str(names[i]) for i in present if int(i) not in taken]
         every = [str(n) for n in names] + [name for name, _ in self.named]
         renames = self.custom.renames
-        owned = ownership(self.named, discovered, self.links, renames)
+        owned = ownership([self.named[i] for i in sorted(used)], discovered, self.links, renames)
         return pa.array([renames.get(n, n) for n in every], pa.string()), len(self.folded), owned
 
 

@@ -23,7 +23,7 @@ from insightkit.patterns.cardinality import DEFAULT_THRESHOLDS, Thresholds
 from insightkit.patterns.custom import CustomSpec, match_named, parse_custom
 from insightkit.patterns.discover import discover
 from insightkit.patterns.libraries import METADATA_KEY as LIBRARY_PATTERNS
-from insightkit.patterns.libraries import ownership
+from insightkit.patterns.libraries import anchor_of, anchors_present, conditional_names, ownership
 from insightkit.patterns.shapes import control_byte_rows, string_bytes, templates_of
 from insightkit.patterns.tokens import fold_variable_segments
 from insightkit.schema import PATTERN_COLUMN
@@ -209,6 +209,15 @@ def assign_owned(
     rule_of_key = matched.codes if matched is not None else np.full(n, -1, dtype=np.int32)
     codes, templates = template_codes(arr, binary_flags(keys), progress=progress)
 
+    # Keys of a conditional family (owned only beside an anchor key, e.g. Sidekiq's queue:*) go to
+    # discovery like any other; their templates take the family's name once its anchor is known to
+    # be present. Decided per template, as the out-of-core path has to (it learns of the anchor only
+    # after its first pass).
+    conditional = conditional_names(matched)
+    if conditional is not None:
+        cond_key = (rule_of_key >= 0) & conditional[np.maximum(rule_of_key, 0)]
+        cond_templates = _template_names(codes[cond_key], rule_of_key[cond_key])
+        rule_of_key = np.where(cond_key, -1, rule_of_key)
     discovered_mask = rule_of_key < 0
     weights = np.bincount(codes[discovered_mask] if rules else codes, minlength=len(templates))
     present = np.flatnonzero(weights)
@@ -218,6 +227,13 @@ def assign_owned(
     template_to_pattern[present] = pattern_codes_present
 
     rule_names = matched.names if matched is not None else []
+    names_used = set(rule_of_key[rule_of_key >= 0].tolist())
+    if conditional is not None and matched is not None:
+        anchors = anchors_present(matched.rules[i] for i in names_used)
+        for template, name in cond_templates.items():
+            if anchor_of(matched.rules[name]) in anchors:
+                template_to_pattern[template] = len(pattern_names) + name
+                names_used.add(name)
     discovered_names = [str(p) for p in pattern_names]
     names = discovered_names + rule_names
     key_codes = template_to_pattern[codes]
@@ -226,7 +242,16 @@ def assign_owned(
         key_codes[hit] = len(pattern_names) + rule_of_key[hit]
     owned = (
         ownership(
-            zip(matched.names, matched.rules, strict=True), discovered_names, matched.links, spec.renames
+            [(matched.names[i], matched.rules[i]) for i in sorted(names_used)],
+            [
+                discovered_names[i]
+                for i in np.unique(template_to_pattern[codes[discovered_mask]])
+                if 0 <= i < len(discovered_names)
+            ]
+            if len(codes)
+            else [],
+            matched.links,
+            spec.renames,
         )
         if matched is not None
         else {}
@@ -247,6 +272,14 @@ def assign_owned(
     in_use = set(categories)
     owned = {name: value for name, value in owned.items() if name in in_use}
     return pd.Series(cat, index=keys.index, name=PATTERN_COLUMN), owned
+
+
+def _template_names(templates: np.ndarray, names: np.ndarray) -> dict[int, int]:
+    """template code → the conditional name its keys matched (the first seen, should there be two)."""
+    out: dict[int, int] = {}
+    for template, name in zip(templates.tolist(), names.tolist(), strict=True):
+        out.setdefault(int(template), int(name))
+    return out
 
 
 def pattern_arrow(patterns: pd.Series) -> pa.Array:

@@ -106,6 +106,30 @@ def ordered_families(libraries: Iterable[Library]) -> list[tuple[Library, Family
     return sorted(pairs, key=lambda pair: -pair[1].literal_chars)
 
 
+def anchor_of(rule: Any) -> tuple[str, str] | None:
+    """The (owner, family pattern) a conditional rule needs present; None for other rules."""
+    family = getattr(rule, "family", None)
+    if family is None or family.requires is None:
+        return None
+    return (rule.owner, family.requires)
+
+
+def anchors_present(rules: Iterable[Any]) -> set[tuple[str, str]]:
+    """(owner, family pattern) of every library rule that named some key."""
+    return {(r.owner, r.family.pattern) for r in rules if getattr(r, "owner", None) and r.family is not None}
+
+
+def conditional_names(matched: Any) -> Any:
+    """Per name of a ``Matched``, whether its family is conditional (has ``requires``); None when
+    there is none at all."""
+    import numpy as np
+
+    if matched is None or not matched.rules:
+        return None
+    flags = np.array([anchor_of(rule) is not None for rule in matched.rules], dtype=bool)
+    return flags if flags.any() else None
+
+
 def ownership(
     named: Iterable[tuple[str, Any]],
     discovered: Iterable[str],

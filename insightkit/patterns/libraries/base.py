@@ -67,6 +67,8 @@ class Family:
                 raise ValueError(f"{self.pattern}: link group {self.link_group!r} not in its regex")
         if not self.matches:
             raise ValueError(f"{self.pattern}: give at least one example key")
+        if self.requires is not None and groups:
+            raise ValueError(f"{self.pattern}: a family that requires an anchor cannot name groups")
 
     @property
     def groups(self) -> tuple[str, ...]:
