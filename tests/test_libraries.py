@@ -309,3 +309,23 @@ def test_generic_names_are_owned_only_beside_their_anchor(tmp_path: Path) -> Non
         assert got == expected
         if not anchor:
             assert set(series.astype(str)) >= {"queue:jobs:*"} and "schedule" not in owned
+
+
+def test_fleet_repattern_gives_library_families_too(tmp_path: Path) -> None:
+    """RSNAPs without a pattern column opened as a fleet get the same families and owners."""
+    from insightkit.fleet import open_fleet
+    from insightkit.rsnap import write_rsnap
+
+    keys = _table(MIXED, {"rq:queue:low": "list", "reports": "list"})
+    series, owned = assign_owned(keys)
+    root = tmp_path / "bare"
+    (root / "instance=a").mkdir(parents=True)
+    write_rsnap(root / "instance=a" / "part-00000.parquet", keys, {"method": "file"})
+    with open_fleet(root, workdir=tmp_path / "work") as fleet:
+        assert fleet.metadata["library_patterns"] == owned
+        patterns = fleet.patterns.set_index("pattern")
+        assert patterns.loc["rq:job:*", "owner"] == "rq" and patterns.loc["reports", "role"] == "queue"
+        got = fleet.sql("SELECT key, pattern FROM keys").df()
+    assert dict(zip(got["key"], got["pattern"], strict=True)) == dict(
+        zip(keys["key"].astype(str), series.astype(str), strict=True)
+    )
