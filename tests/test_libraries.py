@@ -258,6 +258,18 @@ def test_an_unknown_version_string_is_not_a_django_cache_version() -> None:
     _, owned = assign_owned(keys)
     assert owned == {":1:*": {"owner": "django", "role": "cache"}}
     assert ":v2:product:1" not in owned
+    # version advice compares whole numbers only: an old :1:* beside :2:* is stale ...
+    keys = _table([*(f":1:p:{i}" for i in range(5)), *(f":2:p:{i}" for i in range(5)), ":v9:p:1"])
+    series, owned = assign_owned(keys)
+    meta = {"library_patterns": owned}
+    found = rules_api.evaluate(keys.assign(pattern=series.astype(str)), None, meta).set_index("rule")
+    assert found.loc["stale-cache-version", "top_patterns"] == [":1:*"]
+    assert "version=1" in found.loc["stale-cache-version", "fix"]
+    # ... and metadata naming versions that are not numbers gives no version advice and no error
+    for bad in ({":v1:*": "cache", ":v2:*": "cache"}, {":1:*": "cache", ":latest:*": "cache"}):
+        meta = {"library_patterns": {p: {"owner": "django", "role": r} for p, r in bad.items()}}
+        specs = [{"key": f"{p[:-1]}k{i}", "pattern": p, "repeat": 1} for p in bad for i in range(3)]
+        assert "stale-cache-version" not in set(rules_api.evaluate(key_table(specs), None, meta)["rule"])
 
 
 def test_malformed_library_metadata_is_ignored() -> None:

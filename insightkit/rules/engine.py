@@ -237,6 +237,10 @@ class Globals:
         """For each rule, the joins it needs, found by a dry run on one empty copy of ``frame``: an
         expression naming a column the copy lacks fails to build."""
         empty = self.attach(frame.head(0)).collect().to_arrow()
+        # an all-null text column (owner/role when no library owns anything) may come back untyped
+        empty = empty.cast(
+            pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in empty.schema])
+        )
         pattern_columns = [c for c in self.per_pattern.collect_schema().names() if c != PATTERN_COLUMN]
         second_columns = [c for c in self.mass_seconds.collect_schema().names() if c != "expiry_second"]
         without_patterns = empty.drop_columns(pattern_columns)

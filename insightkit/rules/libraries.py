@@ -8,6 +8,8 @@ quote the settings of the libraries whose patterns offend.
 
 from __future__ import annotations
 
+import re
+
 import narwhals as nw
 
 from insightkit.patterns.libraries import get
@@ -187,4 +189,86 @@ LIBRARY_CACHE_WITHOUT_TTL = Rule(
     ),
 )
 
-RULES = [QUEUE_BACKLOG, RESULTS_WITHOUT_EXPIRY, LIBRARY_CACHE_WITHOUT_TTL]
+
+def stale_versions(ctx: Context) -> dict[str, tuple[str, int, int]]:
+    """Patterns of a library family with a ``{version}`` in its name (Django's cache VERSION) under a
+    version older than the newest one of the same family and prefix: ``{pattern: (owner, old, new)}``.
+
+    Only whole numbers are versions: a pattern whose version part is anything else (an unknown version
+    string) is left alone, never guessed at.
+    """
+    seen: dict[tuple[str, str, str], list[tuple[int, str]]] = {}
+    for pattern, (owner, _) in owned_patterns(ctx).items():
+        library = get(owner)
+        if library is None:
+            continue
+        for family in library.families:
+            if "version" not in family.groups or family.regex is None:
+                continue
+            match = re.match(family.regex, pattern)
+            if match is None:
+                continue
+            version = match.groupdict().get("version") or ""
+            if version.isdigit():
+                prefix = match.groupdict().get("prefix") or ""
+                seen.setdefault((owner, family.pattern, prefix), []).append((int(version), pattern))
+            break  # the most specific family of the catalogue order that names it
+    stale: dict[str, tuple[str, int, int]] = {}
+    for (owner, _, _), versions in seen.items():
+        newest = max(v for v, _ in versions)
+        for version, pattern in versions:
+            if version < newest:
+                stale[pattern] = (owner, version, newest)
+    return stale
+
+
+def _stale_fix(ctx: Context, agg: Aggregates | None) -> str:
+    stale = stale_versions(ctx)
+    lines = []
+    for pattern in agg.top_patterns if agg is not None else ():
+        if pattern in stale:
+            owner, old, new = stale[pattern]
+            lines.append(
+                f"{owner}: {pattern} was written under VERSION {old}; the cache now reads VERSION {new}. "
+                f"Delete the old entries: cache.delete_pattern('*', version={old}) (django-redis), or "
+                f"redis-cli --scan --pattern '{pattern}' | xargs redis-cli unlink"
+            )
+    return "\n".join(lines) or "Delete the entries of the older cache VERSION."
+
+
+STALE_CACHE_VERSION = Rule(
+    id="stale-cache-version",
+    title="Cache entries under an old cache VERSION",
+    category="memory",
+    severity="low",
+    description=(
+        "Django's cache puts its VERSION in every key (<KEY_PREFIX>:<VERSION>:<key>). After VERSION is "
+        "raised (CACHES['default']['VERSION'], or version= on cache calls), entries written under an "
+        "older version are never read again, yet stay until their TTL runs out, or forever without one. "
+        "The saving is what they hold. Only numeric versions are compared: an unknown version string is "
+        "never a reason for advice. Trade-off: none, unless code still reads an old version explicitly."
+    ),
+    fix=_stale_fix,
+    gate=lambda ctx: bool(stale_versions(ctx)),
+    # (a typed list even when empty: the engine's dry run builds every rule's query)
+    select=lambda ctx: (
+        nw.col("pattern").is_in(sorted(stale_versions(ctx)) or [""]) & nw.lit(bool(stale_versions(ctx)))
+    ),
+    saving=lambda ctx: nw.col("memory_bytes") + nw.col("expires_bytes"),
+    fire=Case(
+        keys=(
+            {"key": ":1:product:{i}", "pattern": ":1:*", "repeat": 20},
+            {"key": ":2:product:{i}", "pattern": ":2:*", "repeat": 20},
+        ),
+        metadata=_owned((":1:*", "django", "cache"), (":2:*", "django", "cache")),
+    ),
+    quiet=Case(
+        keys=(
+            {"key": ":2:product:{i}", "pattern": ":2:*", "repeat": 20},
+            {"key": ":v1:product:{i}", "pattern": ":v1:*", "repeat": 20},
+        ),
+        metadata=_owned((":2:*", "django", "cache"), (":v1:*", "django", "cache")),
+    ),
+)
+
+RULES = [QUEUE_BACKLOG, RESULTS_WITHOUT_EXPIRY, LIBRARY_CACHE_WITHOUT_TTL, STALE_CACHE_VERSION]
