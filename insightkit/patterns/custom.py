@@ -295,37 +295,163 @@ def _combined(rules: tuple[Rule, ...]) -> str:
     return "|".join(_alternative(rule, i) for i, rule in enumerate(rules))
 
 
+def _literal_prefix(regex: str) -> str:
+    """The text every match of an anchored regex starts with ("" when it fixes none)."""
+    body = regex[4:] if regex.startswith("(?s)") else regex
+    if not body.startswith("^"):
+        return ""
+    out, i = [], 1
+    while i < len(body):
+        c = body[i]
+        if c == "\\" and i + 1 < len(body) and not body[i + 1].isalnum():
+            nxt = body[i + 2 : i + 3]
+            if nxt in ("*", "+", "?", "{"):
+                break
+            out.append(body[i + 1])
+            i += 2
+        elif c.isalnum() or c in ":_-/@!#%&=~,;<>'\" ":
+            nxt = body[i + 1 : i + 2]
+            if nxt in ("*", "+", "?", "{"):  # the character is optional or repeated
+                break
+            out.append(c)
+            i += 1
+        else:
+            break
+    return "".join(out)
+
+
+def _required_literal(regex: str) -> str:
+    """The longest run of literal text every match must contain (outside groups, classes and
+    quantified characters): a cheap substring test before the regex runs. "" when there is none."""
+    body = regex[4:] if regex.startswith("(?s)") else regex
+    runs, run, depth, i = [], [], 0, 0
+    while i < len(body):
+        c = body[i]
+        literal = None
+        if c == "\\" and i + 1 < len(body):
+            literal = body[i + 1] if not body[i + 1].isalnum() else None
+            width = 2
+        elif c == "[" and depth == 0:
+            end = body.find("]", i + 2)
+            width = (end - i + 1) if end > 0 else 1
+        elif c == "{":  # a repetition count: not text
+            end = body.find("}", i)
+            width = (end - i + 1) if end > 0 else 1
+        else:
+            width = 1
+            if c == "(":
+                depth += 1
+            elif c == ")":
+                depth -= 1
+            elif c not in "^$.*+?{}|" and depth == 0:
+                literal = c
+        if c == "|" and depth == 0:
+            return ""  # an alternation: nothing is required of every match
+        quantified = body[i + width : i + width + 1] in ("*", "+", "?", "{")
+        if literal is not None and depth == 0 and not quantified:
+            run.append(literal)
+        else:
+            runs.append("".join(run))
+            run = []
+        i += width
+    runs.append("".join(run))
+    return max(runs, key=len)
+
+
+def _first_literal(regex: str) -> str | None:
+    """The character every match of an anchored regex starts with, when the regex fixes one."""
+    return _literal_prefix(regex)[:1] or None
+
+
 def _match_library(keys: pa.Array, rules: tuple[Rule, ...]) -> tuple[np.ndarray, dict[str, pa.Array]]:
-    """Per key, the index of the first library rule that matches it (-1: none), and every group of
-    the matching keys (``r<i>`` the whole match of rule i, ``r<i>_<name>`` its named groups)."""
+    """Per key, the index of the first library rule that matches it (-1: none), and the named groups
+    of the rules that have them (``r<i>_<name>``, aligned with ``keys``, null elsewhere).
+
+    One RE2 pass with every rule as an alternative finds the keys any rule takes (usually few); those
+    are bucketed by their first character, and each rule runs, in order, only on the bucket it can
+    start with and only on keys no earlier rule took. Groups are extracted per rule, on its own keys.
+    """
     rule_at = np.full(len(keys), -1, dtype=np.int32)
-    combined = _combined(rules)
     try:
-        hit = pc.fill_null(pc.match_substring_regex(keys, pattern=combined), False)
+        hit = pc.fill_null(pc.match_substring_regex(keys, pattern=_combined(rules)), False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return _match_library_python(keys, rules)
     hits = np.flatnonzero(np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool))
     if not len(hits):
         return rule_at, {}
     matched = keys.take(pa.array(hits))
-    extracted = pc.extract_regex(matched, pattern=combined)
-    groups_of_hits = {
-        extracted.type.field(j).name: extracted.field(j) for j in range(extracted.type.num_fields)
-    }
+    first = pc.utf8_slice_codeunits(matched, 0, 1).dictionary_encode()
+    first_codes = first.indices.to_numpy(zero_copy_only=False)
+    letters = first.dictionary.to_pylist()
+    buckets: dict[str, np.ndarray] = {c: np.flatnonzero(first_codes == i) for i, c in enumerate(letters)}
+    every = np.arange(len(hits))
     found = np.full(len(hits), -1, dtype=np.int32)
-    for i in range(len(rules)):
-        whole = groups_of_hits[f"r{i}"]
-        took = np.asarray(
-            pc.fill_null(pc.not_equal(whole, ""), False).to_numpy(zero_copy_only=False), dtype=bool
-        )
-        found[(found < 0) & took] = i
+    # (positions among the hits, their keys) per first character, then per literal prefix
+    letters_of: dict[str, tuple[np.ndarray, pa.Array]] = {}
+    subsets: dict[str, tuple[np.ndarray, pa.Array]] = {}
+    unprefixed = tuple(rule for rule in rules if not _literal_prefix(rule.regex))
+    if unprefixed:  # rules that may start anywhere: one pass finds the keys any of them could take
+        could = pc.fill_null(pc.match_substring_regex(matched, pattern=_combined(unprefixed)), False)
+        could_np = np.asarray(could.to_numpy(zero_copy_only=False), dtype=bool)
+        subsets[""] = (every[could_np], matched.filter(could)) if not could_np.all() else (every, matched)
+    for i, rule in enumerate(rules):
+        prefix = _literal_prefix(rule.regex)
+        if prefix and prefix not in subsets:
+            letter = prefix[0]
+            if letter not in letters_of:
+                at = buckets.get(letter, every[:0])
+                letters_of[letter] = (at, matched.take(pa.array(at)) if len(at) != len(every) else matched)
+            positions, keys_of = letters_of[letter]
+            if len(prefix) > 1 and len(positions):
+                starts = np.asarray(
+                    pc.starts_with(keys_of, prefix).to_numpy(zero_copy_only=False), dtype=bool
+                )
+                if not starts.all():
+                    positions, keys_of = positions[starts], keys_of.filter(pa.array(starts))
+            subsets[prefix] = (positions, keys_of)
+        positions, keys_of = subsets.get(prefix, (every[:0], matched))
+        if not len(positions):
+            continue
+        open_ = found[positions] < 0
+        if not open_.any():
+            continue
+        if rule.regex == glob_to_regex(prefix + "*"):  # every key with the prefix: no regex to run
+            took_np = open_
+        else:
+            took_np = _regex_mask(keys_of, rule.regex, len(prefix)) & open_
+        found[positions[took_np]] = i
     rule_at[hits] = found
-    # groups aligned with ``keys`` (null where the key did not match)
-    index = np.full(len(keys), -1, dtype=np.int64)
-    index[hits] = np.arange(len(hits))
-    positions = pa.array(index, mask=index < 0)
-    groups = {name: values.take(positions) for name, values in groups_of_hits.items()}
+    groups: dict[str, pa.Array] = {}
+    for i, rule in enumerate(rules):
+        names = list(re.compile(rule.regex).groupindex)
+        if not names:
+            continue
+        mine = np.flatnonzero(found == i)
+        if not len(mine):
+            continue
+        extracted = pc.extract_regex(matched.take(pa.array(mine)), pattern=rule.regex)
+        index = np.full(len(keys), -1, dtype=np.int64)
+        index[hits[mine]] = np.arange(len(mine))
+        positions_arr = pa.array(index, mask=index < 0)
+        for name in names:
+            groups[f"r{i}_{name}"] = extracted.field(name).take(positions_arr)
     return rule_at, groups
+
+
+def _regex_mask(keys: pa.Array, regex: str, prefix_chars: int) -> np.ndarray:
+    """Which of ``keys`` match ``regex``, the regex run only where its required text occurs."""
+    required = _required_literal(regex)
+    if len(required) > max(prefix_chars, 3):
+        candidates = np.asarray(pc.match_substring(keys, required).to_numpy(zero_copy_only=False), dtype=bool)
+        mask = np.zeros(len(keys), dtype=bool)
+        at = np.flatnonzero(candidates)
+        if len(at):
+            sub = keys.filter(pa.array(candidates))
+            took = pc.fill_null(pc.match_substring_regex(sub, pattern=regex), False)
+            mask[at] = np.asarray(took.to_numpy(zero_copy_only=False), dtype=bool)
+        return mask
+    took = pc.fill_null(pc.match_substring_regex(keys, pattern=regex), False)
+    return np.asarray(took.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _match_library_python(keys: pa.Array, rules: tuple[Rule, ...]) -> tuple[np.ndarray, dict[str, pa.Array]]:
