@@ -341,3 +341,14 @@ def test_fleet_repattern_gives_library_families_too(tmp_path: Path) -> None:
     assert dict(zip(got["key"], got["pattern"], strict=True)) == dict(
         zip(keys["key"].astype(str), series.astype(str), strict=True)
     )
+
+
+def test_redacted_rsnaps_name_their_library_patterns_as_their_pattern_column(tmp_path: Path) -> None:
+    keys = _table(MIXED, {"rq:queue:low": "list", "reports": "list"})
+    analysis = Analysis(keys, {"method": "file"})
+    path = analysis.to_rsnap(tmp_path / "r.rsnap.parquet", redact="secret")
+    table, meta = read_rsnap(path)
+    owned = meta["library_patterns"]
+    assert set(owned) <= set(table.column("pattern").to_pylist())
+    assert ":1:django.contrib.sessions.cache*" not in owned  # the version digit is hashed, as in the column
+    assert owned["rq:job:*"] == {"owner": "rq", "role": "job"}
