@@ -59,6 +59,7 @@ class Analysis:
         metadata: dict[str, Any],
         *,
         custom_patterns: Any = None,
+        libraries: Any = None,
         progress: bool = True,
         store: Any = None,
         rsnap: Path | None = None,
@@ -67,6 +68,7 @@ class Analysis:
         self._keys = keys
         self.metadata = metadata
         self._custom_patterns = custom_patterns
+        self._libraries = libraries
         self._progress = progress
         # Out of core (analyze(..., out_of_core=True)): the keys stay in an RSNAP that DuckDB queries
         # (an insightkit.fleet.Fleet over it); ``keys`` loads them into pandas only when asked for.
@@ -127,24 +129,37 @@ class Analysis:
     def _attach_patterns(self) -> None:
         assert self._keys is not None
         try:
-            from insightkit.patterns import assign_patterns, pattern_arrow
+            from insightkit.patterns import pattern_arrow
+            from insightkit.patterns.assign import assign_owned
+            from insightkit.patterns.libraries import METADATA_KEY
         except ImportError:
             return  # pattern discovery not installed in this build: keys stay without the column
-        series = assign_patterns(self._keys, custom=self._custom_patterns, progress=self._progress)
+        series, owned = assign_owned(
+            self._keys, custom=self._custom_patterns, progress=self._progress, libraries=self._libraries
+        )
         values = pattern_arrow(series) if len(series) else pa.array([], pa.string())
         self._keys[PATTERN_COLUMN] = pd.Series(pd.arrays.ArrowExtensionArray(values), index=self._keys.index)
+        if owned:  # present only when a known library owns a pattern
+            self.metadata[METADATA_KEY] = owned
+        else:
+            self.metadata.pop(METADATA_KEY, None)
 
     @functools.cached_property
     def patterns(self) -> pd.DataFrame:
-        """Memory by key pattern (insightkit.patterns.aggregate_patterns)."""
+        """Memory by key pattern (insightkit.patterns.aggregate_patterns), with the ``owner`` and
+        ``role`` of the patterns a known library owns (null elsewhere)."""
+        from insightkit.patterns.libraries import METADATA_KEY, with_owners
+
         now_ms = self.metadata.get("snapshot_time_ms")
         if self._store is not None:
             from insightkit.fleet.duck import pattern_details
 
-            return pattern_details(self._store.connection, now_ms, view=_STORE_VIEW)
+            table = pattern_details(self._store.connection, now_ms, view=_STORE_VIEW)
+            return with_owners(table, self.metadata.get(METADATA_KEY))
         from insightkit.patterns import aggregate_patterns
 
-        return aggregate_patterns(self.keys, now_ms=now_ms)
+        keys = self.keys  # assigns patterns (and their owners) first
+        return with_owners(aggregate_patterns(keys, now_ms=now_ms), self.metadata.get(METADATA_KEY))
 
     @functools.cached_property
     def recommendations(self) -> pd.DataFrame:
@@ -153,7 +168,8 @@ class Analysis:
 
         if self._store is not None:
             return evaluate(self._store.connection.view(_STORE_VIEW), None, self.metadata)
-        return evaluate(self.keys, self.patterns, self.metadata)
+        keys = self.keys  # patterns (and their owners, in the metadata) first
+        return evaluate(keys, self.patterns, self.metadata)
 
     def offenders(self, rule_id: str) -> pd.DataFrame:
         """Every key row that one rule flags."""
@@ -161,7 +177,8 @@ class Analysis:
 
         if self._store is not None:
             return offenders(self._store.connection.view(_STORE_VIEW), None, self.metadata, rule_id)
-        return offenders(self.keys, self.patterns, self.metadata, rule_id)
+        keys = self.keys
+        return offenders(keys, self.patterns, self.metadata, rule_id)
 
     def summary(self) -> Summary:
         """Memory by db, type, encoding and TTL bucket, with totals beside INFO."""
@@ -204,6 +221,8 @@ class Analysis:
     ) -> Path:
         """Write the key table and metadata as an RSNAP (``redact=True`` or a secret hashes key names)."""
         redactor = make_redactor(redact)
+        if self._keys is not None:
+            self.keys  # noqa: B018  (patterns, and the library_patterns metadata, before the copy)
         metadata = {k: v for k, v in self.metadata.items() if k not in _LOAD_ONLY}
         if metadata.get("method") == "rsnap" and "original_method" in self.metadata:
             metadata["method"] = self.metadata["original_method"]
@@ -469,20 +488,21 @@ def _rdb_file(
     return decode, lambda: _file_metadata(path, readers[-1].metadata.to_dict())
 
 
-def load(path: str | os.PathLike[str], *, patterns: Any = None) -> Analysis:
+def load(path: str | os.PathLike[str], *, patterns: Any = None, libraries: Any = None) -> Analysis:
     """Re-open an RSNAP file or directory; ``metadata["method"]`` becomes ``"rsnap"``.
 
-    The stored ``pattern`` column is kept unless ``patterns`` (custom pattern rules) asks for a new one.
+    The stored ``pattern`` column is kept unless ``patterns`` (custom pattern rules) or ``libraries``
+    (which known libraries' families to use; ``False``: none) asks for a new one.
     """
     table, stored = read_rsnap(path)
     metadata = dict(stored)
     metadata["original_method"] = stored.get("method")
     metadata["method"] = "rsnap"
     metadata["rsnap_source"] = str(path)
-    if patterns is not None and PATTERN_COLUMN in table.column_names:
+    if (patterns is not None or libraries is not None) and PATTERN_COLUMN in table.column_names:
         table = table.drop_columns([PATTERN_COLUMN])  # custom patterns: discover again with them
     keys = table.to_pandas(types_mapper=pd.ArrowDtype)
-    return Analysis(keys, metadata, custom_patterns=patterns)
+    return Analysis(keys, metadata, custom_patterns=patterns, libraries=libraries)
 
 
 def analyze(
@@ -509,6 +529,7 @@ def analyze(
     ``AUTO_OUT_OF_CORE_KEYS`` keys — and keeps smaller ones (and live servers) in memory.
     """
     custom = options.pop("patterns", None)
+    libraries = options.pop("libraries", None)
     if batch_size <= 0:
         raise ConfigurationError(f"batch_size must be positive, not {batch_size}")
     if out_of_core is None:
@@ -521,16 +542,17 @@ def analyze(
             progress=progress,
             memory_limit=memory_limit,
             custom=custom,
+            libraries=libraries,
             options=options,
         )
     if isinstance(source, str | os.PathLike) and not _is_live(source):
         path = Path(source)
         if path.exists() and _sniff(path) == "rsnap" and not options:
-            return load(path, patterns=custom)
+            return load(path, patterns=custom, libraries=libraries)
     with _open_source(source, batch_size=batch_size, progress=progress, options=options) as (batches, meta):
         keys = _frame(batches)
         metadata = meta()
-    return Analysis(keys, metadata, custom_patterns=custom, progress=progress)
+    return Analysis(keys, metadata, custom_patterns=custom, libraries=libraries, progress=progress)
 
 
 def _is_big(source: Any) -> bool:
@@ -563,12 +585,19 @@ def _analyze_out_of_core(
     memory_limit: str | None,
     custom: Any,
     options: dict[str, Any],
+    libraries: Any = None,
 ) -> Analysis:
     from insightkit.fleet import open_fleet
     from insightkit.fleet.ingest import ingest
 
     existing = isinstance(source, str | os.PathLike) and not _is_live(source) and Path(source).exists()
-    if existing and _sniff(Path(source)) == "rsnap" and rsnap is None and custom is None:
+    if (
+        existing
+        and _sniff(Path(source)) == "rsnap"
+        and rsnap is None
+        and custom is None
+        and libraries is None
+    ):
         if options:
             raise ConfigurationError(f"options {sorted(options)} do not apply to an RSNAP")
         # an RSNAP without patterns gets them in a temporary copy, removed when the fleet closes
@@ -588,6 +617,7 @@ def _analyze_out_of_core(
                 target,
                 reopen=decode,
                 custom=custom,
+                libraries=libraries,
                 progress=progress,
                 label=path.name,
             )
@@ -596,7 +626,7 @@ def _analyze_out_of_core(
                 batches,
                 meta,
             ):
-                written = ingest(batches, meta, target, custom=custom)
+                written = ingest(batches, meta, target, custom=custom, libraries=libraries)
         fleet = open_fleet(written, memory_limit=memory_limit)
         metadata = read_rsnap_metadata(written)
     except BaseException:

@@ -182,13 +182,18 @@ def _findings(analysis: Any, top: int) -> dict[str, pd.DataFrame]:
         patterns = analysis.patterns
     except ImportError:
         return out
-    columns = [c for c in ("pattern", "keys", "memory_bytes", "share") if c in patterns.columns]
+    shown: tuple[str, ...] = ("pattern", "owner", "role", "keys", "memory_bytes", "share")
+    if "owner" not in patterns.columns or patterns["owner"].isna().all():  # no known library here
+        shown = ("pattern", "keys", "memory_bytes", "share")
+    columns = [c for c in shown if c in patterns.columns]
     out["patterns"] = patterns.sort_values("memory_bytes", ascending=False).head(top)[columns]
     try:
         recommendations = analysis.recommendations
     except ImportError:
         return out
-    columns = [c for c in ("rule", "severity", "offending_keys", "estimated_savings_bytes", "title")]
+    columns = ["rule", "severity", "offending_keys", "estimated_savings_bytes", "owner", "title"]
+    if "owner" in recommendations.columns and recommendations["owner"].isna().all():
+        columns.remove("owner")
     found = recommendations[recommendations["offending_keys"] > 0]
     out["recommendations"] = found.head(top)[[c for c in columns if c in found.columns]]
     return out

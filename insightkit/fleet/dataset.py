@@ -89,6 +89,13 @@ class FleetDataset:
                 ],
             }
         )
+        owned: dict[str, Any] = {}  # patterns are fleet-wide names: what any file's library owns
+        for f in self.files:
+            mine = f.metadata.get("library_patterns")
+            if isinstance(mine, dict):
+                owned.update(mine)
+        if owned:
+            merged["library_patterns"] = owned
         return merged
 
 

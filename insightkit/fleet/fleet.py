@@ -114,11 +114,14 @@ class Fleet:
     @functools.cached_property
     def patterns(self) -> pd.DataFrame:
         """Memory by pattern over the whole fleet."""
+        from insightkit.patterns.libraries import METADATA_KEY, with_owners
+
+        owned = self.metadata.get(METADATA_KEY)
         if self._con is not None:
-            return duck.patterns(self._con, self.dataset)
+            return with_owners(duck.patterns(self._con, self.dataset), owned)
         from insightkit.fleet import dask_engine
 
-        return self._compute(lambda: dask_engine.patterns(self.table(), self.dataset))
+        return with_owners(self._compute(lambda: dask_engine.patterns(self.table(), self.dataset)), owned)
 
     @functools.cached_property
     def recommendations(self) -> pd.DataFrame:

@@ -31,8 +31,10 @@ from tqdm.auto import tqdm
 from insightkit.errors import RsnapError, SourceError
 from insightkit.fleet.fleet import Fleet, open_fleet
 from insightkit.patterns.assign import raw_templates
-from insightkit.patterns.custom import CustomPatterns, CustomSpec, match_rules, parse_custom
+from insightkit.patterns.custom import CustomPatterns, CustomSpec, Matched, Rule, match_named, parse_custom
 from insightkit.patterns.discover import discover
+from insightkit.patterns.libraries import METADATA_KEY as LIBRARY_PATTERNS
+from insightkit.patterns.libraries import anchor_of, anchors_present, conditional_names, ownership
 from insightkit.patterns.tokens import fold_variable_segments
 from insightkit.rsnap.writer import RsnapWriter
 from insightkit.schema import KEY_SCHEMA, PATTERN_COLUMN
@@ -46,7 +48,7 @@ SPILL_CHECK_BATCHES = 16
 _TEMPLATE_CODE = "_ik_template"  # the scratch rows' template code column (never in an RSNAP)
 
 Batches = Iterable[pa.RecordBatch]
-_Raw = tuple[np.ndarray, list[str], np.ndarray | None]  # raw template indices, raw templates, rules
+_Raw = tuple[np.ndarray, list[str], Matched | None]  # raw template indices, raw templates, rules
 
 
 def ingest_rdb(
@@ -74,6 +76,7 @@ def ingest(
     dataset: bool | None = None,
     reopen: Callable[[], Batches] | None = None,
     custom: CustomSpec | None = None,
+    libraries: Any = None,
     progress: bool = False,
     label: str = "keys",
 ) -> Path:
@@ -81,7 +84,8 @@ def ingest(
 
     Pass two reads the rows pass one spilled beside ``target``; when the disk runs low, a source
     that can be read again in the same order (``reopen``) stops spilling and is read a second time
-    instead. ``custom`` patterns (as ``analyze(patterns=…)``) win over discovery, as in memory.
+    instead. ``custom`` patterns (as ``analyze(patterns=…)``) win over discovery, as in memory, and so
+    do the known ``libraries``' families after them (the metadata gets ``library_patterns``).
     ``metadata`` is called once pass one is done (a live snapshot's is complete only then). Nothing
     is left at ``target``, nor any scratch file beside it, when anything fails.
     """
@@ -90,10 +94,14 @@ def ingest(
     rows_path = target.parent / f".{target.name}.rows.arrow"
     try:
         with open(codes_path, "wb") as codes_out, _RowSpill(rows_path, optional=reopen is not None) as rows:
-            templates = _Templates(parse_custom(custom))
+            templates = _Templates(parse_custom(custom, None, libraries))
             keys = templates.encode_all(_shown(batches, progress, f"{label}: templates"), codes_out, rows)
         final_metadata = dict(metadata())
-        pattern_of_code, rules_start = templates.patterns()
+        pattern_of_code, rules_start, owned = templates.patterns()
+        if owned:  # present only when a known library owns a pattern
+            final_metadata[LIBRARY_PATTERNS] = owned
+        else:
+            final_metadata.pop(LIBRARY_PATTERNS, None)
         if rows.abandoned:
             assert reopen is not None
             second: Batches = reopen()
@@ -123,6 +131,12 @@ class _Templates:
 
     def __init__(self, custom: CustomPatterns) -> None:
         self.custom = custom
+        self.rules = custom.all_rules
+        self.code_of_name: dict[str, int] = {}  # a rule's pattern name → its code among rule names
+        self.named: list[tuple[str, Rule]] = []  # every rule name seen, with its rule
+        self.links: dict[Rule, set[str]] = {}
+        self.used: set[int] = set()  # rule names given to keys
+        self.conditional: dict[int, int] = {}  # template code → conditional rule name (see patterns())
         self.code_of_raw: dict[str, int] = {}  # raw template → code of its folded form
         self.code_of_folded: dict[str, int] = {}
         self.folded: list[str] = []
@@ -154,18 +168,36 @@ class _Templates:
     def _raw(self, keys: pa.Array, binary: pa.Array | None) -> _Raw:
         """On a worker: raw template indices, and the custom rule each key matches (-1: none)."""
         indices, raw = raw_templates(keys, binary)
-        rules = match_rules(keys, self.custom.rules) if self.custom.rules else None
-        return indices, raw, rules
+        matched = match_named(keys, self.rules) if self.rules else None
+        return indices, raw, matched
 
-    def _codes(self, indices: np.ndarray, raw: list[str], rules: np.ndarray | None) -> np.ndarray:
+    def _codes(self, indices: np.ndarray, raw: list[str], matched: Matched | None) -> np.ndarray:
         """Batch-local template indices → global codes; each distinct raw template is folded once.
 
-        A key a custom rule matched gets ``-1 - rule`` instead, and does not count for discovery.
+        A key a rule (custom or library) matched gets ``-1 - name`` instead (the code of the name the
+        rule gave it), and does not count for discovery.
         """
         local = np.fromiter((self._code(t) for t in raw), dtype=np.int32, count=len(raw))
         codes = local[indices] if len(indices) else np.empty(0, dtype=np.int32)
-        if rules is not None:
-            codes = np.where(rules >= 0, -1 - rules, codes).astype(np.int32)
+        if matched is not None and len(matched.names):
+            global_of = np.fromiter(
+                (self._name_code(n, r) for n, r in zip(matched.names, matched.rules, strict=True)),
+                dtype=np.int32,
+                count=len(matched.names),
+            )
+            hit = matched.codes >= 0
+            flags = conditional_names(matched)
+            if flags is not None:  # these keys stay with their templates (see assign_owned)
+                cond = hit & flags[np.maximum(matched.codes, 0)]
+                for template, name in zip(
+                    codes[cond].tolist(), global_of[matched.codes[cond]].tolist(), strict=True
+                ):
+                    self.conditional.setdefault(int(template), int(name))
+                hit &= ~cond
+            self.used.update(np.unique(global_of[matched.codes[hit]]).tolist())
+            codes = np.where(hit, -1 - global_of[np.where(hit, matched.codes, 0)], codes).astype(np.int32)
+            for rule, values in matched.links.items():
+                self.links.setdefault(rule, set()).update(values)
         found = np.bincount(codes[codes >= 0], minlength=len(self.folded))
         if len(found) > len(self.counts):
             self.counts = np.concatenate([self.counts, np.zeros(2 * len(found), dtype=np.int64)])
@@ -182,9 +214,16 @@ class _Templates:
             self.code_of_raw[raw] = code
         return code
 
-    def patterns(self) -> tuple[pa.Array, int]:
-        """The pattern name of every template code, then of every custom rule; and the number of
-        template codes (where the rules' names start).
+    def _name_code(self, name: str, rule: Rule) -> int:
+        code = self.code_of_name.get(name)
+        if code is None:
+            code = self.code_of_name[name] = len(self.named)
+            self.named.append((name, rule))
+        return code
+
+    def patterns(self) -> tuple[pa.Array, int, dict[str, dict[str, str]]]:
+        """The pattern name of every template code, then of every rule name; the number of template
+        codes (where the rules' names start); and the patterns a known library owns.
 
         Discovery sees only templates with keys left to it, weighted by them, exactly as
         ``assign_patterns`` does in memory; renames apply to both kinds of names.
@@ -193,9 +232,19 @@ class _Templates:
         present = np.flatnonzero(weights)
         names = np.full(len(self.folded), "", dtype=object)
         names[present] = discover([self.folded[i] for i in present], weights[present])
-        every = [str(n) for n in names] + [rule.name for rule in self.custom.rules]
+        used = set(self.used)
+        anchors = anchors_present(self.named[i][1] for i in used)
+        taken: set[int] = set()
+        for template, name in self.conditional.items():
+            if anchor_of(self.named[name][1]) in anchors:
+                names[template] = self.named[name][0]
+                taken.add(template)
+                used.add(name)
+        discovered = [str(names[i]) for i in present if int(i) not in taken]
+        every = [str(n) for n in names] + [name for name, _ in self.named]
         renames = self.custom.renames
-        return pa.array([renames.get(n, n) for n in every], pa.string()), len(self.folded)
+        owned = ownership([self.named[i] for i in sorted(used)], discovered, self.links, renames)
+        return pa.array([renames.get(n, n) for n in every], pa.string()), len(self.folded), owned
 
 
 def _named(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,8 +20,10 @@ import pyarrow.compute as pc
 
 from insightkit.errors import ConfigurationError
 from insightkit.patterns.cardinality import DEFAULT_THRESHOLDS, Thresholds
-from insightkit.patterns.custom import CustomSpec, match_rules, parse_custom
+from insightkit.patterns.custom import CustomSpec, match_named, parse_custom
 from insightkit.patterns.discover import discover
+from insightkit.patterns.libraries import METADATA_KEY as LIBRARY_PATTERNS
+from insightkit.patterns.libraries import anchor_of, anchors_present, conditional_names, ownership
 from insightkit.patterns.shapes import control_byte_rows, string_bytes, templates_of
 from insightkit.patterns.tokens import fold_variable_segments
 from insightkit.schema import PATTERN_COLUMN
@@ -169,33 +172,90 @@ def assign_patterns(
     renames: Mapping[str, str] | None = None,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     progress: bool | None = None,
+    libraries: Any = None,
 ) -> pd.Series:
     """The pattern of every key, aligned with ``keys`` (a categorical Series named ``pattern``).
 
     ``custom``: a glob (``"user:*"``), a ``"re:<regex>"`` string, a compiled regex, a list of those or of
     ``(pattern, name)`` pairs, a ``{pattern: name}`` mapping, or ``CustomPatterns``; they win over
     discovery, first match first. ``renames`` maps discovered pattern names to the names you prefer.
+    The families of known libraries (``insightkit.patterns.libraries``) come next, then discovery;
+    ``libraries=False`` leaves them out, a list of names keeps only those. Which patterns a library
+    owns is in ``series.attrs["library_patterns"]`` (``assign_owned`` returns it on its own).
     """
-    spec = parse_custom(custom, renames)
+    series, owned = assign_owned(
+        keys, custom, renames=renames, thresholds=thresholds, progress=progress, libraries=libraries
+    )
+    series.attrs[LIBRARY_PATTERNS] = owned
+    return series
+
+
+def assign_owned(
+    keys: pd.DataFrame,
+    custom: CustomSpec | None = None,
+    *,
+    renames: Mapping[str, str] | None = None,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    progress: bool | None = None,
+    libraries: Any = None,
+) -> tuple[pd.Series, dict[str, dict[str, str]]]:
+    """``assign_patterns``' Series, and ``{pattern: {"owner", "role"}}`` for the patterns a known
+    library owns (what ``Analysis.metadata["library_patterns"]`` and an RSNAP's footer hold)."""
+    spec = parse_custom(custom, renames, libraries)
     arr = key_array(keys)
     n = len(arr)
-    rule_of_key = match_rules(arr, spec.rules) if spec.rules else np.full(n, -1, dtype=np.int32)
+    rules = spec.all_rules
+    matched = match_named(arr, rules) if rules else None
+    rule_of_key = matched.codes if matched is not None else np.full(n, -1, dtype=np.int32)
     codes, templates = template_codes(arr, binary_flags(keys), progress=progress)
 
+    # Keys of a conditional family (owned only beside an anchor key, e.g. Sidekiq's queue:*) go to
+    # discovery like any other; their templates take the family's name once its anchor is known to
+    # be present. Decided per template, as the out-of-core path has to (it learns of the anchor only
+    # after its first pass).
+    conditional = conditional_names(matched)
+    if conditional is not None:
+        cond_key = (rule_of_key >= 0) & conditional[np.maximum(rule_of_key, 0)]
+        cond_templates = _template_names(codes[cond_key], rule_of_key[cond_key])
+        rule_of_key = np.where(cond_key, -1, rule_of_key)
     discovered_mask = rule_of_key < 0
-    weights = np.bincount(codes[discovered_mask] if spec.rules else codes, minlength=len(templates))
+    weights = np.bincount(codes[discovered_mask] if rules else codes, minlength=len(templates))
     present = np.flatnonzero(weights)
     patterns_of_present = discover([templates[i] for i in present], weights[present], thresholds)
     pattern_codes_present, pattern_names = pd.factorize(pd.Series(patterns_of_present, dtype=object))
     template_to_pattern = np.full(len(templates), -1, dtype=np.int32)
     template_to_pattern[present] = pattern_codes_present
 
-    rule_names = [r.name for r in spec.rules]
-    names = [str(p) for p in pattern_names] + rule_names
+    rule_names = matched.names if matched is not None else []
+    names_used = set(rule_of_key[rule_of_key >= 0].tolist())
+    if conditional is not None and matched is not None:
+        anchors = anchors_present(matched.rules[i] for i in names_used)
+        for template, name in cond_templates.items():
+            if anchor_of(matched.rules[name]) in anchors:
+                template_to_pattern[template] = len(pattern_names) + name
+                names_used.add(name)
+    discovered_names = [str(p) for p in pattern_names]
+    names = discovered_names + rule_names
     key_codes = template_to_pattern[codes]
-    if spec.rules:
-        matched = ~discovered_mask
-        key_codes[matched] = len(pattern_names) + rule_of_key[matched]
+    if matched is not None:
+        hit = ~discovered_mask
+        key_codes[hit] = len(pattern_names) + rule_of_key[hit]
+    owned = (
+        ownership(
+            [(matched.names[i], matched.rules[i]) for i in sorted(names_used)],
+            [
+                discovered_names[i]
+                for i in np.unique(template_to_pattern[codes[discovered_mask]])
+                if 0 <= i < len(discovered_names)
+            ]
+            if len(codes)
+            else [],
+            matched.links,
+            spec.renames,
+        )
+        if matched is not None
+        else {}
+    )
     if spec.renames:
         names = [spec.renames.get(name, name) for name in names]
     # Renames (or a rule named like a discovered pattern) may merge categories.
@@ -209,7 +269,17 @@ def assign_patterns(
         key_codes = remap[key_codes]
         categories = categories[used]
     cat = pd.Categorical.from_codes(key_codes, categories=pd.Index(categories, dtype=object))
-    return pd.Series(cat, index=keys.index, name=PATTERN_COLUMN)
+    in_use = set(categories)
+    owned = {name: value for name, value in owned.items() if name in in_use}
+    return pd.Series(cat, index=keys.index, name=PATTERN_COLUMN), owned
+
+
+def _template_names(templates: np.ndarray, names: np.ndarray) -> dict[int, int]:
+    """template code → the conditional name its keys matched (the first seen, should there be two)."""
+    out: dict[int, int] = {}
+    for template, name in zip(templates.tolist(), names.tolist(), strict=True):
+        out.setdefault(int(template), int(name))
+    return out
 
 
 def pattern_arrow(patterns: pd.Series) -> pa.Array:

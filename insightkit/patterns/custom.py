@@ -3,13 +3,20 @@
 Globs follow Redis ``KEYS``/``SCAN MATCH`` syntax (``*``, ``?``, ``[abc]``, ``[^a]``, ``\\x``) and name
 their keys after themselves; regexes (``re:...`` strings or compiled ``re.Pattern``) may be named with a
 mapping ``{regex_or_glob: name}``. The first rule that matches a key wins.
+
+The families of known libraries (``insightkit.patterns.libraries``) are rules of the same kind, tried
+after the user's: they carry an ``owner`` and a ``role``, and their names may be templates filled in
+from each key's match (``{prefix}:{version}:django.contrib.sessions.cache*``). ``match_named`` runs
+both kinds on any batch of keys (the in-memory path and the out-of-core ingest call it alike).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -22,17 +29,62 @@ REGEX_PREFIX = "re:"
 
 @dataclass(frozen=True)
 class Rule:
-    name: str
+    name: str  # a library family's may name groups of its regex: {prefix}:{version}:…
     regex: str  # anchored, RE2/Python compatible where possible
     source: str
+    owner: str | None = None  # library rules: the library's name
+    family: Any = None  # library rules: the insightkit.patterns.libraries.Family
+
+    @property
+    def role(self) -> str | None:
+        return None if self.family is None else str(self.family.role)
 
 
 @dataclass(frozen=True)
 class CustomPatterns:
-    """Ordered rules plus renames of discovered patterns (``{"user:*:profile": "profiles"}``)."""
+    """Ordered rules plus renames of discovered patterns (``{"user:*:profile": "profiles"}``), and
+    the known libraries' families tried after the rules (None: the whole catalogue)."""
 
     rules: tuple[Rule, ...] = ()
     renames: Mapping[str, str] = field(default_factory=dict)
+    library_rules: tuple[Rule, ...] | None = None
+
+    @property
+    def all_rules(self) -> tuple[Rule, ...]:
+        """The user's rules, then the libraries' (most specific first)."""
+        return self.rules + (self.library_rules if self.library_rules is not None else library_rules())
+
+
+def library_rules(libraries: Any = None) -> tuple[Rule, ...]:
+    """The families of ``libraries`` (default: the whole catalogue) as rules, most specific first."""
+    from insightkit.patterns import libraries as catalogue
+
+    chosen = catalogue.resolve(libraries)
+    if chosen is catalogue.CATALOGUE:
+        return _catalogue_rules()
+    return _library_rules(chosen)
+
+
+def _library_rules(libraries: Any) -> tuple[Rule, ...]:
+    from insightkit.patterns import libraries as catalogue
+
+    return tuple(
+        Rule(
+            name=family.pattern,
+            regex=catalogue.family_regex(family),
+            source=f"{library.name}: {family.pattern}",
+            owner=library.name,
+            family=family,
+        )
+        for library, family in catalogue.ordered_families(libraries)
+    )
+
+
+@functools.cache
+def _catalogue_rules() -> tuple[Rule, ...]:
+    from insightkit.patterns import libraries as catalogue
+
+    return _library_rules(catalogue.CATALOGUE)
 
 
 def glob_to_regex(glob: str) -> str:
@@ -97,8 +149,14 @@ CustomSpec = (
 )
 
 
-def parse_custom(custom: CustomSpec | None, renames: Mapping[str, str] | None = None) -> CustomPatterns:
-    """Normalise every accepted form of ``custom`` into ``CustomPatterns``."""
+def parse_custom(
+    custom: CustomSpec | None, renames: Mapping[str, str] | None = None, libraries: Any = None
+) -> CustomPatterns:
+    """Normalise every accepted form of ``custom`` into ``CustomPatterns``.
+
+    ``libraries``: which known libraries' families to try after the rules — None keeps what a
+    ``CustomPatterns`` says (else the whole catalogue), ``False`` none, or names / ``Library`` entries.
+    """
     if isinstance(custom, CustomPatterns):
         base = custom
     elif custom is None:
@@ -118,7 +176,9 @@ def parse_custom(custom: CustomSpec | None, renames: Mapping[str, str] | None = 
                 raise ConfigurationError(f"custom pattern must be a glob, regex or (pattern, name): {item!r}")
         base = CustomPatterns(rules=tuple(rules))
     if renames:
-        base = CustomPatterns(rules=base.rules, renames={**base.renames, **renames})
+        base = CustomPatterns(base.rules, {**base.renames, **renames}, base.library_rules)
+    if libraries is not None:
+        base = CustomPatterns(base.rules, base.renames, library_rules(libraries))
     return base
 
 
@@ -140,3 +200,274 @@ def match_rules(keys: pa.ChunkedArray | pa.Array, rules: tuple[Rule, ...]) -> np
             hits[positions] = [v is not None and compiled.search(v) is not None for v in values]
         result[todo & hits] = idx
     return result
+
+
+@dataclass
+class Matched:
+    """What the rules made of a batch of keys.
+
+    ``codes``: per key, an index into ``names`` (-1: no rule matched, discovery names it);
+    ``names``: the distinct pattern names the rules gave; ``rules``: the rule behind each name;
+    ``links``: per library rule with a ``link_group``, the values it captured.
+    """
+
+    codes: np.ndarray
+    names: list[str]
+    rules: list[Rule]
+    links: dict[Rule, set[str]]
+
+
+_GROUP_NAME = re.compile(r"\(\?P<(\w+)>")
+
+
+def match_named(keys: pa.ChunkedArray | pa.Array, rules: tuple[Rule, ...]) -> Matched:
+    """Every rule over ``keys``: the user's one by one (``match_rules``), the libraries' as one RE2
+    alternation over the keys the user's left (a key takes the first alternative that matches, in
+    the libraries' order), each library name filled in from its key's groups."""
+    arr = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+    user = tuple(r for r in rules if r.owner is None)
+    library = tuple(r for r in rules if r.owner is not None)
+    codes = np.full(len(arr), -1, dtype=np.int32)
+    names: list[str] = []
+    named_rules: list[Rule] = []
+    if user:
+        first = match_rules(arr, user)
+        codes[first >= 0] = first[first >= 0]
+        names, named_rules = [r.name for r in user], list(user)
+    links: dict[Rule, set[str]] = {}
+    if library and len(arr):
+        todo = np.flatnonzero(codes < 0)
+        subset = arr if len(todo) == len(arr) else arr.take(pa.array(todo))
+        rule_at, groups = _match_library(subset, library)
+        for i, rule in enumerate(library):
+            at = np.flatnonzero(rule_at == i)
+            if not len(at):
+                continue
+            family = rule.family
+            if family.groups:
+                parts = _name_parts(rule.name, groups, i, at)
+                per_key = (
+                    pc.binary_join_element_wise(*parts, pa.scalar("", pa.large_string()))
+                    if len(parts) > 1
+                    else parts[0]
+                )
+                encoded = pc.dictionary_encode(per_key)
+                local = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32)
+                offset = len(names)
+                names += [str(n) for n in encoded.dictionary.to_pylist()]
+                named_rules += [rule] * len(encoded.dictionary)
+                codes[todo[at]] = offset + local
+            else:
+                codes[todo[at]] = len(names)
+                names.append(rule.name)
+                named_rules.append(rule)
+            if family.link_group is not None:
+                values = groups[f"r{i}_{family.link_group}"].take(pa.array(at))
+                links.setdefault(rule, set()).update(v for v in pc.unique(values).to_pylist() if v)
+    return Matched(codes, names, named_rules, links)
+
+
+def _name_parts(template: str, groups: Mapping[str, pa.Array], i: int, at: np.ndarray) -> list[pa.Array]:
+    """A name template's literal pieces (as constant arrays) and group values for the keys ``at``."""
+    parts: list[pa.Array] = []
+    taken = pa.array(at)
+    for piece in re.split(r"(\{\w+\})", template):
+        if not piece:
+            continue
+        if piece.startswith("{") and piece.endswith("}"):
+            parts.append(groups[f"r{i}_{piece[1:-1]}"].take(taken).cast(pa.large_string()))
+        else:
+            parts.append(pa.array([piece] * len(at), pa.large_string()))
+    return parts
+
+
+def _alternative(rule: Rule, i: int) -> str:
+    body = rule.regex
+    flags = ""
+    if body.startswith("(?s)"):
+        body, flags = body[4:], "s"
+    body = _GROUP_NAME.sub(lambda m: f"(?P<r{i}_{m.group(1)}>", body)
+    return f"(?P<r{i}>(?{flags}:{body}))" if flags else f"(?P<r{i}>{body})"
+
+
+@functools.lru_cache(maxsize=16)
+def _combined(rules: tuple[Rule, ...]) -> str:
+    return "|".join(_alternative(rule, i) for i, rule in enumerate(rules))
+
+
+def _literal_prefix(regex: str) -> str:
+    """The text every match of an anchored regex starts with ("" when it fixes none)."""
+    body = regex[4:] if regex.startswith("(?s)") else regex
+    if not body.startswith("^"):
+        return ""
+    out, i = [], 1
+    while i < len(body):
+        c = body[i]
+        if c == "\\" and i + 1 < len(body) and not body[i + 1].isalnum():
+            nxt = body[i + 2 : i + 3]
+            if nxt in ("*", "+", "?", "{"):
+                break
+            out.append(body[i + 1])
+            i += 2
+        elif c.isalnum() or c in ":_-/@!#%&=~,;<>'\" ":
+            nxt = body[i + 1 : i + 2]
+            if nxt in ("*", "+", "?", "{"):  # the character is optional or repeated
+                break
+            out.append(c)
+            i += 1
+        else:
+            break
+    return "".join(out)
+
+
+def _required_literal(regex: str) -> str:
+    """The longest run of literal text every match must contain (outside groups, classes and
+    quantified characters): a cheap substring test before the regex runs. "" when there is none."""
+    body = regex[4:] if regex.startswith("(?s)") else regex
+    runs, run, depth, i = [], [], 0, 0
+    while i < len(body):
+        c = body[i]
+        literal = None
+        if c == "\\" and i + 1 < len(body):
+            literal = body[i + 1] if not body[i + 1].isalnum() else None
+            width = 2
+        elif c == "[" and depth == 0:
+            end = body.find("]", i + 2)
+            width = (end - i + 1) if end > 0 else 1
+        elif c == "{":  # a repetition count: not text
+            end = body.find("}", i)
+            width = (end - i + 1) if end > 0 else 1
+        else:
+            width = 1
+            if c == "(":
+                depth += 1
+            elif c == ")":
+                depth -= 1
+            elif c not in "^$.*+?{}|" and depth == 0:
+                literal = c
+        if c == "|" and depth == 0:
+            return ""  # an alternation: nothing is required of every match
+        quantified = body[i + width : i + width + 1] in ("*", "+", "?", "{")
+        if literal is not None and depth == 0 and not quantified:
+            run.append(literal)
+        else:
+            runs.append("".join(run))
+            run = []
+        i += width
+    runs.append("".join(run))
+    return max(runs, key=len)
+
+
+def _first_literal(regex: str) -> str | None:
+    """The character every match of an anchored regex starts with, when the regex fixes one."""
+    return _literal_prefix(regex)[:1] or None
+
+
+def _match_library(keys: pa.Array, rules: tuple[Rule, ...]) -> tuple[np.ndarray, dict[str, pa.Array]]:
+    """Per key, the index of the first library rule that matches it (-1: none), and the named groups
+    of the rules that have them (``r<i>_<name>``, aligned with ``keys``, null elsewhere).
+
+    One RE2 pass with every rule as an alternative finds the keys any rule takes (usually few); those
+    are bucketed by their first character, and each rule runs, in order, only on the bucket it can
+    start with and only on keys no earlier rule took. Groups are extracted per rule, on its own keys.
+    """
+    rule_at = np.full(len(keys), -1, dtype=np.int32)
+    try:
+        hit = pc.fill_null(pc.match_substring_regex(keys, pattern=_combined(rules)), False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return _match_library_python(keys, rules)
+    hits = np.flatnonzero(np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool))
+    if not len(hits):
+        return rule_at, {}
+    matched = keys.take(pa.array(hits))
+    first = pc.utf8_slice_codeunits(matched, 0, 1).dictionary_encode()
+    first_codes = first.indices.to_numpy(zero_copy_only=False)
+    letters = first.dictionary.to_pylist()
+    buckets: dict[str, np.ndarray] = {c: np.flatnonzero(first_codes == i) for i, c in enumerate(letters)}
+    every = np.arange(len(hits))
+    found = np.full(len(hits), -1, dtype=np.int32)
+    # (positions among the hits, their keys) per first character, then per literal prefix
+    letters_of: dict[str, tuple[np.ndarray, pa.Array]] = {}
+    subsets: dict[str, tuple[np.ndarray, pa.Array]] = {}
+    unprefixed = tuple(rule for rule in rules if not _literal_prefix(rule.regex))
+    if unprefixed:  # rules that may start anywhere: one pass finds the keys any of them could take
+        could = pc.fill_null(pc.match_substring_regex(matched, pattern=_combined(unprefixed)), False)
+        could_np = np.asarray(could.to_numpy(zero_copy_only=False), dtype=bool)
+        subsets[""] = (every[could_np], matched.filter(could)) if not could_np.all() else (every, matched)
+    for i, rule in enumerate(rules):
+        prefix = _literal_prefix(rule.regex)
+        if prefix and prefix not in subsets:
+            letter = prefix[0]
+            if letter not in letters_of:
+                at = buckets.get(letter, every[:0])
+                letters_of[letter] = (at, matched.take(pa.array(at)) if len(at) != len(every) else matched)
+            positions, keys_of = letters_of[letter]
+            if len(prefix) > 1 and len(positions):
+                starts = np.asarray(
+                    pc.starts_with(keys_of, prefix).to_numpy(zero_copy_only=False), dtype=bool
+                )
+                if not starts.all():
+                    positions, keys_of = positions[starts], keys_of.filter(pa.array(starts))
+            subsets[prefix] = (positions, keys_of)
+        positions, keys_of = subsets.get(prefix, (every[:0], matched))
+        if not len(positions):
+            continue
+        open_ = found[positions] < 0
+        if not open_.any():
+            continue
+        if rule.regex == glob_to_regex(prefix + "*"):  # every key with the prefix: no regex to run
+            took_np = open_
+        else:
+            took_np = _regex_mask(keys_of, rule.regex, len(prefix)) & open_
+        found[positions[took_np]] = i
+    rule_at[hits] = found
+    groups: dict[str, pa.Array] = {}
+    for i, rule in enumerate(rules):
+        names = list(re.compile(rule.regex).groupindex)
+        if not names:
+            continue
+        mine = np.flatnonzero(found == i)
+        if not len(mine):
+            continue
+        extracted = pc.extract_regex(matched.take(pa.array(mine)), pattern=rule.regex)
+        index = np.full(len(keys), -1, dtype=np.int64)
+        index[hits[mine]] = np.arange(len(mine))
+        positions_arr = pa.array(index, mask=index < 0)
+        for name in names:
+            groups[f"r{i}_{name}"] = extracted.field(name).take(positions_arr)
+    return rule_at, groups
+
+
+def _regex_mask(keys: pa.Array, regex: str, prefix_chars: int) -> np.ndarray:
+    """Which of ``keys`` match ``regex``, the regex run only where its required text occurs."""
+    required = _required_literal(regex)
+    if len(required) > max(prefix_chars, 3):
+        candidates = np.asarray(pc.match_substring(keys, required).to_numpy(zero_copy_only=False), dtype=bool)
+        mask = np.zeros(len(keys), dtype=bool)
+        at = np.flatnonzero(candidates)
+        if len(at):
+            sub = keys.filter(pa.array(candidates))
+            took = pc.fill_null(pc.match_substring_regex(sub, pattern=regex), False)
+            mask[at] = np.asarray(took.to_numpy(zero_copy_only=False), dtype=bool)
+        return mask
+    took = pc.fill_null(pc.match_substring_regex(keys, pattern=regex), False)
+    return np.asarray(took.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _match_library_python(keys: pa.Array, rules: tuple[Rule, ...]) -> tuple[np.ndarray, dict[str, pa.Array]]:
+    """The same with Python's ``re`` (a catalogue regex RE2 cannot run: slow, but right)."""
+    compiled = [re.compile(_alternative(rule, i)) for i, rule in enumerate(rules)]
+    values = keys.to_pylist()
+    rule_at = np.full(len(values), -1, dtype=np.int32)
+    columns: dict[str, list[str | None]] = {}
+    for k, value in enumerate(values):
+        if value is None:
+            continue
+        for i, regex in enumerate(compiled):
+            m = regex.search(value)
+            if m is not None:
+                rule_at[k] = i
+                for name, group in m.groupdict().items():
+                    columns.setdefault(name, [None] * len(values))[k] = group or ""
+                break
+    return rule_at, {name: pa.array(col, pa.string()) for name, col in columns.items()}

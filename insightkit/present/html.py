@@ -91,6 +91,8 @@ OFFENDER_COLUMNS: list[tuple[str, str, Formatter]] = [
 ]
 PATTERN_COLUMNS: list[tuple[str, str, Formatter]] = [
     ("pattern", "pattern", _text),
+    ("owner", "library", _text),  # shown only when a known library owns some pattern
+    ("role", "role", _text),
     ("keys", "keys", _count),
     ("memory_bytes", "memory", _bytes),
     ("share", "share", _share),
@@ -140,6 +142,13 @@ def _chart(fig: Figure, alt: str) -> str:
     return f'<img class="chart" alt="{html.escape(alt)}" src="{figure_to_data_uri(fig)}">'
 
 
+def _without_empty_owners(patterns: pd.DataFrame) -> pd.DataFrame:
+    """The patterns table without ``owner``/``role`` when no known library owns any of them."""
+    if "owner" in patterns.columns and patterns["owner"].isna().all():
+        return patterns.drop(columns=[c for c in ("owner", "role") if c in patterns.columns])
+    return patterns
+
+
 def _recommendation(analysis: AnalysisLike, row: pd.Series, offenders_shown: int) -> str:
     severity = html.escape(str(row.get("severity", "info")))
     parts = [
@@ -154,6 +163,11 @@ def _recommendation(analysis: AnalysisLike, row: pd.Series, offenders_shown: int
                 f"{_count(row.get('offending_keys'))} keys",
                 f"{_count(row.get('offending_patterns'))} patterns",
                 f"{_bytes(row.get('offending_memory_bytes'))} held by offenders",
+                *(
+                    [f"keys of {_text(row.get('owner'))} ({_text(row.get('role'))})"]
+                    if _text(row.get("owner"))
+                    else []
+                ),
             ]
         )
         + "</p>",
@@ -262,7 +276,11 @@ def render(
         "<h2>Patterns</h2>",
         _chart(charts.top_patterns(patterns), "top patterns by memory"),
         _chart(charts.pattern_treemap(patterns), "treemap of memory by pattern"),
-        table(patterns.sort_values("memory_bytes", ascending=False).head(top), PATTERN_COLUMNS, "patterns"),
+        table(
+            _without_empty_owners(patterns.sort_values("memory_bytes", ascending=False).head(top)),
+            PATTERN_COLUMNS,
+            "patterns",
+        ),
         "<h2>Key sizes and element counts</h2>",
         _chart(charts.key_sizes(keys), "distribution of key sizes"),
         _chart(charts.element_counts(keys), "distribution of element counts"),

@@ -68,6 +68,10 @@ METADATA_DOCS: dict[str, str] = {
     "config_missing": "Config names that could not be read (CONFIG blocked).",
     "nodes": "Clusters: one entry per primary with its own metadata.",
     "redaction": "Present when key names were redacted: {method, parts, key_supplied}.",
+    "library_patterns": "Present when a known library owns patterns: {pattern: {owner, role}} (owner: the library, e.g. "
+    "rq, celery; role: queue, job, result, registry, scheduler, dead-letter, lock, cache, session, "
+    "rate-limit, …). Patterns not listed have no known owner. Owner and role are a function of the "
+    "pattern, so they live here, once per pattern, rather than in a column per key.",
 }
 
 # CONFIG parameters that hold secrets. Acquisition keeps only whether they are set; the writer

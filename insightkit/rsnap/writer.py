@@ -229,6 +229,11 @@ class RsnapWriter:
             self.metadata.update(metadata)
         if self.redactor is not None:
             self.metadata["redaction"] = self.redactor.describe()
+            owned = self.metadata.get("library_patterns")
+            if isinstance(owned, dict):  # named as the (redacted) pattern column names them
+                self.metadata["library_patterns"] = {
+                    self.redactor.redact_pattern(p): v for p, v in owned.items()
+                }
         try:
             if self._schema is None:  # no rows at all: still a valid, empty RSNAP
                 self._start(KEY_COLUMNS)

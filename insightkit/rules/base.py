@@ -136,6 +136,7 @@ class Aggregates:
     patterns: int
     max_elements: int
     max_element_bytes: int
+    top_patterns: tuple[str, ...] = ()  # the offending patterns with the most memory, largest first
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,11 @@ class Rule:
     thresholds: tuple[str, ...] = ()
     mechanical: bool = False  # the fix can be applied by a script (tests measure it on a server)
     peers: tuple[str, ...] = ()  # the peer checks this rule covers (RedisInsight, MEMORY DOCTOR)
+    # False: keys a known library owns are left out (renaming or restructuring them is the library's
+    # business; its settings are what a user can change: see rules/libraries.py)
+    library_keys: bool = True
+    # a sentence about the offenders instead of "N keys in M patterns"
+    detail: Callable[[Context, Aggregates], str] | None = None
 
     def __post_init__(self) -> None:
         if self.category not in CATEGORIES:

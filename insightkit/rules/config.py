@@ -7,6 +7,7 @@ import narwhals as nw
 from insightkit.rules import cost
 from insightkit.rules._expr import encoded, is_type
 from insightkit.rules.base import Case, Context, Finding, Rule, parse_version
+from insightkit.rules.owners import owners_present
 
 _LIVE = {"info": {"memory": {"used_memory": 50_000_000}}}
 
@@ -40,6 +41,22 @@ MAXMEMORY_UNSET = Rule(
     quiet=Case(metadata={"config": {"maxmemory": "1073741824"}, **_LIVE}),
 )
 
+
+def _noeviction_fix(ctx: Context) -> str:
+    """volatile-lru, unless a job queue or broker lives here: then why noeviction stays."""
+    brokers = [library for library in owners_present(ctx) if library.broker]
+    if not brokers:
+        return "CONFIG SET maxmemory-policy volatile-lru"
+    names = ", ".join(library.title for library in brokers)
+    return (
+        f"Keep maxmemory-policy noeviction: {names} keep jobs and queues here, and an eviction policy "
+        "would drop them silently (jobs enqueued with a TTL are volatile-* candidates too); the "
+        "libraries ask for noeviction. Instead: leave maxmemory headroom and alert on used_memory / "
+        "OOM errors, keep results short-lived (see results-without-expiry), and move caches with TTLs "
+        "to an instance of their own with volatile-lru or allkeys-lru."
+    )
+
+
 NOEVICTION_VOLATILE = Rule(
     id="noeviction-with-volatile-keys",
     title="noeviction policy while keys carry TTLs",
@@ -48,9 +65,11 @@ NOEVICTION_VOLATILE = Rule(
     description=(
         "Keys with a TTL are usually cache data that may be dropped early, yet with maxmemory-policy "
         "noeviction a full server rejects writes instead of evicting them. volatile-lru (or volatile-lfu) "
-        "evicts only keys that carry a TTL. Trade-off: evicted data must be recomputable."
+        "evicts only keys that carry a TTL. Where a job queue or broker (RQ, Celery, Sidekiq, BullMQ, "
+        "dramatiq, huey, arq) keeps its keys, the finding explains why noeviction stays instead: "
+        "those libraries need it. Trade-off: evicted data must be recomputable."
     ),
-    fix="CONFIG SET maxmemory-policy volatile-lru",
+    fix=lambda ctx, agg: _noeviction_fix(ctx),
     gate=lambda ctx: _policy(ctx) == "noeviction",
     select=lambda ctx: ~nw.col("expires_at").is_null(),
     fire=Case(

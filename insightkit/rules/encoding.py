@@ -416,6 +416,7 @@ STRING_IDS = Rule(
     ),
     thresholds=("string_id_max_bytes", "string_id_min_members", "set-max-intset-entries"),
     mechanical=True,
+    library_keys=False,
     fire=Case(
         keys=(
             {
@@ -567,6 +568,7 @@ SMALL_STRINGS = Rule(
         "RedisInsight v1/v2 combineSmallStringsToHashes",
         "RedisInsight v1 combine-smaller-strings-to-hashes",
     ),
+    library_keys=False,
     fire=Case(
         keys=(
             {
@@ -614,6 +616,7 @@ HASH_FIELD_NAMES = Rule(
     ),
     thresholds=("hash_field_names_elements", "hash_field_names_avg_bytes"),
     peers=("RedisInsight v2 compressHashFieldNames", "RedisInsight v1 compress-field-names"),
+    library_keys=False,
     fire=Case(
         keys=(
             {
@@ -672,6 +675,7 @@ HASHES_AS_LISTS = Rule(
     ),
     thresholds=("hash_list_pattern_keys", "hash_list_max_fields"),
     peers=("RedisInsight v1 convert-to-list-instead-of-hash",),
+    library_keys=False,
     fire=Case(
         keys=(
             {

@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 from insightkit.errors import ConfigurationError
 from insightkit.rules.base import SEVERITIES, Aggregates, Context, Rule
 from insightkit.rules.cost import TEMP, floor_div
+from insightkit.rules.owners import owner_columns, owners_of, unowned
 from insightkit.schema import PATTERN_COLUMN
 
 SAVINGS = "estimated_savings_bytes"
@@ -48,6 +49,8 @@ DERIVED = (
     "total_keys",
     "several_dbs",
     "first_db",
+    "owner",
+    "role",
 )
 RESULT_COLUMNS = [
     "rule",
@@ -62,6 +65,8 @@ RESULT_COLUMNS = [
     "fix",
     "description",
     "detail",
+    "owner",
+    "role",
 ]
 #: One row per (rule, pattern) with offenders: what a finding is reduced from.
 PARTIAL_COLUMNS = ["rule", PATTERN_COLUMN, "keys", "memory", "savings", "max_elements", "max_element"]
@@ -166,6 +171,8 @@ class Globals:
         literal = nw.col(PATTERN_COLUMN).str.replace_all("*", "", literal=True)
         name = nw.col(PATTERN_COLUMN)
         per_pattern = pattern_keys.with_columns(
+            # which known library owns the pattern, and the role its keys play (null: none)
+            *owner_columns(ctx),
             literal.str.len_chars().alias("static_prefix_chars"),
             (
                 literal.str.len_chars() - literal.str.replace_all(":", "", literal=True).str.len_chars() + 1
@@ -230,6 +237,10 @@ class Globals:
         """For each rule, the joins it needs, found by a dry run on one empty copy of ``frame``: an
         expression naming a column the copy lacks fails to build."""
         empty = self.attach(frame.head(0)).collect().to_arrow()
+        # an all-null text column (owner/role when no library owns anything) may come back untyped
+        empty = empty.cast(
+            pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in empty.schema])
+        )
         pattern_columns = [c for c in self.per_pattern.collect_schema().names() if c != PATTERN_COLUMN]
         second_columns = [c for c in self.mass_seconds.collect_schema().names() if c != "expiry_second"]
         without_patterns = empty.drop_columns(pattern_columns)
@@ -296,6 +307,8 @@ def _final_saving(expr: nw.Expr) -> nw.Expr:
 
 def _condition(rule: Rule, ctx: Context) -> nw.Expr:
     assert rule.select is not None, f"{rule.id} is a snapshot rule"
+    if not rule.library_keys:  # the keys' layout is a library's: leave them to its settings
+        return rule.select(ctx) & unowned()
     return rule.select(ctx)
 
 
@@ -403,6 +416,7 @@ def _row(
     detail: str,
     agg: Aggregates | None,
 ) -> dict[str, Any]:
+    pairs = owners_of(ctx, top)
     return {
         "rule": rule.id,
         "title": rule.title,
@@ -416,6 +430,8 @@ def _row(
         "fix": rule.fix_text(ctx, agg),
         "description": rule.description,
         "detail": detail,
+        "owner": ", ".join(dict.fromkeys(o for o, _ in pairs)) or None,
+        "role": ", ".join(dict.fromkeys(r for _, r in pairs)) or None,
     }
 
 
@@ -448,7 +464,10 @@ def findings(rules: list[Rule], parts: pd.DataFrame, ctx: Context) -> pd.DataFra
             )
             by_memory = mine["memory"].astype("int64").sort_values(ascending=False, kind="stable")
             top = [str(p) for p in by_memory.head(5).index]
+            agg = dataclasses.replace(agg, top_patterns=tuple(top))
             detail = f"{agg.keys:,} keys in {agg.patterns:,} patterns"
+            if rule.detail is not None:
+                detail = rule.detail(ctx, agg) or detail
             found.append(
                 _row(rule, ctx, agg.savings_bytes, agg.keys, agg.patterns, agg.memory_bytes, top, detail, agg)
             )

@@ -49,6 +49,7 @@ LONG_KEYS = Rule(
     thresholds=("long_key_pattern_keys", "long_key_prefix_chars", "short_prefix_chars_per_segment"),
     mechanical=True,
     peers=("RedisInsight v1/v2 useSmallerKeys", "RedisInsight v1 use-smaller-keys"),
+    library_keys=False,
     fire=Case(
         keys=(
             {
@@ -78,6 +79,7 @@ MANY_TINY_KEYS = Rule(
     ),
     thresholds=("many_keys", "tiny_key_memory_bytes"),
     peers=("RedisInsight v2 useSmallerKeys (total keys > 1M)",),
+    library_keys=False,
     fire=Case(keys=({"key": "k:{i}", "repeat": 30},), thresholds={"many_keys": 20}),
     quiet=Case(keys=({"key": "k:{i}", "repeat": 30},)),
 )
@@ -161,6 +163,7 @@ BIG_HASH = Rule(
     saving=_shard_saving,
     thresholds=("big_hash_elements", "hash-max-listpack-entries"),
     peers=("RedisInsight v1/v2 bigHashes / shardHashes", "RedisInsight v1 shard-big-hashes-to-small-hashes"),
+    library_keys=False,
     fire=Case(keys=({"key": "catalog", "type": "hash", "encoding": "hashtable", "num_elements": 50_000},)),
     quiet=Case(keys=({"key": "catalog", "type": "hash", "encoding": "hashtable", "num_elements": 3000},)),
 )
@@ -189,6 +192,7 @@ BIG_SET = Rule(
     thresholds=("big_set_elements",),
     mechanical=True,
     peers=("RedisInsight v2 bigSets", "RedisInsight v1 switch-to-bloom-filter"),
+    library_keys=False,
     fire=Case(
         keys=(
             {
@@ -235,6 +239,7 @@ BIG_ZSET = Rule(
     saving=_trim_saving("big_zset_elements"),
     thresholds=("big_zset_elements",),
     mechanical=True,
+    library_keys=False,
     fire=Case(keys=({"key": "board", "type": "zset", "encoding": "skiplist", "num_elements": 60_000},)),
     quiet=Case(keys=({"key": "board", "type": "zset", "encoding": "skiplist", "num_elements": 600},)),
 )
@@ -245,9 +250,11 @@ BIG_LIST = Rule(
     category="code",
     severity="medium",
     description=(
-        "Lists used as logs or queues grow without bound unless something trims them. LTRIM after each "
-        "LPUSH keeps them capped; the saving is priced as trimming to the threshold length. Trade-off: "
-        "old items are gone — move them to cold storage first if they matter."
+        "Lists used as logs grow without bound unless something trims them. LTRIM after each "
+        "LPUSH keeps them capped; the saving is priced as trimming to the threshold length. Lists a known "
+        "library owns are left out: trimming a job queue (RQ, Celery, Sidekiq, dramatiq …) drops queued "
+        "jobs, so a long queue is reported as a backlog instead (queue-backlog). Trade-off: old items "
+        "are gone — move them to cold storage first if they matter."
     ),
     fix=lambda ctx, agg: (
         f"LPUSH key item; LTRIM key 0 {int(ctx['big_list_elements']) - 1}   # keep the newest "
@@ -257,6 +264,7 @@ BIG_LIST = Rule(
     saving=_trim_saving("big_list_elements"),
     thresholds=("big_list_elements",),
     mechanical=True,
+    library_keys=False,
     fire=Case(keys=({"key": "log", "type": "list", "num_elements": 100_000},)),
     quiet=Case(keys=({"key": "log", "type": "list", "num_elements": 1000},)),
 )
@@ -312,6 +320,7 @@ HASH_SEARCH = Rule(
     fix="FT.CREATE idx ON HASH PREFIX 1 user: SCHEMA name TEXT age NUMERIC",
     select=lambda ctx: is_type("hash") & (nw.col("num_elements") >= 50) & (nw.col("pattern_keys") >= 1000),
     peers=("RedisInsight v2 searchHash",),
+    library_keys=False,
     fire=Case(
         keys=({"key": "user:{i}", "type": "hash", "num_elements": 60, "pattern": "user:*", "repeat": 1001},)
     ),

@@ -14,6 +14,7 @@ from typing import Any
 
 from insightkit.rules._expr import is_type
 from insightkit.rules.base import Case, Context, Finding, Rule
+from insightkit.rules.owners import owners_present
 
 FUNCTIONS_SINCE = (7, 0, 0)
 NO_LIBRARIES: dict[str, Any] = {"rdb": {"functions": []}}
@@ -36,17 +37,32 @@ def _no_functions_yet(ctx: Context) -> bool:
     return ctx.version >= FUNCTIONS_SINCE and _libraries(ctx) == 0
 
 
+def _library_scripts(ctx: Context) -> tuple[int, list[str]]:
+    """How many cached scripts the known libraries present may have loaded (at most), and which."""
+    loaders = [library for library in owners_present(ctx) if library.scripts]
+    return sum(library.scripts for library in loaders), [library.name for library in loaders]
+
+
 def _lua_to_functions(ctx: Context) -> Finding | None:
     scripts = ctx.info_num("memory", "number_of_cached_scripts")
     if scripts is None or scripts < ctx["lua_to_functions_scripts"] or not _no_functions_yet(ctx):
         return None
+    # INFO counts the script cache, not who filled it: scripts a library loads (kombu, limits, RQ,
+    # BullMQ …) are its own to manage, so only what the libraries present cannot account for is
+    # a question for the application.
+    theirs, loaders = _library_scripts(ctx)
+    if scripts - theirs < ctx["lua_to_functions_scripts"]:
+        return None
     memory = ctx.info_num("memory", "used_memory_scripts_eval") or ctx.info_num(
         "memory", "used_memory_scripts"
     )
-    return Finding(
-        detail=f"{int(scripts)} cached EVAL scripts ({int(memory or 0):,} B) and no FUNCTION library",
-        offending_memory_bytes=int(memory or 0),
-    )
+    detail = f"{int(scripts)} cached EVAL scripts ({int(memory or 0):,} B) and no FUNCTION library"
+    if loaders:
+        detail += (
+            f"; up to {theirs} of them may be loaded by {', '.join(loaders)} (INFO cannot tell whose a "
+            "script is; only your own scripts can become a library)"
+        )
+    return Finding(detail=detail, offending_memory_bytes=int(memory or 0))
 
 
 LUA_TO_FUNCTIONS = Rule(
@@ -61,7 +77,8 @@ LUA_TO_FUNCTIONS = Rule(
         "loaded once with FUNCTION LOAD is saved in the RDB/AOF, replicated, named, and called with "
         "FCALL. Not priced: a library holds the same code the cache did. Trade-off: libraries "
         "are deployed like schema (FUNCTION LOAD REPLACE on each release) and must declare the keys "
-        "they touch."
+        "they touch. Scripts that known libraries load (kombu, limits, RQ, BullMQ …) are theirs: when "
+        "such a library owns keys here, the rule counts only the scripts beyond what it may load."
     ),
     fix=(
         "FUNCTION LOAD \"#!lua name=app\\nredis.register_function('bump', function(keys, args) "
@@ -134,6 +151,7 @@ STREAMS_TO_FUNCTIONS = Rule(
     gate=_no_functions_yet,
     select=lambda ctx: is_type("stream"),
     peers=("RedisInsight v2 functionsWithStreams",),
+    library_keys=False,
     fire=Case(keys=({"key": "events:1", "type": "stream", "num_elements": 500},), metadata=NO_LIBRARIES),
     quiet=Case(keys=({"key": "events:1", "type": "stream", "num_elements": 500},), metadata=ONE_LIBRARY),
 )

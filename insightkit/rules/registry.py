@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pandas as pd
 
-from insightkit.rules import config, encoding, keys, operations, programmability, security, streams, ttl
+from insightkit.rules import (
+    config,
+    encoding,
+    keys,
+    libraries,
+    operations,
+    programmability,
+    security,
+    streams,
+    ttl,
+)
 from insightkit.rules.base import Rule
 
 FAMILIES = {
@@ -16,6 +26,7 @@ FAMILIES = {
     "operations": operations.RULES,
     "programmability": programmability.RULES,
     "security": security.RULES,
+    "libraries": libraries.RULES,
 }
 ALL_RULES: list[Rule] = [rule for family in FAMILIES.values() for rule in family]
 BY_ID: dict[str, Rule] = {rule.id: rule for rule in ALL_RULES}

@@ -50,6 +50,7 @@ BIG_STREAM = Rule(
     saving=_trim_saving,
     thresholds=("big_stream_entries",),
     mechanical=True,
+    library_keys=False,
     fire=Case(keys=(_stream(num_elements=200_000),)),
     quiet=Case(keys=(_stream(num_elements=2000),)),
 )
@@ -142,6 +143,7 @@ ZSET_TIMESERIES = Rule(
     saving=lambda ctx: nw.col("value_bytes") - nw.col("num_elements") * TS_SAMPLE_BYTES,
     thresholds=("timeseries_min_members", "timeseries_pattern_regex"),
     peers=("RedisInsight v2 RTS",),
+    library_keys=False,
     fire=Case(
         keys=(
             {

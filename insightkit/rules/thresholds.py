@@ -78,6 +78,9 @@ INSIGHTKIT_DEFAULTS: dict[str, Any] = {
     "scripts_memory_bytes": 3_000_000,
     "lua_to_functions_scripts": 1,  # cached EVAL scripts from which FUNCTION libraries are suggested
     "function_libraries": 20,
+    "queue_backlog_items": 1000,  # a known library's queue holding this many jobs is a backlog
+    "library_no_ttl_keys": 100,  # keys of one library result/cache pattern without a TTL that count
+    "result_store_entries": 1000,  # entries of one result store (huey's hash, BullMQ's completed set)
     "connected_clients": 100,
     "small_instance_bytes": 5 * 1024 * 1024,
     "min_recommended_version": "6.0",

@@ -50,6 +50,7 @@ NO_TTL_CACHE = Rule(
         nw.when(nw.col("lru_idle_s").fill_null(0) >= _DAY).then(nw.col("memory_bytes")).otherwise(0)
     ),
     thresholds=("cache_pattern_regex",),
+    library_keys=False,
     fire=Case(
         keys=({"key": "cache:page:{i}", "pattern": "cache:page:*", "lru_idle_s": 200_000, "repeat": 3},)
     ),
