@@ -405,3 +405,78 @@ def test_lazy_queries_join_only_the_global_tables_their_rules_read() -> None:
         engine.Globals.joins_for = everything  # type: ignore[method-assign]
     assert len(lean) > 0
     pd.testing.assert_frame_equal(lean, full)
+
+
+def _version_advice(server: Any = None, **metadata: Any) -> pd.DataFrame:
+    if server is not None:
+        metadata["server"] = server
+    return rules_api.evaluate(key_table([{"key": "a"}]), None, metadata, only=["outdated-version"])
+
+
+@pytest.mark.parametrize(
+    ("family", "version", "outdated"),
+    [
+        ("redis", "5.0.14", True),
+        ("redis", "6.2.14", True),  # Redis 6.2 is no longer patched
+        ("redis", "7.0.15", True),
+        ("redis", "7.2.4", True),  # RedisInsight flags < 7.3 too
+        ("redis", "7.4.2", False),
+        ("redis", "8.2.3", False),
+        ("redis", "255.255.255", False),  # unstable builds
+        ("valkey", "7.2.4", False),
+        ("valkey", "8.1.8", False),
+        ("valkey", "9.1.2", False),
+    ],
+)
+def test_version_advice_is_at_least_as_strict_as_redisinsight(
+    family: str, version: str, outdated: bool
+) -> None:
+    december_2026 = 1_796_000_000_000
+    found = _version_advice({"family": family, "version": version}, snapshot_time_ms=december_2026)
+    assert (not found.empty) is outdated, f"{family} {version}"
+
+
+def test_valkey_minors_are_outdated_once_their_maintenance_ends() -> None:
+    may_2027 = 1_809_000_000_000  # after 7.2's end of maintenance (2027-04-16), before 8.0's
+    assert not _version_advice({"family": "valkey", "version": "7.2.4"}, snapshot_time_ms=may_2027).empty
+    assert _version_advice({"family": "valkey", "version": "8.0.2"}, snapshot_time_ms=may_2027).empty
+    # a Valkey seen only through INFO (valkey_version beside the compatibility redis_version 7.2.4)
+    info = {"server": {"redis_version": "7.2.4", "valkey_version": "8.1.1"}}
+    assert _version_advice(info=info, snapshot_time_ms=may_2027).empty
+
+
+@pytest.mark.parametrize(
+    "version", ["", "unknown", "7", "7.x", "abc.def", "99999.1", None, 7, True, {"major": 6}, ["6", "2"]]
+)
+def test_unknown_version_strings_give_no_version_advice(version: Any) -> None:
+    """Whatever the version field holds, the rule never raises and gives no advice it cannot back;
+    other rules fall back to the 7.0 defaults."""
+    for server in ({"family": "redis", "version": version}, {"family": "valkey", "version": version}):
+        assert _version_advice(server).empty
+    assert _version_advice(info={"server": {"redis_version": version}}).empty
+    assert len(_version_advice({"version": "6.2.14"})) == 1  # a family-less Redis version still reads
+    garbage = {"server": {"family": "redis", "version": version}}
+    assert rules_api.evaluate(key_table([{"key": "a"}]), None, garbage) is not None
+    ctx = rules_api.Context.build(garbage)
+    assert ctx.version_known is None and ctx.version == (7, 0, 0)
+    # an unreadable threshold is no advice either, not an exception
+    odd = rules_api.evaluate(
+        key_table([{"key": "a"}]),
+        None,
+        {"server": {"family": "redis", "version": "6.2.14"}},
+        {"min_recommended_version": "latest"},
+        only=["outdated-version"],
+    )
+    assert odd.empty
+
+
+def test_noeviction_rule_needs_a_memory_limit() -> None:
+    keys = key_table([{"key": "c:1", "expires_at": 1_900_000_000_000}])
+    for maxmemory, fires in (("0", False), ("1073741824", True), (None, False), ("junk", False)):
+        config = {"maxmemory-policy": "noeviction"}
+        if maxmemory is not None:
+            config["maxmemory"] = maxmemory
+        found = rules_api.evaluate(keys, None, {"config": config}, only=["noeviction-with-volatile-keys"])
+        assert (not found.empty) is fires, maxmemory
+    limited = {"config": {"maxmemory-policy": "volatile-lru", "maxmemory": "1073741824"}}
+    assert rules_api.evaluate(keys, None, limited, only=["noeviction-with-volatile-keys"]).empty

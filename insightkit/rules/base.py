@@ -9,6 +9,7 @@ the anti-pattern and the best practice, as data, run by the tests on every engin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,9 +29,28 @@ def _num(value: Any) -> float | None:
         return None
 
 
+# major.minor[.patch], optionally with a suffix ("7.2.4", "8.0.0-rc1", "v6.2.14", "255.255.255")
+_VERSION = re.compile(r"v?(\d{1,4})\.(\d{1,4})(?:\.(\d{1,6}))?(?:[-+~_ ][0-9A-Za-z.+~_-]*)?")
+
+
+def known_version(text: Any) -> tuple[int, int, int] | None:
+    """A server version as (major, minor, patch), or None when ``text`` does not read as one.
+
+    Strict on purpose: "unknown", "7", "7.x", "" or a non-string give None, so that a rule asking
+    "is this version old?" stays silent instead of comparing against a made-up (0, 0, 0).
+    """
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
+        return None
+    match = _VERSION.fullmatch(str(text).strip())
+    if match is None:
+        return None
+    major, minor, patch = match.groups()
+    return int(major), int(minor), int(patch or 0)
+
+
 def parse_version(text: Any) -> tuple[int, int, int]:
-    parts = [int(p) if p.isdigit() else 0 for p in str(text or "0").split(".")[:3]]
-    return (*parts, 0, 0, 0)[:3]  # type: ignore[return-value]
+    """Like ``known_version``, with (0, 0, 0) for text that is not a version."""
+    return known_version(text) or (0, 0, 0)
 
 
 @dataclass
@@ -56,15 +76,24 @@ class Context:
 
     @property
     def family(self) -> str:
-        return str(self.server.get("family") or "redis")
+        family = self.server.get("family") or ("valkey" if self.info("server", "valkey_version") else None)
+        return str(family or "redis")
 
     @property
-    def version(self) -> tuple[int, int, int]:
-        version = self.server.get("version") or self.info("server", "redis_version")
+    def version_known(self) -> tuple[int, int, int] | None:
+        """The writing server's version as recorded (metadata server, else INFO, else the RDB), or
+        None when none is recorded or it does not read as a version."""
+        version = self.server.get("version") or self.info("server", "valkey_version")
+        version = version or self.info("server", "redis_version")
         if not version:
             rdb = self.metadata.get("rdb") or {}
             version = rdb.get("redis_version") if isinstance(rdb, Mapping) else None
-        return parse_version(version or "7.0")
+        return known_version(version)
+
+    @property
+    def version(self) -> tuple[int, int, int]:
+        """``version_known``, or 7.0 when unknown (the defaults most rules are written against)."""
+        return self.version_known or (7, 0, 0)
 
     @property
     def allocator(self) -> str:

@@ -80,7 +80,8 @@ INSIGHTKIT_DEFAULTS: dict[str, Any] = {
     "function_libraries": 20,
     "connected_clients": 100,
     "small_instance_bytes": 5 * 1024 * 1024,
-    "min_recommended_version": "6.0",
+    "min_recommended_version": "7.4",  # Redis: the oldest line still patched (SECURITY.md)
+    "min_recommended_valkey_version": "7.2",  # Valkey: older "Valkey" versions do not exist
 }
 
 _ALIASES = {
