@@ -480,3 +480,36 @@ def test_noeviction_rule_needs_a_memory_limit() -> None:
         assert (not found.empty) is fires, maxmemory
     limited = {"config": {"maxmemory-policy": "volatile-lru", "maxmemory": "1073741824"}}
     assert rules_api.evaluate(keys, None, limited, only=["noeviction-with-volatile-keys"]).empty
+
+
+DOCTOR_RULES = [
+    "high-fragmentation",
+    "allocator-fragmentation",
+    "rss-overhead",
+    "allocator-rss-overhead",
+    "memory-peak",
+    "client-output-buffers",
+    "replica-output-buffers",
+]
+
+
+@pytest.mark.parametrize("rule_id", DOCTOR_RULES)
+def test_memory_doctor_checks_stay_quiet_below_its_5_mib_floor(rule_id: str) -> None:
+    """MEMORY DOCTOR reports nothing but "empty" while used_memory (not the peak) is under 5 MiB: the
+    same fire case on a 1 MB instance (e.g. 11 MB of RSS for 1 MB used) is quiet here too."""
+    rule = rules_api.get_rule(rule_id)
+    metadata = {k: dict(v) for k, v in rule.fire.metadata.items()}
+    assert not rules_api.evaluate(key_table([{"key": "a"}]), None, metadata, only=[rule_id]).empty
+    info = {section: dict(fields) for section, fields in metadata["info"].items()}
+    small = 1024 * 1024
+    info["memory"]["used_memory"] = small
+    if rule_id == "high-fragmentation":
+        info["memory"].update(used_memory_rss=12 * small, mem_fragmentation_ratio=12.0)
+    tiny = {"info": info}
+    assert rules_api.evaluate(key_table([{"key": "a"}]), None, tiny, only=[rule_id]).empty
+    info["memory"]["used_memory"] = 5 * 1024 * 1024  # the floor itself is in
+    if rule_id == "high-fragmentation":
+        info["memory"].update(used_memory_rss=60 * small, mem_fragmentation_ratio=12.0)
+    assert not rules_api.evaluate(key_table([{"key": "a"}]), None, tiny, only=[rule_id]).empty
+    del info["memory"]["used_memory"]  # unknown size: no diagnosis
+    assert rules_api.evaluate(key_table([{"key": "a"}]), None, tiny, only=[rule_id]).empty
