@@ -513,3 +513,71 @@ def test_memory_doctor_checks_stay_quiet_below_its_5_mib_floor(rule_id: str) -> 
     assert not rules_api.evaluate(key_table([{"key": "a"}]), None, tiny, only=[rule_id]).empty
     del info["memory"]["used_memory"]  # unknown size: no diagnosis
     assert rules_api.evaluate(key_table([{"key": "a"}]), None, tiny, only=[rule_id]).empty
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_big_hash_shard_count_keeps_the_fullest_shard_under_the_limit(engine: str) -> None:
+    """The shard count of big-hashes' fix: the smallest S with n/S + sqrt(2 ln S n/S) <= fill*limit (the
+    vectorised form agrees with the helper), and crc32 buckets of real field names stay under the
+    listpack limit, where ceil(n/limit) shards left about half of them over it."""
+    import math
+    import zlib
+
+    import narwhals as nw
+
+    from insightkit.rules import cost
+
+    sizes = [5001, 7777, 20_000, 50_000, 123_456, 200_000, 1_000_000, 5_000_000]
+    for limit in (128, 512, 1024):
+        target = 0.85 * limit
+        for n in sizes:
+            s = cost.hash_shards(n, limit, 0.85)
+            fits = [n / k + math.sqrt(2 * math.log(max(k, 2)) * n / k) <= target for k in (s - 1, s)]
+            assert fits == [False, True], (n, limit, s)
+        native = pd.DataFrame({"n": sizes})
+        table = duckdb.connect().from_df(native) if engine == "duckdb" else native
+        steps, result = cost.hash_shard_steps("s", nw.col("n"), limit, 0.85)
+        frame = nw.from_native(table).lazy()
+        for name, expr in steps:
+            frame = frame.with_columns(expr.alias(name))
+        out = frame.select("n", result.alias("s")).sort("n").collect().to_pandas()
+        assert list(out["s"]) == [cost.hash_shards(n, limit, 0.85) for n in sizes]
+    n, limit = 200_000, 512  # the deployment of issue 17: 391 shards left 194 over the limit
+    fields = [f"session:{i:08d}".encode() for i in range(n)]
+    naive, planned = math.ceil(n / limit), cost.hash_shards(n, limit, 0.85)
+    for shards, over_expected in ((naive, True), (planned, False)):
+        counts = [0] * shards
+        for field in fields:
+            counts[zlib.crc32(field) % shards] += 1
+        assert (sum(c > limit for c in counts) > shards // 4) is over_expected, shards
+    assert max(counts) <= 0.9 * limit
+    rule = rules_api.get_rule("big-hashes")
+    fix = rules_api.evaluate(key_table(rule.fire.keys), None, {}, only=["big-hashes"])["fix"].iloc[0]
+    assert f"50,000 fields: {cost.hash_shards(50_000, 512, 0.85)} shards" in fix
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_stream_preallocation_fix_names_the_library_setting(engine: str) -> None:
+    """RQ's result streams are recognised by their pattern, or by the optional owner column another
+    stage adds (the rule must run without it, and read it when present)."""
+    rule = rules_api.get_rule("stream-node-preallocation")
+    spec = {"type": "stream", "num_elements": 1, "element_bytes": 240, "repeat": 4}
+    plain = [{**spec, "key": "jobs:done:{i}", "pattern": "jobs:done:*"}]
+    found = _run(rule, Case(keys=tuple(plain)), engine)
+    assert "CONFIG SET stream-node-max-bytes 1024" in found["fix"].iloc[0]
+    assert "result_ttl" not in found["fix"].iloc[0]
+    rq = [{**spec, "key": "rq:results:{i}", "pattern": "rq:results:*"}]
+    assert "result_ttl" in _run(rule, Case(keys=tuple(rq)), engine)["fix"].iloc[0]
+    owned = key_table(plain)
+    owned["owner"], owned["role"] = "rq", "result"
+    table = (
+        owned if engine == "pandas" else _CON.from_arrow(pa.Table.from_pandas(owned, preserve_index=False))
+    )
+    found = rules_api.evaluate(table, None, {}, only=[rule.id])
+    assert "result_ttl" in found["fix"].iloc[0]
+    # nothing to gain where nodes are already preallocated at the target or below
+    small = {"config": {"stream-node-max-bytes": "512"}}
+    assert rules_api.evaluate(key_table(rq), None, small, only=[rule.id]).empty
+    # a stream spanning several nodes is not priced here (its open node's fill is unknown)
+    big = [{"key": "events", "type": "stream", "num_elements": 5000, "element_bytes": 300_000}]
+    assert rules_api.evaluate(key_table(big), None, {}, only=[rule.id]).empty

@@ -156,6 +156,10 @@ class Aggregates:
     patterns: int
     max_elements: int
     max_element_bytes: int
+    top_patterns: tuple[str, ...] = ()  # the offending patterns holding the most memory
+    # values of the optional ``owner`` / ``role`` columns among the offenders (library-owned keys)
+    owners: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,9 @@ RESULT_COLUMNS = [
 ]
 #: One row per (rule, pattern) with offenders: what a finding is reduced from.
 PARTIAL_COLUMNS = ["rule", PATTERN_COLUMN, "keys", "memory", "savings", "max_elements", "max_element"]
+#: Optional key-table columns (library-owned keys: who owns them, what for) whose values among a rule's
+#: offenders reach its fix text (``Aggregates.owners`` / ``roles``); absent columns are simply skipped.
+OWNER_COLUMNS = ("owner", "role")
 #: Rows per slice when an eager (in-memory) table is walked: bounds the temporary columns.
 CHUNK_ROWS = 1 << 20
 #: From this many rows on, ``engine="auto"`` runs an in-memory table's rules on DuckDB.
@@ -322,6 +325,7 @@ def _per_rule_partials(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context
     """Per (rule, pattern) totals: each rule filters (on an in-memory slice, or as one query on a lazy
     engine), then prices only its own rows."""
     found = []
+    owners = [c for c in OWNER_COLUMNS if c in chunk.collect_schema().names()]
     for rule in rules:
         off = _offending(chunk, rule, ctx)
         grouped = (
@@ -332,6 +336,7 @@ def _per_rule_partials(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context
                 nw.col(SAVINGS).sum().alias("savings"),
                 nw.col("num_elements").max().alias("max_elements"),
                 nw.col("largest_element_bytes").max().alias("max_element"),
+                *[nw.col(c).max().alias(c) for c in owners],
             )
             .collect()
             .to_pandas()
@@ -388,8 +393,15 @@ def partials(keys: Any, rules: list[Rule], ctx: Context, measured: Globals | Non
                 for c in PARTIAL_COLUMNS
             }
         )
-    combined = pd.concat(found, ignore_index=True)[PARTIAL_COLUMNS]
-    return combined.astype({PATTERN_COLUMN: "object", "rule": "object"})
+    combined = pd.concat(found, ignore_index=True)
+    columns = PARTIAL_COLUMNS + [c for c in OWNER_COLUMNS if c in combined.columns]
+    return combined[columns].astype({PATTERN_COLUMN: "object", "rule": "object"})
+
+
+def _distinct(frame: pd.DataFrame, column: str) -> tuple[str, ...]:
+    if column not in frame.columns:
+        return ()
+    return tuple(sorted({str(v) for v in frame[column] if v is not None and not pd.isna(v)}))
 
 
 def _row(
@@ -424,12 +436,14 @@ def findings(rules: list[Rule], parts: pd.DataFrame, ctx: Context) -> pd.DataFra
 
     One row per rule that fired, largest saving first, then by severity, then in rule order.
     """
+    owner_facts = {c: (c, "first") for c in OWNER_COLUMNS if c in parts.columns}
     per_pattern = parts.groupby(["rule", PATTERN_COLUMN], dropna=False, sort=False).agg(
         keys=("keys", "sum"),
         memory=("memory", "sum"),
         savings=("savings", "sum"),
         max_elements=("max_elements", "max"),
         max_element=("max_element", "max"),
+        **owner_facts,
     )
     fired = set(per_pattern.index.get_level_values("rule"))
     found: list[dict[str, Any]] = []
@@ -438,6 +452,8 @@ def findings(rules: list[Rule], parts: pd.DataFrame, ctx: Context) -> pd.DataFra
             if rule.id not in fired:
                 continue
             mine = per_pattern.xs(rule.id, level="rule")
+            by_memory = mine["memory"].astype("int64").sort_values(ascending=False, kind="stable")
+            top = [str(p) for p in by_memory.head(5).index]
             agg = Aggregates(
                 keys=_int(mine["keys"].sum()),
                 memory_bytes=_int(mine["memory"].sum()),
@@ -445,9 +461,10 @@ def findings(rules: list[Rule], parts: pd.DataFrame, ctx: Context) -> pd.DataFra
                 patterns=len(mine),
                 max_elements=_int(mine["max_elements"].max()),
                 max_element_bytes=_int(mine["max_element"].max()),
+                top_patterns=tuple(top),
+                owners=_distinct(mine, "owner"),
+                roles=_distinct(mine, "role"),
             )
-            by_memory = mine["memory"].astype("int64").sort_values(ascending=False, kind="stable")
-            top = [str(p) for p in by_memory.head(5).index]
             detail = f"{agg.keys:,} keys in {agg.patterns:,} patterns"
             found.append(
                 _row(rule, ctx, agg.savings_bytes, agg.keys, agg.patterns, agg.memory_bytes, top, detail, agg)
