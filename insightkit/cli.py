@@ -188,7 +188,17 @@ def _findings(analysis: Any, top: int) -> dict[str, pd.DataFrame]:
         recommendations = analysis.recommendations
     except ImportError:
         return out
-    columns = [c for c in ("rule", "severity", "offending_keys", "estimated_savings_bytes", "title")]
+    columns = [
+        c
+        for c in (
+            "rule",
+            "severity",
+            "offending_keys",
+            "estimated_savings_bytes",
+            "counted_savings_bytes",
+            "title",
+        )
+    ]
     found = recommendations[recommendations["offending_keys"] > 0]
     out["recommendations"] = found.head(top)[[c for c in columns if c in found.columns]]
     return out

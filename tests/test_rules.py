@@ -98,9 +98,22 @@ def test_all_rules_on_all_cases_together(engine: str) -> None:
     if "pattern" in keys.columns:
         keys["pattern"] = keys["pattern"].fillna(keys["key"])
     found = rules_api.evaluate(_keys(Case(keys=tuple(specs)), engine), None, metadata)
-    savings = found["estimated_savings_bytes"].tolist()
-    assert savings == sorted(savings, reverse=True)
+    _assert_ranked(found)
     assert len(found) >= 30
+    assert (found["counted_savings_bytes"] <= found["estimated_savings_bytes"]).all()
+
+
+def _assert_ranked(found: pd.DataFrame) -> None:
+    """Security findings first; then by severity; within a severity by saving, largest first."""
+    security = (found["category"] == "security").tolist()
+    assert security == sorted(security, reverse=True)
+    rest = found[found["category"] != "security"]
+    order = {"high": 0, "medium": 1, "low": 2, "info": 3}
+    levels = rest["severity"].map(order).tolist()
+    assert levels == sorted(levels)
+    for _, same in rest.groupby("severity"):
+        savings = same["estimated_savings_bytes"].tolist()
+        assert savings == sorted(savings, reverse=True)
 
 
 def test_catalogue() -> None:

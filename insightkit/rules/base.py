@@ -20,6 +20,9 @@ from insightkit.rules.thresholds import Thresholds
 
 CATEGORIES = ("memory", "configuration", "code", "operations", "security")
 SEVERITIES = ("high", "medium", "low", "info")
+# Which memory a rule's saving gives back: bytes inside used_memory (keys, client buffers, the script
+# cache) or RSS the process holds beyond used_memory (fragmentation, allocator and process overheads).
+FREES = ("used_memory", "rss")
 
 
 def _num(value: Any) -> float | None:
@@ -130,6 +133,26 @@ class Context:
     def info_num(self, section: str, name: str) -> float | None:
         return _num(self.info(section, name))
 
+    def info_total(self, name: str) -> int | None:
+        """An INFO memory figure summed over a cluster's primaries (else the one server's); None when
+        some server lacks it."""
+        nodes = self.metadata.get("nodes")
+        if isinstance(nodes, list) and nodes:
+            values = [
+                _num(((n.get("info") or {}).get("memory") or {}).get(name))
+                for n in nodes
+                if isinstance(n, Mapping)
+            ]
+            if values and all(v is not None for v in values):
+                return int(sum(v for v in values if v is not None))
+        value = self.info_num("memory", name)
+        return int(value) if value is not None else None
+
+    @property
+    def used_memory(self) -> int | None:
+        """INFO used_memory (summed over a cluster's primaries), or None when unknown."""
+        return self.info_total("used_memory")
+
     def config_name(self, name: str) -> str:
         """The spelling the writing server understands (ziplist before 7.0)."""
         if self.version < (7, 0, 0):
@@ -193,18 +216,31 @@ class Rule:
     thresholds: tuple[str, ...] = ()
     mechanical: bool = False  # the fix can be applied by a script (tests measure it on a server)
     peers: tuple[str, ...] = ()  # the peer checks this rule covers (RedisInsight, MEMORY DOCTOR)
+    frees: str = "used_memory"  # see FREES
+    # A priced finding is graded by its share of memory (rules.severity); ``risk`` is the level it keeps
+    # whatever its size, for what the bytes do not say (blocking commands, unbounded growth, a bug)
+    risk: str | None = None
 
     def __post_init__(self) -> None:
         if self.category not in CATEGORIES:
             raise ValueError(f"{self.id}: category {self.category!r}")
         if self.severity not in SEVERITIES:
             raise ValueError(f"{self.id}: severity {self.severity!r}")
+        if self.risk is not None and self.risk not in SEVERITIES:
+            raise ValueError(f"{self.id}: risk {self.risk!r}")
+        if self.frees not in FREES:
+            raise ValueError(f"{self.id}: frees {self.frees!r}")
         if (self.select is None) == (self.check is None):
             raise ValueError(f"{self.id}: a rule has either a key query or a snapshot check")
 
     @property
     def per_key(self) -> bool:
         return self.select is not None
+
+    @property
+    def priced(self) -> bool:
+        """Whether the rule prices a saving per key (snapshot rules price theirs in their check)."""
+        return self.saving is not None
 
     def fix_text(self, ctx: Context, agg: Aggregates | None = None) -> str:
         return self.fix if isinstance(self.fix, str) else self.fix(ctx, agg)

@@ -30,7 +30,7 @@ def floor_div(a: nw.Expr, b: nw.Expr | int) -> nw.Expr:
     return (a / b).floor().cast(nw.Int64)
 
 
-def ceil_div(a: nw.Expr, b: nw.Expr | int) -> nw.Expr:
+def ceil_div(a: nw.Expr, b: nw.Expr | float) -> nw.Expr:
     return (a / b).ceil().cast(nw.Int64)
 
 

@@ -101,6 +101,7 @@ BIG_STRING = Rule(
     ),
     thresholds=("big_string_bytes",),
     peers=("RedisInsight v2 bigStrings", "RedisInsight v1 compress-values"),
+    risk="medium",  # a big value blocks the server while it is written, read, replicated or deleted
     fire=Case(
         keys=(
             {
@@ -170,6 +171,7 @@ BIG_HASH = Rule(
     thresholds=("big_hash_elements", "hash-max-listpack-entries", "shard_fill"),
     mechanical=True,
     peers=("RedisInsight v1/v2 bigHashes / shardHashes", "RedisInsight v1 shard-big-hashes-to-small-hashes"),
+    risk="medium",  # HGETALL/DEL block the server whatever the hash saves
     fire=Case(keys=({"key": "catalog", "type": "hash", "encoding": "hashtable", "num_elements": 50_000},)),
     quiet=Case(keys=({"key": "catalog", "type": "hash", "encoding": "hashtable", "num_elements": 3000},)),
 )
@@ -198,6 +200,7 @@ BIG_SET = Rule(
     thresholds=("big_set_elements",),
     mechanical=True,
     peers=("RedisInsight v2 bigSets", "RedisInsight v1 switch-to-bloom-filter"),
+    risk="medium",  # SMEMBERS/SINTER/DEL block the server whatever the set saves
     fire=Case(
         keys=(
             {

@@ -54,6 +54,7 @@ FRAGMENTATION = Rule(
     check=_fragmentation,
     thresholds=("fragmentation_ratio", "fragmentation_bytes", "small_instance_bytes"),
     peers=("MEMORY DOCTOR high fragmentation",),
+    frees="rss",
     fire=Case(metadata=_mem(mem_fragmentation_ratio=2.0, used_memory_rss=400 * MB, used_memory=200 * MB)),
     quiet=Case(metadata=_mem(mem_fragmentation_ratio=1.05, used_memory_rss=210 * MB, used_memory=200 * MB)),
 )
@@ -89,6 +90,7 @@ ALLOCATOR_FRAGMENTATION = Rule(
     check=_ratio_check("allocator_frag_ratio", "allocator_frag_bytes", "allocator_fragmentation_ratio"),
     thresholds=("allocator_fragmentation_ratio", "fragmentation_bytes", "small_instance_bytes"),
     peers=("MEMORY DOCTOR high allocator fragmentation",),
+    frees="rss",
     fire=Case(metadata=_mem(allocator_frag_ratio=1.3, allocator_frag_bytes=50 * MB)),
     quiet=Case(metadata=_mem(allocator_frag_ratio=1.01, allocator_frag_bytes=1 * MB)),
 )
@@ -107,6 +109,7 @@ RSS_OVERHEAD = Rule(
     check=_ratio_check("rss_overhead_ratio", "rss_overhead_bytes", "allocator_fragmentation_ratio"),
     thresholds=("allocator_fragmentation_ratio", "fragmentation_bytes", "small_instance_bytes"),
     peers=("MEMORY DOCTOR high process RSS overhead",),
+    frees="rss",
     fire=Case(metadata=_mem(rss_overhead_ratio=1.5, rss_overhead_bytes=80 * MB)),
     quiet=Case(metadata=_mem(rss_overhead_ratio=1.0, rss_overhead_bytes=0)),
 )
@@ -126,6 +129,7 @@ ALLOCATOR_RSS = Rule(
     check=_ratio_check("allocator_rss_ratio", "allocator_rss_bytes", "allocator_fragmentation_ratio"),
     thresholds=("allocator_fragmentation_ratio", "fragmentation_bytes", "small_instance_bytes"),
     peers=("MEMORY DOCTOR high allocator RSS overhead",),
+    frees="rss",
     fire=Case(metadata=_mem(allocator_rss_ratio=1.4, allocator_rss_bytes=40 * MB)),
     quiet=Case(metadata=_mem(allocator_rss_ratio=1.02, allocator_rss_bytes=2 * MB)),
 )
@@ -187,6 +191,7 @@ CLIENT_BUFFERS = Rule(
     check=_client_buffers,
     thresholds=("client_buffer_bytes", "small_instance_bytes"),
     peers=("MEMORY DOCTOR big client buffers",),
+    risk="medium",  # buffers count against maxmemory: a burst of them evicts keys or refuses writes
     fire=Case(
         metadata={
             "info": {

@@ -52,6 +52,7 @@ BIG_STREAM = Rule(
     saving=_trim_saving,
     thresholds=("big_stream_entries",),
     mechanical=True,
+    risk="medium",  # grows without bound
     fire=Case(keys=(_stream(num_elements=200_000),)),
     quiet=Case(keys=(_stream(num_elements=2000),)),
 )
@@ -70,6 +71,7 @@ LARGE_PEL = Rule(
     select=lambda ctx: is_type("stream") & (nw.col("stream_pending").fill_null(0) >= ctx["stream_pending"]),
     saving=lambda ctx: nw.col("stream_pending") * PEL_ENTRY_BYTES,
     thresholds=("stream_pending",),
+    risk="medium",  # pending entries are a consumer bug
     fire=Case(keys=(_stream(num_elements=5000, stream_groups=1, stream_consumers=2, stream_pending=4000),)),
     quiet=Case(keys=(_stream(num_elements=5000, stream_groups=1, stream_consumers=2, stream_pending=3),)),
 )

@@ -82,6 +82,10 @@ INSIGHTKIT_DEFAULTS: dict[str, Any] = {
     "function_libraries": 20,
     "connected_clients": 100,
     "small_instance_bytes": 5 * 1024 * 1024,
+    # severity of priced findings by their share of memory (insightkit.rules.severity)
+    "severity_high_share": 0.10,
+    "severity_medium_share": 0.01,
+    "severity_min_bytes": 1024 * 1024,
     "min_recommended_version": "7.4",  # Redis: the oldest line still patched (SECURITY.md)
     "min_recommended_valkey_version": "7.2",  # Valkey: older "Valkey" versions do not exist
 }
