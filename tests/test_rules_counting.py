@@ -350,3 +350,27 @@ def test_risk_floors_and_risk_findings_keep_their_level() -> None:
     assert list(found["category"]).index("security") == 0
     securities = found.index[found["category"] == "security"]
     assert securities.max() < found.index[found["category"] != "security"].min()
+
+
+def test_used_memory_of_clusters_and_fleets_is_summed_or_unknown() -> None:
+    """The cap and the severity base add up every primary (or fleet file); when one of them has no INFO
+    the figure is unknown, never the first node's alone."""
+    from insightkit.rules.base import Context
+
+    node = {"info": {"memory": {"used_memory": 100 * MB, "used_memory_rss": 150 * MB}}}
+    cluster = {"info": node["info"], "nodes": [node, node, node]}
+    assert Context.build(cluster).used_memory == 300 * MB
+    assert Context.build(cluster).info_total("used_memory_rss") == 450 * MB
+    fleet = {"info": node["info"], "nodes": [node, {"info": {}}]}
+    assert Context.build(fleet).used_memory is None
+    found = pd.DataFrame(
+        {
+            "rule": ["x"],
+            "frees": ["used_memory"],
+            "estimated_savings_bytes": [250 * MB],
+            "counted_savings_bytes": [250 * MB],
+        }
+    )
+    assert rules_api.savings_totals(found, cluster)["estimated_savings_bytes"] == 250 * MB
+    assert rules_api.savings_totals(found, fleet)["estimated_savings_bytes"] == 250 * MB
+    assert rules_api.savings_totals(found, node)["estimated_savings_bytes"] == 100 * MB

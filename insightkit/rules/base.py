@@ -134,8 +134,8 @@ class Context:
         return _num(self.info(section, name))
 
     def info_total(self, name: str) -> int | None:
-        """An INFO memory figure summed over a cluster's primaries (else the one server's); None when
-        some server lacks it."""
+        """An INFO memory figure summed over a cluster's primaries or a fleet's files (else the one
+        server's); None when some of them lacks it."""
         nodes = self.metadata.get("nodes")
         if isinstance(nodes, list) and nodes:
             values = [
@@ -143,8 +143,9 @@ class Context:
                 for n in nodes
                 if isinstance(n, Mapping)
             ]
-            if values and all(v is not None for v in values):
-                return int(sum(v for v in values if v is not None))
+            if not values or any(v is None for v in values):
+                return None
+            return int(sum(v for v in values if v is not None))
         value = self.info_num("memory", name)
         return int(value) if value is not None else None
 
