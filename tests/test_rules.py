@@ -124,6 +124,9 @@ def test_catalogue() -> None:
     # every category the issue names has rules, and no rule is outside them
     assert set(table["category"]) == {"memory", "configuration", "code", "operations", "security"}
     assert set(table["severity"]) <= {"high", "medium", "low", "info"}
+    assert set(table["frees"]) == {"used_memory", "rss"}
+    assert set(table.loc[table["frees"] == "rss", "category"]) == {"memory"}
+    assert set(table["risk"].dropna()) <= {"high", "medium", "low", "info"}
     assert table["title"].str.len().min() > 0 and table["description"].str.len().min() > 40
 
 
