@@ -250,7 +250,7 @@ def _prealloc_fix(ctx: Context, agg: Aggregates | None) -> str:
     ]
     patterns = agg.top_patterns if agg is not None else ()
     owners = {o.lower() for o in (agg.owners if agg is not None else ())}
-    if "rq" in owners or any(p.startswith(("rq:results:", "rq:results")) for p in patterns):
+    if "rq" in owners or any(p.startswith("rq:results") for p in patterns):
         lines.append(
             "# RQ keeps each job's results in a stream rq:results:<job id> (XADD ... MAXLEN 10) for "
             "result_ttl seconds (default 500): enqueue(..., result_ttl=0) where nobody reads return "
