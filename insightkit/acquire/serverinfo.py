@@ -10,6 +10,7 @@ keys/commands): the password hashes it prints are never kept.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,6 +84,7 @@ class ServerInfo:
     config_missing: list[str] = field(default_factory=list)
     info_missing: list[str] = field(default_factory=list)
     config_error: str | None = None
+    jemalloc_quantum: int | None = None  # from MEMORY MALLOC-STATS ("Quantum size"), jemalloc builds only
     acl: list[dict[str, Any]] | None = None  # parse_acl_list(ACL LIST); None when not read
 
     @property
@@ -96,11 +98,15 @@ class ServerInfo:
 
     @property
     def allocator(self) -> str | None:
-        """``"jemalloc"`` or ``"libc"`` (what the memory model needs), from INFO memory."""
+        """``"jemalloc"``, ``"jemalloc-16"`` or ``"libc"`` (what the memory model needs), from INFO memory
+        and, for jemalloc, its size-class quantum: 8 bytes in the jemalloc Redis and Valkey bundle, 16 in
+        a stock build (distribution packages linking the system library)."""
         raw = str(self.info.get("memory", {}).get("mem_allocator") or "")
         if not raw:
             return None
-        return "jemalloc" if raw.startswith("jemalloc") else "libc"
+        if not raw.startswith("jemalloc"):
+            return "libc"
+        return "jemalloc-16" if self.jemalloc_quantum == 16 else "jemalloc"
 
     @property
     def list_compress_depth(self) -> int:
@@ -219,7 +225,18 @@ def collect(client: RespClient) -> ServerInfo:
     if "mem_allocator" not in result.info.get("memory", {}):
         result.config_missing.append("mem_allocator")
     result.config_error = denied
+    if str(result.info.get("memory", {}).get("mem_allocator", "")).startswith("jemalloc"):
+        result.jemalloc_quantum = _jemalloc_quantum(_pipeline(client, [("MEMORY", "MALLOC-STATS")])[0])
     return result
+
+
+def _jemalloc_quantum(reply: Any) -> int | None:
+    """The "Quantum size: N" line of jemalloc's statistics (None when the command was refused)."""
+    if isinstance(reply, hiredis.ReplyError):
+        return None
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    match = re.search(r"Quantum size:\s*(\d+)", text)
+    return int(match.group(1)) if match else None
 
 
 def _pipeline(client: RespClient, commands: Sequence[Sequence[str]]) -> list[Any]:

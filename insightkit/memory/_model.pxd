@@ -97,6 +97,7 @@ cdef class MemoryModel:
     cdef int64_t sz_consumer     # sizeof(streamConsumer)
     cdef double zsl_node_extra   # expected allocator size of a skiplist node (random level, p = 1/4)
     cdef int64_t zsl_header      # allocator size of the skiplist header node (32 levels)
+    cdef bint quantum8           # jemalloc with an 8-byte quantum (Redis/Valkey's bundled build)
     cdef int64_t alloc(self, int64_t size) noexcept nogil
     cdef int64_t sds_alloc(self, int64_t length) noexcept nogil
     # One element of a non-compact encoding: a set member, a hash field+value, a zset member
@@ -122,3 +123,23 @@ cdef class MemoryModel:
     cdef int64_t _created_at(self, KeyFacts* facts) noexcept nogil
     cdef int64_t _blob_value(self, KeyFacts* facts) noexcept nogil
     cdef int64_t _stream_value(self, KeyFacts* facts) noexcept nogil
+    # --- appended for Redis 8.2+ and Valkey 9 (issue 16) ---
+    cdef bint kv_spare_slot      # kvobj: 8 spare bytes in the allocation already hold the expiry (Redis 8.2/8.4)
+    cdef bint kv_embed_expire    # kvobjSet's cache-line embed test counts the expiry (Redis 8.2/8.4)
+    cdef int64_t vk_embed_limit  # Valkey >= 9.0: embstr while the embedded object stays within this (else 0)
+    cdef int64_t vk_embed_robj   # ... counting the robj as this many bytes (9.1 reuses its value pointer)
+    cdef int64_t sz_quicklist    # sizeof(quicklist)
+    cdef int64_t zset_entry      # what MEMORY USAGE charges per zset dict entry
+    cdef int set_steps           # rehash steps per insert while a table grows: SADD,
+    cdef int hash_steps          # HSET,
+    cdef int zset_steps          # ZADD
+    # Whether a string value of `value_len` bytes is held embstr (OBJECT ENCODING) under a key of
+    # `key_len` bytes; the decoder names encodings with it on servers that embed the key.
+    cdef bint string_embedded(self, int64_t key_len, int64_t value_len, bint has_expire) noexcept nogil
+    cdef int64_t _kv_string(self, KeyFacts* facts, MemBreakdown* out) noexcept nogil
+    cdef int64_t vk_set_struct   # Valkey >= 9.0: hashtable struct of a set,
+    cdef int64_t vk_hash_struct  # of a hash (9.0 added field-expiry metadata),
+    cdef int64_t vk_zset_fixed   # and zset + its hashtable struct (9.1 folds the skiplist struct in)
+    cdef bint zset_node_member   # Valkey >= 9.1: a zset member lives inside its skiplist node
+    cdef double node_cache[512]  # expected skiplist node allocation by fixed size (zset_node_member)
+    cdef double _expected_node(self, int64_t base) noexcept nogil

@@ -4,6 +4,7 @@ from typing import Any
 
 ENCODING_NAMES: tuple[str, ...]
 KIND_NAMES: tuple[str, ...]
+ALLOCATORS: tuple[str, ...]
 
 class MemoryModel:
     allocator: str

@@ -18,6 +18,10 @@ ENCODING_NAMES = (
     "raw", "int", "embstr", "hashtable", "linkedlist", "ziplist", "listpack", "listpackex",
     "intset", "zipmap", "quicklist", "skiplist", "stream", "module",
 )
+# "jemalloc": the jemalloc Redis and Valkey bundle (deps/, built with an 8-byte quantum), in every build
+# from their sources; "jemalloc-16": a jemalloc with its stock 16-byte quantum (distribution packages that
+# link the system library, e.g. Debian's redis-server); "libc": glibc malloc.
+ALLOCATORS = ("jemalloc", "jemalloc-16", "libc")
 KIND_NAMES = ("string", "list", "set", "zset", "hash", "stream", "module")
 
 # Accounting generations: what MEMORY USAGE adds up changed at these releases.
@@ -25,7 +29,7 @@ DEF GEN_R62 = 0      # Redis <= 6.2: blobs counted unrounded, embstr as len + 2 
 DEF GEN_R70 = 1      # Redis >= 7.0 (and Valkey 7.2): allocator sizes everywhere, dict is 56 bytes
 DEF GEN_V80 = 2      # Valkey 8.0: as GEN_R70 but the key is embedded in the main-dict entry
 DEF GEN_V81 = 3      # Valkey >= 8.1: key (+expire) embedded in the robj; sets/hashes/zsets in `hashtable`
-DEF GEN_R80 = 4      # Redis >= 8.0: key (+expire) embedded in the object (kvobj), collections still dicts
+DEF GEN_R82 = 4      # Redis >= 8.2: key (+expire) embedded in the value object (kvobj), collections still dicts
 
 DEF ROBJ = 16
 DEF DICT_ENTRY = 24
@@ -35,6 +39,7 @@ DEF ZSKIPLIST = 32          # zskiplist {header, tail, length, level}
 DEF ZSL_NODE_BASE = 24      # ele, score, backward
 DEF ZSL_LEVEL = 16          # forward, span
 DEF ZSL_MAXLEVEL = 32
+DEF ZSL_MEMBER_NODE = 18    # Valkey 9.1 node before its member sds and levels (measured size jumps)
 DEF HT_STRUCT = 72          # Valkey hashtable struct
 DEF HT_BUCKET = 64          # one cache line, 7 entry slots
 DEF HT_SLOTS = 7
@@ -70,6 +75,13 @@ cdef inline int64_t _je_size(int64_t n) noexcept nogil:
     lg = _clz_floor_log2(n - 1)
     sp = (<int64_t>1) << (lg - 2)
     return (n + sp - 1) & ~(sp - 1)
+
+
+cdef inline int64_t _je8_size(int64_t n) noexcept nogil:
+    """The same with an 8-byte quantum (Redis/Valkey's bundled jemalloc): steps of 8 up to 64, of 16 to 128."""
+    if n <= 64:
+        return 8 if n <= 8 else (n + 7) & ~(<int64_t>7)
+    return _je_size(n)
 
 
 cdef inline int64_t _glibc_size(int64_t n) noexcept nogil:
@@ -115,12 +127,13 @@ cdef class MemoryModel:
                  int list_compress_depth=0, int stream_prealloc=-1, str state="live"):
         if family not in ("redis", "valkey"):
             raise ValueError(f"family must be 'redis' or 'valkey', got {family!r}")
-        if allocator not in ("jemalloc", "libc"):
-            raise ValueError(f"allocator must be 'jemalloc' or 'libc', got {allocator!r}")
+        if allocator not in ALLOCATORS:
+            raise ValueError(f"allocator must be one of {', '.join(map(repr, ALLOCATORS))}, got {allocator!r}")
         self.family = family
         self.version = (int(version[0]), int(version[1]))
         self.allocator = allocator
-        self.jemalloc = allocator == "jemalloc"
+        self.jemalloc = allocator != "libc"
+        self.quantum8 = allocator == "jemalloc"
         self.list_compress_depth = list_compress_depth
         if state not in ("live", "loaded"):
             raise ValueError(f"state must be 'live' or 'loaded', got {state!r}")
@@ -136,8 +149,10 @@ cdef class MemoryModel:
             else:
                 self.gen = GEN_R70
         else:
-            self.gen = GEN_R80 if v >= (8, 0) else (GEN_R70 if v >= (7, 0) else GEN_R62)
+            # Redis 8.0 keeps 7.x's keyspace (dictEntry + key sds + robj); the kvobj came with 8.2
+            self.gen = GEN_R82 if v >= (8, 2) else (GEN_R70 if v >= (7, 0) else GEN_R62)
         redis_equiv = v if family == "redis" else (7, 2)
+        self._init_generation(family, v)
         self.embstr_limit = 44 if redis_equiv >= (3, 2) else 39
         self.old_sds = redis_equiv < (3, 2)
         self.sz_dict = 96 if self.gen == GEN_R62 else (0 if self.gen == GEN_V81 else 56)
@@ -152,6 +167,9 @@ cdef class MemoryModel:
             stream_prealloc = 4096 if state == "live" else 0
         self.stream_prealloc = stream_prealloc
         self.zsl_header = self.alloc(ZSL_NODE_BASE + ZSL_LEVEL * ZSL_MAXLEVEL)
+        if self.zset_node_member:
+            # Valkey 9.1 node: score, backward, member sds (here an empty one) inline, then the levels
+            self.zsl_header = self.alloc(ZSL_MEMBER_NODE + 1 + ZSL_LEVEL * ZSL_MAXLEVEL)
         self.zsl_node_extra = self._expected_node_size()
 
     @property
@@ -166,6 +184,52 @@ cdef class MemoryModel:
         self._state = value
         self.live = value == "live"
         self.stream_prealloc = 4096 if self.live else 0
+
+    def _init_generation(self, str family, tuple v):
+        """The per-generation facts beyond `gen` (see the comments where each is used)."""
+        self.kv_spare_slot = family == "redis" and v < (8, 6)
+        self.kv_embed_expire = family == "redis" and v < (8, 6)
+        # Valkey 9.0 embeds a string value while robj + key + value sds fit 64 bytes, 9.1 while they fit
+        # 128 and the robj's value pointer is left out (measured on 9.0.0 and 9.1.2: the expiry is not
+        # part of the test; object.c shouldEmbedStringObject)
+        self.vk_embed_limit = 0 if family != "valkey" or v < (9, 0) else (64 if v < (9, 1) else 128)
+        self.vk_embed_robj = 16 if v < (9, 1) else 8
+        # quicklist {head, tail, count, len, fill/compress/bookmarks} is 40 bytes; Redis 8.4 added a
+        # field (derived from the public source, not measured)
+        self.sz_quicklist = 48 if (family == "redis" and v >= (8, 4)) else QUICKLIST
+        # Redis 8.2 prices a zset dict entry as dictEntryMemUsage(no_value=1) = 16 (measured)
+        self.zset_entry = 16 if self.gen == GEN_R82 else DICT_ENTRY
+        # Rehash steps per insert (measured: 7.0 SADD 1, HSET/ZADD 2; 8.2 HSET looks up and inserts in
+        # one dict call, so 1)
+        self.set_steps = 1
+        self.hash_steps = 1 if self.gen == GEN_R82 else 2
+        self.zset_steps = 2
+        # Valkey hashtable structs as MEMORY USAGE counts them (measured: 8.1 72 for every type; 9.0 +8
+        # for hashes; 9.1 +8 for sets, +16 for hashes, and zset + hashtable structs together 88 once the
+        # skiplist struct went into the zset)
+        self.vk_set_struct = HT_STRUCT + (8 if v >= (9, 1) else 0)
+        self.vk_hash_struct = HT_STRUCT + (16 if v >= (9, 1) else (8 if v >= (9, 0) else 0))
+        self.zset_node_member = family == "valkey" and v >= (9, 1)
+        self.vk_zset_fixed = 88 if self.zset_node_member else ZSET_STRUCT + ZSKIPLIST + HT_STRUCT
+        cdef int i
+        for i in range(512):
+            self.node_cache[i] = -1.0
+
+    cdef double _expected_node(self, int64_t base) noexcept nogil:
+        """E[allocation of a skiplist node of `base` bytes + 16 per level], level ~ Geometric(3/4)."""
+        cdef double p = 0.75, total = 0.0, tail = 1.0
+        cdef int level
+        if base < 512 and self.node_cache[base] >= 0.0:
+            return self.node_cache[base]
+        for level in range(1, ZSL_MAXLEVEL):
+            total += tail * p * self.alloc(base + ZSL_LEVEL * level)
+            tail *= 0.25
+            if tail < 1e-12:
+                break
+        total += tail * self.alloc(base + ZSL_LEVEL * ZSL_MAXLEVEL)
+        if base < 512:
+            self.node_cache[base] = total
+        return total
 
     def _expected_node_size(self) -> float:
         """E[zmalloc_size(skiplist node)]: level L with probability (3/4)(1/4)^(L-1), capped at 32."""
@@ -182,6 +246,8 @@ cdef class MemoryModel:
     cdef int64_t alloc(self, int64_t size) noexcept nogil:
         if size <= 0:
             return 0
+        if self.quantum8:
+            return _je8_size(size)
         if self.jemalloc:
             return _je_size(size)
         return _glibc_size(size)
@@ -210,8 +276,17 @@ cdef class MemoryModel:
                 if fsize + vsize <= EMBED_VALUE_MAX:
                     return self.alloc(fsize + vsize)
                 return self.alloc(8 + _sds_hdr_min8(a_len) + a_len + 1) + self.sds_alloc(b_len)
+            if kind == KIND_ZSET and self.zset_node_member:
+                # the member sits in its skiplist node: the node's expected allocation (random level)
+                return <int64_t>(self._expected_node(ZSL_MEMBER_NODE + _sds_hdr(a_len) + a_len) + 0.5)
             # set member / zset element: the sds itself is the hashtable entry
             return self.sds_alloc(a_len)
+        if kind == KIND_ZSET:
+            return self.zset_entry + self.sds_alloc(a_len)
+        if kind == KIND_HASH and self.gen == GEN_R82:
+            # Redis >= 7.4 hash fields are mstr (header 1 byte below 32, 3 below 64 KiB, else 9)
+            fsize = a_len + 2 if a_len < 32 else (a_len + 4 if a_len < 65536 else a_len + 10)
+            return DICT_ENTRY + self.alloc(fsize) + self.sds_alloc(b_len)
         n = DICT_ENTRY + self.sds_alloc(a_len)
         if kind == KIND_HASH:
             n += self.sds_alloc(b_len)
@@ -285,14 +360,69 @@ cdef class MemoryModel:
                 break
         return HT_STRUCT + HT_BUCKET * (buckets + old + <int64_t>(expected_children * buckets + 0.5))
 
+    cdef bint string_embedded(self, int64_t key_len, int64_t value_len, bint has_expire) noexcept nogil:
+        cdef int64_t key_sds = _sds_hdr(key_len) + key_len + 1, size
+        if self.gen == GEN_R82:
+            # kvobjSet(): an embstr value (createStringObject: <= 44 bytes) stays embedded with the key
+            # while robj 16 + key (its length + 3: the key's sds header taken as 1 byte) + [expiry 8] +
+            # value sds8 (length + 4) fit a 64-byte cache line. 8.6+ leaves the expiry out of the test.
+            if value_len > self.embstr_limit or key_len + value_len + 23 > 64:
+                return False
+            if not (has_expire and self.kv_embed_expire):
+                return True
+            if key_len + value_len + 31 <= 64:
+                return True
+            if not self.live:
+                return False  # loaded with its expiry: created with it
+            # Built by commands: SET made it without an expiry, EXPIRE re-creates it (and re-tests,
+            # with the expiry) unless the first allocation had 8 spare bytes for it (measured)
+            size = ROBJ + 1 + key_sds + SDS8_OVERHEAD + value_len
+            return self.kv_spare_slot and self.alloc(size) >= size + 8
+        if self.gen == GEN_V81:
+            if self.vk_embed_limit > 0:
+                return value_len <= 255 and self.vk_embed_robj + 1 + key_sds + SDS8_OVERHEAD + value_len <= self.vk_embed_limit
+            # Valkey 8.1 (measured): key + value <= 41 bytes, 39 with a TTL and a key of 32+ bytes
+            if has_expire and key_len >= 32:
+                return key_len + value_len <= 39
+            return key_len + value_len <= 41
+        return value_len <= self.embstr_limit
+
+    cdef int64_t _kv_string(self, KeyFacts* facts, MemBreakdown* out) noexcept nogil:
+        """Redis >= 8.2 and Valkey >= 9.0: one allocation holds robj, [expiry], the key's header-size
+        byte, the key sds and, when embedded, the value as an sds8; key_bytes/overhead_bytes split it,
+        the value part (its share of the allocation, or its own sds) is returned."""
+        cdef int64_t key_sds = _sds_hdr(facts.key_len) + facts.key_len + 1
+        cdef int64_t head = ROBJ, obj, whole, size
+        cdef bint expiry = facts.has_expire or facts.key_len >= 128  # long keys always get the slot
+        # the spare-slot case allocates what min + 8 would (the class already had the room)
+        if expiry:
+            head += 8
+        out.key_bytes = 1 + key_sds
+        obj = self.alloc(head + out.key_bytes)
+        out.overhead_bytes = obj - out.key_bytes
+        if facts.int_value:
+            return 0
+        if self.string_embedded(facts.key_len, facts.value_len, facts.has_expire):
+            size = SDS8_OVERHEAD + facts.value_len
+            if self.vk_embed_limit > 0 and self.vk_embed_robj < ROBJ:
+                # Valkey 9.1 puts the value where the robj's pointer was: it takes at least those 8 bytes
+                head -= ROBJ - self.vk_embed_robj
+                if size < 8:
+                    size = 8
+            whole = self.alloc(head + out.key_bytes + size)
+            out.overhead_bytes = head
+            return whole - head - out.key_bytes
+        # a value sds of its own, typed by its length (sdsnewlen: sds5 below 32 bytes)
+        return self.alloc(_sds_hdr(facts.value_len) + facts.value_len + 1)
+
     cdef int64_t main_entry_bytes(self, KeyFacts* facts, MemBreakdown* out) noexcept nogil:
         """Fill key_bytes and overhead_bytes (key sds, robj, main-dict entry); returns their sum."""
         cdef int64_t key_sds = (8 if self.old_sds else _sds_hdr(facts.key_len)) + facts.key_len + 1
         cdef int64_t robj
-        if self.gen == GEN_V81 or self.gen == GEN_R80:
+        if self.gen == GEN_V81 or self.gen == GEN_R82:
             # robj + [expire] + 1-byte header-size prefix + embedded key sds, one allocation
             robj = ROBJ + 1 + key_sds
-            if facts.has_expire or (facts.key_len >= 128 and self.gen == GEN_V81):
+            if facts.has_expire or facts.key_len >= 128:  # long keys always get the expiry slot
                 robj += 8
             out.key_bytes = 1 + key_sds
             out.overhead_bytes = self.alloc(robj) - out.key_bytes
@@ -310,13 +440,15 @@ cdef class MemoryModel:
         cdef int kind = facts.kind
         cdef int enc = facts.encoding
         self.main_entry_bytes(facts, out)
-        out.expires_bytes = DICT_ENTRY if (facts.has_expire and self.gen != GEN_V81) else 0
-        if kind == KIND_STRING:
+        # Valkey >= 8.1 and Redis >= 8.2 keep the expiry in the object and the expires table points at it
+        out.expires_bytes = DICT_ENTRY if (facts.has_expire and self.gen != GEN_V81 and self.gen != GEN_R82) else 0
+        if kind == KIND_STRING and (self.gen == GEN_R82 or self.vk_embed_limit > 0):
+            value = self._kv_string(facts, out)
+        elif kind == KIND_STRING:
             if facts.int_value:
                 value = 0
-            elif self.gen == GEN_V81 or self.gen == GEN_R80:
-                # embstr when the value fits in 44 bytes and robj + key + [expire] + sds8 value <= 64 bytes
-                # (Redis 8's kvobj rule is taken to be the same: not checked against a Redis 8 server)
+            elif self.gen == GEN_V81:
+                # Valkey 8.1: embstr when the value fits in 44 bytes and robj + key + [expire] + sds8 value <= 64
                 robj = ROBJ + 1 + _sds_hdr(facts.key_len) + facts.key_len + 1
                 if facts.has_expire or (facts.key_len >= 128 and self.gen == GEN_V81):
                     robj += 8
@@ -347,14 +479,14 @@ cdef class MemoryModel:
                     # linked list from an old file: re-packed into ~8 KB nodes on load
                     nodes = (facts.elem_packed + 8191) // 8192
                     size = facts.elem_packed // nodes + 7
-                    value = QUICKLIST + nodes * (self.sz_qlnode + self.alloc(size))
+                    value = self.sz_quicklist + nodes * (self.sz_qlnode + self.alloc(size))
                 elif self.gen == GEN_R62:
-                    value = QUICKLIST + facts.blob_count * self.sz_qlnode + facts.blob_held
+                    value = self.sz_quicklist + facts.blob_count * self.sz_qlnode + facts.blob_held
                 else:
-                    value = QUICKLIST + facts.blob_count * self.sz_qlnode + facts.blob_alloc
+                    value = self.sz_quicklist + facts.blob_count * self.sz_qlnode + facts.blob_alloc
             elif enc == ENC_ZIPLIST and self.embstr_limit == 44:
                 # a ziplist list (RDB type 10) becomes a one-node quicklist on servers >= 3.2
-                value = QUICKLIST + self.sz_qlnode + self._blob_value(facts)
+                value = self.sz_quicklist + self.sz_qlnode + self._blob_value(facts)
             else:
                 value = self._blob_value(facts)
         elif enc == ENC_LISTPACKEX:
@@ -362,11 +494,18 @@ cdef class MemoryModel:
             value = self.alloc(32) + facts.blob_alloc
         elif enc == ENC_HASHTABLE:
             value = self.table_bytes(n, self._live_steps(facts), self._created_at(facts)) + facts.elem_alloc
+            if self.gen == GEN_V81:
+                value += (self.vk_set_struct if kind == KIND_SET else self.vk_hash_struct) - HT_STRUCT
             if facts.volatile_fields > 0:
                 # Redis >= 7.4 field TTLs: dict metadata (ExpireMeta, ebuckets, key) + 8 bytes per field
                 value += 32 + 8 * facts.volatile_fields
+        elif enc == ENC_SKIPLIST and self.gen == GEN_V81:
+            value = self.vk_zset_fixed - HT_STRUCT + self.zsl_header + facts.elem_alloc
+            value += self.table_bytes(n, self.zset_steps, self._created_at(facts))
+            if not self.zset_node_member:
+                value += <int64_t>(n * self.zsl_node_extra + 0.5)
         elif enc == ENC_SKIPLIST:
-            value = ZSET_STRUCT + ZSKIPLIST + self.zsl_header + self.table_bytes(n, 2, self._created_at(facts)) + facts.elem_alloc
+            value = ZSET_STRUCT + ZSKIPLIST + self.zsl_header + self.table_bytes(n, self.zset_steps, self._created_at(facts)) + facts.elem_alloc
             value += <int64_t>(n * self.zsl_node_extra + 0.5)
         else:
             value = self._blob_value(facts)
@@ -399,14 +538,18 @@ cdef class MemoryModel:
                 limit = 512
             elif self.embstr_limit == 44 and self.sz_consumer == 32:  # Redis-equivalent >= 7.2
                 limit = 128
+            if self.gen == GEN_R82 and limit == 128 and n <= limit:
+                return self.set_steps  # converted early by a long member, then grown (measured on 8.2)
             if limit > 0 and n <= 2 * limit:
                 return 0
-            return 1
+            return self.set_steps
         if facts.kind == KIND_HASH:
             if self.gen == GEN_R62:
                 return 2  # 6.2 converts without presizing: always grown insert by insert
-            return 0 if n <= 1024 else 2
-        return 2
+            if self.gen == GEN_R82 and n <= 512:
+                return self.hash_steps  # converted early by a long value, then grown (measured on 8.2)
+            return 0 if n <= 1024 else self.hash_steps
+        return self.zset_steps
 
     cdef int64_t _blob_value(self, KeyFacts* facts) noexcept nogil:
         """A value held as one compact blob (listpack, ziplist, intset, zipmap)."""
@@ -581,8 +724,17 @@ cdef class MemoryModel:
             "list_compress_depth": self.list_compress_depth,
             "stream_prealloc": self.stream_prealloc,
             "state": self._state,
-            "generation": ("redis<=6.2", "redis>=7.0", "valkey-8.0", "valkey>=8.1", "redis>=8.0")[self.gen],
+            "generation": self._generation_name(),
         }
+
+    def _generation_name(self) -> str:
+        if self.gen == GEN_V81 and self.vk_embed_limit > 0:
+            return "valkey>=9.1" if self.vk_embed_limit == 128 else "valkey-9.0"
+        if self.gen == GEN_R82 and not self.kv_spare_slot:
+            return "redis>=8.6"
+        if self.gen == GEN_R82 and self.sz_quicklist != QUICKLIST:
+            return "redis-8.4"
+        return ("redis<=6.2", "redis>=7.0", "valkey-8.0", "valkey-8.1", "redis-8.2")[self.gen]
 
     def __repr__(self) -> str:
         return f"MemoryModel({self.family!r}, {self.version!r}, {self.allocator!r})"

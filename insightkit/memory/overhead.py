@@ -14,6 +14,7 @@ from insightkit.memory._model import MemoryModel
 
 _ROBJ = 16
 _DICT_ENTRY = 24
+_NO_VALUE_ENTRY = 16
 
 
 def keyspace_table_bytes(model: MemoryModel, entries: int) -> int:
@@ -45,6 +46,11 @@ def dataset_overhead(
         if _hashtable_generation(model):
             stats_main = main + keys * _ROBJ
             stats_expires = exp
+        elif _kvobj_generation(model):
+            # no_value dicts: MEMORY STATS prices each entry as a 16-byte no-value dictEntry (dict.c
+            # dictEntryMemUsage); the dicts' own structs and metadata (~2.7 KB per db) are not counted
+            stats_main = main + keys * (_NO_VALUE_ENTRY + _ROBJ)
+            stats_expires = exp + expires * _NO_VALUE_ENTRY
         else:
             stats_main = main + keys * (_DICT_ENTRY + _ROBJ)
             stats_expires = exp + expires * _DICT_ENTRY
@@ -55,6 +61,10 @@ def dataset_overhead(
             "overhead_hashtable_expires": stats_expires,
         }
     return out
+
+
+def _kvobj_generation(model: MemoryModel) -> bool:
+    return model.family == "redis" and tuple(model.version) >= (8, 2)
 
 
 def _hashtable_generation(model: MemoryModel) -> bool:

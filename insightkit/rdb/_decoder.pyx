@@ -662,7 +662,7 @@ cdef class Decoder:
     cdef MemoryModel model
     cdef int ver_major, ver_minor      # Redis-equivalent version of the writer (encodings)
     cdef bint valkey_types             # VALKEY magic: type 22 is HASH_2
-    cdef bint embedded_keys            # Valkey >= 8.1: the key lives in the value object (embstr limit)
+    cdef bint embedded_keys            # Valkey >= 8.1, Redis >= 8.2: the key lives in the value object
 
     # pending per-key opcodes
     cdef int db
@@ -1640,8 +1640,8 @@ cdef class Decoder:
     def set_writer_version(self, int major, int minor, bint embedded_keys=False):
         """Redis-equivalent version of the writer; decides encoding names (embstr limit, listpack lists).
 
-        ``embedded_keys``: Valkey >= 8.1 keeps the key inside the value's object, so whether a string is
-        embstr depends on key and value length together.
+        ``embedded_keys``: Valkey >= 8.1 and Redis >= 8.2 keep the key inside the value's object, so
+        whether a string is embstr depends on key and value length together (the memory model decides).
         """
         self.ver_major = major
         self.ver_minor = minor
@@ -1985,10 +1985,9 @@ cdef class Decoder:
 
     cdef bint _embstr_fits(self, int64_t value_len) noexcept nogil:
         if self.embedded_keys:
-            # measured on Valkey 8.1: key + value <= 41 bytes, 39 with a TTL and a key of 32+ bytes
-            if self.has_expire and self.key_len >= 32:
-                return self.key_len + value_len <= 39
-            return self.key_len + value_len <= 41
+            # the key shares the value's allocation (Valkey >= 8.1, Redis >= 8.2): the memory model
+            # knows each generation's rule
+            return self.model.string_embedded(self.key_len, value_len, self.has_expire)
         return value_len <= self._embstr_limit()
 
     cdef int64_t _embstr_limit(self) noexcept nogil:

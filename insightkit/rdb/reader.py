@@ -59,8 +59,10 @@ class RdbReader:
             threads = default_threads()
         if not isinstance(threads, int) or threads < 1:
             raise ConfigurationError(f"threads must be a positive integer, got {threads!r}")
-        if allocator not in (None, "jemalloc", "libc"):
-            raise ConfigurationError(f"allocator must be 'jemalloc', 'libc' or None, got {allocator!r}")
+        if allocator not in (None, "jemalloc", "jemalloc-16", "libc"):
+            raise ConfigurationError(
+                f"allocator must be 'jemalloc', 'jemalloc-16', 'libc' or None, got {allocator!r}"
+            )
         self._source = source
         self._allocator = allocator
         self._server_version = server_version
@@ -84,7 +86,8 @@ class RdbReader:
         family, version, redis_equiv, how = writer_version(
             aux, decoder.rdb_version, decoder.magic, self._server_version
         )
-        decoder.set_writer_version(*redis_equiv, family == "valkey" and version >= (8, 1))
+        embedded_keys = version >= ((8, 1) if family == "valkey" else (8, 2))
+        decoder.set_writer_version(*redis_equiv, embedded_keys)
         self.metadata.server = {"family": family, "version": ".".join(map(str, version)), "source": how}
         self._model = _pick_model(
             aux,

@@ -101,7 +101,16 @@ class Context:
     @property
     def allocator(self) -> str:
         allocator = str(self.server.get("allocator") or self.info("memory", "mem_allocator") or "jemalloc")
-        return "libc" if allocator.startswith("libc") else "jemalloc"
+        if allocator.startswith("libc"):
+            return "libc"
+        return "jemalloc-16" if allocator == "jemalloc-16" else "jemalloc"
+
+    @property
+    def key_layout(self) -> str:
+        """How the snapshot's server generation holds a top-level key (rules.cost.key_layout)."""
+        from insightkit.rules.cost import key_layout
+
+        return key_layout(self.family, self.version)
 
     @property
     def live(self) -> bool:

@@ -4,7 +4,11 @@ The cost *now* is the snapshot's own ``value_bytes`` / ``memory_bytes`` (the mem
 what MEMORY USAGE reports). The cost *after* a fix is computed here with the same allocator rules the
 server uses, written as narwhals expressions so one formula runs on pandas and on DuckDB. Facts about
 the encodings (listpack entry layout, intset width, sds headers) come from redis listpack.c / intset.c /
-sds.h; the per-allocation rounding follows jemalloc's size classes or glibc's 16-byte chunks.
+sds.h; the per-allocation rounding follows jemalloc's size classes (8-byte steps up to 64 in the build
+Redis and Valkey bundle, "jemalloc"; 16-byte steps in a stock build, "jemalloc-16") or glibc's 16-byte
+chunks ("libc"). What a top-level key costs besides its value depends on the server generation
+(``key_layout``): a dictEntry + robj + key sds up to Redis 8.0 / Valkey 7.2, the key inside the dict
+entry on Valkey 8.0, the key inside the value object from Valkey 8.1 and Redis 8.2.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import narwhals as nw
 Steps = list[tuple[str, nw.Expr]]  # (temporary column, expression) evaluated in order; see engine
 TEMP = "_ik_"  # prefix of temporary columns, dropped before anything leaves the engine
 
-# Fixed parts of a key in the main dict (64-bit builds): the robj header and the dictEntry.
+# Fixed parts of a key in the main dict (64-bit builds): the robj header and the dictEntry (layout "dict").
 ROBJ_BYTES = 16
 DICT_ENTRY_BYTES = 24
 DICT_SLOT_BYTES = 8  # one bucket pointer per key in the main dict's table (load factor <= 1)
@@ -50,8 +54,9 @@ def jemalloc_spacing(size: nw.Expr) -> nw.Expr:
     )
 
 
-def jemalloc(size: nw.Expr, spacing: nw.Expr | None = None) -> nw.Expr:
-    """jemalloc's size class for ``size`` bytes: 8, then steps of 16 to 128, then 4 classes per doubling.
+def jemalloc(size: nw.Expr, spacing: nw.Expr | None = None, quantum: int = 16) -> nw.Expr:
+    """jemalloc's size class for ``size`` bytes: 8, then steps of 16 to 128, then 4 classes per doubling;
+    with ``quantum`` 8 (the jemalloc Redis and Valkey bundle) steps of 8 up to 64 first.
 
     Closed form (no branch per class) so the expression stays small on every engine; ``spacing`` may
     be given as a column already holding ``jemalloc_spacing(size)``.
@@ -60,15 +65,15 @@ def jemalloc(size: nw.Expr, spacing: nw.Expr | None = None) -> nw.Expr:
     rounded = ceil_div(size, spacing) * spacing
     # Up to 128 bytes the classes are 16 apart: a branch of its own, so the logarithm (the costly
     # part on DuckDB, which evaluates a CASE branch only for its rows) runs for bigger sizes only.
-    return (
-        nw.when(size <= 0)
-        .then(nw.lit(0))
-        .when(size <= 8)
-        .then(nw.lit(8))
-        .when(size <= 128)
-        .then(_ceil_to(size, 16))
-        .otherwise(rounded)
-    )
+    small = nw.when(size <= 0).then(nw.lit(0)).when(size <= 8).then(nw.lit(8))
+    if quantum == 8:
+        small = small.when(size <= 64).then(_ceil_to(size, 8))
+    return small.when(size <= 128).then(_ceil_to(size, 16)).otherwise(rounded)
+
+
+def jemalloc_quantum(allocator: str) -> int:
+    """The size-class quantum of a jemalloc allocator name: 16 for "jemalloc-16", else 8."""
+    return 16 if allocator == "jemalloc-16" else 8
 
 
 def libc(size: nw.Expr) -> nw.Expr:
@@ -86,7 +91,7 @@ def libc(size: nw.Expr) -> nw.Expr:
 
 
 def alloc(size: nw.Expr, allocator: str) -> nw.Expr:
-    return libc(size) if allocator == "libc" else jemalloc(size)
+    return libc(size) if allocator == "libc" else jemalloc(size, quantum=jemalloc_quantum(allocator))
 
 
 def sds_header(length: nw.Expr) -> nw.Expr:
@@ -146,7 +151,7 @@ def alloc_steps(name: str, size: nw.Expr, allocator: str) -> tuple[Steps, nw.Exp
     steps: Steps = [
         (size_col, size),
         (spacing_col, jemalloc_spacing(nw.col(size_col))),
-        (out, jemalloc(nw.col(size_col), nw.col(spacing_col))),
+        (out, jemalloc(nw.col(size_col), nw.col(spacing_col), jemalloc_quantum(allocator))),
     ]
     return steps, nw.col(out)
 
@@ -155,6 +160,40 @@ def sds_steps(name: str, length: nw.Expr, allocator: str) -> tuple[Steps, nw.Exp
     length_col = f"{TEMP}{name}_len"
     steps, result = alloc_steps(name, nw.col(length_col) + sds_header(nw.col(length_col)), allocator)
     return [(length_col, length), *steps], result
+
+
+def key_layout(family: str, version: tuple[int, ...]) -> str:
+    """How a server generation holds a top-level key (see ``key_steps``): "dict" (Redis <= 8.0, Valkey
+    7.2), "embkey" (Valkey 8.0), "kvobj" (Valkey >= 8.1, Redis >= 8.2)."""
+    major_minor = tuple(version[:2])
+    if family == "valkey":
+        if major_minor >= (8, 1):
+            return "kvobj"
+        return "embkey" if major_minor >= (8, 0) else "dict"
+    return "kvobj" if major_minor >= (8, 2) else "dict"
+
+
+def key_steps(name: str, key_len: nw.Expr, allocator: str, layout: str = "dict") -> tuple[Steps, nw.Expr]:
+    """What one top-level key costs besides its value (the keyspace table's bucket aside): its name,
+    the object header and the keyspace entry, as the generation's ``layout`` holds them.
+
+    "dict": a dictEntry (24), an robj (16) and the key's sds; "embkey": the robj and one allocation of
+    value + next pointers, a header-size byte and the key's sds; "kvobj": one allocation of robj, a
+    header-size byte and the key's sds (the value's expiry slot, which keys of 128 bytes and more always
+    have, counted; embedded strings aside).
+    """
+    length_col = f"{TEMP}{name}_len"
+    key_sds = nw.col(length_col) + sds_header(nw.col(length_col))
+    if layout == "kvobj":
+        # keys of 128 bytes and more always get the 8-byte expiry slot (object.c)
+        expiry = nw.when(nw.col(length_col) >= 128).then(8).otherwise(0)
+        steps, result = alloc_steps(name, key_sds + ROBJ_BYTES + 1 + expiry, allocator)
+        return [(length_col, key_len), *steps], result
+    if layout == "embkey":
+        steps, result = alloc_steps(name, key_sds + 17, allocator)
+        return [(length_col, key_len), *steps], result + ROBJ_BYTES
+    steps, result = alloc_steps(name, key_sds, allocator)
+    return [(length_col, key_len), *steps], result + ROBJ_BYTES + DICT_ENTRY_BYTES
 
 
 def listpack_steps(name: str, entries: nw.Expr, payload: nw.Expr, allocator: str) -> tuple[Steps, nw.Expr]:

@@ -517,8 +517,8 @@ def _small_string_saving(ctx: Context) -> cost.Steps:
     blob = cost.alloc_steps(
         "blob", (per_key_payload + 2) * bucket + cost.LISTPACK_HEADER_BYTES, ctx.allocator
     )
-    key = cost.sds_steps("bkey", nw.col("key_len") - 2, ctx.allocator)
-    fixed = cost.ROBJ_BYTES + cost.DICT_ENTRY_BYTES + cost.DICT_SLOT_BYTES
+    key = cost.key_steps("bkey", nw.col("key_len") - 2, ctx.allocator, ctx.key_layout)
+    fixed = cost.DICT_SLOT_BYTES
 
     def saving(blob_bytes: nw.Expr, key_bytes: nw.Expr) -> nw.Expr:
         after = (blob_bytes + key_bytes + fixed) / bucket

@@ -17,8 +17,9 @@ def _short_prefix(ctx: Context) -> nw.Expr:
 
 def _long_key_saving(ctx: Context) -> cost.Steps:
     shorter = nw.col("key_len") - nw.col("static_prefix_chars") + _short_prefix(ctx)
-    now = cost.sds_steps("now", nw.col("key_len"), ctx.allocator)
-    after = cost.sds_steps("after", shorter, ctx.allocator)
+    # the key's bytes, and where the key shares an allocation with the object, that allocation's rounding
+    now = cost.key_steps("now", nw.col("key_len"), ctx.allocator, ctx.key_layout)
+    after = cost.key_steps("after", shorter, ctx.allocator, ctx.key_layout)
     return cost.saving_steps(now, after, saving=lambda a, b: a - b)
 
 
@@ -123,16 +124,17 @@ def _shards(ctx: Context) -> tuple[int, float]:
 
 
 def _shard_saving(ctx: Context) -> cost.Steps:
-    """Split into ``cost.hash_shards`` shards by crc32(field): each a listpack of n/S fields."""
+    """Split into ``cost.hash_shards`` shards by crc32(field): each a listpack of n/S fields, each
+    shard a key of the server generation's layout."""
     limit, fill = _shards(ctx)
     shard_steps, shards = cost.hash_shard_steps("shards", nw.col("num_elements"), limit, fill)
     per_shard = nw.col("num_elements") / shards
     blob = cost.listpack_steps("lp", per_shard * 2, nw.col("element_bytes") / shards, ctx.allocator)
-    key = cost.sds_steps("skey", nw.col("key_len") + 4, ctx.allocator)
+    key = cost.key_steps("skey", nw.col("key_len") + 4, ctx.allocator, ctx.key_layout)
     fits = (nw.col("largest_element_bytes") <= ctx["hash-max-listpack-value"]) & encoded("hashtable")
 
     def saving(blob_bytes: nw.Expr, key_bytes: nw.Expr) -> nw.Expr:
-        after = shards * (blob_bytes + key_bytes + cost.ROBJ_BYTES + cost.DICT_ENTRY_BYTES)
+        after = shards * (blob_bytes + key_bytes)
         return nw.when(fits).then(nw.col("value_bytes") - after).otherwise(0)
 
     return [*shard_steps, *cost.saving_steps(blob, key, saving=saving)]
