@@ -374,3 +374,39 @@ def test_used_memory_of_clusters_and_fleets_is_summed_or_unknown() -> None:
     assert rules_api.savings_totals(found, cluster)["estimated_savings_bytes"] == 250 * MB
     assert rules_api.savings_totals(found, fleet)["estimated_savings_bytes"] == 250 * MB
     assert rules_api.savings_totals(found, node)["estimated_savings_bytes"] == 100 * MB
+
+
+@pytest.mark.server
+def test_an_rq_instance_as_issue_17_found_it() -> None:
+    """A live Redis 7.0 holding RQ's job hashes, queue and per-job result streams: the preallocated
+    stream nodes are found and graded by their share of used_memory, and the summary's total is held
+    within used_memory."""
+    from servers import running_server
+
+    with running_server("redis70") as server:
+        client = server.client()
+        pipe = client.pipeline(transaction=False)
+        for i in range(4000):
+            job = f"{i:08x}-5d2c-4a7e-9c1b-3f6e8a2d4b7c"
+            pipe.hset(f"rq:job:{job}", mapping={"status": "finished", "origin": "default", "timeout": "180"})
+            pipe.expire(f"rq:job:{job}", 500)
+            pipe.xadd(
+                f"rq:results:{job}", {"type": "1", "return_value": "gAWVBQAAAAAAAACMAW+U" * 4}, maxlen=10
+            )
+            pipe.expire(f"rq:results:{job}", 500)
+            if i % 500 == 499:
+                pipe.execute()
+        pipe.rpush("rq:queue:default", *[f"job-{i}" for i in range(200)])
+        pipe.execute()
+        analysis = insightkit.analyze(server.url, method="dump", progress=False)
+        used = int(client.info("memory")["used_memory"])
+    found = analysis.recommendations.set_index("rule")
+    assert found.loc["stream-node-preallocation", "offending_keys"] == 4000
+    saving = int(found.loc["stream-node-preallocation", "estimated_savings_bytes"])
+    assert saving / used > 0.10 and found.loc["stream-node-preallocation", "severity"] == "high"
+    assert "result_ttl" in found.loc["stream-node-preallocation", "fix"]
+    totals = analysis.summary().totals
+    assert 0 < totals["estimated_savings_bytes"] <= totals["used_memory"]
+    if "high-fragmentation" in found.index:  # RSS the writes left behind: a total of its own
+        rss = int(analysis.metadata["info"]["memory"]["used_memory_rss"])
+        assert 0 < totals["estimated_rss_savings_bytes"] <= rss - totals["used_memory"]
