@@ -181,12 +181,29 @@ class Analysis:
         return offenders(keys, self.patterns, self.metadata, rule_id)
 
     def summary(self) -> Summary:
-        """Memory by db, type, encoding and TTL bucket, with totals beside INFO."""
+        """Memory by db, type, encoding and TTL bucket, with totals beside INFO.
+
+        ``totals`` also carries the recommendations' savings, every key's bytes counted once
+        (``estimated_savings_bytes``; RSS savings apart in ``estimated_rss_savings_bytes``, see
+        insightkit.rules.savings), which runs the rules if they have not run yet.
+        """
         if self._keys is None:
-            s = self._store.summary()
+            s = self._store.summary(savings=False)  # the rules run once, on this Analysis' own view
             by_db = s.by_db.astype({"db": "int64"})  # as summarize() types it
-            return Summary(by_db, s.by_type, s.by_encoding, s.ttl_buckets, totals=s.totals)
-        return summarize(self._keys, self.metadata)
+            summary = Summary(by_db, s.by_type, s.by_encoding, s.ttl_buckets, totals=dict(s.totals))
+        else:
+            summary = summarize(self._keys, self.metadata)
+        totals = dict(summary.totals)
+        totals.update(self._savings_totals())
+        summary.totals = totals
+        return summary
+
+    def _savings_totals(self) -> dict[str, int]:
+        try:
+            from insightkit.rules import savings_totals
+        except ImportError:
+            return {}  # the rules stage is not part of this build
+        return savings_totals(self.recommendations, self.metadata)
 
     def top(self, n: int = 20, by: str = "memory_bytes") -> pd.DataFrame:
         """The ``n`` keys with the largest ``by`` (any numeric column)."""

@@ -191,7 +191,15 @@ def _findings(analysis: Any, top: int) -> dict[str, pd.DataFrame]:
         recommendations = analysis.recommendations
     except ImportError:
         return out
-    columns = ["rule", "severity", "offending_keys", "estimated_savings_bytes", "owner", "title"]
+    columns = [
+        "rule",
+        "severity",
+        "offending_keys",
+        "estimated_savings_bytes",
+        "counted_savings_bytes",
+        "owner",
+        "title",
+    ]
     if "owner" in recommendations.columns and recommendations["owner"].isna().all():
         columns.remove("owner")
     found = recommendations[recommendations["offending_keys"] > 0]

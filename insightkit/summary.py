@@ -61,6 +61,11 @@ class Summary:
                 if name in t:
                     extra.append(f"{name.removeprefix('used_memory_')}: {human_bytes(t[name])}")
             lines.append("   ".join(extra))
+        if "estimated_savings_bytes" in t:
+            line = f"estimated savings, each key counted once: {human_bytes(t['estimated_savings_bytes'])}"
+            if t.get("estimated_rss_savings_bytes"):
+                line += f"   + RSS beyond used_memory: {human_bytes(t['estimated_rss_savings_bytes'])}"
+            lines.append(line)
         return lines
 
     def __str__(self) -> str:

@@ -141,13 +141,17 @@ def test_summary_tables(analysis: Analysis) -> None:
     }
     assert s.ttl_buckets["keys"].sum() == 7
     assert abs(s.by_type["share"].sum() - 1) < 1e-9
-    assert s.totals == {
+    savings = {k: s.totals[k] for k in ("estimated_savings_bytes", "estimated_rss_savings_bytes")}
+    assert {k: v for k, v in s.totals.items() if k not in savings} == {
         "keys": 7,
         "memory_bytes": total,
         "dataset_overhead_bytes": 112,
         "used_memory": 20000,
         "used_memory_dataset": 15000,
     }
+    # the recommendations' savings, every key counted once (insightkit.rules.savings)
+    assert savings["estimated_savings_bytes"] == int(analysis.recommendations["counted_savings_bytes"].sum())
+    assert 0 <= savings["estimated_savings_bytes"] <= 20000
 
 
 def test_summary_renders_for_people_and_scripts(analysis: Analysis) -> None:

@@ -98,9 +98,22 @@ def test_all_rules_on_all_cases_together(engine: str) -> None:
     if "pattern" in keys.columns:
         keys["pattern"] = keys["pattern"].fillna(keys["key"])
     found = rules_api.evaluate(_keys(Case(keys=tuple(specs)), engine), None, metadata)
-    savings = found["estimated_savings_bytes"].tolist()
-    assert savings == sorted(savings, reverse=True)
+    _assert_ranked(found)
     assert len(found) >= 30
+    assert (found["counted_savings_bytes"] <= found["estimated_savings_bytes"]).all()
+
+
+def _assert_ranked(found: pd.DataFrame) -> None:
+    """Security findings first; then by severity; within a severity by saving, largest first."""
+    security = (found["category"] == "security").tolist()
+    assert security == sorted(security, reverse=True)
+    rest = found[found["category"] != "security"]
+    order = {"high": 0, "medium": 1, "low": 2, "info": 3}
+    levels = rest["severity"].map(order).tolist()
+    assert levels == sorted(levels)
+    for _, same in rest.groupby("severity"):
+        savings = same["estimated_savings_bytes"].tolist()
+        assert savings == sorted(savings, reverse=True)
 
 
 def test_catalogue() -> None:
@@ -111,6 +124,9 @@ def test_catalogue() -> None:
     # every category the issue names has rules, and no rule is outside them
     assert set(table["category"]) == {"memory", "configuration", "code", "operations", "security"}
     assert set(table["severity"]) <= {"high", "medium", "low", "info"}
+    assert set(table["frees"]) == {"used_memory", "rss"}
+    assert set(table.loc[table["frees"] == "rss", "category"]) == {"memory"}
+    assert set(table["risk"].dropna()) <= {"high", "medium", "low", "info"}
     assert table["title"].str.len().min() > 0 and table["description"].str.len().min() > 40
 
 
@@ -442,3 +458,179 @@ def test_lazy_queries_join_only_the_global_tables_their_rules_read() -> None:
         engine.Globals.joins_for = everything  # type: ignore[method-assign]
     assert len(lean) > 0
     pd.testing.assert_frame_equal(lean, full)
+
+
+def _version_advice(server: Any = None, **metadata: Any) -> pd.DataFrame:
+    if server is not None:
+        metadata["server"] = server
+    return rules_api.evaluate(key_table([{"key": "a"}]), None, metadata, only=["outdated-version"])
+
+
+@pytest.mark.parametrize(
+    ("family", "version", "outdated"),
+    [
+        ("redis", "5.0.14", True),
+        ("redis", "6.2.14", True),  # Redis 6.2 is no longer patched
+        ("redis", "7.0.15", True),
+        ("redis", "7.2.4", True),  # RedisInsight flags < 7.3 too
+        ("redis", "7.4.2", False),
+        ("redis", "8.2.3", False),
+        ("redis", "255.255.255", False),  # unstable builds
+        ("valkey", "7.2.4", False),
+        ("valkey", "8.1.8", False),
+        ("valkey", "9.1.2", False),
+    ],
+)
+def test_version_advice_is_at_least_as_strict_as_redisinsight(
+    family: str, version: str, outdated: bool
+) -> None:
+    december_2026 = 1_796_000_000_000
+    found = _version_advice({"family": family, "version": version}, snapshot_time_ms=december_2026)
+    assert (not found.empty) is outdated, f"{family} {version}"
+
+
+def test_valkey_minors_are_outdated_once_their_maintenance_ends() -> None:
+    may_2027 = 1_809_000_000_000  # after 7.2's end of maintenance (2027-04-16), before 8.0's
+    assert not _version_advice({"family": "valkey", "version": "7.2.4"}, snapshot_time_ms=may_2027).empty
+    assert _version_advice({"family": "valkey", "version": "8.0.2"}, snapshot_time_ms=may_2027).empty
+    # a Valkey seen only through INFO (valkey_version beside the compatibility redis_version 7.2.4)
+    info = {"server": {"redis_version": "7.2.4", "valkey_version": "8.1.1"}}
+    assert _version_advice(info=info, snapshot_time_ms=may_2027).empty
+
+
+@pytest.mark.parametrize(
+    "version", ["", "unknown", "7", "7.x", "abc.def", "99999.1", None, 7, True, {"major": 6}, ["6", "2"]]
+)
+def test_unknown_version_strings_give_no_version_advice(version: Any) -> None:
+    """Whatever the version field holds, the rule never raises and gives no advice it cannot back;
+    other rules fall back to the 7.0 defaults."""
+    for server in ({"family": "redis", "version": version}, {"family": "valkey", "version": version}):
+        assert _version_advice(server).empty
+    assert _version_advice(info={"server": {"redis_version": version}}).empty
+    assert len(_version_advice({"version": "6.2.14"})) == 1  # a family-less Redis version still reads
+    garbage = {"server": {"family": "redis", "version": version}}
+    assert rules_api.evaluate(key_table([{"key": "a"}]), None, garbage) is not None
+    ctx = rules_api.Context.build(garbage)
+    assert ctx.version_known is None and ctx.version == (7, 0, 0)
+    # an unreadable threshold is no advice either, not an exception
+    odd = rules_api.evaluate(
+        key_table([{"key": "a"}]),
+        None,
+        {"server": {"family": "redis", "version": "6.2.14"}},
+        {"min_recommended_version": "latest"},
+        only=["outdated-version"],
+    )
+    assert odd.empty
+
+
+def test_noeviction_rule_needs_a_memory_limit() -> None:
+    keys = key_table([{"key": "c:1", "expires_at": 1_900_000_000_000}])
+    for maxmemory, fires in (("0", False), ("1073741824", True), (None, False), ("junk", False)):
+        config = {"maxmemory-policy": "noeviction"}
+        if maxmemory is not None:
+            config["maxmemory"] = maxmemory
+        found = rules_api.evaluate(keys, None, {"config": config}, only=["noeviction-with-volatile-keys"])
+        assert (not found.empty) is fires, maxmemory
+    limited = {"config": {"maxmemory-policy": "volatile-lru", "maxmemory": "1073741824"}}
+    assert rules_api.evaluate(keys, None, limited, only=["noeviction-with-volatile-keys"]).empty
+
+
+DOCTOR_RULES = [
+    "high-fragmentation",
+    "allocator-fragmentation",
+    "rss-overhead",
+    "allocator-rss-overhead",
+    "memory-peak",
+    "client-output-buffers",
+    "replica-output-buffers",
+]
+
+
+@pytest.mark.parametrize("rule_id", DOCTOR_RULES)
+def test_memory_doctor_checks_stay_quiet_below_its_5_mib_floor(rule_id: str) -> None:
+    """MEMORY DOCTOR reports nothing but "empty" while used_memory (not the peak) is under 5 MiB: the
+    same fire case on a 1 MB instance (e.g. 11 MB of RSS for 1 MB used) is quiet here too."""
+    rule = rules_api.get_rule(rule_id)
+    metadata = {k: dict(v) for k, v in rule.fire.metadata.items()}
+    assert not rules_api.evaluate(key_table([{"key": "a"}]), None, metadata, only=[rule_id]).empty
+    info = {section: dict(fields) for section, fields in metadata["info"].items()}
+    small = 1024 * 1024
+    info["memory"]["used_memory"] = small
+    if rule_id == "high-fragmentation":
+        info["memory"].update(used_memory_rss=12 * small, mem_fragmentation_ratio=12.0)
+    tiny = {"info": info}
+    assert rules_api.evaluate(key_table([{"key": "a"}]), None, tiny, only=[rule_id]).empty
+    info["memory"]["used_memory"] = 5 * 1024 * 1024  # the floor itself is in
+    if rule_id == "high-fragmentation":
+        info["memory"].update(used_memory_rss=60 * small, mem_fragmentation_ratio=12.0)
+    assert not rules_api.evaluate(key_table([{"key": "a"}]), None, tiny, only=[rule_id]).empty
+    del info["memory"]["used_memory"]  # unknown size: no diagnosis
+    assert rules_api.evaluate(key_table([{"key": "a"}]), None, tiny, only=[rule_id]).empty
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_big_hash_shard_count_keeps_the_fullest_shard_under_the_limit(engine: str) -> None:
+    """The shard count of big-hashes' fix: the smallest S with n/S + sqrt(2 ln S n/S) <= fill*limit (the
+    vectorised form agrees with the helper), and crc32 buckets of real field names stay under the
+    listpack limit, where ceil(n/limit) shards left about half of them over it."""
+    import math
+    import zlib
+
+    import narwhals as nw
+
+    from insightkit.rules import cost
+
+    sizes = [5001, 7777, 20_000, 50_000, 123_456, 200_000, 1_000_000, 5_000_000]
+    for limit in (128, 512, 1024):
+        target = 0.85 * limit
+        for n in sizes:
+            s = cost.hash_shards(n, limit, 0.85)
+            fits = [n / k + math.sqrt(2 * math.log(max(k, 2)) * n / k) <= target for k in (s - 1, s)]
+            assert fits == [False, True], (n, limit, s)
+        native = pd.DataFrame({"n": sizes})
+        table = duckdb.connect().from_df(native) if engine == "duckdb" else native
+        steps, result = cost.hash_shard_steps("s", nw.col("n"), limit, 0.85)
+        frame = nw.from_native(table).lazy()
+        for name, expr in steps:
+            frame = frame.with_columns(expr.alias(name))
+        out = frame.select("n", result.alias("s")).sort("n").collect().to_pandas()
+        assert list(out["s"]) == [cost.hash_shards(n, limit, 0.85) for n in sizes]
+    n, limit = 200_000, 512  # the deployment of issue 17: 391 shards left 194 over the limit
+    fields = [f"session:{i:08d}".encode() for i in range(n)]
+    naive, planned = math.ceil(n / limit), cost.hash_shards(n, limit, 0.85)
+    for shards, over_expected in ((naive, True), (planned, False)):
+        counts = [0] * shards
+        for field in fields:
+            counts[zlib.crc32(field) % shards] += 1
+        assert (sum(c > limit for c in counts) > shards // 4) is over_expected, shards
+    assert max(counts) <= 0.9 * limit
+    rule = rules_api.get_rule("big-hashes")
+    fix = rules_api.evaluate(key_table(rule.fire.keys), None, {}, only=["big-hashes"])["fix"].iloc[0]
+    assert f"50,000 fields: {cost.hash_shards(50_000, 512, 0.85)} shards" in fix
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_stream_preallocation_fix_names_the_library_setting(engine: str) -> None:
+    """RQ's result streams are recognised by their pattern, or by the optional owner column another
+    stage adds (the rule must run without it, and read it when present)."""
+    rule = rules_api.get_rule("stream-node-preallocation")
+    spec = {"type": "stream", "num_elements": 1, "element_bytes": 240, "repeat": 4}
+    plain = [{**spec, "key": "jobs:done:{i}", "pattern": "jobs:done:*"}]
+    found = _run(rule, Case(keys=tuple(plain)), engine)
+    assert "CONFIG SET stream-node-max-bytes 1024" in found["fix"].iloc[0]
+    assert "result_ttl" not in found["fix"].iloc[0]
+    rq = [{**spec, "key": "rq:results:{i}", "pattern": "rq:results:*"}]
+    assert "result_ttl" in _run(rule, Case(keys=tuple(rq)), engine)["fix"].iloc[0]
+    owned = key_table(plain)
+    owned["owner"], owned["role"] = "rq", "result"
+    table = (
+        owned if engine == "pandas" else _CON.from_arrow(pa.Table.from_pandas(owned, preserve_index=False))
+    )
+    found = rules_api.evaluate(table, None, {}, only=[rule.id])
+    assert "result_ttl" in found["fix"].iloc[0]
+    # nothing to gain where nodes are already preallocated at the target or below
+    small = {"config": {"stream-node-max-bytes": "512"}}
+    assert rules_api.evaluate(key_table(rq), None, small, only=[rule.id]).empty
+    # a stream spanning several nodes is not priced here (its open node's fill is unknown)
+    big = [{"key": "events", "type": "stream", "num_elements": 5000, "element_bytes": 300_000}]
+    assert rules_api.evaluate(key_table(big), None, {}, only=[rule.id]).empty

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 
+import pytest
 from servers import Server, running_server
 
 import insightkit
@@ -33,3 +36,68 @@ def test_password_is_recorded_only_as_set(redis70: Server) -> None:
     assert analysis.metadata["config"]["requirepass"] == "<set>"
     assert secret not in json.dumps(analysis.metadata, default=str)
     assert "no-password" not in _fired(analysis)
+
+
+@pytest.mark.parametrize("flavour", ["redis62", "redis70", "valkey91"])
+def test_acl_users_without_password_are_found_and_no_hash_is_kept(flavour: str) -> None:
+    """ACL LIST is collected as the users' shape only; an enabled non-default user with nopass fires
+    acl-nopass-users, a disabled one or one with a password does not, and neither does the default
+    user once it has a password."""
+    secret = "Zq9-another-distinctive-secret"
+    with running_server(flavour) as server:
+        client = server.client()
+        client.execute_command("ACL", "SETUSER", "worker", "on", "nopass", "~rq:*", "+@all")
+        client.execute_command("ACL", "SETUSER", "app", "on", f">{secret}", "~*", "+@all", "-@dangerous")
+        client.execute_command("ACL", "SETUSER", "retired", "off", "nopass")
+        hashes = [t for line in client.execute_command("ACL", "LIST") for t in line.split() if t[:1] == b"#"]
+        client.config_set("requirepass", secret)  # the default user gets a password
+        server.password = secret
+        server.client().set("k", "v")
+        analysis = insightkit.analyze(server.url, method="dump", progress=False)
+    users = {u["user"]: u for u in analysis.metadata["acl"]}
+    assert set(users) == {"default", "worker", "app", "retired"}
+    assert users["worker"] == {
+        "user": "worker",
+        "enabled": True,
+        "nopass": True,
+        "passwords": 0,
+        "all_keys": False,
+        "all_commands": True,
+    }
+    assert users["app"]["passwords"] == 1 and not users["app"]["nopass"]
+    assert users["retired"]["enabled"] is False
+    dumped = json.dumps(analysis.metadata, default=str)
+    assert secret not in dumped
+    assert hashes and not any(h.decode()[1:] in dumped for h in hashes)
+    recs = analysis.recommendations.set_index("rule")
+    assert "acl-nopass-users" in recs.index and "no-password" not in recs.index
+    detail = recs.loc["acl-nopass-users", "detail"]
+    assert "worker" in detail and "app" not in detail and "retired" not in detail
+    # the RSNAP keeps the same shape and nothing more
+    with tempfile.TemporaryDirectory() as tmp:
+        path = analysis.to_rsnap(Path(tmp) / "acl.rsnap.parquet")
+        stored = insightkit.load(path).metadata["acl"]
+    assert stored == analysis.metadata["acl"]
+
+
+def test_acl_metadata_keeps_only_the_users_shape() -> None:
+    from insightkit.acquire.serverinfo import parse_acl_list
+    from insightkit.rsnap import sanitize_metadata
+
+    users = parse_acl_list(
+        [b"user default on nopass sanitize-payload ~* &* +@all", "user app on #abc123 #def456 ~app:* +get"]
+    )
+    assert users[1] == {
+        "user": "app",
+        "enabled": True,
+        "nopass": False,
+        "passwords": 2,
+        "all_keys": False,
+        "all_commands": False,
+    }
+    assert "abc123" not in json.dumps(users)
+    # whatever a hand-made metadata dict carries under "acl", the writer keeps only the known fields
+    raw = {"acl": [{"user": "x", "nopass": True, "rules": "on #abc123 ~*"}, "user y on #def456"]}
+    cleaned = sanitize_metadata(raw)
+    assert "abc123" not in json.dumps(cleaned) and "def456" not in json.dumps(cleaned)
+    assert cleaned["acl"][0] == {"user": "x", "nopass": True}

@@ -1,8 +1,11 @@
-"""What a live snapshot records about the server besides its keys: INFO sections and CONFIG values.
+"""What a live snapshot records about the server besides its keys: INFO sections, CONFIG values and
+the ACL users' shape.
 
 Rules read encoding thresholds and the eviction policy from here, and the memory model needs the
 allocator. Managed services often block CONFIG (or rename it): everything is best effort, and what
 could not be read is listed (``config_missing``, ``info_missing``) rather than failing the snapshot.
+``ACL LIST`` is reduced to what the security rules need (name, on/off, nopass, how many passwords, all
+keys/commands): the password hashes it prints are never kept.
 """
 
 from __future__ import annotations
@@ -82,6 +85,7 @@ class ServerInfo:
     info_missing: list[str] = field(default_factory=list)
     config_error: str | None = None
     jemalloc_quantum: int | None = None  # from MEMORY MALLOC-STATS ("Quantum size"), jemalloc builds only
+    acl: list[dict[str, Any]] | None = None  # parse_acl_list(ACL LIST); None when not read
 
     @property
     def family(self) -> str:
@@ -154,12 +158,38 @@ def parse_info(text: str) -> dict[str, dict[str, Any]]:
     return {name: fields for name, fields in sections.items() if fields}
 
 
+def parse_acl_list(lines: Sequence[Any]) -> list[dict[str, Any]]:
+    """``ACL LIST`` replies → one dict per user with no secret in it.
+
+    ``user app on #<sha256> ~* +@all -@dangerous`` → ``{"user": "app", "enabled": True, "nopass":
+    False, "passwords": 1, "all_keys": True, "all_commands": True}``. Password hashes (``#…``) are
+    counted, never copied; a line that is not a user line is skipped.
+    """
+    users = []
+    for line in lines:
+        tokens = _text(line).split()
+        if len(tokens) < 2 or tokens[0] != "user":
+            continue
+        rules = tokens[2:]
+        users.append(
+            {
+                "user": tokens[1],
+                "enabled": "on" in rules,
+                "nopass": "nopass" in rules,
+                "passwords": sum(1 for r in rules if r.startswith("#")),
+                "all_keys": "~*" in rules or "allkeys" in rules,
+                "all_commands": "+@all" in rules or "allcommands" in rules,
+            }
+        )
+    return users
+
+
 def collect(client: RespClient) -> ServerInfo:
-    """INFO per section (INFO with several sections needs 7.0) and CONFIG GET per pattern.
+    """INFO per section (INFO with several sections needs 7.0), CONFIG GET per pattern, ACL LIST.
 
     Two round trips: every INFO plus the first CONFIG GET in one pipeline, then (only if that one was
-    allowed) the other CONFIG GETs in a second, so a server that refuses CONFIG sees one refused
-    command, as when they were sent one by one.
+    allowed) the other CONFIG GETs and ACL LIST in a second, so a server that refuses admin commands
+    sees one refused command, as when they were sent one by one. Servers before 6.0 have no ACL.
     """
     result = ServerInfo()
     first, *rest = [("CONFIG", "GET", pattern) for pattern in CONFIG_PATTERNS]
@@ -175,7 +205,10 @@ def collect(client: RespClient) -> ServerInfo:
         result.info[section] = parsed.get(section, {})
     config_replies = replies[len(INFO_SECTIONS) :]
     if not isinstance(config_replies[0], hiredis.ReplyError):
-        config_replies += _pipeline(client, rest)
+        *more, acl = _pipeline(client, [*rest, ("ACL", "LIST")])
+        config_replies += more
+        if isinstance(acl, list):
+            result.acl = parse_acl_list(acl)
     denied = None
     for reply in config_replies:
         if isinstance(reply, hiredis.ReplyError):

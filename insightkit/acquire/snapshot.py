@@ -72,6 +72,8 @@ class NodeSnapshot:
             self.metadata["info_missing"] = list(info.info_missing)
         if info.config_error:
             self.metadata["config_error"] = info.config_error
+        if info.acl is not None:
+            self.metadata["acl"] = info.acl
         return info
 
     def batches(self) -> Generator[pa.RecordBatch, None, None]:
@@ -379,6 +381,8 @@ def _cluster_metadata(
         "config_missing": first.get("config_missing", []),
         "nodes": per_node,
     }
+    if first.get("acl") is not None:
+        out["acl"] = first["acl"]
     reasons = [f"{e['node']}: {e['fallback_reason']}" for e in per_node if e.get("fallback_reason")]
     if reasons:
         out["fallback_reason"] = "; ".join(reasons)

@@ -100,8 +100,12 @@ class Fleet:
 
     # --- what Analysis offers -----------------------------------------------------------------------
 
-    def summary(self) -> FleetSummary:
-        """Memory by db, type, encoding, TTL bucket and partition over every file."""
+    def summary(self, *, savings: bool = True) -> FleetSummary:
+        """Memory by db, type, encoding, TTL bucket and partition over every file.
+
+        ``totals`` carries the recommendations' savings counted once (insightkit.rules.savings) unless
+        ``savings=False`` (which does not run the rules).
+        """
         if self._con is not None:
             tables = duck.summary_tables(self._con, self.dataset)
         else:
@@ -109,7 +113,12 @@ class Fleet:
 
             tables = self._compute(lambda: dask_engine.summary_tables(self.table(), self.dataset))
         n, memory = tables.pop("keys"), tables.pop("memory_bytes")
-        return FleetSummary(**tables, totals=_totals(n, memory, self.metadata))
+        totals = _totals(n, memory, self.metadata)
+        if savings:
+            from insightkit.rules import savings_totals
+
+            totals.update(savings_totals(self.recommendations, self.metadata))
+        return FleetSummary(**tables, totals=totals)
 
     @functools.cached_property
     def patterns(self) -> pd.DataFrame:

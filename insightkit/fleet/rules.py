@@ -4,10 +4,12 @@ Nothing is re-written here: the rule definitions and the engine that prices them
 own. On DuckDB this is just ``insightkit.rules.evaluate(relation, …)`` — their engine wraps the relation
 with narwhals and pushes every filter and sum down, so one row of totals per rule comes back.
 
-Dask needs one adapter: the engine's ``Globals`` (key count, db range, keys per pattern and per expiry
-second) are measured over all partitions with Dask's own group-bys, then every partition runs the
-engine's ``partials`` with them, and the per-(rule, pattern) totals are reduced by the engine's own
-``findings``.
+Dask needs one adapter: the engine's ``Globals`` (key count, db range, key memory, keys per pattern and
+per expiry second) are measured over all partitions with Dask's own group-bys, then every partition runs
+the engine's ``partials`` with them, and the per-(rule, pattern) totals are reduced by the engine's own
+``findings``. Savings are then counted once like everywhere else: a second map over the partitions
+(``engine.overlaps``: a key lives in one partition) gives what earlier findings already claimed of each
+finding's keys, reduced by ``engine.count_once``.
 """
 
 from __future__ import annotations
@@ -66,17 +68,19 @@ def _globals_dask(ddf: Any, ctx: Any) -> Any:
         return native if isinstance(native, pd.DataFrame) else pd.DataFrame(native)
 
     rows = ddf.map_partitions(row_wise, meta=row_wise(ddf._meta))
-    total, db_min, db_max, per_pattern, per_second = dask.compute(
+    total, db_min, db_max, memory, per_pattern, per_second = dask.compute(
         rows.shape[0],
         rows["db"].min(),
         rows["db"].max(),
+        rows["memory_bytes"].sum(),
         rows.groupby(PATTERN_COLUMN, dropna=False).size(),
         rows[~rows["expiry_second"].isna()].groupby("expiry_second").size(),
     )
     seconds = per_second.rename("expiry_second_keys").reset_index()
     pattern_keys = nw.from_native(per_pattern.rename("pattern_keys").reset_index()).lazy()
     lo, hi = _int_or_zero(db_min), _int_or_zero(db_max)
-    return Globals.of(int(total), lo, hi, pattern_keys, nw.from_native(seconds).lazy(), ctx)
+    seconds_keys = nw.from_native(seconds).lazy()
+    return Globals.of(int(total), lo, hi, pattern_keys, seconds_keys, ctx, _int_or_zero(memory))
 
 
 def _int_or_zero(value: Any) -> int:
@@ -87,6 +91,12 @@ def _partials(part: pd.DataFrame, rules: list[Any], ctx: Any, measured: Any) -> 
     from insightkit.rules.engine import partials
 
     return partials(part, rules, ctx, measured)
+
+
+def _overlaps(part: pd.DataFrame, rules: list[Any], ctx: Any, measured: Any) -> pd.DataFrame:
+    from insightkit.rules.engine import overlaps
+
+    return overlaps(part, rules, ctx, measured)
 
 
 def _evaluate_dask(
@@ -100,12 +110,15 @@ def _evaluate_dask(
     running = engine.active(registry.ALL_RULES, ctx)
     key_rules = [r for r in running if r.per_key]
     empty = engine.partials(ddf._meta, [], ctx)
-    if key_rules:
-        measured = _globals_dask(ddf, ctx)
-        parts = ddf.map_partitions(_partials, key_rules, ctx, measured, meta=empty).compute()
-    else:
-        parts = empty
-    return engine.findings(running, parts, ctx)
+    if not key_rules:
+        return engine.count_once(engine.findings(running, empty, ctx), engine.overlaps(ddf._meta, [], ctx))
+    measured = _globals_dask(ddf, ctx)
+    parts = ddf.map_partitions(_partials, key_rules, ctx, measured, meta=empty).compute()
+    result = engine.findings(running, parts, ctx, measured.memory_bytes)
+    claims = engine.claimants(result)
+    meta = engine.overlaps(ddf._meta, claims, ctx, measured).iloc[:0]
+    claimed = ddf.map_partitions(_overlaps, claims, ctx, measured, meta=meta).compute()
+    return engine.count_once(result, claimed)
 
 
 def _offending_part(part: pd.DataFrame, rule: Any, ctx: Any, measured: Any) -> pd.DataFrame:

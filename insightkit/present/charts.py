@@ -452,9 +452,14 @@ def savings(recommendations: pd.DataFrame, *, n: int = 15, ax: Axes | None = Non
     rows = recommendations[recommendations["estimated_savings_bytes"].fillna(0) > 0]
     fig, ax = _target(ax, 10, 1.0 + 0.38 * max(1, min(n, len(rows))))
     shown = rows.sort_values("estimated_savings_bytes", ascending=False).head(n).iloc[::-1]
-    total = float(rows["estimated_savings_bytes"].sum())
+    counted = (
+        "counted_savings_bytes" if "counted_savings_bytes" in rows.columns else "estimated_savings_bytes"
+    )
+    inside = rows["frees"] != "rss" if "frees" in rows.columns else rows[counted] >= 0
+    total = float(rows.loc[inside, counted].sum())
     ax.set_title(
-        f"Estimated savings of {len(rows)} recommendations (estimates add up to {human_bytes(total)})"
+        f"Estimated savings of {len(rows)} recommendations (each alone; "
+        f"{human_bytes(total)} with every key counted once)"
     )
     if shown.empty:
         _empty(ax, "no recommendation saves memory")

@@ -312,7 +312,14 @@ class Explorer:
             f"<small>({html.escape(str(row.get('severity', '')))}, {html.escape(str(row.get('category', '')))})</small></h4>",
             f"<p>{html.escape(str(row.get('description', '') or ''))}</p>",
             f"<p>Estimated savings <b>{html.escape(human_bytes(row.get('estimated_savings_bytes') or 0))}</b>"
-            f" · {human_count(row.get('offending_keys') or 0)} offending keys</p>",
+            " (this fix alone)"
+            + (
+                f", {html.escape(human_bytes(row.get('counted_savings_bytes') or 0))} counted once"
+                if "counted_savings_bytes" in row.index
+                and int(row.get("counted_savings_bytes") or 0) != int(row.get("estimated_savings_bytes") or 0)
+                else ""
+            )
+            + f" · {human_count(row.get('offending_keys') or 0)} offending keys</p>",
         ]
         fix = row.get("fix")
         if isinstance(fix, str) and fix:

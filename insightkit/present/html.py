@@ -159,7 +159,8 @@ def _recommendation(analysis: AnalysisLike, row: pd.Series, offenders_shown: int
         "<p>"
         + " · ".join(
             [
-                f"estimated savings <b>{_bytes(row.get('estimated_savings_bytes'))}</b>",
+                f"estimated savings <b>{_bytes(row.get('estimated_savings_bytes'))}</b> (this fix alone)",
+                *_counted_part(row),
                 f"{_count(row.get('offending_keys'))} keys",
                 f"{_count(row.get('offending_patterns'))} patterns",
                 f"{_bytes(row.get('offending_memory_bytes'))} held by offenders",
@@ -185,6 +186,23 @@ def _recommendation(analysis: AnalysisLike, row: pd.Series, offenders_shown: int
         )
     parts.append("</div>")
     return "".join(parts)
+
+
+def _counted_part(row: pd.Series) -> list[str]:
+    """How much of the finding's saving the total counts, when that differs from the saving itself."""
+    counted, alone = row.get("counted_savings_bytes"), row.get("estimated_savings_bytes")
+    if counted is None or pd.isna(counted) or alone is None or pd.isna(alone) or int(counted) == int(alone):
+        return []
+    where = "of RSS" if row.get("frees") == "rss" else "in the total"
+    return [f"{_bytes(counted)} counted {where} (the rest is claimed by findings listed above it)"]
+
+
+SAVINGS_NOTE = (
+    "Each finding's estimated saving is what its fix would save alone. The totals count every key's "
+    "bytes once: the fixes are applied in the order listed and each is priced on what the previous "
+    "ones left, so the total never exceeds the memory of the keys it concerns, nor used_memory. "
+    "Fragmentation and RSS findings free memory outside used_memory and are totalled apart."
+)
 
 
 def largest_offenders(offenders: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -215,9 +233,12 @@ def render(
     snapshot_time = _epoch_ms(metadata.get("snapshot_time_ms"))
     generated = dt.datetime.now(tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     totals = dict(summary.totals)
-    savings_total = (
-        float(recommendations["estimated_savings_bytes"].fillna(0).sum()) if len(recommendations) else 0.0
-    )
+    if "estimated_savings_bytes" not in totals:  # an AnalysisLike whose summary does not carry them
+        from insightkit.rules.savings import savings_totals
+
+        totals.update(savings_totals(recommendations, metadata))
+    savings_total = float(totals.get("estimated_savings_bytes") or 0)
+    rss_total = float(totals.get("estimated_rss_savings_bytes") or 0)
     card_items = [
         ("keys", human_count(totals.get("keys", len(keys)))),
         ("estimated key memory", human_bytes(totals.get("memory_bytes", 0))),
@@ -228,8 +249,10 @@ def render(
     card_items += [
         ("patterns", human_count(len(patterns))),
         ("recommendations", human_count(len(recommendations))),
-        ("estimated savings (sum)", human_bytes(savings_total)),
+        ("estimated savings (each key once)", human_bytes(savings_total)),
     ]
+    if rss_total:
+        card_items.append(("RSS savings (fragmentation)", human_bytes(rss_total)))
     meta_line = " · ".join(
         html.escape(part)
         for part in [
@@ -290,6 +313,7 @@ def render(
         "<h2>Recommendations</h2>",
     ]
     if len(recommendations):
+        body.append(f"<p>{html.escape(SAVINGS_NOTE)}</p>")
         body.append(_chart(charts.savings(recommendations), "estimated savings per recommendation"))
         body += [_recommendation(analysis, row, offenders_shown) for _, row in recommendations.iterrows()]
     else:

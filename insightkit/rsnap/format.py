@@ -66,6 +66,8 @@ METADATA_DOCS: dict[str, str] = {
     "info": "Live snapshots: INFO sections {section: {field: value}} (server, memory, keyspace, …).",
     "config": "Live snapshots: CONFIG GET values (encoding thresholds, maxmemory, policy); secrets removed.",
     "config_missing": "Config names that could not be read (CONFIG blocked).",
+    "acl": "Live snapshots (Redis/Valkey >= 6, ACL LIST allowed): one entry per ACL user {user, enabled, "
+    "nopass, passwords (a count), all_keys, all_commands}; password hashes are never stored.",
     "nodes": "Clusters: one entry per primary with its own metadata.",
     "redaction": "Present when key names were redacted: {method, parts, key_supplied}.",
     "library_patterns": "Present when a known library owns patterns: {pattern: {owner, role}} (owner: the library, e.g. "
@@ -89,6 +91,10 @@ SECRET_CONFIG = frozenset(
     }
 )
 
+# What an ``acl`` metadata entry may hold (acquire.serverinfo.parse_acl_list); anything else — a raw
+# ACL rule line, a password hash — is dropped by the writer.
+ACL_FIELDS = frozenset({"user", "enabled", "nopass", "passwords", "all_keys", "all_commands"})
+
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<cred>[^@/\s]*)@")
 _PASSWORD_QUERY = re.compile(r"(?i)([?&](?:password|pass|pwd|username|user)=)[^&#\s]*")
 
@@ -103,10 +109,14 @@ def sanitize_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
     """A JSON-safe copy with credentials removed from URLs and secret CONFIG entries dropped."""
 
     def clean(value: Any, parent: str | None) -> Any:
+        if parent == "acl" and not isinstance(value, Mapping | list | tuple):
+            return None  # an ACL user is a mapping of ACL_FIELDS, never a raw rule line
         if isinstance(value, Mapping):
             out = {}
             for k, v in value.items():
                 name = str(k)
+                if parent == "acl" and name not in ACL_FIELDS:
+                    continue
                 if parent == "config" and name.lower() in SECRET_CONFIG:
                     out[name] = "<set>" if v else ""  # whether a secret is set, never its value
                     continue

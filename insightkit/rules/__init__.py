@@ -17,9 +17,21 @@ import pandas as pd
 from insightkit.rules import engine as _engine
 from insightkit.rules import registry
 from insightkit.rules.base import Case, Context, Finding, Rule
+from insightkit.rules.savings import savings_totals
 from insightkit.rules.thresholds import Thresholds
 
-__all__ = ["Case", "Context", "Finding", "Rule", "Thresholds", "evaluate", "get_rule", "offenders", "rules"]
+__all__ = [
+    "Case",
+    "Context",
+    "Finding",
+    "Rule",
+    "Thresholds",
+    "evaluate",
+    "get_rule",
+    "offenders",
+    "rules",
+    "savings_totals",
+]
 
 
 def rules() -> pd.DataFrame:
@@ -40,8 +52,11 @@ def evaluate(
     only: Iterable[str] | None = None,
     engine: _engine.Engine = "auto",
 ) -> pd.DataFrame:
-    """Run the rules (all, or ``only`` these ids) and return the findings, biggest saving first.
+    """Run the rules (all, or ``only`` these ids) and return the findings, ranked: security first,
+    then by severity (graded by impact, see ``insightkit.rules.severity``), then by saving.
 
+    ``estimated_savings_bytes`` is what each fix would save alone; ``counted_savings_bytes`` the part
+    of it that counts in the total, every key's bytes counted once (``savings_totals``).
     ``keys`` is the key table (with ``pattern`` when patterns were assigned) as pandas, pyarrow or a
     DuckDB relation; ``patterns`` is accepted for the Analysis contract — the rules read the per-key
     ``pattern`` column so that they also run on tables too big for memory. ``engine``: ``"auto"`` runs

@@ -9,6 +9,7 @@ the anti-pattern and the best practice, as data, run by the tests on every engin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,9 @@ from insightkit.rules.thresholds import Thresholds
 
 CATEGORIES = ("memory", "configuration", "code", "operations", "security")
 SEVERITIES = ("high", "medium", "low", "info")
+# Which memory a rule's saving gives back: bytes inside used_memory (keys, client buffers, the script
+# cache) or RSS the process holds beyond used_memory (fragmentation, allocator and process overheads).
+FREES = ("used_memory", "rss")
 
 
 def _num(value: Any) -> float | None:
@@ -28,9 +32,28 @@ def _num(value: Any) -> float | None:
         return None
 
 
+# major.minor[.patch], optionally with a suffix ("7.2.4", "8.0.0-rc1", "v6.2.14", "255.255.255")
+_VERSION = re.compile(r"v?(\d{1,4})\.(\d{1,4})(?:\.(\d{1,6}))?(?:[-+~_ ][0-9A-Za-z.+~_-]*)?")
+
+
+def known_version(text: Any) -> tuple[int, int, int] | None:
+    """A server version as (major, minor, patch), or None when ``text`` does not read as one.
+
+    Strict on purpose: "unknown", "7", "7.x", "" or a non-string give None, so that a rule asking
+    "is this version old?" stays silent instead of comparing against a made-up (0, 0, 0).
+    """
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
+        return None
+    match = _VERSION.fullmatch(str(text).strip())
+    if match is None:
+        return None
+    major, minor, patch = match.groups()
+    return int(major), int(minor), int(patch or 0)
+
+
 def parse_version(text: Any) -> tuple[int, int, int]:
-    parts = [int(p) if p.isdigit() else 0 for p in str(text or "0").split(".")[:3]]
-    return (*parts, 0, 0, 0)[:3]  # type: ignore[return-value]
+    """Like ``known_version``, with (0, 0, 0) for text that is not a version."""
+    return known_version(text) or (0, 0, 0)
 
 
 @dataclass
@@ -56,15 +79,24 @@ class Context:
 
     @property
     def family(self) -> str:
-        return str(self.server.get("family") or "redis")
+        family = self.server.get("family") or ("valkey" if self.info("server", "valkey_version") else None)
+        return str(family or "redis")
 
     @property
-    def version(self) -> tuple[int, int, int]:
-        version = self.server.get("version") or self.info("server", "redis_version")
+    def version_known(self) -> tuple[int, int, int] | None:
+        """The writing server's version as recorded (metadata server, else INFO, else the RDB), or
+        None when none is recorded or it does not read as a version."""
+        version = self.server.get("version") or self.info("server", "valkey_version")
+        version = version or self.info("server", "redis_version")
         if not version:
             rdb = self.metadata.get("rdb") or {}
             version = rdb.get("redis_version") if isinstance(rdb, Mapping) else None
-        return parse_version(version or "7.0")
+        return known_version(version)
+
+    @property
+    def version(self) -> tuple[int, int, int]:
+        """``version_known``, or 7.0 when unknown (the defaults most rules are written against)."""
+        return self.version_known or (7, 0, 0)
 
     @property
     def allocator(self) -> str:
@@ -110,6 +142,27 @@ class Context:
     def info_num(self, section: str, name: str) -> float | None:
         return _num(self.info(section, name))
 
+    def info_total(self, name: str) -> int | None:
+        """An INFO memory figure summed over a cluster's primaries or a fleet's files (else the one
+        server's); None when some of them lacks it."""
+        nodes = self.metadata.get("nodes")
+        if isinstance(nodes, list) and nodes:
+            values = [
+                _num(((n.get("info") or {}).get("memory") or {}).get(name))
+                for n in nodes
+                if isinstance(n, Mapping)
+            ]
+            if not values or any(v is None for v in values):
+                return None
+            return int(sum(v for v in values if v is not None))
+        value = self.info_num("memory", name)
+        return int(value) if value is not None else None
+
+    @property
+    def used_memory(self) -> int | None:
+        """INFO used_memory (summed over a cluster's primaries), or None when unknown."""
+        return self.info_total("used_memory")
+
     def config_name(self, name: str) -> str:
         """The spelling the writing server understands (ziplist before 7.0)."""
         if self.version < (7, 0, 0):
@@ -136,7 +189,10 @@ class Aggregates:
     patterns: int
     max_elements: int
     max_element_bytes: int
-    top_patterns: tuple[str, ...] = ()  # the offending patterns with the most memory, largest first
+    top_patterns: tuple[str, ...] = ()  # the offending patterns holding the most memory
+    # values of the optional ``owner`` / ``role`` columns among the offenders (library-owned keys)
+    owners: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -175,18 +231,31 @@ class Rule:
     library_keys: bool = True
     # a sentence about the offenders instead of "N keys in M patterns"
     detail: Callable[[Context, Aggregates], str] | None = None
+    frees: str = "used_memory"  # see FREES
+    # A priced finding is graded by its share of memory (rules.severity); ``risk`` is the level it keeps
+    # whatever its size, for what the bytes do not say (blocking commands, unbounded growth, a bug)
+    risk: str | None = None
 
     def __post_init__(self) -> None:
         if self.category not in CATEGORIES:
             raise ValueError(f"{self.id}: category {self.category!r}")
         if self.severity not in SEVERITIES:
             raise ValueError(f"{self.id}: severity {self.severity!r}")
+        if self.risk is not None and self.risk not in SEVERITIES:
+            raise ValueError(f"{self.id}: risk {self.risk!r}")
+        if self.frees not in FREES:
+            raise ValueError(f"{self.id}: frees {self.frees!r}")
         if (self.select is None) == (self.check is None):
             raise ValueError(f"{self.id}: a rule has either a key query or a snapshot check")
 
     @property
     def per_key(self) -> bool:
         return self.select is not None
+
+    @property
+    def priced(self) -> bool:
+        """Whether the rule prices a saving per key (snapshot rules price theirs in their check)."""
+        return self.saving is not None
 
     def fix_text(self, ctx: Context, agg: Aggregates | None = None) -> str:
         return self.fix if isinstance(self.fix, str) else self.fix(ctx, agg)

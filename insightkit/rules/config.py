@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import time
+
 import narwhals as nw
 
 from insightkit.rules import cost
 from insightkit.rules._expr import encoded, is_type
-from insightkit.rules.base import Case, Context, Finding, Rule, parse_version
+from insightkit.rules.base import Case, Context, Finding, Rule, known_version
 from insightkit.rules.owners import owners_present
 
 _LIVE = {"info": {"memory": {"used_memory": 50_000_000}}}
@@ -17,9 +20,17 @@ def _policy(ctx: Context) -> str | None:
     return str(value) if value is not None else None
 
 
-def _maxmemory_unset(ctx: Context) -> Finding | None:
+def _maxmemory(ctx: Context) -> int | None:
+    """maxmemory in bytes from the server's CONFIG, or None when it was not read."""
     value = ctx.config("maxmemory")
-    if value is None or int(float(value)) != 0:
+    try:
+        return int(float(value)) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _maxmemory_unset(ctx: Context) -> Finding | None:
+    if _maxmemory(ctx) != 0:
         return None
     used = ctx.info_num("memory", "used_memory") or 0
     return Finding(detail=f"maxmemory is 0 with {int(used):,} bytes used: growth is bounded only by the OS")
@@ -67,18 +78,19 @@ NOEVICTION_VOLATILE = Rule(
         "noeviction a full server rejects writes instead of evicting them. volatile-lru (or volatile-lfu) "
         "evicts only keys that carry a TTL. Where a job queue or broker (RQ, Celery, Sidekiq, BullMQ, "
         "dramatiq, huey, arq) keeps its keys, the finding explains why noeviction stays instead: "
-        "those libraries need it. Trade-off: evicted data must be recomputable."
+        "those libraries need it. Silent while maxmemory is 0 (no limit, so no policy ever applies; "
+        "maxmemory-unset covers that). Trade-off: evicted data must be recomputable."
     ),
     fix=lambda ctx, agg: _noeviction_fix(ctx),
-    gate=lambda ctx: _policy(ctx) == "noeviction",
+    gate=lambda ctx: _policy(ctx) == "noeviction" and (_maxmemory(ctx) or 0) > 0,
     select=lambda ctx: ~nw.col("expires_at").is_null(),
     fire=Case(
         keys=({"key": "c:1", "expires_at": 1_900_000_000_000},),
-        metadata={"config": {"maxmemory-policy": "noeviction"}},
+        metadata={"config": {"maxmemory-policy": "noeviction", "maxmemory": "1073741824"}},
     ),
     quiet=Case(
         keys=({"key": "c:1", "expires_at": 1_900_000_000_000},),
-        metadata={"config": {"maxmemory-policy": "volatile-lru"}},
+        metadata={"config": {"maxmemory-policy": "noeviction", "maxmemory": "0"}},
     ),
 )
 
@@ -166,31 +178,69 @@ UPGRADE_LISTPACK_SETS = Rule(
 )
 
 
+# Support windows, as the projects publish them (reviewed December 2026):
+# - Redis (SECURITY.md): 8.2.x, 8.0.x and 7.4.x get security fixes; 6.2.x "may be removed after the end
+#   of 2025"; everything else does not. RedisInsight's redisVersion check flags redis_version < 7.3
+#   ("upgrade to version 8 or above"), so flagging < 7.4 is at least as strict for every real release.
+# - Valkey (valkey.io/topics/releases): each minor gets bug and security fixes for 3 years from its
+#   first release; the table below gives each minor's end of maintenance.
+VALKEY_MAINTENANCE_END = {
+    (7, 2): "2027-04-16",
+    (8, 0): "2027-09-15",
+    (8, 1): "2028-03-31",
+    (9, 0): "2028-10-21",
+}
+
+
+def _reference_day(ctx: Context) -> dt.date:
+    """The day the question is asked for: the snapshot's, else today."""
+    ms = ctx.now_ms
+    seconds = ms / 1000 if ms is not None else time.time()
+    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC).date()
+
+
 def _outdated(ctx: Context) -> Finding | None:
-    if not (ctx.server.get("version") or ctx.info("server", "redis_version")):
+    version = ctx.version_known
+    if version is None:
+        return None  # no version recorded, or not one that reads as a version: no advice
+    shown = ".".join(map(str, version))
+    if ctx.family == "valkey":
+        minimum = known_version(ctx["min_recommended_valkey_version"])
+        if minimum is None:
+            return None
+        if version < minimum:
+            return Finding(detail=f"Valkey {shown} is older than {ctx['min_recommended_valkey_version']}")
+        end = VALKEY_MAINTENANCE_END.get(version[:2])
+        if end is None or _reference_day(ctx) <= dt.date.fromisoformat(end):
+            return None  # a maintained minor, or one newer than the table
+        return Finding(detail=f"Valkey {version[0]}.{version[1]} left maintenance on {end}")
+    minimum = known_version(ctx["min_recommended_version"])
+    if minimum is None or version >= minimum:
         return None
-    minimum = parse_version(ctx["min_recommended_version"])
-    if ctx.version >= minimum:
-        return None
-    return Finding(detail=f"server {'.'.join(map(str, ctx.version))} < {ctx['min_recommended_version']}")
+    return Finding(
+        detail=f"Redis {shown} < {ctx['min_recommended_version']}: no longer patched "
+        "(Redis patches 8.2.x, 8.0.x and 7.4.x; RedisInsight flags < 7.3)"
+    )
 
 
 OUTDATED = Rule(
     id="outdated-version",
-    title="Old server version",
+    title="Server version no longer maintained",
     category="operations",
     severity="medium",
     description=(
-        "Versions before 6.0 lack ACLs, TLS, client-side caching and the memory work of later releases "
-        "(listpacks everywhere in 7.0, listpack sets in 7.2, smaller dict entries in Valkey 8). They no "
-        "longer get security fixes. Trade-off: an upgrade needs testing."
+        "The server runs a release its project no longer patches: Redis fixes security issues in 7.4.x "
+        "and the 8.x lines only, Valkey maintains each minor for three years. Older releases also miss "
+        "memory work of later ones (listpacks everywhere in 7.0, listpack sets in 7.2, smaller keyspace "
+        "entries in Valkey 8 and new hash tables in 8.1). An unknown or unreadable version gives no "
+        "advice. Trade-off: an upgrade needs testing."
     ),
-    fix="Upgrade to a supported Redis (7.2+) or Valkey (8.x) release.",
+    fix="Upgrade to a maintained release: Redis 8.2 (or 7.4) / Valkey 8.1 or 9.0.",
     check=_outdated,
-    thresholds=("min_recommended_version",),
+    thresholds=("min_recommended_version", "min_recommended_valkey_version"),
     peers=("RedisInsight v2 redisVersion",),
-    fire=Case(metadata={"server": {"family": "redis", "version": "5.0.14"}}),
-    quiet=Case(metadata={"server": {"family": "redis", "version": "7.0.15"}}),
+    fire=Case(metadata={"server": {"family": "redis", "version": "6.2.14"}}),
+    quiet=Case(metadata={"server": {"family": "redis", "version": "8.2.3"}}),
 )
 
 RULES = [MAXMEMORY_UNSET, NOEVICTION_VOLATILE, VOLATILE_NO_TTL, SEVERAL_DBS, UPGRADE_LISTPACK_SETS, OUTDATED]

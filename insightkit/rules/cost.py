@@ -13,6 +13,8 @@ entry on Valkey 8.0, the key inside the value object from Valkey 8.1 and Redis 8
 
 from __future__ import annotations
 
+import math
+
 import narwhals as nw
 
 Steps = list[tuple[str, nw.Expr]]  # (temporary column, expression) evaluated in order; see engine
@@ -32,7 +34,7 @@ def floor_div(a: nw.Expr, b: nw.Expr | int) -> nw.Expr:
     return (a / b).floor().cast(nw.Int64)
 
 
-def ceil_div(a: nw.Expr, b: nw.Expr | int) -> nw.Expr:
+def ceil_div(a: nw.Expr, b: nw.Expr | float) -> nw.Expr:
     return (a / b).ceil().cast(nw.Int64)
 
 
@@ -218,3 +220,40 @@ def saving_steps(*parts: tuple[Steps, nw.Expr], saving: object) -> Steps:
     steps: Steps = [step for part in parts for step in part[0]]
     assert callable(saving)
     return [*steps, ("saving", saving(*[part[1] for part in parts]))]
+
+
+# --- sharding a big hash by crc32(field) % S ---------------------------------------------------------
+# crc32 spreads n fields over S shards like n balls over S bins: each shard's size is ~ Poisson(λ = n/S),
+# and the fullest of S shards sits about z·√λ above λ with z = √(2·ln S) (the expected maximum of S
+# normal deviates, a little on the safe side). S is the smallest shard count with
+#     λ + √(2·ln S)·√λ  <=  fill · hash-max-listpack-entries,
+# i.e. λ = ((√(z² + 4T) − z) / 2)² with T = fill · limit, S = ⌈n / λ⌉; z depends on S, so the pair is
+# iterated three times from S = ⌈n / T⌉ (it has converged by then: checked against a search over S).
+SHARD_ITERATIONS = 3
+
+
+def _shard_lambda(z: float, target: float) -> float:
+    return ((math.sqrt(z * z + 4 * target) - z) / 2) ** 2
+
+
+def hash_shards(fields: int, limit: int, fill: float) -> int:
+    """Shards for ``fields`` fields so that the fullest stays under ``fill`` of the listpack ``limit``."""
+    target = fill * limit
+    shards = max(1, math.ceil(fields / target))
+    for _ in range(SHARD_ITERATIONS):
+        z = math.sqrt(2 * math.log(max(shards, 2)))
+        shards = max(1, math.ceil(fields / _shard_lambda(z, target)))
+    return shards
+
+
+def hash_shard_steps(name: str, fields: nw.Expr, limit: int, fill: float) -> tuple[Steps, nw.Expr]:
+    """``hash_shards`` as staged expressions (the same arithmetic, one row per key)."""
+    target = fill * limit
+    col = f"{TEMP}{name}0"
+    steps: Steps = [(col, nw.max_horizontal(ceil_div(fields, target), nw.lit(1)))]
+    for i in range(1, SHARD_ITERATIONS + 1):
+        z = (nw.max_horizontal(nw.col(col), nw.lit(2)).log() * 2).sqrt()
+        lam = ((z * z + 4 * target).sqrt() - z) / 2
+        col = f"{TEMP}{name}{i}"
+        steps.append((col, nw.max_horizontal(ceil_div(fields, lam * lam), nw.lit(1))))
+    return steps, nw.col(col)

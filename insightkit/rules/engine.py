@@ -24,12 +24,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import narwhals as nw
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from insightkit.errors import ConfigurationError
-from insightkit.rules.base import SEVERITIES, Aggregates, Context, Rule
+from insightkit.rules import severity
+from insightkit.rules.base import Aggregates, Context, Rule
 from insightkit.rules.cost import TEMP, floor_div
 from insightkit.rules.owners import owner_columns, owners_of, unowned
 from insightkit.schema import PATTERN_COLUMN
@@ -52,11 +54,13 @@ DERIVED = (
     "owner",
     "role",
 )
+COUNTED = "counted_savings_bytes"
 RESULT_COLUMNS = [
     "rule",
     "title",
     "category",
     "severity",
+    "frees",
     SAVINGS,
     "offending_keys",
     "offending_patterns",
@@ -70,6 +74,9 @@ RESULT_COLUMNS = [
 ]
 #: One row per (rule, pattern) with offenders: what a finding is reduced from.
 PARTIAL_COLUMNS = ["rule", PATTERN_COLUMN, "keys", "memory", "savings", "max_elements", "max_element"]
+#: Optional key-table columns (library-owned keys: who owns them, what for) whose values among a rule's
+#: offenders reach its fix text (``Aggregates.owners`` / ``roles``); absent columns are simply skipped.
+OWNER_COLUMNS = ("owner", "role")
 #: Rows per slice when an eager (in-memory) table is walked: bounds the temporary columns.
 CHUNK_ROWS = 1 << 20
 #: From this many rows on, ``engine="auto"`` runs an in-memory table's rules on DuckDB.
@@ -156,6 +163,7 @@ class Globals:
     # has a variable part; cache_pattern / timeseries_pattern: matches that threshold's regex)
     per_pattern: nw.LazyFrame[Any]
     mass_seconds: nw.LazyFrame[Any]  # expiry_second → expiry_second_keys (only busy seconds)
+    memory_bytes: int = 0  # the key table's memory (severity's base when INFO is unknown)
 
     @classmethod
     def of(
@@ -166,6 +174,7 @@ class Globals:
         pattern_keys: nw.LazyFrame[Any],
         second_keys: nw.LazyFrame[Any],
         ctx: Context,
+        memory_bytes: int = 0,
     ) -> Globals:
         """From the key count, db range, keys per pattern and keys per expiry second (non-null)."""
         literal = nw.col(PATTERN_COLUMN).str.replace_all("*", "", literal=True)
@@ -183,15 +192,18 @@ class Globals:
             name.str.contains(str(ctx["timeseries_pattern_regex"])).alias("timeseries_pattern"),
         )
         busy = second_keys.filter(nw.col("expiry_second_keys") >= int(ctx["mass_expiry_keys"]))
-        return cls(n, db_min, bool(n) and db_min != db_max, per_pattern, busy)
+        return cls(n, db_min, bool(n) and db_min != db_max, per_pattern, busy, int(memory_bytes))
 
     @classmethod
     def measure(cls, frame: nw.LazyFrame[Any], ctx: Context) -> Globals:
         """From a ``_row_wise`` frame; eager engines get the small tables collected once."""
         totals = frame.select(
-            nw.len().alias("n"), nw.col("db").min().alias("lo"), nw.col("db").max().alias("hi")
+            nw.len().alias("n"),
+            nw.col("db").min().alias("lo"),
+            nw.col("db").max().alias("hi"),
+            nw.col("memory_bytes").sum().alias("memory"),
         ).collect()
-        n, lo, hi = (_int(v) for v in totals.row(0))
+        n, lo, hi, memory = (_int(v) for v in totals.row(0))
         measured = cls.of(
             n,
             lo,
@@ -201,6 +213,7 @@ class Globals:
             .group_by("expiry_second")
             .agg(nw.len().alias("expiry_second_keys")),
             ctx,
+            memory,
         )
         return dataclasses.replace(
             measured,
@@ -301,8 +314,15 @@ def _saving_steps(rule: Rule, ctx: Context) -> list[tuple[str, nw.Expr]]:
     return saving if isinstance(saving, list) else [(SAVINGS, saving)]
 
 
+def _footprint() -> nw.Expr:
+    """What deleting the key gives back: its MEMORY USAGE figure and its expires entry."""
+    return nw.col("memory_bytes") + nw.col("expires_bytes").fill_null(0)
+
+
 def _final_saving(expr: nw.Expr) -> nw.Expr:
-    return nw.max_horizontal(expr.fill_null(0), nw.lit(0)).round(0).cast(nw.Int64)
+    """A key's saving: never negative, and never more than deleting the key would free."""
+    bounded = nw.min_horizontal(nw.max_horizontal(expr.fill_null(0), nw.lit(0)), _footprint())
+    return bounded.round(0).cast(nw.Int64)
 
 
 def _condition(rule: Rule, ctx: Context) -> nw.Expr:
@@ -335,6 +355,7 @@ def _per_rule_partials(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context
     """Per (rule, pattern) totals: each rule filters (on an in-memory slice, or as one query on a lazy
     engine), then prices only its own rows."""
     found = []
+    owners = [c for c in OWNER_COLUMNS if c in chunk.collect_schema().names()]
     for rule in rules:
         off = _offending(chunk, rule, ctx)
         grouped = (
@@ -345,6 +366,7 @@ def _per_rule_partials(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context
                 nw.col(SAVINGS).sum().alias("savings"),
                 nw.col("num_elements").max().alias("max_elements"),
                 nw.col("largest_element_bytes").max().alias("max_element"),
+                *[nw.col(c).max().alias(c) for c in owners],
             )
             .collect()
             .to_pandas()
@@ -356,18 +378,21 @@ def _per_rule_partials(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context
 
 def _lazy_partials(
     frame: nw.LazyFrame[Any], measured: Globals, rules: list[Rule], ctx: Context
-) -> list[pd.DataFrame]:
+) -> tuple[list[pd.DataFrame], int]:
     """Per (rule, pattern) totals on a lazy engine: one query counts every rule's offenders (most rules
     find none), then each rule that fired gets one filtered group-by query of its own, joined only
-    with the global tables it reads."""
+    with the global tables it reads. Also returned: how many keys two or more priced rules select (the
+    keys whose savings could overlap; with none, savings need no second look)."""
     if not rules:
-        return []
+        return [], 0
     # CASE WHEN (null counts as not selected) rather than a COALESCE cast to an integer: ~25 % less
     # work per rule and row on DuckDB
-    selections = [
-        nw.when(_condition(rule, ctx)).then(1).otherwise(0).sum().alias(f"{TEMP}n{i}")
-        for i, rule in enumerate(rules)
-    ]
+    flags = [nw.when(_condition(rule, ctx)).then(1).otherwise(0) for rule in rules]
+    selections = [flag.sum().alias(f"{TEMP}n{i}") for i, flag in enumerate(flags)]
+    priced = [flag for flag, rule in zip(flags, rules, strict=True) if rule.priced]
+    if len(priced) >= 2:
+        several = nw.when(nw.sum_horizontal(*priced) >= 2).then(1).otherwise(0).sum()
+        selections.append(several.alias(f"{TEMP}several"))
     needs = measured.joins_of_each(frame, rules, ctx)
     patterns, seconds = any(p for p, _ in needs), any(s for _, s in needs)
     counts = measured.attach(frame, patterns=patterns, seconds=seconds).select(*selections).collect()
@@ -377,7 +402,7 @@ def _lazy_partials(
             patterns, seconds = needs[i]
             attached = measured.attach(frame, patterns=patterns, seconds=seconds)
             found += _per_rule_partials(attached, [rule], ctx)
-    return found
+    return found, _int(counts[f"{TEMP}several"].item()) if len(priced) >= 2 else 0
 
 
 def partials(keys: Any, rules: list[Rule], ctx: Context, measured: Globals | None = None) -> pd.DataFrame:
@@ -387,22 +412,156 @@ def partials(keys: Any, rules: list[Rule], ctx: Context, measured: Globals | Non
     over all of it; by default they are measured over ``keys``.
     """
     frame = _row_wise(to_lazy(keys))
-    measured = measured or Globals.measure(frame, ctx)
+    return _partials_of(frame, measured or Globals.measure(frame, ctx), rules, ctx)[0]
+
+
+def _partials_of(
+    frame: nw.LazyFrame[Any], measured: Globals, rules: list[Rule], ctx: Context
+) -> tuple[pd.DataFrame, int | None]:
+    """The partials, and how many keys two or more priced rules select (None: not counted)."""
     found: list[pd.DataFrame] = []
+    several: int | None = None
     if _is_eager(frame):
         for chunk in _slices(frame):
             found += _per_rule_partials(measured.attach(chunk), rules, ctx)
     else:
-        found += _lazy_partials(frame, measured, rules, ctx)
+        lazy, several = _lazy_partials(frame, measured, rules, ctx)
+        found += lazy
+    text = ("rule", PATTERN_COLUMN, *OWNER_COLUMNS)
     if not found:
-        return pd.DataFrame(
+        empty = pd.DataFrame(
             {
-                c: pd.Series(dtype="object" if c in ("rule", PATTERN_COLUMN) else "int64")
-                for c in PARTIAL_COLUMNS
+                c: pd.Series(dtype="object" if c in text else "int64")
+                for c in PARTIAL_COLUMNS + list(OWNER_COLUMNS)
             }
         )
-    combined = pd.concat(found, ignore_index=True)[PARTIAL_COLUMNS]
-    return combined.astype({PATTERN_COLUMN: "object", "rule": "object"})
+        return empty, several
+    combined = pd.concat(found, ignore_index=True)
+    for column in OWNER_COLUMNS:  # the same columns from every partition, whatever it holds
+        if column not in combined.columns:
+            combined[column] = None
+    columns = PARTIAL_COLUMNS + list(OWNER_COLUMNS)
+    return combined[columns].astype(dict.fromkeys(text, "object")), several
+
+
+# --- savings counted once ------------------------------------------------------------------------
+# A key that several findings price (big-lists and list-compression on one list) gives its bytes to
+# the total once. The fixes are applied in the order the findings are listed; each prices the same
+# share of a key it would save alone, of what the earlier ones left: a key of m bytes (memory_bytes +
+# expires_bytes) with savings s1, s2, … counts s1 for the first finding, s2·(1 − s1/m) for the second,
+# s3·(1 − s1/m)(1 − s2/m) for the third, so m·(1 − Π(1 − si/m)) <= m in all. Keys priced by one finding
+# only count their own saving; only keys two or more findings price are looked at again.
+OVERLAP = "overlap"
+
+
+def claimants(result: pd.DataFrame) -> list[Rule]:
+    """The key rules whose findings price a saving, in the order the findings are listed."""
+    from insightkit.rules import registry
+
+    rules = [registry.BY_ID.get(str(r)) for r in result.loc[result[SAVINGS] > 0, "rule"]]
+    return [r for r in rules if r is not None and r.per_key]
+
+
+def overlaps(keys: Any, rules: list[Rule], ctx: Context, measured: Globals | None = None) -> pd.DataFrame:
+    """Per rule of ``rules`` (in order): the bytes of its saving that earlier rules already claimed on
+    the same keys (``overlap``, a float). Partitions of a table may be summed."""
+    frame = _row_wise(to_lazy(keys))
+    return _overlaps_of(frame, measured or Globals.measure(frame, ctx), rules, ctx)
+
+
+def _overlaps_of(
+    frame: nw.LazyFrame[Any], measured: Globals, rules: list[Rule], ctx: Context
+) -> pd.DataFrame:
+    claimed = np.zeros(len(rules))
+    if len(rules) >= 2:
+        if _is_eager(frame):
+            for chunk in _slices(frame):
+                claimed += _eager_overlaps(measured.attach(chunk), rules, ctx)
+        else:
+            claimed += _lazy_overlaps(frame, measured, rules, ctx)
+    return pd.DataFrame({"rule": [r.id for r in rules], OVERLAP: claimed})
+
+
+def _selected_columns(rules: list[Rule], ctx: Context) -> list[nw.Expr]:
+    return [
+        nw.when(_condition(r, ctx)).then(1).otherwise(0).alias(f"{TEMP}sel{i}") for i, r in enumerate(rules)
+    ]
+
+
+def _several(rules: list[Rule]) -> nw.Expr:
+    return nw.sum_horizontal(*[nw.col(f"{TEMP}sel{i}") for i in range(len(rules))]) >= 2
+
+
+def _lazy_overlaps(
+    frame: nw.LazyFrame[Any], measured: Globals, rules: list[Rule], ctx: Context
+) -> np.ndarray:
+    """One query: the keys two or more rules select, each rule's saving on them (its steps wrapped in
+    CASE WHEN selected, so a step only ever sees the rows it was written for), composed in order."""
+    patterns, seconds = measured.joins_for(frame, rules, ctx)
+    multi = measured.attach(frame, patterns=patterns, seconds=seconds)
+    multi = multi.with_columns(*_selected_columns(rules, ctx)).filter(_several(rules))
+    if not _int(multi.select(nw.len()).collect().item()):
+        return np.zeros(len(rules))  # a cheap count first: pricing steps cost more to plan than to run
+    for i, rule in enumerate(rules):
+        selected = nw.col(f"{TEMP}sel{i}") == 1
+        steps = _saving_steps(rule, ctx)
+        for name, expr in steps[:-1]:
+            multi = multi.with_columns(nw.when(selected).then(expr).alias(name))
+        final = nw.when(selected).then(_final_saving(steps[-1][1])).otherwise(0)
+        multi = multi.with_columns(final.alias(f"{TEMP}s{i}"))
+        temporary = sorted({name for name, _ in steps[:-1]})
+        if temporary:
+            multi = multi.drop(*temporary)
+    footprint = nw.max_horizontal(_footprint(), nw.lit(1))
+    claims = []
+    for i in range(len(rules)):
+        saving = nw.col(f"{TEMP}s{i}")
+        if i:
+            claims.append((saving * (1 - nw.col(f"{TEMP}left{i - 1}"))).sum().alias(f"{TEMP}o{i}"))
+        left = 1 - saving / footprint
+        multi = multi.with_columns(
+            (left if i == 0 else nw.col(f"{TEMP}left{i - 1}") * left).alias(f"{TEMP}left{i}")
+        )
+    if not claims:
+        return np.zeros(len(rules))
+    row = multi.select(*claims).collect().row(0)
+    return np.array([0.0, *(float(v or 0.0) for v in row)])
+
+
+def _eager_overlaps(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) -> np.ndarray:
+    """An in-memory slice: the rows two or more rules select, each rule priced on its own rows (as its
+    partials were), composed in order with numpy."""
+    multi = chunk.with_columns(*_selected_columns(rules, ctx)).filter(_several(rules)).collect()
+    if len(multi) == 0:
+        return np.zeros(len(rules))
+    row_id = f"{TEMP}row"
+    multi = multi.with_row_index(row_id)
+    savings = np.zeros((len(multi), len(rules)))
+    for i, rule in enumerate(rules):
+        mine = _offending(multi.lazy().filter(nw.col(f"{TEMP}sel{i}") == 1), rule, ctx)
+        got = mine.select(row_id, SAVINGS).collect().to_pandas()
+        savings[got[row_id].to_numpy(dtype="int64"), i] = got[SAVINGS].to_numpy(dtype="float64")
+    memory = multi.select(_footprint().alias("m")).to_pandas()["m"].to_numpy(dtype="float64")
+    left = 1 - savings / np.maximum(memory, 1)[:, None]
+    before = np.cumprod(np.hstack([np.ones((len(multi), 1)), left[:, :-1]]), axis=1)
+    return np.asarray((savings * (1 - before)).sum(axis=0), dtype="float64")
+
+
+def count_once(result: pd.DataFrame, overlap: pd.DataFrame) -> pd.DataFrame:
+    """``counted_savings_bytes``: the part of each finding's saving that counts in the total — its own
+    saving less what earlier findings already claimed on the same keys (``overlaps``)."""
+    claimed = overlap.groupby("rule")[OVERLAP].sum() if len(overlap) else pd.Series(dtype="float64")
+    taken = result["rule"].map(claimed).fillna(0.0).round().astype("int64")
+    counted = (result[SAVINGS].astype("int64") - taken).clip(lower=0)
+    out = result.copy()
+    out.insert(list(out.columns).index(SAVINGS) + 1, COUNTED, counted.astype("int64"))
+    return out
+
+
+def _distinct(frame: pd.DataFrame | pd.Series, column: str) -> tuple[str, ...]:
+    if not isinstance(frame, pd.DataFrame) or column not in frame.columns:
+        return ()
+    return tuple(sorted({str(v) for v in frame[column] if v is not None and not pd.isna(v)}))
 
 
 def _row(
@@ -422,6 +581,7 @@ def _row(
         "title": rule.title,
         "category": rule.category,
         "severity": rule.severity,
+        "frees": rule.frees,
         SAVINGS: int(savings),
         "offending_keys": int(keys),
         "offending_patterns": int(patterns),
@@ -435,17 +595,21 @@ def _row(
     }
 
 
-def findings(rules: list[Rule], parts: pd.DataFrame, ctx: Context) -> pd.DataFrame:
+def findings(rules: list[Rule], parts: pd.DataFrame, ctx: Context, key_memory: int = 0) -> pd.DataFrame:
     """Reduce partials (from any number of slices or partitions) and snapshot checks into findings.
 
-    One row per rule that fired, largest saving first, then by severity, then in rule order.
+    One row per rule that fired, graded and ranked by ``severity.rank`` (security first, then by
+    severity, then by saving); ``key_memory`` (the key table's memory) is the share's base when the
+    snapshot carries no INFO.
     """
+    owner_facts = {c: (c, "first") for c in OWNER_COLUMNS if c in parts.columns}
     per_pattern = parts.groupby(["rule", PATTERN_COLUMN], dropna=False, sort=False).agg(
         keys=("keys", "sum"),
         memory=("memory", "sum"),
         savings=("savings", "sum"),
         max_elements=("max_elements", "max"),
         max_element=("max_element", "max"),
+        **owner_facts,
     )
     fired = set(per_pattern.index.get_level_values("rule"))
     found: list[dict[str, Any]] = []
@@ -454,6 +618,8 @@ def findings(rules: list[Rule], parts: pd.DataFrame, ctx: Context) -> pd.DataFra
             if rule.id not in fired:
                 continue
             mine = per_pattern.xs(rule.id, level="rule")
+            by_memory = mine["memory"].astype("int64").sort_values(ascending=False, kind="stable")
+            top = [str(p) for p in by_memory.head(5).index]
             agg = Aggregates(
                 keys=_int(mine["keys"].sum()),
                 memory_bytes=_int(mine["memory"].sum()),
@@ -461,10 +627,10 @@ def findings(rules: list[Rule], parts: pd.DataFrame, ctx: Context) -> pd.DataFra
                 patterns=len(mine),
                 max_elements=_int(mine["max_elements"].max()),
                 max_element_bytes=_int(mine["max_element"].max()),
+                top_patterns=tuple(top),
+                owners=_distinct(mine, "owner"),
+                roles=_distinct(mine, "role"),
             )
-            by_memory = mine["memory"].astype("int64").sort_values(ascending=False, kind="stable")
-            top = [str(p) for p in by_memory.head(5).index]
-            agg = dataclasses.replace(agg, top_patterns=tuple(top))
             detail = f"{agg.keys:,} keys in {agg.patterns:,} patterns"
             if rule.detail is not None:
                 detail = rule.detail(ctx, agg) or detail
@@ -480,11 +646,7 @@ def findings(rules: list[Rule], parts: pd.DataFrame, ctx: Context) -> pd.DataFra
     result = pd.DataFrame(found, columns=RESULT_COLUMNS)
     if result.empty:
         return result.astype({SAVINGS: "int64", "offending_keys": "int64"})
-    rank = result["severity"].map({s: i for i, s in enumerate(SEVERITIES)})
-    ordered = result.assign(_rank=rank).sort_values(
-        [SAVINGS, "_rank"], ascending=[False, True], kind="stable"
-    )
-    return ordered.drop(columns="_rank").reset_index(drop=True)
+    return severity.rank(severity.grade(result, ctx, key_memory))
 
 
 def active(rules: list[Rule], ctx: Context) -> list[Rule]:
@@ -521,11 +683,14 @@ def run(
     thresholds: Mapping[str, Any] | None,
     engine: Engine = "auto",
 ) -> pd.DataFrame:
-    """One row per rule that fired, largest saving first, then by severity."""
+    """One row per rule that fired, ranked (``severity.rank``), each saving also counted once."""
     ctx = Context.build(metadata, thresholds)
     running = active(rules, ctx)
-    table = on_engine(keys, engine)
-    return findings(running, partials(table, [r for r in running if r.per_key], ctx), ctx)
+    frame, measured = prepare(on_engine(keys, engine), ctx)
+    parts, several = _partials_of(frame, measured, [r for r in running if r.per_key], ctx)
+    result = findings(running, parts, ctx, measured.memory_bytes)
+    claims = claimants(result) if several != 0 else []  # no key two priced rules select: nothing shared
+    return count_once(result, _overlaps_of(frame, measured, claims, ctx))
 
 
 def offending_rows(

@@ -104,6 +104,7 @@ BIG_STRING = Rule(
     ),
     thresholds=("big_string_bytes",),
     peers=("RedisInsight v2 bigStrings", "RedisInsight v1 compress-values"),
+    risk="medium",  # a big value blocks the server while it is written, read, replicated or deleted
     fire=Case(
         keys=(
             {
@@ -120,27 +121,38 @@ BIG_STRING = Rule(
 )
 
 
+def _shards(ctx: Context) -> tuple[int, float]:
+    return int(ctx["hash-max-listpack-entries"]), float(ctx["shard_fill"])
+
+
 def _shard_saving(ctx: Context) -> cost.Steps:
-    """Split into shards of hash-max-listpack-entries fields, each a listpack."""
-    per = int(ctx["hash-max-listpack-entries"])
-    shards = f"{cost.TEMP}shards"
-    blob = cost.listpack_steps("lp", nw.lit(2 * per), nw.col("element_bytes") / nw.col(shards), ctx.allocator)
+    """Split into ``cost.hash_shards`` shards by crc32(field): each a listpack of n/S fields, each
+    shard a key of the server generation's layout."""
+    limit, fill = _shards(ctx)
+    shard_steps, shards = cost.hash_shard_steps("shards", nw.col("num_elements"), limit, fill)
+    per_shard = nw.col("num_elements") / shards
+    blob = cost.listpack_steps("lp", per_shard * 2, nw.col("element_bytes") / shards, ctx.allocator)
     key = cost.key_steps("skey", nw.col("key_len") + 4, ctx.allocator, ctx.key_layout)
     fits = (nw.col("largest_element_bytes") <= ctx["hash-max-listpack-value"]) & encoded("hashtable")
 
     def saving(blob_bytes: nw.Expr, key_bytes: nw.Expr) -> nw.Expr:
-        after = nw.col(shards) * (blob_bytes + key_bytes)
+        after = shards * (blob_bytes + key_bytes)
         return nw.when(fits).then(nw.col("value_bytes") - after).otherwise(0)
 
-    first: cost.Steps = [(shards, cost.ceil_div(nw.col("num_elements"), per))]
-    return [*first, *cost.saving_steps(blob, key, saving=saving)]
+    return [*shard_steps, *cost.saving_steps(blob, key, saving=saving)]
 
 
-def _shard_fix(kind: str, example: str) -> Callable[[Context, Aggregates | None], str]:
-    def fix(ctx: Context, agg: Aggregates | None) -> str:
-        return example.format(per=ctx["hash-max-listpack-entries"])
-
-    return fix
+def _shard_fix(ctx: Context, agg: Aggregates | None) -> str:
+    limit, fill = _shards(ctx)
+    fields = max(int(agg.max_elements if agg is not None else 0), int(ctx["big_hash_elements"]) + 1)
+    shards = cost.hash_shards(fields, limit, fill)
+    return (
+        "Shard by field hash: HSET big:{shard} field value with shard = crc32(field) % S, where S is the "
+        f"smallest count with n/S + sqrt(2 ln S * n/S) <= {fill:g} * {limit} (the fullest shard of a "
+        f"crc32 split stays under {fill:.0%} of hash-max-listpack-entries, room to grow):\n"
+        f"  largest offender: {fields:,} fields: {shards} shards of ~{fields // shards} fields\n"
+        "  insightkit.rules.cost.hash_shards(n, limit, fill) gives S for any n"
+    )
 
 
 BIG_HASH = Rule(
@@ -151,19 +163,20 @@ BIG_HASH = Rule(
     description=(
         "A hash with many thousand fields is one key on one shard: HGETALL/DEL block the server, it "
         "cannot be spread over a cluster, and in hashtable form each field costs a dict entry and two "
-        "sds strings. Sharding it into buckets that stay under hash-max-listpack-entries turns the "
-        "hashtable into listpacks; the saving is priced for that layout (when values fit the listpack "
-        "value limit). Trade-off: HGETALL/HLEN over the whole object need one call per shard."
+        "sds strings. Sharding it by crc32(field) into enough buckets that even the fullest stays under "
+        "hash-max-listpack-entries (with shard_fill headroom: crc32 buckets are uneven, so n/limit "
+        "buckets would leave about half of them over the limit) turns the hashtable into listpacks; the "
+        "saving is priced for that layout (when values fit the listpack value limit). Trade-off: "
+        "HGETALL/HLEN over the whole object need one call per shard."
     ),
-    fix=_shard_fix(
-        "hash",
-        "Shard by field hash: HSET big:{{shard}} field value with shard = crc32(field) % ceil(fields/{per})",
-    ),
+    fix=_shard_fix,
     select=lambda ctx: is_type("hash") & (nw.col("num_elements") > ctx["big_hash_elements"]),
     saving=_shard_saving,
-    thresholds=("big_hash_elements", "hash-max-listpack-entries"),
+    thresholds=("big_hash_elements", "hash-max-listpack-entries", "shard_fill"),
+    mechanical=True,
     peers=("RedisInsight v1/v2 bigHashes / shardHashes", "RedisInsight v1 shard-big-hashes-to-small-hashes"),
     library_keys=False,
+    risk="medium",  # HGETALL/DEL block the server whatever the hash saves
     fire=Case(keys=({"key": "catalog", "type": "hash", "encoding": "hashtable", "num_elements": 50_000},)),
     quiet=Case(keys=({"key": "catalog", "type": "hash", "encoding": "hashtable", "num_elements": 3000},)),
 )
@@ -193,6 +206,7 @@ BIG_SET = Rule(
     mechanical=True,
     peers=("RedisInsight v2 bigSets", "RedisInsight v1 switch-to-bloom-filter"),
     library_keys=False,
+    risk="medium",  # SMEMBERS/SINTER/DEL block the server whatever the set saves
     fire=Case(
         keys=(
             {

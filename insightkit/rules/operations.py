@@ -1,6 +1,10 @@
 """MEMORY DOCTOR's checks and RedisInsight's INFO-based ones: fragmentation, peak, buffers, scripts.
 
-These read ``metadata["info"]`` from a live snapshot; on a file snapshot they stay silent.
+These read ``metadata["info"]`` from a live snapshot; on a file snapshot they stay silent. Like MEMORY
+DOCTOR (object.c, getMemoryDoctorReport), the checks it makes on a sizeable instance — fragmentation and
+RSS ratios, peak, client and replica buffers — stay silent while ``used_memory`` (zmalloc_used_memory,
+the doctor's ``total_allocated``; not the peak) is below 5 MiB, where the doctor reports only that the
+instance is nearly empty (small-instance).
 """
 
 from __future__ import annotations
@@ -13,14 +17,20 @@ MB = 1024 * 1024
 
 
 def _mem(**fields: float) -> dict[str, object]:
-    return {"info": {"memory": dict(fields)}}
+    return {"info": {"memory": {"used_memory": 200 * MB, **fields}}}
+
+
+def _sizeable(ctx: Context) -> bool:
+    """MEMORY DOCTOR's floor: used_memory known and at least small_instance_bytes (5 MiB)."""
+    used = ctx.info_num("memory", "used_memory")
+    return used is not None and used >= ctx["small_instance_bytes"]
 
 
 def _fragmentation(ctx: Context) -> Finding | None:
     ratio = ctx.info_num("memory", "mem_fragmentation_ratio")
     rss = ctx.info_num("memory", "used_memory_rss")
     used = ctx.info_num("memory", "used_memory")
-    if ratio is None or rss is None or used is None:
+    if ratio is None or rss is None or used is None or not _sizeable(ctx):
         return None
     waste = ctx.info_num("memory", "mem_fragmentation_bytes") or rss - used
     if ratio <= ctx["fragmentation_ratio"] or waste <= ctx["fragmentation_bytes"]:
@@ -42,8 +52,9 @@ FRAGMENTATION = Rule(
     ),
     fix="CONFIG SET activedefrag yes   # jemalloc builds; else fail over to a freshly synced replica",
     check=_fragmentation,
-    thresholds=("fragmentation_ratio", "fragmentation_bytes"),
+    thresholds=("fragmentation_ratio", "fragmentation_bytes", "small_instance_bytes"),
     peers=("MEMORY DOCTOR high fragmentation",),
+    frees="rss",
     fire=Case(metadata=_mem(mem_fragmentation_ratio=2.0, used_memory_rss=400 * MB, used_memory=200 * MB)),
     quiet=Case(metadata=_mem(mem_fragmentation_ratio=1.05, used_memory_rss=210 * MB, used_memory=200 * MB)),
 )
@@ -53,7 +64,7 @@ def _ratio_check(ratio_field: str, bytes_field: str, threshold: str) -> Callable
     def check(ctx: Context) -> Finding | None:
         ratio = ctx.info_num("memory", ratio_field)
         waste = ctx.info_num("memory", bytes_field)
-        if ratio is None or waste is None:
+        if ratio is None or waste is None or not _sizeable(ctx):
             return None
         if ratio <= ctx[threshold] or waste <= ctx["fragmentation_bytes"]:
             return None
@@ -77,8 +88,9 @@ ALLOCATOR_FRAGMENTATION = Rule(
     ),
     fix="CONFIG SET activedefrag yes",
     check=_ratio_check("allocator_frag_ratio", "allocator_frag_bytes", "allocator_fragmentation_ratio"),
-    thresholds=("allocator_fragmentation_ratio", "fragmentation_bytes"),
+    thresholds=("allocator_fragmentation_ratio", "fragmentation_bytes", "small_instance_bytes"),
     peers=("MEMORY DOCTOR high allocator fragmentation",),
+    frees="rss",
     fire=Case(metadata=_mem(allocator_frag_ratio=1.3, allocator_frag_bytes=50 * MB)),
     quiet=Case(metadata=_mem(allocator_frag_ratio=1.01, allocator_frag_bytes=1 * MB)),
 )
@@ -95,8 +107,9 @@ RSS_OVERHEAD = Rule(
     ),
     fix="echo never > /sys/kernel/mm/transparent_hugepage/enabled   # and check fork frequency",
     check=_ratio_check("rss_overhead_ratio", "rss_overhead_bytes", "allocator_fragmentation_ratio"),
-    thresholds=("allocator_fragmentation_ratio", "fragmentation_bytes"),
+    thresholds=("allocator_fragmentation_ratio", "fragmentation_bytes", "small_instance_bytes"),
     peers=("MEMORY DOCTOR high process RSS overhead",),
+    frees="rss",
     fire=Case(metadata=_mem(rss_overhead_ratio=1.5, rss_overhead_bytes=80 * MB)),
     quiet=Case(metadata=_mem(rss_overhead_ratio=1.0, rss_overhead_bytes=0)),
 )
@@ -114,8 +127,9 @@ ALLOCATOR_RSS = Rule(
     ),
     fix="MEMORY PURGE",
     check=_ratio_check("allocator_rss_ratio", "allocator_rss_bytes", "allocator_fragmentation_ratio"),
-    thresholds=("allocator_fragmentation_ratio", "fragmentation_bytes"),
+    thresholds=("allocator_fragmentation_ratio", "fragmentation_bytes", "small_instance_bytes"),
     peers=("MEMORY DOCTOR high allocator RSS overhead",),
+    frees="rss",
     fire=Case(metadata=_mem(allocator_rss_ratio=1.4, allocator_rss_bytes=40 * MB)),
     quiet=Case(metadata=_mem(allocator_rss_ratio=1.02, allocator_rss_bytes=2 * MB)),
 )
@@ -124,7 +138,7 @@ ALLOCATOR_RSS = Rule(
 def _peak(ctx: Context) -> Finding | None:
     peak = ctx.info_num("memory", "used_memory_peak")
     used = ctx.info_num("memory", "used_memory")
-    if not peak or not used or peak <= used * ctx["peak_ratio"]:
+    if not peak or not used or peak <= used * ctx["peak_ratio"] or not _sizeable(ctx):
         return None
     return Finding(detail=f"peak {int(peak):,} B is {peak / used:.1f}× the {int(used):,} B used now")
 
@@ -141,7 +155,7 @@ PEAK = Rule(
     ),
     fix="MEMORY STATS / INFO memory at peak times; MEMORY PURGE returns freed pages to the OS (jemalloc).",
     check=_peak,
-    thresholds=("peak_ratio",),
+    thresholds=("peak_ratio", "small_instance_bytes"),
     peers=("MEMORY DOCTOR peak",),
     fire=Case(metadata=_mem(used_memory_peak=900 * MB, used_memory=300 * MB)),
     quiet=Case(metadata=_mem(used_memory_peak=310 * MB, used_memory=300 * MB)),
@@ -151,7 +165,7 @@ PEAK = Rule(
 def _client_buffers(ctx: Context) -> Finding | None:
     total = ctx.info_num("memory", "mem_clients_normal")
     clients = ctx.info_num("clients", "connected_clients")
-    if not total or not clients:
+    if not total or not clients or not _sizeable(ctx):
         return None
     average = total / clients
     if average <= ctx["client_buffer_bytes"]:
@@ -175,10 +189,16 @@ CLIENT_BUFFERS = Rule(
     ),
     fix='CONFIG SET client-output-buffer-limit "normal 64mb 16mb 60"; CLIENT LIST shows omem/qbuf per client',
     check=_client_buffers,
-    thresholds=("client_buffer_bytes",),
+    thresholds=("client_buffer_bytes", "small_instance_bytes"),
     peers=("MEMORY DOCTOR big client buffers",),
+    risk="medium",  # buffers count against maxmemory: a burst of them evicts keys or refuses writes
     fire=Case(
-        metadata={"info": {"memory": {"mem_clients_normal": 50 * MB}, "clients": {"connected_clients": 10}}}
+        metadata={
+            "info": {
+                "memory": {"mem_clients_normal": 50 * MB, "used_memory": 200 * MB},
+                "clients": {"connected_clients": 10},
+            }
+        }
     ),
     quiet=Case(
         metadata={"info": {"memory": {"mem_clients_normal": 400_000}, "clients": {"connected_clients": 10}}}
@@ -189,7 +209,7 @@ CLIENT_BUFFERS = Rule(
 def _replica_buffers(ctx: Context) -> Finding | None:
     total = ctx.info_num("memory", "mem_clients_slaves")
     replicas = ctx.info_num("replication", "connected_slaves")
-    if not total or not replicas or total / replicas <= ctx["replica_buffer_bytes"]:
+    if not total or not replicas or total / replicas <= ctx["replica_buffer_bytes"] or not _sizeable(ctx):
         return None
     return Finding(detail=f"{int(replicas)} replicas hold {int(total):,} B of output buffers")
 
@@ -206,10 +226,15 @@ REPLICA_BUFFERS = Rule(
     ),
     fix="Check replica lag (INFO replication); size client-output-buffer-limit replica for the write rate.",
     check=_replica_buffers,
-    thresholds=("replica_buffer_bytes",),
+    thresholds=("replica_buffer_bytes", "small_instance_bytes"),
     peers=("MEMORY DOCTOR big replica buffers",),
     fire=Case(
-        metadata={"info": {"memory": {"mem_clients_slaves": 80 * MB}, "replication": {"connected_slaves": 2}}}
+        metadata={
+            "info": {
+                "memory": {"mem_clients_slaves": 80 * MB, "used_memory": 200 * MB},
+                "replication": {"connected_slaves": 2},
+            }
+        }
     ),
     quiet=Case(
         metadata={"info": {"memory": {"mem_clients_slaves": 40_000}, "replication": {"connected_slaves": 2}}}
@@ -320,8 +345,8 @@ SMALL_INSTANCE = Rule(
     check=_small,
     thresholds=("small_instance_bytes",),
     peers=("MEMORY DOCTOR empty instance",),
-    fire=Case(metadata=_mem(used_memory=900_000)),
-    quiet=Case(metadata=_mem(used_memory=900 * MB)),
+    fire=Case(metadata={"info": {"memory": {"used_memory": 900_000}}}),
+    quiet=Case(metadata={"info": {"memory": {"used_memory": 900 * MB}}}),
 )
 
 RULES = [

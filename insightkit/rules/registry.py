@@ -49,7 +49,9 @@ def table() -> pd.DataFrame:
                 "rule": r.id,
                 "title": r.title,
                 "category": r.category,
-                "severity": r.severity,
+                "severity": r.severity,  # findings that price bytes are graded (rules.severity)
+                "risk": r.risk,  # the least a priced finding of this rule is graded
+                "frees": r.frees,  # used_memory or rss: which total its saving enters
                 "description": r.description,
                 "family": family_of[r.id],
                 "per_key": r.per_key,

@@ -1,11 +1,33 @@
-"""Security rules read from the live server's CONFIG: no password, open admin commands, exposure."""
+"""Security rules read from the live server's CONFIG and ACL LIST: users without a password, open admin
+commands, exposure."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from insightkit.rules.base import Case, Context, Finding, Rule
 
 
+def _acl_users(ctx: Context) -> list[Mapping[str, Any]] | None:
+    """The snapshot's ACL users (metadata["acl"], see acquire.serverinfo.parse_acl_list), or None."""
+    users = ctx.metadata.get("acl")
+    if not isinstance(users, list):
+        return None
+    return [u for u in users if isinstance(u, Mapping) and u.get("user")]
+
+
+def _open_to_anyone(user: Mapping[str, Any]) -> bool:
+    return bool(user.get("enabled")) and bool(user.get("nopass"))
+
+
 def _no_password(ctx: Context) -> Finding | None:
+    users = _acl_users(ctx)
+    if users is not None:  # ACL LIST says it directly (and knows a disabled default user)
+        default = next((u for u in users if u.get("user") == "default"), None)
+        if default is None or not _open_to_anyone(default):
+            return None
+        return Finding(detail="the default user is on with nopass: every connection is authenticated")
     if "requirepass" in (ctx.metadata.get("config_missing") or []):
         return None
     value = ctx.config("requirepass")
@@ -32,6 +54,56 @@ NO_PASSWORD = Rule(
 )
 
 _ADMIN = ("FLUSHALL", "FLUSHDB", "KEYS", "CONFIG", "DEBUG", "SHUTDOWN", "MODULE")
+
+
+def _nopass_users(ctx: Context) -> Finding | None:
+    users = _acl_users(ctx)
+    if not users:
+        return None
+    named = [u for u in users if u.get("user") != "default" and _open_to_anyone(u)]
+    if not named:
+        return None
+    names = ", ".join(
+        str(u["user"]) + (" (all keys and commands)" if u.get("all_keys") and u.get("all_commands") else "")
+        for u in named[:10]
+    )
+    more = f" and {len(named) - 10} more" if len(named) > 10 else ""
+    return Finding(detail=f"{len(named)} enabled ACL user(s) with nopass: {names}{more}")
+
+
+ACL_NOPASS = Rule(
+    id="acl-nopass-users",
+    title="ACL users that need no password",
+    category="security",
+    severity="high",
+    description=(
+        "An enabled ACL user with nopass accepts AUTH <user> <anything>: whoever can reach the port and "
+        "knows (or guesses) the user name gets that user's keys and commands. Worker and service users "
+        "created for convenience (ACL SETUSER worker on nopass …) are the usual case; the default user "
+        "is no-password's finding. Read from ACL LIST on a live snapshot (Redis/Valkey >= 6); silent "
+        "when ACL LIST was not allowed. Trade-off: clients of these users need a password."
+    ),
+    fix="ACL SETUSER <user> resetpass >long-random-secret   # or ACL SETUSER <user> off; then ACL SAVE",
+    check=_nopass_users,
+    peers=("RedisInsight v2 setPassword (ACL users)",),
+    fire=Case(
+        metadata={
+            "acl": [
+                {"user": "default", "enabled": True, "nopass": False, "passwords": 1},
+                {"user": "worker", "enabled": True, "nopass": True, "passwords": 0},
+            ]
+        }
+    ),
+    quiet=Case(
+        metadata={
+            "acl": [
+                {"user": "default", "enabled": True, "nopass": True, "passwords": 0},
+                {"user": "worker", "enabled": True, "nopass": False, "passwords": 1},
+                {"user": "old", "enabled": False, "nopass": True, "passwords": 0},
+            ]
+        }
+    ),
+)
 
 
 def _dangerous(ctx: Context) -> Finding | None:
@@ -95,4 +167,4 @@ EXPOSED = Rule(
     quiet=Case(metadata={"config": {"protected-mode": "yes", "bind": "127.0.0.1"}}),
 )
 
-RULES = [NO_PASSWORD, DANGEROUS_COMMANDS, EXPOSED]
+RULES = [NO_PASSWORD, ACL_NOPASS, DANGEROUS_COMMANDS, EXPOSED]

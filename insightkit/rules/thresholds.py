@@ -47,7 +47,8 @@ INSIGHTKIT_DEFAULTS: dict[str, Any] = {
     "long_list_elements": 1000,  # list compression pays off from here
     "small_string_value_bytes": 200,
     "small_string_pattern_keys": 1000,
-    "bucket_size": 100,  # fields per bucket when small strings are folded into hashes
+    "bucket_size": 100,
+    "shard_fill": 0.85,  # big-hashes: the fullest crc32 shard stays under this share of the listpack limit  # fields per bucket when small strings are folded into hashes
     "long_key_prefix_chars": 16,
     "long_key_pattern_keys": 1000,
     "short_prefix_chars_per_segment": 2,
@@ -61,6 +62,7 @@ INSIGHTKIT_DEFAULTS: dict[str, Any] = {
     "many_keys": 1_000_000,
     "tiny_key_memory_bytes": 200,
     "mass_expiry_keys": 10_000,
+    "stream_node_bytes_target": 1024,  # stream-node-max-bytes the preallocation rule proposes
     "stream_pending": 1000,
     "stream_stale_idle_s": 86_400,
     "stream_consumers": 100,
@@ -83,7 +85,12 @@ INSIGHTKIT_DEFAULTS: dict[str, Any] = {
     "result_store_entries": 1000,  # entries of one result store (huey's hash, BullMQ's completed set)
     "connected_clients": 100,
     "small_instance_bytes": 5 * 1024 * 1024,
-    "min_recommended_version": "6.0",
+    # severity of priced findings by their share of memory (insightkit.rules.severity)
+    "severity_high_share": 0.10,
+    "severity_medium_share": 0.01,
+    "severity_min_bytes": 1024 * 1024,
+    "min_recommended_version": "7.4",  # Redis: the oldest line still patched (SECURITY.md)
+    "min_recommended_valkey_version": "7.2",  # Valkey: older "Valkey" versions do not exist
 }
 
 _ALIASES = {
