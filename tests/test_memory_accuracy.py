@@ -190,6 +190,26 @@ def test_live_snapshot_prices_compressed_lists_from_config(flavour: str) -> None
     assert abs(result.total_error) <= 0.02, result.per_key
 
 
+@pytest.mark.parametrize("flavour", MEASURED)
+def test_live_snapshot_prices_stream_nodes_from_config(flavour: str) -> None:
+    """A stream's open node is preallocated to min(4096, stream-node-max-bytes): the snapshot reads the
+    setting from CONFIG, so small streams on a server set to 1024 are priced at 1 KB nodes, not 4 KB."""
+    with running_server(flavour, args=["--stream-node-max-bytes", "1024"]) as server:
+        client = server.client()
+        keys = [f"ikmem:result:{i}" for i in range(40)]
+        for i, key in enumerate(keys):
+            for j in range(1 + i % 3):
+                client.xadd(key, {"status": "finished", "value": "x" * (i % 60), "n": j})
+        live = accuracy.measure(client, [k.encode() for k in keys])
+        analysis = insightkit.analyze(server.url, method="dump", progress=False)
+    rows = analysis.keys.astype({"memory_bytes": "int64"})
+    result = accuracy.compare(live, rows)
+    assert analysis.metadata["rdb"]["memory_model"]["stream_prealloc"] == 1024
+    assert result.median_abs_error <= 0.01, result.per_key
+    assert abs(result.total_error) <= 0.02, result.per_key
+    assert (live["actual"] < 3000).all()  # no 4 KB preallocation: these streams really hold 1 KB nodes
+
+
 def test_dataset_overhead_in_metadata() -> None:
     """The decoder's per-db keyspace figures against MEMORY STATS, and what the Summary adds on top.
 

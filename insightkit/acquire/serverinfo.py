@@ -117,6 +117,15 @@ class ServerInfo:
             return 0
 
     @property
+    def stream_node_max_bytes(self) -> int:
+        """``stream-node-max-bytes`` from CONFIG (0 when unknown): what a stream's open node is
+        preallocated to (at most 4096 bytes)."""
+        try:
+            return max(0, int(self.config.get("stream-node-max-bytes") or 0))
+        except ValueError:
+            return 0
+
+    @property
     def cluster_enabled(self) -> bool:
         return str(self.info.get("cluster", {}).get("cluster_enabled", "0")) == "1"
 

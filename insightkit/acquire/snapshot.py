@@ -95,6 +95,7 @@ class NodeSnapshot:
                     verify_checksum=self.verify_checksum,
                     allocator=info.allocator,
                     list_compress_depth=info.list_compress_depth,
+                    stream_node_max_bytes=info.stream_node_max_bytes,
                     threads=threads,
                 )
                 yield from reader

@@ -192,3 +192,5 @@ cdef class MemoryModel:
     cdef void idmp_producer(self, KeyFacts* facts, int64_t pid_len, int64_t entries) noexcept nogil
     cdef void idmp_entry(self, KeyFacts* facts, int64_t iid_len) noexcept nogil
     cdef int64_t _rdb15_value(self, KeyFacts* facts, MemBreakdown* out, int64_t value) noexcept nogil
+    cdef int live_stream_prealloc    # what a live server preallocates a stream's open node to
+    cdef int64_t sz_nack             # sizeof(streamNACK) as MEMORY USAGE counts it

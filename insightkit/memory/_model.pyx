@@ -177,14 +177,24 @@ cdef class MemoryModel:
         self.sz_dict = 96 if self.gen == GEN_R62 else (0 if self.gen == GEN_V81 else 56)
         self.sz_qlnode = 32 if self.gen == GEN_R62 else 40
         self.sz_stream = 40 if redis_equiv < (7, 0) else 80
+        if family == "redis" and v >= (8, 6):
+            # + alloc_size, the group-reference index (cgroups_ref, min_cgroup_last_id and its flag)
+            # and the idempotent-producer fields (duration, max entries, producers rax, two counters)
+            self.sz_stream = 160
+        elif family == "redis" and v >= (8, 2):
+            self.sz_stream = 112  # + cgroups_ref, min_cgroup_last_id and its flag (measured on 8.2.3)
+        # a pending entry (streamNACK): delivery time, count, consumer; Redis 8.2 adds the entry's node
+        # in the group-reference index (measured on 8.2.3: 8 bytes more per pending entry)
+        self.sz_nack = NACK + (8 if family == "redis" and v >= (8, 2) else 0)
         self.sz_cgroup = 32 if redis_equiv < (7, 0) else 40
         self.sz_consumer = 32 if redis_equiv >= (7, 2) else 24
-        # Streams: the node being appended to is created with 4096 bytes and keeps them (measured on
-        # 6.2 and 7.0 alike); nodes loaded from an RDB are exact, so a freshly restarted server is
-        # lower by that much for each stream until the next XADD.
-        if stream_prealloc < 0:
-            stream_prealloc = 4096 if state == "live" else 0
-        self.stream_prealloc = stream_prealloc
+        # Streams: the node being appended to is created with min(4096, stream-node-max-bytes) bytes
+        # and keeps them (measured on 6.2, 7.0, 8.2, Valkey 8.1 and 9.1); nodes loaded from an RDB are
+        # exact, so a freshly restarted server is lower by that much for each stream until the next
+        # XADD. `stream_prealloc` >= 0 is what a live server preallocates (model_for derives it from
+        # CONFIG's stream-node-max-bytes).
+        self.live_stream_prealloc = 4096 if stream_prealloc < 0 else stream_prealloc
+        self.stream_prealloc = self.live_stream_prealloc if state == "live" else 0
         self.zsl_header = self.alloc(ZSL_NODE_BASE + ZSL_LEVEL * ZSL_MAXLEVEL)
         if self.zset_node_member:
             # Valkey 9.1 node: score, backward, member sds (here an empty one) inline, then the levels
@@ -202,7 +212,7 @@ cdef class MemoryModel:
             raise ValueError(f"state must be 'live' or 'loaded', got {value!r}")
         self._state = value
         self.live = value == "live"
-        self.stream_prealloc = 4096 if self.live else 0
+        self.stream_prealloc = self.live_stream_prealloc if self.live else 0
 
     def _init_generation(self, str family, tuple v):
         """The per-generation facts beyond `gen` (see the comments where each is used)."""
@@ -597,7 +607,7 @@ cdef class MemoryModel:
         return STREAM_ID * elements + RAX_NODE_COST * (elements + ms_runs + 1.0)
 
     cdef void stream_group(self, KeyFacts* facts, int64_t name_len, int64_t pel, int64_t ms_runs) noexcept nogil:
-        facts.stream_cg_alloc += self.sz_cgroup + <int64_t>self._rax_bytes(pel, ms_runs) + NACK * pel
+        facts.stream_cg_alloc += self.sz_cgroup + <int64_t>self._rax_bytes(pel, ms_runs) + self.sz_nack * pel
         facts.stream_cg_calls += 1
 
     cdef void stream_consumer(self, KeyFacts* facts, int64_t name_len, int64_t pel, int64_t ms_runs) noexcept nogil:
@@ -622,7 +632,7 @@ cdef class MemoryModel:
         # millisecond change every 4 PEL entries (bursts of XADDs read together)
         if groups > 0:
             value += groups * (self.sz_cgroup + <int64_t>self._rax_bytes(pel / groups, 1.0 + pel / groups / 4.0))
-            value += NACK * facts.stream_pel
+            value += self.sz_nack * facts.stream_pel
         if consumers > 0:
             value += consumers * (self.sz_consumer + <int64_t>self._rax_bytes(pel / consumers, 1.0 + pel / consumers / 4.0))
         value += facts.stream_name_bytes

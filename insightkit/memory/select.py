@@ -17,7 +17,8 @@ from insightkit.memory._model import ALLOCATORS, MemoryModel
 from insightkit.versions import parse_version, rdb_writers
 
 parse_server_version = parse_version  # the memory package's historical name
-UNSTABLE_MAJOR = 255  # redis' unstable branch reports version 255.255.255
+UNSTABLE_MAJOR = 255
+STREAM_PREALLOC_MAX = 4096  # a new stream node's listpack is created with at most this many bytes  # redis' unstable branch reports version 255.255.255
 
 
 def choose(
@@ -82,6 +83,7 @@ def model_for(
     *,
     valkey_ver: str | None = None,
     list_compress_depth: int = 0,
+    stream_node_max_bytes: int = 0,
     state: str = "live",
 ) -> MemoryModel:
     """The model for a snapshot's writer (see ``choose``); ``model.description`` says what and why.
@@ -90,6 +92,8 @@ def model_for(
     > 0 are LZF-compressed quicklist nodes taken to be held compressed in memory. ``state`` is
     ``"live"`` (collections as their write commands left them, the default: what the writer reports)
     or ``"loaded"`` (as right after loading this RDB, e.g. on a restarted server or a replica).
+    ``stream_node_max_bytes`` is the writer's ``stream-node-max-bytes`` (CONFIG; 0 = unknown or no
+    limit): a live stream's open node is preallocated to ``min(4096, stream-node-max-bytes)``.
     """
     chosen = choose(redis_ver, rdb_version, allocator, server_version, valkey_ver)
     major, minor = (int(p) for p in chosen["version"].split("."))
@@ -98,6 +102,7 @@ def model_for(
         (major, minor),
         chosen["allocator"],
         list_compress_depth=list_compress_depth,
+        stream_prealloc=min(STREAM_PREALLOC_MAX, stream_node_max_bytes) if stream_node_max_bytes > 0 else -1,
         state=state,
     )
     model.description = {**chosen, **model.describe()}

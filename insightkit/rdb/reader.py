@@ -50,6 +50,7 @@ class RdbReader:
         allocator: str | None = None,
         server_version: str | None = None,
         list_compress_depth: int = 0,
+        stream_node_max_bytes: int = 0,
         memory_state: str = "live",
         threads: int | None = None,
     ) -> None:
@@ -67,6 +68,7 @@ class RdbReader:
         self._allocator = allocator
         self._server_version = server_version
         self._list_compress_depth = list_compress_depth
+        self._stream_node_max_bytes = stream_node_max_bytes
         self._memory_state = memory_state
         self._decoder = Decoder(batch_size, verify_checksum, self._on_header)
         self._verify = verify_checksum
@@ -97,6 +99,7 @@ class RdbReader:
             self._allocator,
             self._server_version,
             self._list_compress_depth,
+            self._stream_node_max_bytes,
             self._memory_state,
         )
         description = getattr(self._model, "description", None) or {}
@@ -255,6 +258,7 @@ def _pick_model(
     allocator: str | None,
     server_version: str | None,
     list_compress_depth: int,
+    stream_node_max_bytes: int,
     state: str,
 ) -> Any:
     """The memory model for the writer. File-derived hints that the model rejects (a garbled aux
@@ -270,13 +274,20 @@ def _pick_model(
             server_version,
             valkey_ver=valkey_ver,
             list_compress_depth=list_compress_depth,
+            stream_node_max_bytes=stream_node_max_bytes,
             state=state,
         )
     except ConfigurationError:
         if server_version is not None:
             raise
         return model_for(
-            None, rdb_version, allocator, None, list_compress_depth=list_compress_depth, state=state
+            None,
+            rdb_version,
+            allocator,
+            None,
+            list_compress_depth=list_compress_depth,
+            stream_node_max_bytes=stream_node_max_bytes,
+            state=state,
         )
 
 
@@ -306,6 +317,7 @@ def read_rdb(
     allocator: str | None = None,
     server_version: str | None = None,
     list_compress_depth: int = 0,
+    stream_node_max_bytes: int = 0,
     memory_state: str = "live",
     threads: int | None = None,
 ) -> RdbReader:
@@ -314,7 +326,9 @@ def read_rdb(
     ``allocator`` ("jemalloc"/"libc") and ``server_version`` (e.g. "7.0" or "valkey-8.1") override what
     the file says about its writer; they decide encoding names and the memory model.
     ``list_compress_depth`` is the writer's ``list-compress-depth`` (CONFIG; not in the file): with it,
-    interior quicklist nodes are priced as held LZF-compressed. ``memory_state`` is ``"live"`` (the
+    interior quicklist nodes are priced as held LZF-compressed. ``stream_node_max_bytes`` is its
+    ``stream-node-max-bytes`` (CONFIG; 0 = unknown): a live stream's open node is priced preallocated to
+    ``min(4096, stream-node-max-bytes)``. ``memory_state`` is ``"live"`` (the
     default: collections sized as their write commands left them) or ``"loaded"`` (as a server sizes
     them right after loading this file, e.g. after a restart or DEBUG RELOAD). ``threads``: decoding
     threads (default 2 on a machine with a second core, else 1): runs of keys are decoded in parallel,
@@ -327,6 +341,7 @@ def read_rdb(
         allocator=allocator,
         server_version=server_version,
         list_compress_depth=list_compress_depth,
+        stream_node_max_bytes=stream_node_max_bytes,
         memory_state=memory_state,
         threads=threads,
     )
