@@ -594,7 +594,7 @@ cdef int _sk_stream(const unsigned char* p, int64_t* pos, int64_t end, int t) no
 
 
 cdef int _sk_module_ops(const unsigned char* p, int64_t* pos, int64_t end) noexcept nogil:
-    """A module value's opcodes up to and including EOF (what _skip_module_opcodes reads)."""
+    """A module value's opcodes up to and including EOF (what _skip_module_ops reads)."""
     cdef int64_t op, v
     cdef int st
     while True:
@@ -1866,7 +1866,7 @@ cdef class Decoder:
         return n
 
     cdef int _skip_module_ops(self) except -1 nogil:
-        """A module value's opcodes up to EOF (the nogil twin of _skip_module_opcodes)."""
+        """A module value's opcodes up to EOF (nogil: the segment decoders and the lead decoder alike)."""
         cdef int64_t op, at
         while True:
             at = self.pos
@@ -2093,25 +2093,6 @@ cdef class Decoder:
             chars.append(chr(_MODULE_CHARSET[(module_id >> (64 - 6 * (j + 1))) & 63]))
         return "".join(chars)
 
-    cdef int _skip_module_opcodes(self) except -1:
-        cdef int64_t op
-        while True:
-            op = self._plain_len()
-            if op == 0:
-                return 0
-            if op == 1 or op == 2:
-                self._plain_len()
-            elif op == 3:
-                self._need(4)
-                self.pos += 4
-            elif op == 4:
-                self._need(8)
-                self.pos += 8
-            elif op == 5:
-                self._skip_str()
-            else:
-                self._fail(f"unknown module value opcode {op}")
-
     cdef int _module_aux(self) except -1:
         cdef bint enc
         cdef uint64_t mid = self._len(&enc)
@@ -2122,7 +2103,7 @@ cdef class Decoder:
         if when_op != 2:
             self._fail(f"MODULE_AUX 'when' has opcode {when_op}, expected 2")
         self._plain_len()
-        self._skip_module_opcodes()
+        self._skip_module_ops()
         name = self._module_name(mid)
         if name not in self.modules:
             self.modules.append(name)
@@ -2542,7 +2523,7 @@ cdef class Decoder:
         cdef int idx
         if enc:
             self._fail("bad module id")
-        self._skip_module_opcodes()
+        self._skip_module_ops()
         name = self._module_name(mid)
         if name not in self.modules:
             self.modules.append(name)
