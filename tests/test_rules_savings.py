@@ -347,6 +347,65 @@ def _config(name: str, value: int) -> Callable[[redis.Redis], object]:
     return lambda c: c.config_set(name, value)
 
 
+# --- keys that a fix removes or shrinks: TTLs, idle keys, big values, streams ----------------------------
+DAY = 86_400
+LRU = ("--maxmemory-policy", "allkeys-lru")  # the snapshot carries idle times only under an LRU policy
+
+
+ORDER_STREAMS = 4
+
+
+def _unacked_orders(c: redis.Redis) -> None:
+    """Order streams fed by a pipelined producer; three billing workers read 500 entries at a time and
+    crash before XACK (3,000 pending entries a stream)."""
+    for i in range(ORDER_STREAMS):
+        _pipe(
+            c,
+            (
+                lambda p, i=i, j=j: p.xadd(f"orders:{i}", {"order": str(j), "status": "new"})
+                for j in range(3000)
+            ),
+        )
+        c.xgroup_create(f"orders:{i}", "billing", id="0")
+        for worker in range(3):
+            for _ in range(2):
+                c.xreadgroup("billing", f"billing-{worker}", {f"orders:{i}": ">"}, count=500)
+
+
+def _ack_everything(c: redis.Redis) -> None:
+    for i in range(ORDER_STREAMS):
+        while pending := c.xpending_range(f"orders:{i}", "billing", "-", "+", 1000):
+            c.xack(f"orders:{i}", "billing", *[row["message_id"] for row in pending])
+
+
+DEVICES = 400
+
+
+def _abandoned_alert_groups(c: redis.Redis) -> None:
+    """Per-device alert streams whose notifier group's two consumers read 24 entries and died; nothing
+    touched the streams since (3 s against a stream_stale_idle_s of 2)."""
+    for i in range(DEVICES):
+        _pipe(
+            c,
+            (lambda p, i=i, j=j: p.xadd(f"device:{i}:alerts", {"temp": str(20 + j % 7)}) for j in range(30)),
+        )
+    _pipe(
+        c, (lambda p, i=i: p.xgroup_create(f"device:{i}:alerts", "notifier", id="0") for i in range(DEVICES))
+    )
+    for i in range(DEVICES):
+        for consumer in ("a", "b"):
+            c.xreadgroup("notifier", f"notifier-{i % 7}-{consumer}", {f"device:{i}:alerts": ">"}, count=12)
+    time.sleep(3)
+
+
+def _destroy_dead_groups(c: redis.Redis, finding: pd.Series, offenders: pd.DataFrame) -> None:
+    """The fix's XINFO GROUPS, then XGROUP DESTROY of each group (all its consumers are gone)."""
+    assert "XGROUP DESTROY" in str(finding["fix"])
+    for key in offenders["key"].astype(str):
+        for group in c.xinfo_groups(key):
+            c.xgroup_destroy(key, group["name"])
+
+
 # How many keys each scenario builds: a rule must list every one of them.
 OFFENDERS = {
     "set-listpack-value": 1500,
@@ -366,6 +425,8 @@ OFFENDERS = {
     "big-lists": 4,
     "untrimmed-streams": 3,
     "stream-node-preallocation": RQ_JOBS,
+    "stream-large-pel": ORDER_STREAMS,
+    "stream-stale-pel": DEVICES,
 }
 
 SCENARIOS = [
@@ -417,6 +478,26 @@ SCENARIOS = [
             reload=False,
         )
         for flavour in ("redis70", "redis62", "valkey81", "redis82", "valkey91")
+    ),
+    # XACK frees each pending entry's NACK and tree nodes; Redis 8.2 adds its group-reference index
+    *(
+        Scenario(
+            "stream-large-pel", _unacked_orders, _ack_everything, flavour=flavour, reload=flavour == "redis70"
+        )
+        for flavour in ("redis70", "redis82", "valkey91")
+    ),
+    *(
+        Scenario(
+            "stream-stale-pel",
+            _abandoned_alert_groups,
+            _destroy_dead_groups,
+            flavour=flavour,
+            reload=flavour == "redis70",
+            args=LRU,
+            thresholds={"stream_stale_idle_s": 2},
+            reads_offenders=True,
+        )
+        for flavour in ("redis70", "redis82")
     ),
 ]
 
