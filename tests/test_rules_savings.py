@@ -13,6 +13,8 @@ How the measurements are kept to the data:
 
 from __future__ import annotations
 
+import json
+import random
 import re
 import time
 import zlib
@@ -352,6 +354,34 @@ DAY = 86_400
 LRU = ("--maxmemory-policy", "allkeys-lru")  # the snapshot carries idle times only under an LRU policy
 
 
+def _product(i: int) -> dict[str, Any]:
+    return {
+        "id": i,
+        "name": f"Product {i}",
+        "price": round(i % 97 + 0.99, 2),
+        "stock": i % 13,
+        "tags": ["sale", "new", "eco"][: i % 4],
+        "description": "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * (i % 3 + 1),
+    }
+
+
+def _catalog_pages(c: redis.Redis) -> None:
+    """JSON pages of 900 products each (~150 KB, well over big_string_bytes), beside small keys."""
+    rng = random.Random(17)
+    for page in range(12):
+        items = [{**_product(j), "rating": round(rng.uniform(1, 5), 1)} for j in range(page, page + 900)]
+        c.set(f"catalog:page:{page}", json.dumps({"page": page, "items": items}))
+    _pipe(c, (lambda p, i=i: p.set(f"user:{i}", f"u{i}") for i in range(3000)))
+
+
+def _compress_pages(c: redis.Redis) -> None:
+    """The fix: compress in the client (zlib, gzip's deflate) before SET."""
+    for page in range(12):
+        value = c.get(f"catalog:page:{page}")
+        assert value is not None
+        c.set(f"catalog:page:{page}", zlib.compress(value, 6))
+
+
 ORDER_STREAMS = 4
 
 
@@ -406,6 +436,45 @@ def _destroy_dead_groups(c: redis.Redis, finding: pd.Series, offenders: pd.DataF
             c.xgroup_destroy(key, group["name"])
 
 
+HOSTS, SAMPLES = 20, 2000
+
+
+def _cpu_metrics_in_zsets(c: redis.Redis) -> None:
+    """A sample every 10 s per host as a zset member "<ms>:<value>" scored by its time."""
+    rng = random.Random(5)
+    start = 1_790_000_000_000
+    for host in range(HOSTS):
+        samples = {
+            f"{start + j * 10_000}:{rng.uniform(0, 100):.2f}": start + j * 10_000 for j in range(SAMPLES)
+        }
+        items = list(samples.items())
+        _pipe(
+            c,
+            (
+                lambda p, host=host, k=k, items=items: p.zadd(
+                    f"metrics:cpu:host{host}", dict(items[k : k + 500])
+                )
+                for k in range(0, SAMPLES, 500)
+            ),
+        )
+
+
+def _metrics_to_streams(c: redis.Redis) -> None:
+    """The fix's "XADD with MINID trimming" (RedisTimeSeries is not among the servers here): each
+    series as a stream with the sample time as its ID and the value as its one field."""
+    for host in range(HOSTS):
+        key = f"metrics:cpu:host{host}"
+        rows = c.zrange(key, 0, -1, withscores=True)
+        c.delete(key)
+        _pipe(
+            c,
+            (
+                lambda p, key=key, m=m, t=t: p.xadd(key, {"v": m.decode().split(":")[1]}, id=f"{int(t)}-0")
+                for m, t in rows
+            ),
+        )
+
+
 # How many keys each scenario builds: a rule must list every one of them.
 OFFENDERS = {
     "set-listpack-value": 1500,
@@ -425,8 +494,10 @@ OFFENDERS = {
     "big-lists": 4,
     "untrimmed-streams": 3,
     "stream-node-preallocation": RQ_JOBS,
+    "big-strings": 12,
     "stream-large-pel": ORDER_STREAMS,
     "stream-stale-pel": DEVICES,
+    "zset-time-series": HOSTS,
 }
 
 SCENARIOS = [
@@ -479,6 +550,7 @@ SCENARIOS = [
         )
         for flavour in ("redis70", "redis62", "valkey81", "redis82", "valkey91")
     ),
+    Scenario("big-strings", _catalog_pages, _compress_pages),
     # XACK frees each pending entry's NACK and tree nodes; Redis 8.2 adds its group-reference index
     *(
         Scenario(
@@ -499,6 +571,7 @@ SCENARIOS = [
         )
         for flavour in ("redis70", "redis82")
     ),
+    Scenario("zset-time-series", _cpu_metrics_in_zsets, _metrics_to_streams),
 ]
 
 
