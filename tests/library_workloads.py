@@ -204,6 +204,24 @@ def django_workload(server: Server, *, objects: int = 400, sessions: int = 60) -
     return {"objects": objects, "sessions": sessions}
 
 
+def django_cache(url: str, **params: Any) -> Any:
+    """A django-redis cache on ``url`` with its own ``TIMEOUT``/``VERSION``/… (``params``), whatever
+    the process' Django settings name as the default cache."""
+    import django
+    from django.conf import settings
+
+    if not settings.configured:
+        settings.configure(
+            SECRET_KEY="insightkit-test",
+            USE_TZ=True,
+            CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
+        )
+        django.setup()
+    from django_redis.cache import RedisCache
+
+    return RedisCache(url, params)
+
+
 urlpatterns: list[Any] = []
 
 

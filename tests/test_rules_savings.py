@@ -8,7 +8,10 @@ How the measurements are kept to the data:
   XACK, EXPIRE) would show as 24 KB more memory;
 - ``used_memory`` is read from a fresh connection after the other clients are closed: their query and
   reply buffers (a pipelined build, a library's connection pool) are no data, and the server accounts a
-  client's buffers with a lag (clientsCron). redis-py and the libraries reconnect on their next command.
+  client's buffers with a lag (clientsCron). redis-py and the libraries reconnect on their next command;
+- time cannot be moved on a server, so "idle for a day" is made either by RESTORE … IDLETIME (what a
+  migration does; the value comes back as an RDB load leaves it) or, where a rule's horizon is a
+  threshold, by lowering it to 2 seconds and waiting 3.
 """
 
 from __future__ import annotations
@@ -354,6 +357,35 @@ DAY = 86_400
 LRU = ("--maxmemory-policy", "allkeys-lru")  # the snapshot carries idle times only under an LRU policy
 
 
+def _url(client: redis.Redis) -> str:
+    kwargs = client.connection_pool.connection_kwargs
+    return f"redis://{kwargs['host']}:{kwargs['port']}/0"
+
+
+def _age(c: redis.Redis, seconds: int, keys: list[str] | None = None) -> None:
+    """Make keys idle for ``seconds``: RESTORE … IDLETIME with their own payload and TTL (the server's
+    LRU clock cannot be moved; the values come back as an RDB load leaves them)."""
+    names = keys if keys is not None else [k.decode() for k in c.scan_iter(count=1000)]
+    for start in range(0, len(names), 500):
+        chunk = names[start : start + 500]
+        read = c.pipeline(transaction=False)
+        for name in chunk:
+            read.pttl(name)
+            read.dump(name)
+        out = read.execute()
+        write = c.pipeline(transaction=False)
+        for name, ttl, payload in zip(chunk, out[0::2], out[1::2], strict=True):
+            write.restore(name, max(int(ttl), 0), payload, replace=True, idletime=seconds)
+        write.execute()
+
+
+def _expire_all(c: redis.Redis) -> None:
+    """Wait out TTLs of 1 s, then let lazy expiry take what the active cycle left."""
+    time.sleep(2.5)
+    for _ in c.scan_iter(count=1000):
+        pass
+
+
 def _product(i: int) -> dict[str, Any]:
     return {
         "id": i,
@@ -380,6 +412,118 @@ def _compress_pages(c: redis.Redis) -> None:
         value = c.get(f"catalog:page:{page}")
         assert value is not None
         c.set(f"catalog:page:{page}", zlib.compress(value, 6))
+
+
+SESSIONS = 5000
+
+
+def _sessions_expired_in_place(c: redis.Redis) -> None:
+    """Sessions whose TTL ran out while the active expiry cycle fell behind (here: switched off with
+    DEBUG SET-ACTIVE-EXPIRE 0), beside live tokens and users."""
+    c.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    _pipe(
+        c, (lambda p, i=i: p.set(f"session:{i}", f"s{i:06d}:" + "x" * 120, px=1000) for i in range(SESSIONS))
+    )
+    _pipe(c, (lambda p, i=i: p.set(f"token:{i}", "t" * 60, ex=DAY) for i in range(3000)))
+    _pipe(c, (lambda p, i=i: p.set(f"user:{i}", f"u{i}") for i in range(3000)))
+    time.sleep(1.5)
+
+
+def _scan_patterns(c: redis.Redis, finding: pd.Series) -> None:
+    """The fix's "SCAN the pattern to trigger lazy expiry", on the patterns the finding lists."""
+    for pattern in finding["top_patterns"]:
+        for _ in c.scan_iter(match=str(pattern), count=1000):
+            pass
+
+
+CACHE_ENTRIES, IDLE_ENTRIES = 5500, 3500
+
+
+def _cache_without_ttl(c: redis.Redis) -> None:
+    """Product cache entries written without a TTL; most were not read for three days."""
+    _pipe(
+        c, (lambda p, i=i: p.set(f"cache:product:{i}", json.dumps(_product(i))) for i in range(CACHE_ENTRIES))
+    )
+    _pipe(
+        c,
+        (lambda p, i=i: p.hset(f"user:{i}", mapping={"name": f"u{i}", "plan": "free"}) for i in range(2500)),
+    )
+    _age(c, 3 * DAY, [f"cache:product:{i}" for i in range(IDLE_ENTRIES)])
+
+
+def _expire_as_if_written_with_ttl(c: redis.Redis, finding: pd.Series, offenders: pd.DataFrame) -> None:
+    """The fix's EXPIRE key 3600 as if SET … EX 3600 had written each entry when it was last used: an
+    entry idle longer than that is gone (EXPIRE with a time in the past deletes), the others keep
+    3600 s minus their idle time."""
+    ttl = 3600
+    assert "EX 3600" in str(finding["fix"])
+    pairs = zip(offenders["key"].astype(str), offenders["lru_idle_s"].fillna(0).astype(int), strict=True)
+    _pipe(c, (lambda p, k=k, idle=idle: p.expire(k, ttl - idle) for k, idle in pairs))
+
+
+def _archive_and_idle(c: redis.Redis) -> None:
+    """Orders and reports nobody read for 40 days beside users read today (6,000 keys; 4,500 remain, so
+    the keyspace table keeps its size: a reload would shrink it at once, a live server only below
+    10 % fill)."""
+    _pipe(
+        c,
+        (
+            lambda p, i=i: p.hset(
+                f"order:{i}", mapping={"status": "shipped", "total": f"{i * 3}.50", "items": "sku-1,sku-2"}
+            )
+            for i in range(2000)
+        ),
+    )
+    _pipe(c, (lambda p, i=i: p.set(f"report:{i}", f"report {i}: " + "r" * 300) for i in range(500)))
+    _pipe(c, (lambda p, i=i: p.set(f"user:{i}", f"u{i}") for i in range(3500)))
+    _age(c, 40 * DAY, [f"order:{i}" for i in range(0, 2000, 2)] + [f"report:{i}" for i in range(500)])
+
+
+def _cold_under_lfu(c: redis.Redis) -> None:
+    """Under allkeys-lfu: documents whose access counter decayed to 0 beside hot ones (RESTORE … FREQ
+    sets the counter the decay would have left)."""
+    _pipe(c, (lambda p, i=i: p.set(f"doc:{i}", json.dumps(_product(i))) for i in range(4000)))
+    cold = [f"doc:{i}" for i in range(0, 4000, 4)]
+    read = c.pipeline(transaction=False)
+    for name in cold:
+        read.dump(name)
+    payloads = read.execute()
+    write = c.pipeline(transaction=False)
+    for name, payload in zip(cold, payloads, strict=True):
+        write.restore(name, 0, payload, replace=True, frequency=0)
+    write.execute()
+
+
+def _idle_activity_streams(c: redis.Redis) -> None:
+    """Per-user activity streams, one event for most users, 250 (three nodes) for a few, a mailer
+    group with 40 pending entries on some; half of them untouched for 40 days. Deleting a stream frees
+    less than MEMORY USAGE says (its radix trees are charged 244 bytes a node)."""
+    _pipe(
+        c, (lambda p, i=i: p.xadd(f"activity:{i}", {"event": "signup", "plan": "free"}) for i in range(1500))
+    )
+    for i in range(1500, 1540):
+        _pipe(
+            c,
+            (
+                lambda p, i=i, j=j: p.xadd(f"activity:{i}", {"event": "view", "page": f"/p/{j % 50}"})
+                for j in range(250)
+            ),
+        )
+    for i in range(1520, 1540):
+        c.xgroup_create(f"activity:{i}", "mailer", id="0")
+        c.xreadgroup("mailer", "mailer-1", {f"activity:{i}": ">"}, count=40)
+    _pipe(c, (lambda p, i=i: p.set(f"user:{i}", f"u{i}") for i in range(3000)))
+    _age(
+        c,
+        40 * DAY,
+        [f"activity:{i}" for i in range(0, 1500, 2)] + [f"activity:{i}" for i in range(1500, 1540)],
+    )
+
+
+def _delete_offenders(c: redis.Redis, finding: pd.Series, offenders: pd.DataFrame) -> None:
+    """The fix's "DEL them": exactly the keys the finding lists."""
+    names = list(offenders["key"].astype(str))
+    _pipe(c, (lambda p, k=k: p.delete(k) for k in names))
 
 
 ORDER_STREAMS = 4
@@ -475,6 +619,57 @@ def _metrics_to_streams(c: redis.Redis) -> None:
         )
 
 
+DJANGO_FOREVER, DJANGO_TIMED = 2500, 4500
+
+
+def _django_cache(c: redis.Redis, timeout: int | None) -> None:
+    """The low-level cache API: product entries written with ``timeout`` (None: forever), page
+    fragments with the cache's TIMEOUT."""
+    from library_workloads import django_cache
+
+    cache = django_cache(_url(c), TIMEOUT=3600)
+    for i in range(DJANGO_FOREVER):
+        cache.set(f"product:{i}", _product(i), timeout=timeout)
+    for i in range(DJANGO_TIMED):
+        cache.set(f"fragment:{i}", f"<li>{i}</li>" * 5)
+    cache.close()
+
+
+def _django_entries_forever(c: redis.Redis) -> None:
+    _django_cache(c, None)
+    _age(c, 2 * DAY)
+
+
+def _django_with_timeout(c: redis.Redis) -> None:
+    """The fix: a number instead of timeout=None (1 s standing for the TIMEOUT the fix asks for)."""
+    c.flushall()
+    _django_cache(c, 1)
+    _expire_all(c)
+
+
+def _django_two_versions(c: redis.Redis) -> None:
+    """A deploy raised the cache VERSION from 1 to 2: the cache filled again under :2:, the :1: entries
+    (written without a timeout) stay."""
+    from library_workloads import django_cache
+
+    old = django_cache(_url(c), VERSION=1)
+    for i in range(DJANGO_FOREVER):
+        old.set(f"product:{i}", _product(i), timeout=None)
+    new = django_cache(_url(c), VERSION=2, TIMEOUT=3600)
+    for i in range(DJANGO_TIMED):
+        new.set(f"product:{i}", _product(i))
+
+
+def _delete_old_version(c: redis.Redis, finding: pd.Series) -> None:
+    """The fix as its text gives it: django-redis' cache.delete_pattern('*', version=1)."""
+    from library_workloads import django_cache
+
+    match = re.search(r"delete_pattern\('\*', version=(\d+)\)", str(finding["fix"]))
+    assert match, finding["fix"]
+    version = int(match.group(1))
+    django_cache(_url(c), VERSION=version).delete_pattern("*", version=version)
+
+
 # How many keys each scenario builds: a rule must list every one of them.
 OFFENDERS = {
     "set-listpack-value": 1500,
@@ -495,9 +690,14 @@ OFFENDERS = {
     "untrimmed-streams": 3,
     "stream-node-preallocation": RQ_JOBS,
     "big-strings": 12,
+    "expired-keys": SESSIONS,
+    "no-ttl-cache-keys": CACHE_ENTRIES,
+    "idle-keys": 1500,
     "stream-large-pel": ORDER_STREAMS,
     "stream-stale-pel": DEVICES,
     "zset-time-series": HOSTS,
+    "library-cache-without-ttl": DJANGO_FOREVER,
+    "stale-cache-version": DJANGO_FOREVER,
 }
 
 SCENARIOS = [
@@ -551,6 +751,40 @@ SCENARIOS = [
         for flavour in ("redis70", "redis62", "valkey81", "redis82", "valkey91")
     ),
     Scenario("big-strings", _catalog_pages, _compress_pages),
+    # expired keys are dropped by an RDB load: measured as they sit in memory
+    Scenario("expired-keys", _sessions_expired_in_place, _scan_patterns, reads_finding=True, reload=False),
+    Scenario(
+        "no-ttl-cache-keys",
+        _cache_without_ttl,
+        _expire_as_if_written_with_ttl,
+        args=LRU,
+        reads_offenders=True,
+    ),
+    Scenario("idle-keys", _archive_and_idle, _delete_offenders, args=LRU, reads_offenders=True, label="lru"),
+    # Redis streams priced without MEMORY USAGE's radix-tree charge; Valkey charges the allocations
+    *(
+        Scenario(
+            "idle-keys",
+            _idle_activity_streams,
+            _delete_offenders,
+            flavour=flavour,
+            args=LRU,
+            reads_offenders=True,
+            offenders=790,
+            label="streams",
+        )
+        for flavour in ("redis70", "valkey81")
+    ),
+    Scenario(
+        "idle-keys",
+        _cold_under_lfu,
+        _delete_offenders,
+        flavour="valkey81",
+        args=("--maxmemory-policy", "allkeys-lfu"),
+        reads_offenders=True,
+        offenders=1000,
+        label="lfu",
+    ),
     # XACK frees each pending entry's NACK and tree nodes; Redis 8.2 adds its group-reference index
     *(
         Scenario(
@@ -572,6 +806,12 @@ SCENARIOS = [
         for flavour in ("redis70", "redis82")
     ),
     Scenario("zset-time-series", _cpu_metrics_in_zsets, _metrics_to_streams),
+    Scenario(
+        "library-cache-without-ttl", _django_entries_forever, _django_with_timeout, args=LRU, libraries=True
+    ),
+    Scenario(
+        "stale-cache-version", _django_two_versions, _delete_old_version, reads_finding=True, libraries=True
+    ),
 ]
 
 

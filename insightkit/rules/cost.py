@@ -368,6 +368,90 @@ def consumer_record_bytes(family: str, version: tuple[int, ...], allocator: str)
     return alloc_bytes(struct, allocator) + name + empty_rax_bytes(allocator) + _name_node_bytes(allocator)
 
 
+def _memory_usage_rax(ids: nw.Expr, runs: nw.Expr) -> nw.Expr:
+    """streamRadixTreeMemoryUsage as the memory model charges it (16 per ID, 244 per node)."""
+    many = STREAM_ID_BYTES * ids + MEMORY_USAGE_RAX_NODE * (ids + runs + 1)
+    return (
+        nw.when(ids <= 0)
+        .then(nw.lit(float(MEMORY_USAGE_RAX_NODE)))
+        .when(ids <= 1)
+        .then(nw.lit(float(STREAM_ID_BYTES + 2 * MEMORY_USAGE_RAX_NODE)))
+        .otherwise(many)
+    )
+
+
+def stream_overcharge(
+    family: str, version: tuple[int, ...], allocator: str, node_max_entries: int
+) -> nw.Expr:
+    """What ``memory_bytes`` charges a Redis stream beyond its allocations: the radix trees at
+    MEMORY USAGE's 244 bytes a node (0 for other keys and on Valkey).
+
+    Nodes of the stream are taken as one per ``stream-node-max-entries`` entries (at least one); the
+    pending entries' trees as the memory model prices them when it does not read the IDs (a new
+    millisecond every 4 entries), split evenly over groups and consumers.
+    """
+    if family == "valkey":
+        return nw.lit(0)
+    entries = nw.col("stream_entries").fill_null(nw.col("num_elements")).cast(nw.Float64)
+    per_node = max(int(node_max_entries), 1)
+    nodes = nw.max_horizontal((entries / per_node).ceil(), nw.lit(1.0))
+    node_rax_real = (
+        nw.when(nodes <= 1)
+        .then(
+            nw.lit(
+                float(
+                    empty_rax_bytes(allocator)
+                    - alloc_bytes(RAX_NODE_BYTES, allocator)
+                    + alloc_bytes(RAX_ONE_KEY_NODE_BYTES, allocator)
+                    + alloc_bytes(RAX_LEAF_BYTES, allocator)
+                )
+            )
+        )
+        .otherwise(empty_rax_bytes(allocator) + nodes * rax_id_bytes(allocator, 1.0))
+    )
+    # the stream's node rax: the memory model charges runs = nodes + 1 (one per master ID, +1)
+    node_rax = _memory_usage_rax(nodes, nodes + 1) - node_rax_real
+    pel = nw.col("stream_pending").fill_null(0).cast(nw.Float64)
+    groups = nw.col("stream_groups").fill_null(0).cast(nw.Float64)
+    consumers = nw.col("stream_consumers").fill_null(0).cast(nw.Float64)
+
+    def trees(count: nw.Expr) -> nw.Expr:
+        each = pel / nw.max_horizontal(count, nw.lit(1.0))
+        return nw.when(count > 0).then(count * _memory_usage_rax(each, 1 + each / 4)).otherwise(0.0)
+
+    # the groups as the memory model charges them (struct sizes unrounded) and as they are allocated
+    redis_like = version if family == "redis" else (7, 2)
+    group_struct = 32 if tuple(redis_like[:2]) < (7, 0) else 40
+    consumer_struct = 32 if tuple(redis_like[:2]) >= (7, 2) else 24
+    nack = NACK_BYTES + (8 if _redis_82(family, version) else 0)
+    charged = (
+        groups * group_struct
+        + consumers * (consumer_struct + STREAM_NAME_BYTES)
+        + pel * nack
+        + trees(groups)
+        + trees(consumers)
+    )
+    allocated = (
+        groups * group_record_bytes(family, version, allocator)
+        + consumers * consumer_record_bytes(family, version, allocator)
+        + pel * pel_entry_bytes(family, version, allocator)
+    )
+    overcharge = node_rax + nw.when(groups > 0).then(charged - allocated).otherwise(0.0)
+    return nw.when(nw.col("type") == "stream").then(nw.max_horizontal(overcharge, nw.lit(0.0))).otherwise(0.0)
+
+
+def deletion_bytes(family: str, version: tuple[int, ...], allocator: str, node_max_entries: int) -> nw.Expr:
+    """What deleting a key gives back: its memory and expires entry, less what MEMORY USAGE charges a
+    Redis stream's radix trees beyond their allocations (``stream_overcharge``)."""
+    footprint = nw.col("memory_bytes") + nw.col("expires_bytes").fill_null(0)
+    return footprint - stream_overcharge(family, version, allocator, node_max_entries)
+
+
+def freed(ctx: Context) -> nw.Expr:
+    """``deletion_bytes`` for the snapshot's server generation and allocator."""
+    return deletion_bytes(ctx.family, ctx.version, ctx.allocator, int(ctx["stream-node-max-entries"]))
+
+
 def pel_entry(ctx: Context) -> float:
     return pel_entry_bytes(ctx.family, ctx.version, ctx.allocator)
 

@@ -13,8 +13,10 @@ import re
 import narwhals as nw
 
 from insightkit.patterns.libraries import get
+from insightkit.rules import cost
 from insightkit.rules.base import Aggregates, Case, Context, Rule
 from insightkit.rules.owners import has_role, owned_patterns, owners_of
+from insightkit.rules.ttl import idle_without_ttl
 
 _DAY = 86_400
 
@@ -95,11 +97,6 @@ QUEUE_BACKLOG = Rule(
 )
 
 
-def _idle_saving(ctx: Context) -> nw.Expr:
-    """What a TTL would have removed by now: the keys idle for a day or more (LRU snapshots)."""
-    return nw.when(nw.col("lru_idle_s").fill_null(0) >= _DAY).then(nw.col("memory_bytes")).otherwise(0)
-
-
 RESULTS_WITHOUT_EXPIRY = Rule(
     id="results-without-expiry",
     title="Job results that never expire",
@@ -110,8 +107,9 @@ RESULTS_WITHOUT_EXPIRY = Rule(
         "hash, BullMQ's completed set) without a TTL or a cap, so every result ever produced stays: "
         "patterns of at least library_no_ttl_keys such keys, or one store of at least "
         "result_store_entries entries. The fix is the library's result lifetime setting, quoted per "
-        "library; the saving counts results idle for a day or more (LRU snapshots). Trade-off: a "
-        "result read after it expired is gone; set the lifetime longer than anyone waits for one."
+        "library; the saving counts results idle for no_ttl_idle_s (a day) or more (LRU snapshots). "
+        "Trade-off: a result read after it expired is gone; set the lifetime longer than anyone waits "
+        "for one."
     ),
     fix=lambda ctx, agg: _settings(
         ctx, agg, ("result",), "Give results a lifetime in the library's settings (result TTL)."
@@ -124,8 +122,8 @@ RESULTS_WITHOUT_EXPIRY = Rule(
             | (nw.col("num_elements") >= ctx["result_store_entries"])
         )
     ),
-    saving=_idle_saving,
-    thresholds=("library_no_ttl_keys", "result_store_entries"),
+    saving=idle_without_ttl,
+    thresholds=("library_no_ttl_keys", "result_store_entries", "no_ttl_idle_s"),
     fire=Case(
         keys=(
             {
@@ -163,8 +161,8 @@ LIBRARY_CACHE_WITHOUT_TTL = Rule(
         "Spring Session) wrote at least library_no_ttl_keys keys of one pattern without a TTL: an entry "
         "written with timeout=None (or a store configured without one) lives until it is deleted or "
         "evicted. The fix is the library's timeout setting, quoted per library; the saving counts the "
-        "entries idle for a day or more (LRU snapshots). Trade-off: a shorter lifetime means more "
-        "misses."
+        "entries idle for no_ttl_idle_s (a day) or more (LRU snapshots). Trade-off: a shorter "
+        "lifetime means more misses."
     ),
     fix=lambda ctx, agg: _settings(
         ctx, agg, ("cache", "session"), "Give the entries a lifetime in the library's timeout setting."
@@ -174,8 +172,8 @@ LIBRARY_CACHE_WITHOUT_TTL = Rule(
         & nw.col("expires_at").is_null()
         & (nw.col("pattern_keys") >= ctx["library_no_ttl_keys"])
     ),
-    saving=_idle_saving,
-    thresholds=("library_no_ttl_keys",),
+    saving=idle_without_ttl,
+    thresholds=("library_no_ttl_keys", "no_ttl_idle_s"),
     fire=Case(
         keys=({"key": ":1:product:{i}", "pattern": ":1:*", "lru_idle_s": 2 * _DAY, "repeat": 150},),
         metadata=_owned((":1:*", "django", "cache")),
@@ -254,7 +252,7 @@ STALE_CACHE_VERSION = Rule(
     select=lambda ctx: (
         nw.col("pattern").is_in(sorted(stale_versions(ctx)) or [""]) & nw.lit(bool(stale_versions(ctx)))
     ),
-    saving=lambda ctx: nw.col("memory_bytes") + nw.col("expires_bytes"),
+    saving=cost.freed,
     fire=Case(
         keys=(
             {"key": ":1:product:{i}", "pattern": ":1:*", "repeat": 20},
