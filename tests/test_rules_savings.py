@@ -619,6 +619,65 @@ def _metrics_to_streams(c: redis.Redis) -> None:
         )
 
 
+# --- library rules: the libraries themselves write, the library's setting is the fix ---------------------
+RQ_FOREVER_JOBS = 600
+
+
+def _rq_results_kept(c: redis.Redis) -> None:
+    from library_workloads import rq_results_workload
+
+    rq_results_workload(_url(c), jobs=RQ_FOREVER_JOBS, result_ttl=-1)
+
+
+def _rq_results_kept_two_days_ago(c: redis.Redis) -> None:
+    _rq_results_kept(c)
+    _age(c, 2 * DAY)  # the worker ran two days ago; nobody read a result since
+
+
+def _rq_with_result_ttl(c: redis.Redis) -> None:
+    """The fix at the library's level: the same workload with result_ttl (1 s standing for a day; the
+    results are older than that), after it ran out."""
+    from library_workloads import rq_results_workload
+
+    c.flushall()
+    rq_results_workload(_url(c), jobs=RQ_FOREVER_JOBS, result_ttl=1)
+    _expire_all(c)
+
+
+CELERY_TASKS = 600
+
+
+def _celery_results_kept(c: redis.Redis) -> None:
+    from library_workloads import celery_results_workload
+
+    celery_results_workload(_url(c), tasks=CELERY_TASKS, result_expires=None)
+    _age(c, 2 * DAY)
+
+
+def _celery_with_result_expires(c: redis.Redis) -> None:
+    from library_workloads import celery_results_workload
+
+    c.flushall()
+    celery_results_workload(_url(c), tasks=CELERY_TASKS, result_expires=1)
+    _expire_all(c)
+
+
+def _huey_results_kept(c: redis.Redis) -> None:
+    from library_workloads import huey_results_workload
+
+    huey_results_workload(_url(c), tasks=2400)
+    _age(c, 2 * DAY)
+
+
+def _huey_expire_huey(c: redis.Redis) -> None:
+    """The fix: RedisExpireHuey(expire_time=…) stores each result as a key with a TTL."""
+    from library_workloads import huey_results_workload
+
+    c.flushall()
+    huey_results_workload(_url(c), tasks=2400, expire_time=1)
+    _expire_all(c)
+
+
 DJANGO_FOREVER, DJANGO_TIMED = 2500, 4500
 
 
@@ -806,6 +865,47 @@ SCENARIOS = [
         for flavour in ("redis70", "redis82")
     ),
     Scenario("zset-time-series", _cpu_metrics_in_zsets, _metrics_to_streams),
+    # RQ: result_ttl expires the finished job's hash with its result (both counted); after a restart
+    # (results as loaded, RESTORE-aged) and live (result streams preallocated, really idle 3 s)
+    Scenario(
+        "results-without-expiry",
+        _rq_results_kept_two_days_ago,
+        _rq_with_result_ttl,
+        args=LRU,
+        libraries=True,
+        offenders=2 * RQ_FOREVER_JOBS,
+        label="rq",
+    ),
+    Scenario(
+        "results-without-expiry",
+        lambda c: (_rq_results_kept(c), time.sleep(3)),
+        _rq_with_result_ttl,
+        flavour="redis82",
+        reload=False,
+        args=LRU,
+        thresholds={"no_ttl_idle_s": 2},
+        libraries=True,
+        offenders=2 * RQ_FOREVER_JOBS,
+        label="rq-live",
+    ),
+    Scenario(
+        "results-without-expiry",
+        _celery_results_kept,
+        _celery_with_result_expires,
+        args=LRU,
+        libraries=True,
+        offenders=CELERY_TASKS,
+        label="celery",
+    ),
+    Scenario(
+        "results-without-expiry",
+        _huey_results_kept,
+        _huey_expire_huey,
+        args=LRU,
+        libraries=True,
+        offenders=1,  # huey keeps every result in one hash
+        label="huey",
+    ),
     Scenario(
         "library-cache-without-ttl", _django_entries_forever, _django_with_timeout, args=LRU, libraries=True
     ),
