@@ -50,6 +50,19 @@ def rq_workload(server: Server, *, backlog: int = 1200, results: int = 120) -> d
     return {"backlog": backlog, "results": results}
 
 
+def rq_results_workload(url: str, *, jobs: int = 600, result_ttl: int = -1) -> None:
+    """``jobs`` jobs on the ``default`` queue run by a burst worker with ``result_ttl`` (-1: results and
+    finished job hashes kept forever)."""
+    import redis
+    from rq import Queue
+
+    conn = redis.Redis.from_url(url)
+    queue = Queue("default", connection=conn)
+    queue.enqueue_many([Queue.prepare_data(add, (i, 2), result_ttl=result_ttl) for i in range(jobs)])
+    _QuietWorker([queue], connection=conn).work(burst=True)
+    conn.close()
+
+
 def _quiet_worker() -> Any:
     from rq import SimpleWorker
 
@@ -103,6 +116,30 @@ def celery_workload(server: Server, *, backlog: int = 1200, results: int = 120) 
     return {"backlog": backlog, "results": results}
 
 
+def celery_results_workload(url: str, *, tasks: int = 600, result_expires: int | None = None) -> None:
+    """``tasks`` tasks run by an in-process worker, their results in the Redis backend for
+    ``result_expires`` seconds (None: forever)."""
+    from celery import Celery
+    from celery.contrib.testing.worker import start_worker
+
+    app = Celery("ikresults", broker=url, backend=url)
+    app.conf.update(
+        result_expires=result_expires,
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+    )
+
+    @app.task(name="ikresults.report")
+    def report(n: int) -> dict[str, Any]:
+        return {"rows": n, "path": f"/exports/report-{n}.csv", "status": "done"}
+
+    with start_worker(app, queues=["celery"], perform_ping_check=False, pool="solo", loglevel="WARNING"):
+        pending = [report.delay(i) for i in range(tasks)]
+        for result in pending:
+            result.get(timeout=60)
+    app.close()
+
+
 # --- dramatiq ---------------------------------------------------------------------------------------
 
 
@@ -146,6 +183,30 @@ def huey_workload(server: Server, *, tasks: int = 2400) -> dict[str, Any]:
             huey.execute(task)
     square.schedule((3,), delay=3600)
     return {"tasks": tasks}
+
+
+def huey_results_workload(url: str, *, tasks: int = 2400, expire_time: int | None = None) -> None:
+    """Tasks enqueued, half of them executed in-process, their results unread: in huey's results
+    hash (RedisHuey), or one key each with a TTL (RedisExpireHuey(expire_time=…))."""
+    from huey import RedisExpireHuey, RedisHuey
+
+    huey = (
+        RedisHuey("ikapp", url=url)
+        if expire_time is None
+        else RedisExpireHuey("ikapp", url=url, expire_time=expire_time)
+    )
+
+    @huey.task()
+    def square(n: int) -> int:
+        return n * n
+
+    for i in range(tasks):
+        square(i)
+    for _ in range(tasks // 2):
+        task = huey.dequeue()
+        if task is not None:
+            huey.execute(task)
+    huey.storage.conn.connection_pool.disconnect()
 
 
 # --- Django cache and sessions (django-redis) -------------------------------------------------------
@@ -202,6 +263,24 @@ def django_workload(server: Server, *, objects: int = 400, sessions: int = 60) -
         cache.set(key, response, 600)
         assert get_cache_key(request, cache=cache) == key
     return {"objects": objects, "sessions": sessions}
+
+
+def django_cache(url: str, **params: Any) -> Any:
+    """A django-redis cache on ``url`` with its own ``TIMEOUT``/``VERSION``/… (``params``), whatever
+    the process' Django settings name as the default cache."""
+    import django
+    from django.conf import settings
+
+    if not settings.configured:
+        settings.configure(
+            SECRET_KEY="insightkit-test",
+            USE_TZ=True,
+            CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
+        )
+        django.setup()
+    from django_redis.cache import RedisCache
+
+    return RedisCache(url, params)
 
 
 urlpatterns: list[Any] = []

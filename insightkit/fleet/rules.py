@@ -61,23 +61,33 @@ def _globals_dask(ddf: Any, ctx: Any) -> Any:
     """The engine's ``Globals`` over all partitions (small group-bys), as pandas tables to broadcast."""
     import dask
 
-    from insightkit.rules.engine import Globals, _row_wise
+    from insightkit.rules.engine import FOREVER_COUNTS, Globals, _row_wise
+
+    idle_s = int(ctx["no_ttl_idle_s"])
 
     def row_wise(part: pd.DataFrame) -> pd.DataFrame:
         native = _row_wise(nw.from_native(part).lazy()).collect().to_native()
-        return native if isinstance(native, pd.DataFrame) else pd.DataFrame(native)
+        native = native if isinstance(native, pd.DataFrame) else pd.DataFrame(native)
+        # keys without a TTL, and those of them idle (the engine's per-pattern counts)
+        forever = native["expires_at"].isna().to_numpy(dtype=bool)
+        idle = forever & (native["lru_idle_s"].fillna(0).to_numpy(dtype="int64") >= idle_s)
+        return native.assign(
+            **{FOREVER_COUNTS[0]: forever.astype("int64"), FOREVER_COUNTS[1]: idle.astype("int64")}
+        )
 
     rows = ddf.map_partitions(row_wise, meta=row_wise(ddf._meta))
-    total, db_min, db_max, memory, per_pattern, per_second = dask.compute(
+    total, db_min, db_max, memory, per_pattern, forever, per_second = dask.compute(
         rows.shape[0],
         rows["db"].min(),
         rows["db"].max(),
         rows["memory_bytes"].sum(),
         rows.groupby(PATTERN_COLUMN, dropna=False).size(),
+        rows.groupby(PATTERN_COLUMN, dropna=False)[list(FOREVER_COUNTS)].sum(),
         rows[~rows["expiry_second"].isna()].groupby("expiry_second").size(),
     )
     seconds = per_second.rename("expiry_second_keys").reset_index()
-    pattern_keys = nw.from_native(per_pattern.rename("pattern_keys").reset_index()).lazy()
+    counts = pd.concat([per_pattern.rename("pattern_keys"), forever], axis=1).reset_index()
+    pattern_keys = nw.from_native(counts).lazy()
     lo, hi = _int_or_zero(db_min), _int_or_zero(db_max)
     seconds_keys = nw.from_native(seconds).lazy()
     return Globals.of(int(total), lo, hi, pattern_keys, seconds_keys, ctx, _int_or_zero(memory))

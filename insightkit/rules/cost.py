@@ -14,8 +14,12 @@ entry on Valkey 8.0, the key inside the value object from Valkey 8.1 and Redis 8
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import narwhals as nw
+
+if TYPE_CHECKING:
+    from insightkit.rules.base import Context
 
 Steps = list[tuple[str, nw.Expr]]  # (temporary column, expression) evaluated in order; see engine
 TEMP = "_ik_"  # prefix of temporary columns, dropped before anything leaves the engine
@@ -257,3 +261,204 @@ def hash_shard_steps(name: str, fields: nw.Expr, limit: int, fill: float) -> tup
         col = f"{TEMP}{name}{i}"
         steps.append((col, nw.max_horizontal(ceil_div(fields, lam * lam), nw.lit(1))))
     return steps, nw.col(col)
+
+
+# --- constant sizes: structs whose size the sources fix ----------------------------------------------
+
+
+def alloc_bytes(size: int, allocator: str) -> int:
+    """``alloc`` for one constant request of ``size`` bytes (a struct, a node), as a Python int."""
+    if size <= 0:
+        return 0
+    if allocator == "libc":
+        if size >= 128 * 1024:
+            return math.ceil((size + 16) / 4096) * 4096 - 16
+        return max(math.ceil((size + 8) / 16) * 16 - 8, 24)
+    if size <= 8:
+        return 8
+    if jemalloc_quantum(allocator) == 8 and size <= 64:
+        return math.ceil(size / 8) * 8
+    if size <= 128:
+        return math.ceil(size / 16) * 16
+    spacing = max(2 ** (math.floor(math.log2(size - 1)) - 2), 16)
+    return math.ceil(size / spacing) * spacing
+
+
+# --- streams: what their radix trees and consumer groups really allocate -------------------------------
+# MEMORY USAGE (object.c, streamRadixTreeMemoryUsage) charges a Redis stream's radix trees 16 bytes per
+# ID plus 244 per node (sizeof(raxNode) + 30 longs): the node rax of a one-node stream 504, each pending
+# entry of a consumer group ~550 (two trees). The trees' allocations are far smaller (rax.h, rax.c; all
+# measured on 6.2, 7.0 and 8.2 by the drop in used_memory): a rax is a 24-byte struct and a 4-byte head
+# node; a 16-byte stream ID is a leaf (the 4-byte node header and its value pointer) hung from its
+# parent by one character and one pointer, and an ID that starts a new millisecond also gets a
+# compressed node of its 8 sequence bytes (header, 8 bytes, 4 of padding, the child pointer). Valkey
+# >= 8.0 charges what rax allocates (raxAllocSize), so only Redis streams are corrected.
+RAX_STRUCT_BYTES = 24
+RAX_NODE_BYTES = 4
+RAX_LEAF_BYTES = RAX_NODE_BYTES + 8
+RAX_CHILD_BYTES = 9  # the character and the pointer a child takes in its parent (padding aside)
+RAX_SEQUENCE_NODE_BYTES = RAX_NODE_BYTES + 8 + 4 + 8
+# the compressed node a one-key rax turns its head into: header, the 16-byte ID, the child pointer
+RAX_ONE_KEY_NODE_BYTES = RAX_NODE_BYTES + 16 + 4 + 8
+MEMORY_USAGE_RAX_NODE = 244
+STREAM_ID_BYTES = 16
+# Pending entries from bursts of XADDs read together: as the memory model assumes where it does not
+# read the IDs, a millisecond change every 4 entries. Measured on 7.0 (16-byte jemalloc classes): 85
+# bytes a pending entry for a pipelined producer (~300 entries a millisecond), 92 at 10 a millisecond,
+# 148 at one a millisecond; priced here at 98.
+PEL_RUN_SHARE = 0.25
+# A streamNACK: delivery time, delivery count, consumer; Redis 8.2 adds the entry's node in the
+# stream's cgroups_ref index (ID -> list of the groups that reference it: one more rax ID, a 48-byte
+# list and a 24-byte list node per entry), measured on 8.2.3 at ~180 bytes a pending entry
+NACK_BYTES = 24
+LIST_BYTES = 48  # adlist list: head, tail, dup, free, match, len
+LIST_NODE_BYTES = 24  # prev, next, value
+# Consumer and group names are not in the key table: priced at this many bytes
+STREAM_NAME_BYTES = 16
+
+
+def _redis_82(family: str, version: tuple[int, ...]) -> bool:
+    return family == "redis" and tuple(version[:2]) >= (8, 2)
+
+
+def rax_id_bytes(allocator: str, run_share: float = PEL_RUN_SHARE) -> float:
+    """What one more stream ID costs a radix tree (the leaf, its slot, its share of sequence nodes)."""
+    return (
+        alloc_bytes(RAX_LEAF_BYTES, allocator)
+        + RAX_CHILD_BYTES
+        + run_share * alloc_bytes(RAX_SEQUENCE_NODE_BYTES, allocator)
+    )
+
+
+def empty_rax_bytes(allocator: str) -> int:
+    return alloc_bytes(RAX_STRUCT_BYTES, allocator) + alloc_bytes(RAX_NODE_BYTES, allocator)
+
+
+def pel_entry_bytes(family: str, version: tuple[int, ...], allocator: str) -> float:
+    """What one pending entry holds: its streamNACK and its ID in the group's and the consumer's PEL
+    trees; on Redis >= 8.2 also its ID, list and list node in the cgroups_ref index."""
+    redis82 = _redis_82(family, version)
+    nack = alloc_bytes(NACK_BYTES + (8 if redis82 else 0), allocator)
+    trees = 3 if redis82 else 2
+    index = alloc_bytes(LIST_BYTES, allocator) + alloc_bytes(LIST_NODE_BYTES, allocator) if redis82 else 0
+    return nack + trees * rax_id_bytes(allocator) + index
+
+
+def _name_node_bytes(allocator: str) -> int:
+    """A name in the stream's groups rax or a group's consumers rax: a compressed node, a leaf."""
+    padding = (8 - (STREAM_NAME_BYTES + RAX_NODE_BYTES) % 8) % 8
+    node = RAX_NODE_BYTES + STREAM_NAME_BYTES + padding + 8
+    return alloc_bytes(node, allocator) + alloc_bytes(RAX_LEAF_BYTES, allocator)
+
+
+def group_record_bytes(family: str, version: tuple[int, ...], allocator: str) -> int:
+    """A consumer group without its pending entries: streamCG (32 bytes before 7.0, 40 since), its
+    empty PEL and consumers trees, its name in the stream's groups tree."""
+    redis_like = version if family == "redis" else (7, 2)
+    struct = 32 if tuple(redis_like[:2]) < (7, 0) else 40
+    return alloc_bytes(struct, allocator) + 2 * empty_rax_bytes(allocator) + _name_node_bytes(allocator)
+
+
+def consumer_record_bytes(family: str, version: tuple[int, ...], allocator: str) -> int:
+    """A consumer without its pending entries: streamConsumer (24 bytes, 32 from 7.2 with
+    active-time), its name sds, its empty PEL tree, its name in the group's consumers tree."""
+    redis_like = version if family == "redis" else (7, 2)
+    struct = 32 if tuple(redis_like[:2]) >= (7, 2) else 24
+    name = alloc_bytes(STREAM_NAME_BYTES + 2, allocator)  # sdsnewlen: sds5 below 32 bytes
+    return alloc_bytes(struct, allocator) + name + empty_rax_bytes(allocator) + _name_node_bytes(allocator)
+
+
+def _memory_usage_rax(ids: nw.Expr, runs: nw.Expr) -> nw.Expr:
+    """streamRadixTreeMemoryUsage as the memory model charges it (16 per ID, 244 per node)."""
+    many = STREAM_ID_BYTES * ids + MEMORY_USAGE_RAX_NODE * (ids + runs + 1)
+    return (
+        nw.when(ids <= 0)
+        .then(nw.lit(float(MEMORY_USAGE_RAX_NODE)))
+        .when(ids <= 1)
+        .then(nw.lit(float(STREAM_ID_BYTES + 2 * MEMORY_USAGE_RAX_NODE)))
+        .otherwise(many)
+    )
+
+
+def stream_overcharge(
+    family: str, version: tuple[int, ...], allocator: str, node_max_entries: int
+) -> nw.Expr:
+    """What ``memory_bytes`` charges a Redis stream beyond its allocations: the radix trees at
+    MEMORY USAGE's 244 bytes a node (0 for other keys and on Valkey).
+
+    Nodes of the stream are taken as one per ``stream-node-max-entries`` entries (at least one); the
+    pending entries' trees as the memory model prices them when it does not read the IDs (a new
+    millisecond every 4 entries), split evenly over groups and consumers.
+    """
+    if family == "valkey":
+        return nw.lit(0)
+    entries = nw.col("stream_entries").fill_null(nw.col("num_elements")).cast(nw.Float64)
+    per_node = max(int(node_max_entries), 1)
+    nodes = nw.max_horizontal((entries / per_node).ceil(), nw.lit(1.0))
+    node_rax_real = (
+        nw.when(nodes <= 1)
+        .then(
+            nw.lit(
+                float(
+                    empty_rax_bytes(allocator)
+                    - alloc_bytes(RAX_NODE_BYTES, allocator)
+                    + alloc_bytes(RAX_ONE_KEY_NODE_BYTES, allocator)
+                    + alloc_bytes(RAX_LEAF_BYTES, allocator)
+                )
+            )
+        )
+        .otherwise(empty_rax_bytes(allocator) + nodes * rax_id_bytes(allocator, 1.0))
+    )
+    # the stream's node rax: the memory model charges runs = nodes + 1 (one per master ID, +1)
+    node_rax = _memory_usage_rax(nodes, nodes + 1) - node_rax_real
+    pel = nw.col("stream_pending").fill_null(0).cast(nw.Float64)
+    groups = nw.col("stream_groups").fill_null(0).cast(nw.Float64)
+    consumers = nw.col("stream_consumers").fill_null(0).cast(nw.Float64)
+
+    def trees(count: nw.Expr) -> nw.Expr:
+        each = pel / nw.max_horizontal(count, nw.lit(1.0))
+        return nw.when(count > 0).then(count * _memory_usage_rax(each, 1 + each / 4)).otherwise(0.0)
+
+    # the groups as the memory model charges them (struct sizes unrounded) and as they are allocated
+    redis_like = version if family == "redis" else (7, 2)
+    group_struct = 32 if tuple(redis_like[:2]) < (7, 0) else 40
+    consumer_struct = 32 if tuple(redis_like[:2]) >= (7, 2) else 24
+    nack = NACK_BYTES + (8 if _redis_82(family, version) else 0)
+    charged = (
+        groups * group_struct
+        + consumers * (consumer_struct + STREAM_NAME_BYTES)
+        + pel * nack
+        + trees(groups)
+        + trees(consumers)
+    )
+    allocated = (
+        groups * group_record_bytes(family, version, allocator)
+        + consumers * consumer_record_bytes(family, version, allocator)
+        + pel * pel_entry_bytes(family, version, allocator)
+    )
+    overcharge = node_rax + nw.when(groups > 0).then(charged - allocated).otherwise(0.0)
+    return nw.when(nw.col("type") == "stream").then(nw.max_horizontal(overcharge, nw.lit(0.0))).otherwise(0.0)
+
+
+def deletion_bytes(family: str, version: tuple[int, ...], allocator: str, node_max_entries: int) -> nw.Expr:
+    """What deleting a key gives back: its memory and expires entry, less what MEMORY USAGE charges a
+    Redis stream's radix trees beyond their allocations (``stream_overcharge``)."""
+    footprint = nw.col("memory_bytes") + nw.col("expires_bytes").fill_null(0)
+    return footprint - stream_overcharge(family, version, allocator, node_max_entries)
+
+
+def freed(ctx: Context) -> nw.Expr:
+    """``deletion_bytes`` for the snapshot's server generation and allocator."""
+    return deletion_bytes(ctx.family, ctx.version, ctx.allocator, int(ctx["stream-node-max-entries"]))
+
+
+def pel_entry(ctx: Context) -> float:
+    return pel_entry_bytes(ctx.family, ctx.version, ctx.allocator)
+
+
+def group_record(ctx: Context) -> int:
+    return group_record_bytes(ctx.family, ctx.version, ctx.allocator)
+
+
+def consumer_record(ctx: Context) -> int:
+    return consumer_record_bytes(ctx.family, ctx.version, ctx.allocator)

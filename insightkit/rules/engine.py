@@ -33,7 +33,7 @@ from insightkit.errors import ConfigurationError
 from insightkit.rules import severity
 from insightkit.rules.base import Aggregates, Context, Rule
 from insightkit.rules.cost import TEMP, floor_div
-from insightkit.rules.owners import owner_columns, owners_of, unowned
+from insightkit.rules.owners import owned_patterns, owner_columns, owners_of, unowned
 from insightkit.schema import PATTERN_COLUMN
 
 SAVINGS = "estimated_savings_bytes"
@@ -53,7 +53,14 @@ DERIVED = (
     "first_db",
     "owner",
     "role",
+    "pattern_forever_keys",
+    "pattern_idle_forever_keys",
+    "owner_forever_results",
+    "owner_idle_results",
 )
+#: Per-pattern counts the globals take besides ``pattern_keys``: keys without a TTL, and those of them
+#: idle for ``no_ttl_idle_s`` or more (0 where a caller does not count them)
+FOREVER_COUNTS = ("pattern_forever_keys", "pattern_idle_forever_keys")
 COUNTED = "counted_savings_bytes"
 RESULT_COLUMNS = [
     "rule",
@@ -179,6 +186,9 @@ class Globals:
         """From the key count, db range, keys per pattern and keys per expiry second (non-null)."""
         literal = nw.col(PATTERN_COLUMN).str.replace_all("*", "", literal=True)
         name = nw.col(PATTERN_COLUMN)
+        missing = [c for c in FOREVER_COUNTS if c not in pattern_keys.collect_schema().names()]
+        if missing:
+            pattern_keys = pattern_keys.with_columns(*[nw.lit(0, dtype=nw.Int64()).alias(c) for c in missing])
         per_pattern = pattern_keys.with_columns(
             # which known library owns the pattern, and the role its keys play (null: none)
             *owner_columns(ctx),
@@ -192,11 +202,26 @@ class Globals:
             name.str.contains(str(ctx["timeseries_pattern_regex"])).alias("timeseries_pattern"),
         )
         busy = second_keys.filter(nw.col("expiry_second_keys") >= int(ctx["mass_expiry_keys"]))
+        per_pattern = _with_owner_results(per_pattern, ctx)
         return cls(n, db_min, bool(n) and db_min != db_max, per_pattern, busy, int(memory_bytes))
 
     @classmethod
     def measure(cls, frame: nw.LazyFrame[Any], ctx: Context) -> Globals:
         """From a ``_row_wise`` frame; eager engines get the small tables collected once."""
+        pattern_keys = frame.group_by(PATTERN_COLUMN).agg(nw.len().alias("pattern_keys"))
+        if _owns_results(ctx):  # keys without a TTL per pattern: only a library's results need them
+            forever = nw.col("expires_at").is_null()
+            idle = forever & (nw.col("lru_idle_s").fill_null(0) >= int(ctx["no_ttl_idle_s"]))
+            counted = frame.with_columns(
+                forever.cast(nw.Int64).alias(FOREVER_COUNTS[0]), idle.cast(nw.Int64).alias(FOREVER_COUNTS[1])
+            )
+            # computed once: the globals join it with itself (each pattern with its owner's results)
+            pattern_keys = _computed(
+                counted.group_by(PATTERN_COLUMN)
+                .agg(nw.len().alias("pattern_keys"), *[nw.col(c).sum() for c in FOREVER_COUNTS])
+                .with_columns(*[nw.col(c).cast(nw.Int64) for c in FOREVER_COUNTS]),
+                frame,
+            )
         totals = frame.select(
             nw.len().alias("n"),
             nw.col("db").min().alias("lo"),
@@ -208,7 +233,7 @@ class Globals:
             n,
             lo,
             hi,
-            frame.group_by(PATTERN_COLUMN).agg(nw.len().alias("pattern_keys")),
+            pattern_keys,
             frame.filter(~nw.col("expiry_second").is_null())
             .group_by("expiry_second")
             .agg(nw.len().alias("expiry_second_keys")),
@@ -262,6 +287,29 @@ class Globals:
             (not _builds(without_patterns, rule, ctx), not _builds(without_seconds, rule, ctx))
             for rule in rules
         ]
+
+
+def _owns_results(ctx: Context) -> bool:
+    """Whether a known library owns a result pattern here (results-without-expiry reads its counts)."""
+    return any(role == "result" for _, role in owned_patterns(ctx).values())
+
+
+def _with_owner_results(per_pattern: nw.LazyFrame[Any], ctx: Context) -> nw.LazyFrame[Any]:
+    """Each pattern with its owner's result keys without a TTL (``owner_forever_results``) and those
+    of them idle (``owner_idle_results``), summed over the owner's result patterns (0 or null: none)."""
+    if not _owns_results(ctx):
+        none = nw.lit(0, dtype=nw.Int64())
+        return per_pattern.with_columns(none.alias("owner_forever_results"), none.alias("owner_idle_results"))
+    results = (
+        per_pattern.filter(nw.col("role").fill_null("") == "result")
+        .group_by("owner")
+        .agg(
+            nw.col(FOREVER_COUNTS[0]).sum().alias("owner_forever_results"),
+            nw.col(FOREVER_COUNTS[1]).sum().alias("owner_idle_results"),
+        )
+        .with_columns(nw.col("owner_forever_results", "owner_idle_results").cast(nw.Int64))
+    )
+    return per_pattern.join(results, on="owner", how="left")
 
 
 def _builds(empty: pa.Table, rule: Rule, ctx: Context) -> bool:

@@ -13,8 +13,10 @@ import re
 import narwhals as nw
 
 from insightkit.patterns.libraries import get
+from insightkit.rules import cost
 from insightkit.rules.base import Aggregates, Case, Context, Rule
 from insightkit.rules.owners import has_role, owned_patterns, owners_of
+from insightkit.rules.ttl import idle_without_ttl
 
 _DAY = 86_400
 
@@ -95,9 +97,32 @@ QUEUE_BACKLOG = Rule(
 )
 
 
-def _idle_saving(ctx: Context) -> nw.Expr:
-    """What a TTL would have removed by now: the keys idle for a day or more (LRU snapshots)."""
-    return nw.when(nw.col("lru_idle_s").fill_null(0) >= _DAY).then(nw.col("memory_bytes")).otherwise(0)
+def _expiring_with_results(ctx: Context) -> list[str]:
+    """Patterns of this snapshot whose keys their library's result lifetime expires together with
+    the results (``Library.expire_with_results``: RQ's job hashes)."""
+    out = []
+    for pattern, (owner, _) in owned_patterns(ctx).items():
+        library = get(owner)
+        if library is not None and pattern in library.expire_with_results:
+            out.append(pattern)
+    return sorted(out)
+
+
+def _with_results(ctx: Context) -> nw.Expr:
+    patterns = _expiring_with_results(ctx)
+    # (a typed list even when empty: the engine's dry run builds every rule's query)
+    return nw.col("pattern").is_in(patterns or [""]) & nw.lit(bool(patterns))
+
+
+def _results_saving(ctx: Context) -> nw.Expr:
+    """Results idle for no_ttl_idle_s (a day) or more, with what deleting each frees; keys that expire
+    with their results (RQ's finished job hashes) as many as there are such results: each at the
+    share results / idle keys of its pattern (jobs still queued without a TTL are idle too)."""
+    share = nw.col("owner_idle_results").fill_null(0) / nw.max_horizontal(
+        nw.col("pattern_idle_forever_keys"), nw.lit(1)
+    )
+    companion = idle_without_ttl(ctx) * nw.min_horizontal(share, nw.lit(1.0))
+    return nw.when(_with_results(ctx)).then(companion).otherwise(idle_without_ttl(ctx))
 
 
 RESULTS_WITHOUT_EXPIRY = Rule(
@@ -110,22 +135,32 @@ RESULTS_WITHOUT_EXPIRY = Rule(
         "hash, BullMQ's completed set) without a TTL or a cap, so every result ever produced stays: "
         "patterns of at least library_no_ttl_keys such keys, or one store of at least "
         "result_store_entries entries. The fix is the library's result lifetime setting, quoted per "
-        "library; the saving counts results idle for a day or more (LRU snapshots). Trade-off: a "
-        "result read after it expired is gone; set the lifetime longer than anyone waits for one."
+        "library; the saving counts results idle for no_ttl_idle_s (a day) or more (LRU snapshots), "
+        "and the keys the same setting expires with them (RQ: a finished job's hash lives result_ttl "
+        "like its result), as many as there are such results. Trade-off: a result read after it "
+        "expired is gone; set the lifetime longer than anyone waits for one."
     ),
     fix=lambda ctx, agg: _settings(
         ctx, agg, ("result",), "Give results a lifetime in the library's settings (result TTL)."
     ),
     select=lambda ctx: (
-        has_role("result")
-        & nw.col("expires_at").is_null()
+        nw.col("expires_at").is_null()
         & (
-            (nw.col("pattern_keys") >= ctx["library_no_ttl_keys"])
-            | (nw.col("num_elements") >= ctx["result_store_entries"])
+            (
+                has_role("result")
+                & (
+                    (nw.col("pattern_keys") >= ctx["library_no_ttl_keys"])
+                    | (nw.col("num_elements") >= ctx["result_store_entries"])
+                )
+            )
+            | (
+                _with_results(ctx)
+                & (nw.col("owner_forever_results").fill_null(0) >= ctx["library_no_ttl_keys"])
+            )
         )
     ),
-    saving=_idle_saving,
-    thresholds=("library_no_ttl_keys", "result_store_entries"),
+    saving=_results_saving,
+    thresholds=("library_no_ttl_keys", "result_store_entries", "no_ttl_idle_s"),
     fire=Case(
         keys=(
             {
@@ -163,8 +198,8 @@ LIBRARY_CACHE_WITHOUT_TTL = Rule(
         "Spring Session) wrote at least library_no_ttl_keys keys of one pattern without a TTL: an entry "
         "written with timeout=None (or a store configured without one) lives until it is deleted or "
         "evicted. The fix is the library's timeout setting, quoted per library; the saving counts the "
-        "entries idle for a day or more (LRU snapshots). Trade-off: a shorter lifetime means more "
-        "misses."
+        "entries idle for no_ttl_idle_s (a day) or more (LRU snapshots). Trade-off: a shorter "
+        "lifetime means more misses."
     ),
     fix=lambda ctx, agg: _settings(
         ctx, agg, ("cache", "session"), "Give the entries a lifetime in the library's timeout setting."
@@ -174,8 +209,8 @@ LIBRARY_CACHE_WITHOUT_TTL = Rule(
         & nw.col("expires_at").is_null()
         & (nw.col("pattern_keys") >= ctx["library_no_ttl_keys"])
     ),
-    saving=_idle_saving,
-    thresholds=("library_no_ttl_keys",),
+    saving=idle_without_ttl,
+    thresholds=("library_no_ttl_keys", "no_ttl_idle_s"),
     fire=Case(
         keys=({"key": ":1:product:{i}", "pattern": ":1:*", "lru_idle_s": 2 * _DAY, "repeat": 150},),
         metadata=_owned((":1:*", "django", "cache")),
@@ -254,7 +289,7 @@ STALE_CACHE_VERSION = Rule(
     select=lambda ctx: (
         nw.col("pattern").is_in(sorted(stale_versions(ctx)) or [""]) & nw.lit(bool(stale_versions(ctx)))
     ),
-    saving=lambda ctx: nw.col("memory_bytes") + nw.col("expires_bytes"),
+    saving=cost.freed,
     fire=Case(
         keys=(
             {"key": ":1:product:{i}", "pattern": ":1:*", "repeat": 20},

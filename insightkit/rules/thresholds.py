@@ -55,6 +55,9 @@ INSIGHTKIT_DEFAULTS: dict[str, Any] = {
     "string_id_max_bytes": 20,
     "string_id_min_members": 16,
     "idle_days": 30,
+    # keys without a TTL idle this long are what a TTL would have removed by now (no-ttl-cache-keys,
+    # results-without-expiry, library-cache-without-ttl)
+    "no_ttl_idle_s": 86_400,
     "idle_lfu_counter": 0,  # LFU counters at or below this (decayed from LFU_INIT_VAL=5) count as idle
     "cache_pattern_regex": r"(?i)(?:^|[:._\-/])(?:cache|cached|session|sessions|sess|tmp|temp|token|tokens|otp|nonce|lock|locks|ratelimit|rate_limit|throttle)(?:[:._\-/]|$)",
     "timeseries_pattern_regex": r"(?i)(?:^|[:._\-/])(?:ts|timeseries|time_series|timeline|history|events|metrics|log|logs|series)(?:[:._\-/]|$)",

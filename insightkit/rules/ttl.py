@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import narwhals as nw
 
+from insightkit.rules import cost
 from insightkit.rules.base import Case, Context, Rule
 
 _NOW = 1_800_000_000_000  # snapshot time used by the examples
@@ -12,6 +13,13 @@ _DAY = 86_400
 
 def _now(ctx: Context) -> int:
     return ctx.now_ms or 0
+
+
+def idle_without_ttl(ctx: Context) -> nw.Expr:
+    """What a TTL would have removed by now: the keys idle for no_ttl_idle_s or more (LRU snapshots),
+    each with what deleting it frees."""
+    idle = nw.col("lru_idle_s").fill_null(0) >= int(ctx["no_ttl_idle_s"])
+    return nw.when(idle).then(cost.freed(ctx)).otherwise(0)
 
 
 EXPIRED = Rule(
@@ -27,7 +35,7 @@ EXPIRED = Rule(
     fix="CONFIG SET active-expire-effort 4   # (1-10, default 1); or SCAN the pattern to trigger lazy expiry",
     gate=lambda ctx: ctx.now_ms is not None,
     select=lambda ctx: ~nw.col("expires_at").is_null() & (nw.col("expires_at") < _now(ctx)),
-    saving=lambda ctx: nw.col("memory_bytes") + nw.col("expires_bytes"),
+    saving=cost.freed,
     peers=("RedisInsight v1 reclaim-expired-keys-memory-faster",),
     fire=Case(keys=({"key": "s:1", "expires_at": _NOW - 60_000},), metadata={"snapshot_time_ms": _NOW}),
     quiet=Case(keys=({"key": "s:1", "expires_at": _NOW + 60_000},), metadata={"snapshot_time_ms": _NOW}),
@@ -41,15 +49,14 @@ NO_TTL_CACHE = Rule(
     description=(
         "Keys in patterns named like caches, sessions, tokens, locks or temporary data usually should "
         "expire, yet these have no TTL and will live until deleted. The saving counts the ones idle for "
-        "more than a day (when the snapshot carries LRU idle times), the part a TTL would have removed. "
-        "Trade-off: a TTL that is too short turns hits into misses."
+        "no_ttl_idle_s (a day) or more (when the snapshot carries LRU idle times), the part a TTL would "
+        "have removed; the TTL the others get costs an expires entry each, not counted. Trade-off: a "
+        "TTL that is too short turns hits into misses."
     ),
     fix="Set a TTL when writing: SET cache:… value EX 3600 (or EXPIRE key 3600 for existing keys).",
     select=lambda ctx: nw.col("expires_at").is_null() & nw.col("cache_pattern"),
-    saving=lambda ctx: (
-        nw.when(nw.col("lru_idle_s").fill_null(0) >= _DAY).then(nw.col("memory_bytes")).otherwise(0)
-    ),
-    thresholds=("cache_pattern_regex",),
+    saving=lambda ctx: idle_without_ttl(ctx),
+    thresholds=("cache_pattern_regex", "no_ttl_idle_s"),
     library_keys=False,
     fire=Case(
         keys=({"key": "cache:page:{i}", "pattern": "cache:page:*", "lru_idle_s": 200_000, "repeat": 3},)
@@ -95,7 +102,7 @@ IDLE = Rule(
     fix="Review the patterns listed; add TTLs (EXPIRE) or archive and DEL them; OBJECT IDLETIME key "
     "(LRU) or OBJECT FREQ key (LFU) confirms.",
     select=_idle,
-    saving=lambda ctx: nw.col("memory_bytes") + nw.col("expires_bytes"),
+    saving=cost.freed,
     thresholds=("idle_days", "idle_lfu_counter", "lfu-decay-time"),
     peers=("RedisInsight v1 idle keys",),
     # LRU: idle 90 days; LFU: a counter decayed to 0

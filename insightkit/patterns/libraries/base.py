@@ -97,6 +97,9 @@ class Library:
     #: "tests": its families were checked against the real library writing to a real server;
     #: "source": read from its public source/docs
     verified: str = "source"
+    #: family patterns whose keys the result lifetime setting expires too, one per result (RQ: a
+    #: finished job's hash lives result_ttl like its result stream)
+    expire_with_results: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.name != self.name.lower() or not self.name:
@@ -110,6 +113,9 @@ class Library:
         for role in self.settings:
             if role not in ROLES:
                 raise ValueError(f"{self.name}: settings for unknown role {role!r}")
+        for pattern in self.expire_with_results:
+            if pattern not in patterns:
+                raise ValueError(f"{self.name}: expire_with_results names unknown family {pattern!r}")
         if self.verified not in ("tests", "source"):
             raise ValueError(f"{self.name}: verified is 'tests' or 'source'")
 

@@ -60,4 +60,6 @@ LIBRARY = Library(
         "worker runs",
     },
     backlog="rq info (workers per queue, failed jobs); start a worker for it: rq worker <queue>",
+    # job.cleanup(ttl=result_ttl) expires the job hash with its result (RQ 3.0 job.py, measured)
+    expire_with_results=("rq:job:*",),
 )
