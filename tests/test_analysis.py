@@ -159,7 +159,7 @@ def test_summary_renders_for_people_and_scripts(analysis: Analysis) -> None:
     text = str(s)
     for heading in ("By database", "By type", "By encoding", "By time to live"):
         assert heading in text
-    assert "9.77 KB" in text and "INFO used_memory: 19.5 KB" in text
+    assert "9.77 KiB" in text and "INFO used_memory: 19.5 KiB" in text
     assert s._repr_html_().count("<table") == 4
     assert json.loads(json.dumps(s.to_dict()))["totals"]["keys"] == 7
 

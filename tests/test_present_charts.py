@@ -35,18 +35,18 @@ def _save(fig: Figure, name: str) -> bytes:
 
 def _unit_label(ax: Any, axis: str = "x") -> str:
     label = ax.get_xlabel() if axis == "x" else ax.get_ylabel()
-    assert any(f"({u})" in label for u in ("B", "KB", "MB", "GB")), label
+    assert any(f"({u})" in label for u in ("B", "KiB", "MiB", "GiB")), label
     return str(label)
 
 
 def test_units() -> None:
     assert human_bytes(0) == "0 B"
     assert human_bytes(1023) == "1023 B"
-    assert human_bytes(1536) == "1.50 KB"
-    assert human_bytes(5 * 1024**2) == "5.00 MB"
-    assert human_bytes(123.4 * 1024**3) == "123 GB"
+    assert human_bytes(1536) == "1.50 KiB"
+    assert human_bytes(5 * 1024**2) == "5.00 MiB"
+    assert human_bytes(123.4 * 1024**3) == "123 GiB"
     assert human_bytes(None) == "–"
-    assert unit_for(3 * 1024**2) == ("MB", 1024.0**2)
+    assert unit_for(3 * 1024**2) == ("MiB", 1024.0**2)
 
 
 def test_memory_by_type_bars_add_up_to_the_keys(present_analysis: Any) -> None:

@@ -64,7 +64,7 @@ def test_db_ttl_and_size_filters(explorer: Explorer, present_analysis: Any) -> N
     snapshot = present_analysis.metadata["snapshot_time_ms"]
     assert _matching(explorer) == int((keys["expires_at"] >= snapshot).fillna(False).sum())
     explorer.ttl_filter.value = ALL
-    explorer.size_filter.value = "≥ 10 KB"
+    explorer.size_filter.value = "≥ 10 KiB"
     assert _matching(explorer) == int((keys["memory_bytes"] >= 10 * 1024).sum())
     assert explorer.filtered()["memory_bytes"].min() >= 10 * 1024
 

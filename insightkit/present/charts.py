@@ -104,7 +104,7 @@ def _target(ax: Axes | None, width: float, height: float) -> tuple[Figure, Axes]
 
 
 class _UnitLocator(MaxNLocator):
-    """Round ticks in the axis' unit (0, 2, 4 MB), not in bytes (0, 2.38, 4.77 MB)."""
+    """Round ticks in the axis' unit (0, 2, 4 MiB), not in bytes (0, 2.38, 4.77 MB)."""
 
     def __init__(self, divisor: float) -> None:
         super().__init__(nbins="auto", steps=[1, 2, 2.5, 5, 10])
@@ -116,7 +116,7 @@ class _UnitLocator(MaxNLocator):
 
 
 def _bytes_axis(ax: Axes, max_bytes: float, axis: str = "x", label: str = "Memory") -> None:
-    """Scale one axis to a single unit so ticks read 0, 5, 10 … MB, and say so in the label."""
+    """Scale one axis to a single unit so ticks read 0, 5, 10 … MiB, and say so in the label."""
     unit, divisor = unit_for(max_bytes)
     target = ax.xaxis if axis == "x" else ax.yaxis
     target.set_major_locator(_UnitLocator(divisor))
@@ -125,7 +125,7 @@ def _bytes_axis(ax: Axes, max_bytes: float, axis: str = "x", label: str = "Memor
 
 
 def _log_bytes_axis(ax: Axes, low: float, high: float) -> None:
-    """Log axis of sizes with ticks at powers of 4 or 16 bytes: 64 B, 1 KB, 16 KB, 256 KB …"""
+    """Log axis of sizes with ticks at powers of 4 or 16 bytes: 64 B, 1 KiB, 16 KiB, 256 KiB …"""
     for step in (4, 16, 64, 1024):
         ticks = [step**k for k in range(0, 16) if low / step <= step**k <= high * step]
         if len(ticks) <= 7:

@@ -23,11 +23,11 @@ TTL_STATES = (ALL, "no ttl", "with ttl", "expired")
 SIZE_THRESHOLDS: dict[str, int] = {
     "any size": 0,
     "≥ 100 B": 100,
-    "≥ 1 KB": 1024,
-    "≥ 10 KB": 10 * 1024,
-    "≥ 100 KB": 100 * 1024,
-    "≥ 1 MB": 1024**2,
-    "≥ 10 MB": 10 * 1024**2,
+    "≥ 1 KiB": 1024,
+    "≥ 10 KiB": 10 * 1024,
+    "≥ 100 KiB": 100 * 1024,
+    "≥ 1 MiB": 1024**2,
+    "≥ 10 MiB": 10 * 1024**2,
 }
 SORTABLE = (
     "memory_bytes",

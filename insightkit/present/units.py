@@ -1,37 +1,42 @@
-"""Byte units for people: one unit per axis (KB/MB/GB, powers of 1024 as Redis' INFO uses)."""
+"""Units and key names for the presentation layer: the one definition lives in ``insightkit._text``.
+
+Re-exported here so charts, the HTML report and widgets share the CLI's conventions (binary units
+named KiB/MiB/GiB, redis-cli-style escaping of key names); ``html_key`` adds the page's own needs.
+"""
 
 from __future__ import annotations
 
-import math
-from typing import SupportsFloat
+import html
+from typing import Any
 
-_UNITS = ("B", "KB", "MB", "GB", "TB", "PB")
+from insightkit._text import clip, display_key, epoch_ms, human_bytes, human_count, percent, unit_for
 
-
-def unit_for(max_bytes: float) -> tuple[str, float]:
-    """The unit that keeps the largest value between 1 and 1024, and its divisor."""
-    if not max_bytes or max_bytes < 1024 or math.isnan(max_bytes):
-        return "B", 1.0
-    power = min(int(math.log(max_bytes, 1024)), len(_UNITS) - 1)
-    return _UNITS[power], float(1024**power)
-
-
-def human_bytes(n: SupportsFloat | None) -> str:
-    """``1536`` → ``"1.5 KB"``; three significant digits are all a person reads."""
-    if n is None:
-        return "–"
-    value = float(n)
-    if math.isnan(value):
-        return "–"
-    sign = "-" if value < 0 else ""
-    unit, divisor = unit_for(abs(value))
-    scaled = abs(value) / divisor
-    if unit == "B":
-        return f"{sign}{int(scaled)} B"
-    digits = 2 if scaled < 10 else 1 if scaled < 100 else 0
-    return f"{sign}{scaled:.{digits}f} {unit}"
+__all__ = [
+    "chart_text",
+    "clip",
+    "display_key",
+    "epoch_ms",
+    "html_key",
+    "human_bytes",
+    "human_count",
+    "percent",
+    "unit_for",
+]
 
 
-def human_count(n: SupportsFloat) -> str:
-    """``12345`` → ``"12,345"``."""
-    return f"{int(float(n)):,}"
+def html_key(name: Any, width: int = 80) -> str:
+    """A key name for an HTML page: escaped, clipped to ``width``, the full (escaped) name on hover."""
+    full = display_key(name)
+    shown = clip(full, width)
+    if shown == full:
+        return html.escape(full)
+    return f'<span title="{html.escape(full, quote=True)}">{html.escape(shown)}</span>'
+
+
+def chart_text(name: Any, width: int | None = 48) -> str:
+    """A key or pattern name for a matplotlib label: escaped, clipped, and ``$`` made literal.
+
+    matplotlib reads text between two ``$`` as math (``a$_$b`` fails to render); an escaped ``\\$`` is
+    a literal dollar whatever the user's ``text.parse_math`` setting.
+    """
+    return clip(display_key(name), width).replace("$", r"\$")

@@ -182,7 +182,7 @@ CLIENT_BUFFERS = Rule(
     category="operations",
     severity="medium",
     description=(
-        "Normal clients hold on average more than 200 KB of query/output buffers: clients reading huge "
+        "Normal clients hold on average more than 200 KiB of query/output buffers: clients reading huge "
         "replies (KEYS, HGETALL on big keys, MONITOR) or pipelining more than they read. This memory "
         "counts against maxmemory. Limit it with client-output-buffer-limit. Trade-off: clients over "
         "the limit are disconnected."
@@ -220,7 +220,7 @@ REPLICA_BUFFERS = Rule(
     category="operations",
     severity="medium",
     description=(
-        "Each replica's output buffer holds more than 10 MB: replicas are slow to read, or a full sync "
+        "Each replica's output buffer holds more than 10 MiB: replicas are slow to read, or a full sync "
         "is in progress. If the buffer hits its limit the replica disconnects and resyncs again. Check "
         "the network and the replica's load. Trade-off: raising the limit costs memory on the primary."
     ),
@@ -338,7 +338,7 @@ SMALL_INSTANCE = Rule(
     category="operations",
     severity="info",
     description=(
-        "Less than 5 MB is in use. Ratios such as fragmentation are meaningless at this size, so treat "
+        "Less than 5 MiB is in use. Ratios such as fragmentation are meaningless at this size, so treat "
         "the other findings with care. Trade-off: none."
     ),
     fix="Nothing to do.",

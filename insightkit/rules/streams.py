@@ -276,13 +276,13 @@ def _prealloc_fix(ctx: Context, agg: Aggregates | None) -> str:
 
 STREAM_PREALLOC = Rule(
     id="stream-node-preallocation",
-    title="Small streams holding a preallocated 4 KB node",
+    title="Small streams holding a preallocated 4 KiB node",
     category="configuration",
     severity="medium",
     description=(
         "Since Redis 6.2 (and in every Valkey) XADD creates each stream node with "
         "min(4096, stream-node-max-bytes) bytes and keeps them until the node is full: a stream of one "
-        "or a few small entries — job results, per-user event logs — costs over 4 KB where its data "
+        "or a few small entries — job results, per-user event logs — costs over 4 KiB where its data "
         "needs a few hundred bytes. A smaller stream-node-max-bytes shrinks that preallocation; the "
         "saving is priced for the streams that fit in one node as the allocation now minus the same "
         "entries in nodes of stream_node_bytes_target bytes. A snapshot read after a restart shows "

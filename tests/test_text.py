@@ -1,0 +1,57 @@
+"""The one way insightkit shows units, expiries and key names (CLI, HTML, charts, widgets)."""
+
+from __future__ import annotations
+
+import pytest
+
+from insightkit._text import display_key, epoch_ms, human_bytes
+from insightkit.present.units import chart_text, html_key
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("user:1:session", "user:1:session"),
+        ("a$_$b", "a$_$b"),
+        ("日本:ключ", "日本:ключ"),
+        ("a\x1b[2Jb", '"a\\x1b[2Jb"'),
+        ("x\r\ny", '"x\\r\\ny"'),
+        ("nul\x00bel\x07", '"nul\\x00bel\\a"'),
+        ("\u202eevil", '"\\u202eevil"'),
+        ('q"\\\x1b', '"q\\"\\\\\\x1b"'),
+        ("c1\x9b", '"c1\\x9b"'),
+    ],
+)
+def test_display_key_escapes_like_redis_cli(name: str, shown: str) -> None:
+    assert display_key(name) == shown
+    assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or 0x2066 <= ord(c) <= 0x2069 for c in shown)
+
+
+def test_long_names_are_clipped_with_the_full_name_on_hover() -> None:
+    name = "k:" + "x" * 200
+    assert display_key(name, 20) == "k:" + "x" * 17 + "…"
+    cell = html_key(name + "<b>", 20)
+    assert cell.startswith('<span title="k:xxx') and "&lt;b&gt;" in cell and "<b>" not in cell
+
+
+def test_chart_text_keeps_dollars_literal() -> None:
+    assert chart_text("a$_$b") == r"a\$_\$b"
+
+
+@pytest.mark.parametrize(
+    ("ms", "shown"),
+    [
+        (1_764_000_000_123, "2025-11-24 16:00:00Z"),
+        (253_402_300_799_999, "9999-12-31 23:59:59Z"),
+        (253_402_300_800_000, "253402300800000 ms (beyond 9999)"),
+        (9_007_199_254_740_993, "9007199254740993 ms (beyond 9999)"),
+        (None, "–"),
+    ],
+)
+def test_expiries_beyond_the_calendar_are_shown_not_crashed(ms: int | None, shown: str) -> None:
+    assert epoch_ms(ms) == shown
+
+
+def test_binary_units_are_named_as_such() -> None:
+    assert human_bytes(2_439_411) == "2.33 MiB"
+    assert human_bytes(1023) == "1023 B"
