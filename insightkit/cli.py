@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from insightkit import __version__
+from insightkit._files import remove_output, replaced_atomically
 from insightkit._text import render_table
 from insightkit.errors import InsightkitError
 
@@ -152,9 +153,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         written, summary, source, extra = _analyze_streaming(args, redact)
     else:
         analysis = _open(args, args.source)
-        written = str(analysis.to_rsnap(args.output, redact=redact)) if args.output else None
         summary, source = analysis.summary(), analysis.metadata.get("source")
         extra = _findings(analysis, args.top)
+        # written last, so a failure in any table above leaves no RSNAP behind
+        written = str(analysis.to_rsnap(args.output, redact=redact)) if args.output else None
     if args.json:
         payload = {"source": source, "rsnap": written, **summary.to_dict()}
         payload.update({name: _records(frame) for name, frame in extra.items()})
@@ -226,13 +228,14 @@ def _analyze_streaming(
     # A redacted RSNAP is written from an unredacted temporary one: discovery must see real names.
     target = None if redact is not None else args.output
     with analyze(args.source, progress=progress, out_of_core=True, rsnap=target, **options) as analysis:
-        written = args.output if target else analysis.to_rsnap(args.output, redact=redact)
-        return (
-            str(written),
-            analysis.summary(),
-            analysis.metadata.get("source"),
-            _findings(analysis, args.top),
-        )
+        try:
+            summary, findings = analysis.summary(), _findings(analysis, args.top)
+            written = args.output if target else analysis.to_rsnap(args.output, redact=redact)
+        except BaseException:
+            if target:  # the RSNAP streamed in while decoding: a failed command must not leave it
+                remove_output(target)
+            raise
+        return str(written), summary, analysis.metadata.get("source"), findings
 
 
 # --- summary --------------------------------------------------------------------------------------
@@ -320,7 +323,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
         raise InsightkitError("diff is not available in this build") from None
     result = diff(_open(args, args.old), _open(args, args.new))
     if args.chart:
-        result.plot(top=args.top).savefig(args.chart)
+        with replaced_atomically(args.chart) as tmp:  # a failed drawing leaves no half-written image
+            result.plot(top=args.top).savefig(tmp)
     if args.json:
         _print_json(result.to_dict())
     else:

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from insightkit._text import human_bytes, human_count, render_table
+from insightkit.expiry import expiries, remaining_ms
 
 TTL_BUCKETS = ["no ttl", "expired", "< 1h", "1h–1d", "1d–7d", "7d–30d", "> 30d"]
 SUMMARY_COLUMNS = ["db", "type", "encoding", "memory_bytes", "expires_at"]  # all summarize() reads
@@ -118,13 +119,14 @@ def _group(table: pa.Table, by: list[str], total: int) -> pd.DataFrame:
 
 
 def ttl_bucket_codes(expires_at: pd.Series | pa.ChunkedArray, snapshot_time_ms: int) -> np.ndarray:
-    """Index into TTL_BUCKETS for each key (0 = no ttl, 1 = already expired at snapshot time)."""
-    if isinstance(expires_at, pd.Series):
-        expires_at = pa.chunked_array([pa.array(expires_at, from_pandas=True)])
-    floats = pc.cast(expires_at, pa.float64()).to_numpy()
-    ms = np.where(np.isnan(floats), np.nan, floats - snapshot_time_ms)
-    codes = np.digitize(ms, _EDGES_MS, right=True) + 1  # <=0 → 1 (expired), (0,1h] → 2, …
-    codes[np.isnan(ms)] = 0
+    """Index into TTL_BUCKETS for each key (0 = no ttl, 1 = already expired at snapshot time).
+
+    In int64 throughout: any expiry Redis accepts (up to 2**63-1 ms) lands in a bucket, none crashes.
+    """
+    ms, valid = expiries(expires_at)
+    left = remaining_ms(ms, snapshot_time_ms)
+    codes = np.digitize(left, np.asarray(_EDGES_MS, dtype=np.int64), right=True) + 1  # <=0 → 1 (expired), …
+    codes[~valid] = 0
     return codes
 
 

@@ -58,6 +58,10 @@ def _is_unknown_or_denied(reply: str) -> bool:
     return upper.startswith("-NOPERM") or "UNKNOWN COMMAND" in upper
 
 
+# The server version this replica announces: high enough that a Valkey master writes its newest RDB.
+_ANNOUNCED_VERSION = "255.255.255"
+
+
 class ReplicaStream:
     """One replication connection: ``ReplicaStream(spec)`` does the handshake, ``chunks()`` the payload.
 
@@ -98,6 +102,9 @@ class ReplicaStream:
             ("REPLCONF capa", ["REPLCONF", "capa", "eof", "capa", "psync2"], True),
             # Redis >= 7.0: "I want the RDB only, no command stream" (what redis-cli --rdb says).
             ("REPLCONF rdb-only", ["REPLCONF", "rdb-only", "1"], False),
+            # Valkey >= 9 writes a replica that names no version an old RDB (11), which cannot hold hash
+            # field TTLs: the sync would fail on the first such hash. Redis answers this with an error.
+            ("REPLCONF version", ["REPLCONF", "version", _ANNOUNCED_VERSION], False),
         ]
         conn.send(b"".join(encode_command(args) for _, args, _ in steps))
         for what, _, required in steps:

@@ -15,6 +15,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from insightkit.expiry import remaining_sql
 from insightkit.summary import TTL_BUCKETS
 
 _HOUR_MS = 3_600_000
@@ -27,7 +28,7 @@ def ttl_bucket_sql(snapshot_time_ms: int | str, column: str = "expires_at") -> s
     ``snapshot_time_ms``: epoch ms, or the name of a column holding each row's snapshot time.
     """
     snapshot = snapshot_time_ms if isinstance(snapshot_time_ms, str) else str(int(snapshot_time_ms))
-    left = f"({column} - {snapshot})"
+    left = remaining_sql(column, snapshot)  # HUGEINT: exact for any int64 expiry, no overflow
     return (
         f"CASE WHEN {column} IS NULL THEN 0 WHEN {left} <= 0 THEN 1 "
         f"WHEN {left} <= {_HOUR_MS} THEN 2 WHEN {left} <= {_DAY_MS} THEN 3 "

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from insightkit._text import human_bytes, human_count, percent, render_table
+from insightkit._text import epoch_ms, human_bytes, human_count, percent, render_table
 from insightkit.summary import _plain
 
 PATTERN_COLUMNS = [
@@ -58,6 +58,7 @@ FORMATS: dict[str, Callable[[Any], str]] = {
     "share_delta": signed_percent,
     "share_a": percent,
     "share_b": percent,
+    "expires_at_a": epoch_ms,  # any 64-bit ms expiry: past year 9999 shown as raw ms, never a crash
     **{
         name: human_count
         for name in (

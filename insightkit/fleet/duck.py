@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from insightkit.diff.compute import ttl_bucket_sql
+from insightkit.expiry import remaining_sql
 from insightkit.fleet.dataset import FILE_ID, FleetDataset
 from insightkit.summary import TTL_BUCKETS
 
@@ -207,7 +208,7 @@ def pattern_details(
                min(ttl) AS ttl_min_s, approx_quantile(ttl, 0.5) AS ttl_median_s, max(ttl) AS ttl_max_s,
                {", ".join(buckets)},
                max_by(key, memory_bytes, {int(examples)}) AS examples
-        FROM (SELECT pattern, key, memory_bytes, expires_at, (expires_at - {now}) / 1000.0 AS ttl FROM {v})
+        FROM (SELECT pattern, key, memory_bytes, expires_at, {remaining_sql("expires_at", now)} / 1000.0 AS ttl FROM {v})
         GROUP BY pattern
         """
     ).df()

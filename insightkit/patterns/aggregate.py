@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 
 from insightkit.errors import ConfigurationError
+from insightkit.expiry import expiries, remaining_ms
 from insightkit.schema import PATTERN_COLUMN
 
 #: TTL buckets (upper bounds in seconds), named as in ``Summary.ttl_buckets``.
@@ -142,14 +143,14 @@ def aggregate_patterns(
                 out[dominant_name] = ""
             out[mix_name] = ""
 
-    now = float(time.time() * 1000 if now_ms is None else now_ms)
+    now = int(time.time() * 1000 if now_ms is None else now_ms)
     if "expires_at" in df.columns:
-        expires = df["expires_at"].to_numpy(dtype=np.float64, na_value=np.nan)
+        expires, volatile = expiries(df["expires_at"])
     else:
-        expires = np.full(len(df), np.nan)
-    volatile = ~np.isnan(expires)
+        expires, volatile = np.zeros(len(df), dtype=np.int64), np.zeros(len(df), dtype=bool)
     out["keys_without_ttl"] = np.bincount(codes[~volatile], minlength=groups)
-    ttl_s = (expires[volatile] - now) / 1000.0
+    # the difference in int64 first (exact, saturating), seconds as float only after: 2**63 ms is fine
+    ttl_s = remaining_ms(expires[volatile], now) / 1000.0
     vcodes = codes[volatile]
     stats = _group_stats(vcodes, ttl_s, groups, ["min", "approximate_median", "max"])
     out["ttl_min_s"] = stats["min"]

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 
 from insightkit.present import charts
 from insightkit.present.source import AnalysisLike
-from insightkit.present.units import human_bytes, human_count
+from insightkit.present.units import epoch_ms, human_bytes, human_count
 
 Formatter = Callable[[Any], str]
 
@@ -46,9 +46,8 @@ def _share(value: Any) -> str:
 
 
 def _epoch_ms(value: Any) -> str:
-    if value is None or pd.isna(value):
-        return ""
-    return dt.datetime.fromtimestamp(int(value) / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    # the shared formatter: expiries past year 9999 (Redis takes any 64-bit ms) print as raw ms
+    return "" if value is None or pd.isna(value) else epoch_ms(value)
 
 
 def figure_to_data_uri(fig: Figure, dpi: int = 100) -> str:

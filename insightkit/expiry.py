@@ -1,0 +1,59 @@
+"""Time left before a key expires, computed in integers so that no expiry Redis accepts breaks it.
+
+Redis stores an expiry as a signed 64-bit count of milliseconds and accepts any of them
+(``PEXPIREAT k 9007199254740993``, ``PEXPIREAT k 9223372036854775807``, pre-1970 values in old RDB
+files). A float64 cannot hold those exactly (Arrow refuses the cast outright) and ``expires_at - now``
+can leave int64 at the extremes, so the subtraction here saturates instead: a TTL that far out lands
+in the last ("beyond any bucket") class either way, and the value in the key table stays untouched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_INT64 = np.iinfo(np.int64)
+
+
+def expiries(values: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(int64 milliseconds, has-expiry mask)`` of an expiry column, exactly, nulls as 0 / False.
+
+    Accepts a pandas Series (Arrow-backed, nullable Int64 or float), a pyarrow (chunked) array or a
+    numpy array; never goes through float64 for integer input.
+    """
+    if isinstance(values, pd.Series):
+        values = (
+            pa.chunked_array([pa.array(values, from_pandas=True)])
+            if len(values)
+            else pa.array([], pa.int64())
+        )
+    if isinstance(values, np.ndarray):
+        values = pa.array(values, from_pandas=True)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks else pa.array([], values.type)
+    if pa.types.is_null(values.type):
+        values = values.cast(pa.int64())
+    if pa.types.is_floating(values.type):  # a frame that already went through float64 (old pandas paths)
+        values = pc.if_else(pc.is_nan(values), None, values)
+        values = pc.cast(pc.round(values), pa.int64(), safe=False)
+    elif values.type != pa.int64():
+        values = pc.cast(values, pa.int64())
+    valid = pc.is_valid(values).to_numpy(zero_copy_only=False)
+    ms = pc.fill_null(values, 0).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    return ms, np.asarray(valid, dtype=bool)
+
+
+def remaining_ms(expires_ms: np.ndarray, now_ms: int) -> np.ndarray:
+    """``expires_ms - now_ms`` in int64, saturating at the int64 bounds instead of wrapping around."""
+    now = int(now_ms)
+    low, high = int(_INT64.min) + max(now, 0), int(_INT64.max) + min(now, 0)
+    return np.clip(np.asarray(expires_ms, dtype=np.int64), low, high) - np.int64(now)
+
+
+def remaining_sql(column: str, now: int | str) -> str:
+    """``column - now`` in DuckDB, as HUGEINT: exact, and it cannot overflow for any int64 expiry."""
+    return f"(CAST({column} AS HUGEINT) - CAST({now} AS HUGEINT))"
