@@ -1,6 +1,7 @@
-"""The fallback method: walk every non-empty db with SCAN, fetch each key with pipelined DUMP + PTTL.
+"""The fallback method: walk every non-empty db with SCAN, fetch each key with pipelined DUMP + expiry.
 
-Each round trip carries the DUMP/PTTL (and OBJECT IDLETIME or FREQ, read *before* DUMP touches the key)
+The expiry is PEXPIRETIME where the server has it (Redis >= 7.0, Valkey): the exact 64-bit value it
+stores; older servers answer PTTL, added to our clock. Each round trip carries the DUMP/expiry (and OBJECT IDLETIME or FREQ, read *before* DUMP touches the key)
 for one SCAN page plus the next SCAN, so the server is never idle waiting for us. The pieces are
 assembled into an RDB (rdbwriter) and yielded as chunks, exactly like a replication payload.
 Keys that disappear between SCAN and DUMP are skipped and counted; SCAN's rare duplicates are dropped.
@@ -19,6 +20,8 @@ from insightkit.errors import SnapshotError
 
 from . import rdbwriter
 from .connection import RespClient, ServerError, encode_command
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 @dataclass
@@ -130,8 +133,12 @@ class DumpWalker:
         lru: str | None = None,
         scan_count: int = 1000,
         max_ops_per_sec: float | None = None,
+        exact_expiry: bool = False,
     ) -> None:
         self.client = client
+        # PEXPIRETIME (Redis >= 7.0, Valkey) answers the stored expiry itself; PTTL + our clock only
+        # approximates it, off by the clock skew and the round trip.
+        self.expiry_command = b"PEXPIRETIME" if exact_expiry else b"PTTL"
         self.dbs = dict(sorted(dbs.items()))
         self.aux = aux
         self.default_rdb_version = default_rdb_version
@@ -221,7 +228,7 @@ class DumpWalker:
         return reply[0], reply[1]
 
     def _request(self, keys: list[bytes], *, next_cursor: bytes | None) -> None:
-        """One write: the next SCAN (if any), then per key [OBJECT IDLETIME|FREQ], DUMP, PTTL."""
+        """One write: the next SCAN (if any), then per key [OBJECT IDLETIME|FREQ], DUMP, PEXPIRETIME|PTTL."""
         lru = self.stats.lru
         if lru == "idle":
             prefix = b"*3\r\n$6\r\nOBJECT\r\n$8\r\nIDLETIME\r\n"
@@ -235,7 +242,8 @@ class DumpWalker:
         for key in keys:
             arg = b"$%d\r\n%s\r\n" % (len(key), key)
             parts.append(
-                b"%s%s*2\r\n$4\r\nDUMP\r\n%s*2\r\n$4\r\nPTTL\r\n%s" % (prefix, prefix and arg, arg, arg)
+                b"%s%s*2\r\n$4\r\nDUMP\r\n%s*2\r\n$%d\r\n%s\r\n%s"
+                % (prefix, prefix and arg, arg, len(self.expiry_command), self.expiry_command, arg)
             )
         self.client.send_raw(b"".join(parts))
         self.stats.commands += len(keys) * (3 if lru else 2) + (next_cursor is not None)
@@ -251,6 +259,7 @@ class DumpWalker:
         reply_error = hiredis.ReplyError
         encode_length = rdbwriter.encode_length
         version = stats.rdb_version
+        exact = self.expiry_command == b"PEXPIRETIME"
         for i, key in enumerate(keys):
             base = i * per_key
             meta = b""
@@ -270,7 +279,7 @@ class DumpWalker:
                 continue
             if isinstance(payload, reply_error) or isinstance(pttl, reply_error):
                 raise SnapshotError(
-                    f"{where}: DUMP/PTTL failed for a key: {payload if isinstance(payload, reply_error) else pttl}"
+                    f"{where}: DUMP/{self.expiry_command.decode()} failed for a key: {payload if isinstance(payload, reply_error) else pttl}"
                 )
             n = len(payload)
             if n < 11:
@@ -284,7 +293,10 @@ class DumpWalker:
                     )
                 version = stats.rdb_version = payload_version
             if pttl >= 0:
-                meta = b"\xfc" + (now_ms + pttl).to_bytes(8, "little") + meta
+                at = pttl if exact else now_ms + pttl
+                # signed, as Redis stores it; a PTTL near 2**63 plus our clock must not wrap around
+                at = min(max(at, _INT64_MIN), _INT64_MAX)
+                meta = b"\xfc" + at.to_bytes(8, "little", signed=True) + meta
             klen = len(key)
             key_len = bytes((klen,)) if klen < 64 else encode_length(klen)
             append(b"%s%c%s%s%s" % (meta, payload[0], key_len, key, payload[1 : n - 10]))

@@ -156,6 +156,7 @@ class NodeSnapshot:
             lru=lru_mode(policy),
             scan_count=self.scan_count,
             max_ops_per_sec=self.max_ops_per_sec,
+            exact_expiry=_has_pexpiretime(info.info.get("server", {})),
         )
         return self._walker.chunks()
 
@@ -441,3 +442,13 @@ def snapshot(
 
 
 __all__ = ["NodeSnapshot", "Snapshot", "SnapshotError", "open_snapshot", "snapshot"]
+
+
+def _has_pexpiretime(info_server: dict[str, Any]) -> bool:
+    """PEXPIRETIME came with Redis 7.0; every Valkey has it (and reports redis_version 7.2.4)."""
+    from insightkit.versions import parse_version
+
+    if info_server.get("valkey_version"):
+        return True
+    _, version = parse_version(str(info_server.get("redis_version") or ""))
+    return bool(version and version >= (7, 0))
