@@ -62,6 +62,9 @@ FORMATS: dict[str, Callable[[Any], str]] = {
     "volatile_keys": human_count,
     "num_elements": human_count,
     "share": percent,
+    # names are whatever bytes a client sent: ESC, CR/LF, NUL, bidi overrides must not reach a terminal
+    "key": lambda name: display_key(name),
+    "pattern": lambda name: display_key(name),
 }
 
 
@@ -116,6 +119,15 @@ def display_key(name: Any, width: int | None = None) -> str:
     if _UNSAFE.search(text):
         text = '"' + _UNSAFE.sub(_escape_char, text.replace("\\", "\\\\").replace('"', '\\"')) + '"'
     return clip(text, width)
+
+
+def json_escaped(document: str) -> str:
+    """A JSON document with the C1, DEL and bidi characters json.dumps leaves raw written as ``\\uXXXX``.
+
+    The parsed values are unchanged (key names stay exact for machines); only a terminal showing the
+    text is protected. Outside strings JSON has none of these characters, so the rewrite is safe.
+    """
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", document)
 
 
 def clip(text: str, width: int | None) -> str:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from insightkit import __version__
 from insightkit._files import remove_output, replaced_atomically
-from insightkit._text import render_table
+from insightkit._text import json_escaped, render_table
 from insightkit.errors import InsightkitError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -56,8 +56,8 @@ def command(
 
 
 def _print_json(payload: Any) -> None:
-    json.dump(payload, sys.stdout, indent=2, default=str, ensure_ascii=False)
-    sys.stdout.write("\n")
+    document = json.dumps(payload, indent=2, default=str, ensure_ascii=False)
+    sys.stdout.write(json_escaped(document) + "\n")  # bidi/C1 in key names as \uXXXX: same JSON value
 
 
 def _progress_wanted(args: argparse.Namespace) -> bool:

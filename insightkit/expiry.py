@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 _INT64 = np.iinfo(np.int64)
+_FLOAT_EDGE = float(2**63 - 1024)  # the largest float64 below 2**63: casts to int64 without overflow
 
 
 def expiries(values: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -39,7 +40,9 @@ def expiries(values: Any) -> tuple[np.ndarray, np.ndarray]:
         values = values.cast(pa.int64())
     if pa.types.is_floating(values.type):  # a frame that already went through float64 (old pandas paths)
         values = pc.if_else(pc.is_nan(values), None, values)
-        values = pc.cast(pc.round(values), pa.int64(), safe=False)
+        rounded = pc.max_element_wise(pc.round(values), -_FLOAT_EDGE, skip_nulls=False)
+        values = pc.min_element_wise(rounded, _FLOAT_EDGE, skip_nulls=False)
+        values = pc.cast(values, pa.int64())
     elif values.type != pa.int64():
         values = pc.cast(values, pa.int64())
     valid = pc.is_valid(values).to_numpy(zero_copy_only=False)

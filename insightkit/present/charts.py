@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 
-from insightkit.present.units import human_bytes, human_count, unit_for
+from insightkit.present.units import display_key, human_bytes, human_count, unit_for
 
 TYPE_COLORS = {
     "string": "#4C78A8",
@@ -146,12 +146,16 @@ def _empty(ax: Axes, message: str) -> None:
 
 
 def shorten(text: str, width: int = 48) -> str:
-    """Cut the middle out of a long key so both its namespace and its tail stay visible."""
-    text = str(text)
-    if len(text) <= width:
-        return text
-    keep = (width - 1) // 2
-    return f"{text[:keep]}…{text[-(width - 1 - keep) :]}"
+    """Cut the middle out of a long key so both its namespace and its tail stay visible.
+
+    Escaped first (control and bidi characters as redis-cli shows them), ``$`` made literal last, so a
+    key like ``$$`` or ``a$_$b`` is not read as matplotlib math (which fails to draw).
+    """
+    text = display_key(text)
+    if len(text) > width:
+        keep = (width - 1) // 2
+        text = f"{text[:keep]}…{text[-(width - 1 - keep) :]}"
+    return text.replace("$", r"\$")
 
 
 def _bar_labels(ax: Axes, values: Sequence[float], labels: Sequence[str]) -> None:

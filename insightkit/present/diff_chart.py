@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from insightkit.present.charts import TTL_COLORS, Chart
-from insightkit.present.units import human_bytes, unit_for
+from insightkit.present.units import chart_text, human_bytes, unit_for
 
 GROWTH_COLOR = "#D62728"  # more memory: the thing to look at
 SHRINK_COLOR = "#2CA02C"
@@ -21,8 +21,7 @@ STATUS_MARKS = {"new": " (new)", "vanished": " (vanished)"}
 
 
 def _label(pattern: str, status: str, width: int = 38) -> str:
-    text = pattern if len(pattern) <= width else pattern[: width - 1] + "…"
-    return text + STATUS_MARKS.get(status, "")
+    return chart_text(pattern, width) + STATUS_MARKS.get(status, "")  # escaped, clipped, $ literal
 
 
 def plot_diff(result: Any, *, top: int = 15, width: float = 11.0) -> Figure:

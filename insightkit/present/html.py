@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 
 from insightkit.present import charts
 from insightkit.present.source import AnalysisLike
-from insightkit.present.units import epoch_ms, human_bytes, human_count
+from insightkit.present.units import display_key, epoch_ms, human_bytes, human_count
 
 Formatter = Callable[[Any], str]
 
@@ -75,8 +75,8 @@ def table(frame: pd.DataFrame, columns: Iterable[tuple[str, str, Formatter]], cs
 KEY_COLUMNS: list[tuple[str, str, Formatter]] = [
     ("node", "node", _text),  # clusters only; tables skip columns a frame lacks
     ("db", "db", _text),
-    ("key", "key", _text),
-    ("pattern", "pattern", _text),
+    ("key", "key", display_key),
+    ("pattern", "pattern", display_key),
     ("type", "type", _text),
     ("encoding", "encoding", _text),
     ("num_elements", "elements", _count),
@@ -89,7 +89,7 @@ OFFENDER_COLUMNS: list[tuple[str, str, Formatter]] = [
     ("estimated_savings_bytes", "estimated saving", _bytes),
 ]
 PATTERN_COLUMNS: list[tuple[str, str, Formatter]] = [
-    ("pattern", "pattern", _text),
+    ("pattern", "pattern", display_key),
     ("owner", "library", _text),  # shown only when a known library owns some pattern
     ("role", "role", _text),
     ("keys", "keys", _count),
