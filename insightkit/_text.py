@@ -95,6 +95,9 @@ def epoch_ms(value: Any) -> str:
 # shown, and line/paragraph separators.
 _BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f" + _BIDI + "\u2028\u2029\ufeff]")
+# What json.dumps(ensure_ascii=False) leaves raw: it escapes C0 in strings itself, and the C0 outside
+# strings is the document's own indentation.
+_JSON_RAW = re.compile("[\x7f-\x9f" + _BIDI + "\u2028\u2029\ufeff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\a": "\\a", "\b": "\\b"}
 
 
@@ -127,7 +130,7 @@ def json_escaped(document: str) -> str:
     The parsed values are unchanged (key names stay exact for machines); only a terminal showing the
     text is protected. Outside strings JSON has none of these characters, so the rewrite is safe.
     """
-    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", document)
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group(0)):04x}", document)
 
 
 def clip(text: str, width: int | None) -> str:

@@ -11,6 +11,7 @@ control character through.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -212,8 +213,14 @@ def test_far_expiries_and_odd_names_everywhere(flavour: str, tmp_path: Path) -> 
         paths = [str(rsnap_live), str(rsnap_rdb)] if name == "diff" else [str(rsnap_rdb)]
         as_json = run_cli(name, *paths, *extra, "--json").stdout
         check_clean(as_json, f"{name} --json")
+        json.loads(as_json)
     top_json = run_cli("top", str(rsnap_rdb), "-n", "50", "--json").stdout
     assert str(FAR_MS) in top_json and str(INT64_MAX) in top_json  # exact integers, not 9.007e15
+    # JSON keeps the names exact (escaped only as JSON escapes them): every hostile name comes back
+    by_name = {row["key"]: row for row in json.loads(top_json)}
+    utf8_names = {k.decode() for k in ODD_NAMES if not k.startswith(b"bin")}  # b"bin\xff…" is escaped
+    assert utf8_names <= set(by_name)
+    assert by_name["far"]["expires_at"] == FAR_MS and by_name["int64max"]["expires_at"] == INT64_MAX
 
     # the fleet engines over the same RSNAP: summaries agree with the in-memory one
     expected_buckets = in_memory.summary().ttl_buckets.set_index("bucket")["keys"].to_dict()
