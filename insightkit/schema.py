@@ -58,7 +58,13 @@ _COLUMNS: list[tuple[str, pa.DataType, bool, str]] = [
         "elements as ARGET prints them).",
     ),
     ("serialized_bytes", pa.int64(), False, "Bytes the key occupies in the RDB (expiry, type, key, value)."),
-    ("expires_at", pa.int64(), True, "Absolute expiry, Unix epoch milliseconds; null when none."),
+    (
+        "expires_at",
+        pa.int64(),
+        True,
+        "Absolute expiry, Unix epoch milliseconds, exactly as the server stores it (any signed 64-bit value: "
+        "PEXPIREAT accepts years past 9999); null when none.",
+    ),
     ("lru_idle_s", pa.int64(), True, "Idle time in seconds (IDLE opcode, LRU policies); null when absent."),
     ("lfu_freq", pa.int16(), True, "LFU logarithmic counter (FREQ opcode, LFU policies); null when absent."),
     ("all_integers", pa.bool_(), True, "Sets: every member is an integer; null for other types."),

@@ -360,3 +360,22 @@ def test_dump_method_on_a_server_without_pexpiretime() -> None:
         assert int(rows[b"max"]["expires_at"]) > 2**62  # type: ignore[arg-type]
         summary = insightkit.analyze(server.url, progress=False, method="dump").summary()
         assert summary.ttl_buckets.set_index("bucket")["keys"]["> 30d"] == 2
+
+
+def test_an_output_written_atomically_appears_whole_or_not_at_all(tmp_path: Path) -> None:
+    from insightkit._files import replaced_atomically
+
+    target = tmp_path / "chart.png"
+    with pytest.raises(ValueError, match="drawing broke"), replaced_atomically(target) as tmp:
+        assert tmp.suffix == ".png" and tmp.parent == tmp_path  # savefig picks its format from the name
+        tmp.write_bytes(b"half a png")
+        raise ValueError("drawing broke")
+    assert list(tmp_path.iterdir()) == []
+    target.write_bytes(b"earlier")
+    with pytest.raises(ValueError), replaced_atomically(target) as tmp:
+        tmp.write_bytes(b"half")
+        raise ValueError
+    assert target.read_bytes() == b"earlier" and list(tmp_path.iterdir()) == [target]
+    with replaced_atomically(target) as tmp:
+        tmp.write_bytes(b"whole")
+    assert target.read_bytes() == b"whole" and list(tmp_path.iterdir()) == [target]
