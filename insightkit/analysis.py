@@ -21,7 +21,6 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from insightkit.errors import ConfigurationError, InsightkitError, RdbError, RsnapError, SourceError
 from insightkit.rsnap import (
@@ -307,17 +306,6 @@ class Analysis:
         return self._plot("savings", options)
 
 
-def _string_array(series: pd.Series) -> pd.arrays.ArrowExtensionArray:
-    """Any Series of texts (categorical, object, Arrow) as an Arrow-backed string array, cheaply."""
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        codes = series.cat.codes.to_numpy()
-        categories = pa.array(series.cat.categories.astype(str).tolist(), pa.string())
-        values = pc.take(categories, pa.array(codes, pa.int32(), mask=codes < 0))
-    else:
-        values = pa.array(series.astype(object).where(series.notna(), None).tolist(), pa.string())
-    return pd.arrays.ArrowExtensionArray(values)
-
-
 def _same_file_rsnap(store: Path, metadata: dict[str, Any]) -> bool:
     """Whether the backing RSNAP is one file already holding exactly ``metadata``: then a copy of
     its bytes is the RSNAP asked for, with no Parquet to encode again."""
@@ -443,10 +431,8 @@ def _open_source(
     if batch_size <= 0:
         raise ConfigurationError(f"batch_size must be positive, not {batch_size}")
     if _is_live(source):
-        try:
-            from insightkit.acquire import open_snapshot
-        except ImportError:
-            raise SourceError("live snapshots need insightkit.acquire, which this build lacks") from None
+        from insightkit.acquire import open_snapshot
+
         method = options.pop("method", "auto")
         with open_snapshot(
             source, method=method, batch_size=batch_size, progress=progress, **options
