@@ -3559,3 +3559,32 @@ cdef class Decoder:
         self.s_consumers = total_consumers
         self.s_pending = total_pel
         return 0
+
+
+def value_end(const unsigned char[::1] data, Py_ssize_t pos, int rdb_type, bint valkey=False,
+              bint gcra29=False):
+    """Offset just past the value of RDB type ``rdb_type`` that starts at ``pos`` (the type byte and any
+    key name already passed), read with the segment scan's length-only steps.
+
+    Used to check that a DUMP payload holds exactly one object: -1 when the value runs past the end of
+    ``data``, -2 when the scan cannot step over it (module values, hash templates, unknown types, or a
+    length it refuses as malformed)."""
+    cdef ScanFmt f
+    cdef int64_t q = pos
+    cdef int64_t end = data.shape[0]
+    cdef int st
+    if rdb_type == 6 or rdb_type == 7 or rdb_type > 33 or rdb_type < 0:
+        return -2
+    if 29 <= rdb_type <= 32 and not (rdb_type == 29 and gcra29):
+        return -2  # template hashes need the file's template table
+    if pos < 0 or pos >= end:
+        return -1
+    f.valkey = valkey
+    f.key_meta = False
+    f.gcra29 = gcra29
+    f.tmpl = NULL
+    with nogil:
+        st = _sk_value(&data[0], &q, end, rdb_type, &f)
+    if st == SK_OK:
+        return q
+    return -1 if st == SK_SHORT else -2
