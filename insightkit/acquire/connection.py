@@ -312,7 +312,7 @@ class RespClient:
         try:
             return self._reader.gets()
         except hiredis.ProtocolError as exc:
-            raise self.conn.not_resp(str(exc)) from None
+            raise self.conn.not_resp("" if self.conn.first_bytes else str(exc)) from None
         except MemoryError:  # an aggregate header announcing billions of elements
             raise LimitExceeded(
                 f"{self.where}: a reply announced more elements than fit in memory", limit="reply_size"

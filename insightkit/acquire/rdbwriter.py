@@ -62,9 +62,10 @@ def check_payload(payload: object, key: bytes, *, where: str, server: str) -> in
     """
     name = f"{key[:100]!r}"
     if not isinstance(payload, bytes):
-        raise BadDumpPayload(
-            f"{where}: DUMP of key {name} answered a {type(payload).__name__}, not a bulk string"
+        kind = {"int": "an integer", "list": "an array", "str": "a status reply"}.get(
+            type(payload).__name__, type(payload).__name__
         )
+        raise BadDumpPayload(f"{where}: DUMP of key {name} answered {kind}, not a bulk string")
     n = len(payload)
     if n < PAYLOAD_TRAILER + 1:
         raise BadDumpPayload(f"{where}: DUMP payload of key {name} is too short ({n} bytes)")

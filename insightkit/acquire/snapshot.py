@@ -116,6 +116,10 @@ class NodeSnapshot:
                 if db is None or meta["method"] == "dump":  # DUMP walks only that db already
                     yield from reader
                 else:  # a replica receives every db: keep the rows of the one asked for
+                    if writer is not None:
+                        meta.setdefault("notes", []).append(
+                            f"rows of db {db} only; the RDB file holds every db"
+                        )
                     for batch in reader:
                         kept = batch.filter(pc.equal(batch.column("db"), db))
                         if kept.num_rows:
