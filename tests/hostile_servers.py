@@ -193,6 +193,20 @@ class EndlessInfo(FakeRedis):
                 self.send(conn, chunk)
 
 
+class EndlessDump(FakeRedis):
+    """DUMP announces a 10 GB payload and keeps writing it."""
+
+    def dump(self, key: bytes) -> bytes:
+        return b"$10000000000\r\n"
+
+    def handle(self, conn: socket.socket, command: list[bytes]) -> None:
+        super().handle(conn, command)
+        if command[0].upper() == b"DUMP":
+            chunk = b"\x00" * 65536
+            while True:
+                self.send(conn, chunk)
+
+
 class Trickle(FakeRedis):
     """INFO answers one byte every ``interval`` seconds: each read returns, none ever times out."""
 

@@ -15,6 +15,7 @@ import redis
 from hostile_servers import (
     MALFORMED_DUMPS,
     BadDump,
+    EndlessDump,
     EndlessInfo,
     FakeRedis,
     HttpServer,
@@ -112,6 +113,15 @@ def test_endless_reply_is_cut_at_the_cap_not_in_memory() -> None:
             snapshot(server.url, progress=False, max_reply_bytes=cap)
         assert info.value.limit == "reply_size"
         assert time.monotonic() - started < 10
+        assert server.sent < cap + (16 << 20)
+
+
+def test_endless_dump_is_cut_at_max_dump_bytes() -> None:
+    cap = 2 << 20
+    with serve(EndlessDump()) as server:
+        with pytest.raises(LimitExceeded, match=r"max_dump_bytes.*method='sync'") as info:
+            snapshot(server.url, method="dump", progress=False, max_dump_bytes=cap)
+        assert info.value.limit == "reply_size"
         assert server.sent < cap + (16 << 20)
 
 

@@ -16,7 +16,7 @@ from servers import running_server, start_server
 
 from insightkit import cli
 from insightkit.acquire import open_snapshot, snapshot
-from insightkit.errors import PasswordRequired
+from insightkit.errors import LimitExceeded, PasswordRequired
 
 pytestmark = pytest.mark.server
 REPO = Path(__file__).resolve().parent.parent
@@ -110,3 +110,13 @@ def test_password_required_is_its_own_error() -> None:
         for method in ("sync", "dump"):
             with pytest.raises(PasswordRequired):
                 snapshot(f"127.0.0.1:{server.port}", method=method, progress=False)
+
+
+def test_a_key_bigger_than_the_reply_cap_is_still_dumped() -> None:
+    """max_reply_bytes caps INFO and the like; a key's DUMP has its own, larger cap."""
+    with running_server("redis70", args=server_args("redis70")) as server:
+        server.client().set("big", os.urandom(3 << 20))
+        meta = snapshot(server.url, method="dump", progress=False, max_reply_bytes=1 << 20)
+        assert meta["dump"]["keys"] == 1
+        with pytest.raises(LimitExceeded, match="max_dump_bytes"):
+            snapshot(server.url, method="dump", progress=False, max_dump_bytes=1 << 20)

@@ -290,19 +290,19 @@ class RespClient:
     def send_raw(self, payload: bytes) -> None:
         self.conn.send(payload)
 
-    def _feed(self, pending: int) -> int:
+    def _feed(self, pending: int, cap: int, limit: str) -> int:
         """One read into the parser; returns the bytes buffered towards the reply still incomplete.
 
-        A reply growing past ``max_reply_bytes`` (an endless INFO, a lying bulk length) ends here,
-        before it is in memory: hiredis keeps the partial reply until it is complete."""
+        A reply growing past ``cap`` (an endless INFO, a lying bulk length) ends here, before it is in
+        memory: hiredis keeps the partial reply until it is complete."""
         data = self.conn.recv()
         if not data:
             raise ConnectionFailed(f"{self.where}: the server closed the connection")
         pending += len(data)
-        cap = self.conn.limits.max_reply_bytes
         if pending > cap:
+            hint = "; method='sync' streams any key size" if limit == "max_dump_bytes" else ""
             raise LimitExceeded(
-                f"{self.where}: a reply grew past {cap} bytes (max_reply_bytes) without ending",
+                f"{self.where}: a reply grew past {cap} bytes ({limit}) without ending{hint}",
                 limit="reply_size",
             )
         self._reader.feed(data)
@@ -321,14 +321,22 @@ class RespClient:
     def read_reply(self) -> Any:
         """The next reply; error replies come back as ``hiredis.ReplyError`` objects, not raised."""
         pending = 0
+        cap = self.conn.limits.max_reply_bytes
         while True:
             reply = self._gets()
             if reply is not False:
                 self.conn.progress()
                 return reply
-            pending = self._feed(pending)
+            pending = self._feed(pending, cap, "max_reply_bytes")
 
-    def read_replies(self, n: int) -> list[Any]:
+    def read_replies(self, n: int, *, dumps: bool = False) -> list[Any]:
+        """``n`` pipelined replies; ``dumps``: they are DUMP payloads, capped by ``max_dump_bytes``."""
+        limits = self.conn.limits
+        cap, limit = (
+            (limits.max_dump_bytes, "max_dump_bytes")
+            if dumps
+            else (limits.max_reply_bytes, "max_reply_bytes")
+        )
         out: list[Any] = []
         append = out.append
         pending = 0
@@ -339,7 +347,7 @@ class RespClient:
                 if got:
                     self.conn.progress()
                     got = 0
-                pending = self._feed(pending)
+                pending = self._feed(pending, cap, limit)
                 continue
             append(reply)
             pending = 0

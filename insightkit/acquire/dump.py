@@ -233,7 +233,7 @@ class DumpWalker:
             self.limiter.spend(len(fresh) * (3 if stats.lru else 2) + more)
             out = []
             if pending:
-                replies = client.read_replies(len(pending[0]) * (3 if pending[1] else 2))
+                replies = client.read_replies(len(pending[0]) * (3 if pending[1] else 2), dumps=True)
                 rdb_chunk = self._assemble(pending[0], pending[1], replies)
                 if not self._started:
                     out.append(self._begin(stats.rdb_version or self.default_rdb_version))
@@ -249,7 +249,7 @@ class DumpWalker:
                 break
             cursor, page = self._scan_reply(db)
         if pending:
-            replies = client.read_replies(len(pending[0]) * (3 if pending[1] else 2))
+            replies = client.read_replies(len(pending[0]) * (3 if pending[1] else 2), dumps=True)
             rdb_chunk = self._assemble(pending[0], pending[1], replies)
             out = []
             if not self._started:

@@ -242,6 +242,7 @@ class Snapshot:
         stall_timeout: float | None = None,
         sync_wait: float | None = None,
         max_reply_bytes: int | None = None,
+        max_dump_bytes: int | None = None,
         **connection_options: Any,
     ) -> None:
         if method not in METHODS:
@@ -253,11 +254,12 @@ class Snapshot:
         for name, value in (("timeout", timeout), ("stall_timeout", stall_timeout), ("sync_wait", sync_wait)):
             if value is not None and not value > 0:
                 raise ConfigurationError(f"{name} must be a positive number of seconds, got {value!r}")
-        if max_reply_bytes is not None and max_reply_bytes < 1024:
-            raise ConfigurationError(f"max_reply_bytes must be at least 1024, got {max_reply_bytes!r}")
+        for name, size in (("max_reply_bytes", max_reply_bytes), ("max_dump_bytes", max_dump_bytes)):
+            if size is not None and size < 1024:
+                raise ConfigurationError(f"{name} must be at least 1024, got {size!r}")
         spec = parse_source(source, connection_options)
         given: dict[str, Any] = {"timeout": timeout, "stall_timeout": stall_timeout, "sync_wait": sync_wait}
-        given["max_reply_bytes"] = max_reply_bytes
+        given.update(max_reply_bytes=max_reply_bytes, max_dump_bytes=max_dump_bytes)
         limits = dataclasses.replace(spec.limits, **{k: v for k, v in given.items() if v is not None})
         self.spec = dataclasses.replace(spec, limits=limits)
         self.method = method
@@ -494,7 +496,7 @@ def open_snapshot(
     ``timeout`` — seconds for the whole snapshot (default: none); ``stall_timeout`` — seconds without
     progress (default 60); ``sync_wait`` — seconds a master may send only keepalives before the RDB
     starts (default 600); ``max_reply_bytes`` — the size of any one reply other than the streamed RDB
-    (default 64 MiB). A db in the URL (``redis://host/3``) or ``db=3`` snapshots that db only.
+    and DUMP (default 64 MiB); ``max_dump_bytes`` — one DUMP reply, i.e. one key (default 1 GiB). A db in the URL (``redis://host/3``) or ``db=3`` snapshots that db only.
     """
     return Snapshot(source, method=method, path=path, batch_size=batch_size, progress=progress, **options)
 

@@ -42,6 +42,8 @@ CONNECTION_OPTIONS = (
 )
 
 MAX_REPLY_BYTES = 64 << 20
+# A DUMP reply is a key's whole value: strings reach 512 MB (proto-max-bulk-len), collections more.
+MAX_DUMP_BYTES = 1 << 30
 STALL_TIMEOUT_S = 60.0
 SYNC_WAIT_S = 600.0
 
@@ -50,8 +52,9 @@ SYNC_WAIT_S = 600.0
 class Limits:
     """Bounds that keep a hostile or broken server from holding a snapshot forever or filling RAM.
 
-    ``max_reply_bytes`` caps one command reply (INFO, CONFIG, a SCAN page, a DUMP): the RDB payload of
-    a replica sync is streamed and has no cap. ``stall_timeout``: no progress (a complete reply, or
+    ``max_reply_bytes`` caps one command reply (INFO, CONFIG, ACL, a SCAN page) and ``max_dump_bytes``
+    one DUMP reply (a key's value: bigger keys need ``method="sync"``); the RDB payload of a replica
+    sync is streamed and has no cap. ``stall_timeout``: no progress (a complete reply, or
     1 KiB of bytes) for this long ends the snapshot, however the bytes trickle. ``sync_wait``: how long
     a master may keep us on keepalive newlines before the RDB payload starts (its fork writing the
     file). ``deadline`` is the ``time.monotonic()`` by which the whole snapshot must end (from
@@ -59,6 +62,7 @@ class Limits:
     """
 
     max_reply_bytes: int = MAX_REPLY_BYTES
+    max_dump_bytes: int = MAX_DUMP_BYTES
     stall_timeout: float = STALL_TIMEOUT_S
     sync_wait: float = SYNC_WAIT_S
     timeout: float | None = None
