@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from insightkit.errors import BadDumpPayload, SnapshotError
 from insightkit.rdb import crc64
-from insightkit.rdb._decoder import value_end
+from insightkit.rdb._decoder import dump_payload_facts, value_end
 
 OP_AUX = 0xFA
 OP_RESIZEDB = 0xFB
@@ -60,16 +60,19 @@ def check_payload(payload: object, key: bytes, *, where: str, server: str) -> in
     bytes would be copied into the file and decoded as further keys. ``server`` ("Redis 7.0.15") names
     the server in the error; the payload's own family comes from its version number.
     """
-    name = f"{key[:100]!r}"
     if not isinstance(payload, bytes):
         kind = {"int": "an integer", "list": "an array", "str": "a status reply"}.get(
             type(payload).__name__, type(payload).__name__
         )
-        raise BadDumpPayload(f"{where}: DUMP of key {name} answered {kind}, not a bulk string")
+        raise BadDumpPayload(f"{where}: DUMP of key {key[:100]!r} answered {kind}, not a bulk string")
+    version, crc_ok, end = dump_payload_facts(payload)
     n = len(payload)
-    if n < PAYLOAD_TRAILER + 1:
+    trailer_at = n - PAYLOAD_TRAILER
+    if end == trailer_at and crc_ok and (1 <= version <= NEWEST_REDIS_RDB or version == NEWEST_VALKEY_RDB):
+        return version  # the common case, all in one C call
+    name = f"{key[:100]!r}"
+    if version < 0:
         raise BadDumpPayload(f"{where}: DUMP payload of key {name} is too short ({n} bytes)")
-    version = payload[n - 10] | (payload[n - 9] << 8)
     family = payload_family(version)
     newest = NEWEST_VALKEY_RDB if family == "Valkey" else NEWEST_REDIS_RDB
     if version > newest or version < 1:
@@ -77,21 +80,18 @@ def check_payload(payload: object, key: bytes, *, where: str, server: str) -> in
             f"{where}: DUMP payload of key {name} has {family} RDB version {version}, which this "
             f"insightkit does not read ({family} up to {newest}; the server says it is {server})"
         )
-    body_end = n - 8
-    if crc64(memoryview(payload)[:body_end]) != int.from_bytes(payload[body_end:], "little"):
+    if not crc_ok:
         raise BadDumpPayload(f"{where}: DUMP payload of key {name} fails its CRC64 check")
-    meta = key_meta_length(payload) if family == "Redis" and version >= 13 else 0
+    meta = key_meta_length(payload) if end == -3 else 0
     rdb_type = payload[meta]
-    value_at = meta + 1
-    trailer_at = n - PAYLOAD_TRAILER
     if rdb_type not in _KNOWN_TYPES and rdb_type not in _UNCHECKED_TYPES and rdb_type != 7:
         raise BadDumpPayload(f"{where}: DUMP payload of key {name} holds unknown RDB type {rdb_type}")
     if rdb_type == 7:
-        end = _module_value_end(payload, value_at, trailer_at)
+        end = _module_value_end(payload, meta + 1, trailer_at)
     elif rdb_type in _UNCHECKED_TYPES and not (rdb_type == 29 and version == 14):
         end = trailer_at  # cannot be stepped over without the file's context: the decoder checks it
-    else:
-        end = value_end(payload, value_at, rdb_type, family == "Valkey", version == 14)
+    elif meta:
+        end = value_end(payload[:trailer_at], meta + 1, rdb_type, family == "Valkey", version == 14)
     if end == -1 or end > trailer_at:
         raise BadDumpPayload(f"{where}: DUMP payload of key {name} ends inside its object (type {rdb_type})")
     if end == -2:
