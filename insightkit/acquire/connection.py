@@ -95,6 +95,7 @@ class Connection:
         self.first_bytes = b""
         self._progress_at = time.monotonic()
         self._progress_bytes = 0
+        self._sock_timeout: float | None = None
         self.sock = self._open()
 
     def _open(self) -> socket.socket:
@@ -123,6 +124,7 @@ class Connection:
                         f"{self.where}: TLS handshake failed: {exc.reason or exc}"
                     ) from None
             sock.settimeout(self.timeout)
+            self._sock_timeout = self.timeout
             return sock
         except TimeoutError:
             if deadline is not None and time.monotonic() >= deadline:
@@ -168,7 +170,9 @@ class Connection:
             if left <= 0:
                 raise self._over_deadline()
             wait = min(wait, left)
-        self.sock.settimeout(wait)
+        if wait != self._sock_timeout:  # settimeout is a syscall (FIONBIO): only when it changes
+            self.sock.settimeout(wait)
+            self._sock_timeout = wait
 
     def _timed_out(self) -> SnapshotError:
         """Which limit a socket timeout stands for."""
