@@ -189,7 +189,8 @@ def test_dump_errors_name_the_payload_family() -> None:
     """A Redis payload is never called Valkey (and the other way round)."""
     from hostile_servers import bulk, dump_payload
 
-    for version, family in ((16, "Redis RDB version 16"), (81, "Valkey RDB version 81")):
+    cases = ((16, "Redis RDB version 16"), (81, "Valkey RDB version 81"), (80, "Valkey RDB version 80, but"))
+    for version, family in cases:
         server = BadDump(bulk(dump_payload(version=version)))
         with serve(server), pytest.raises(BadDumpPayload, match=family) as info:
             snapshot(server.url, method="dump", progress=False)

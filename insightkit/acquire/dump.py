@@ -177,6 +177,7 @@ class DumpWalker:
     ) -> None:
         self.client = client
         self.server = server
+        self.redis_server = server.startswith("Redis ")  # INFO says Redis: no Valkey-numbered payloads
         self.dbs = dict(sorted(dbs.items()))
         self.aux = aux
         self.default_rdb_version = default_rdb_version
@@ -335,7 +336,9 @@ class DumpWalker:
                 )
             if not isinstance(pttl, int) or not -2 <= pttl < 1 << 60:
                 raise ProtocolViolation(f"{where}: PTTL for key {key[:100]!r} answered {_shape(pttl)}")
-            payload_version = check_payload(payload, key, where=where, server=self.server)
+            payload_version = check_payload(
+                payload, key, where=where, server=self.server, redis_server=self.redis_server
+            )
             n = len(payload)
             if payload_version != version:
                 if version is not None:

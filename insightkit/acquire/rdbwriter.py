@@ -52,13 +52,15 @@ def payload_family(version: int) -> str:
     return "Valkey" if version >= VALKEY_RDB_BASE else "Redis"
 
 
-def check_payload(payload: object, key: bytes, *, where: str, server: str) -> int:
+def check_payload(payload: object, key: bytes, *, where: str, server: str, redis_server: bool = False) -> int:
     """Verify one DUMP reply before it enters the RDB and return its RDB version.
 
     What RESTORE would check (the 2-byte version is one this decoder reads, the CRC64 over everything
     before it matches), plus what RESTORE does not: exactly one object, no bytes after it — trailing
     bytes would be copied into the file and decoded as further keys. ``server`` ("Redis 7.0.15") names
-    the server in the error; the payload's own family comes from its version number.
+    the server in the error; the payload's own family comes from its version number. ``redis_server``:
+    INFO says Redis, so a payload in Valkey's numbering (80 on) is refused (Valkey servers may write
+    either: 7.2-8.x keep Redis' 11).
     """
     if not isinstance(payload, bytes):
         kind = {"int": "an integer", "list": "an array", "str": "a status reply"}.get(
@@ -68,7 +70,11 @@ def check_payload(payload: object, key: bytes, *, where: str, server: str) -> in
     version, crc_ok, end = dump_payload_facts(payload)
     n = len(payload)
     trailer_at = n - PAYLOAD_TRAILER
-    if end == trailer_at and crc_ok and (1 <= version <= NEWEST_REDIS_RDB or version == NEWEST_VALKEY_RDB):
+    if (
+        end == trailer_at
+        and crc_ok
+        and (1 <= version <= NEWEST_REDIS_RDB or (version == NEWEST_VALKEY_RDB and not redis_server))
+    ):
         return version  # the common case, all in one C call
     name = f"{key[:100]!r}"
     if version < 0:
@@ -79,6 +85,11 @@ def check_payload(payload: object, key: bytes, *, where: str, server: str) -> in
         raise BadDumpPayload(
             f"{where}: DUMP payload of key {name} has {family} RDB version {version}, which this "
             f"insightkit does not read ({family} up to {newest}; the server says it is {server})"
+        )
+    if family == "Valkey" and redis_server:
+        raise BadDumpPayload(
+            f"{where}: DUMP payload of key {name} has Valkey RDB version {version}, but the server says "
+            f"it is {server}"
         )
     if not crc_ok:
         raise BadDumpPayload(f"{where}: DUMP payload of key {name} fails its CRC64 check")
