@@ -81,8 +81,8 @@ def _connection_options(args: argparse.Namespace) -> dict[str, Any]:
         options["password"] = password
     if getattr(args, "method", "auto") != "auto":
         options["method"] = args.method
-    for name in ("timeout", "stall_timeout"):
-        if getattr(args, name, None) is not None:
+    for name in ("timeout", "stall_timeout"):  # limits of live snapshots: files have none
+        if getattr(args, name, None) is not None and _is_live_arg(args):
             options[name] = getattr(args, name)
     return options
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,32 +43,32 @@ REPO = Path(__file__).resolve().parent.parent
 def run_cli(
     *args: str, env: dict[str, str] | None = None
 ) -> tuple[subprocess.CompletedProcess[str], float, int]:
-    """``python -m insightkit`` as a subprocess: (result, wall seconds, peak RSS of the child in KiB)."""
+    """``python -m insightkit`` as a subprocess: (result, wall seconds, peak RSS of that child in KiB)."""
     started = time.monotonic()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "insightkit", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, **(env or {})},
-    )
-    try:
-        out, err = proc.communicate(timeout=120)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise
-    # wait4 already reaped by communicate(); the children's peak RSS is the best bound available
-    rss = _children_maxrss()
-    result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-    return result, time.monotonic() - started, rss
-
-
-def _children_maxrss() -> int:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "insightkit", *args],
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            cwd=REPO,
+            env={**os.environ, **(env or {})},
+        )
+        deadline = started + 120
+        while True:  # wait4 gives this child's own rusage (RUSAGE_CHILDREN mixes in every server)
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise AssertionError("the CLI did not end within 120 s")
+            time.sleep(0.05)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        result = subprocess.CompletedProcess(proc.args, proc.returncode, out.read(), err.read())
+    return result, time.monotonic() - started, usage.ru_maxrss
 
 
 def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
