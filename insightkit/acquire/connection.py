@@ -196,6 +196,8 @@ class Connection:
         """The error for a peer that answered something other than RESP (an HTTP or SSH port…)."""
         got = self.first_bytes.decode("ascii", "replace").replace("\ufffd", "?")
         got = " ".join(got.split())[:40]
+        if self.first_bytes[:1] in (b"\x15", b"\x16") and not self.spec.tls:
+            detail = "a TLS port? use rediss://"  # a TLS alert or handshake record
         suffix = f"; {detail}" if detail else ""
         return ProtocolViolation(f"{self.where} does not speak the Redis protocol (got {got!r}{suffix})")
 

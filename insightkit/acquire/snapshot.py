@@ -304,7 +304,8 @@ class Snapshot:
         with RespClient(self.spec) as client:
             info = serverinfo.collect(client)
             nodes = cluster.primaries(client, self.spec.host) if info.cluster_enabled else None
-        total = sum(keys for keys, _ in info.keyspace().values())
+        only = self.spec.db
+        total = sum(keys for db, (keys, _) in info.keyspace().items() if only is None or db == only)
         if nodes is None:
             path = self.path
             if path is not None and path.is_dir():
