@@ -254,6 +254,15 @@ class HttpServer(FakeRedis):
         raise Closed
 
 
+class TlsPort(FakeRedis):
+    """A TLS-only port: plaintext gets a TLS alert record (protocol version) and the connection closed."""
+
+    def on_bytes(self, conn: socket.socket, data: bytes) -> None:
+        self.send(conn, b"\x15\x03\x03\x00\x02\x02\x46")
+        conn.close()
+        raise Closed
+
+
 class SshServer(FakeRedis):
     """An SSH port: the server speaks first (its banner), then waits for a client banner."""
 

@@ -24,6 +24,7 @@ from hostile_servers import (
     ScanEndless,
     ScanSameCursor,
     SshServer,
+    TlsPort,
     Trickle,
     serve,
 )
@@ -168,6 +169,11 @@ def test_scan_cycle_checks() -> None:
 @pytest.mark.parametrize("factory", [HttpServer, SshServer])
 def test_not_redis_is_a_protocol_violation(factory: Callable[[], FakeRedis]) -> None:
     with serve(factory()) as server, pytest.raises(ProtocolViolation, match="does not speak"):
+        snapshot(server.url, progress=False)
+
+
+def test_tls_port_suggests_rediss() -> None:
+    with serve(TlsPort()) as server, pytest.raises(ProtocolViolation, match="use rediss://"):
         snapshot(server.url, progress=False)
 
 
