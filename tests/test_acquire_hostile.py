@@ -237,3 +237,13 @@ def test_connection_pool_is_a_source() -> None:
     assert parse_source("redis://h:1/3", {}).db == 3
     assert parse_source("redis://h:1/0", {}).db is None
     assert parse_source("redis://h:1/3", {"db": 0}).db == 0  # an explicit option wins, 0 included
+
+
+def test_analyze_takes_the_limits_too() -> None:
+    import insightkit
+
+    with serve(Trickle()) as server:
+        started = time.monotonic()
+        with pytest.raises(LimitExceeded, match="timeout of 1s"):
+            insightkit.analyze(server.url, progress=False, timeout=1)
+        assert time.monotonic() - started < 5
