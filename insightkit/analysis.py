@@ -38,6 +38,7 @@ from insightkit.summary import Summary, summarize
 
 LIVE_SCHEMES = ("redis://", "rediss://", "unix://", "valkey://", "valkeys://")
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$")
+FOREIGN_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
 RDB_MAGICS = (b"REDIS", b"VALKEY")
 PARQUET_MAGIC = b"PAR1"
 _LOAD_ONLY = ("original_method", "rsnap_source")
@@ -452,6 +453,11 @@ def _open_source(
         )
     path = Path(source)
     if not path.exists():
+        scheme = FOREIGN_SCHEME.match(str(source)) if isinstance(source, str) else None
+        if scheme:
+            from insightkit.acquire.sources import unsupported_scheme
+
+            raise SourceError(unsupported_scheme(scheme.group(1)))
         raise SourceError(f"{strip_credentials(str(path))}: no such file or directory")
     if _sniff(path) == "rsnap":
         if options:

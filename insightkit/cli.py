@@ -11,6 +11,7 @@ one line), 2 usage error (argparse), 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import sys
@@ -22,10 +23,11 @@ import pandas as pd
 
 from insightkit import __version__
 from insightkit._text import render_table
-from insightkit.errors import InsightkitError
+from insightkit.errors import InsightkitError, PasswordRequired
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 REDACT_KEY_ENV = "INSIGHTKIT_REDACT_KEY"
+PASSWORD_ENV = "REDISCLI_AUTH"  # what redis-cli reads: a password there stays out of `ps`
 
 
 @dataclass(frozen=True)
@@ -74,11 +76,22 @@ def _open(args: argparse.Namespace, source: str) -> Any:
 def _connection_options(args: argparse.Namespace) -> dict[str, Any]:
     """Only the options the user gave, so that file sources get none."""
     options: dict[str, Any] = {}
-    if getattr(args, "password", None):
-        options["password"] = args.password
+    password = getattr(args, "password", None) or os.environ.get(PASSWORD_ENV)
+    if password and _is_live_arg(args):
+        options["password"] = password
     if getattr(args, "method", "auto") != "auto":
         options["method"] = args.method
+    for name in ("timeout", "stall_timeout"):  # limits of live snapshots: files have none
+        if getattr(args, name, None) is not None and _is_live_arg(args):
+            options[name] = getattr(args, name)
     return options
+
+
+def _is_live_arg(args: argparse.Namespace) -> bool:
+    """Whether one of the command's sources is a live server (an env password applies only there)."""
+    from insightkit.analysis import _is_live
+
+    return any(_is_live(getattr(args, name, None)) for name in ("source", "file", "old", "new"))
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -99,8 +112,34 @@ def _add_source(parser: argparse.ArgumentParser, name: str = "source") -> None:
     _add_connection_options(parser)
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
 def _add_connection_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--password", help="server password (instead of putting it in the URL)")
+    parser.add_argument(
+        "--password",
+        help=f"server password (visible in `ps`: prefer ${PASSWORD_ENV}, as redis-cli does; without either, "
+        "a server answering NOAUTH gets a password prompt when stdin is a terminal)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="live servers: give up when the whole snapshot takes longer than this",
+    )
+    parser.add_argument(
+        "--stall-timeout",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="live servers: give up after this long without progress (default 60)",
+    )
     parser.add_argument(
         "--method",
         choices=["auto", "sync", "dump"],
@@ -349,11 +388,26 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+def _run(args: argparse.Namespace) -> int:
+    """Run the command; a server asking for a password gets one prompt, only from a person at a
+    terminal (never from a script's stdin) and only when no password was given."""
+    try:
+        return COMMANDS[args.command].run(args)
+    except PasswordRequired:
+        given = getattr(args, "password", None) or os.environ.get(PASSWORD_ENV)
+        if given or not sys.stdin.isatty() or not hasattr(args, "password"):
+            raise
+        args.password = getpass.getpass("Redis password: ")
+        if not args.password:
+            raise
+        return COMMANDS[args.command].run(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``insightkit`` script; returns the exit code."""
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command].run(args)
+        return _run(args)
     except InsightkitError as exc:
         print(f"insightkit: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_ERROR
