@@ -16,12 +16,14 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from keyspaces import KEYSPACES, keyspace
 from keytables import key_batch
 from servers import Server, running_server
 
 from insightkit.analysis import Analysis, analyze, load
 from insightkit.errors import ConfigurationError
 from insightkit.patterns import template_of
+from insightkit.patterns.assign import assign_owned
 from insightkit.patterns.tokens import SEPARATORS as PATTERN_SEPARATORS
 from insightkit.patterns.tokens import split_tokens
 from insightkit.rsnap import Redactor, make_redactor, read_rsnap, write_rsnap
@@ -216,6 +218,31 @@ def test_redaction_keeps_separators_and_template(parts: list[str], seps: list[st
     assert redactor.redact_key(key) == redacted
 
 
+def _same_grouping(before: pd.Series, after: pd.Series) -> bool:
+    """Both pattern columns cut the keys into the same families (whatever their names)."""
+    pairs = pd.DataFrame({"before": before.astype(str).to_numpy(), "after": after.astype(str).to_numpy()})
+    return bool(
+        (pairs.groupby("before")["after"].nunique() == 1).all()
+        and (pairs.groupby("after")["before"].nunique() == 1).all()
+    )
+
+
+@pytest.mark.parametrize("name", sorted(KEYSPACES))
+def test_every_labeled_keyspace_keeps_its_families(name: str) -> None:
+    keys = keyspace(name)[["key", "key_binary"]]
+    patterns, owned = assign_owned(keys, progress=False)
+    redactor = Redactor("k").fit(keys["key"], patterns.astype(str), owned)
+    redacted = redactor.redact_array(
+        pa.array(keys["key"].astype(str)), pa.array(patterns.astype(str)), pa.array(keys["key_binary"])
+    )
+    again, owned_again = assign_owned(
+        pd.DataFrame({"key": redacted.to_pylist(), "key_binary": keys["key_binary"].to_numpy()}),
+        progress=False,
+    )
+    assert _same_grouping(patterns, again)
+    assert set(owned_again) == {redactor.redact_pattern(p) for p in owned}
+
+
 # --- a real snapshot: leaks, rediscovery, stability, the CLI ------------------------------------------
 
 TENANTS = ["tenant:acme:cfg", "tenant:acme:billing", "tenant:globex:cfg"]
@@ -330,12 +357,8 @@ def test_a_redacted_snapshot_leaks_no_name_and_keeps_its_families(
     # discovery on the redacted snapshot finds the same families: same keys, same memory
     again = load(path, libraries=True)
     assert _families(again) == _families(original)
-    before = original.keys["pattern"].astype(str).to_numpy()
-    after = again.keys["pattern"].astype(str).to_numpy()
-    pairs = pd.DataFrame({"before": before, "after": after})
-    assert (pairs.groupby("before")["after"].nunique() == 1).all()
-    assert (pairs.groupby("after")["before"].nunique() == 1).all()
-    assert set(after) == patterns  # and names them as the redacted pattern column does
+    assert _same_grouping(original.keys["pattern"], again.keys["pattern"])
+    assert set(again.keys["pattern"].astype(str)) == patterns  # named as the redacted column names them
     assert set(again.metadata.get("library_patterns", {})) == set(metadata["library_patterns"])
 
 

@@ -269,9 +269,16 @@ class Redactor:
         )
 
     def _plain(self, text: str, keep: bool) -> str:
-        """Words between values: skeleton words kept (when ``keep``), others hashed as words."""
+        """Words between values: skeleton words kept (when ``keep``), others hashed as words.
+
+        A part made of ``*`` alone (a raw byte in a binary key) is a wildcard to discovery: a value.
+        """
         return "".join(
-            part if i % 2 or not part or (keep and part in self.skeleton) else self.hash_word(part)
+            part
+            if i % 2 or not part or (keep and part in self.skeleton)
+            else self.hash_part(part)
+            if not part.strip("*")
+            else self.hash_word(part)
             for i, part in enumerate(tokenize(text))
         )
 
