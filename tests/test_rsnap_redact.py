@@ -95,6 +95,9 @@ def test_values_keep_their_shape() -> None:
     # a–f-only hex is a word to discovery, so it stays a word (and stays a variable by cardinality)
     assert re.fullmatch(f"{WORD}:{WORD}", r.redact_key("session:deadbeefcafe"))
     assert re.fullmatch(f"{WORD}{NUM}:{WORD}", r.redact_key("tenant42:cfg"))  # glued id: still digits
+    # letters of random-looking case (base62 without a digit) keep that look, even after a comma
+    assert re.fullmatch(f"{WORD}:{WORD},([a-z][A-Z]){{6}}", r.redact_key("tok:ab,xQzRwPvNmKlJ"))
+    assert template_of(r.redact_key("tok:ab,xQzRwPvNmKlJ")).endswith(",*")
     uuid = "6f0c2a52-8b1e-4c3e-9a59-0e5b3c0c1f11"
     hexes = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
     assert re.fullmatch(f"{WORD}:{hexes}", r.redact_key(f"job:{uuid}"))
@@ -185,8 +188,11 @@ _WORDS = st.text(alphabet="abcdefxyzé", min_size=1, max_size=6)
 _DIGITS = st.integers(0, 10**9).map(str)
 _HEX = st.text(alphabet="0123456789abcdef", min_size=4, max_size=12)
 _GLUED = st.tuples(st.text(alphabet="abcxyz", min_size=1, max_size=4), _DIGITS).map("".join)
-_PART = st.one_of(_WORDS, _DIGITS, _HEX, _GLUED)
-_SEP = st.sampled_from([":", "/", "|", ".", "-", "_", "#", "@", "::", "=", " "])
+_CASES = st.text(alphabet="aBcDeFgHiJkL", min_size=8, max_size=14)  # random-looking case, sometimes
+_PART = st.one_of(_WORDS, _DIGITS, _HEX, _GLUED, _CASES)
+# Not ``=`` nor ``@``: hashed words are 12 letters, so ``a/b=`` may turn into base64 and ``a@b.c`` into an
+# e-mail (16+ characters before ``=``, a top-level domain of two letters or more), as the module says.
+_SEP = st.sampled_from([":", "/", "|", ".", "-", "_", "#", "::", ",", " "])
 
 
 def _shape(template: str) -> tuple[list[str], list[int]]:

@@ -125,7 +125,7 @@ def render_markdown() -> str:
         "`*` and any digit are hashed; separators always stay. So `user:1234:session` becomes "
         "`user:8302917465520193:session` and `tenant:acme:cfg` becomes `qzkvwxyplmnb:hrtcpaolwxde:fjeiqnbdzkla`. "
         "Each hash keeps the shape pattern discovery reads: a number (or a value glued to a word, "
-        "`tenant42`) becomes 16 digits, a UUID stays UUID-shaped, another value becomes a digit and 11 "
+        "`tenant42`) becomes 16 digits, a UUID stays UUID-shaped, letters of random-looking case keep that look, another value becomes a digit and 15 "
         "hex digits, a word 12 lowercase letters; so discovery on a redacted snapshot finds the same "
         "families, with the same keys and memory, as on the original. The `pattern` column and the "
         "`library_patterns` metadata are redacted the same way, so `tenant:42:*` becomes "

@@ -21,9 +21,12 @@ with the same keys, as on the original. Discovery reads values off their shape (
 hex, UUIDs, e-mails) and judges the remaining words by how many siblings they have; renaming words
 consistently changes neither. So a value is rendered as something ``shapes.py`` always reads as a value
 (a number stays a number: 16 digits, as does a value glued to a word, ``tenant42``; a UUID stays
-UUID-shaped; anything else becomes a digit and 11 hex digits), and a word becomes 12 lowercase letters,
+UUID-shaped; letters of random-looking case stay 12 such letters; anything else becomes a digit and 15
+hex digits), and a word becomes 12 lowercase letters,
 which it always reads as a word. A value holding a strong separator (a URL, a timestamp with colons) is
-one hash; inside other values (e-mails, dotted IPs) the separators stay.
+one hash; inside other values (e-mails, dotted IPs) the separators stay. Only lengths change, which
+matters to two shapes alone: parts joined by ``/`` or ``+`` before ``=`` (``a/b=c``, ``7/42=x``) may read
+as base64 once hashed, and around ``@`` a one-letter top-level domain (``a@b.c``) as an e-mail.
 
 Keys of a pattern a known library owns are cut along that pattern, so the library's own rules (a version
 number, a UUID, a prefix glued to a session id) still match the redacted names.
@@ -45,8 +48,8 @@ import pyarrow.compute as pc
 
 SEPARATORS = ":/|.#-_=,;@ {}[]()<>'\"\t"
 _TOKEN = re.compile("([" + re.escape(SEPARATORS) + "]+)")
-#: A hashed value that is not a number: a digit, then 11 hex digits (48 bits).
-ID_CHARS = 12
+#: A hashed value that is not a number: a digit, then 15 hex digits (63 bits).
+ID_CHARS = 16
 #: A hashed number, or a value glued to a word: decimal digits (53 bits).
 NUMBER_DIGITS = 16
 #: A hashed word: lowercase letters (56 bits).
@@ -232,6 +235,11 @@ class Redactor:
             out = "".join(chr(ord("a") + b % 26) for b in digest[:WORD_CHARS])
         elif kind == b"n\0":
             out = str(int.from_bytes(digest[:8], "big") % 10**NUMBER_DIGITS).zfill(NUMBER_DIGITS)
+        elif kind == b"r\0":  # lower, upper, lower…: a case flip every other letter
+            out = "".join(
+                chr((ord("a") if i % 2 == 0 else ord("A")) + b % 26)
+                for i, b in enumerate(digest[:WORD_CHARS])
+            )
         elif kind == b"u\0":
             h = digest.hex()
             out = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
@@ -252,6 +260,8 @@ class Redactor:
     def _value(self, span: str, glued: bool) -> str:
         """A value as discovery's shapes found it, hashed into a form they find again."""
         _, _, uuid, _, strong = _shapes()
+        if span.isascii() and span.isalpha():  # letters only: random-looking case, as it was found
+            return self._hashed(b"r\0", span)
         if glued or (span.isascii() and span.isdigit()):
             return self._hashed(b"n\0", span)
         if uuid.fullmatch(span):
