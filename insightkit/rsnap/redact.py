@@ -117,6 +117,10 @@ class _Families:
         self._seen: dict[str, set[str]] = defaultdict(set)
 
     def add(self, keys: pa.Array | pa.ChunkedArray, patterns: pa.Array | pa.ChunkedArray) -> None:
+        if len(keys) != len(patterns):
+            from insightkit.errors import ConfigurationError
+
+            raise ConfigurationError(f"{len(keys)} keys but {len(patterns)} patterns: they must align")
         table = pa.table({"key": keys.cast(pa.string()), "pattern": patterns.cast(pa.string())})
         table = table.filter(pc.is_valid(table.column("pattern")))
         if not table.num_rows:
@@ -174,6 +178,10 @@ class Redactor:
         if secret is None:
             secret = secrets.token_bytes(32)
         self._secret = secret.encode() if isinstance(secret, str) else bytes(secret)
+        if min_family_keys < 1 or min_family_values < 1:
+            from insightkit.errors import ConfigurationError
+
+            raise ConfigurationError("min_family_keys and min_family_values must be at least 1")
         self.min_family_keys = int(min_family_keys)
         self.min_family_values = int(min_family_values)
         self.fitted = False
