@@ -22,8 +22,7 @@ hex, UUIDs, e-mails) and judges the remaining words by how many siblings they ha
 consistently changes neither. So a value is rendered as something ``shapes.py`` always reads as a value
 (a number stays a number: 16 digits, as does a value glued to a word, ``tenant42``; a UUID stays
 UUID-shaped; letters of random-looking case stay 12 such letters; anything else becomes a digit and 15
-hex digits), and a word becomes 12 lowercase letters,
-which it always reads as a word. A value holding a strong separator (a URL, a timestamp with colons) is
+hex digits), and a word becomes 12 lowercase letters, which it always reads as a word. A value holding a strong separator (a URL, a timestamp with colons) is
 one hash; inside other values (e-mails, dotted IPs) the separators stay. Only lengths change, which
 matters to two shapes alone: parts joined by ``/`` or ``+`` before ``=`` (``a/b=c``, ``7/42=x``) may read
 as base64 once hashed, and around ``@`` a one-letter top-level domain (``a@b.c``) as an e-mail.
@@ -34,7 +33,6 @@ number, a UUID, a prefix glued to a session id) still match the redacted names.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 import secrets
@@ -43,6 +41,7 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -83,6 +82,9 @@ def _shapes() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], str, s
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Around each value in ``redact_array``'s RE2 pass: control bytes, which such keys never hold.
+_OPEN, _CLOSE = "\x1e", "\x1f"
+_MARKS = re.compile("[" + _OPEN + _CLOSE + "]")
 
 
 @lru_cache(maxsize=4096)
@@ -188,6 +190,7 @@ class Redactor:
         self.skeleton: frozenset[str] = frozenset()
         self._owned: frozenset[str] = frozenset()
         self._cache: dict[tuple[bytes, str], str] = {}
+        self._plain_cache: dict[tuple[str, bool], str] = {}
 
     # --- learning the skeleton ----------------------------------------------------------------
 
@@ -226,13 +229,13 @@ class Redactor:
         self.skeleton = frozenset(skeleton)
         self._owned = frozenset(owned)
         self.fitted = True
-        self._cache.clear()
+        self._plain_cache.clear()  # the skeleton changed
         return self
 
     # --- hashing ------------------------------------------------------------------------------
 
     def _digest(self, kind: bytes, text: str) -> bytes:
-        return hmac.new(self._secret, kind + text.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
+        return hmac.digest(self._secret, kind + text.encode("utf-8", "surrogatepass"), "sha256")
 
     def _hashed(self, kind: bytes, text: str) -> str:
         cached = self._cache.get((kind, text))
@@ -290,8 +293,12 @@ class Redactor:
         """Words between values: skeleton words kept (when ``keep``), others hashed as words.
 
         A part made of ``*`` alone (a raw byte in a binary key) is a wildcard to discovery: a value.
+        The same text between values recurs in key after key (``user:``, ``:session``): cached.
         """
-        return "".join(
+        cached = self._plain_cache.get((text, keep))
+        if cached is not None:
+            return cached
+        out = "".join(
             part
             if i % 2 or not part or (keep and part in self.skeleton)
             else self.hash_part(part)
@@ -299,6 +306,9 @@ class Redactor:
             else self.hash_word(part)
             for i, part in enumerate(tokenize(text))
         )
+        if len(self._plain_cache) < _CACHE_LIMIT:
+            self._plain_cache[(text, keep)] = out
+        return out
 
     def _render(self, text: str, *, glued: bool = False, keep: bool = True, binary: bool = False) -> str:
         """``text`` with each value and each non-skeleton word hashed by its shape.
@@ -306,7 +316,7 @@ class Redactor:
         ``glued``: ``text`` continues a word (a value there must stay digits); ``binary``: a
         ``key_binary`` key, whose escaped run is one value up to its trailing named segments.
         """
-        template, binary_run, _, separators, _ = _shapes()
+        template, binary_run, _, _, _ = _shapes()
         if binary or _CONTROL.search(text):
             run = binary_run.search(text)
             if run is not None:
@@ -318,15 +328,26 @@ class Redactor:
                     + self.hash_part(body)
                     + self._render(tail, keep=keep)
                 )
-        out: list[str] = []
+        parts: list[str] = []
         pos = 0
         for match in template.finditer(text):
-            start = match.start()
-            out.append(self._plain(text[pos:start], keep))
-            stuck = text[start - 1] not in separators if start else glued
-            out.append(self._value(match.group(), stuck))
+            parts += [text[pos : match.start()], match.group()]
             pos = match.end()
-        out.append(self._plain(text[pos:], keep))
+        parts.append(text[pos:])
+        return self._assemble(parts, glued, keep)
+
+    def _assemble(self, parts: list[str], glued: bool, keep: bool) -> str:
+        """Words (even ``parts``) and values (odd ``parts``, as discovery's shapes cut them) hashed.
+
+        A value right after a word character, or after another value, is glued to it.
+        """
+        separators = _shapes()[3]
+        out = [self._plain(parts[0], keep)]
+        for i in range(1, len(parts), 2):
+            before = parts[i - 1]
+            stuck = before[-1] not in separators if before else (glued if i == 1 else True)
+            out.append(self._value(parts[i], stuck))
+            out.append(self._plain(parts[i + 1], keep))
         return "".join(out)
 
     # --- keys and patterns --------------------------------------------------------------------
@@ -366,17 +387,41 @@ class Redactor:
     def redact_array(
         self, keys: pa.Array | pa.ChunkedArray, patterns: Any = None, binary: Any = None
     ) -> pa.Array:
-        """A string array of redacted keys, aligned with ``keys`` (``patterns``, ``binary`` optional)."""
-        key_list = keys.to_pylist()
-        pattern_list = patterns.to_pylist() if patterns is not None else [None] * len(key_list)
-        binary_list = binary.to_pylist() if binary is not None else [False] * len(key_list)
-        return pa.array(
-            [
-                self.redact_key(k, p, bool(b))
-                for k, p, b in zip(key_list, pattern_list, binary_list, strict=True)
-            ],
-            pa.string(),
-        )
+        """A string array of redacted keys, aligned with ``keys`` (``patterns``, ``binary`` optional).
+
+        Values are found for every key at once by discovery's own RE2 pass (``shapes.templates_of``
+        runs the same regex), which marks them; keys that need more (binary keys, control bytes, a
+        library-owned pattern) go through ``redact_key``.
+        """
+        array = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+        array = pc.fill_null(array.cast(pa.string()), "")
+        n = len(array)
+        slow = np.zeros(n, dtype=bool)
+        if binary is not None:
+            slow |= np.asarray(pc.fill_null(binary, False).to_numpy(zero_copy_only=False), dtype=bool)
+        from insightkit.patterns.shapes import TEMPLATE_REGEX, control_byte_rows
+
+        control = control_byte_rows(array)
+        if control is not None:
+            slow |= control
+        pattern_list = patterns.to_pylist() if patterns is not None else None
+        if pattern_list is not None and self._owned:
+            slow |= np.fromiter((p in self._owned for p in pattern_list), dtype=bool, count=n)
+        marked = pc.replace_substring_regex(
+            array, pattern=TEMPLATE_REGEX, replacement=_OPEN + "\\0" + _CLOSE
+        ).to_pylist()
+        flags = slow.tolist()
+        out = [
+            "" if flagged else self._assemble(_MARKS.split(text), False, True)
+            for text, flagged in zip(marked, flags, strict=True)
+        ]
+        if slow.any():
+            originals = array.to_pylist()
+            binary_list = binary.to_pylist() if binary is not None else [False] * n
+            for i in np.flatnonzero(slow).tolist():
+                pattern = pattern_list[i] if pattern_list is not None else None
+                out[i] = self.redact_key(originals[i], pattern, bool(binary_list[i]))
+        return pa.array(out, pa.string())
 
     def describe(self) -> dict[str, Any]:
         """What goes in the RSNAP metadata (never the secret)."""
