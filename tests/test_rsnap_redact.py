@@ -24,8 +24,8 @@ from insightkit.analysis import Analysis, analyze, load
 from insightkit.errors import ConfigurationError
 from insightkit.patterns import template_of
 from insightkit.patterns.assign import assign_owned
+from insightkit.patterns.tokens import SEP_CLASS
 from insightkit.patterns.tokens import SEPARATORS as PATTERN_SEPARATORS
-from insightkit.patterns.tokens import split_tokens
 from insightkit.rsnap import Redactor, make_redactor, read_rsnap, write_rsnap
 from insightkit.rsnap.redact import ID_CHARS, NUMBER_DIGITS, WORD_CHARS, tokenize
 
@@ -201,7 +201,7 @@ _SEP = st.sampled_from([":", "/", "|", ".", "-", "_", "#", "::", ",", " "])
 
 def _shape(template: str) -> tuple[list[str], list[int]]:
     """A template with its words numbered in order of appearance: equal for a renamed template."""
-    tokens = split_tokens(template)
+    tokens = re.split(f"({SEP_CLASS})", template)
     first: dict[str, int] = {}
     out = []
     for i, token in enumerate(tokens):
