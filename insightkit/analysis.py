@@ -15,7 +15,7 @@ import shutil
 import tempfile
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from insightkit.rsnap import (
     strip_credentials,
     write_rsnap,
 )
+from insightkit.rsnap.reader import rsnap_columns
 from insightkit.schema import KEY_SCHEMA, PATTERN_COLUMN
 from insightkit.summary import Summary, summarize
 
@@ -247,11 +248,14 @@ class Analysis:
             assert self._rsnap is not None
             if redactor is None and not dataset and _same_file_rsnap(self._rsnap, metadata):
                 return _copy_file(self._rsnap, Path(path))
+            if redactor is not None and not redactor.fitted:  # a first pass learns the skeleton
+                redactor.fit_batches(_key_patterns(self._rsnap), _owned(metadata))
             batches = iter_rsnap(self._rsnap)
             return write_rsnap(path, batches, metadata, redactor=redactor, dataset=dataset)
         keys = self.keys
-        if redactor is not None and PATTERN_COLUMN not in keys.columns:
-            redactor.fit(keys["key"].astype("string").to_numpy(dtype=object, na_value=""))
+        if redactor is not None and not redactor.fitted:
+            patterns = keys[PATTERN_COLUMN] if PATTERN_COLUMN in keys.columns else None
+            redactor.fit(keys["key"], patterns, _owned(metadata))
         table = pa.Table.from_pandas(keys, preserve_index=False)
         return write_rsnap(path, table, metadata, redactor=redactor, dataset=dataset)
 
@@ -495,6 +499,20 @@ def _rdb_file(
             yield from _rdb_batches(reader, path)
 
     return decode, lambda: _file_metadata(path, readers[-1].metadata.to_dict())
+
+
+def _owned(metadata: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The ``library_patterns`` table of ``metadata``, when it has one."""
+    owned = metadata.get("library_patterns")
+    return owned if isinstance(owned, dict) else None
+
+
+def _key_patterns(path: Path) -> Iterator[tuple[pa.Array, pa.Array]]:
+    """(key, pattern) column batches of an RSNAP; nothing when it has no pattern column."""
+    if PATTERN_COLUMN not in rsnap_columns(path):
+        return
+    for batch in iter_rsnap(path, columns=["key", PATTERN_COLUMN]):
+        yield batch.column(0), batch.column(1)
 
 
 def load(path: str | os.PathLike[str], *, patterns: Any = None, libraries: Any = None) -> Analysis:

@@ -178,7 +178,8 @@ class RsnapWriter:
         table = conform(data, self._schema)
         if self.redactor is not None:
             patterns = table.column(PATTERN_COLUMN) if PATTERN_COLUMN in table.column_names else None
-            redacted = self.redactor.redact_array(table.column("key"), patterns)
+            binary = table.column("key_binary") if "key_binary" in table.column_names else None
+            redacted = self.redactor.redact_array(table.column("key"), patterns, binary)
             table = table.set_column(table.schema.get_field_index("key"), self._schema.field("key"), redacted)
             if patterns is not None:
                 index = table.schema.get_field_index(PATTERN_COLUMN)
@@ -304,6 +305,15 @@ def write_rsnap(
 
     if isinstance(data, pd.DataFrame):
         data = pa.Table.from_pandas(data, preserve_index=False)
+    redactor = options.get("redactor")
+    if redactor is not None and not redactor.fitted and isinstance(data, pa.Table | pa.RecordBatch):
+        # the whole table is here: learn its skeleton (a stream of batches cannot, and keeps no word)
+        columns = data.schema.names
+        if PATTERN_COLUMN in columns:
+            owned = (metadata or {}).get("library_patterns")
+            redactor.fit(
+                data.column("key"), data.column(PATTERN_COLUMN), owned if isinstance(owned, dict) else None
+            )
     with RsnapWriter(path, metadata, **options) as writer:
         if isinstance(data, pa.Table | pa.RecordBatch):
             for batch in data.to_batches() if isinstance(data, pa.Table) else [data]:
