@@ -163,6 +163,8 @@ def test_savings_bars_match_the_recommendations(present_analysis: Any) -> None:
     expected = saving["estimated_savings_bytes"].astype(float).sort_values(ascending=False).head(15)
     assert widths == pytest.approx(expected.tolist())
     _unit_label(ax)
+    assert not any(t.get_text().endswith(" 0 keys") for t in ax.texts)  # RSS findings name no key
+    assert f"of {len(recs)} recommendations" in ax.get_title().replace("\n", " ")
     _save(fig, "savings")
 
 

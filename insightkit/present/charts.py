@@ -691,7 +691,7 @@ def savings(recommendations: pd.DataFrame, *, n: int = 15, ax: Axes | None = Non
         ax,
         list(values),
         [
-            f"{human_bytes(v)} · {plural(k, 'key')}"
+            f"{human_bytes(v)} · {plural(k, 'key')}" if k else human_bytes(v)  # RSS findings name no key
             for v, k in zip(values, shown["offending_keys"].fillna(0), strict=True)
         ],
     )
