@@ -559,6 +559,8 @@ def _stacked_histograms(
         ax.set_axisbelow(True)
         if unit_is_bytes:
             _log_bytes_axis(ax, float(values.min()), float(values.max()))
+        else:  # 1, 10, 100, 1,000 rather than 10⁰, 10¹ …
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:,.0f}"))
         ax.set_xlabel(what)
     left.set_ylabel("Keys")
     left.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:,.0f}"))
