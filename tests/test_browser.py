@@ -197,3 +197,151 @@ def test_quickstart_explorer_in_chromium(tmp_path: Path) -> None:
             assert not tracebacks, tracebacks
         finally:
             browser.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# the HTML report, read in Chromium the way an SRE reads it (issue 19)
+
+REPORT_CHARTS = [
+    "estimated savings per recommendation",
+    "memory by type and encoding",
+    "key count by type",
+    "memory by time to live",
+    "memory freed by expiry over time",
+    "top patterns by memory",
+    "top patterns by key count",
+    "treemap of memory by pattern",
+    "distribution of key sizes",
+    "distribution of element counts",
+    "top keys by memory",
+    "top keys by length",
+]
+REPORT_HEADINGS = [
+    "Overview",
+    "Memory and keys by type",
+    "Databases",
+    "Time to live and memory freed over time",
+    "Patterns (namespaces)",
+    "Key sizes and element counts",
+    "Largest keys by memory",
+    "Longest keys (elements)",
+]
+# Elements whose text must fit their box, and boxes that must fit the page's main column.
+_OVERFLOW_JS = """() => {
+  document.querySelectorAll('details').forEach(d => { d.open = true; });
+  const bad = [];
+  const boxes = 'td, th, .card, .card .value, .card .label, .rec, .rec h3, .rec p, .rec pre, '
+    + 'header h1, header .meta, h2, h3, summary';
+  for (const el of document.querySelectorAll(boxes)) {
+    if (el.scrollWidth > el.clientWidth + 1) {
+      bad.push(`${el.tagName}.${el.className}: ${el.scrollWidth} > ${el.clientWidth}: `
+        + el.innerText.slice(0, 80));
+    }
+  }
+  const main = document.querySelector('main').getBoundingClientRect();
+  for (const el of document.querySelectorAll('main img, main table, main .rec, main .card')) {
+    const r = el.getBoundingClientRect();
+    if (r.width && r.right > main.right + 1) {
+      bad.push(`outside the page: ${el.tagName} ${el.alt || el.className} ${r.right} > ${main.right}`);
+    }
+  }
+  return bad;
+}"""
+
+
+def test_report_in_chromium(tmp_path: Path) -> None:
+    """A live server with no password, its snapshot kept as an RSNAP and re-read, the report opened
+    in Chromium: the security finding on the first screen, every view drawn, nothing overflowing,
+    badges and counts that agree, the original method in the header."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} missing: run .ci/run to install Debian's chromium")
+    import playwright.sync_api as playwright
+    from present_data import HOSTILE_KEY, populate
+    from servers import running_server
+
+    import insightkit
+    from insightkit.present.charts import plural
+
+    with running_server("redis70") as server:  # requirepass unset: no-password fires
+        populate(server)
+        live = insightkit.analyze(server.url, method="dump", progress=False)
+    assert live.metadata["config"]["requirepass"] == ""
+    analysis = insightkit.load(live.to_rsnap(tmp_path / "live.rsnap.parquet"))
+    recs = analysis.recommendations
+    assert "no-password" in set(recs["rule"]), list(recs["rule"])
+    keys = analysis.keys
+    report = analysis.to_html(tmp_path / "report.html")
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    with playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            viewport = {"width": 1280, "height": 800}
+            page = browser.new_page(viewport=viewport)
+            page.goto(report.as_uri())
+            page.wait_for_load_state("load")
+            page.screenshot(path=str(ARTIFACTS / "report-first-screen.png"))
+
+            # The security finding is on the first screen, above every other kind of finding.
+            security = page.locator('.rec[data-rule="no-password"]')
+            box = security.bounding_box()
+            assert box is not None and box["y"] < viewport["height"], box
+            assert "high" in security.locator(".sev").inner_text()
+            shown = page.locator(".rec").evaluate_all("els => els.map(e => e.dataset.rule)")
+            assert shown == list(recs["rule"])
+            categories = dict(zip(recs["rule"], recs["category"], strict=True))
+            kinds = [categories[r] for r in shown]
+            assert kinds == sorted(kinds, key=lambda c: c != "security"), kinds
+
+            # Every finding shows its category as a badge a person can see.
+            for rule in shown:
+                badge = page.locator(f'.rec[data-rule="{rule}"] .cat')
+                assert badge.is_visible() and badge.inner_text() == categories[rule]
+
+            # Counts agree: heading, cards, finding cards, the table under "Top N".
+            n = len(recs)
+            saving = int((recs["estimated_savings_bytes"].fillna(0) > 0).sum())
+            assert page.locator("#recommendations").inner_text() == plural(n, "recommendation")
+            assert page.locator(".rec").count() == n
+            cards = dict(
+                zip(
+                    page.locator(".card .label").all_inner_texts(),
+                    page.locator(".card .value").all_inner_texts(),
+                    strict=True,
+                )
+            )
+            assert cards["recommendations"] == f"{n:,}"
+            assert cards["keys"] == f"{len(keys):,}"
+            assert f"estimated savings ({plural(saving, 'recommendation')}, each key once)" in cards
+            heading = page.locator("h3.sub", has_text="keys by memory").inner_text()
+            assert heading == f"Top {min(50, len(keys))} of {len(keys):,} keys by memory"
+            assert page.locator("table.top-keys tbody tr").count() == min(50, len(keys))
+            text = page.locator("body").inner_text()
+            assert "0 keys · 0 patterns" not in text
+            assert not re.search(r"\b1 (keys|patterns|elements|recommendations)\b", text)
+            assert "not about particular keys" in security.inner_text()
+
+            # The header says how the keys were read, not that they came back from an RSNAP.
+            meta = page.locator("header .meta").inner_text()
+            assert "method: dump (re-read from an RSNAP)" in meta, meta
+
+            # Every view is drawn (a decoded image of real size) under its heading.
+            headings = [h.strip() for h in page.locator("h2").all_inner_texts()]
+            for expected in REPORT_HEADINGS:
+                assert expected in headings, headings
+            for alt in REPORT_CHARTS:
+                image = page.locator(f'img.chart[alt="{alt}"]')
+                assert image.count() == 1, alt
+                size = image.evaluate("img => [img.complete, img.naturalWidth, img.naturalHeight]")
+                assert size[0] and size[1] > 300 and size[2] > 150, (alt, size)
+
+            # Nothing overflows its box, with every offender table opened.
+            overflowing = page.evaluate(_OVERFLOW_JS)
+            assert overflowing == [], overflowing[:10]
+
+            # Key names are text, not markup.
+            assert page.locator("script").count() == 0
+            assert HOSTILE_KEY.split(":")[0] in text
+            page.screenshot(path=str(ARTIFACTS / "report-full.png"), full_page=True)
+        finally:
+            browser.close()

@@ -121,6 +121,26 @@ class _Partition:
                 part.writer.close()
 
 
+# Set by load() on the Analysis it returns; they describe that reading, not the keys.
+LOAD_ONLY = ("original_method", "rsnap_source")
+
+
+def stored_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """``metadata`` as a file keeps it: the original method, not ``"rsnap"``.
+
+    ``load()`` marks an Analysis ``method="rsnap"`` and keeps the file's own in ``original_method``; the
+    method is how the keys were obtained (sync, dump, file), so writing that Analysis again, by whatever
+    path, stores the original: a report from the third round trip still says how the keys were read.
+    """
+    out = dict(metadata)
+    original = out.get("original_method")
+    if out.get("method") == "rsnap" and original and original != "rsnap":
+        out["method"] = original
+    for name in LOAD_ONLY:
+        out.pop(name, None)
+    return out
+
+
 class RsnapWriter:
     """Streaming RSNAP writer: ``write()`` batches, then ``close(metadata)``.
 
@@ -228,6 +248,7 @@ class RsnapWriter:
             return self.path
         if metadata:
             self.metadata.update(metadata)
+        self.metadata = stored_metadata(self.metadata)
         if self.redactor is not None:
             self.metadata["redaction"] = self.redactor.describe()
             owned = self.metadata.get("library_patterns")
