@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import re
 import shutil
@@ -36,6 +37,8 @@ from insightkit.rsnap import (
 )
 from insightkit.schema import KEY_SCHEMA, PATTERN_COLUMN
 from insightkit.summary import Summary, summarize
+
+log = logging.getLogger(__name__)
 
 LIVE_SCHEMES = ("redis://", "rediss://", "unix://", "valkey://", "valkeys://")
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$")
@@ -134,9 +137,11 @@ class Analysis:
             from insightkit.patterns.libraries import METADATA_KEY
         except ImportError:
             return  # pattern discovery not installed in this build: keys stay without the column
+        started = time.monotonic()
         series, owned = assign_owned(
             self._keys, custom=self._custom_patterns, progress=self._progress, libraries=self._libraries
         )
+        log.info("patterns assigned to %s keys in %.1f s", f"{len(series):,}", time.monotonic() - started)
         values = pattern_arrow(series) if len(series) else pa.array([], pa.string())
         self._keys[PATTERN_COLUMN] = pd.Series(pd.arrays.ArrowExtensionArray(values), index=self._keys.index)
         if owned:  # present only when a known library owns a pattern
@@ -166,10 +171,16 @@ class Analysis:
         """Findings sorted by estimated savings (insightkit.rules.evaluate)."""
         from insightkit.rules import evaluate
 
+        started = time.monotonic()
         if self._store is not None:
-            return evaluate(self._store.connection.view(_STORE_VIEW), None, self.metadata)
-        keys = self.keys  # patterns (and their owners, in the metadata) first
-        return evaluate(keys, self.patterns, self.metadata)
+            findings = evaluate(self._store.connection.view(_STORE_VIEW), None, self.metadata)
+        else:
+            keys = self.keys  # patterns (and their owners, in the metadata) first
+            patterns = self.patterns
+            started = time.monotonic()
+            findings = evaluate(keys, patterns, self.metadata)
+        log.info("rules evaluated: %d findings in %.1f s", len(findings), time.monotonic() - started)
+        return findings
 
     def offenders(self, rule_id: str) -> pd.DataFrame:
         """Every key row that one rule flags."""
@@ -371,6 +382,13 @@ def _progress(batches: Iterable[pa.RecordBatch], progress: bool, desc: str) -> I
             yield batch
 
 
+def _display_source(source: Any) -> str:
+    """A source for the log: URLs without their password, a client by its type."""
+    if isinstance(source, str | os.PathLike):
+        return strip_credentials(str(source))
+    return type(source).__name__
+
+
 def _sniff(path: Path) -> str:
     """``"rdb"`` or ``"rsnap"`` from the first bytes; SourceError for anything else."""
     if path.is_dir():
@@ -448,6 +466,7 @@ def _open_source(
         except ImportError:
             raise SourceError("live snapshots need insightkit.acquire, which this build lacks") from None
         method = options.pop("method", "auto")
+        log.info("source: live server %s (method %s)", _display_source(source), method)
         with open_snapshot(
             source, method=method, batch_size=batch_size, progress=progress, **options
         ) as snap:
@@ -467,7 +486,9 @@ def _open_source(
     path = Path(source)
     if not path.exists():
         raise SourceError(f"{strip_credentials(str(path))}: no such file or directory")
-    if _sniff(path) == "rsnap":
+    kind = _sniff(path)
+    log.info("source: %s file %s", kind.upper(), strip_credentials(str(path)))
+    if kind == "rsnap":
         if options:
             raise ConfigurationError(f"options {sorted(options)} do not apply to an RSNAP")
         yield iter_rsnap(path, batch_size=batch_size), lambda: read_rsnap_metadata(path)
@@ -511,6 +532,7 @@ def load(path: str | os.PathLike[str], *, patterns: Any = None, libraries: Any =
     The stored ``pattern`` column is kept unless ``patterns`` (custom pattern rules) or ``libraries``
     (which known libraries' families to use; ``False``: none) asks for a new one.
     """
+    log.info("source: RSNAP file %s", strip_credentials(str(path)))
     table, stored = read_rsnap(path)
     metadata = dict(stored)
     metadata["original_method"] = stored.get("method")
@@ -566,9 +588,16 @@ def analyze(
         path = Path(source)
         if path.exists() and _sniff(path) == "rsnap" and not options:
             return load(path, patterns=custom, libraries=libraries)
+    started = time.monotonic()
     with _open_source(source, batch_size=batch_size, progress=progress, options=options) as (batches, meta):
         keys = _frame(batches)
         metadata = meta()
+    log.info(
+        "decoded %s keys (method %s) in %.1f s",
+        f"{len(keys):,}",
+        metadata.get("method"),
+        time.monotonic() - started,
+    )
     return Analysis(keys, metadata, custom_patterns=custom, libraries=libraries, progress=progress)
 
 

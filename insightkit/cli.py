@@ -168,7 +168,7 @@ def _step(args: argparse.Namespace, desc: str) -> Iterator[None]:
     """A step with no natural counter (rule evaluation): an elapsed-time bar on a terminal once it
     passes a second, and its duration in the log."""
     started = time.monotonic()
-    log.info("%s…", desc)
+    log.info("%s…", desc)  # without a terminal for the bar, this line says what is running
     stop = threading.Event()
     ticker: threading.Thread | None = None
     if _progress_wanted(args):
@@ -190,7 +190,7 @@ def _step(args: argparse.Namespace, desc: str) -> Iterator[None]:
         if ticker is not None:
             ticker.join()
             bar.close()
-        log.info("%s: done in %.1f s", desc, time.monotonic() - started)
+        log.debug("%s: done in %.1f s", desc, time.monotonic() - started)
 
 
 def _source_line(metadata: dict[str, Any], width: int | None) -> list[str]:
@@ -319,8 +319,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     else:
         analysis = _open(args, args.source)
         written = str(analysis.to_rsnap(args.output, redact=redact)) if args.output else None
+        extra = _findings(args, analysis, args.top)  # first: the summary's savings total needs the rules
         summary, metadata = analysis.summary(), analysis.metadata
-        extra = _findings(args, analysis, args.top)
     if args.json:
         payload = {"source": metadata.get("source"), "snapshot": _snapshot_info(metadata), "rsnap": written}
         payload.update(summary.to_dict())
@@ -352,7 +352,7 @@ def _findings(args: argparse.Namespace, analysis: Any, top: int) -> dict[str, pd
     are part of this build."""
     out: dict[str, pd.DataFrame] = {}
     try:
-        with _step(args, "patterns"):
+        with _step(args, "finding key patterns"):
             patterns = analysis.patterns
     except ImportError:
         return out
@@ -362,11 +362,10 @@ def _findings(args: argparse.Namespace, analysis: Any, top: int) -> dict[str, pd
     columns = [c for c in shown if c in patterns.columns]
     out["patterns"] = patterns.sort_values("memory_bytes", ascending=False).head(top)[columns]
     try:
-        with _step(args, "rules"):
+        with _step(args, "evaluating rules"):
             recommendations = analysis.recommendations
     except ImportError:
         return out
-    log.info("rules: %d findings", len(recommendations))
     columns = list(FINDING_COLUMNS)
     if "owner" in recommendations.columns and recommendations["owner"].isna().all():
         columns.remove("owner")
@@ -395,12 +394,8 @@ def _analyze_streaming(
     target = None if redact is not None else args.output
     with analyze(args.source, progress=progress, out_of_core=True, rsnap=target, **options) as analysis:
         written = args.output if target else analysis.to_rsnap(args.output, redact=redact)
-        return (
-            str(written),
-            analysis.summary(),
-            dict(analysis.metadata),
-            _findings(args, analysis, args.top),
-        )
+        extra = _findings(args, analysis, args.top)  # first: the summary's savings total needs the rules
+        return str(written), analysis.summary(), dict(analysis.metadata), extra
 
 
 # --- summary --------------------------------------------------------------------------------------
@@ -415,7 +410,8 @@ def _summary_arguments(parser: argparse.ArgumentParser) -> None:
 @command("summary", "memory by db, type, encoding and TTL of an RSNAP or .rdb", _summary_arguments)
 def cmd_summary(args: argparse.Namespace) -> int:
     analysis = _open(args, args.file)
-    summary = analysis.summary()
+    with _step(args, "summarizing (the savings total evaluates the rules)"):
+        summary = analysis.summary()
     if args.json:
         _print_json({"snapshot": _snapshot_info(analysis.metadata), **summary.to_dict()})
     else:
