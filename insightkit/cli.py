@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -193,6 +194,9 @@ def _step(args: argparse.Namespace, desc: str) -> Iterator[None]:
         log.debug("%s: done in %.1f s", desc, time.monotonic() - started)
 
 
+_ADDRESS_PREFIX = re.compile(r"^[^\s;]+:\d+: (?=[^;]*$)")
+
+
 def _source_line(metadata: dict[str, Any], width: int | None) -> list[str]:
     """``source: … · method: …`` and, after a fallback, why: what a person needs to trust the numbers."""
     method = str(metadata.get("method") or "?")
@@ -205,7 +209,9 @@ def _source_line(metadata: dict[str, Any], width: int | None) -> list[str]:
         text = f"source: {display_key(source)} · method: {method}"
     reason = metadata.get("fallback_reason")
     if reason:
-        text += f" (replication refused: {' '.join(str(reason).split())})"
+        # acquire prefixes the node's address; one node is the source just named
+        reason = _ADDRESS_PREFIX.sub("", " ".join(str(reason).split()), count=1)
+        text += f" (fell back from sync: {escape_text(reason)})"
     return wrap(text, width, indent="  ", first="")
 
 
