@@ -255,7 +255,8 @@ def _prose(text: Any) -> list[str]:
 
 def render_findings(findings: pd.DataFrame, width: int | None) -> str:
     """Each finding as a short block (title, what it found, its fix), wrapped to ``width``."""
-    lines = [f"Recommendations ({len(findings)} findings, security and high severity first)"]
+    count = f"{len(findings)} finding" + ("" if len(findings) == 1 else "s")
+    lines = [f"Recommendations ({count}, security and high severity first)"]
     if findings.empty:
         lines.append("  nothing to report")
     for number, row in enumerate(findings.to_dict(orient="records"), 1):
@@ -275,7 +276,8 @@ def render_findings(findings: pd.DataFrame, width: int | None) -> str:
                 lines.extend(wrap(part, width, indent="    "))
         if row.get("fix"):
             for n, part in enumerate(_prose(row["fix"])):
-                lines.extend(wrap(part, width, indent="         ", first="    fix: " if n == 0 else None))
+                code = " " * 9 + " " * (len(part) - len(part.lstrip()))  # a fix's own indentation
+                lines.extend(wrap(part.lstrip(), width, indent=code, first="    fix: " if n == 0 else code))
     return "\n".join(lines)
 
 
