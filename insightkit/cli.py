@@ -135,11 +135,15 @@ def _add_display_flags(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do not fit the output to the terminal width (default: $COLUMNS or the terminal, else 80)",
     )
+    _add_verbose(parser, default=argparse.SUPPRESS)  # keeps a -v given before the subcommand
+
+
+def _add_verbose(parser: argparse.ArgumentParser, default: Any = 0) -> None:
     parser.add_argument(
         "-v",
         "--verbose",
         action="count",
-        default=0,
+        default=default,
         help="log the pipeline steps to stderr (-vv: debug detail)",
     )
 
@@ -474,11 +478,13 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
 @command("report", "write a static HTML report", _report_arguments)
 def cmd_report(args: argparse.Namespace) -> int:
     analysis = _open(args, args.source)
-    analysis.to_html(args.output)
+    with _step(args, "writing the HTML report (rules included)"):
+        analysis.to_html(args.output)
     if args.json:
-        _print_json({"report": args.output})
+        _print_json({"report": args.output, "snapshot": _snapshot_info(analysis.metadata)})
     else:
-        print(f"report written to {args.output}")
+        print("\n".join(_source_line(analysis.metadata, _width(args))))
+        print(f"report written to {display_key(args.output)}")
     return EXIT_OK
 
 
@@ -496,7 +502,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
         from insightkit.diff import diff
     except ImportError:
         raise InsightkitError("diff is not available in this build") from None
-    result = diff(_open(args, args.old), _open(args, args.new))
+    old, new = _open(args, args.old), _open(args, args.new)
+    with _step(args, "comparing the snapshots"):
+        result = diff(old, new)
     if args.chart:
         result.plot(top=args.top).savefig(args.chart)
     if args.json:
@@ -516,6 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="insightkit", description="Where your Redis memory goes, and what to do about it."
     )
     parser.add_argument("--version", action="version", version=f"insightkit {__version__}")
+    _add_verbose(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for spec in COMMANDS.values():
