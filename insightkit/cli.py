@@ -153,19 +153,23 @@ def _width(args: argparse.Namespace) -> int | None:
     return terminal_width(getattr(args, "wide", False))
 
 
-def _setup_logging(verbosity: int) -> None:
-    """insightkit's loggers to stderr: warnings always, -v info, -vv debug."""
-    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+@contextlib.contextmanager
+def _logging_to_stderr(verbosity: int) -> Iterator[None]:
+    """insightkit's loggers to stderr for one run: warnings always, -v info, -vv debug; put back as
+    they were afterwards (``main`` is also called in-process, by tests and scripts)."""
     root = logging.getLogger("insightkit")
-    for handler in list(root.handlers):
-        if getattr(handler, "_insightkit_cli", False):
-            root.removeHandler(handler)
+    saved = (root.level, root.propagate)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("insightkit: %(message)s"))
-    handler._insightkit_cli = True  # type: ignore[attr-defined]
     root.addHandler(handler)
-    root.setLevel(level)
-    root.propagate = False
+    root.setLevel(logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG)
+    root.propagate = False  # one line per record, not a second copy through the root logger
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(saved[0])
+        root.propagate = saved[1]
 
 
 @contextlib.contextmanager
@@ -539,9 +543,9 @@ def _one_line(exc: BaseException) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``insightkit`` script; returns the exit code."""
     args = build_parser().parse_args(argv)
-    _setup_logging(getattr(args, "verbose", 0))
     try:
-        return COMMANDS[args.command].run(args)
+        with _logging_to_stderr(getattr(args, "verbose", 0)):
+            return COMMANDS[args.command].run(args)
     except InsightkitError as exc:
         print(f"insightkit: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_ERROR
