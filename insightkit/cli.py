@@ -1,8 +1,9 @@
 """The ``insightkit`` command: one function per subcommand, registered in ``COMMANDS``.
 
 Adding a subcommand = one ``@command`` function that receives parsed ``args`` and returns an exit code,
-plus an ``add_arguments`` helper. Output: human tables (stdout), ``--json`` for scripts; errors are
-one line on stderr.
+plus an ``add_arguments`` helper. Output: human tables (stdout) fitted to the terminal width
+(``$COLUMNS``, else 80 when not a terminal; ``--wide`` opts out), headed by the source and the snapshot
+method; ``--json`` for scripts; ``-v`` logs the pipeline to stderr; errors are one line on stderr.
 
 Exit codes: 0 success, 1 bad input or failed snapshot (an InsightkitError or an OS error, message on
 one line), 2 usage error (argparse), 130 interrupted.
