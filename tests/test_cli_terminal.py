@@ -141,7 +141,7 @@ def test_server_level_findings_with_their_fix(open_server: Server) -> None:
     assert "1,200 keys" in human  # the cache keys without a TTL, with separators
 
 
-def test_dump_fallback_names_its_reason(open_server: Server) -> None:
+def test_dump_fallback_names_its_reason(open_server: Server, tmp_path: Path) -> None:
     url = f"redis://reader:{SECRET}@127.0.0.1:{open_server.port}/0"
     result = run("top", url, "-n", "3", "-v")
     out = ok(result)
@@ -150,8 +150,14 @@ def test_dump_fallback_names_its_reason(open_server: Server) -> None:
     assert "method: dump (fell back from sync: PSYNC refused (NOPERM this user" in header
     assert widest(out) <= 80 and SECRET not in out + result.stderr
     assert "falling back to SCAN+DUMP" in result.stderr and "method dump" in result.stderr
-    snapshot = json.loads(ok(run("summary", url, "--json")))["snapshot"]
+    rsnap = tmp_path / "reader.rsnap.parquet"
+    snapshot = json.loads(ok(run("analyze", url, "--json", "-o", str(rsnap))))["snapshot"]
     assert snapshot["method"] == "dump" and "NOPERM" in snapshot["fallback_reason"]
+    # the RSNAP keeps how it was taken: its header names the original method and the reason
+    kept = ok(run("top", str(rsnap), "-n", "1"))
+    header = "".join(kept.split("\nTop ")[0].split())  # a long path may break anywhere: compare unspaced
+    assert header.startswith(f"source:{rsnap}(RSNAP)·snapshotofredis://127.0.0.1:")
+    assert "·method:dump(fellbackfromsync:PSYNCrefused(NOPERM" in header
 
 
 def test_hostile_key_names_print_escaped(open_server: Server) -> None:
