@@ -653,9 +653,11 @@ def _analyze_out_of_core(
         return Analysis(None, metadata, progress=progress, store=fleet, rsnap=_store_path(fleet))
     workdir = None if rsnap is not None else Path(tempfile.mkdtemp(prefix="insightkit-analysis-"))
     target = Path(rsnap) if rsnap is not None else Path(workdir or ".") / "keys.rsnap.parquet"
+    started = time.monotonic()
     try:
         if existing and _sniff(Path(source)) == "rdb":  # a file decodes twice faster than rows spill
             path = Path(source)
+            log.info("source: RDB file %s, out of core into %s", strip_credentials(str(path)), target)
             decode, file_metadata = _rdb_file(path, batch_size, options, bounded=True)
             written = ingest(
                 decode(),
@@ -675,6 +677,12 @@ def _analyze_out_of_core(
                 written = ingest(batches, meta, target, custom=custom, libraries=libraries)
         fleet = open_fleet(written, memory_limit=memory_limit)
         metadata = read_rsnap_metadata(written)
+        log.info(
+            "decoded %s keys (method %s) with their patterns into the RSNAP in %.1f s",
+            f"{int(fleet.dataset.rows):,}",
+            metadata.get("method"),
+            time.monotonic() - started,
+        )
     except BaseException:
         if workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)
