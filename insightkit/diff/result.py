@@ -152,7 +152,8 @@ class DiffResult:
             f"keys added {human_count(t.get('keys_added'))}, removed {human_count(t.get('keys_removed'))}, "
             f"changed encoding {human_count(t.get('keys_changed_encoding'))}, lost TTL "
             f"{human_count(t.get('keys_lost_ttl'))}, gained TTL {human_count(t.get('keys_gained_ttl'))}; "
-            f"patterns new {t.get('patterns_new', 0)}, vanished {t.get('patterns_vanished', 0)}",
+            f"patterns new {human_count(t.get('patterns_new', 0))}, vanished "
+            f"{human_count(t.get('patterns_vanished', 0))}",
         ]
 
     def _sections(self, top: int) -> list[tuple[str, pd.DataFrame]]:
