@@ -187,9 +187,12 @@ def _step(args: argparse.Namespace, desc: str) -> Iterator[None]:
         bar = tqdm(desc=desc, bar_format="{desc}: {elapsed}", delay=1.0, leave=False, file=sys.stderr)
 
         def tick() -> None:
-            while not stop.wait(0.5):
-                bar.update(0)
-                bar.refresh()
+            if stop.wait(1.0):  # under a second: no bar at all
+                return
+            while True:
+                bar.update(0)  # prints (honouring delay) and lets close() clear the line
+                if stop.wait(0.5):
+                    return
 
         ticker = threading.Thread(target=tick, daemon=True)
         ticker.start()

@@ -4,11 +4,14 @@ with COLUMNS=80 on the bundled sample and on a real unprotected Redis 7.0, read 
 
 from __future__ import annotations
 
+import argparse
+import io
 import json
 import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -170,3 +173,25 @@ def test_hostile_key_names_print_escaped(open_server: Server) -> None:
         assert len(lines) == 2  # one row each: the CR/LF in the name did not split it
     rows = json.loads(ok(run("top", open_server.url, "-n", "2000", "--json")))
     assert EVIL in {row["key"] for row in rows}  # JSON keeps the real name
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_slow_steps_show_an_elapsed_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rule evaluation has no counter: a bar with the elapsed time once it passes a second, cleared
+    when done; nothing for a quick step, nothing with --quiet."""
+    from insightkit import cli
+
+    shown = {}
+    for pause, quiet in ((0.3, False), (2.2, False), (2.2, True)):
+        terminal = _Terminal()
+        monkeypatch.setattr(sys, "stderr", terminal)
+        with cli._step(argparse.Namespace(quiet=quiet, json=False), "evaluating rules"):
+            time.sleep(pause)
+        shown[(pause, quiet)] = terminal.getvalue()
+    assert shown[(0.3, False)] == "" and shown[(2.2, True)] == ""
+    assert "evaluating rules: 00:01" in shown[(2.2, False)]
+    assert shown[(2.2, False)].endswith("\r")  # the line is cleared, not left behind
