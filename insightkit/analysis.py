@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import re
 import shutil
@@ -36,6 +37,8 @@ from insightkit.rsnap import (
 from insightkit.rsnap.reader import rsnap_columns
 from insightkit.schema import KEY_SCHEMA, PATTERN_COLUMN
 from insightkit.summary import Summary, summarize
+
+log = logging.getLogger(__name__)
 
 LIVE_SCHEMES = ("redis://", "rediss://", "unix://", "valkey://", "valkeys://")
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$")
@@ -135,9 +138,11 @@ class Analysis:
             from insightkit.patterns.libraries import METADATA_KEY
         except ImportError:
             return  # pattern discovery not installed in this build: keys stay without the column
+        started = time.monotonic()
         series, owned = assign_owned(
             self._keys, custom=self._custom_patterns, progress=self._progress, libraries=self._libraries
         )
+        log.info("patterns assigned to %s keys in %.1f s", f"{len(series):,}", time.monotonic() - started)
         values = pattern_arrow(series) if len(series) else pa.array([], pa.string())
         self._keys[PATTERN_COLUMN] = pd.Series(pd.arrays.ArrowExtensionArray(values), index=self._keys.index)
         if owned:  # present only when a known library owns a pattern
@@ -167,10 +172,16 @@ class Analysis:
         """Findings sorted by estimated savings (insightkit.rules.evaluate)."""
         from insightkit.rules import evaluate
 
+        started = time.monotonic()
         if self._store is not None:
-            return evaluate(self._store.connection.view(_STORE_VIEW), None, self.metadata)
-        keys = self.keys  # patterns (and their owners, in the metadata) first
-        return evaluate(keys, self.patterns, self.metadata)
+            findings = evaluate(self._store.connection.view(_STORE_VIEW), None, self.metadata)
+        else:
+            keys = self.keys  # patterns (and their owners, in the metadata) first
+            patterns = self.patterns
+            started = time.monotonic()
+            findings = evaluate(keys, patterns, self.metadata)
+        log.info("rules evaluated: %d findings in %.1f s", len(findings), time.monotonic() - started)
+        return findings
 
     def offenders(self, rule_id: str) -> pd.DataFrame:
         """Every key row that one rule flags."""
@@ -364,6 +375,13 @@ def _progress(batches: Iterable[pa.RecordBatch], progress: bool, desc: str) -> I
             yield batch
 
 
+def _display_source(source: Any) -> str:
+    """A source for the log: URLs without their password, a client by its type."""
+    if isinstance(source, str | os.PathLike):
+        return strip_credentials(str(source))
+    return type(source).__name__
+
+
 def _sniff(path: Path) -> str:
     """``"rdb"`` or ``"rsnap"`` from the first bytes; SourceError for anything else."""
     if path.is_dir():
@@ -439,6 +457,7 @@ def _open_source(
         from insightkit.acquire import open_snapshot
 
         method = options.pop("method", "auto")
+        log.info("source: live server %s (method %s)", _display_source(source), method)
         with open_snapshot(
             source, method=method, batch_size=batch_size, progress=progress, **options
         ) as snap:
@@ -463,7 +482,9 @@ def _open_source(
 
             raise SourceError(unsupported_scheme(scheme.group(1)))
         raise SourceError(f"{strip_credentials(str(path))}: no such file or directory")
-    if _sniff(path) == "rsnap":
+    kind = _sniff(path)
+    log.info("source: %s file %s", kind.upper(), strip_credentials(str(path)))
+    if kind == "rsnap":
         if options:
             raise ConfigurationError(f"options {sorted(options)} do not apply to an RSNAP")
         yield iter_rsnap(path, batch_size=batch_size), lambda: read_rsnap_metadata(path)
@@ -521,6 +542,7 @@ def load(path: str | os.PathLike[str], *, patterns: Any = None, libraries: Any =
     The stored ``pattern`` column is kept unless ``patterns`` (custom pattern rules) or ``libraries``
     (which known libraries' families to use; ``False``: none) asks for a new one.
     """
+    log.info("source: RSNAP file %s", strip_credentials(str(path)))
     table, stored = read_rsnap(path)
     metadata = dict(stored)
     metadata["original_method"] = stored.get("method")
@@ -576,9 +598,16 @@ def analyze(
         path = Path(source)
         if path.exists() and _sniff(path) == "rsnap" and not options:
             return load(path, patterns=custom, libraries=libraries)
+    started = time.monotonic()
     with _open_source(source, batch_size=batch_size, progress=progress, options=options) as (batches, meta):
         keys = _frame(batches)
         metadata = meta()
+    log.info(
+        "decoded %s keys (method %s) in %.1f s",
+        f"{len(keys):,}",
+        metadata.get("method"),
+        time.monotonic() - started,
+    )
     return Analysis(keys, metadata, custom_patterns=custom, libraries=libraries, progress=progress)
 
 
@@ -634,9 +663,11 @@ def _analyze_out_of_core(
         return Analysis(None, metadata, progress=progress, store=fleet, rsnap=_store_path(fleet))
     workdir = None if rsnap is not None else Path(tempfile.mkdtemp(prefix="insightkit-analysis-"))
     target = Path(rsnap) if rsnap is not None else Path(workdir or ".") / "keys.rsnap.parquet"
+    started = time.monotonic()
     try:
         if existing and _sniff(Path(source)) == "rdb":  # a file decodes twice faster than rows spill
             path = Path(source)
+            log.info("source: RDB file %s, out of core into %s", strip_credentials(str(path)), target)
             decode, file_metadata = _rdb_file(path, batch_size, options, bounded=True)
             written = ingest(
                 decode(),
@@ -656,6 +687,12 @@ def _analyze_out_of_core(
                 written = ingest(batches, meta, target, custom=custom, libraries=libraries)
         fleet = open_fleet(written, memory_limit=memory_limit)
         metadata = read_rsnap_metadata(written)
+        log.info(
+            "decoded %s keys (method %s) with their patterns into the RSNAP in %.1f s",
+            f"{int(fleet.dataset.rows):,}",
+            metadata.get("method"),
+            time.monotonic() - started,
+        )
     except BaseException:
         if workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)

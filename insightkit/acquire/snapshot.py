@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import queue
 import ssl
@@ -40,6 +41,8 @@ from .connection import RespClient
 from .dump import DumpWalker, lru_mode, rdb_version_for
 from .replica import ReplicaStream
 from .sources import ConnectionSpec, parse_source
+
+log = logging.getLogger(__name__)
 
 METHODS = ("auto", "sync", "dump")
 _QUEUE_DEPTH = 4
@@ -147,13 +150,18 @@ class NodeSnapshot:
                 if self.method == "sync":
                     raise
                 reason = str(exc)
+                log.info("%s: replication refused, falling back to SCAN+DUMP: %s", self.spec.address, reason)
             else:
                 self._replica = replica
+                log.info(
+                    "%s: method sync (the server streams its RDB to us as to a replica)", self.spec.address
+                )
                 meta["method"] = "sync"
                 meta["snapshot_time_ms"] = replica.transfer.started_ms
                 meta["transfer"] = replica.transfer.to_dict()
                 return replica.chunks()
         meta["method"] = "dump"
+        log.info("%s: method dump (SCAN + DUMP, key by key)", self.spec.address)
         if reason:
             meta["fallback_reason"] = reason
         meta["snapshot_time_ms"] = int(time.time() * 1000)
