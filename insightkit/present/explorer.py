@@ -68,6 +68,11 @@ TABLE_STYLE = (
 )
 
 
+def _scrolling() -> widgets.Layout:
+    """Tables never wrap their cells, so a wide one scrolls sideways inside the tab instead of being cut."""
+    return widgets.Layout(width="100%", overflow="auto")
+
+
 def _options(values: pd.Series) -> list[str]:
     return [ALL, *sorted(str(v) for v in values.dropna().unique())]
 
@@ -144,7 +149,7 @@ class Explorer:
             "ik-rows",
         )
         self.status = _styled(widgets.HTML(), "ik-status")
-        self.keys_table = _styled(widgets.HTML(), "ik-keys-table")
+        self.keys_table = _styled(widgets.HTML(layout=_scrolling()), "ik-keys-table")
 
         self.type_filter.observe(self._encodings_of_type, names="value")
         for control in (
@@ -278,7 +283,7 @@ class Explorer:
         return widgets.VBox(
             [
                 widgets.HBox([self.pattern_list, self.drill_button]),
-                _styled(widgets.HTML(table_html), "ik-patterns-table"),
+                _styled(widgets.HTML(table_html, layout=_scrolling()), "ik-patterns-table"),
             ]
         )
 
@@ -300,7 +305,7 @@ class Explorer:
 
     def _recommendations_tab(self) -> widgets.Widget:
         recommendations = self.analysis.recommendations
-        self.recommendation_detail = _styled(widgets.HTML(), "ik-recommendation")
+        self.recommendation_detail = _styled(widgets.HTML(layout=_scrolling()), "ik-recommendation")
         if recommendations is None or recommendations.empty:
             self.rule_list = None
             self.recommendation_detail.value = "<p>No recommendation fired on this snapshot.</p>"

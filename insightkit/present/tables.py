@@ -31,14 +31,14 @@ MAX_ROWS = 60  # like pandas' display.max_rows: a whole key table is not a noteb
 #: One table style for notebooks and the explorer. Cells never wrap (a type or a pattern broken
 #: mid-word reads as two values); long names are clipped with "…" and carry the full name as a title;
 #: only prose (a fix, a description) wraps, at its own line breaks and spaces.
-TABLE_CSS = (
-    ".ik-table{border-collapse:collapse;font-size:12px;width:auto}"
-    ".ik-table th,.ik-table td{border-bottom:1px solid #ddd;padding:2px 8px;text-align:left;"
+TABLE_CSS = (  # selectors specific enough to win over a notebook's own table rules
+    "table.ik-table{border-collapse:collapse;font-size:12px;width:auto;table-layout:auto}"
+    "table.ik-table th,table.ik-table td{border-bottom:1px solid #ddd;padding:2px 8px;text-align:left;"
     "vertical-align:top;white-space:nowrap;word-break:keep-all;overflow-wrap:normal}"
-    ".ik-table td.num,.ik-table th.num{text-align:right;font-variant-numeric:tabular-nums}"
-    ".ik-table th{background:#f3f3f3}"
-    ".ik-table td.name{max-width:42em;overflow:hidden;text-overflow:ellipsis}"
-    ".ik-table td.prose{white-space:pre-wrap;min-width:24em;max-width:60em;overflow-wrap:break-word}"
+    "table.ik-table td.num,table.ik-table th.num{text-align:right;font-variant-numeric:tabular-nums}"
+    "table.ik-table th{background:#f3f3f3}"
+    "table.ik-table td.name{max-width:42em;overflow:hidden;text-overflow:ellipsis}"
+    "table.ik-table td.prose{white-space:pre-wrap;min-width:24em;max-width:60em;overflow-wrap:break-word}"
 )
 STYLE = f"<style>{TABLE_CSS}</style>"
 
