@@ -279,7 +279,8 @@ class Explorer:
             widgets.Button(description="Show its keys", icon="search", button_style="primary"), "ik-drill"
         )
         self.drill_button.on_click(lambda _b: self.drill(self.pattern_list.value))
-        table_html = _html(html_table(patterns.head(100), PATTERN_COLUMNS))
+        unowned = [c for c in ("owner", "role") if c in patterns.columns and patterns[c].isna().all()]
+        table_html = _html(html_table(patterns.head(100).drop(columns=unowned), PATTERN_COLUMNS))
         return widgets.VBox(
             [
                 widgets.HBox([self.pattern_list, self.drill_button]),
