@@ -10,6 +10,9 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow as pa
 
+# Columns holding lists of key names or patterns: typed so even when every row is empty or missing.
+LIST_COLUMNS = frozenset({"examples", "top_patterns"})
+
 
 def _arrow_column(series: pd.Series) -> pd.arrays.ArrowExtensionArray:
     """One column as an Arrow array: NaN becomes null, object columns of text or lists keep their type."""
@@ -21,8 +24,9 @@ def _arrow_column(series: pd.Series) -> pd.arrays.ArrowExtensionArray:
         values = pa.array(series, from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed objects: show them as their text
         values = pa.array(series.map(lambda v: None if v is None or v is pd.NA else str(v)), pa.string())
-    if pa.types.is_null(values.type):  # all missing (no library owns a pattern): still a text column
-        values = pa.nulls(len(values), pa.string())
+    if pa.types.is_null(values.type):  # all missing (no library owns a pattern, no rows): still typed
+        kind = pa.list_(pa.string()) if series.name in LIST_COLUMNS else pa.string()
+        values = pa.nulls(len(values), kind)
     elif pa.types.is_large_string(values.type):
         values = values.cast(pa.string())
     return pd.arrays.ArrowExtensionArray(values)

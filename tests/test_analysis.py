@@ -290,3 +290,7 @@ def test_arrow_backed_keeps_index_order_and_mixed_objects() -> None:
     ]
     assert out["x"].isna().tolist() == [False, True] and out["m"].tolist() == ["{'a': 1}", "3"]
     assert arrow_backed(out) is out
+    empty = arrow_backed(
+        pd.DataFrame({"examples": pd.Series([], dtype=object), "owner": pd.Series([], dtype=object)})
+    )
+    assert [str(d) for d in empty.dtypes] == ["list<item: string>[pyarrow]", "string[pyarrow]"]
