@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from insightkit._frames import arrow_backed
 from insightkit.errors import ConfigurationError, InsightkitError, RdbError, RsnapError, SourceError
 from insightkit.rsnap import (
     RsnapWriter,
@@ -153,7 +154,12 @@ class Analysis:
     @functools.cached_property
     def patterns(self) -> pd.DataFrame:
         """Memory by key pattern (insightkit.patterns.aggregate_patterns), with the ``owner`` and
-        ``role`` of the patterns a known library owns (null elsewhere)."""
+        ``role`` of the patterns a known library owns (null elsewhere); Arrow-backed like ``keys``."""
+        return arrow_backed(self._patterns)
+
+    @functools.cached_property
+    def _patterns(self) -> pd.DataFrame:
+        """The pattern table as its engine returns it: what the rules were written against."""
         from insightkit.patterns.libraries import METADATA_KEY, with_owners
 
         now_ms = self.metadata.get("snapshot_time_ms")
@@ -169,7 +175,12 @@ class Analysis:
 
     @functools.cached_property
     def recommendations(self) -> pd.DataFrame:
-        """Findings sorted by estimated savings (insightkit.rules.evaluate)."""
+        """Findings sorted by estimated savings (insightkit.rules.evaluate); Arrow-backed like ``keys``."""
+        return arrow_backed(self._recommendations)
+
+    @functools.cached_property
+    def _recommendations(self) -> pd.DataFrame:
+        """The findings as the rules engine returns them (savings_totals reads these)."""
         from insightkit.rules import evaluate
 
         started = time.monotonic()
@@ -177,7 +188,7 @@ class Analysis:
             findings = evaluate(self._store.connection.view(_STORE_VIEW), None, self.metadata)
         else:
             keys = self.keys  # patterns (and their owners, in the metadata) first
-            patterns = self.patterns
+            patterns = self._patterns
             started = time.monotonic()
             findings = evaluate(keys, patterns, self.metadata)
         log.info("rules evaluated: %d findings in %.1f s", len(findings), time.monotonic() - started)
@@ -190,7 +201,7 @@ class Analysis:
         if self._store is not None:
             return offenders(self._store.connection.view(_STORE_VIEW), None, self.metadata, rule_id)
         keys = self.keys
-        return offenders(keys, self.patterns, self.metadata, rule_id)
+        return offenders(keys, self._patterns, self.metadata, rule_id)
 
     def summary(self) -> Summary:
         """Memory by db, type, encoding and TTL bucket, with totals beside INFO.
@@ -207,15 +218,20 @@ class Analysis:
             summary = summarize(self._keys, self.metadata)
         totals = dict(summary.totals)
         totals.update(self._savings_totals())
-        summary.totals = totals
-        return summary
+        return Summary(
+            by_db=arrow_backed(summary.by_db),
+            by_type=arrow_backed(summary.by_type),
+            by_encoding=arrow_backed(summary.by_encoding),
+            ttl_buckets=arrow_backed(summary.ttl_buckets),
+            totals=totals,
+        )
 
     def _savings_totals(self) -> dict[str, int]:
         try:
             from insightkit.rules import savings_totals
         except ImportError:
             return {}  # the rules stage is not part of this build
-        return savings_totals(self.recommendations, self.metadata)
+        return savings_totals(self._recommendations, self.metadata)
 
     def top(self, n: int = 20, by: str = "memory_bytes") -> pd.DataFrame:
         """The ``n`` keys with the largest ``by`` (any numeric column)."""

@@ -86,11 +86,16 @@ class Summary:
         return "\n\n".join(blocks)
 
     def _repr_html_(self) -> str:
-        parts = [f"<p>{'<br>'.join(self._totals_lines())}</p>"]
+        """The tables with human units (the frames keep their numbers); presentation imported only here."""
+        import html
+
+        from insightkit.present.tables import STYLE, html_table
+
+        parts = [STYLE, f"<p>{'<br>'.join(html.escape(line) for line in self._totals_lines())}</p>"]
         for name, frame in self.tables().items():
             parts.append(f"<h4>{name.replace('_', ' ')}</h4>")
-            parts.append(frame.to_html(index=False))
-        return "\n".join(parts)
+            parts.append(html_table(frame))
+        return f'<div class="ik-html">{"".join(parts)}</div>'
 
 
 def _plain(value: Any) -> Any:

@@ -148,6 +148,15 @@ def test_quickstart_explorer_in_chromium(tmp_path: Path) -> None:
             page.locator(".ik-explorer .ik-keys-table table").wait_for(state="visible")
             before = status.inner_text()
             assert before.startswith(f"{len(keys):,} of {len(keys):,} keys match"), before
+            # JupyterLab's own table rules do not make the explorer's or styled() tables wrap mid-word
+            cells = page.evaluate(CELL_LAYOUT)
+            assert len(cells) > 100 and {c["whiteSpace"] for c in cells} == {"nowrap"}
+            wrapped = [c["text"] for c in cells if c["lines"] != 1]
+            assert not wrapped, wrapped[:5]
+            # ...so a table wider than the tab scrolls sideways rather than losing its last columns
+            scroll = ".ik-explorer .ik-keys-table"
+            assert page.evaluate(f"getComputedStyle(document.querySelector('{scroll}')).overflowX") == "auto"
+            assert "expires" in page.locator(f"{scroll} thead").inner_text()
 
             # Bring the explorer's filters to the top of the notebook panel before each screenshot.
             to_top = "document.querySelector('.ik-explorer').scrollIntoView({block: 'start'})"
@@ -197,6 +206,79 @@ def test_quickstart_explorer_in_chromium(tmp_path: Path) -> None:
             assert not tracebacks, tracebacks
         finally:
             browser.close()
+
+
+LONG_KEY = "tenant:acme-corporation-eu-west:" + "order-history-archive:" * 6 + "2024"
+# Per cell (not prose): its computed white-space, its text, and how many lines its text takes.
+CELL_LAYOUT = """() => [...document.querySelectorAll('table.ik-table td, table.ik-table th')]
+    .filter(cell => !cell.classList.contains('prose'))
+    .map(cell => {
+        const style = getComputedStyle(cell);
+        const range = document.createRange();
+        range.selectNodeContents(cell);
+        const height = range.getBoundingClientRect().height;
+        return {text: cell.innerText, whiteSpace: style.whiteSpace,
+                lines: Math.round(height / (parseFloat(style.fontSize) * 1.25)) || 1};
+    })"""
+
+
+def _html_widgets(widget: object) -> list[str]:
+    """The HTML of every ipywidgets.HTML inside ``widget`` (the explorer's tables and details)."""
+    import ipywidgets as widgets
+
+    if isinstance(widget, widgets.HTML):
+        return [widget.value]
+    return [html for child in getattr(widget, "children", ()) for html in _html_widgets(child)]
+
+
+def test_explorer_cells_do_not_break_words(tmp_path: Path) -> None:
+    """The explorer's tables in Chromium at a notebook's width: no type, encoding, pattern or number
+    wraps mid-word ("strea/m"), and a long key name is cut with "…" and its full name as the title."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} missing: run .ci/run to install Debian's chromium")
+    import pandas as pd
+    import playwright.sync_api as playwright
+
+    import insightkit
+    from insightkit.analysis import Analysis
+
+    sample = insightkit.analyze(REPO / "data" / "samples" / "sample.rdb", progress=False)
+    keys = sample.keys.drop(columns="pattern")
+    biggest = keys["memory_bytes"].astype("int64").nlargest(3).index
+    renamed = keys["key"].astype(object)
+    renamed[biggest] = [f"{LONG_KEY}:{i}" for i in range(3)]
+    keys["key"] = pd.array(renamed.tolist(), dtype=keys["key"].dtype)
+    explorer = Analysis(keys, dict(sample.metadata), progress=False).explore()
+    body = "".join(f'<div class="widget-html-content">{h}</div>' for h in _html_widgets(explorer.widget))
+    page_html = f'<html><body style="margin:0"><div style="width:760px">{body}</div></body></html>'
+
+    with playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 800, "height": 900})
+            page.set_content(page_html)
+            cells = page.evaluate(CELL_LAYOUT)
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "explorer-tables.png"), full_page=True)
+            names = page.evaluate(
+                """() => [...document.querySelectorAll('table.ik-table td.name span[title]')].map(span => ({
+                    shown: span.innerText, title: span.title,
+                    fits: span.parentElement.scrollWidth <= span.parentElement.clientWidth + 1}))"""
+            )
+        finally:
+            browser.close()
+
+    assert len(cells) > 100
+    assert {c["whiteSpace"] for c in cells} == {"nowrap"}
+    wrapped = [c["text"] for c in cells if c["lines"] != 1]
+    assert not wrapped, wrapped[:5]
+    texts = {c["text"] for c in cells}
+    assert {"stream", "quicklist", "memory", "largest element"} <= texts
+    long_names = [n for n in names if n["title"].startswith(LONG_KEY)]
+    assert len(long_names) == 3, names
+    for name in long_names:
+        assert name["shown"].endswith("…") and name["title"].startswith(name["shown"][:-1])
+        assert name["fits"], name
 
 
 # ---------------------------------------------------------------------------------------------
