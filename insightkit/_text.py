@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+import shutil
+import textwrap
+import unicodedata
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -133,21 +136,148 @@ def json_escaped(document: str) -> str:
     return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group(0)):04x}", document)
 
 
+def escape_text(text: str) -> str:
+    """Prose that may quote a key name (a finding's detail): its control and bidi characters written
+    as escapes like ``display_key`` does, without quoting the whole text."""
+    return _UNSAFE.sub(_escape_char, text)
+
+
+def text_columns(text: str) -> int:
+    """Terminal columns ``text`` takes: East Asian wide characters take two, combining marks none."""
+    if text.isascii():
+        return len(text)
+    return sum(_char_columns(ch) for ch in text)
+
+
+def _char_columns(ch: str) -> int:
+    if unicodedata.combining(ch):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
 def clip(text: str, width: int | None) -> str:
-    """``text`` cut to ``width`` characters, the cut marked with ``…``."""
-    if width is None or len(text) <= width:
+    """``text`` cut to ``width`` terminal columns, the cut marked with ``…``."""
+    if width is None or text_columns(text) <= width:
         return text
-    return text[: max(width - 1, 0)] + "…"
+    out, used = [], 0
+    for ch in text:
+        cols = _char_columns(ch)
+        if used + cols > width - 1:
+            break
+        out.append(ch)
+        used += cols
+    return "".join(out) + ("…" if width > 0 else "")
 
 
-def _formatter(column: str) -> Callable[[Any], str]:
+def terminal_width(wide: bool = False) -> int | None:
+    """The width output must fit: ``COLUMNS`` or the terminal's, 80 when not a terminal; None with
+    ``wide`` (no limit), for people who pipe into ``less -S`` or a wide window."""
+    if wide:
+        return None
+    return max(shutil.get_terminal_size((80, 24)).columns, 20)
+
+
+def wrap(text: str, width: int | None, *, indent: str = "", first: str | None = None) -> list[str]:
+    """``text`` wrapped to ``width`` columns (one line when ``width`` is None); ``first`` prefixes
+    the first line instead of ``indent``. Words longer than a line are broken, never overflow."""
+    lead = indent if first is None else first
+    if width is None:
+        return [lead + text]
+    lines = textwrap.wrap(
+        text,
+        width=max(width, len(lead) + 8, len(indent) + 8),
+        initial_indent=lead,
+        subsequent_indent=indent,
+        break_on_hyphens=False,
+    )
+    return [clip(line, width) for line in lines] or [lead.rstrip()]
+
+
+def _formatter(column: str, numeric: bool = False) -> Callable[[Any], str]:
     if column in FORMATS:
         return FORMATS[column]
     if column.endswith("_bytes"):
         return human_bytes
     if column.endswith("_at"):
         return epoch_ms
-    return lambda v: "–" if v is None or v is pd.NA else str(v)
+    if numeric and (column.endswith(("_keys", "_count")) or column.startswith("keys_")):
+        return human_count
+    return display_key  # any text may hold a key name: escaped, never raw
+
+
+# Columns whose cells are names (keys, patterns): clipped with … when narrow, never wrapped, so one
+# row stays one line and a clipped name still reads from its start.
+NAME_COLUMNS = frozenset({"key", "pattern", "name"})
+_GAP = "  "
+_FLOOR = 8  # the narrowest a text column is squeezed to
+
+
+def _header_words(name: str) -> list[str]:
+    return [w for w in name.replace("_", "_ ").split(" ") if w] or [name]
+
+
+def _header_lines(name: str, width: int) -> list[str]:
+    """A column name over several lines, broken after its underscores (``memory_`` / ``bytes``)."""
+    lines: list[str] = []
+    for word in _header_words(name):
+        if lines and text_columns(lines[-1] + word) <= width:
+            lines[-1] += word
+        else:
+            lines.append(word)
+    return [clip(line, width) for line in lines]
+
+
+def _cell_lines(text: str, width: int, *, name: bool) -> list[str]:
+    if text_columns(text) <= width:
+        return [text]
+    if name:
+        return [clip(text, width)]
+    lines = textwrap.wrap(text, width=max(width, 1), break_on_hyphens=False) or [""]
+    return [clip(line, width) for line in lines]
+
+
+def _shrink(widths: list[int], floors: list[int], overflow: int) -> int:
+    """Narrow the widest columns first, one column at a time, down to ``floors``; the overflow left."""
+    while overflow > 0:
+        candidates = [i for i, w in enumerate(widths) if w > floors[i]]
+        if not candidates:
+            break
+        widest = max(candidates, key=lambda i: widths[i])
+        widths[widest] -= 1
+        overflow -= 1
+    return overflow
+
+
+def _tighten(
+    widths: list[int],
+    natural: list[int],
+    columns: list[str],
+    rows: list[list[str]],
+    numeric: Collection[str],
+    names: Collection[str],
+    budget: int,
+) -> None:
+    """After shrinking: a column whose header broke needs only its widest line, and the columns
+    freed that way give the room back to clipped names first, then to wrapped text."""
+    for i, column in enumerate(columns):
+        if widths[i] >= natural[i]:
+            continue
+        lines = _header_lines(column, widths[i]) if text_columns(column) > widths[i] else [column]
+        cells = [text_columns(r[i]) for r in rows]
+        widest_cell = max(cells, default=0)
+        if column in numeric or widest_cell <= widths[i]:
+            widths[i] = max([text_columns(line) for line in lines] + [widest_cell])
+    spare = budget - sum(widths) - len(_GAP) * (len(columns) - 1)
+    order = [i for i, c in enumerate(columns) if c in names] + [
+        i for i, c in enumerate(columns) if c not in names and c not in numeric
+    ]
+    for i in order:
+        if spare <= 0:
+            break
+        grow = min(spare, natural[i] - widths[i])
+        if grow > 0:
+            widths[i] += grow
+            spare -= grow
 
 
 def render_table(
@@ -157,30 +287,70 @@ def render_table(
     columns: Sequence[str] | None = None,
     max_width: int = 60,
     formats: Mapping[str, Callable[[Any], str]] | None = None,
+    width: int | None = None,
+    names: Collection[str] = NAME_COLUMNS,
 ) -> str:
-    """A fixed-width table: numbers right-aligned, long text cut with an ellipsis."""
+    """A fixed-width table: numbers right-aligned, text escaped (``display_key``), long cells cut at
+    ``max_width`` columns with an ellipsis.
+
+    ``width`` is the budget of the whole table (a terminal's width): over it, column names first break
+    after their underscores and text cells wrap onto more lines, then name columns (``names``) are
+    clipped with … and other text wraps narrower; numbers are never cut. None: no budget.
+    """
     columns = list(columns or frame.columns)
     numeric = {c for c in columns if pd.api.types.is_numeric_dtype(frame[c].dtype)}
-    cells: list[list[str]] = [columns]
+    rows: list[list[str]] = []
     for row in frame[columns].itertuples(index=False, name=None):
         line = []
         for column, value in zip(columns, row, strict=True):
-            fmt = (formats or {}).get(column) or _formatter(column)
-            text = fmt(value)
-            if len(text) > max_width:
-                text = text[: max_width - 1] + "…"
-            line.append(text)
-        cells.append(line)
-    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
+            fmt = (formats or {}).get(column) or _formatter(column, column in numeric)
+            line.append(clip(fmt(value), max_width))
+        rows.append(line)
+    natural = [max([text_columns(c)] + [text_columns(r[i]) for r in rows]) for i, c in enumerate(columns)]
+    widths = list(natural)
+    if width is not None:
+        overflow = sum(widths) + len(_GAP) * (len(columns) - 1) - width
+        longest_word = [max(text_columns(w) for w in _header_words(c)) for c in columns]
+        # First lose nothing: break headers, wrap prose; then clip names and squeeze prose further.
+        soft = [
+            natural[i]
+            if c in names
+            else max(longest_word[i], *(text_columns(r[i]) for r in rows))
+            if c in numeric
+            else min(natural[i], max(longest_word[i], 20))
+            for i, c in enumerate(columns)
+        ]
+        overflow = _shrink(widths, soft, overflow)
+        hard = [
+            soft[i] if c in numeric else min(natural[i], max(longest_word[i], _FLOOR))
+            for i, c in enumerate(columns)
+        ]
+        _shrink(widths, hard, overflow)
+        _tighten(widths, natural, columns, rows, numeric, names, width)
 
-    def fmt_line(line: list[str]) -> str:
-        return "  ".join(
-            text.rjust(w) if c in numeric else text.ljust(w)
-            for text, w, c in zip(line, widths, columns, strict=True)
-        ).rstrip()
+    def block(cells: list[str], header: bool) -> list[str]:
+        stacks = [
+            _header_lines(text, w)
+            if header and text_columns(text) > w
+            else _cell_lines(text, w, name=c in names)
+            for text, w, c in zip(cells, widths, columns, strict=True)
+        ]
+        height = max(len(s) for s in stacks)
+        out = []
+        for k in range(height):
+            parts = []
+            for stack, w, c in zip(stacks, widths, columns, strict=True):
+                text = stack[k] if k < len(stack) else ""
+                pad = w - text_columns(text)
+                parts.append(" " * pad + text if c in numeric else text + " " * pad)
+            out.append(_GAP.join(parts).rstrip())
+        return out
 
-    out = [title] if title else []
-    out.append(fmt_line(cells[0]))
-    out.append("  ".join("─" * w for w in widths))
-    out.extend(fmt_line(line) for line in cells[1:])
+    out = wrap(title, width) if title else []
+    out.extend(block(columns, True))
+    out.append(_GAP.join("─" * w for w in widths))
+    for line in rows:
+        out.extend(block(line, False))
+    if width is not None:  # the last resort when even the floors do not fit
+        out = [clip(line, width) for line in out]
     return "\n".join(out)

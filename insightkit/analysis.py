@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import re
 import shutil
 import tempfile
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from insightkit._frames import arrow_backed
 from insightkit.errors import ConfigurationError, InsightkitError, RdbError, RsnapError, SourceError
 from insightkit.rsnap import (
     RsnapWriter,
@@ -34,11 +35,15 @@ from insightkit.rsnap import (
     strip_credentials,
     write_rsnap,
 )
+from insightkit.rsnap.reader import rsnap_columns
 from insightkit.schema import KEY_SCHEMA, PATTERN_COLUMN
 from insightkit.summary import Summary, summarize
 
+log = logging.getLogger(__name__)
+
 LIVE_SCHEMES = ("redis://", "rediss://", "unix://", "valkey://", "valkeys://")
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$")
+FOREIGN_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
 RDB_MAGICS = (b"REDIS", b"VALKEY")
 PARQUET_MAGIC = b"PAR1"
 _LOAD_ONLY = ("original_method", "rsnap_source")
@@ -134,9 +139,11 @@ class Analysis:
             from insightkit.patterns.libraries import METADATA_KEY
         except ImportError:
             return  # pattern discovery not installed in this build: keys stay without the column
+        started = time.monotonic()
         series, owned = assign_owned(
             self._keys, custom=self._custom_patterns, progress=self._progress, libraries=self._libraries
         )
+        log.info("patterns assigned to %s keys in %.1f s", f"{len(series):,}", time.monotonic() - started)
         values = pattern_arrow(series) if len(series) else pa.array([], pa.string())
         self._keys[PATTERN_COLUMN] = pd.Series(pd.arrays.ArrowExtensionArray(values), index=self._keys.index)
         if owned:  # present only when a known library owns a pattern
@@ -147,7 +154,12 @@ class Analysis:
     @functools.cached_property
     def patterns(self) -> pd.DataFrame:
         """Memory by key pattern (insightkit.patterns.aggregate_patterns), with the ``owner`` and
-        ``role`` of the patterns a known library owns (null elsewhere)."""
+        ``role`` of the patterns a known library owns (null elsewhere); Arrow-backed like ``keys``."""
+        return arrow_backed(self._patterns)
+
+    @functools.cached_property
+    def _patterns(self) -> pd.DataFrame:
+        """The pattern table as its engine returns it: what the rules were written against."""
         from insightkit.patterns.libraries import METADATA_KEY, with_owners
 
         now_ms = self.metadata.get("snapshot_time_ms")
@@ -163,13 +175,24 @@ class Analysis:
 
     @functools.cached_property
     def recommendations(self) -> pd.DataFrame:
-        """Findings sorted by estimated savings (insightkit.rules.evaluate)."""
+        """Findings sorted by estimated savings (insightkit.rules.evaluate); Arrow-backed like ``keys``."""
+        return arrow_backed(self._recommendations)
+
+    @functools.cached_property
+    def _recommendations(self) -> pd.DataFrame:
+        """The findings as the rules engine returns them (savings_totals reads these)."""
         from insightkit.rules import evaluate
 
+        started = time.monotonic()
         if self._store is not None:
-            return evaluate(self._store.connection.view(_STORE_VIEW), None, self.metadata)
-        keys = self.keys  # patterns (and their owners, in the metadata) first
-        return evaluate(keys, self.patterns, self.metadata)
+            findings = evaluate(self._store.connection.view(_STORE_VIEW), None, self.metadata)
+        else:
+            keys = self.keys  # patterns (and their owners, in the metadata) first
+            patterns = self._patterns
+            started = time.monotonic()
+            findings = evaluate(keys, patterns, self.metadata)
+        log.info("rules evaluated: %d findings in %.1f s", len(findings), time.monotonic() - started)
+        return findings
 
     def offenders(self, rule_id: str) -> pd.DataFrame:
         """Every key row that one rule flags."""
@@ -178,7 +201,7 @@ class Analysis:
         if self._store is not None:
             return offenders(self._store.connection.view(_STORE_VIEW), None, self.metadata, rule_id)
         keys = self.keys
-        return offenders(keys, self.patterns, self.metadata, rule_id)
+        return offenders(keys, self._patterns, self.metadata, rule_id)
 
     def summary(self) -> Summary:
         """Memory by db, type, encoding and TTL bucket, with totals beside INFO.
@@ -195,15 +218,20 @@ class Analysis:
             summary = summarize(self._keys, self.metadata)
         totals = dict(summary.totals)
         totals.update(self._savings_totals())
-        summary.totals = totals
-        return summary
+        return Summary(
+            by_db=arrow_backed(summary.by_db),
+            by_type=arrow_backed(summary.by_type),
+            by_encoding=arrow_backed(summary.by_encoding),
+            ttl_buckets=arrow_backed(summary.ttl_buckets),
+            totals=totals,
+        )
 
     def _savings_totals(self) -> dict[str, int]:
         try:
             from insightkit.rules import savings_totals
         except ImportError:
             return {}  # the rules stage is not part of this build
-        return savings_totals(self.recommendations, self.metadata)
+        return savings_totals(self._recommendations, self.metadata)
 
     def top(self, n: int = 20, by: str = "memory_bytes") -> pd.DataFrame:
         """The ``n`` keys with the largest ``by`` (any numeric column)."""
@@ -247,11 +275,14 @@ class Analysis:
             assert self._rsnap is not None
             if redactor is None and not dataset and _same_file_rsnap(self._rsnap, metadata):
                 return _copy_file(self._rsnap, Path(path))
+            if redactor is not None and not redactor.fitted:  # a first pass learns the skeleton
+                redactor.fit_batches(_key_patterns(self._rsnap), _owned(metadata))
             batches = iter_rsnap(self._rsnap)
             return write_rsnap(path, batches, metadata, redactor=redactor, dataset=dataset)
         keys = self.keys
-        if redactor is not None and PATTERN_COLUMN not in keys.columns:
-            redactor.fit(keys["key"].astype("string").to_numpy(dtype=object, na_value=""))
+        if redactor is not None and not redactor.fitted:
+            patterns = keys[PATTERN_COLUMN] if PATTERN_COLUMN in keys.columns else None
+            redactor.fit(keys["key"], patterns, _owned(metadata))
         table = pa.Table.from_pandas(keys, preserve_index=False)
         return write_rsnap(path, table, metadata, redactor=redactor, dataset=dataset)
 
@@ -307,17 +338,6 @@ class Analysis:
         return self._plot("savings", options)
 
 
-def _string_array(series: pd.Series) -> pd.arrays.ArrowExtensionArray:
-    """Any Series of texts (categorical, object, Arrow) as an Arrow-backed string array, cheaply."""
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        codes = series.cat.codes.to_numpy()
-        categories = pa.array(series.cat.categories.astype(str).tolist(), pa.string())
-        values = pc.take(categories, pa.array(codes, pa.int32(), mask=codes < 0))
-    else:
-        values = pa.array(series.astype(object).where(series.notna(), None).tolist(), pa.string())
-    return pd.arrays.ArrowExtensionArray(values)
-
-
 def _same_file_rsnap(store: Path, metadata: dict[str, Any]) -> bool:
     """Whether the backing RSNAP is one file already holding exactly ``metadata``: then a copy of
     its bytes is the RSNAP asked for, with no Parquet to encode again."""
@@ -369,6 +389,13 @@ def _progress(batches: Iterable[pa.RecordBatch], progress: bool, desc: str) -> I
         for batch in batches:
             bar.update(len(batch))
             yield batch
+
+
+def _display_source(source: Any) -> str:
+    """A source for the log: URLs without their password, a client by its type."""
+    if isinstance(source, str | os.PathLike):
+        return strip_credentials(str(source))
+    return type(source).__name__
 
 
 def _sniff(path: Path) -> str:
@@ -443,11 +470,10 @@ def _open_source(
     if batch_size <= 0:
         raise ConfigurationError(f"batch_size must be positive, not {batch_size}")
     if _is_live(source):
-        try:
-            from insightkit.acquire import open_snapshot
-        except ImportError:
-            raise SourceError("live snapshots need insightkit.acquire, which this build lacks") from None
+        from insightkit.acquire import open_snapshot
+
         method = options.pop("method", "auto")
+        log.info("source: live server %s (method %s)", _display_source(source), method)
         with open_snapshot(
             source, method=method, batch_size=batch_size, progress=progress, **options
         ) as snap:
@@ -466,8 +492,15 @@ def _open_source(
         )
     path = Path(source)
     if not path.exists():
+        scheme = FOREIGN_SCHEME.match(str(source)) if isinstance(source, str) else None
+        if scheme:
+            from insightkit.acquire.sources import unsupported_scheme
+
+            raise SourceError(unsupported_scheme(scheme.group(1)))
         raise SourceError(f"{strip_credentials(str(path))}: no such file or directory")
-    if _sniff(path) == "rsnap":
+    kind = _sniff(path)
+    log.info("source: %s file %s", kind.upper(), strip_credentials(str(path)))
+    if kind == "rsnap":
         if options:
             raise ConfigurationError(f"options {sorted(options)} do not apply to an RSNAP")
         yield iter_rsnap(path, batch_size=batch_size), lambda: read_rsnap_metadata(path)
@@ -505,12 +538,27 @@ def _rdb_file(
     return decode, lambda: _file_metadata(path, readers[-1].metadata.to_dict())
 
 
+def _owned(metadata: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The ``library_patterns`` table of ``metadata``, when it has one."""
+    owned = metadata.get("library_patterns")
+    return owned if isinstance(owned, dict) else None
+
+
+def _key_patterns(path: Path) -> Iterator[tuple[pa.Array, pa.Array]]:
+    """(key, pattern) column batches of an RSNAP; nothing when it has no pattern column."""
+    if PATTERN_COLUMN not in rsnap_columns(path):
+        return
+    for batch in iter_rsnap(path, columns=["key", PATTERN_COLUMN]):
+        yield batch.column(0), batch.column(1)
+
+
 def load(path: str | os.PathLike[str], *, patterns: Any = None, libraries: Any = None) -> Analysis:
     """Re-open an RSNAP file or directory; ``metadata["method"]`` becomes ``"rsnap"``.
 
     The stored ``pattern`` column is kept unless ``patterns`` (custom pattern rules) or ``libraries``
     (which known libraries' families to use; ``False``: none) asks for a new one.
     """
+    log.info("source: RSNAP file %s", strip_credentials(str(path)))
     table, stored = read_rsnap(path)
     metadata = dict(stored)
     metadata["original_method"] = stored.get("method")
@@ -566,9 +614,16 @@ def analyze(
         path = Path(source)
         if path.exists() and _sniff(path) == "rsnap" and not options:
             return load(path, patterns=custom, libraries=libraries)
+    started = time.monotonic()
     with _open_source(source, batch_size=batch_size, progress=progress, options=options) as (batches, meta):
         keys = _frame(batches)
         metadata = meta()
+    log.info(
+        "decoded %s keys (method %s) in %.1f s",
+        f"{len(keys):,}",
+        metadata.get("method"),
+        time.monotonic() - started,
+    )
     return Analysis(keys, metadata, custom_patterns=custom, libraries=libraries, progress=progress)
 
 
@@ -624,9 +679,11 @@ def _analyze_out_of_core(
         return Analysis(None, metadata, progress=progress, store=fleet, rsnap=_store_path(fleet))
     workdir = None if rsnap is not None else Path(tempfile.mkdtemp(prefix="insightkit-analysis-"))
     target = Path(rsnap) if rsnap is not None else Path(workdir or ".") / "keys.rsnap.parquet"
+    started = time.monotonic()
     try:
         if existing and _sniff(Path(source)) == "rdb":  # a file decodes twice faster than rows spill
             path = Path(source)
+            log.info("source: RDB file %s, out of core into %s", strip_credentials(str(path)), target)
             decode, file_metadata = _rdb_file(path, batch_size, options, bounded=True)
             written = ingest(
                 decode(),
@@ -646,6 +703,12 @@ def _analyze_out_of_core(
                 written = ingest(batches, meta, target, custom=custom, libraries=libraries)
         fleet = open_fleet(written, memory_limit=memory_limit)
         metadata = read_rsnap_metadata(written)
+        log.info(
+            "decoded %s keys (method %s) with their patterns into the RSNAP in %.1f s",
+            f"{int(fleet.dataset.rows):,}",
+            metadata.get("method"),
+            time.monotonic() - started,
+        )
     except BaseException:
         if workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)

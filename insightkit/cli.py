@@ -1,8 +1,9 @@
 """The ``insightkit`` command: one function per subcommand, registered in ``COMMANDS``.
 
 Adding a subcommand = one ``@command`` function that receives parsed ``args`` and returns an exit code,
-plus an ``add_arguments`` helper. Output: human tables (stdout), ``--json`` for scripts; errors are
-one line on stderr.
+plus an ``add_arguments`` helper. Output: human tables (stdout) fitted to the terminal width
+(``$COLUMNS``, else 80 when not a terminal; ``--wide`` opts out), headed by the source and the snapshot
+method; ``--json`` for scripts; ``-v`` logs the pipeline to stderr; errors are one line on stderr.
 
 Exit codes: 0 success, 1 bad input or failed snapshot (an InsightkitError or an OS error, message on
 one line), 2 usage error (argparse), 130 interrupted.
@@ -11,10 +12,16 @@ one line), 2 usage error (argparse), 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import getpass
 import json
+import logging
 import os
+import re
 import sys
-from collections.abc import Callable, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,11 +29,23 @@ import pandas as pd
 
 from insightkit import __version__
 from insightkit._files import remove_output, replaced_atomically
-from insightkit._text import json_escaped, render_table
-from insightkit.errors import InsightkitError
+from insightkit._text import (
+    display_key,
+    escape_text,
+    human_bytes,
+    human_count,
+    json_escaped,
+    render_table,
+    terminal_width,
+    wrap,
+)
+from insightkit.errors import InsightkitError, PasswordRequired
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 REDACT_KEY_ENV = "INSIGHTKIT_REDACT_KEY"
+PASSWORD_ENV = "REDISCLI_AUTH"  # what redis-cli reads: a password there stays out of `ps`
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -75,11 +94,22 @@ def _open(args: argparse.Namespace, source: str) -> Any:
 def _connection_options(args: argparse.Namespace) -> dict[str, Any]:
     """Only the options the user gave, so that file sources get none."""
     options: dict[str, Any] = {}
-    if getattr(args, "password", None):
-        options["password"] = args.password
+    password = getattr(args, "password", None) or os.environ.get(PASSWORD_ENV)
+    if password and _is_live_arg(args):
+        options["password"] = password
     if getattr(args, "method", "auto") != "auto":
         options["method"] = args.method
+    for name in ("timeout", "stall_timeout"):  # limits of live snapshots: files have none
+        if getattr(args, name, None) is not None and _is_live_arg(args):
+            options[name] = getattr(args, name)
     return options
+
+
+def _is_live_arg(args: argparse.Namespace) -> bool:
+    """Whether one of the command's sources is a live server (an env password applies only there)."""
+    from insightkit.analysis import _is_live
+
+    return any(_is_live(getattr(args, name, None)) for name in ("source", "file", "old", "new"))
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -91,6 +121,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def _add_output_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    _add_display_flags(parser)
 
 
 def _add_source(parser: argparse.ArgumentParser, name: str = "source") -> None:
@@ -100,14 +131,207 @@ def _add_source(parser: argparse.ArgumentParser, name: str = "source") -> None:
     _add_connection_options(parser)
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
 def _add_connection_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--password", help="server password (instead of putting it in the URL)")
+    parser.add_argument(
+        "--password",
+        help=f"server password (visible in `ps`: prefer ${PASSWORD_ENV}, as redis-cli does; without either, "
+        "a server answering NOAUTH gets a password prompt when stdin is a terminal)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="live servers: give up when the whole snapshot takes longer than this",
+    )
+    parser.add_argument(
+        "--stall-timeout",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="live servers: give up after this long without progress (default 60)",
+    )
     parser.add_argument(
         "--method",
         choices=["auto", "sync", "dump"],
         default="auto",
         help="live servers: replica sync, SCAN+DUMP, or auto (sync, falling back to dump)",
     )
+
+
+# --- display: width, verbosity, progress (issue 19) -----------------------------------------------
+
+
+def _add_display_flags(parser: argparse.ArgumentParser) -> None:
+    """--wide and -v, in their own block: every subcommand with output flags gets them."""
+    parser.add_argument(
+        "--wide",
+        action="store_true",
+        help="do not fit the output to the terminal width (default: $COLUMNS or the terminal, else 80)",
+    )
+    _add_verbose(parser, default=argparse.SUPPRESS)  # keeps a -v given before the subcommand
+
+
+def _add_verbose(parser: argparse.ArgumentParser, default: Any = 0) -> None:
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=default,
+        help="log the pipeline steps to stderr (-vv: debug detail)",
+    )
+
+
+def _width(args: argparse.Namespace) -> int | None:
+    """The column budget of this run's text output; None with --wide."""
+    return terminal_width(getattr(args, "wide", False))
+
+
+@contextlib.contextmanager
+def _logging_to_stderr(verbosity: int) -> Iterator[None]:
+    """insightkit's loggers to stderr for one run: warnings always, -v info, -vv debug; put back as
+    they were afterwards (``main`` is also called in-process, by tests and scripts)."""
+    root = logging.getLogger("insightkit")
+    saved = (root.level, root.propagate)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("insightkit: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG)
+    root.propagate = False  # one line per record, not a second copy through the root logger
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(saved[0])
+        root.propagate = saved[1]
+
+
+@contextlib.contextmanager
+def _step(args: argparse.Namespace, desc: str) -> Iterator[None]:
+    """A step with no natural counter (rule evaluation): an elapsed-time bar on a terminal once it
+    passes a second, and its duration in the log."""
+    started = time.monotonic()
+    log.info("%s…", desc)  # without a terminal for the bar, this line says what is running
+    stop = threading.Event()
+    ticker: threading.Thread | None = None
+    if _progress_wanted(args):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(desc=desc, bar_format="{desc}: {elapsed}", delay=1.0, leave=False, file=sys.stderr)
+
+        def tick() -> None:
+            if stop.wait(1.0):  # under a second: no bar at all
+                return
+            while True:
+                bar.update(0)  # prints (honouring delay) and lets close() clear the line
+                if stop.wait(0.5):
+                    return
+
+        ticker = threading.Thread(target=tick, daemon=True)
+        ticker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        if ticker is not None:
+            ticker.join()
+            bar.close()
+        log.debug("%s: done in %.1f s", desc, time.monotonic() - started)
+
+
+_ADDRESS_PREFIX = re.compile(r"^[^\s;]+:\d+: (?=[^;]*$)")
+
+
+def _source_line(metadata: dict[str, Any], width: int | None) -> list[str]:
+    """``source: … · method: …`` and, after a fallback, why: what a person needs to trust the numbers."""
+    method = str(metadata.get("method") or "?")
+    source = metadata.get("source")
+    if method == "rsnap":
+        where = display_key(metadata.get("rsnap_source") or source)
+        original = metadata.get("original_method") or "?"
+        text = f"source: {where} (RSNAP) · snapshot of {display_key(source)} · method: {original}"
+    else:
+        text = f"source: {display_key(source)} · method: {method}"
+    reason = metadata.get("fallback_reason")
+    if reason:
+        # acquire prefixes the node's address; one node is the source just named
+        reason = _ADDRESS_PREFIX.sub("", " ".join(str(reason).split()), count=1)
+        text += f" (fell back from sync: {escape_text(reason)})"
+    return wrap(text, width, indent="  ", first="")
+
+
+def _snapshot_info(metadata: dict[str, Any]) -> dict[str, Any]:
+    """The same as the header line, for --json."""
+    keys = ("source", "method", "original_method", "rsnap_source", "fallback_reason")
+    return {k: metadata[k] for k in keys if metadata.get(k) is not None}
+
+
+FINDING_COLUMNS = [
+    "rule",
+    "severity",
+    "category",
+    "offending_keys",
+    "estimated_savings_bytes",
+    "counted_savings_bytes",
+    "owner",
+    "title",
+    "detail",
+    "fix",
+]
+_URGENT = ("critical", "high")
+
+
+def _ranked(findings: pd.DataFrame) -> pd.DataFrame:
+    """Security and high-severity findings first; otherwise the rules engine's order (by saving)."""
+    if findings.empty:
+        return findings
+    severity = findings.get("severity", pd.Series("", index=findings.index)).astype(str)
+    category = findings.get("category", pd.Series("", index=findings.index)).astype(str)
+    urgent = (category == "security") | severity.isin(_URGENT)
+    order = sorted(range(len(findings)), key=lambda i: (not bool(urgent.iloc[i]), i))
+    return findings.iloc[order].reset_index(drop=True)
+
+
+def _prose(text: Any) -> list[str]:
+    """Rule text (which may quote key names): its own lines (a fix can be a few commands), every other
+    control character escaped."""
+    return [escape_text(line.rstrip()) for line in str(text).strip().split("\n") if line.strip()]
+
+
+def render_findings(findings: pd.DataFrame, width: int | None) -> str:
+    """Each finding as a short block (title, what it found, its fix), wrapped to ``width``."""
+    count = f"{len(findings)} finding" + ("" if len(findings) == 1 else "s")
+    lines = [f"Recommendations ({count}, security and high severity first)"]
+    if findings.empty:
+        lines.append("  nothing to report")
+    for number, row in enumerate(findings.to_dict(orient="records"), 1):
+        head = f"{number:>2}. [{row.get('severity', '?')}] {display_key(row.get('rule'))}"
+        if row.get("owner") and not pd.isna(row["owner"]):
+            head += f" ({display_key(row['owner'])})"
+        lines.extend(wrap(f"{head} — {display_key(row.get('title'))}", width, indent="    ", first=""))
+        facts = [f"{row.get('category', '?')}"]
+        keys = row.get("offending_keys") or 0
+        facts.append(f"{human_count(keys)} keys" if keys else "server-level")
+        saving = row.get("estimated_savings_bytes") or 0
+        if saving:
+            facts.append(f"saves ~{human_bytes(saving)}")
+        lines.extend(wrap(" · ".join(facts), width, indent="    "))
+        if row.get("detail"):
+            for part in _prose(row["detail"]):
+                lines.extend(wrap(part, width, indent="    "))
+        if row.get("fix"):
+            for n, part in enumerate(_prose(row["fix"])):
+                code = " " * 9 + " " * (len(part) - len(part.lstrip()))  # a fix's own indentation
+                lines.extend(wrap(part.lstrip(), width, indent=code, first="    fix: " if n == 0 else code))
+    return "\n".join(lines)
 
 
 # --- analyze --------------------------------------------------------------------------------------
@@ -128,7 +352,9 @@ def _analyze_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"redact with this key, stable across snapshots (implies --redact; ${REDACT_KEY_ENV} keeps it "
         "out of the process list)",
     )
-    parser.add_argument("-n", "--top", type=int, default=10, help="rows of patterns and recommendations")
+    parser.add_argument(
+        "-n", "--top", type=int, default=10, help="rows of patterns (every finding is always shown)"
+    )
     parser.add_argument(
         "--stream",
         action="store_true",
@@ -150,24 +376,30 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.stream:
         if not args.output:
             raise InsightkitError("--stream needs -o/--output: it writes the RSNAP as it decodes")
-        written, summary, source, extra = _analyze_streaming(args, redact)
+        written, summary, metadata, extra = _analyze_streaming(args, redact)
     else:
         analysis = _open(args, args.source)
-        summary, source = analysis.summary(), analysis.metadata.get("source")
-        extra = _findings(analysis, args.top)
+        extra = _findings(args, analysis, args.top)  # first: the summary's savings total needs the rules
+        summary, metadata = analysis.summary(), analysis.metadata
         # written last, so a failure in any table above leaves no RSNAP behind
         written = str(analysis.to_rsnap(args.output, redact=redact)) if args.output else None
     if args.json:
-        payload = {"source": source, "rsnap": written, **summary.to_dict()}
+        payload = {"source": metadata.get("source"), "snapshot": _snapshot_info(metadata), "rsnap": written}
+        payload.update(summary.to_dict())
         payload.update({name: _records(frame) for name, frame in extra.items()})
         _print_json(payload)
     else:
-        print(summary)
-        for name, frame in extra.items():
+        width = _width(args)
+        print("\n".join(_source_line(metadata, width)))
+        print(summary.render(width=width))
+        if "patterns" in extra:
             print()
-            print(render_table(frame, title=ANALYZE_TITLES[name]))
+            print(render_table(extra["patterns"], title=ANALYZE_TITLES["patterns"], width=width))
+        if "recommendations" in extra:
+            print()
+            print(render_findings(extra["recommendations"], width))
         if written:
-            print(f"\nRSNAP written to {written}")
+            print(f"\nRSNAP written to {display_key(written)}")
     return EXIT_OK
 
 
@@ -177,11 +409,13 @@ ANALYZE_TITLES = {
 }
 
 
-def _findings(analysis: Any, top: int) -> dict[str, pd.DataFrame]:
-    """Top patterns and recommendations, when those stages are part of this build."""
+def _findings(args: argparse.Namespace, analysis: Any, top: int) -> dict[str, pd.DataFrame]:
+    """Top patterns and every finding (server-level ones too: they name no keys), when those stages
+    are part of this build."""
     out: dict[str, pd.DataFrame] = {}
     try:
-        patterns = analysis.patterns
+        with _step(args, "finding key patterns"):
+            patterns = analysis.patterns
     except ImportError:
         return out
     shown: tuple[str, ...] = ("pattern", "owner", "role", "keys", "memory_bytes", "share")
@@ -190,22 +424,15 @@ def _findings(analysis: Any, top: int) -> dict[str, pd.DataFrame]:
     columns = [c for c in shown if c in patterns.columns]
     out["patterns"] = patterns.sort_values("memory_bytes", ascending=False).head(top)[columns]
     try:
-        recommendations = analysis.recommendations
+        with _step(args, "evaluating rules"):
+            recommendations = analysis.recommendations
     except ImportError:
         return out
-    columns = [
-        "rule",
-        "severity",
-        "offending_keys",
-        "estimated_savings_bytes",
-        "counted_savings_bytes",
-        "owner",
-        "title",
-    ]
+    columns = list(FINDING_COLUMNS)
     if "owner" in recommendations.columns and recommendations["owner"].isna().all():
         columns.remove("owner")
-    found = recommendations[recommendations["offending_keys"] > 0]
-    out["recommendations"] = found.head(top)[[c for c in columns if c in found.columns]]
+    ranked = _ranked(recommendations)
+    out["recommendations"] = ranked[[c for c in columns if c in ranked.columns]]
     return out
 
 
@@ -229,13 +456,14 @@ def _analyze_streaming(
     target = None if redact is not None else args.output
     with analyze(args.source, progress=progress, out_of_core=True, rsnap=target, **options) as analysis:
         try:
-            summary, findings = analysis.summary(), _findings(analysis, args.top)
+            extra = _findings(args, analysis, args.top)  # first: the summary's savings total needs the rules
+            summary = analysis.summary()
             written = args.output if target else analysis.to_rsnap(args.output, redact=redact)
         except BaseException:
             if target:  # the RSNAP streamed in while decoding: a failed command must not leave it
                 remove_output(target)
             raise
-        return str(written), summary, analysis.metadata.get("source"), findings
+        return str(written), summary, dict(analysis.metadata), extra
 
 
 # --- summary --------------------------------------------------------------------------------------
@@ -249,11 +477,15 @@ def _summary_arguments(parser: argparse.ArgumentParser) -> None:
 
 @command("summary", "memory by db, type, encoding and TTL of an RSNAP or .rdb", _summary_arguments)
 def cmd_summary(args: argparse.Namespace) -> int:
-    summary = _open(args, args.file).summary()
+    analysis = _open(args, args.file)
+    with _step(args, "summarizing (the savings total evaluates the rules)"):
+        summary = analysis.summary()
     if args.json:
-        _print_json(summary.to_dict())
+        _print_json({"snapshot": _snapshot_info(analysis.metadata), **summary.to_dict()})
     else:
-        print(summary)
+        width = _width(args)
+        print("\n".join(_source_line(analysis.metadata, width)))
+        print(summary.render(width=width))
     return EXIT_OK
 
 
@@ -274,16 +506,19 @@ def _top_arguments(parser: argparse.ArgumentParser) -> None:
 
 @command("top", "the biggest keys", _top_arguments)
 def cmd_top(args: argparse.Namespace) -> int:
-    top = _open(args, args.file).top(args.n, by=args.by)
+    analysis = _open(args, args.file)
+    top = analysis.top(args.n, by=args.by)
     columns = [c for c in TOP_COLUMNS if c in top.columns]
     if args.by not in columns:
         columns.append(args.by)
-    if "pattern" in top.columns:
-        columns.insert(2, "pattern")
+    width = _width(args)
+    if "pattern" in top.columns and (args.json or width is None or width >= 120):
+        columns.insert(2, "pattern")  # narrow: the key name matters more than its pattern
     if args.json:
         _print_json(_records(top[columns]))
     else:
-        print(render_table(top[columns], title=f"Top {len(top)} keys by {args.by}"))
+        print("\n".join(_source_line(analysis.metadata, width)))
+        print(render_table(top[columns], title=f"Top {len(top)} keys by {args.by}", width=width))
     return EXIT_OK
 
 
@@ -299,11 +534,13 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
 @command("report", "write a static HTML report", _report_arguments)
 def cmd_report(args: argparse.Namespace) -> int:
     analysis = _open(args, args.source)
-    analysis.to_html(args.output)
+    with _step(args, "writing the HTML report (rules included)"):
+        analysis.to_html(args.output)
     if args.json:
-        _print_json({"report": args.output})
+        _print_json({"report": args.output, "snapshot": _snapshot_info(analysis.metadata)})
     else:
-        print(f"report written to {args.output}")
+        print("\n".join(_source_line(analysis.metadata, _width(args))))
+        print(f"report written to {display_key(args.output)}")
     return EXIT_OK
 
 
@@ -321,14 +558,16 @@ def cmd_diff(args: argparse.Namespace) -> int:
         from insightkit.diff import diff
     except ImportError:
         raise InsightkitError("diff is not available in this build") from None
-    result = diff(_open(args, args.old), _open(args, args.new))
+    old, new = _open(args, args.old), _open(args, args.new)
+    with _step(args, "comparing the snapshots"):
+        result = diff(old, new)
     if args.chart:
         with replaced_atomically(args.chart) as tmp:  # a failed drawing leaves no half-written image
             result.plot(top=args.top).savefig(tmp)
     if args.json:
         _print_json(result.to_dict())
     else:
-        print(result.render(top=args.top))
+        print(result.render(top=args.top, width=_width(args)))
         if args.chart:
             print(f"\nchart written to {args.chart}")
     return EXIT_OK
@@ -342,6 +581,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="insightkit", description="Where your Redis memory goes, and what to do about it."
     )
     parser.add_argument("--version", action="version", version=f"insightkit {__version__}")
+    _add_verbose(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for spec in COMMANDS.values():
@@ -353,11 +593,27 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+def _run(args: argparse.Namespace) -> int:
+    """Run the command; a server asking for a password gets one prompt, only from a person at a
+    terminal (never from a script's stdin) and only when no password was given."""
+    try:
+        return COMMANDS[args.command].run(args)
+    except PasswordRequired:
+        given = getattr(args, "password", None) or os.environ.get(PASSWORD_ENV)
+        if given or not sys.stdin.isatty() or not hasattr(args, "password"):
+            raise
+        args.password = getpass.getpass("Redis password: ")
+        if not args.password:
+            raise
+        return COMMANDS[args.command].run(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``insightkit`` script; returns the exit code."""
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command].run(args)
+        with _logging_to_stderr(getattr(args, "verbose", 0)):
+            return _run(args)
     except InsightkitError as exc:
         print(f"insightkit: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_ERROR

@@ -71,12 +71,42 @@ class AuthenticationFailed(SnapshotError):
     """The server rejected the credentials."""
 
 
+class PasswordRequired(AuthenticationFailed):
+    """The server answered NOAUTH: it needs a password and none was given (the CLI may prompt)."""
+
+
 class ReplicationRefused(SnapshotError):
     """The server refused to act as our master (ACL, renamed commands, min-replicas, …)."""
 
 
 class TransferInterrupted(SnapshotError):
     """The RDB transfer stopped before the payload was complete."""
+
+
+class ProtocolViolation(SnapshotError):
+    """The peer does not speak RESP (an HTTP or SSH port), or answered with a reply of the wrong shape."""
+
+
+class LimitExceeded(SnapshotError):
+    """A live source hit one of the limits that keep a hostile or broken server from holding us forever.
+
+    ``limit`` names it: ``"reply_size"``, ``"stall"``, ``"sync_wait"``, ``"scan"`` or ``"timeout"``.
+    """
+
+    def __init__(self, message: str, *, limit: str) -> None:
+        self.limit = limit
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return (_rebuild_limit, (type(self), str(self), self.limit))
+
+
+def _rebuild_limit(cls: type[LimitExceeded], message: str, limit: str) -> LimitExceeded:
+    return cls(message, limit=limit)
+
+
+class BadDumpPayload(SnapshotError):
+    """A DUMP reply is not one valid serialized object (bad CRC64, unknown version, trailing bytes…)."""
 
 
 # --- files and options ----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from insightkit._text import human_bytes, human_count, render_table
+from insightkit._text import human_bytes, human_count, render_table, wrap
 from insightkit.expiry import expiries, remaining_ms
 
 TTL_BUCKETS = ["no ttl", "expired", "< 1h", "1h–1d", "1d–7d", "7d–30d", "> 30d"]
@@ -70,23 +70,33 @@ class Summary:
         return lines
 
     def __str__(self) -> str:
+        return self.render()
+
+    def render(self, width: int | None = None) -> str:
+        """The terminal text; ``width`` is the column budget (None: as wide as the tables are)."""
         titles = {
             "by_db": "By database",
             "by_type": "By type",
             "by_encoding": "By encoding",
             "ttl_buckets": "By time to live (from the snapshot time)",
         }
-        blocks = ["\n".join(self._totals_lines())]
+        totals = [part for line in self._totals_lines() for part in wrap(line, width, indent="  ", first="")]
+        blocks = ["\n".join(totals)]
         for name, frame in self.tables().items():
-            blocks.append(render_table(frame, title=titles[name]))
+            blocks.append(render_table(frame, title=titles[name], width=width))
         return "\n\n".join(blocks)
 
     def _repr_html_(self) -> str:
-        parts = [f"<p>{'<br>'.join(self._totals_lines())}</p>"]
+        """The tables with human units (the frames keep their numbers); presentation imported only here."""
+        import html
+
+        from insightkit.present.tables import STYLE, html_table
+
+        parts = [STYLE, f"<p>{'<br>'.join(html.escape(line) for line in self._totals_lines())}</p>"]
         for name, frame in self.tables().items():
             parts.append(f"<h4>{name.replace('_', ' ')}</h4>")
-            parts.append(frame.to_html(index=False))
-        return "\n".join(parts)
+            parts.append(html_table(frame))
+        return f'<div class="ik-html">{"".join(parts)}</div>'
 
 
 def _plain(value: Any) -> Any:

@@ -98,11 +98,11 @@ def celery_workload(server: Server, *, backlog: int = 1200, results: int = 120) 
         worker_hijack_root_logger=False,
     )
 
-    @app.task(name="ikdemo.add")
+    @app.task(name="ikdemo.add", shared=False)  # a second app in this process must not inherit it
     def add_task(x: int, y: int) -> int:
         return x + y
 
-    @app.task(name="ikdemo.report")
+    @app.task(name="ikdemo.report", shared=False)
     def report(n: int) -> int:
         return n
 
@@ -129,7 +129,7 @@ def celery_results_workload(url: str, *, tasks: int = 600, result_expires: int |
         worker_hijack_root_logger=False,
     )
 
-    @app.task(name="ikresults.report")
+    @app.task(name="ikresults.report", shared=False)  # per-app: run twice without a duplicate-name warning
     def report(n: int) -> dict[str, Any]:
         return {"rows": n, "path": f"/exports/report-{n}.csv", "status": "done"}
 

@@ -85,7 +85,7 @@ def test_length_encoding_round_trips_through_the_decoder() -> None:
     parts = [asm.emit(rdbwriter.header(10) + rdbwriter.aux("redis-ver", "7.0.15"))]
     parts.append(asm.emit(rdbwriter.select_db(7, len(keys), 1)))
     for i, key in enumerate(keys):
-        assert rdbwriter.payload_version(payload, key) == 10
+        assert rdbwriter.check_payload(payload, key, where="test", server="Redis") == 10
         record = rdbwriter.key_record(
             key, payload, expires_at_ms=1_900_000_000_000 if i == 0 else None, idle_s=None, freq=None
         )
@@ -100,7 +100,7 @@ def test_length_encoding_round_trips_through_the_decoder() -> None:
     assert reader.metadata.checksum == "ok"
     # A corrupted payload is refused before it can poison the file.
     with pytest.raises(SnapshotError, match="CRC64"):
-        rdbwriter.payload_version(payload[:-1] + b"\x00", b"k")
+        rdbwriter.check_payload(payload[:-1] + b"\x00", b"k", where="test", server="Redis")
     # A flipped byte in the assembled file is caught by the trailer.
     data = bytearray(b"".join(parts))
     data[20] ^= 0xFF

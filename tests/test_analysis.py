@@ -236,3 +236,61 @@ def test_importing_the_facade_skips_presentation() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+SAMPLE_RDB = Path(__file__).resolve().parent.parent / "data" / "samples" / "sample.rdb"
+
+
+def _result_tables(analysis: Analysis) -> dict[str, pd.DataFrame]:
+    summary = analysis.summary()
+    return {
+        "keys": analysis.keys,
+        **summary.tables(),
+        "patterns": analysis.patterns,
+        "recommendations": analysis.recommendations,
+    }
+
+
+@pytest.mark.parametrize("path", ["in memory", "out of core", "load"])
+def test_every_table_is_arrow_backed(path: str, tmp_path: Path) -> None:
+    """The summary, pattern and recommendation tables are typed like ``keys``, whichever engine made them."""
+    if path == "load":
+        analysis = load(analyze(SAMPLE_RDB, progress=False).to_rsnap(tmp_path / "s.rsnap.parquet"))
+    else:
+        analysis = analyze(SAMPLE_RDB, progress=False, out_of_core=path == "out of core")
+    with analysis:
+        tables = _result_tables(analysis)
+        for name, frame in tables.items():
+            assert len(frame), name
+            loose = {c: str(d) for c, d in frame.dtypes.items() if not isinstance(d, pd.ArrowDtype)}
+            assert not loose, f"{name}: {loose}"
+        patterns, recommendations = tables["patterns"], tables["recommendations"]
+        assert str(patterns["memory_bytes"].dtype) == "int64[pyarrow]"
+        assert str(patterns["share"].dtype) == "double[pyarrow]"
+        assert str(patterns["examples"].dtype) == "list<item: string>[pyarrow]"
+        assert str(patterns["owner"].dtype) == "string[pyarrow]"  # all null here, still text
+        assert str(recommendations["fix"].dtype) == "string[pyarrow]"
+        assert patterns["ttl_min_s"].isna().any()  # NaN became null: <NA>, as in keys
+        assert isinstance(patterns["examples"].iloc[0], list)
+
+
+def test_arrow_backed_keeps_index_order_and_mixed_objects() -> None:
+    from insightkit._frames import arrow_backed
+
+    frame = pd.DataFrame(
+        {"n": [1, 2], "x": [0.5, float("nan")], "o": [None, None], "m": [{"a": 1}, 3]}, index=[5, 7]
+    )
+    out = arrow_backed(frame)
+    assert list(out.index) == [5, 7] and list(out.columns) == ["n", "x", "o", "m"]
+    assert [str(d) for d in out.dtypes] == [
+        "int64[pyarrow]",
+        "double[pyarrow]",
+        "string[pyarrow]",
+        "string[pyarrow]",
+    ]
+    assert out["x"].isna().tolist() == [False, True] and out["m"].tolist() == ["{'a': 1}", "3"]
+    assert arrow_backed(out) is out
+    empty = arrow_backed(
+        pd.DataFrame({"examples": pd.Series([], dtype=object), "owner": pd.Series([], dtype=object)})
+    )
+    assert [str(d) for d in empty.dtypes] == ["list<item: string>[pyarrow]", "string[pyarrow]"]

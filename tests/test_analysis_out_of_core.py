@@ -62,8 +62,8 @@ def test_patterns_match(both: tuple[Analysis, Analysis]) -> None:
     assert ((medians.iloc[:, 0] - medians.iloc[:, 1]).abs() <= 0.1 * span).all()
     # examples: each pattern's largest key comes first on both sides (ties: any key of that size)
     sizes = mem.keys.set_index("key")["memory_bytes"]
-    for pattern, row in b.iterrows():
-        assert row["examples"] and sizes[row["examples"][0]] == a.loc[pattern, "max_memory_bytes"]
+    for pattern, row in b.iterrows():  # iterrows hands an Arrow list over as a numpy array: len(), not truth
+        assert len(row["examples"]) and sizes[row["examples"][0]] == a.loc[pattern, "max_memory_bytes"]
     # the order is by memory, as in memory
     assert ooc.patterns["memory_bytes"].is_monotonic_decreasing
 
@@ -127,7 +127,12 @@ def test_rsnap_target_is_kept_and_loads(tmp_path: Path) -> None:
     assert redacted.num_rows == len(loaded.keys)
     variable = loaded.keys.loc[loaded.keys["pattern"].str.contains("*", regex=False), "key"]
     assert len(variable) > 1000 and not set(redacted.column("key").to_pylist()) & set(variable)
-    assert set(redacted.column("pattern").to_pylist()) == set(loaded.keys["pattern"])
+    # the skeleton of many-key families survives, rare names do not; as the in-memory path redacts
+    redacted_patterns = set(redacted.column("pattern").to_pylist())
+    assert {"user:*:profile", "cache:product:*", "session:*"} <= redacted_patterns
+    assert not {"config:feature-flags", "geo:stores"} & redacted_patterns
+    in_memory = analyze(SAMPLE_RDB, progress=False).to_rsnap(tmp_path / "mem.parquet", redact="secret")
+    assert read_rsnap(in_memory)[0].select(["key", "pattern"]).equals(redacted.select(["key", "pattern"]))
 
 
 def test_to_rsnap_out_of_core_matches_in_memory(tmp_path: Path) -> None:

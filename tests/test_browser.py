@@ -148,6 +148,15 @@ def test_quickstart_explorer_in_chromium(tmp_path: Path) -> None:
             page.locator(".ik-explorer .ik-keys-table table").wait_for(state="visible")
             before = status.inner_text()
             assert before.startswith(f"{len(keys):,} of {len(keys):,} keys match"), before
+            # JupyterLab's own table rules do not make the explorer's or styled() tables wrap mid-word
+            cells = page.evaluate(CELL_LAYOUT)
+            assert len(cells) > 100 and {c["whiteSpace"] for c in cells} == {"nowrap"}
+            wrapped = [c["text"] for c in cells if c["lines"] != 1]
+            assert not wrapped, wrapped[:5]
+            # ...so a table wider than the tab scrolls sideways rather than losing its last columns
+            scroll = ".ik-explorer .ik-keys-table"
+            assert page.evaluate(f"getComputedStyle(document.querySelector('{scroll}')).overflowX") == "auto"
+            assert "expires" in page.locator(f"{scroll} thead").inner_text()
 
             # Bring the explorer's filters to the top of the notebook panel before each screenshot.
             to_top = "document.querySelector('.ik-explorer').scrollIntoView({block: 'start'})"
@@ -195,5 +204,226 @@ def test_quickstart_explorer_in_chromium(tmp_path: Path) -> None:
                 t for t in page.locator(failed).all_inner_texts() if re.search(r"Traceback|Error:", t)
             ]
             assert not tracebacks, tracebacks
+        finally:
+            browser.close()
+
+
+LONG_KEY = "tenant:acme-corporation-eu-west:" + "order-history-archive:" * 6 + "2024"
+# Per cell (not prose): its computed white-space, its text, and how many lines its text takes.
+CELL_LAYOUT = """() => [...document.querySelectorAll('table.ik-table td, table.ik-table th')]
+    .filter(cell => !cell.classList.contains('prose'))
+    .map(cell => {
+        const style = getComputedStyle(cell);
+        const range = document.createRange();
+        range.selectNodeContents(cell);
+        const height = range.getBoundingClientRect().height;
+        return {text: cell.innerText, whiteSpace: style.whiteSpace,
+                lines: Math.round(height / (parseFloat(style.fontSize) * 1.25)) || 1};
+    })"""
+
+
+def _html_widgets(widget: object) -> list[str]:
+    """The HTML of every ipywidgets.HTML inside ``widget`` (the explorer's tables and details)."""
+    import ipywidgets as widgets
+
+    if isinstance(widget, widgets.HTML):
+        return [widget.value]
+    return [html for child in getattr(widget, "children", ()) for html in _html_widgets(child)]
+
+
+def test_explorer_cells_do_not_break_words(tmp_path: Path) -> None:
+    """The explorer's tables in Chromium at a notebook's width: no type, encoding, pattern or number
+    wraps mid-word ("strea/m"), and a long key name is cut with "…" and its full name as the title."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} missing: run .ci/run to install Debian's chromium")
+    import pandas as pd
+    import playwright.sync_api as playwright
+
+    import insightkit
+    from insightkit.analysis import Analysis
+
+    sample = insightkit.analyze(REPO / "data" / "samples" / "sample.rdb", progress=False)
+    keys = sample.keys.drop(columns="pattern")
+    biggest = keys["memory_bytes"].astype("int64").nlargest(3).index
+    renamed = keys["key"].astype(object)
+    renamed[biggest] = [f"{LONG_KEY}:{i}" for i in range(3)]
+    keys["key"] = pd.array(renamed.tolist(), dtype=keys["key"].dtype)
+    explorer = Analysis(keys, dict(sample.metadata), progress=False).explore()
+    body = "".join(f'<div class="widget-html-content">{h}</div>' for h in _html_widgets(explorer.widget))
+    page_html = f'<html><body style="margin:0"><div style="width:760px">{body}</div></body></html>'
+
+    with playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 800, "height": 900})
+            page.set_content(page_html)
+            cells = page.evaluate(CELL_LAYOUT)
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "explorer-tables.png"), full_page=True)
+            names = page.evaluate(
+                """() => [...document.querySelectorAll('table.ik-table td.name span[title]')].map(span => ({
+                    shown: span.innerText, title: span.title,
+                    fits: span.parentElement.scrollWidth <= span.parentElement.clientWidth + 1}))"""
+            )
+        finally:
+            browser.close()
+
+    assert len(cells) > 100
+    assert {c["whiteSpace"] for c in cells} == {"nowrap"}
+    wrapped = [c["text"] for c in cells if c["lines"] != 1]
+    assert not wrapped, wrapped[:5]
+    texts = {c["text"] for c in cells}
+    assert {"stream", "quicklist", "memory", "largest element"} <= texts
+    long_names = [n for n in names if n["title"].startswith(LONG_KEY)]
+    assert len(long_names) == 3, names
+    for name in long_names:
+        assert name["shown"].endswith("…") and name["title"].startswith(name["shown"][:-1])
+        assert name["fits"], name
+
+
+# ---------------------------------------------------------------------------------------------
+# the HTML report, read in Chromium the way an SRE reads it (issue 19)
+
+REPORT_CHARTS = [
+    "estimated savings per recommendation",
+    "memory by type and encoding",
+    "key count by type",
+    "memory by time to live",
+    "memory freed by expiry over time",
+    "top patterns by memory",
+    "top patterns by key count",
+    "treemap of memory by pattern",
+    "distribution of key sizes",
+    "distribution of element counts",
+    "top keys by memory",
+    "top keys by length",
+]
+REPORT_HEADINGS = [
+    "Overview",
+    "Memory and keys by type",
+    "Databases",
+    "Time to live and memory freed over time",
+    "Patterns (namespaces)",
+    "Key sizes and element counts",
+    "Largest keys by memory",
+    "Longest keys (elements)",
+]
+# Elements whose text must fit their box, and boxes that must fit the page's main column.
+_OVERFLOW_JS = """() => {
+  document.querySelectorAll('details').forEach(d => { d.open = true; });
+  const bad = [];
+  const boxes = 'td, th, .card, .card .value, .card .label, .rec, .rec h3, .rec p, .rec pre, '
+    + 'header h1, header .meta, h2, h3, summary';
+  for (const el of document.querySelectorAll(boxes)) {
+    if (el.scrollWidth > el.clientWidth + 1) {
+      bad.push(`${el.tagName}.${el.className}: ${el.scrollWidth} > ${el.clientWidth}: `
+        + el.innerText.slice(0, 80));
+    }
+  }
+  const main = document.querySelector('main').getBoundingClientRect();
+  for (const el of document.querySelectorAll('main img, main table, main .rec, main .card')) {
+    const r = el.getBoundingClientRect();
+    if (r.width && r.right > main.right + 1) {
+      bad.push(`outside the page: ${el.tagName} ${el.alt || el.className} ${r.right} > ${main.right}`);
+    }
+  }
+  return bad;
+}"""
+
+
+def test_report_in_chromium(tmp_path: Path) -> None:
+    """A live server with no password, its snapshot kept as an RSNAP and re-read, the report opened
+    in Chromium: the security finding on the first screen, every view drawn, nothing overflowing,
+    badges and counts that agree, the original method in the header."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} missing: run .ci/run to install Debian's chromium")
+    import playwright.sync_api as playwright
+    from present_data import HOSTILE_KEY, populate
+    from servers import running_server
+
+    import insightkit
+    from insightkit.present.charts import plural
+
+    with running_server("redis70") as server:  # requirepass unset: no-password fires
+        populate(server)
+        live = insightkit.analyze(server.url, method="dump", progress=False)
+    assert live.metadata["config"]["requirepass"] == ""
+    analysis = insightkit.load(live.to_rsnap(tmp_path / "live.rsnap.parquet"))
+    recs = analysis.recommendations
+    assert "no-password" in set(recs["rule"]), list(recs["rule"])
+    keys = analysis.keys
+    report = analysis.to_html(tmp_path / "report.html")
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    with playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            viewport = {"width": 1280, "height": 800}
+            page = browser.new_page(viewport=viewport)
+            page.goto(report.as_uri())
+            page.wait_for_load_state("load")
+            page.screenshot(path=str(ARTIFACTS / "report-first-screen.png"))
+
+            # The security finding is on the first screen, above every other kind of finding.
+            security = page.locator('.rec[data-rule="no-password"]')
+            box = security.bounding_box()
+            assert box is not None and box["y"] < viewport["height"], box
+            assert "high" in security.locator(".sev").inner_text()
+            shown = page.locator(".rec").evaluate_all("els => els.map(e => e.dataset.rule)")
+            assert shown == list(recs["rule"])
+            categories = dict(zip(recs["rule"], recs["category"], strict=True))
+            kinds = [categories[r] for r in shown]
+            assert kinds == sorted(kinds, key=lambda c: c != "security"), kinds
+
+            # Every finding shows its category as a badge a person can see.
+            for rule in shown:
+                badge = page.locator(f'.rec[data-rule="{rule}"] .cat')
+                assert badge.is_visible() and badge.inner_text() == categories[rule]
+
+            # Counts agree: heading, cards, finding cards, the table under "Top N".
+            n = len(recs)
+            saving = int((recs["estimated_savings_bytes"].fillna(0) > 0).sum())
+            assert page.locator("#recommendations").inner_text() == plural(n, "recommendation")
+            assert page.locator(".rec").count() == n
+            cards = dict(
+                zip(
+                    page.locator(".card .label").all_inner_texts(),
+                    page.locator(".card .value").all_inner_texts(),
+                    strict=True,
+                )
+            )
+            assert cards["recommendations"] == f"{n:,}"
+            assert cards["keys"] == f"{len(keys):,}"
+            assert f"estimated savings ({plural(saving, 'recommendation')}, each key once)" in cards
+            heading = page.locator("h3.sub", has_text="keys by memory").inner_text()
+            assert heading == f"Top {min(50, len(keys))} of {len(keys):,} keys by memory"
+            assert page.locator("table.top-keys tbody tr").count() == min(50, len(keys))
+            text = page.locator("body").inner_text()
+            assert "0 keys · 0 patterns" not in text
+            assert not re.search(r"\b1 (keys|patterns|elements|recommendations)\b", text)
+            assert "not about particular keys" in security.inner_text()
+
+            # The header says how the keys were read, not that they came back from an RSNAP.
+            meta = page.locator("header .meta").inner_text()
+            assert "method: dump (re-read from an RSNAP)" in meta, meta
+
+            # Every view is drawn (a decoded image of real size) under its heading.
+            headings = [h.strip() for h in page.locator("h2").all_inner_texts()]
+            for expected in REPORT_HEADINGS:
+                assert expected in headings, headings
+            for alt in REPORT_CHARTS:
+                image = page.locator(f'img.chart[alt="{alt}"]')
+                assert image.count() == 1, alt
+                size = image.evaluate("img => [img.complete, img.naturalWidth, img.naturalHeight]")
+                assert size[0] and size[1] > 300 and size[2] > 150, (alt, size)
+
+            # Nothing overflows its box, with every offender table opened.
+            overflowing = page.evaluate(_OVERFLOW_JS)
+            assert overflowing == [], overflowing[:10]
+
+            # Key names are text, not markup.
+            assert page.locator("script").count() == 0
+            assert HOSTILE_KEY.split(":")[0] in text
+            page.screenshot(path=str(ARTIFACTS / "report-full.png"), full_page=True)
         finally:
             browser.close()

@@ -68,7 +68,7 @@ def test_analyze_writes_an_rsnap(rsnap: Path, tmp_path: Path) -> None:
     assert json.loads(result.stdout)["rsnap"] == str(out)
     copy = pd.read_parquet(out)
     assert len(copy) == 3000
-    assert copy["key"].str.fullmatch(r"[a-z]+:[0-9a-f]{12}:(cart|profile)").all()
+    assert copy["key"].str.fullmatch(r"[a-z]+:[0-9]{16}:(cart|profile)").all()  # ids stay numbers
 
 
 def test_redaction_key_from_the_environment(rsnap: Path, tmp_path: Path) -> None:
@@ -141,10 +141,15 @@ def test_truncated_rdb_is_one_line(tmp_path: Path) -> None:
     assert_one_line_error(run("summary", str(broken)), 1, "cut.rdb")
 
 
-def test_analyze_reports_patterns_and_recommendations() -> None:
+def test_analyze_reports_patterns_and_every_finding() -> None:
     data = json.loads(run("analyze", "data/samples/sample.rdb", "--json", "-n", "3").stdout)
     assert len(data["patterns"]) == 3
     assert data["patterns"][0]["memory_bytes"] >= data["patterns"][1]["memory_bytes"]
-    assert all(r["offending_keys"] > 0 for r in data["recommendations"])
+    findings = {r["rule"]: r for r in data["recommendations"]}
+    assert findings["outdated-version"]["offending_keys"] == 0  # server-level: names no key, still shown
+    assert len(findings) > 3  # -n cuts the patterns, never the findings
+    assert all(r["fix"] for r in findings.values())
+    assert data["snapshot"] == {"source": "data/samples/sample.rdb", "method": "file"}
     human = run("analyze", "data/samples/sample.rdb", "-n", "3").stdout
     assert "Top patterns by memory" in human and "Recommendations" in human
+    assert "outdated-version" in human and "fix: Upgrade to a maintained release" in human

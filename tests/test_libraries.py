@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -140,7 +141,7 @@ def test_patterns_and_findings_carry_owner_and_role_on_both_paths(tmp_path: Path
         patterns = analysis.patterns.set_index("pattern")
         assert patterns.loc["rq:job:*", "owner"] == "rq" and patterns.loc["rq:job:*", "role"] == "job"
         assert patterns.loc["reports", "role"] == "queue"
-        assert patterns.loc["user:*:profile", "owner"] is None
+        assert patterns.loc["user:*:profile", "owner"] is pd.NA  # null, as everywhere in Arrow-backed tables
         recs = analysis.recommendations
         assert {"owner", "role"} <= set(recs.columns)
         analysis.close()

@@ -112,7 +112,7 @@ def test_broker_families_are_found_with_owner_and_role(brokers: dict[str, Any], 
     for pattern, pair in expected.items():
         assert owners.get(pattern) == pair, (pattern, owners.get(pattern))
     # nothing a library wrote was left to discovery
-    unowned = [p for p, (owner, _) in owners.items() if owner is None]
+    unowned = [p for p, (owner, _) in owners.items() if pd.isna(owner)]
     assert unowned == [], unowned
 
 
@@ -190,7 +190,7 @@ def test_web_families_are_split_and_owned(web: Server) -> None:
     assert owners[":1:*"] == ("django", "cache")
     assert owners["session:*"] == ("flask-session", "session")
     assert owners["LIMITS:LIMITER/*"] == ("limits", "rate-limit")
-    assert [p for p, (owner, _) in owners.items() if owner is None] == []
+    assert [p for p, (owner, _) in owners.items() if pd.isna(owner)] == []
     # half the object cache was written with timeout=None: visible now that sessions and pages are apart
     found = _findings(analysis)
     row = found.loc["library-cache-without-ttl"]

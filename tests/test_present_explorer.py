@@ -125,3 +125,17 @@ def test_patterns_tab_lists_patterns_by_memory(explorer: Explorer, present_analy
     ranked = present_analysis.patterns.sort_values("memory_bytes", ascending=False)["pattern"]
     assert list(explorer.pattern_list.options[:5]) == [str(p) for p in ranked.head(5)]
     assert isinstance(explorer.filtered(), pd.DataFrame)
+
+
+def test_tables_keep_cells_on_one_line(explorer: Explorer) -> None:
+    """Every explorer table is an ik-table: nowrap cells (checked rendered in tests/test_browser.py),
+    library columns only when a library owns a pattern, expiries as UTC times."""
+    keys_html = explorer.keys_table.value
+    assert "white-space:nowrap" in keys_html and 'class="ik-table"' in keys_html
+    assert "overflow-wrap:anywhere" not in keys_html
+    explorer.sort_by.value = "expires_at"
+    assert re.search(r"<td class=\"\">20\d\d-\d\d-\d\d \d\d:\d\d:\d\dZ</td>", explorer.keys_table.value)
+    patterns_html = next(
+        w.value for w in explorer.tabs.children[1].children if "ik-patterns-table" in w._dom_classes
+    )
+    assert ('<th class="">library</th>' in patterns_html) == explorer.analysis.patterns["owner"].notna().any()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import html
 import os
+import re
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -127,3 +128,91 @@ def test_report_command(present_analysis: Any, tmp_path: Path) -> None:
     document = out.read_text(encoding="utf-8")
     assert document.startswith("<!DOCTYPE html>")
     assert human_count(len(present_analysis.keys)) in document
+
+
+# ---------------------------------------------------------------------------------------------
+# counts, wording, order and names (issues 18 and 19)
+
+_RAW_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]")
+
+
+def test_headings_and_counts_agree(report: tuple[Path, str], present_analysis: Any) -> None:
+    _, document = report
+    recs = present_analysis.recommendations
+    saving = int((recs["estimated_savings_bytes"].fillna(0) > 0).sum())
+    keys = present_analysis.keys
+    assert f'<h2 id="recommendations">{len(recs)} recommendations</h2>' in document
+    assert document.count('<div class="rec ') == len(recs)
+    assert f"estimated savings ({saving} recommendations, each key once)" in document
+    top = min(50, len(keys))
+    assert f"Top {top} of {len(keys):,} keys by memory" in document
+    rows = re.search(r'<table class="top-keys">.*?</table>', document, re.S)
+    assert rows is not None and rows.group(0).count("<tr>") == top + 1  # + the header row
+    assert not re.search(r"\b1 (keys|patterns|elements|recommendations)\b", document)
+    assert "0 keys · 0 patterns" not in document
+
+
+def test_findings_ranked_with_category_and_what_they_are_about(
+    report: tuple[Path, str], present_analysis: Any
+) -> None:
+    _, document = report
+    recs = present_analysis.recommendations
+    shown = re.findall(r'<div class="rec rec-[a-z]+" data-rule="([^"]+)">', document)
+    assert shown == list(recs["rule"])  # the rules' ranking: security, severity, then saving
+    severities = [str(recs.set_index("rule").loc[r, "severity"]) for r in shown]
+    order = ["high", "medium", "low", "info"]
+    assert severities == sorted(severities, key=order.index)
+    for rule, category in zip(recs["rule"], recs["category"], strict=True):
+        card = document.split(f'data-rule="{rule}">', 1)[1].split('<div class="rec ', 1)[0]
+        assert f'<span class="cat cat-{category}" title="category">{category}</span>' in card
+    keyless = recs[(recs["offending_keys"] == 0) & (recs["offending_patterns"] == 0)]
+    assert len(keyless), "the sample has a finding about the server (outdated-version)"
+    for rule in keyless["rule"]:
+        card = document.split(f'data-rule="{rule}">', 1)[1].split('<div class="rec ', 1)[0]
+        assert "not about particular keys" in card and "0 keys" not in card
+
+
+def test_report_from_an_rsnap_keeps_the_original_method(present_analysis: Any, tmp_path: Path) -> None:
+    import insightkit
+
+    first = present_analysis.to_rsnap(tmp_path / "one.rsnap.parquet")
+    again = insightkit.load(first).to_rsnap(tmp_path / "two.rsnap.parquet")  # a second round trip
+    loaded = insightkit.load(again)
+    document = loaded.to_html(tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "method: file (re-read from an RSNAP)" in document
+    assert "method: rsnap" not in document
+
+
+HOSTILE = ["a$_$b", "$$", "\x1b[2J", "\x00", "\x1b]0;pwned\x07", "bidi:\u202eevil"]
+
+
+def test_report_over_math_and_control_byte_names(tmp_path: Path) -> None:
+    """Issue 18: key names that matplotlib reads as math, or that carry terminal escapes and NUL, give
+    a report (through the command, as a person runs it) with every name escaped and no raw byte."""
+    from servers import running_server
+
+    with running_server("redis70") as server:
+        client = server.client()
+        for i, name in enumerate(HOSTILE):
+            client.hset(name, mapping={f"f{j}": "v" * 20 for j in range(10 * (i + 1))})
+            client.set(f"{name}:{i}", "x" * 100)
+        client.rpush("$list$", *range(500))
+        rdb = tmp_path / "hostile.rdb"
+        rdb.write_bytes(server.save().read_bytes())
+    out = tmp_path / "hostile.html"
+    done = subprocess.run(
+        [sys.executable, "-m", "insightkit", "report", str(rdb), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    raw = out.read_bytes()
+    assert not _RAW_CONTROL.search(raw), _RAW_CONTROL.search(raw)
+    assert "\u202e".encode() not in raw
+    document = raw.decode("utf-8")
+    assert "a$_$b" in document and "$$" in document
+    assert html.escape('"\\x1b[2J"') in document and html.escape('"\\x00"') in document
+    assert html.escape('"bidi:\\u202eevil"') in document

@@ -272,7 +272,7 @@ def test_dump_payload_style_files() -> None:
         asm.emit(rdbwriter.header(15) + rdbwriter.aux("redis-ver", "8.10.2") + rdbwriter.select_db(0, 4, 1))
     ]
     for name, payload in payloads.items():
-        assert rdbwriter.payload_version(payload, name) in (14, 15)
+        assert rdbwriter.check_payload(payload, name, where="test", server="Redis") in (14, 15)
         expires = 1_900_000_000_000 if name == b"ta" else None
         parts.append(
             asm.emit(rdbwriter.key_record(name, payload, expires_at_ms=expires, idle_s=None, freq=None))

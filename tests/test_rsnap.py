@@ -54,6 +54,20 @@ def test_round_trip_file(tmp_path: Path) -> None:
     assert _leftovers(tmp_path) == []
 
 
+def test_a_reread_analysis_is_stored_with_its_original_method(tmp_path: Path) -> None:
+    """load() labels an Analysis method="rsnap"; writing it again by any path keeps how the keys were
+    read (a report three round trips later still says "sync"), not the label of the last reading."""
+    loaded = {**META, "method": "rsnap", "original_method": "sync", "rsnap_source": "/tmp/x"}
+    first = write_rsnap(tmp_path / "a.rsnap.parquet", iter(key_batches(10, 10)), loaded)
+    stored = read_rsnap_metadata(first)
+    assert stored["method"] == "sync"
+    assert "original_method" not in stored and "rsnap_source" not in stored
+    with RsnapWriter(tmp_path / "b.rsnap.parquet") as writer:
+        writer.write(key_batch(0, 5))
+        second = writer.close({**stored, "method": "rsnap", "original_method": stored["method"]})
+    assert read_rsnap_metadata(second)["method"] == "sync"
+
+
 def test_streams_into_bounded_row_groups(tmp_path: Path) -> None:
     path = write_rsnap(tmp_path / "x.parquet", iter(key_batches(50_000, 4096)), META, row_group_rows=10_000)
     footer = pq.read_metadata(path)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
-from insightkit._text import display_key, epoch_ms, human_bytes
+from insightkit._text import clip, display_key, epoch_ms, human_bytes, render_table, text_columns, wrap
 from insightkit.present.units import chart_text, html_key
 
 
@@ -55,3 +56,40 @@ def test_expiries_beyond_the_calendar_are_shown_not_crashed(ms: int | None, show
 def test_binary_units_are_named_as_such() -> None:
     assert human_bytes(2_439_411) == "2.33 MiB"
     assert human_bytes(1023) == "1023 B"
+
+
+# --- render_table with a width budget (issue 19) --------------------------------------------------
+
+
+def _table() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "key": ["user:1234:profile:with:a:very:long:name:indeed", "evil\x1b[2J\r\n"],
+            "offending_keys": [1_234_567, 3],
+            "estimated_savings_bytes": [2_439_411, 0],
+            "title": ["Long lists without list compression, and more words to wrap", "x"],
+        }
+    )
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 100])
+def test_render_table_keeps_to_its_width(width: int) -> None:
+    text = render_table(_table(), title="Findings", width=width)
+    assert max(text_columns(line) for line in text.splitlines()) <= width
+    assert "1,234,567" in text and "2.33 MiB" in text  # numbers whole, counts with separators
+    assert "\x1b" not in text and "\r" not in text
+    assert text.count("user:12") == 1  # a name is clipped on its row, never wrapped
+
+
+def test_render_table_breaks_headers_before_clipping_names() -> None:
+    text = render_table(_table(), width=100)
+    assert "user:1234:profile:with:a:very:long:name:indeed" in text
+    assert "estimated_" in text and "estimated_savings_bytes" not in text
+    wide = render_table(_table())
+    assert "estimated_savings_bytes" in wide and '"evil\\x1b[2J\\r\\n"' in wide
+
+
+def test_wrap_and_clip_count_terminal_columns() -> None:
+    assert text_columns("键名") == 4 and clip("键名键名", 5) == "键名…"
+    assert wrap("one two three four", 9, indent="  ", first="") == ["one two", "  three", "  four"]
+    assert wrap("no limit here", None) == ["no limit here"]

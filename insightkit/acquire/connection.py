@@ -11,12 +11,19 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import hiredis
 
-from insightkit.errors import AuthenticationFailed, ConnectionFailed, SnapshotError
+from insightkit.errors import (
+    AuthenticationFailed,
+    ConnectionFailed,
+    LimitExceeded,
+    ProtocolViolation,
+    SnapshotError,
+)
 
 from .sources import ConnectionSpec
 
@@ -26,6 +33,10 @@ RECV_SIZE = 1 << 20
 # trickles 16 KB per read; big reads are left to ``sock.recv`` (no extra copy).
 _SMALL_READ = RECV_SIZE // 4
 Arg = bytes | str | int | float
+# Bytes that count as progress on their own, without a complete reply: a trickle below this rate
+# (one byte every 20 s never trips a per-read timeout) is a stall.
+PROGRESS_BYTES = 1024
+_SNIFF = 48  # first bytes of a connection, quoted when the peer turns out not to speak RESP
 
 
 class ServerError(SnapshotError):
@@ -80,17 +91,29 @@ class Connection:
         self._buf = bytearray()
         self._scratch: memoryview | None = None
         self._last_read = RECV_SIZE
+        self.limits = spec.limits
+        self.first_bytes = b""
+        self._progress_at = time.monotonic()
+        self._progress_bytes = 0
+        self._sock_timeout: float | None = None
         self.sock = self._open()
 
     def _open(self) -> socket.socket:
         spec = self.spec
+        connect_timeout = spec.connect_timeout
+        deadline = self.limits.deadline
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise self._over_deadline()
+            connect_timeout = min(connect_timeout, left)
         try:
             if spec.unix_path:
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                sock.settimeout(spec.connect_timeout)
+                sock.settimeout(connect_timeout)
                 sock.connect(spec.unix_path)
             else:
-                sock = socket.create_connection((spec.host, spec.port), timeout=spec.connect_timeout)
+                sock = socket.create_connection((spec.host, spec.port), timeout=connect_timeout)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if spec.tls:
                 try:
@@ -101,13 +124,82 @@ class Connection:
                         f"{self.where}: TLS handshake failed: {exc.reason or exc}"
                     ) from None
             sock.settimeout(self.timeout)
+            self._sock_timeout = self.timeout
             return sock
         except TimeoutError:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise self._over_deadline() from None
             raise ConnectionFailed(
                 f"{self.where}: connection timed out after {spec.connect_timeout}s"
             ) from None
         except OSError as exc:
             raise ConnectionFailed(f"{self.where}: cannot connect ({exc.strerror or exc})") from None
+
+    # --- limits -------------------------------------------------------------------------------
+
+    def progress(self) -> None:
+        """The peer did something useful (a complete reply, a payload chunk): restart the stall window."""
+        self._progress_at = time.monotonic()
+        self._progress_bytes = 0
+
+    def _over_deadline(self) -> LimitExceeded:
+        return LimitExceeded(
+            f"{self.where}: the snapshot did not finish within its timeout of {self.limits.timeout:g}s",
+            limit="timeout",
+        )
+
+    def _stalled(self) -> LimitExceeded:
+        return LimitExceeded(
+            f"{self.where}: the server made no progress for {self.limits.stall_timeout:g}s "
+            f"(stall timeout; {self._progress_bytes} bytes trickled in meanwhile)",
+            limit="stall",
+        )
+
+    def _arm(self) -> None:
+        """Before a read: the socket timeout is the smallest of the per-read timeout, what is left of
+        the stall window and what is left before the deadline; raise if one of those is over already."""
+        now = time.monotonic()
+        wait = self.timeout
+        stall_left = self._progress_at + self.limits.stall_timeout - now
+        if stall_left <= 0:
+            raise self._stalled()
+        wait = stall_left if wait is None else min(wait, stall_left)
+        deadline = self.limits.deadline
+        if deadline is not None:
+            left = deadline - now
+            if left <= 0:
+                raise self._over_deadline()
+            wait = min(wait, left)
+        if wait != self._sock_timeout:  # settimeout is a syscall (FIONBIO): only when it changes
+            self.sock.settimeout(wait)
+            self._sock_timeout = wait
+
+    def _timed_out(self) -> SnapshotError:
+        """Which limit a socket timeout stands for."""
+        now = time.monotonic()
+        if self.limits.deadline is not None and now >= self.limits.deadline - 0.01:
+            return self._over_deadline()
+        if now >= self._progress_at + self.limits.stall_timeout - 0.01:
+            return self._stalled()
+        return ConnectionFailed(f"{self.where}: no data for {self.timeout}s (timed out)")
+
+    def _account(self, data: bytes | memoryview) -> None:
+        n = len(data)
+        if len(self.first_bytes) < _SNIFF and n:
+            self.first_bytes += bytes(data[: _SNIFF - len(self.first_bytes)])
+        self._progress_bytes += n
+        if self._progress_bytes >= PROGRESS_BYTES:
+            self._progress_at = time.monotonic()
+            self._progress_bytes = 0
+
+    def not_resp(self, detail: str = "") -> ProtocolViolation:
+        """The error for a peer that answered something other than RESP (an HTTP or SSH port…)."""
+        got = self.first_bytes.decode("ascii", "replace").replace("\ufffd", "?")
+        got = " ".join(got.split())[:40]
+        if self.first_bytes[:1] in (b"\x15", b"\x16") and not self.spec.tls:
+            detail = "a TLS port? use rediss://"  # a TLS alert or handshake record
+        suffix = f"; {detail}" if detail else ""
+        return ProtocolViolation(f"{self.where} does not speak the Redis protocol (got {got!r}{suffix})")
 
     # --- bytes --------------------------------------------------------------------------------
 
@@ -127,18 +219,22 @@ class Connection:
             data = bytes(self._buf[:size])
             del self._buf[:size]
             return data
+        self._arm()
         try:
             if self._last_read >= _SMALL_READ or size > RECV_SIZE:
                 data = self.sock.recv(size)
                 self._last_read = len(data)
+                self._account(data)
                 return data
             if self._scratch is None:
                 self._scratch = memoryview(bytearray(RECV_SIZE))
             n = self.sock.recv_into(self._scratch[:size])
             self._last_read = n
-            return bytes(self._scratch[:n])
+            data = bytes(self._scratch[:n])
+            self._account(data)
+            return data
         except TimeoutError:
-            raise ConnectionFailed(f"{self.where}: no data for {self.timeout}s (timed out)") from None
+            raise self._timed_out() from None
         except ssl.SSLError as exc:
             raise ConnectionFailed(f"{self.where}: TLS error while reading ({exc.reason or exc})") from None
         except OSError as exc:
@@ -153,19 +249,22 @@ class Connection:
                 del self._buf[: end + 1]
                 return line.rstrip(b"\r")
             if len(self._buf) > 65536:
-                raise SnapshotError(f"{self.where}: reply to {what} is not a line")
+                raise self.not_resp(f"the reply to {what} is not a line")
             data = self._raw_recv()
             if not data:
                 raise ConnectionFailed(f"{self.where}: the server closed the connection during {what}")
             self._buf += data
 
     def _raw_recv(self) -> bytes:
+        self._arm()
         try:
-            return self.sock.recv(RECV_SIZE)
+            data = self.sock.recv(RECV_SIZE)
         except TimeoutError:
-            raise ConnectionFailed(f"{self.where}: no data for {self.timeout}s (timed out)") from None
+            raise self._timed_out() from None
         except OSError as exc:
             raise ConnectionFailed(f"{self.where}: connection lost ({exc.strerror or exc})") from None
+        self._account(data)
+        return data
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -197,31 +296,69 @@ class RespClient:
     def send_raw(self, payload: bytes) -> None:
         self.conn.send(payload)
 
+    def _feed(self, pending: int, cap: int, limit: str) -> int:
+        """One read into the parser; returns the bytes buffered towards the reply still incomplete.
+
+        A reply growing past ``cap`` (an endless INFO, a lying bulk length) ends here, before it is in
+        memory: hiredis keeps the partial reply until it is complete."""
+        data = self.conn.recv()
+        if not data:
+            raise ConnectionFailed(f"{self.where}: the server closed the connection")
+        pending += len(data)
+        if pending > cap:
+            hint = "; method='sync' streams any key size" if limit == "max_dump_bytes" else ""
+            raise LimitExceeded(
+                f"{self.where}: a reply grew past {cap} bytes ({limit}) without ending{hint}",
+                limit="reply_size",
+            )
+        self._reader.feed(data)
+        return pending
+
+    def _gets(self) -> Any:
+        try:
+            return self._reader.gets()
+        except hiredis.ProtocolError as exc:
+            raise self.conn.not_resp("" if self.conn.first_bytes else str(exc)) from None
+        except MemoryError:  # an aggregate header announcing billions of elements
+            raise LimitExceeded(
+                f"{self.where}: a reply announced more elements than fit in memory", limit="reply_size"
+            ) from None
+
     def read_reply(self) -> Any:
         """The next reply; error replies come back as ``hiredis.ReplyError`` objects, not raised."""
-        reader = self._reader
+        pending = 0
+        cap = self.conn.limits.max_reply_bytes
         while True:
-            reply = reader.gets()
+            reply = self._gets()
             if reply is not False:
+                self.conn.progress()
                 return reply
-            data = self.conn.recv()
-            if not data:
-                raise ConnectionFailed(f"{self.where}: the server closed the connection")
-            reader.feed(data)
+            pending = self._feed(pending, cap, "max_reply_bytes")
 
-    def read_replies(self, n: int) -> list[Any]:
-        reader = self._reader
+    def read_replies(self, n: int, *, dumps: bool = False) -> list[Any]:
+        """``n`` pipelined replies; ``dumps``: they are DUMP payloads, capped by ``max_dump_bytes``."""
+        limits = self.conn.limits
+        cap, limit = (
+            (limits.max_dump_bytes, "max_dump_bytes")
+            if dumps
+            else (limits.max_reply_bytes, "max_reply_bytes")
+        )
         out: list[Any] = []
         append = out.append
+        pending = 0
+        got = 0
         while len(out) < n:
-            reply = reader.gets()
+            reply = self._gets()
             if reply is False:
-                data = self.conn.recv()
-                if not data:
-                    raise ConnectionFailed(f"{self.where}: the server closed the connection")
-                reader.feed(data)
+                if got:
+                    self.conn.progress()
+                    got = 0
+                pending = self._feed(pending, cap, limit)
                 continue
             append(reply)
+            pending = 0
+            got = 1
+        self.conn.progress()
         return out
 
     def execute(self, *args: Arg) -> Any:

@@ -16,10 +16,11 @@ from typing import Any
 
 import hiredis
 
-from insightkit.errors import SnapshotError
+from insightkit.errors import LimitExceeded, ProtocolViolation, SnapshotError
 
 from . import rdbwriter
 from .connection import RespClient, ServerError, encode_command
+from .rdbwriter import check_payload
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
@@ -78,6 +79,48 @@ class SeenKeys:
         return len(self._seen)
 
 
+def _shape(reply: Any) -> str:
+    """A short description of an unexpected reply, for error messages."""
+    if isinstance(reply, list):
+        return f"an array of {len(reply)}"
+    if isinstance(reply, bytes):
+        return f"a bulk string {reply[:30]!r}"
+    return f"a {type(reply).__name__} {str(reply)[:30]!r}"
+
+
+class ScanGuard:
+    """Ends a SCAN walk that cannot end: a cursor seen twice (SCAN's cursor only moves forward through
+    the table, even across resizes), or far more calls or keys than the db could need.
+
+    Bounds: 10,000 calls plus 20 per page the db's size asks for, and 10x its keys plus 100,000 keys
+    (a legitimate walk repeats a few keys during rehashing, never that many).
+    """
+
+    def __init__(self, where: str, db: int, keys_hint: int, scan_count: int) -> None:
+        self.where = where
+        self.db = db
+        self.cursors: set[bytes] = set()
+        self.calls = 0
+        self.keys = 0
+        self.max_calls = 10_000 + 20 * (max(keys_hint, 0) // max(scan_count, 1) + 1)
+        self.max_keys = 10 * max(keys_hint, 0) + 100_000
+
+    def check(self, cursor: bytes, page: int) -> None:
+        self.calls += 1
+        self.keys += page
+        if cursor != b"0":
+            if cursor in self.cursors:
+                self._fail(f"the SCAN cursor {cursor.decode()} came back a second time")
+            self.cursors.add(cursor)
+        if self.calls > self.max_calls:
+            self._fail(f"SCAN did not return to cursor 0 after {self.calls} calls")
+        if self.keys > self.max_keys:
+            self._fail(f"SCAN returned {self.keys} keys, far more than the db holds")
+
+    def _fail(self, what: str) -> None:
+        raise LimitExceeded(f"{self.where}: {what} in db {self.db} (SCAN cycle check)", limit="scan")
+
+
 class RateLimiter:
     """Keeps the average command rate at or below ``ops_per_sec`` by sleeping between round trips."""
 
@@ -134,11 +177,14 @@ class DumpWalker:
         scan_count: int = 1000,
         max_ops_per_sec: float | None = None,
         exact_expiry: bool = False,
+        server: str = "the server",
     ) -> None:
         self.client = client
         # PEXPIRETIME (Redis >= 7.0, Valkey) answers the stored expiry itself; PTTL + our clock only
         # approximates it, off by the clock skew and the round trip.
         self.expiry_command = b"PEXPIRETIME" if exact_expiry else b"PTTL"
+        self.server = server
+        self.redis_server = server.startswith("Redis ")  # INFO says Redis: no Valkey-numbered payloads
         self.dbs = dict(sorted(dbs.items()))
         self.aux = aux
         self.default_rdb_version = default_rdb_version
@@ -180,6 +226,7 @@ class DumpWalker:
         client = self.client
         stats = self.stats
         seen = SeenKeys()
+        self._cycle = ScanGuard(client.where, db, keys_hint, self.scan_count)
         db_header = rdbwriter.select_db(db, keys_hint, expires_hint)
         db_started = False
         client.send_raw(encode_command([b"SCAN", b"0", b"COUNT", str(self.scan_count).encode()]))
@@ -194,7 +241,7 @@ class DumpWalker:
             self.limiter.spend(len(fresh) * (3 if stats.lru else 2) + more)
             out = []
             if pending:
-                replies = client.read_replies(len(pending[0]) * (3 if pending[1] else 2))
+                replies = client.read_replies(len(pending[0]) * (3 if pending[1] else 2), dumps=True)
                 rdb_chunk = self._assemble(pending[0], pending[1], replies)
                 if not self._started:
                     out.append(self._begin(stats.rdb_version or self.default_rdb_version))
@@ -210,7 +257,7 @@ class DumpWalker:
                 break
             cursor, page = self._scan_reply(db)
         if pending:
-            replies = client.read_replies(len(pending[0]) * (3 if pending[1] else 2))
+            replies = client.read_replies(len(pending[0]) * (3 if pending[1] else 2), dumps=True)
             rdb_chunk = self._assemble(pending[0], pending[1], replies)
             out = []
             if not self._started:
@@ -225,6 +272,18 @@ class DumpWalker:
         self.stats.scan_calls += 1
         if isinstance(reply, hiredis.ReplyError):
             raise SnapshotError(f"{self.client.where}: SCAN failed in db {db}: {reply}")
+        if (
+            not isinstance(reply, list)
+            or len(reply) != 2
+            or not isinstance(reply[0], bytes)
+            or not reply[0].isdigit()
+            or not isinstance(reply[1], list)
+            or not all(isinstance(k, bytes) for k in reply[1])
+        ):
+            raise ProtocolViolation(
+                f"{self.client.where}: SCAN in db {db} answered {_shape(reply)}, not [cursor, [keys]]"
+            )
+        self._cycle.check(reply[0], len(reply[1]))
         return reply[0], reply[1]
 
     def _request(self, keys: list[bytes], *, next_cursor: bytes | None) -> None:
@@ -268,6 +327,8 @@ class DumpWalker:
                 base += 1
                 if isinstance(value, reply_error):
                     self._lru_failed(str(value))
+                elif value is not None and (not isinstance(value, int) or not 0 <= value < 1 << 62):
+                    raise ProtocolViolation(f"{where}: OBJECT for key {key[:100]!r} answered {_shape(value)}")
                 elif value is not None:
                     meta = (
                         b"\xf8" + encode_length(value) if lru == "idle" else b"\xf9" + bytes((value & 0xFF,))
@@ -279,12 +340,15 @@ class DumpWalker:
                 continue
             if isinstance(payload, reply_error) or isinstance(pttl, reply_error):
                 raise SnapshotError(
-                    f"{where}: DUMP/{self.expiry_command.decode()} failed for a key: {payload if isinstance(payload, reply_error) else pttl}"
+                    f"{where}: DUMP/{self.expiry_command.decode()} failed for key {key[:100]!r}: "
+                    f"{payload if isinstance(payload, reply_error) else pttl}"
                 )
+            if not isinstance(pttl, int) or not -2 <= pttl < 1 << 60:
+                raise ProtocolViolation(f"{where}: PTTL for key {key[:100]!r} answered {_shape(pttl)}")
+            payload_version = check_payload(
+                payload, key, where=where, server=self.server, redis_server=self.redis_server
+            )
             n = len(payload)
-            if n < 11:
-                raise SnapshotError(f"{where}: DUMP payload of key {key[:100]!r} is too short ({n} bytes)")
-            payload_version = payload[n - 10] | (payload[n - 9] << 8)
             if payload_version != version:
                 if version is not None:
                     raise SnapshotError(

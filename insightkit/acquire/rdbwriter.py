@@ -10,8 +10,9 @@ loads into redis-server and is what the decoder reads for the DUMP method.
 
 from __future__ import annotations
 
-from insightkit.errors import SnapshotError
+from insightkit.errors import BadDumpPayload, SnapshotError
 from insightkit.rdb import crc64
+from insightkit.rdb._decoder import dump_payload_facts, value_end
 
 OP_AUX = 0xFA
 OP_RESIZEDB = 0xFB
@@ -22,6 +23,13 @@ OP_IDLE = 0xF8
 OP_FREQ = 0xF9
 OP_KEY_META = 0xF3
 PAYLOAD_TRAILER = 10
+# The newest payload versions this decoder reads: Redis numbers its formats up to 15 (8.10); Valkey 9
+# moved to its own numbering from 80 (VALKEY080), Valkey 7.2-8.x write Redis' 11.
+NEWEST_REDIS_RDB = 15
+VALKEY_RDB_BASE = 80
+NEWEST_VALKEY_RDB = 80
+_KNOWN_TYPES = frozenset((*range(0, 6), *range(9, 29), 33))
+_UNCHECKED_TYPES = frozenset((6, 29, 30, 31, 32))  # module (pre-GA) values, template hashes
 
 
 def encode_length(n: int) -> bytes:
@@ -39,14 +47,96 @@ def encode_string(data: bytes) -> bytes:
     return encode_length(len(data)) + data
 
 
-def payload_version(payload: bytes, key: bytes) -> int:
-    """The RDB version in a DUMP payload's trailer; checks the payload CRC too."""
-    if len(payload) < PAYLOAD_TRAILER + 1:
-        raise SnapshotError(f"DUMP payload of key {key[:100]!r} is too short ({len(payload)} bytes)")
-    body_end = len(payload) - 8
-    if crc64(memoryview(payload)[:body_end]) != int.from_bytes(payload[body_end:], "little"):
-        raise SnapshotError(f"DUMP payload of key {key[:100]!r} fails its CRC64 check")
-    return int.from_bytes(payload[-PAYLOAD_TRAILER:-8], "little")
+def payload_family(version: int) -> str:
+    """Whose numbering a payload's RDB version is in: Valkey's own from 80 on, Redis' below."""
+    return "Valkey" if version >= VALKEY_RDB_BASE else "Redis"
+
+
+def check_payload(payload: object, key: bytes, *, where: str, server: str, redis_server: bool = False) -> int:
+    """Verify one DUMP reply before it enters the RDB and return its RDB version.
+
+    What RESTORE would check (the 2-byte version is one this decoder reads, the CRC64 over everything
+    before it matches), plus what RESTORE does not: exactly one object, no bytes after it — trailing
+    bytes would be copied into the file and decoded as further keys. ``server`` ("Redis 7.0.15") names
+    the server in the error; the payload's own family comes from its version number. ``redis_server``:
+    INFO says Redis, so a payload in Valkey's numbering (80 on) is refused (Valkey servers may write
+    either: 7.2-8.x keep Redis' 11).
+    """
+    if not isinstance(payload, bytes):
+        kind = {"int": "an integer", "list": "an array", "str": "a status reply"}.get(
+            type(payload).__name__, type(payload).__name__
+        )
+        raise BadDumpPayload(f"{where}: DUMP of key {key[:100]!r} answered {kind}, not a bulk string")
+    version, crc_ok, end = dump_payload_facts(payload)
+    n = len(payload)
+    trailer_at = n - PAYLOAD_TRAILER
+    if (
+        end == trailer_at
+        and crc_ok
+        and (1 <= version <= NEWEST_REDIS_RDB or (version == NEWEST_VALKEY_RDB and not redis_server))
+    ):
+        return version  # the common case, all in one C call
+    name = f"{key[:100]!r}"
+    if version < 0:
+        raise BadDumpPayload(f"{where}: DUMP payload of key {name} is too short ({n} bytes)")
+    family = payload_family(version)
+    newest = NEWEST_VALKEY_RDB if family == "Valkey" else NEWEST_REDIS_RDB
+    if version > newest or version < 1:
+        raise BadDumpPayload(
+            f"{where}: DUMP payload of key {name} has {family} RDB version {version}, which this "
+            f"insightkit does not read ({family} up to {newest}; the server says it is {server})"
+        )
+    if family == "Valkey" and redis_server:
+        raise BadDumpPayload(
+            f"{where}: DUMP payload of key {name} has Valkey RDB version {version}, but the server says "
+            f"it is {server}"
+        )
+    if not crc_ok:
+        raise BadDumpPayload(f"{where}: DUMP payload of key {name} fails its CRC64 check")
+    meta = key_meta_length(payload) if end == -3 else 0
+    rdb_type = payload[meta]
+    if rdb_type not in _KNOWN_TYPES and rdb_type not in _UNCHECKED_TYPES and rdb_type != 7:
+        raise BadDumpPayload(f"{where}: DUMP payload of key {name} holds unknown RDB type {rdb_type}")
+    if rdb_type == 7:
+        end = _module_value_end(payload, meta + 1, trailer_at)
+    elif rdb_type in _UNCHECKED_TYPES and not (rdb_type == 29 and version == 14):
+        end = trailer_at  # cannot be stepped over without the file's context: the decoder checks it
+    elif meta:
+        end = value_end(payload[:trailer_at], meta + 1, rdb_type, family == "Valkey", version == 14)
+    if end == -1 or end > trailer_at:
+        raise BadDumpPayload(f"{where}: DUMP payload of key {name} ends inside its object (type {rdb_type})")
+    if end == -2:
+        raise BadDumpPayload(
+            f"{where}: DUMP payload of key {name} holds a malformed object (type {rdb_type})"
+        )
+    if end != trailer_at:
+        raise BadDumpPayload(
+            f"{where}: DUMP payload of key {name} has {trailer_at - end} bytes after its object "
+            "(exactly one object expected)"
+        )
+    return version
+
+
+def _module_value_end(payload: bytes, pos: int, limit: int) -> int:
+    """Past a module value (type 7): its 8-byte module id, then opcodes up to EOF."""
+    try:
+        pos += 8
+        while True:
+            op, pos = _read_length(payload, pos)
+            if op == 0:
+                return pos
+            if op in (1, 2):
+                _, pos = _read_length(payload, pos)
+            elif op in (3, 4):
+                pos += 4 if op == 3 else 8
+            elif op == 5:
+                pos = _skip_string(payload, pos)
+            else:
+                return -2
+            if pos > limit:
+                return -1
+    except (IndexError, ValueError):
+        return -1
 
 
 def _read_length(data: bytes, pos: int) -> tuple[int, int]:

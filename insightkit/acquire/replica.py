@@ -14,7 +14,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from insightkit.errors import AuthenticationFailed, ConnectionFailed, ReplicationRefused, TransferInterrupted
+from insightkit.errors import (
+    ConnectionFailed,
+    LimitExceeded,
+    PasswordRequired,
+    ReplicationRefused,
+    TransferInterrupted,
+)
 
 from .connection import Connection, auth_command, check_auth_reply, encode_command
 from .sources import ConnectionSpec
@@ -74,6 +80,7 @@ class ReplicaStream:
         self.where = spec.address
         self.transfer = Transfer()
         self._payload_header: str | None = None
+        self._waiting_since = time.monotonic()
         self.conn = Connection(spec, timeout=timeout)
         try:
             self._handshake()
@@ -87,6 +94,21 @@ class ReplicaStream:
             if line:
                 return line.decode("utf-8", "replace")
             self.transfer.keepalives += 1
+            self._keepalive(what)
+
+    def _keepalive(self, what: str) -> None:
+        """A bare newline: the master is alive (forking, writing its file), which resets the stall
+        window, but it counts as no progress beyond ``sync_wait`` — else keepalives alone, one a
+        second, would hold the snapshot forever."""
+        waited = time.monotonic() - self._waiting_since
+        limit = self.spec.limits.sync_wait
+        if waited > limit:
+            raise LimitExceeded(
+                f"{self.where}: the master sent only keepalives for {waited:.0f}s while we waited for "
+                f"{what} (sync_wait {limit:g}s)",
+                limit="sync_wait",
+            )
+        self.conn.progress()
 
     def _handshake(self) -> None:
         conn = self.conn
@@ -110,7 +132,7 @@ class ReplicaStream:
         for what, _, required in steps:
             reply = self._reply(what)
             if reply.startswith("-NOAUTH"):
-                raise AuthenticationFailed(f"{self.where}: the server requires a password ({reply[1:]})")
+                raise PasswordRequired(f"{self.where}: the server requires a password ({reply[1:]})")
             if reply.startswith("-"):
                 if required:
                     raise ReplicationRefused(f"{self.where}: {what} refused: {reply[1:]}")

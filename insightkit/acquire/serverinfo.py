@@ -17,7 +17,7 @@ from typing import Any
 
 import hiredis
 
-from insightkit.errors import AuthenticationFailed
+from insightkit.errors import PasswordRequired
 
 from .connection import RespClient, ServerError
 
@@ -207,7 +207,7 @@ def collect(client: RespClient) -> ServerInfo:
         if isinstance(text, hiredis.ReplyError):
             reply = str(text)
             if reply.split(" ", 1)[0] == "NOAUTH":
-                raise AuthenticationFailed(f"{client.where}: the server requires a password ({reply})")
+                raise PasswordRequired(f"{client.where}: the server requires a password ({reply})")
             result.info_missing.append(section)
             continue
         parsed = parse_info(text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text))

@@ -10,17 +10,30 @@ A cluster runs one ``NodeSnapshot`` per primary in threads, feeding a bounded qu
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import logging
 import os
 import queue
+import ssl
 import threading
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
+import hiredis
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from insightkit.errors import ConfigurationError, ReplicationRefused, SnapshotError, TransferInterrupted
+from insightkit.errors import (
+    ConfigurationError,
+    ConnectionFailed,
+    InsightkitError,
+    ProtocolViolation,
+    ReplicationRefused,
+    SnapshotError,
+    TransferInterrupted,
+)
 from insightkit.rdb import read_rdb
 
 from . import cluster, serverinfo
@@ -28,6 +41,8 @@ from .connection import RespClient
 from .dump import DumpWalker, lru_mode, rdb_version_for
 from .replica import ReplicaStream
 from .sources import ConnectionSpec, parse_source
+
+log = logging.getLogger(__name__)
 
 METHODS = ("auto", "sync", "dump")
 _QUEUE_DEPTH = 4
@@ -57,6 +72,8 @@ class NodeSnapshot:
         self.verify_checksum = verify_checksum
         self.info = info
         self.metadata: dict[str, Any] = {"source": spec.display}
+        if spec.db is not None:
+            self.metadata["db"] = spec.db
 
     def collect_info(self, client: RespClient) -> serverinfo.ServerInfo:
         if self.info is None:
@@ -98,7 +115,18 @@ class NodeSnapshot:
                     stream_node_max_bytes=info.stream_node_max_bytes,
                     threads=threads,
                 )
-                yield from reader
+                db = self.spec.db
+                if db is None or meta["method"] == "dump":  # DUMP walks only that db already
+                    yield from reader
+                else:  # a replica receives every db: keep the rows of the one asked for
+                    if writer is not None:
+                        meta.setdefault("notes", []).append(
+                            f"rows of db {db} only; the RDB file holds every db"
+                        )
+                    for batch in reader:
+                        kept = batch.filter(pc.equal(batch.column("db"), db))
+                        if kept.num_rows:
+                            yield kept
                 for _ in chunks:  # the decoder stops at the RDB's EOF: let the transfer finish too
                     pass
                 self._check_complete()
@@ -122,13 +150,18 @@ class NodeSnapshot:
                 if self.method == "sync":
                     raise
                 reason = str(exc)
+                log.info("%s: replication refused, falling back to SCAN+DUMP: %s", self.spec.address, reason)
             else:
                 self._replica = replica
+                log.info(
+                    "%s: method sync (the server streams its RDB to us as to a replica)", self.spec.address
+                )
                 meta["method"] = "sync"
                 meta["snapshot_time_ms"] = replica.transfer.started_ms
                 meta["transfer"] = replica.transfer.to_dict()
                 return replica.chunks()
         meta["method"] = "dump"
+        log.info("%s: method dump (SCAN + DUMP, key by key)", self.spec.address)
         if reason:
             meta["fallback_reason"] = reason
         meta["snapshot_time_ms"] = int(time.time() * 1000)
@@ -148,6 +181,8 @@ class NodeSnapshot:
             databases = int(info.config.get("databases") or 16)
             dbs = serverinfo.probe_keyspace(client, databases)
             meta.setdefault("notes", []).append("INFO keyspace not allowed: dbs found with SELECT + DBSIZE")
+        if self.spec.db is not None:
+            dbs = {db: counts for db, counts in dbs.items() if db == self.spec.db}
         self._walker = DumpWalker(
             client,
             dbs=dbs,
@@ -157,6 +192,7 @@ class NodeSnapshot:
             scan_count=self.scan_count,
             max_ops_per_sec=self.max_ops_per_sec,
             exact_expiry=_has_pexpiretime(info.info.get("server", {})),
+            server=f"{info.family.capitalize()} {info.version or '(version unknown)'}",
         )
         return self._walker.chunks()
 
@@ -211,6 +247,11 @@ class Snapshot:
         max_ops_per_sec: float | None = None,
         scan_count: int = 1000,
         verify_checksum: bool = True,
+        timeout: float | None = None,
+        stall_timeout: float | None = None,
+        sync_wait: float | None = None,
+        max_reply_bytes: int | None = None,
+        max_dump_bytes: int | None = None,
         **connection_options: Any,
     ) -> None:
         if method not in METHODS:
@@ -219,7 +260,17 @@ class Snapshot:
             raise ConfigurationError(f"max_ops_per_sec must be positive, got {max_ops_per_sec!r}")
         if scan_count < 1:
             raise ConfigurationError(f"scan_count must be positive, got {scan_count!r}")
-        self.spec = parse_source(source, connection_options)
+        for name, value in (("timeout", timeout), ("stall_timeout", stall_timeout), ("sync_wait", sync_wait)):
+            if value is not None and not value > 0:
+                raise ConfigurationError(f"{name} must be a positive number of seconds, got {value!r}")
+        for name, size in (("max_reply_bytes", max_reply_bytes), ("max_dump_bytes", max_dump_bytes)):
+            if size is not None and size < 1024:
+                raise ConfigurationError(f"{name} must be at least 1024, got {size!r}")
+        spec = parse_source(source, connection_options)
+        given: dict[str, Any] = {"timeout": timeout, "stall_timeout": stall_timeout, "sync_wait": sync_wait}
+        given.update(max_reply_bytes=max_reply_bytes, max_dump_bytes=max_dump_bytes)
+        limits = dataclasses.replace(spec.limits, **{k: v for k, v in given.items() if v is not None})
+        self.spec = dataclasses.replace(spec, limits=limits)
         self.method = method
         self.path = Path(path) if path is not None else None
         self.batch_size = batch_size
@@ -251,14 +302,19 @@ class Snapshot:
         if self._started:
             raise RuntimeError("a snapshot can be iterated only once")
         self._started = True
-        self._active = self._batches()
+        limits = self.spec.limits
+        if limits.timeout is not None:  # the clock starts with the first connection
+            deadline = time.monotonic() + limits.timeout
+            self.spec = dataclasses.replace(self.spec, limits=dataclasses.replace(limits, deadline=deadline))
+        self._active = _mapped_errors(self._batches(), self.spec.address)
         return self._active
 
     def _batches(self) -> Generator[pa.RecordBatch, None, None]:
         with RespClient(self.spec) as client:
             info = serverinfo.collect(client)
             nodes = cluster.primaries(client, self.spec.host) if info.cluster_enabled else None
-        total = sum(keys for keys, _ in info.keyspace().values())
+        only = self.spec.db
+        total = sum(keys for db, (keys, _) in info.keyspace().items() if only is None or db == only)
         if nodes is None:
             path = self.path
             if path is not None and path.is_dir():
@@ -360,6 +416,33 @@ class Snapshot:
             batches.close()
 
 
+def _mapped_errors(
+    batches: Generator[pa.RecordBatch, None, None], where: str
+) -> Generator[pa.RecordBatch, None, None]:
+    """The acquire boundary: whatever a socket, hiredis, redis-py or a malformed reply raised below
+    becomes one insightkit error naming the server (never its credentials), mapped here once so that
+    callers (and the CLI's one-line errors) only ever see ``SnapshotError``."""
+    try:
+        yield from batches
+    except InsightkitError:
+        raise
+    except hiredis.ProtocolError as exc:
+        raise ProtocolViolation(f"{where} does not speak the Redis protocol ({exc})") from None
+    except ssl.SSLError as exc:
+        raise ConnectionFailed(f"{where}: TLS error ({exc.reason or exc})") from None
+    except OSError as exc:
+        raise ConnectionFailed(f"{where}: {exc.strerror or exc}") from None
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError, UnicodeError) as exc:
+        # a reply of a shape no check above expected: the server's doing, not a usage error
+        raise ProtocolViolation(
+            f"{where}: unexpected reply from the server ({type(exc).__name__}: {exc})"
+        ) from exc
+    except Exception as exc:
+        if type(exc).__module__.startswith(("redis.", "valkey.", "hiredis")):
+            raise SnapshotError(f"{where}: {type(exc).__name__}: {exc}") from None
+        raise
+
+
 def _cluster_metadata(
     spec: ConnectionSpec, nodes: list[tuple[cluster.Primary, dict[str, Any]]]
 ) -> dict[str, Any]:
@@ -418,6 +501,12 @@ def open_snapshot(
     ``path``: also write the RDB there (a directory of per-node files for a cluster).
     Other options: ``max_ops_per_sec`` and ``scan_count`` (DUMP method), ``verify_checksum``, and the
     connection options redis-py uses (``username``, ``password``, ``socket_timeout``…).
+
+    Limits (each ends the snapshot with a ``LimitExceeded`` naming the server and the limit):
+    ``timeout`` — seconds for the whole snapshot (default: none); ``stall_timeout`` — seconds without
+    progress (default 60); ``sync_wait`` — seconds a master may send only keepalives before the RDB
+    starts (default 600); ``max_reply_bytes`` — the size of any one reply other than the streamed RDB
+    and DUMP (default 64 MiB); ``max_dump_bytes`` — one DUMP reply, i.e. one key (default 1 GiB). A db in the URL (``redis://host/3``) or ``db=3`` snapshots that db only.
     """
     return Snapshot(source, method=method, path=path, batch_size=batch_size, progress=progress, **options)
 

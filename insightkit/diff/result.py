@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from insightkit._text import epoch_ms, human_bytes, human_count, percent, render_table
+from insightkit._text import display_key, epoch_ms, human_bytes, human_count, percent, render_table, wrap
 from insightkit.summary import _plain
 
 PATTERN_COLUMNS = [
@@ -32,6 +32,10 @@ PATTERN_COLUMNS = [
     "keys_changed_encoding",
     "keys_lost_ttl",
 ]
+
+
+# Left out of the tables below 120 columns: the old side's absolutes, which old + delta = new restate.
+NARROW_DROPS = frozenset({"keys_a", "memory_bytes_a"})
 
 
 def signed_bytes(value: Any) -> str:
@@ -141,15 +145,16 @@ class DiffResult:
     def headline(self) -> list[str]:
         t = self.totals
         return [
-            f"old: {self.sources[0]}",
-            f"new: {self.sources[1]}",
+            f"old: {display_key(self.sources[0])}",
+            f"new: {display_key(self.sources[1])}",
             f"memory: {human_bytes(t.get('memory_bytes_a'))} → {human_bytes(t.get('memory_bytes_b'))} "
             f"({signed_bytes(t.get('memory_delta_bytes', 0))})   keys: {human_count(t.get('keys_a'))} → "
             f"{human_count(t.get('keys_b'))} ({signed_count(t.get('keys_delta', 0))})",
             f"keys added {human_count(t.get('keys_added'))}, removed {human_count(t.get('keys_removed'))}, "
             f"changed encoding {human_count(t.get('keys_changed_encoding'))}, lost TTL "
             f"{human_count(t.get('keys_lost_ttl'))}, gained TTL {human_count(t.get('keys_gained_ttl'))}; "
-            f"patterns new {t.get('patterns_new', 0)}, vanished {t.get('patterns_vanished', 0)}",
+            f"patterns new {human_count(t.get('patterns_new', 0))}, vanished "
+            f"{human_count(t.get('patterns_vanished', 0))}",
         ]
 
     def _sections(self, top: int) -> list[tuple[str, pd.DataFrame]]:
@@ -173,11 +178,19 @@ class DiffResult:
     def __str__(self) -> str:
         return self.render()
 
-    def render(self, top: int = 15) -> str:
-        """The terminal text: headline, then each non-empty table cut to ``top`` rows."""
-        blocks = ["\n".join(self.headline())]
+    def render(self, top: int = 15, width: int | None = None) -> str:
+        """The terminal text: headline, then each non-empty table cut to ``top`` rows.
+
+        ``width`` is the column budget: lines wrap, and under 120 columns the tables leave out the old
+        side's absolute columns (``keys_a``, ``memory_bytes_a``) where a delta and the new side tell them,
+        so that pattern names keep room."""
+        headline = [part for line in self.headline() for part in wrap(line, width, indent="  ", first="")]
+        blocks = ["\n".join(headline)]
+        narrow = width is not None and width < 120
         for title, frame in self._sections(top):
-            blocks.append(render_table(frame, title=title, formats=FORMATS))
+            if narrow and "memory_delta_bytes" in frame.columns:
+                frame = frame[[c for c in frame.columns if c not in NARROW_DROPS]]
+            blocks.append(render_table(frame, title=title, formats=FORMATS, width=width))
         return "\n\n".join(blocks)
 
     def _repr_html_(self) -> str:

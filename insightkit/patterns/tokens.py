@@ -24,16 +24,10 @@ NON_SEP_CLASS = "[^" + re.escape(SEPARATORS) + "]"
 STRONG_CLASS = "[" + re.escape(STRONG_SEPARATORS) + "]"
 WEAK_CLASS = "[" + re.escape(WEAK_SEPARATORS) + "]"
 
-_SPLIT = re.compile("(" + SEP_CLASS + ")")
 _STRONG_SPLIT = re.compile("(" + STRONG_CLASS + ")")
 _WEAK_STAR_RUN = re.compile(re.escape(WILDCARD) + "(?:" + WEAK_CLASS + re.escape(WILDCARD) + ")+")
 _HAS_WEAK = re.compile(WEAK_CLASS)
 _STAR_RUN = re.compile(re.escape(WILDCARD) + "{2,}")
-
-
-def split_tokens(text: str) -> list[str]:
-    """``"a:b.c"`` → ``["a", ":", "b", ".", "c"]``: words at even, separators at odd indices."""
-    return _SPLIT.split(text)
 
 
 def has_strong_separator(text: str) -> bool:

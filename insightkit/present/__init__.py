@@ -5,7 +5,9 @@ Only ``Analysis``' thin methods import this package (lazily); computation never 
 - ``plot_<name>(analysis, **options) -> Figure`` for each ``name`` in ``PLOTS`` (``Analysis.plot_<name>()``
   delegates here), and ``plot(analysis, name, **options)``;
 - ``explore(analysis) -> Explorer`` (an ipywidgets widget);
-- ``to_html(analysis, path) -> Path`` (one self-contained HTML file).
+- ``to_html(analysis, path) -> Path`` (one self-contained HTML file);
+- ``styled(frame)``: any insightkit table shown with human units, its numbers untouched;
+  ``expiry_timestamps(keys["expires_at"])``: expiries as ``timestamp[ms, UTC]``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from insightkit.present.source import AnalysisLike, SummaryLike
+from insightkit.present.tables import HumanTable, expiry_timestamps, styled
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -24,7 +27,9 @@ if TYPE_CHECKING:
 __all__ = [
     "PLOTS",
     "AnalysisLike",
+    "HumanTable",
     "SummaryLike",
+    "expiry_timestamps",
     "explore",
     "plot",
     "plot_element_counts",
@@ -35,6 +40,7 @@ __all__ = [
     "plot_top_keys",
     "plot_top_patterns",
     "plot_ttl_buckets",
+    "styled",
     "to_html",
 ]
 

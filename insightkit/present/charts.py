@@ -10,13 +10,16 @@ a script can ``fig.savefig("x.png")``, and nothing leaks between calls.
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.text import Text
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 
 from insightkit.present.units import display_key, human_bytes, human_count, unit_for
@@ -145,26 +148,71 @@ def _empty(ax: Axes, message: str) -> None:
     ax.set_yticks([])
 
 
-def shorten(text: str, width: int = 48) -> str:
-    """Cut the middle out of a long key so both its namespace and its tail stay visible.
+def shorten(text: object, width: int = 48) -> str:
+    """A key or pattern name fit for a matplotlib label.
 
-    Escaped first (control and bidi characters as redis-cli shows them), ``$`` made literal last, so a
-    key like ``$$`` or ``a$_$b`` is not read as matplotlib math (which fails to draw).
+    Escaped like redis-cli shows it (no control bytes reach the image), the middle cut out of a long
+    name so both its namespace and its tail stay visible, and ``$`` made literal: matplotlib reads the
+    text between two ``$`` as math, and ``a$_$b`` would fail to render the whole chart.
     """
-    text = display_key(text)
-    if len(text) > width:
+    shown = display_key(text)
+    if len(shown) > width:
         keep = (width - 1) // 2
-        text = f"{text[:keep]}…{text[-(width - 1 - keep) :]}"
-    return text.replace("$", r"\$")
+        shown = f"{shown[:keep]}…{shown[-(width - 1 - keep) :]}"
+    return shown.replace("$", r"\$")
+
+
+def plural(n: Any, word: str, words: str | None = None) -> str:
+    """``1 key``, ``2 keys``, ``1,234 keys``: the count and the noun that agrees with it."""
+    count = 0 if n is None or pd.isna(n) else int(n)
+    return f"{human_count(count)} {word if count == 1 else (words or word + 's')}"
+
+
+def set_title(ax: Axes, text: str, *, fontsize: float | None = None) -> None:
+    """An axes title wrapped at word boundaries to the axes' width, so it is never cut mid-word."""
+    fig = ax.get_figure()
+    inches = float(fig.get_figwidth()) * ax.get_position().width if isinstance(fig, Figure) else 9.0
+    size = fontsize or 12.0
+    chars = max(20, int(inches * 72 / (size * 0.55)))  # ~0.55 em per character of the default font
+    ax.set_title(textwrap.fill(text, chars, break_long_words=False), fontsize=fontsize)
+
+
+def _suptitle(fig: Figure, text: str) -> None:
+    """A figure title wrapped at word boundaries to the figure's width."""
+    chars = max(20, int(float(fig.get_figwidth()) * 72 / (12 * 0.55)))
+    fig.suptitle(textwrap.fill(text, chars, break_long_words=False))
 
 
 def _bar_labels(ax: Axes, values: Sequence[float], labels: Sequence[str]) -> None:
-    """Text just after the end of each horizontal bar; the x limit grows to make room."""
+    """Text just after the end of each horizontal bar; the x limit grows until every label fits inside.
+
+    The room a label needs is measured on the rendered figure (not guessed from its length), so a long
+    label is never cut by the axes' edge.
+    """
     top = max(values) if len(values) else 0
-    for y, (value, text) in enumerate(zip(values, labels, strict=True)):
+    if not top:
+        return
+    texts = [
         ax.text(value + top * 0.01, y, text, va="center", fontsize=8, color="#333333")
-    if top:
-        ax.set_xlim(0, top * 1.32)
+        for y, (value, text) in enumerate(zip(values, labels, strict=True))
+    ]
+    _fit_texts(ax, texts, top)
+
+
+def _fit_texts(ax: Axes, texts: Sequence[Text], top: float) -> None:
+    """Widen the x axis so the right edge of every text stays inside the axes."""
+    fig = ax.get_figure()
+    assert isinstance(fig, Figure)
+    limit = top * 1.05
+    ax.set_xlim(0, limit)
+    for _ in range(4):  # widening shrinks the data scale, which lengthens a label in data units
+        fig.draw_without_rendering()  # runs the constrained layout: the axes' final size
+        inverse = ax.transData.inverted()
+        right = max(inverse.transform((t.get_window_extent().x1, 0))[0] for t in texts)
+        if right <= limit:
+            break
+        limit = right * 1.04
+        ax.set_xlim(0, limit)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,7 +222,7 @@ def _bar_labels(ax: Axes, values: Sequence[float], labels: Sequence[str]) -> Non
 def memory_by_type(by_encoding: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     """Horizontal bars, one per type, split into its encodings (``Summary.by_encoding``)."""
     fig, ax = _target(ax, 9, 0.8 + 0.5 * max(1, by_encoding["type"].nunique() if len(by_encoding) else 1))
-    ax.set_title("Memory by type and encoding")
+    set_title(ax, "Memory by type and encoding")
     if by_encoding.empty or float(by_encoding["memory_bytes"].sum()) == 0:
         _empty(ax, "no keys")
         return fig
@@ -199,10 +247,7 @@ def memory_by_type(by_encoding: pd.DataFrame, *, ax: Axes | None = None) -> Figu
     _bar_labels(
         ax,
         list(per_type.values),
-        [
-            f"{human_bytes(v)} · {v / total:.0%} · {human_count(keys[str(t)])} keys"
-            for t, v in per_type.items()
-        ],
+        [f"{human_bytes(v)} · {v / total:.0%} · {plural(keys[str(t)], 'key')}" for t, v in per_type.items()],
     )
     _bytes_axis(ax, float(per_type.max()))
     ax.legend(
@@ -222,31 +267,46 @@ def memory_by_type(by_encoding: pd.DataFrame, *, ax: Axes | None = None) -> Figu
 # patterns
 
 
-def top_patterns(patterns: pd.DataFrame, *, n: int = 15, ax: Axes | None = None) -> Figure:
-    """The ``n`` patterns holding the most memory, as bars labelled with size, share and key count."""
+def top_patterns(
+    patterns: pd.DataFrame, *, n: int = 15, by: str = "memory_bytes", ax: Axes | None = None
+) -> Figure:
+    """The ``n`` patterns (namespaces) holding the most memory, or the most keys with ``by="keys"``.
+
+    Bars labelled with size, share and key count; ``by="keys"`` is RedisInsight's "namespaces by
+    number of keys" view, which finds the families that are many small keys rather than few big ones.
+    """
     fig, ax = _target(ax, 9, 1.0 + 0.35 * max(1, min(n, len(patterns))))
-    ranked = patterns.sort_values("memory_bytes", ascending=False)
+    what = "memory" if by == "memory_bytes" else "key count"
+    ranked = patterns.sort_values([by, "memory_bytes"], ascending=False)
     shown = ranked.head(n).iloc[::-1]
-    total = float(ranked["memory_bytes"].sum())
+    total = float(ranked[by].sum())
     if shown.empty or total == 0:
-        ax.set_title("Top patterns by memory")
+        set_title(ax, f"Top patterns by {what}")
         _empty(ax, "no patterns")
         return fig
-    values = shown["memory_bytes"].astype("float64").to_numpy()
-    ax.barh([shorten(p, 40) for p in shown["pattern"]], values, color="#4C78A8")
-    _bar_labels(
-        ax,
-        list(values),
-        [
-            f"{human_bytes(v)} · {v / total:.1%} · {human_count(k)} keys"
+    values = shown[by].astype("float64").to_numpy()
+    positions = np.arange(len(shown))  # distinct positions: two patterns may shorten to the same text
+    ax.barh(positions, values, color="#4C78A8" if by == "memory_bytes" else "#54A24B")
+    ax.set_yticks(positions, [shorten(p, 40) for p in shown["pattern"]])
+    if by == "memory_bytes":
+        labels = [
+            f"{human_bytes(v)} · {v / total:.1%} · {plural(k, 'key')}"
             for v, k in zip(values, shown["keys"], strict=True)
-        ],
-    )
-    covered = float(shown["memory_bytes"].sum()) / total
-    ax.set_title(
-        f"Top {len(shown)} of {len(ranked)} patterns by memory ({covered:.0%} of {human_bytes(total)})"
-    )
-    _bytes_axis(ax, float(values.max()))
+        ]
+    else:
+        labels = [
+            f"{plural(v, 'key')} · {v / total:.1%} · {human_bytes(m)}"
+            for v, m in zip(values, shown["memory_bytes"], strict=True)
+        ]
+    _bar_labels(ax, list(values), labels)
+    covered = float(shown[by].sum()) / total
+    of = human_bytes(total) if by == "memory_bytes" else plural(total, "key")
+    set_title(ax, f"Top {len(shown)} of {len(ranked)} patterns by {what} ({covered:.0%} of {of})")
+    if by == "memory_bytes":
+        _bytes_axis(ax, float(values.max()))
+    else:
+        ax.set_xlabel("Keys")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:,.0f}"))
     ax.tick_params(axis="y", labelsize=8)
     ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)
@@ -261,21 +321,22 @@ def pattern_treemap(patterns: pd.DataFrame, *, n: int = 30, ax: Axes | None = No
     ranked = patterns.sort_values("memory_bytes", ascending=False)
     ranked = ranked[ranked["memory_bytes"] > 0]
     total = float(ranked["memory_bytes"].sum())
-    ax.set_title(f"Memory by pattern ({human_bytes(total)} in {len(ranked)} patterns)")
+    set_title(ax, f"Memory by pattern ({human_bytes(total)} in {plural(len(ranked), 'pattern')})")
     if ranked.empty:
         _empty(ax, "no patterns")
         return fig
     head = ranked.head(n)
-    names = [str(p) for p in head["pattern"]]
+    names = [display_key(p) for p in head["pattern"]]
     sizes = [float(v) for v in head["memory_bytes"]]
     rest = ranked.iloc[n:]
     if len(rest):
-        names.append(f"({len(rest)} other patterns)")
+        names.append(f"({plural(len(rest), 'other pattern')})")
         sizes.append(float(rest["memory_bytes"].sum()))
     width, height = 100.0, 60.0
     rects = squarify.squarify(squarify.normalize_sizes(sizes, width, height), 0, 0, width, height)
     for i, (rect, name, size) in enumerate(zip(rects, names, sizes, strict=True)):
-        color = OTHER_COLOR if name.startswith("(") else _ENCODING_CYCLE[i % len(_ENCODING_CYCLE)]
+        other = bool(len(rest)) and i == len(names) - 1
+        color = OTHER_COLOR if other else _ENCODING_CYCLE[i % len(_ENCODING_CYCLE)]
         ax.add_patch(_rectangle(rect["x"], rect["y"], rect["dx"], rect["dy"], facecolor=color, alpha=0.85))
         area_share = rect["dx"] * rect["dy"] / (width * height)
         if area_share > 0.012:
@@ -310,7 +371,7 @@ def _rectangle(x: float, y: float, dx: float, dy: float, facecolor: str, alpha: 
 def ttl_buckets(buckets: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     """Memory per TTL bucket (``Summary.ttl_buckets``, in its own order), key counts on the bars."""
     fig, ax = _target(ax, 9, 4.5)
-    ax.set_title("Memory by time to live")
+    set_title(ax, "Memory by time to live")
     if buckets.empty or float(buckets["memory_bytes"].sum()) == 0:
         _empty(ax, "no keys")
         return fig
@@ -320,7 +381,7 @@ def ttl_buckets(buckets: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     bars = ax.bar(names, values, color=[TTL_COLORS.get(b, OTHER_COLOR) for b in names])
     for bar, value, keys in zip(bars, values, buckets["keys"], strict=True):
         ax.annotate(
-            f"{human_bytes(value)} · {value / total:.0%}\n{human_count(keys)} keys",
+            f"{human_bytes(value)} · {value / total:.0%}\n{plural(keys, 'key')}",
             (bar.get_x() + bar.get_width() / 2, bar.get_height()),
             ha="center",
             va="bottom",
@@ -332,6 +393,113 @@ def ttl_buckets(buckets: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     _bytes_axis(ax, float(values.max()), axis="y")
     ax.set_xlabel("Time to live at snapshot time")
     ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+    return fig
+
+
+# Cumulative horizons from the snapshot time: what expiry will have freed by then.
+EXPIRY_HORIZONS: tuple[tuple[str, float], ...] = (
+    ("already expired", 0.0),
+    ("1 hour", 3600.0),
+    ("1 day", 86_400.0),
+    ("1 week", 7 * 86_400.0),
+    ("30 days", 30 * 86_400.0),
+    ("1 year", 365 * 86_400.0),
+    ("ever", float("inf")),
+)
+
+
+def expiry_horizons(keys: pd.DataFrame, snapshot_time_ms: float | None) -> pd.DataFrame:
+    """Keys and memory that expiry frees within each horizon of the snapshot time, cumulative.
+
+    ``horizon``, ``seconds``, ``keys``, ``memory_bytes``, ``share`` (of all key memory). A key counts
+    once it is past its ``expires_at``; keys without a TTL are never freed, so "ever" is every key
+    with a TTL. Without a snapshot time no horizon can be placed and the table is empty.
+    """
+    columns = ["horizon", "seconds", "keys", "memory_bytes", "share"]
+    if snapshot_time_ms is None or pd.isna(snapshot_time_ms) or keys.empty or "expires_at" not in keys:
+        return pd.DataFrame(columns=columns)
+    expires = keys["expires_at"].astype("float64").to_numpy(na_value=np.nan)
+    memory = keys["memory_bytes"].astype("float64").to_numpy()
+    left = (expires - float(snapshot_time_ms)) / 1000.0  # seconds to expiry; NaN: no TTL
+    total = float(memory.sum())
+    rows = []
+    for label, seconds in EXPIRY_HORIZONS:
+        freed = ~np.isnan(left) & (left <= seconds)
+        held = float(memory[freed].sum())
+        rows.append((label, seconds, int(freed.sum()), held, held / total if total else 0.0))
+    return pd.DataFrame(rows, columns=columns)
+
+
+def memory_freed_over_time(
+    keys: pd.DataFrame, snapshot_time_ms: float | None, *, ax: Axes | None = None
+) -> Figure:
+    """Cumulative memory expiry frees within 1 hour, 1 day, 1 week … of the snapshot.
+
+    RedisInsight's "memory freed over time" view: whether the TTLs set actually return memory soon,
+    or the dataset only grows. Bars are cumulative (each includes the ones before it).
+    """
+    fig, ax = _target(ax, 9, 4.5)
+    table = expiry_horizons(keys, snapshot_time_ms)
+    if table.empty or int(table["keys"].iloc[-1]) == 0:
+        set_title(ax, "Memory freed by expiry over time")
+        _empty(ax, "no snapshot time" if table.empty and not keys.empty else "no keys with a TTL")
+        return fig
+    total = float(keys["memory_bytes"].astype("float64").sum())
+    never = len(keys) - int(table["keys"].iloc[-1])
+    set_title(
+        ax,
+        "Memory freed by expiry, cumulative from the snapshot time "
+        f"({plural(never, 'key')} without a TTL never expire)",
+    )
+    values = table["memory_bytes"].astype("float64").to_numpy()
+    bars = ax.bar(list(table["horizon"]), values, color="#E6550D")
+    for bar, value, count in zip(bars, values, table["keys"], strict=True):
+        ax.annotate(
+            f"{human_bytes(value)} · {value / total:.0%}\n{plural(count, 'key')}" if total else "",
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            xytext=(0, 2),
+            textcoords="offset points",
+        )
+    top = float(values.max())
+    ax.set_ylim(0, (top or 1.0) * 1.25)
+    _bytes_axis(ax, top or 1.0, axis="y", label="Memory freed")
+    ax.set_xlabel("Within this long of the snapshot time")
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+    return fig
+
+
+def keys_by_type(by_type: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
+    """How many keys of each type (``Summary.by_type``), labelled with share of keys and their memory.
+
+    Beside memory by type: a type can be most of the keys and little of the memory, or the reverse.
+    """
+    fig, ax = _target(ax, 9, 0.9 + 0.45 * max(1, len(by_type)))
+    set_title(ax, "Keys by type")
+    if by_type.empty or int(by_type["keys"].sum()) == 0:
+        _empty(ax, "no keys")
+        return fig
+    table = by_type.sort_values("keys")
+    counts = table["keys"].astype("float64").to_numpy()
+    total = float(counts.sum())
+    positions = np.arange(len(table))
+    ax.barh(positions, counts, color=[type_color(str(t)) for t in table["type"]])
+    ax.set_yticks(positions, [str(t) for t in table["type"]])
+    _bar_labels(
+        ax,
+        list(counts),
+        [
+            f"{plural(c, 'key')} · {c / total:.1%} · {human_bytes(m)}"
+            for c, m in zip(counts, table["memory_bytes"], strict=True)
+        ],
+    )
+    ax.set_xlabel("Keys")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:,.0f}"))
+    ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)
     return fig
 
@@ -353,7 +521,12 @@ def _log_bins(values: np.ndarray) -> np.ndarray:
 def _stacked_histograms(
     fig: Figure, keys: pd.DataFrame, column: str, what: str, unit_is_bytes: bool
 ) -> tuple[Axes, Axes]:
-    """Two panels over the same log bins: how many keys, and how much memory they hold."""
+    """Two panels over the same log bins: how many keys, and how much memory they hold.
+
+    Both panels have linear y axes: bars stacked by type only add up honestly on a linear scale (on a
+    log scale the upper segments' heights mean nothing). Each bin's total is written above its bar, so
+    a bin of a handful of keys beside one of thousands is still readable.
+    """
     left, right = fig.subplots(1, 2)
     values = keys[column].astype("float64").clip(lower=1).to_numpy()
     bins = _log_bins(values)
@@ -364,19 +537,36 @@ def _stacked_histograms(
     labels = [str(t) for t, _ in groups]
     left.hist(data, bins=bins, stacked=True, color=colors, label=labels)
     right.hist(data, bins=bins, weights=weights, stacked=True, color=colors, label=labels)
+    per_bin, _ = np.histogram(values, bins=bins)
+    bytes_per_bin, _ = np.histogram(values, bins=bins, weights=keys["memory_bytes"].astype("float64"))
+    centres = np.sqrt(np.clip(bins[:-1], 0.5, None) * bins[1:])
+    for x, count in zip(centres, per_bin, strict=True):
+        if count:
+            left.annotate(
+                human_count(count),
+                (x, count),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                xytext=(0, 1),
+                textcoords="offset points",
+            )
+    left.set_ylim(0, float(per_bin.max()) * 1.12)
+    right.set_ylim(0, float(bytes_per_bin.max()) * 1.05)
     for ax in (left, right):
         ax.set_xscale("log")
         ax.grid(alpha=0.3)
         ax.set_axisbelow(True)
         if unit_is_bytes:
             _log_bytes_axis(ax, float(values.min()), float(values.max()))
+        else:  # 1, 10, 100, 1,000 rather than 10⁰, 10¹ …
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:,.0f}"))
         ax.set_xlabel(what)
-    left.set_yscale("log")
-    left.set_ylabel("Keys (log scale)")
-    left.set_title("How many keys")
-    counts_per_bin, _ = np.histogram(values, bins=bins, weights=keys["memory_bytes"].astype("float64"))
-    _bytes_axis(right, float(counts_per_bin.max()), axis="y")
-    right.set_title("How much memory they hold")
+    left.set_ylabel("Keys")
+    left.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:,.0f}"))
+    set_title(left, "How many keys")
+    _bytes_axis(right, float(bytes_per_bin.max()), axis="y")
+    set_title(right, "How much memory they hold")
     right.legend(title="type", fontsize=8, title_fontsize=8, frameon=False)
     return left, right
 
@@ -387,11 +577,11 @@ def element_counts(keys: pd.DataFrame) -> Figure:
     collections = keys[keys["type"] != "string"]
     if collections.empty:
         ax = fig.add_subplot()
-        ax.set_title("Elements per collection")
+        set_title(ax, "Elements per collection")
         _empty(ax, "no collections (hashes, lists, sets, sorted sets, streams)")
         return fig
     _stacked_histograms(fig, collections, "num_elements", "Elements per key (log scale)", False)
-    fig.suptitle(f"Elements per collection ({human_count(len(collections))} keys)")
+    _suptitle(fig, f"Elements per collection ({plural(len(collections), 'key')})")
     return fig
 
 
@@ -400,12 +590,12 @@ def key_sizes(keys: pd.DataFrame) -> Figure:
     fig = Chart(figsize=(11, 4.5), layout="constrained", dpi=100)
     if keys.empty:
         ax = fig.add_subplot()
-        ax.set_title("Key sizes")
+        set_title(ax, "Key sizes")
         _empty(ax, "no keys")
         return fig
     _stacked_histograms(fig, keys, "memory_bytes", "Memory per key (log scale)", True)
-    fig.suptitle(
-        f"Key sizes ({human_count(len(keys))} keys, {human_bytes(float(keys['memory_bytes'].sum()))})"
+    _suptitle(
+        fig, f"Key sizes ({plural(len(keys), 'key')}, {human_bytes(float(keys['memory_bytes'].sum()))})"
     )
     return fig
 
@@ -414,11 +604,24 @@ def key_sizes(keys: pd.DataFrame) -> Figure:
 # keys and recommendations
 
 
+def largest_keys(keys: pd.DataFrame, n: int, by: str = "memory_bytes") -> pd.DataFrame:
+    """The ``n`` keys ranking highest by ``by``; by length (``num_elements``) only collections count,
+    since a string's length is not a number of elements. Ties go to the larger key."""
+    pool = keys[keys["type"] != "string"] if by == "num_elements" else keys
+    order = [by] if by == "memory_bytes" else [by, "memory_bytes"]
+    return pool.sort_values(order, ascending=False, kind="stable").head(n)
+
+
 def top_keys(keys: pd.DataFrame, *, n: int = 20, by: str = "memory_bytes", ax: Axes | None = None) -> Figure:
-    """The ``n`` largest keys, coloured by type, labelled with encoding and element count."""
+    """The ``n`` largest keys, coloured by type, labelled with encoding and element count.
+
+    ``by="num_elements"`` ranks by length (elements of a collection), RedisInsight's "top keys by
+    length": the keys whose O(N) commands block the server, whatever memory they hold.
+    """
     fig, ax = _target(ax, 10, 1.0 + 0.33 * max(1, min(n, len(keys))))
-    shown = keys.nlargest(n, by).iloc[::-1]
-    ax.set_title(f"Top {len(shown)} keys by {'memory' if by == 'memory_bytes' else by}")
+    shown = largest_keys(keys, n, by).iloc[::-1]
+    what = {"memory_bytes": "memory", "num_elements": "length (elements)"}.get(by, by)
+    set_title(ax, f"Top {len(shown)} of {plural(len(keys), 'key')} by {what}")
     if shown.empty:
         _empty(ax, "no keys")
         return fig
@@ -435,17 +638,26 @@ def top_keys(keys: pd.DataFrame, *, n: int = 20, by: str = "memory_bytes", ax: A
         ax,
         list(values),
         [
-            (human_bytes(v) if by.endswith("bytes") else human_count(v))
-            + f" · {t} {e} · {human_count(c)} el."
-            for v, t, e, c in zip(
-                values, shown["type"], shown["encoding"], shown["num_elements"], strict=True
+            (
+                f"{human_bytes(v)} · {t} {e} · {plural(c, 'element')}"
+                if by.endswith("bytes")
+                else f"{plural(v, 'element')} · {t} {e} · {human_bytes(m)}"
+            )
+            for v, t, e, c, m in zip(
+                values,
+                shown["type"],
+                shown["encoding"],
+                shown["num_elements"],
+                shown["memory_bytes"],
+                strict=True,
             )
         ],
     )
     if by.endswith("bytes"):
         _bytes_axis(ax, float(values.max()))
     else:
-        ax.set_xlabel(by)
+        ax.set_xlabel("Elements" if by == "num_elements" else by)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:,.0f}"))
     ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)
     return fig
@@ -461,9 +673,10 @@ def savings(recommendations: pd.DataFrame, *, n: int = 15, ax: Axes | None = Non
     )
     inside = rows["frees"] != "rss" if "frees" in rows.columns else rows[counted] >= 0
     total = float(rows.loc[inside, counted].sum())
-    ax.set_title(
-        f"Estimated savings of {len(rows)} recommendations (each alone; "
-        f"{human_bytes(total)} with every key counted once)"
+    set_title(
+        ax,
+        f"Estimated savings: {len(rows)} of {plural(len(recommendations), 'recommendation')} save "
+        f"memory ({human_bytes(total)} with every key counted once; bars: each fix alone)",
     )
     if shown.empty:
         _empty(ax, "no recommendation saves memory")
@@ -480,7 +693,7 @@ def savings(recommendations: pd.DataFrame, *, n: int = 15, ax: Axes | None = Non
         ax,
         list(values),
         [
-            f"{human_bytes(v)} · {human_count(k)} keys"
+            f"{human_bytes(v)} · {plural(k, 'key')}" if k else human_bytes(v)  # RSS findings name no key
             for v, k in zip(values, shown["offending_keys"].fillna(0), strict=True)
         ],
     )

@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from insightkit.present.charts import TTL_COLORS, Chart
+from insightkit.present.charts import TTL_COLORS, Chart, set_title
 from insightkit.present.units import chart_text, human_bytes, unit_for
 
 GROWTH_COLOR = "#D62728"  # more memory: the thing to look at
@@ -21,7 +21,8 @@ STATUS_MARKS = {"new": " (new)", "vanished": " (vanished)"}
 
 
 def _label(pattern: str, status: str, width: int = 38) -> str:
-    return chart_text(pattern, width) + STATUS_MARKS.get(status, "")  # escaped, clipped, $ literal
+    """A pattern as a tick label: escaped, clipped, ``$`` literal (``a$_$b`` is not math)."""
+    return chart_text(pattern, width) + STATUS_MARKS.get(status, "")
 
 
 def plot_diff(result: Any, *, top: int = 15, width: float = 11.0) -> Figure:
@@ -42,7 +43,7 @@ def plot_diff(result: Any, *, top: int = 15, width: float = 11.0) -> Figure:
     ax_patterns.set_xlabel(f"memory change ({unit})")
     total = result.totals.get("memory_delta_bytes", 0)
     sign = "+" if total > 0 else ""
-    ax_patterns.set_title(f"Memory change by pattern (total {sign}{human_bytes(total)})")
+    set_title(ax_patterns, f"Memory change by pattern (total {sign}{human_bytes(total)})")
     if not len(deltas):
         ax_patterns.text(
             0.5, 0.5, "no pattern changed size", ha="center", va="center", transform=ax_patterns.transAxes
@@ -78,6 +79,6 @@ def plot_diff(result: Any, *, top: int = 15, width: float = 11.0) -> Figure:
     ax_ttl.set_xlim(0, 100)
     ax_ttl.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}%"))
     ax_ttl.invert_yaxis()
-    ax_ttl.set_title("Memory share by time to live")
+    set_title(ax_ttl, "Memory share by time to live")
     ax_ttl.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=4, fontsize=8, frameon=False)
     return fig

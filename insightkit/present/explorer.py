@@ -14,8 +14,9 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
-from insightkit.present.html import KEY_COLUMNS, OFFENDER_COLUMNS, PATTERN_COLUMNS, largest_offenders, table
+from insightkit.present.html import largest_offenders
 from insightkit.present.source import AnalysisLike
+from insightkit.present.tables import TABLE_CSS, html_table
 from insightkit.present.units import human_bytes, human_count
 
 ALL = "(all)"
@@ -38,13 +39,38 @@ SORTABLE = (
     "key",
 )
 MAX_PATTERN_OPTIONS = 5000
+# (column, header); the cells follow insightkit.present.tables (units by column name, names clipped)
+KEY_COLUMNS: list[tuple[str, str]] = [
+    ("node", "node"),  # clusters only; tables skip columns a frame lacks
+    ("db", "db"),
+    ("key", "key"),
+    ("pattern", "pattern"),
+    ("type", "type"),
+    ("encoding", "encoding"),
+    ("num_elements", "elements"),
+    ("largest_element_bytes", "largest element"),
+    ("memory_bytes", "memory"),
+    ("expires_at", "expires"),
+]
+OFFENDER_COLUMNS: list[tuple[str, str]] = [*KEY_COLUMNS, ("estimated_savings_bytes", "estimated saving")]
+PATTERN_COLUMNS: list[tuple[str, str]] = [
+    ("pattern", "pattern"),
+    ("owner", "library"),  # shown only when a known library owns some pattern
+    ("role", "role"),
+    ("keys", "keys"),
+    ("memory_bytes", "memory"),
+    ("share", "share"),
+]
 TABLE_STYLE = (
-    "<style>.ik-table{border-collapse:collapse;font-size:12px}"
-    ".ik-table th,.ik-table td{border-bottom:1px solid #ddd;padding:2px 8px;text-align:left}"
-    ".ik-table td.num,.ik-table th.num{text-align:right;font-variant-numeric:tabular-nums}"
-    ".ik-table th{background:#f3f3f3}.ik-table td{max-width:480px;overflow-wrap:anywhere}"
-    ".ik-html{line-height:1.35}.ik-html p{margin:6px 0}</style>"
+    f"<style>{TABLE_CSS}"
+    ".ik-html{line-height:1.35}.ik-html p{margin:6px 0}"
+    ".ik-html pre{white-space:pre-wrap;overflow-wrap:break-word;max-width:100ch}</style>"
 )
+
+
+def _scrolling() -> widgets.Layout:
+    """Tables never wrap their cells, so a wide one scrolls sideways inside the tab instead of being cut."""
+    return widgets.Layout(width="100%", overflow="auto")
 
 
 def _options(values: pd.Series) -> list[str]:
@@ -123,7 +149,7 @@ class Explorer:
             "ik-rows",
         )
         self.status = _styled(widgets.HTML(), "ik-status")
-        self.keys_table = _styled(widgets.HTML(), "ik-keys-table")
+        self.keys_table = _styled(widgets.HTML(layout=_scrolling()), "ik-keys-table")
 
         self.type_filter.observe(self._encodings_of_type, names="value")
         for control in (
@@ -231,7 +257,7 @@ class Explorer:
         held = float(rows["memory_bytes"].sum())
         share = held / self.total_bytes if self.total_bytes else 0.0
         # The table first: once the status line changes, what it describes is already on screen.
-        self.keys_table.value = _html(table(self.shown(), KEY_COLUMNS, "ik-table"))
+        self.keys_table.value = _html(html_table(self.shown(), KEY_COLUMNS))
         self.status.value = (
             f"<b>{human_count(len(rows))}</b> of {human_count(len(self.keys))} keys match · "
             f"<b>{html.escape(human_bytes(held))}</b> ({share:.1%} of {html.escape(human_bytes(self.total_bytes))})"
@@ -253,11 +279,12 @@ class Explorer:
             widgets.Button(description="Show its keys", icon="search", button_style="primary"), "ik-drill"
         )
         self.drill_button.on_click(lambda _b: self.drill(self.pattern_list.value))
-        table_html = _html(table(patterns.head(100), PATTERN_COLUMNS, "ik-table"))
+        unowned = [c for c in ("owner", "role") if c in patterns.columns and patterns[c].isna().all()]
+        table_html = _html(html_table(patterns.head(100).drop(columns=unowned), PATTERN_COLUMNS))
         return widgets.VBox(
             [
                 widgets.HBox([self.pattern_list, self.drill_button]),
-                _styled(widgets.HTML(table_html), "ik-patterns-table"),
+                _styled(widgets.HTML(table_html, layout=_scrolling()), "ik-patterns-table"),
             ]
         )
 
@@ -279,7 +306,7 @@ class Explorer:
 
     def _recommendations_tab(self) -> widgets.Widget:
         recommendations = self.analysis.recommendations
-        self.recommendation_detail = _styled(widgets.HTML(), "ik-recommendation")
+        self.recommendation_detail = _styled(widgets.HTML(layout=_scrolling()), "ik-recommendation")
         if recommendations is None or recommendations.empty:
             self.rule_list = None
             self.recommendation_detail.value = "<p>No recommendation fired on this snapshot.</p>"
@@ -333,7 +360,7 @@ class Explorer:
         if offenders is not None and len(offenders):
             top = largest_offenders(offenders, int(self.rows.value))
             parts.append(f"<p>Top {len(top)} of {human_count(len(offenders))} offenders:</p>")
-            parts.append(table(top, OFFENDER_COLUMNS, "ik-table"))
+            parts.append(html_table(top, OFFENDER_COLUMNS))
         self.recommendation_detail.value = _html("".join(parts))
 
 

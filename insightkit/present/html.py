@@ -1,8 +1,12 @@
 """One self-contained HTML file for people without Python: charts inlined as PNG, tables, findings.
 
 No script, no stylesheet or font from elsewhere: the file opens the same from a mail attachment, a
-wiki upload or an air-gapped laptop. Every key name and pattern is escaped, since key names are data
-written by the application and may contain markup.
+wiki upload or an air-gapped laptop. Every key name and pattern is escaped twice over: for HTML, since
+key names are data written by the application and may contain markup, and redis-cli-style for control
+bytes (``\x1b``, ``\x00``), which a browser would otherwise receive raw.
+
+The findings come first, in the order the rules rank them (security, then severity, then saving), so
+what needs doing is on the first screen; the views RedisInsight's Database Analysis offers follow.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import datetime as dt
 import html
 import io
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -21,10 +26,17 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from insightkit.present import charts
+from insightkit.present.charts import plural
 from insightkit.present.source import AnalysisLike
-from insightkit.present.units import display_key, epoch_ms, human_bytes, human_count
+from insightkit.present.units import epoch_ms, html_key, human_bytes, human_count
 
 Formatter = Callable[[Any], str]
+
+
+class Markup(str):
+    """Text a formatter has already escaped for HTML (a key name with its hover title)."""
+
+    __slots__ = ()
 
 
 def _text(value: Any) -> str:
@@ -45,9 +57,13 @@ def _share(value: Any) -> str:
     return "" if value is None or pd.isna(value) else f"{float(value):.1%}"
 
 
-def _epoch_ms(value: Any) -> str:
-    # the shared formatter: expiries past year 9999 (Redis takes any 64-bit ms) print as raw ms
+def _expiry(value: Any) -> str:
     return "" if value is None or pd.isna(value) else epoch_ms(value)
+
+
+def _name(value: Any) -> Markup:
+    """A key or pattern name: control bytes escaped, long names clipped with the full name on hover."""
+    return Markup(html_key(value, 80))
 
 
 def figure_to_data_uri(fig: Figure, dpi: int = 100) -> str:
@@ -65,31 +81,35 @@ def table(frame: pd.DataFrame, columns: Iterable[tuple[str, str, Formatter]], cs
     rows = []
     for record in frame[[c for c, _, _ in specs]].itertuples(index=False, name=None):
         cells = "".join(
-            f'<td class="{"num" if c in numeric else ""}">{html.escape(f(v))}</td>'
+            f'<td class="{"num" if c in numeric else ""}">{_cell(f(v))}</td>'
             for (c, _, f), v in zip(specs, record, strict=True)
         )
         rows.append(f"<tr>{cells}</tr>")
     return f'<table class="{css_class}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
+def _cell(text: str) -> str:
+    return text if isinstance(text, Markup) else html.escape(text)
+
+
 KEY_COLUMNS: list[tuple[str, str, Formatter]] = [
     ("node", "node", _text),  # clusters only; tables skip columns a frame lacks
     ("db", "db", _text),
-    ("key", "key", display_key),
-    ("pattern", "pattern", display_key),
+    ("key", "key", _name),
+    ("pattern", "pattern", _name),
     ("type", "type", _text),
     ("encoding", "encoding", _text),
     ("num_elements", "elements", _count),
     ("largest_element_bytes", "largest element", _bytes),
     ("memory_bytes", "memory", _bytes),
-    ("expires_at", "expires", _epoch_ms),
+    ("expires_at", "expires", _expiry),
 ]
 OFFENDER_COLUMNS: list[tuple[str, str, Formatter]] = [
     *KEY_COLUMNS,
     ("estimated_savings_bytes", "estimated saving", _bytes),
 ]
 PATTERN_COLUMNS: list[tuple[str, str, Formatter]] = [
-    ("pattern", "pattern", display_key),
+    ("pattern", "pattern", _name),
     ("owner", "library", _text),  # shown only when a known library owns some pattern
     ("role", "role", _text),
     ("keys", "keys", _count),
@@ -100,26 +120,36 @@ PATTERN_COLUMNS: list[tuple[str, str, Formatter]] = [
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0; color: #222; }
 header { background: #1f2d3d; color: #fff; padding: 18px 32px; }
-header h1 { margin: 0 0 4px 0; font-size: 22px; }
-header .meta { font-size: 13px; opacity: .85; }
+header h1 { margin: 0 0 4px 0; font-size: 22px; overflow-wrap: anywhere; }
+header .meta { font-size: 13px; opacity: .85; overflow-wrap: anywhere; }
 main { padding: 16px 32px 48px 32px; max-width: 1200px; }
 h2 { border-bottom: 2px solid #e3e7ec; padding-bottom: 4px; margin-top: 36px; }
+h3.sub { font-size: 15px; margin: 20px 0 4px 0; }
 .cards { display: flex; flex-wrap: wrap; gap: 12px; margin-top: 12px; }
-.card { background: #f4f6f9; border-radius: 6px; padding: 10px 16px; min-width: 140px; }
+.card { background: #f4f6f9; border-radius: 6px; padding: 10px 16px; min-width: 140px; max-width: 100%;
+        box-sizing: border-box; overflow-wrap: anywhere; }
 .card .value { font-size: 22px; font-weight: 600; }
 .card .label { font-size: 12px; color: #555; }
-table { border-collapse: collapse; font-size: 13px; margin: 8px 0 16px 0; }
+table { border-collapse: collapse; font-size: 13px; margin: 8px 0 16px 0; max-width: 100%; }
 th, td { border-bottom: 1px solid #e3e7ec; padding: 4px 10px; text-align: left; vertical-align: top; }
 th { background: #f4f6f9; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td { max-width: 520px; overflow-wrap: anywhere; }
 img.chart { max-width: 100%; display: block; margin: 8px 0 20px 0; }
-.sev { display: inline-block; padding: 1px 8px; border-radius: 10px; color: #fff; font-size: 12px; }
+.sev, .cat { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px;
+             font-weight: normal; vertical-align: 2px; }
+.sev { color: #fff; }
 .sev-high { background: #d62728; } .sev-medium { background: #ff7f0e; }
 .sev-low { background: #1f77b4; } .sev-info { background: #7f7f7f; }
-.rec { border: 1px solid #e3e7ec; border-radius: 6px; padding: 10px 16px; margin: 10px 0; }
+.cat { border: 1px solid #8a99ab; color: #34495e; background: #fff; }
+.cat-security { border-color: #d62728; color: #a31d1e; }
+.rec { border: 1px solid #e3e7ec; border-radius: 6px; padding: 10px 16px; margin: 10px 0;
+       overflow-wrap: anywhere; }
+.rec-security { border-left: 4px solid #d62728; }
 .rec h3 { margin: 0 0 6px 0; font-size: 16px; }
-.rec pre { background: #f4f6f9; padding: 8px; white-space: pre-wrap; }
+.rec p { margin: 6px 0; }
+.rec pre { background: #f4f6f9; padding: 8px; white-space: pre-wrap; overflow-wrap: anywhere; }
+.rec .about { color: #444; }
 details summary { cursor: pointer; color: #1f5f99; }
 footer { color: #777; font-size: 12px; margin-top: 40px; }
 """
@@ -148,40 +178,73 @@ def _without_empty_owners(patterns: pd.DataFrame) -> pd.DataFrame:
     return patterns
 
 
+# What a finding that names no key is about, by its rule's category.
+_ABOUT = {
+    "security": "who can reach the server and what they may do",
+    "configuration": "the server's configuration",
+    "operations": "how the server is run",
+    "code": "how the application uses Redis",
+    "memory": "the server's memory",
+}
+
+
+def _number(value: Any) -> int:
+    return 0 if value is None or pd.isna(value) else int(value)
+
+
+def _scope(row: pd.Series) -> list[str]:
+    """What a finding concerns: its keys, patterns and their memory, or, when it names no key, what
+    it is about instead (a configuration or security finding has no "0 keys · 0 patterns")."""
+    keys, patterns = _number(row.get("offending_keys")), _number(row.get("offending_patterns"))
+    if keys or patterns:
+        parts = [plural(keys, "key"), plural(patterns, "pattern")]
+        held = _number(row.get("offending_memory_bytes"))
+        if held:
+            parts.append(f"{human_bytes(held)} held by {'it' if keys == 1 else 'them'}")
+        return parts
+    about = _ABOUT.get(_text(row.get("category")), "the server as a whole")
+    return [f"about {about}, not about particular keys"]
+
+
 def _recommendation(analysis: AnalysisLike, row: pd.Series, offenders_shown: int) -> str:
-    severity = html.escape(str(row.get("severity", "info")))
-    parts = [
-        '<div class="rec">',
-        f'<h3><span class="sev sev-{severity}">{severity}</span> {html.escape(str(row["rule"]))}: '
-        f"{html.escape(str(row.get('title', '')))}</h3>",
-        f"<p>{html.escape(_text(row.get('description')))}</p>",
-        "<p>"
-        + " · ".join(
-            [
-                f"estimated savings <b>{_bytes(row.get('estimated_savings_bytes'))}</b> (this fix alone)",
-                *_counted_part(row),
-                f"{_count(row.get('offending_keys'))} keys",
-                f"{_count(row.get('offending_patterns'))} patterns",
-                f"{_bytes(row.get('offending_memory_bytes'))} held by offenders",
-                *(
-                    [f"keys of {_text(row.get('owner'))} ({_text(row.get('role'))})"]
-                    if _text(row.get("owner"))
-                    else []
-                ),
-            ]
-        )
-        + "</p>",
+    severity = html.escape(_text(row.get("severity")) or "info")
+    category = html.escape(_text(row.get("category")))
+    badges = f'<span class="sev sev-{severity}" title="severity">{severity}</span>'
+    if category:
+        badges += f' <span class="cat cat-{category}" title="category">{category}</span>'
+    saving = _number(row.get("estimated_savings_bytes"))
+    facts = [
+        *([f"estimated saving <b>{_bytes(saving)}</b> (this fix alone)"] if saving else []),
+        *_counted_part(row),
+        *(html.escape(part) for part in _scope(row)),
+        *(
+            [html.escape(f"keys of {_text(row.get('owner'))} ({_text(row.get('role'))})")]
+            if _text(row.get("owner"))
+            else []
+        ),
     ]
+    parts = [
+        f'<div class="rec rec-{category or "other"}" data-rule="{html.escape(str(row["rule"]))}">',
+        f"<h3>{badges} {html.escape(str(row['rule']))}: {html.escape(_text(row.get('title')))}</h3>",
+        f"<p>{html.escape(_text(row.get('description')))}</p>",
+    ]
+    detail = _text(row.get("detail"))
+    if detail and not (_number(row.get("offending_keys")) or _number(row.get("offending_patterns"))):
+        parts.append(f'<p class="about">{html.escape(detail)}</p>')  # what was found, e.g. the version
+    parts.append('<p class="facts">' + " · ".join(facts) + "</p>")
     fix = _text(row.get("fix"))
     if fix:
         parts.append(f"<p>Fix:</p><pre>{html.escape(fix)}</pre>")
-    has_keys = bool(row.get("offending_keys") or 0)  # configuration findings name no keys: skip the query
+    has_keys = bool(_number(row.get("offending_keys")))  # configuration findings name no keys
     offenders = _offenders(analysis, str(row["rule"])) if has_keys else None
     if offenders is not None and len(offenders):
         top = largest_offenders(offenders, offenders_shown)
+        if len(top) == len(offenders):
+            shown = "The offending key" if len(top) == 1 else f"All {len(top)} offending keys"
+        else:
+            shown = f"Top {len(top)} of {human_count(len(offenders))} offending keys"
         parts.append(
-            f"<details><summary>Top {len(top)} of {human_count(len(offenders))} offending keys"
-            f"</summary>{table(top, OFFENDER_COLUMNS, 'offenders')}</details>"
+            f"<details><summary>{shown}</summary>{table(top, OFFENDER_COLUMNS, 'offenders')}</details>"
         )
     parts.append("</div>")
     return "".join(parts)
@@ -217,20 +280,58 @@ def _offenders(analysis: AnalysisLike, rule: str) -> pd.DataFrame | None:
         return None
 
 
+def _ranked(recommendations: pd.DataFrame) -> pd.DataFrame:
+    """Findings in the rules' ranking: security first, then severity, then saving.
+
+    ``evaluate()`` already returns them so; a table from elsewhere (an older RSNAP's, a hand-made
+    AnalysisLike) is ranked here the same way, so the report never lists a high finding among 0 B ones.
+    """
+    needed = {"rule", "category", "severity", "estimated_savings_bytes"}
+    if not len(recommendations) or not needed <= set(recommendations.columns):
+        return recommendations
+    from insightkit.rules.severity import rank
+
+    return rank(recommendations)
+
+
+def _method(metadata: dict[str, Any]) -> str:
+    """How the keys were obtained; an RSNAP re-read says the original method, not just "rsnap"."""
+    method = _text(metadata.get("method"))
+    original = _text(metadata.get("original_method"))
+    if method == "rsnap":
+        return f"{original} (re-read from an RSNAP)" if original and original != "rsnap" else "RSNAP"
+    return method
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _no_control_bytes(document: str) -> str:
+    """Last guard: no C0/C1 control byte reaches the page raw, whatever text slipped past the escaping
+    of names (a rule's detail, a source path); written as ``\\x1b`` the way names are."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", document)
+
+
 def render(
-    analysis: AnalysisLike, *, title: str | None = None, top: int = 50, offenders_shown: int = 10
+    analysis: AnalysisLike,
+    *,
+    title: str | None = None,
+    top: int = 50,
+    offenders_shown: int = 10,
+    chart_top: int = 20,
 ) -> str:
-    """The report as one HTML string."""
+    """The report as one HTML string: findings first, then the views of memory, keys and expiry."""
     keys = analysis.keys
     metadata: dict[str, Any] = dict(analysis.metadata or {})
     summary = analysis.summary()
     patterns = analysis.patterns
-    recommendations = analysis.recommendations
+    recommendations = _ranked(analysis.recommendations)
     source = str(metadata.get("source", ""))
     title = title or f"insightkit report: {source or 'snapshot'}"
     server = metadata.get("server") or {}
-    snapshot_time = _epoch_ms(metadata.get("snapshot_time_ms"))
-    generated = dt.datetime.now(tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    snapshot_ms = metadata.get("snapshot_time_ms")
+    snapshot_time = _expiry(snapshot_ms)
+    generated = dt.datetime.now(tz=dt.UTC).strftime("%Y-%m-%d %H:%MZ")
     totals = dict(summary.totals)
     if "estimated_savings_bytes" not in totals:  # an AnalysisLike whose summary does not carry them
         from insightkit.rules.savings import savings_totals
@@ -238,6 +339,10 @@ def render(
         totals.update(savings_totals(recommendations, metadata))
     savings_total = float(totals.get("estimated_savings_bytes") or 0)
     rss_total = float(totals.get("estimated_rss_savings_bytes") or 0)
+    saving_findings = (
+        int((recommendations["estimated_savings_bytes"].fillna(0) > 0).sum()) if len(recommendations) else 0
+    )
+    n_findings = len(recommendations)
     card_items = [
         ("keys", human_count(totals.get("keys", len(keys)))),
         ("estimated key memory", human_bytes(totals.get("memory_bytes", 0))),
@@ -247,8 +352,11 @@ def render(
         card_items.append(("used_memory (INFO)", human_bytes(totals["used_memory"])))
     card_items += [
         ("patterns", human_count(len(patterns))),
-        ("recommendations", human_count(len(recommendations))),
-        ("estimated savings (each key once)", human_bytes(savings_total)),
+        ("recommendations", human_count(n_findings)),
+        (
+            f"estimated savings ({plural(saving_findings, 'recommendation')}, each key once)",
+            human_bytes(savings_total),
+        ),
     ]
     if rss_total:
         card_items.append(("RSS savings (fragmentation)", human_bytes(rss_total)))
@@ -257,19 +365,35 @@ def render(
         for part in [
             f"{server.get('family', '')} {server.get('version', '')}".strip(),
             str(server.get("allocator", "") or ""),
-            f"method: {metadata.get('method', '')}",
+            f"method: {_method(metadata)}",
             f"snapshot: {snapshot_time}" if snapshot_time else "",
             f"generated: {generated}",
         ]
         if part
     )
+    n_keys = len(keys)
     top_keys = keys.nlargest(top, "memory_bytes")
+    longest = charts.largest_keys(keys, top, "num_elements")
+    collections = int((keys["type"] != "string").sum()) if n_keys else 0
+    by_memory = patterns.sort_values("memory_bytes", ascending=False).head(top)
+    horizons = charts.expiry_horizons(keys, snapshot_ms)
     body = [
         f"<header><h1>{html.escape(title)}</h1><div class='meta'>{meta_line}</div></header><main>",
         "<h2>Overview</h2>",
         _cards(card_items),
-        "<h2>Memory by type and encoding</h2>",
+        f'<h2 id="recommendations">{plural(n_findings, "recommendation")}</h2>',
+    ]
+    if n_findings:
+        body.append("<p>Security first, then by severity (high, medium, low, info), then by saving.</p>")
+        body += [_recommendation(analysis, row, offenders_shown) for _, row in recommendations.iterrows()]
+        body.append(f"<p>{html.escape(SAVINGS_NOTE)}</p>")
+        body.append(_chart(charts.savings(recommendations), "estimated savings per recommendation"))
+    else:
+        body.append("<p>No recommendation fired on this snapshot.</p>")
+    body += [
+        "<h2>Memory and keys by type</h2>",
         _chart(charts.memory_by_type(summary.by_encoding), "memory by type and encoding"),
+        _chart(charts.keys_by_type(summary.by_type), "key count by type"),
         table(
             summary.by_encoding.sort_values("memory_bytes", ascending=False),
             [
@@ -293,40 +417,51 @@ def render(
             ],
             "by-db",
         ),
-        "<h2>Time to live</h2>",
+        "<h2>Time to live and memory freed over time</h2>",
         _chart(charts.ttl_buckets(summary.ttl_buckets), "memory by time to live"),
-        "<h2>Patterns</h2>",
-        _chart(charts.top_patterns(patterns), "top patterns by memory"),
-        _chart(charts.pattern_treemap(patterns), "treemap of memory by pattern"),
+        _chart(charts.memory_freed_over_time(keys, snapshot_ms), "memory freed by expiry over time"),
         table(
-            _without_empty_owners(patterns.sort_values("memory_bytes", ascending=False).head(top)),
-            PATTERN_COLUMNS,
-            "patterns",
-        ),
+            horizons,
+            [
+                ("horizon", "within", _text),
+                ("keys", "keys expired", _count),
+                ("memory_bytes", "memory freed", _bytes),
+                ("share", "of all key memory", _share),
+            ],
+            "freed-over-time",
+        )
+        if len(horizons)
+        else "<p>The snapshot time is unknown, so expiry cannot be placed in time.</p>",
+        "<h2>Patterns (namespaces)</h2>",
+        _chart(charts.top_patterns(patterns, n=chart_top), "top patterns by memory"),
+        _chart(charts.top_patterns(patterns, n=chart_top, by="keys"), "top patterns by key count"),
+        _chart(charts.pattern_treemap(patterns), "treemap of memory by pattern"),
+        f'<h3 class="sub">Top {len(by_memory)} of {plural(len(patterns), "pattern")} by memory</h3>',
+        table(_without_empty_owners(by_memory), PATTERN_COLUMNS, "patterns"),
         "<h2>Key sizes and element counts</h2>",
         _chart(charts.key_sizes(keys), "distribution of key sizes"),
         _chart(charts.element_counts(keys), "distribution of element counts"),
-        f"<h2>Top {len(top_keys)} keys</h2>",
-        _chart(charts.top_keys(keys), "largest keys"),
+        "<h2>Largest keys by memory</h2>",
+        _chart(charts.top_keys(keys, n=chart_top), "top keys by memory"),
+        f'<h3 class="sub">Top {len(top_keys)} of {plural(n_keys, "key")} by memory</h3>',
         table(top_keys, KEY_COLUMNS, "top-keys"),
-        "<h2>Recommendations</h2>",
+        "<h2>Longest keys (elements)</h2>",
+        _chart(charts.top_keys(keys, n=chart_top, by="num_elements"), "top keys by length"),
+        f'<h3 class="sub">Top {len(longest)} of {plural(collections, "collection")} by length</h3>',
+        table(longest, KEY_COLUMNS, "longest-keys"),
     ]
-    if len(recommendations):
-        body.append(f"<p>{html.escape(SAVINGS_NOTE)}</p>")
-        body.append(_chart(charts.savings(recommendations), "estimated savings per recommendation"))
-        body += [_recommendation(analysis, row, offenders_shown) for _, row in recommendations.iterrows()]
-    else:
-        body.append("<p>No recommendation fired on this snapshot.</p>")
     body.append(
         "<footer>Made by insightkit. Key names and sizes only; no values were read into this report."
         "</footer></main>"
     )
-    return (
+    document = (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
         + "\n".join(body)
         + "</body></html>\n"
     )
+    return _no_control_bytes(document)
 
 
 def _umask() -> int:

@@ -3559,3 +3559,61 @@ cdef class Decoder:
         self.s_consumers = total_consumers
         self.s_pending = total_pel
         return 0
+
+
+
+def value_end(const unsigned char[::1] data, Py_ssize_t pos, int rdb_type, bint valkey=False,
+              bint gcra29=False):
+    """Offset just past the value of RDB type ``rdb_type`` that starts at ``pos`` (the type byte and any
+    key name already passed), read with the segment scan's length-only steps.
+
+    Used to check that a DUMP payload holds exactly one object: -1 when the value runs past the end of
+    ``data``, -2 when the scan cannot step over it (module values, hash templates, unknown types, or a
+    length it refuses as malformed)."""
+    if pos < 0 or pos >= data.shape[0]:
+        return -1
+    return _value_end(&data[0], pos, data.shape[0], rdb_type, valkey, gcra29)
+
+
+cdef int64_t _value_end(const unsigned char* p, int64_t pos, int64_t end, int rdb_type, bint valkey,
+                        bint gcra29) noexcept nogil:
+    cdef ScanFmt f
+    cdef int64_t q = pos
+    cdef int st
+    if rdb_type == 6 or rdb_type == 7 or rdb_type > 33 or rdb_type < 0:
+        return -2
+    if 29 <= rdb_type <= 32 and not (rdb_type == 29 and gcra29):
+        return -2  # template hashes need the file's template table
+    f.valkey = valkey
+    f.key_meta = False
+    f.gcra29 = gcra29
+    f.tmpl = NULL
+    st = _sk_value(p, &q, end, rdb_type, &f)
+    if st == SK_OK:
+        return q
+    return -1 if st == SK_SHORT else -2
+
+
+def dump_payload_facts(const unsigned char[::1] data):
+    """``(version, crc_ok, value_end)`` of a DUMP payload in one call (the DUMP walk checks every key).
+
+    ``version`` is -1 when the payload is shorter than its 10-byte trailer plus a type byte.
+    ``value_end`` is where the object after the type byte ends (see ``value_end``), or -3 when the
+    payload starts with key metadata (0xF3, Redis RDB >= 13), which the caller steps over itself."""
+    cdef int64_t n = data.shape[0]
+    cdef int version
+    cdef uint64_t stored = 0, crc
+    cdef int i
+    cdef int64_t end
+    if n < 11:
+        return -1, False, -1
+    version = data[n - 10] | (data[n - 9] << 8)
+    for i in range(8):
+        stored |= (<uint64_t>data[n - 8 + i]) << (8 * i)
+    with nogil:
+        crc = crc64_update(0, &data[0], <size_t>(n - 8))
+        if data[0] == 243 and 13 <= version < 80:
+            end = -3
+        else:
+            end = _value_end(&data[0], 1, n - 10, data[0], version >= 80, version == 14)
+    return version, crc == stored, end

@@ -48,17 +48,3 @@ class RdbMetadata:
         for name in ("resize_db", "keys_per_db", "expires_per_db", "slot_info", "dataset_overhead"):
             out[name] = {str(k): v for k, v in out[name].items()}
         return out
-
-
-def dict_overhead_bytes(keys: int) -> int:
-    """Bucket array of a Redis dict holding ``keys`` entries: a power of two of 8-byte pointers.
-
-    The per-entry cost is part of each key's ``overhead_bytes``; this is the remainder MEMORY STATS
-    reports as the dataset's hash-table overhead.
-    """
-    if keys <= 0:
-        return 0
-    buckets = 4
-    while buckets < keys:
-        buckets *= 2
-    return buckets * 8

@@ -15,7 +15,7 @@ from insightkit.schema import KEY_SCHEMA
 from ._decoder import Decoder
 from .batches import build_batch
 from .crcworker import CrcWorker
-from .metadata import RdbMetadata, dict_overhead_bytes
+from .metadata import RdbMetadata
 from .segments import SegmentPool
 from .sources import iter_chunks
 from .versions import writer_version
@@ -294,16 +294,8 @@ def _pick_model(
 def _dataset_overhead(
     model: Any, keys_per_db: dict[int, int], expires_per_db: dict[int, int]
 ) -> dict[int, dict[str, int]]:
-    try:
-        from insightkit.memory import dataset_overhead
-    except ImportError:  # older memory package: plain bucket arrays
-        return {
-            db: {
-                "main_dict_bytes": dict_overhead_bytes(keys),
-                "expires_dict_bytes": dict_overhead_bytes(expires_per_db.get(db, 0)),
-            }
-            for db, keys in keys_per_db.items()
-        }
+    from insightkit.memory import dataset_overhead
+
     if model is None:
         return {}
     return dict(dataset_overhead(model, keys_per_db, expires_per_db))

@@ -116,17 +116,27 @@ def render_markdown() -> str:
         "## Redaction",
         "",
         '`Analysis.to_rsnap(path, redact=True)` (or `redact="a secret"`, or `insightkit analyze … '
-        "--redact [--redact-key SECRET]`) replaces every variable part of each key name by a keyed hash: HMAC-SHA256 "
-        "with the secret, truncated to 12 hex digits. Separators and literal parts survive, so "
-        "`user:1234:session` becomes `user:3f9a0c1b7e22:session` and memory by pattern reads the same. "
-        "Literal parts are those of the key's discovered pattern (`*` marks variable parts); parts with "
-        "digits are always hashed. The same part hashes the same under one secret (joins and distinct "
-        "counts still work; keep the secret to compare snapshots over time); with `redact=True` the "
-        "secret is random and forgotten. The secret is never stored; the metadata records "
-        "`redaction: {method, parts, key_supplied}`. The `pattern` column is redacted the same way, so "
-        "`tenant:42:*` becomes `tenant:<hash of 42>:*` next to keys `tenant:<hash of 42>:<hash>`. The streaming writer (`insightkit.analysis.convert()`, "
-        "`insightkit analyze --stream`) sees one batch at a time and cannot tell literal parts from data, "
-        "so it hashes every part and only the separators survive.",
+        "--redact [--redact-key SECRET]`) replaces every part of each key name by a keyed hash "
+        "(HMAC-SHA256 with the secret) unless it is *skeleton*: a literal word of a discovered pattern "
+        "with a `*` that covers at least 10 keys whose variable parts take at least 10 distinct values "
+        "(`Redactor(min_family_keys=, min_family_values=)`), or a word of the key families of a known "
+        "library present in the snapshot (`rq:job:`, `celery-task-meta-`). A lone key "
+        "(`secretproject-falcon`), a name shared by a few keys (`tenant:acme:cfg`), a pattern without "
+        "`*` and any digit are hashed; separators always stay. So `user:1234:session` becomes "
+        "`user:8302917465520193:session` and `tenant:acme:cfg` becomes `qzkvwxyplmnb:hrtcpaolwxde:fjeiqnbdzkla`. "
+        "Each hash keeps the shape pattern discovery reads: a number (or a value glued to a word, "
+        "`tenant42`) becomes 16 digits, a UUID stays UUID-shaped, letters of random-looking case keep that look, another value becomes a digit and 15 "
+        "hex digits, a word 12 lowercase letters; so discovery on a redacted snapshot finds the same "
+        "families, with the same keys and memory, as on the original. The `pattern` column and the "
+        "`library_patterns` metadata are redacted the same way, so `tenant:42:*` becomes "
+        "`tenant:<hash of 42>:*` next to keys `tenant:<hash of 42>:<hash>`. The same part hashes the same "
+        "under one secret (joins and distinct counts still work; keep the secret to compare snapshots "
+        "over time); with `redact=True` the secret is random and forgotten. The secret is never stored; "
+        "the metadata records `redaction: {method, parts, min_family_keys, min_family_values, "
+        "key_supplied}`. A skeleton word is kept wherever it stands as a word, so a value equal to one "
+        "(a user named `session`) shows as it. `insightkit.analysis.convert()` streams without "
+        "patterns, so nothing is skeleton there: every part is hashed (in its shape) and only the "
+        "separators survive.",
         "",
     ]
     return "\n".join(lines)

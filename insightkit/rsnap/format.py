@@ -69,7 +69,8 @@ METADATA_DOCS: dict[str, str] = {
     "acl": "Live snapshots (Redis/Valkey >= 6, ACL LIST allowed): one entry per ACL user {user, enabled, "
     "nopass, passwords (a count), all_keys, all_commands}; password hashes are never stored.",
     "nodes": "Clusters: one entry per primary with its own metadata.",
-    "redaction": "Present when key names were redacted: {method, parts, key_supplied}.",
+    "redaction": "Present when key names were redacted: {method, parts, min_family_keys, "
+    "min_family_values, key_supplied} (see Redaction).",
     "library_patterns": "Present when a known library owns patterns: {pattern: {owner, role}} (owner: the library, e.g. "
     "rq, celery; role: queue, job, result, registry, scheduler, dead-letter, lock, cache, session, "
     "rate-limit, …). Patterns not listed have no known owner. Owner and role are a function of the "

@@ -107,6 +107,11 @@ def read_rsnap(
     return table, metadata
 
 
+def rsnap_columns(path: str | os.PathLike[str]) -> list[str]:
+    """The column names an RSNAP file or directory holds (reads footers, not rows)."""
+    return list(_dataset(Path(path)).schema.names)
+
+
 def iter_rsnap(
     path: str | os.PathLike[str], columns: Sequence[str] | None = None, batch_size: int = 65536
 ) -> Iterator[pa.RecordBatch]:

@@ -121,6 +121,26 @@ class _Partition:
                 part.writer.close()
 
 
+# Set by load() on the Analysis it returns; they describe that reading, not the keys.
+LOAD_ONLY = ("original_method", "rsnap_source")
+
+
+def stored_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """``metadata`` as a file keeps it: the original method, not ``"rsnap"``.
+
+    ``load()`` marks an Analysis ``method="rsnap"`` and keeps the file's own in ``original_method``; the
+    method is how the keys were obtained (sync, dump, file), so writing that Analysis again, by whatever
+    path, stores the original: a report from the third round trip still says how the keys were read.
+    """
+    out = dict(metadata)
+    original = out.get("original_method")
+    if out.get("method") == "rsnap" and original and original != "rsnap":
+        out["method"] = original
+    for name in LOAD_ONLY:
+        out.pop(name, None)
+    return out
+
+
 class RsnapWriter:
     """Streaming RSNAP writer: ``write()`` batches, then ``close(metadata)``.
 
@@ -178,7 +198,8 @@ class RsnapWriter:
         table = conform(data, self._schema)
         if self.redactor is not None:
             patterns = table.column(PATTERN_COLUMN) if PATTERN_COLUMN in table.column_names else None
-            redacted = self.redactor.redact_array(table.column("key"), patterns)
+            binary = table.column("key_binary") if "key_binary" in table.column_names else None
+            redacted = self.redactor.redact_array(table.column("key"), patterns, binary)
             table = table.set_column(table.schema.get_field_index("key"), self._schema.field("key"), redacted)
             if patterns is not None:
                 index = table.schema.get_field_index(PATTERN_COLUMN)
@@ -227,6 +248,7 @@ class RsnapWriter:
             return self.path
         if metadata:
             self.metadata.update(metadata)
+        self.metadata = stored_metadata(self.metadata)
         if self.redactor is not None:
             self.metadata["redaction"] = self.redactor.describe()
             owned = self.metadata.get("library_patterns")
@@ -304,6 +326,15 @@ def write_rsnap(
 
     if isinstance(data, pd.DataFrame):
         data = pa.Table.from_pandas(data, preserve_index=False)
+    redactor = options.get("redactor")
+    if redactor is not None and not redactor.fitted and isinstance(data, pa.Table | pa.RecordBatch):
+        # the whole table is here: learn its skeleton (a stream of batches cannot, and keeps no word)
+        columns = data.schema.names
+        if PATTERN_COLUMN in columns:
+            owned = (metadata or {}).get("library_patterns")
+            redactor.fit(
+                data.column("key"), data.column(PATTERN_COLUMN), owned if isinstance(owned, dict) else None
+            )
     with RsnapWriter(path, metadata, **options) as writer:
         if isinstance(data, pa.Table | pa.RecordBatch):
             for batch in data.to_batches() if isinstance(data, pa.Table) else [data]:
