@@ -145,7 +145,7 @@ class FakeRedis:
             self.send(conn, self.scan(command[1]))
         elif name == b"DUMP":
             self.send(conn, self.dump(command[1]))
-        elif name == b"PTTL":
+        elif name in (b"PTTL", b"PEXPIRETIME"):  # the DUMP walker asks PEXPIRETIME of a 7.0 server
             self.send(conn, self.pttl(command[1]))
         elif name == b"PSYNC":
             self.send(conn, self.psync(conn))

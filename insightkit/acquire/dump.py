@@ -343,8 +343,10 @@ class DumpWalker:
                     f"{where}: DUMP/{self.expiry_command.decode()} failed for key {key[:100]!r}: "
                     f"{payload if isinstance(payload, reply_error) else pttl}"
                 )
-            if not isinstance(pttl, int) or not -2 <= pttl < 1 << 60:
-                raise ProtocolViolation(f"{where}: PTTL for key {key[:100]!r} answered {_shape(pttl)}")
+            # any int64 is a real answer: Redis takes PEXPIREAT k 9223372036854775807 and reports it
+            if not isinstance(pttl, int) or not -2 <= pttl <= _INT64_MAX:
+                command = self.expiry_command.decode()
+                raise ProtocolViolation(f"{where}: {command} for key {key[:100]!r} answered {_shape(pttl)}")
             payload_version = check_payload(
                 payload, key, where=where, server=self.server, redis_server=self.redis_server
             )
