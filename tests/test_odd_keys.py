@@ -12,6 +12,7 @@ control character through.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -121,6 +122,8 @@ def check_clean(text: str, what: str) -> None:
 
 
 def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    # a wide terminal: at 80 columns the tables clip the expiry cell ("9007199254740993 ms (bey…")
+    env = {**os.environ, "COLUMNS": "400"}
     done = subprocess.run(
         [sys.executable, "-m", "insightkit", *args, "-q"],
         capture_output=True,
@@ -129,6 +132,7 @@ def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str
         errors="surrogateescape",
         cwd=REPO,
         timeout=timeout,
+        env=env,
     )
     assert done.returncode == 0, (args, done.stderr[-3000:])
     return done
