@@ -246,7 +246,8 @@ class RdbReader:
                 except BaseException:
                     ahead.clear()  # the stream fails here: nothing after this batch is delivered
                     self._batch_failed = True
-                    partial = item.partial()  # ...but the keys of the batch before the failed one are
+                    # ...but the keys of the batch before the failed one are
+                    partial: tuple[int, dict[str, Any], bytes] | None = item.partial()
                     if partial is not None and partial[0]:
                         yield from self._cut(build_batch(*partial, self._decoder.type_names))
                     raise
