@@ -1056,6 +1056,7 @@ cdef class Decoder:
 
     # output batch
     cdef public int batch_size
+    cdef int _batch_limit           # rows at which the lead's batch is full (<= batch_size; see reader)
     cdef public int n
 
     # segments (see take_segment): runs of keys the reader has decoded on other threads
@@ -1126,6 +1127,7 @@ cdef class Decoder:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.batch_size = batch_size
+        self._batch_limit = batch_size
         self.verify = verify_checksum
         self.on_header = on_header
         self.crc_sink = None
@@ -1607,6 +1609,18 @@ cdef class Decoder:
             self.blocks.append(block)
         return block
 
+    @property
+    def batch_limit(self):
+        """Rows at which the batch is full (parse() returns 1): batch_size unless the reader, cutting
+        batches where a single decoder would (segments having filled part of one), sets fewer."""
+        return self._batch_limit
+
+    @batch_limit.setter
+    def batch_limit(self, int rows):
+        if rows < 1 or rows > self.batch_size:
+            raise ValueError(f"batch_limit must be 1..{self.batch_size}, got {rows}")
+        self._batch_limit = rows
+
     def take_batch(self):
         """Hand over the rows decoded so far: (n, dict of numpy arrays, key bytes) and start anew."""
         n = self.n
@@ -1761,7 +1775,7 @@ cdef class Decoder:
                     return ST_NEED_MORE
                 self.pos += self.skip_remaining
                 self.skip_remaining = 0
-            if self.n >= self.batch_size:
+            if self.n >= self._batch_limit:
                 self._commit_crc()
                 return ST_BATCH_FULL
             self.item_start = self.pos

@@ -222,12 +222,13 @@ class RdbReader:
             yield from self._drain(MAX_AHEAD)
 
     def _align(self) -> None:
-        """Let the next segment batch end where a single decoder's batch would (then the batches
-        decoded are mostly handed on whole rather than cut and joined)."""
+        """Let the lead's next batch and the next segment batch end where a single decoder's batch
+        would (then the batches decoded are mostly handed on whole rather than cut and joined)."""
         dec = self._decoder
+        room = dec.batch_size - self._queued % dec.batch_size
+        dec.batch_limit = room  # the lead's rows come after everything queued
         if dec.segment_room == 0 or (self._pool is not None and not self._pool.empty):
             return
-        room = dec.batch_size - self._queued % dec.batch_size
         if self._pool is not None:
             self._pool.set_room(room)
         dec.segment_room = room
