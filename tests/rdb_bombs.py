@@ -8,6 +8,7 @@ uncompressed length) can each be made to lie.
 
 from __future__ import annotations
 
+import random
 import struct
 
 from insightkit.rdb import crc64
@@ -121,3 +122,36 @@ def small_bombs() -> list[bytes]:
         honest_bomb(8192, keys=2),
         honest_bomb(8192, keys=2, valid=False),
     ]
+
+
+def random_lying_bomb(rng: random.Random) -> bytes:
+    """One to three keys whose compressed blob (ziplist, listpack, intset; 64 KiB to 32 MiB inflated)
+    lies somewhere before its bulk: its header's total bytes, its entry count or width, or the RDB
+    string's claimed length (beyond LZF's reach, short of or beyond the block)."""
+    inflated = rng.randint(64 << 10, 32 << 20)
+    kind = rng.choice(["ziplist", "listpack", "intset"])
+    lie = rng.choice(["total", "count", "claim-ratio", "claim-short", "claim-long"])
+    total, count, width = inflated, 0xFFFF, 8
+    if lie == "total":
+        total = rng.choice([0, 11, inflated - 1, inflated + 1, rng.randrange(1 << 32)])
+    elif lie == "count":
+        count, width = rng.randrange(1 << 16), rng.choice([1, 3, 16, 2, 4])
+        if kind == "ziplist" or kind == "listpack":  # counts are checked against the bytes they need
+            inflated = rng.randint(11, 2 * count + 6) if count != 0xFFFF else inflated
+            total = inflated
+    if kind == "ziplist":
+        head, t = ziplist_head(total, count), rng.choice([10, 12, 13])
+    elif kind == "listpack":
+        head, t = listpack_head(total, count), rng.choice([16, 17, 20])
+    else:
+        head, t = intset_head(width, count if lie == "count" else rng.randrange(1 << 20)), 11
+    block = lzf_block(head, max(inflated, len(head) + 1), fill=rng.randrange(256))
+    claim = max(inflated, len(head) + 1)
+    if lie == "claim-ratio":
+        claim = len(block) * 88 + rng.randint(1, 1 << 40)
+    elif lie == "claim-short":
+        claim = rng.randint(1, claim - 1)
+    elif lie == "claim-long":
+        claim = rng.randint(claim + 1, len(block) * 88)
+    keys = [(t, b"bomb%d" % i, lzf_string(block, claim)) for i in range(rng.randint(1, 3))]
+    return rdb_file(keys, version=10 if t in (16, 17, 20) else 9)

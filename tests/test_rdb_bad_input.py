@@ -507,3 +507,48 @@ def test_lzf_expansion_bound_is_the_formats() -> None:
         with pytest.raises(RdbFormatError, match="at most 88 times") as info:
             _decode(rdb_bombs.rdb_file([(0, b"s", rdb_bombs.lzf_string(unit, claim))]))
         assert info.value.key == "s" and info.value.offset is not None
+
+
+_RANDOM_BOMBS = """
+import random, resource, sys
+sys.path.insert(0, {tests!r})
+import insightkit, rdb_bombs
+from insightkit.errors import RdbError
+rng = random.Random({seed})
+files = [rdb_bombs.random_lying_bomb(rng) for _ in range({count})]
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+results = []
+for data in files:
+    outcomes = []
+    for threads in (1, 2):
+        rows = []
+        try:
+            for batch in insightkit.read_rdb(data, threads=threads, batch_size=1):
+                rows.extend(batch.to_pylist())
+            outcomes.append(("ok", len(rows)))
+        except RdbError as exc:
+            outcomes.append((type(exc).__name__, exc.offset, exc.key, len(rows)))
+    results.append(outcomes)
+grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+print(repr((sum(len(f) for f in files), grown // 1024, results)))
+"""
+
+
+def test_random_lying_bombs_stay_small() -> None:
+    """Fuzzed bombs (random structure, size up to 32 MiB inflated, lie and fill byte): each is refused
+    with an RdbFormatError naming offset and key, the same on one and two threads, and all of them
+    together move the peak RSS by a few MiB."""
+    import ast
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = _RANDOM_BOMBS.format(tests=str(Path(__file__).parent), seed=20261206, count=40)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    size, grown, results = ast.literal_eval(out.stdout.strip().splitlines()[-1])
+    for one, two in results:
+        assert one == two
+        assert one[0] == "RdbFormatError" and one[1] is not None and one[2].startswith("bomb"), one
+    assert grown < 24, f"RSS grew {grown} MiB over {len(results)} bombs of {size} bytes"
