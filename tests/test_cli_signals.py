@@ -148,3 +148,30 @@ def test_terminate_cleanly_keeps_a_programs_own_handlers() -> None:
     thread.start()
     thread.join()
     assert seen == []
+
+
+def test_library_threads_stop_and_files_go_in_process(big_rdb: Path, tmp_path: Path) -> None:
+    """Terminated inside a streaming analysis, in this process: the scratch files are gone and the
+    worker threads (segment decoders, CRC, template encoders, RSNAP writer) have ended."""
+    out = tmp_path / "out"
+    out.mkdir()
+    ours = ("insightkit-", "ThreadPoolExecutor")
+
+    def signal_once_spilling() -> None:
+        deadline = time.monotonic() + 120
+        while not any(".rows.arrow" in name for name in os.listdir(out)) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=signal_once_spilling, daemon=True).start()
+    with (
+        pytest.raises(Terminated),
+        terminate_cleanly(),
+        insightkit.analyze(big_rdb, out_of_core=True, rsnap=out / "k.rsnap", progress=False),
+    ):
+        pass
+    deadline = time.monotonic() + 10
+    while any(t.name.startswith(ours) for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [t.name for t in threading.enumerate() if t.name.startswith(ours)] == []
+    assert os.listdir(out) == []
