@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from insightkit._frames import arrow_backed
+from insightkit._paths import check_output_path
 from insightkit.errors import ConfigurationError, InsightkitError, RdbError, RsnapError, SourceError
 from insightkit.rsnap import (
     RsnapWriter,
@@ -346,8 +347,7 @@ def _same_file_rsnap(store: Path, metadata: dict[str, Any]) -> bool:
 
 def _copy_file(source: Path, target: Path) -> Path:
     """``source`` copied to ``target`` atomically (a temporary name beside it, then a rename)."""
-    if not target.parent.is_dir():
-        raise RsnapError(f"{target}: directory {target.parent} does not exist")
+    check_output_path(target, RsnapError)
     partial = target.parent / f".{target.name}.{os.getpid()}.copy"
     try:
         shutil.copyfile(source, partial)
