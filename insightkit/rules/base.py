@@ -197,7 +197,7 @@ class Aggregates:
 
 @dataclass(frozen=True)
 class Case:
-    """Example data for one rule: key rows (partial; see examples.key_rows) and metadata."""
+    """Example data for one rule: key rows (partial: tests/rule_examples.py fills in the rest) and metadata."""
 
     keys: tuple[Mapping[str, Any], ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=dict)

@@ -19,6 +19,7 @@ saving expressions run where the data is. Evaluation is one pass, whatever the n
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -33,6 +34,7 @@ from insightkit.errors import ConfigurationError
 from insightkit.rules import severity
 from insightkit.rules.base import Aggregates, Context, Rule
 from insightkit.rules.cost import TEMP, floor_div
+from insightkit.rules.needs import rule_columns
 from insightkit.rules.owners import owned_patterns, owner_columns, owners_of, unowned
 from insightkit.schema import PATTERN_COLUMN
 
@@ -264,29 +266,21 @@ class Globals:
             nw.lit(self.first_db).alias("first_db"),
         )
 
-    def joins_for(self, frame: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) -> tuple[bool, bool]:
-        """Which joins (per pattern, per expiry second) ``rules`` need between them."""
-        each = self.joins_of_each(frame, rules, ctx)
-        return any(p for p, _ in each), any(s for _, s in each)
+    def joins(self, columns: frozenset[str] | None) -> tuple[bool, bool]:
+        """Which joins (per pattern, per expiry second) a query reading ``columns`` needs (None: both)."""
+        if columns is None:
+            return True, True
+        return bool(columns & self.pattern_columns), "expiry_second_keys" in columns
 
-    def joins_of_each(
-        self, frame: nw.LazyFrame[Any], rules: list[Rule], ctx: Context
-    ) -> list[tuple[bool, bool]]:
-        """For each rule, the joins it needs, found by a dry run on one empty copy of ``frame``: an
-        expression naming a column the copy lacks fails to build."""
-        empty = self.attach(frame.head(0)).collect().to_arrow()
-        # an all-null text column (owner/role when no library owns anything) may come back untyped
-        empty = empty.cast(
-            pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in empty.schema])
-        )
-        pattern_columns = [c for c in self.per_pattern.collect_schema().names() if c != PATTERN_COLUMN]
-        second_columns = [c for c in self.mass_seconds.collect_schema().names() if c != "expiry_second"]
-        without_patterns = empty.drop_columns(pattern_columns)
-        without_seconds = empty.drop_columns(second_columns)
-        return [
-            (not _builds(without_patterns, rule, ctx), not _builds(without_seconds, rule, ctx))
-            for rule in rules
-        ]
+    @functools.cached_property
+    def pattern_columns(self) -> frozenset[str]:
+        """The columns the per-pattern join adds."""
+        return frozenset(self.per_pattern.collect_schema().names()) - {PATTERN_COLUMN}
+
+    def joins_for(self, rules: list[Rule], ctx: Context) -> tuple[bool, bool]:
+        """Which joins ``rules`` need between them, from the columns their expressions name."""
+        each = [self.joins(rule_columns(rule, ctx)) for rule in rules]
+        return any(p for p, _ in each), any(s for _, s in each)
 
 
 def _owns_results(ctx: Context) -> bool:
@@ -310,15 +304,6 @@ def _with_owner_results(per_pattern: nw.LazyFrame[Any], ctx: Context) -> nw.Lazy
         .with_columns(nw.col("owner_forever_results", "owner_idle_results").cast(nw.Int64))
     )
     return per_pattern.join(results, on="owner", how="left")
-
-
-def _builds(empty: pa.Table, rule: Rule, ctx: Context) -> bool:
-    """Whether ``rule`` evaluates on ``empty`` (a table with no rows) without a missing column."""
-    try:
-        _offending(nw.from_native(empty).lazy(), rule, ctx).collect()
-    except nw.exceptions.ColumnNotFoundError:
-        return False
-    return True
 
 
 def _computed(small: nw.LazyFrame[Any], frame: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
@@ -441,7 +426,7 @@ def _lazy_partials(
     if len(priced) >= 2:
         several = nw.when(nw.sum_horizontal(*priced) >= 2).then(1).otherwise(0).sum()
         selections.append(several.alias(f"{TEMP}several"))
-    needs = measured.joins_of_each(frame, rules, ctx)
+    needs = [measured.joins(rule_columns(rule, ctx)) for rule in rules]
     patterns, seconds = any(p for p, _ in needs), any(s for _, s in needs)
     counts = measured.attach(frame, patterns=patterns, seconds=seconds).select(*selections).collect()
     found = []
@@ -545,7 +530,7 @@ def _lazy_overlaps(
 ) -> np.ndarray:
     """One query: the keys two or more rules select, each rule's saving on them (its steps wrapped in
     CASE WHEN selected, so a step only ever sees the rows it was written for), composed in order."""
-    patterns, seconds = measured.joins_for(frame, rules, ctx)
+    patterns, seconds = measured.joins_for(rules, ctx)
     multi = measured.attach(frame, patterns=patterns, seconds=seconds)
     multi = multi.with_columns(*_selected_columns(rules, ctx)).filter(_several(rules))
     if not _int(multi.select(nw.len()).collect().item()):
