@@ -18,6 +18,7 @@ saving expressions run where the data is. Evaluation is one pass, whatever the n
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 from collections.abc import Iterator, Mapping
@@ -36,7 +37,7 @@ from insightkit.rules.base import Aggregates, Context, Rule
 from insightkit.rules.cost import TEMP, floor_div
 from insightkit.rules.needs import rule_columns
 from insightkit.rules.owners import owned_patterns, owner_columns, owners_of, unowned
-from insightkit.schema import PATTERN_COLUMN
+from insightkit.schema import KEY_SCHEMA, PATTERN_COLUMN
 
 SAVINGS = "estimated_savings_bytes"
 #: Columns the engine adds for the rules (dropped before offending rows leave it).
@@ -86,11 +87,25 @@ PARTIAL_COLUMNS = ["rule", PATTERN_COLUMN, "keys", "memory", "savings", "max_ele
 #: Optional key-table columns (library-owned keys: who owns them, what for) whose values among a rule's
 #: offenders reach its fix text (``Aggregates.owners`` / ``roles``); absent columns are simply skipped.
 OWNER_COLUMNS = ("owner", "role")
+#: Columns the partials read besides a rule's own (the saving's bound, the per-pattern totals)
+PARTIAL_READS = frozenset(
+    {PATTERN_COLUMN, "memory_bytes", "expires_bytes", "num_elements", "largest_element_bytes", *OWNER_COLUMNS}
+)
 #: Rows per slice when an eager (in-memory) table is walked: bounds the temporary columns.
 CHUNK_ROWS = 1 << 20
 #: From this many rows on, ``engine="auto"`` runs an in-memory table's rules on DuckDB.
 DUCKDB_ROWS = 200_000
 Engine = Literal["auto", "native", "duckdb"]
+
+
+@contextlib.contextmanager
+def _table_errors() -> Iterator[None]:
+    """A key table without a column the rules read is the caller's input error, said as one."""
+    try:
+        yield
+    except nw.exceptions.ColumnNotFoundError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigurationError(f"rules: the key table lacks a column the rules read ({first})") from exc
 
 
 def to_lazy(keys: Any) -> nw.LazyFrame[Any]:
@@ -388,9 +403,15 @@ def _per_rule_partials(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context
     """Per (rule, pattern) totals: each rule filters (on an in-memory slice, or as one query on a lazy
     engine), then prices only its own rows."""
     found = []
-    owners = [c for c in OWNER_COLUMNS if c in chunk.collect_schema().names()]
+    names = chunk.collect_schema().names()
+    owners = [c for c in OWNER_COLUMNS if c in names]
+    eager = _is_eager(chunk)
     for rule in rules:
-        off = _offending(chunk, rule, ctx)
+        mine = chunk
+        columns = rule_columns(rule, ctx) if eager else None
+        if columns is not None:  # in memory: filter and price a table of the rule's columns only
+            mine = chunk.select(*[c for c in names if c in columns or c in PARTIAL_READS])
+        off = _offending(mine, rule, ctx)
         grouped = (
             off.group_by(PATTERN_COLUMN)
             .agg(
@@ -407,6 +428,16 @@ def _per_rule_partials(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context
         if len(grouped):
             found.append(grouped.assign(rule=rule.id))
     return found
+
+
+def _firing(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) -> list[Rule]:
+    """The rules that select a row of an in-memory slice, found by one pass of counts: most rules find
+    nothing, and pricing and grouping a rule's (empty) selection costs more than counting it."""
+    if len(rules) < 2:
+        return rules
+    counts = chunk.select(*[_selection(r, ctx).sum().alias(f"{TEMP}n{i}") for i, r in enumerate(rules)])
+    row = counts.collect().row(0)
+    return [rule for rule, n in zip(rules, row, strict=True) if _int(n)]
 
 
 def _lazy_partials(
@@ -456,7 +487,8 @@ def _partials_of(
     several: int | None = None
     if _is_eager(frame):
         for chunk in _slices(frame):
-            found += _per_rule_partials(measured.attach(chunk), rules, ctx)
+            attached = measured.attach(chunk)
+            found += _per_rule_partials(attached, _firing(attached, rules, ctx), ctx)
     else:
         lazy, several = _lazy_partials(frame, measured, rules, ctx)
         found += lazy
@@ -692,21 +724,39 @@ def on_engine(keys: Any, engine: Engine = "auto") -> Any:
 
     ``"auto"`` moves pandas/pyarrow tables of ``DUCKDB_ROWS`` rows or more to DuckDB (a zero-copy scan
     of their Arrow buffers, vectorised on every core): the same expressions, the same findings, several
-    times faster than pandas at that size. ``"native"`` keeps the table's own engine; ``"duckdb"``
-    always moves it.
+    times faster than pandas at that size; smaller pandas tables run on Arrow (``_arrow``), without
+    starting DuckDB. ``"native"`` keeps the table's own engine; ``"duckdb"`` always moves it.
     """
     if engine not in ("auto", "native", "duckdb"):
         raise ConfigurationError(f"rules: engine must be 'auto', 'native' or 'duckdb', not {engine!r}")
     if engine == "native" or not isinstance(keys, pd.DataFrame | pa.Table):
         return keys
     if engine == "auto" and len(keys) < DUCKDB_ROWS:
-        return keys
+        return _arrow(keys) if isinstance(keys, pd.DataFrame) else keys
     import duckdb
 
     table = keys if isinstance(keys, pa.Table) else pa.Table.from_pandas(keys, preserve_index=False)
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = false")
     return con.from_arrow(table)
+
+
+def _arrow(keys: pd.DataFrame) -> pa.Table:
+    """A small pandas key table as Arrow, where narwhals runs each rule expression ~4x faster (no
+    index alignment, no block copies per expression). All-null columns (pandas' ``object`` of None)
+    get their KEY_SCHEMA type (else text): Arrow cannot join a table holding a ``null``-typed column;
+    dictionary columns (categoricals) are decoded so that joins on them match plain text."""
+    table = pa.Table.from_pandas(keys, preserve_index=False)
+    fields = []
+    for field in table.schema:
+        kind = field.type
+        if pa.types.is_null(kind):
+            kind = KEY_SCHEMA.field(field.name).type if field.name in KEY_SCHEMA.names else pa.string()
+        elif pa.types.is_dictionary(kind):
+            kind = kind.value_type
+        fields.append(field.with_type(kind))
+    schema = pa.schema(fields)
+    return table if schema.equals(table.schema) else table.cast(schema)
 
 
 def run(
@@ -719,11 +769,12 @@ def run(
     """One row per rule that fired, ranked (``severity.rank``), each saving also counted once."""
     ctx = Context.build(metadata, thresholds)
     running = active(rules, ctx)
-    frame, measured = prepare(on_engine(keys, engine), ctx)
-    parts, several = _partials_of(frame, measured, [r for r in running if r.per_key], ctx)
-    result = findings(running, parts, ctx, measured.memory_bytes)
-    claims = claimants(result) if several != 0 else []  # no key two priced rules select: nothing shared
-    return count_once(result, _overlaps_of(frame, measured, claims, ctx))
+    with _table_errors():
+        frame, measured = prepare(on_engine(keys, engine), ctx)
+        parts, several = _partials_of(frame, measured, [r for r in running if r.per_key], ctx)
+        result = findings(running, parts, ctx, measured.memory_bytes)
+        claims = claimants(result) if several != 0 else []  # no key two priced rules select: nothing shared
+        return count_once(result, _overlaps_of(frame, measured, claims, ctx))
 
 
 def offending_rows(
@@ -731,13 +782,14 @@ def offending_rows(
 ) -> pd.DataFrame:
     """Every offending key row of a key rule, with its own ``estimated_savings_bytes``, as pandas."""
     if not rule.per_key:
-        raise ValueError(f"rule {rule.id!r} looks at the snapshot's INFO/CONFIG, not at keys")
+        raise ConfigurationError(f"rule {rule.id!r} looks at the snapshot's INFO/CONFIG, not at keys")
     ctx = Context.build(metadata, thresholds)
-    frame, measured = prepare(on_engine(keys, engine), ctx)
-    if rule.gate is not None and not rule.gate(ctx):
-        frame = frame.filter(nw.col("num_elements") < -1)  # the rule does not apply: no offenders
-    parts = [
-        _offending(measured.attach(chunk), rule, ctx).drop(*DERIVED).collect() for chunk in _slices(frame)
-    ]
+    with _table_errors():
+        frame, measured = prepare(on_engine(keys, engine), ctx)
+        if rule.gate is not None and not rule.gate(ctx):
+            frame = frame.filter(nw.col("num_elements") < -1)  # the rule does not apply: no offenders
+        parts = [
+            _offending(measured.attach(chunk), rule, ctx).drop(*DERIVED).collect() for chunk in _slices(frame)
+        ]
     rows = [p.to_native() if isinstance(p.to_native(), pd.DataFrame) else p.to_pandas() for p in parts]
     return rows[0] if len(rows) == 1 else pd.concat(rows, ignore_index=True)
