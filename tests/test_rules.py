@@ -298,9 +298,11 @@ def test_unknown_threshold_is_an_error() -> None:
 
 
 def test_offenders_of_a_snapshot_rule_is_an_error() -> None:
-    with pytest.raises(ValueError):
+    from insightkit.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError):
         rules_api.offenders(key_table([{"key": "a"}]), None, {}, "no-password")
-    with pytest.raises(KeyError):
+    with pytest.raises(ConfigurationError):
         rules_api.offenders(key_table([{"key": "a"}]), None, {}, "no-such-rule")
 
 

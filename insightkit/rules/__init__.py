@@ -62,6 +62,8 @@ def evaluate(
     ``pattern`` column so that they also run on tables too big for memory. ``engine``: ``"auto"`` runs
     big in-memory tables on DuckDB (same findings, faster), ``"native"`` on the table's own engine.
     """
+    if isinstance(only, str):  # one id, not its letters
+        only = [only]
     selected = registry.ALL_RULES if only is None else [registry.get(r) for r in only]
     return _engine.run(selected, keys, metadata, thresholds, engine)
 
