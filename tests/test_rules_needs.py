@@ -44,7 +44,9 @@ def test_declared_columns_are_enough(rule: Rule, sample_keys: pa.Table) -> None:
     """The rule on a table holding only its columns finds the same keys and savings as on the whole
     table: the bundled sample's keys (real data) with the rule's own anti-pattern and best practice."""
     own = key_table([*rule.fire.keys, *rule.quiet.keys]).reindex(columns=sample_keys.column_names)
-    own_table = pa.Table.from_pandas(own.astype({"pattern": "object"}), sample_keys.schema, preserve_index=False)
+    own_table = pa.Table.from_pandas(
+        own.astype({"pattern": "object"}), sample_keys.schema, preserve_index=False
+    )
     keys = pa.concat_tables([sample_keys, own_table])
     metadata: dict[str, Any] = {"snapshot_time_ms": 1_800_000_000_000, **rule.fire.metadata}
     ctx = Context.build(metadata, rule.fire.thresholds)
