@@ -430,14 +430,22 @@ def _per_rule_partials(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context
     return found
 
 
-def _firing(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) -> list[Rule]:
-    """The rules that select a row of an in-memory slice, found by one pass of counts: most rules find
-    nothing, and pricing and grouping a rule's (empty) selection costs more than counting it."""
-    if len(rules) < 2:
-        return rules
-    counts = chunk.select(*[_selection(r, ctx).sum().alias(f"{TEMP}n{i}") for i, r in enumerate(rules)])
-    row = counts.collect().row(0)
-    return [rule for rule, n in zip(rules, row, strict=True) if _int(n)]
+def _firing(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) -> tuple[list[Rule], int]:
+    """The rules that select a row of an in-memory slice, found by one pass of counts (most rules find
+    nothing, and pricing and grouping a rule's empty selection costs more than counting it); and how
+    many rows two or more priced rules select (none: no saving is shared, none needs counting once)."""
+    flags = [nw.when(_selection(rule, ctx)).then(1).otherwise(0) for rule in rules]
+    counts = [flag.sum().alias(f"{TEMP}n{i}") for i, flag in enumerate(flags)]
+    priced = [flag for flag, rule in zip(flags, rules, strict=True) if rule.priced]
+    if len(priced) >= 2:
+        counts.append(
+            nw.when(nw.sum_horizontal(*priced) >= 2).then(1).otherwise(0).sum().alias(f"{TEMP}several")
+        )
+    if not counts:
+        return [], 0
+    row = chunk.select(*counts).collect().row(0)
+    firing = [rule for rule, n in zip(rules, row, strict=False) if _int(n)]
+    return firing, _int(row[-1]) if len(priced) >= 2 else 0
 
 
 def _lazy_partials(
@@ -486,9 +494,12 @@ def _partials_of(
     found: list[pd.DataFrame] = []
     several: int | None = None
     if _is_eager(frame):
+        several = 0
         for chunk in _slices(frame):
             attached = measured.attach(chunk)
-            found += _per_rule_partials(attached, _firing(attached, rules, ctx), ctx)
+            firing, shared = _firing(attached, rules, ctx)
+            found += _per_rule_partials(attached, firing, ctx)
+            several += shared
     else:
         lazy, several = _lazy_partials(frame, measured, rules, ctx)
         found += lazy
