@@ -58,3 +58,19 @@ def test_rule_fires_on_each_antipattern(rule: Rule, case: Case, engine: str) -> 
 @pytest.mark.parametrize("engine", ["pandas", "duckdb"])
 def test_rule_stays_quiet_on_each_best_practice(rule: Rule, case: Case, engine: str) -> None:
     assert _run(rule, case, engine).empty
+
+
+def test_small_pandas_tables_give_the_same_findings_on_arrow() -> None:
+    """engine="auto" runs small pandas tables on Arrow; the findings are pandas' own, whatever the
+    pandas dtypes (numpy object patterns beside Arrow-backed keys, all-None object columns)."""
+    specs = [
+        {**spec, "key": f"{rule.id}/{spec.get('key', 'k')}"} for rule in ALL_RULES for spec in rule.fire.keys
+    ]
+    keys = key_table(specs)
+    keys["pattern"] = keys["key"].astype(str).str.replace(r"[0-9]+", "*", regex=True).astype(object)
+    keys["module"] = pd.Series([None] * len(keys), dtype=object)
+    metadata = {"snapshot_time_ms": 1_800_000_000_000, "server": {"version": "7.2.4"}}
+    native = rules_api.evaluate(keys, None, metadata, engine="native")
+    auto = rules_api.evaluate(keys, None, metadata)
+    assert len(native) >= 20
+    pd.testing.assert_frame_equal(native, auto)

@@ -743,7 +743,12 @@ def on_engine(keys: Any, engine: Engine = "auto") -> Any:
     if engine == "native" or not isinstance(keys, pd.DataFrame | pa.Table):
         return keys
     if engine == "auto" and len(keys) < DUCKDB_ROWS:
-        return _arrow(keys) if isinstance(keys, pd.DataFrame) else keys
+        if isinstance(keys, pd.DataFrame):
+            try:
+                return _arrow(keys)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                return keys  # columns Arrow cannot hold (mixed Python objects): pandas runs them as they are
+        return keys
     import duckdb
 
     table = keys if isinstance(keys, pa.Table) else pa.Table.from_pandas(keys, preserve_index=False)
@@ -756,7 +761,9 @@ def _arrow(keys: pd.DataFrame) -> pa.Table:
     """A small pandas key table as Arrow, where narwhals runs each rule expression ~4x faster (no
     index alignment, no block copies per expression). All-null columns (pandas' ``object`` of None)
     get their KEY_SCHEMA type (else text): Arrow cannot join a table holding a ``null``-typed column;
-    dictionary columns (categoricals) are decoded so that joins on them match plain text."""
+    dictionary columns (categoricals) are decoded so that joins on them match plain text; ``pattern``
+    takes the key's string type (a missing pattern is filled from the key, which Arrow does only
+    between equal types)."""
     table = pa.Table.from_pandas(keys, preserve_index=False)
     fields = []
     for field in table.schema:
@@ -766,6 +773,12 @@ def _arrow(keys: pd.DataFrame) -> pa.Table:
         elif pa.types.is_dictionary(kind):
             kind = kind.value_type
         fields.append(field.with_type(kind))
+    names = table.schema.names
+    if PATTERN_COLUMN in names and "key" in names:  # a pattern fills in for its key: one string type
+        key_type = fields[names.index("key")].type
+        at = names.index(PATTERN_COLUMN)
+        if pa.types.is_string(key_type) or pa.types.is_large_string(key_type):
+            fields[at] = fields[at].with_type(key_type)
     schema = pa.schema(fields)
     return table if schema.equals(table.schema) else table.cast(schema)
 
