@@ -18,7 +18,18 @@ from typing import Any
 
 from insightkit.rules.base import Case, Rule
 
-_LIMITS_67 = {"server": {"family": "valkey", "version": "8.1.0", "allocator": "libc"}}
+#: A small set of strings with one member a little over set-max-listpack-value
+_URL_SET = (
+    {
+        "key": "u:1",
+        "type": "set",
+        "encoding": "hashtable",
+        "num_elements": 10,
+        "largest_element_bytes": 120,
+        "all_integers": False,
+    },
+)
+_VALKEY_81 = {"server": {"family": "valkey", "version": "8.1.0", "allocator": "libc"}}
 
 #: Cases written for one rule: {"rule id": {"fire": (Case, ...), "quiet": (Case, ...)}}
 EXTRA: dict[str, dict[str, tuple[Case, ...]]] = {
@@ -149,38 +160,20 @@ EXTRA: dict[str, dict[str, tuple[Case, ...]]] = {
                         "all_integers": True,
                     },
                 ),
-                metadata=_LIMITS_67,
+                metadata=_VALKEY_81,
             ),
         ),
     },
     "set-listpack-value": {
         "fire": (
             Case(
-                keys=(
-                    {
-                        "key": "u:1",
-                        "type": "set",
-                        "encoding": "hashtable",
-                        "num_elements": 10,
-                        "largest_element_bytes": 120,
-                        "all_integers": False,
-                    },
-                ),
+                keys=_URL_SET,
                 metadata={"server": {"family": "redis", "version": "8.2.3"}},
             ),
         ),
         "quiet": (
             Case(  # before 7.2 sets of strings have no listpack
-                keys=(
-                    {
-                        "key": "u:1",
-                        "type": "set",
-                        "encoding": "hashtable",
-                        "num_elements": 10,
-                        "largest_element_bytes": 120,
-                        "all_integers": False,
-                    },
-                ),
+                keys=_URL_SET,
                 metadata={"server": {"family": "redis", "version": "7.0.15"}},
             ),
         ),
