@@ -383,6 +383,9 @@ def _frame(batches: Iterable[pa.RecordBatch], schema: pa.Schema | None = None) -
 
 
 def _progress(batches: Iterable[pa.RecordBatch], progress: bool, desc: str) -> Iterator[pa.RecordBatch]:
+    if not progress:  # no bar: not even tqdm's import (asyncio, multiprocessing) on the CLI's path
+        yield from batches
+        return
     from tqdm.auto import tqdm
 
     with tqdm(desc=desc, unit=" keys", unit_scale=True, disable=not progress, leave=False) as bar:
