@@ -22,6 +22,7 @@ _LAZY = {
     "Analysis": "insightkit.analysis",
     "rules": "insightkit.rules",
     "diff": "insightkit.diff",
+    "terminate_cleanly": "insightkit.interrupts",
 }
 
 __all__ = ["Analysis", "InsightkitError", "__version__", *_LAZY]
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from insightkit.acquire import snapshot
     from insightkit.analysis import Analysis, analyze, load
     from insightkit.diff import diff
+    from insightkit.interrupts import terminate_cleanly
     from insightkit.rdb import read_rdb
     from insightkit.rules import rules
 

@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from insightkit._frames import arrow_backed
+from insightkit._paths import check_output_path
 from insightkit.errors import ConfigurationError, InsightkitError, RdbError, RsnapError, SourceError
 from insightkit.rsnap import (
     RsnapWriter,
@@ -346,8 +347,7 @@ def _same_file_rsnap(store: Path, metadata: dict[str, Any]) -> bool:
 
 def _copy_file(source: Path, target: Path) -> Path:
     """``source`` copied to ``target`` atomically (a temporary name beside it, then a rename)."""
-    if not target.parent.is_dir():
-        raise RsnapError(f"{target}: directory {target.parent} does not exist")
+    check_output_path(target, RsnapError)
     partial = target.parent / f".{target.name}.{os.getpid()}.copy"
     try:
         shutil.copyfile(source, partial)
@@ -383,6 +383,9 @@ def _frame(batches: Iterable[pa.RecordBatch], schema: pa.Schema | None = None) -
 
 
 def _progress(batches: Iterable[pa.RecordBatch], progress: bool, desc: str) -> Iterator[pa.RecordBatch]:
+    if not progress:  # no bar: not even tqdm's import (asyncio, multiprocessing) on the CLI's path
+        yield from batches
+        return
     from tqdm.auto import tqdm
 
     with tqdm(desc=desc, unit=" keys", unit_scale=True, disable=not progress, leave=False) as bar:

@@ -609,11 +609,21 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``insightkit`` script; returns the exit code."""
+    """Entry point of the ``insightkit`` script; returns the exit code.
+
+    SIGTERM and SIGHUP end a command as Ctrl-C does (insightkit.interrupts): the spill, template
+    codes and partial RSNAP beside the output are removed and worker threads stopped; the exit code
+    is then 128 + the signal's number (143 for SIGTERM), Ctrl-C's 130.
+    """
+    from insightkit.interrupts import Terminated, terminate_cleanly
+
     args = build_parser().parse_args(argv)
     try:
-        with _logging_to_stderr(getattr(args, "verbose", 0)):
+        with terminate_cleanly(), _logging_to_stderr(getattr(args, "verbose", 0)):
             return _run(args)
+    except Terminated as exc:
+        print(f"insightkit: {exc}", file=sys.stderr)
+        return exc.exit_code
     except InsightkitError as exc:
         print(f"insightkit: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_ERROR

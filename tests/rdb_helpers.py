@@ -73,8 +73,10 @@ def mutate(data: bytes, rng: Any) -> bytes:
 
 def fuzz_seeds() -> list[bytes]:
     """Small corpus files (all formats) used as mutation seeds, and hand-built files with every record
-    of RDB 13-15 (tests/rdb15_builder.py), which no corpus file has all of."""
+    of RDB 13-15 (tests/rdb15_builder.py), which no corpus file has all of, and small decompression
+    bombs (tests/rdb_bombs.py)."""
     import rdb15_builder
+    import rdb_bombs
 
     seeds = []
     for entry in manifest():
@@ -82,4 +84,5 @@ def fuzz_seeds() -> list[bytes]:
             seeds.append((CORPUS / entry["file"]).read_bytes())
     seeds.extend(rdb15_builder.small_files())
     seeds.append(rdb15_builder.sample_file(12, late_template=True))
+    seeds.extend(rdb_bombs.small_bombs())
     return seeds

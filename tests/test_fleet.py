@@ -120,7 +120,7 @@ def test_rules_are_the_rules_engines_own(fleet: Fleet, fleet_files: FleetFiles) 
     rows = fleet.offenders(rule)
     assert len(rows) == int(got.set_index("rule").loc[rule, "offending_keys"])
     assert {"instance", "time"} <= set(rows.columns)  # offenders say where they live
-    with pytest.raises(KeyError):
+    with pytest.raises(ConfigurationError):  # an InsightkitError, like every bad argument
         fleet.offenders("no-such-rule")
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from rule_examples import key_table
 
 import insightkit
 import insightkit.rules as rules_api
@@ -26,7 +27,6 @@ from insightkit.patterns.assign import assign_owned
 from insightkit.patterns.custom import library_rules, match_named
 from insightkit.patterns.libraries import CATALOGUE, Family, Library
 from insightkit.rsnap import read_rsnap, read_rsnap_metadata
-from insightkit.rules.examples import key_table
 from insightkit.schema import KEY_SCHEMA
 
 FAMILIES = [(library, family) for library in CATALOGUE for family in library.families]

@@ -7,9 +7,11 @@ import random
 import resource
 import struct
 import time
+from typing import Any
 
 import pytest
 import rdb15_builder as b15
+import rdb_bombs
 from rdb_helpers import CORPUS, chunked, decode_rows, fuzz_seeds, mutate
 
 import insightkit
@@ -421,3 +423,132 @@ def test_many_hash_templates_with_crafted_ids_stay_fast() -> None:
         rows, meta = decode_rows(b15.rdb(body))
         assert time.perf_counter() - start < 3
         assert meta.hash_templates["count"] == n and rows[0]["num_elements"] == 1
+
+
+# --- decompression bombs ----------------------------------------------------------------------------
+
+_RSS_PROBE = """
+import resource, sys
+sys.path.insert(0, {tests!r})
+import insightkit, rdb_bombs
+from insightkit.errors import RdbError
+data = {build}
+outcomes = []
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+for threads in {threads!r}:
+    try:
+        rows = insightkit.read_rdb(data, threads=threads).read_all()
+        outcomes.append(("ok", rows.num_rows))
+    except RdbError as exc:
+        outcomes.append((type(exc).__name__, str(exc), exc.offset, exc.key))
+grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+print(repr((len(data), grown // 1024, outcomes)))
+"""
+
+
+def _rss_probe(build: str, threads: tuple[int, ...] = (1, 2)) -> tuple[int, int, list[tuple[Any, ...]]]:
+    """Decode the file ``build`` (an expression over rdb_bombs) in a fresh interpreter: (file bytes,
+    peak RSS growth in MiB while decoding, outcome per thread count). Only a subprocess sees what C
+    allocations cost (tracemalloc does not)."""
+    import ast
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = str(Path(__file__).parent)
+    code = _RSS_PROBE.format(tests=tests, build=build, threads=threads)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+    size, grown, outcomes = ast.literal_eval(out.strip().splitlines()[-1])
+    return size, grown, outcomes
+
+
+@pytest.mark.parametrize("name", sorted(rdb_bombs.lying_bombs(8192, keys=1)))
+def test_lying_bombs_are_refused_before_inflating(name: str) -> None:
+    """Files of a few MB whose blobs would each inflate to 128 MiB, with a lie before the bulk of it
+    (a structure header disagreeing with the claimed length, a claim beyond what LZF can give or the
+    block gives): refused at the first key with an RdbFormatError naming offset and key, the same on
+    one and two threads, and RSS barely moves (decoders before this inflated the whole blob first)."""
+    size, grown, outcomes = _rss_probe(f"rdb_bombs.lying_bombs(128 << 20, keys=3)[{name!r}]")
+    assert size < 5 << 20
+    assert outcomes[0] == outcomes[1]
+    kind, message, offset, key = outcomes[0]
+    assert kind == "RdbFormatError" and offset is not None and key.endswith("0"), message
+    assert grown < 24, f"{name}: RSS grew {grown} MiB decoding a {size}-byte file"
+
+
+def test_honest_bombs_cost_one_blob_at_a_time() -> None:
+    """Headers that agree with the claim: the blob is inflated (the cost is its claimed length, which
+    the file's bytes bound: 88 per byte) and walked. Valid ones decode — 16 keys of 16 MiB each cost
+    one scratch buffer a decoder, not 256 MiB; garbage fails at the walk, having cost the claim."""
+    size, grown, outcomes = _rss_probe("rdb_bombs.honest_bomb(16 << 20, keys=16)", threads=(1,))
+    assert outcomes == [("ok", 16)] and size < 4 << 20
+    assert grown < 16 + 24
+    size, grown, outcomes = _rss_probe("rdb_bombs.honest_bomb(16 << 20, keys=16)", threads=(2,))
+    assert outcomes == [("ok", 16)]
+    assert grown < 3 * 16 + 24  # the lead and two segment decoders, each its own buffer
+    size, grown, outcomes = _rss_probe("rdb_bombs.honest_bomb(64 << 20, valid=False)", threads=(1,))
+    assert outcomes[0][0] == "RdbFormatError" and "ziplist" in outcomes[0][1]
+    assert grown < 64 + 24
+
+
+def test_lzf_expansion_bound_is_the_formats() -> None:
+    """A block of back-references of 264 bytes each inflates 88 times (the most LZF can): accepted;
+    a claim of one byte more than 88 x the compressed length is refused before anything is read."""
+    head = rdb_bombs.ziplist_head(0, 0)
+    block = rdb_bombs.lzf_block(head, 11)  # small and valid as LZF: a literal run, a back-reference
+    assert len(block) < 20
+    unit = b"\x00a" + b"\xe0\xff\x00" * 100  # 1 + 264 x 100 bytes from 302
+    value = rdb_bombs.lzf_string(unit, 1 + 26400)
+    rows = _decode(rdb_bombs.rdb_file([(0, b"s", value)]))
+    assert rows[0]["element_bytes"] == 26401
+    for claim in (302 * 88 + 1, 1 << 62):
+        with pytest.raises(RdbFormatError, match="at most 88 times") as info:
+            _decode(rdb_bombs.rdb_file([(0, b"s", rdb_bombs.lzf_string(unit, claim))]))
+        assert info.value.key == "s" and info.value.offset is not None
+
+
+_RANDOM_BOMBS = """
+import random, resource, sys
+sys.path.insert(0, {tests!r})
+import insightkit, rdb_bombs
+from insightkit.errors import RdbError
+rng = random.Random({seed})
+files = [rdb_bombs.random_lying_bomb(rng) for _ in range({count})]
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+results = []
+for data in files:
+    outcomes = []
+    for threads in (1, 2):
+        rows = []
+        try:
+            for batch in insightkit.read_rdb(data, threads=threads, batch_size=1):
+                rows.extend(batch.to_pylist())
+            outcomes.append(("ok", len(rows)))
+        except RdbError as exc:
+            outcomes.append((type(exc).__name__, exc.offset, exc.key, len(rows)))
+    results.append(outcomes)
+grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+print(repr((sum(len(f) for f in files), grown // 1024, results)))
+"""
+
+
+def test_random_lying_bombs_stay_small() -> None:
+    """Fuzzed bombs (random structure, size up to 32 MiB inflated, lie and fill byte): each is refused
+    with an RdbFormatError naming offset and key, the same on one and two threads, and all of them
+    together move the peak RSS by a few MiB."""
+    import ast
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = _RANDOM_BOMBS.format(tests=str(Path(__file__).parent), seed=20261206, count=40)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    size, grown, results = ast.literal_eval(out.stdout.strip().splitlines()[-1])
+    for one, two in results:
+        assert one == two
+        assert one[0] == "RdbFormatError" and one[1] is not None and one[2].startswith("bomb"), one
+    assert grown < 24, f"RSS grew {grown} MiB over {len(results)} bombs of {size} bytes"

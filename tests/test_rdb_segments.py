@@ -31,31 +31,31 @@ def _outcome(source: Any, **options: Any) -> tuple[Any, ...]:
     return outcome
 
 
-def _run(source: Any, **options: Any) -> tuple[tuple[Any, ...], list[dict[str, Any]]]:
-    """The outcome and the rows delivered (before the error, if any)."""
+def _run(source: Any, **options: Any) -> tuple[tuple[Any, ...], list[list[dict[str, Any]]]]:
+    """The outcome and the batches delivered (before the error, if any), as lists of rows."""
     reader = insightkit.read_rdb(source, **options)
-    rows: list[dict[str, Any]] = []
-    sizes = []
+    batches: list[list[dict[str, Any]]] = []
     try:
         for batch in reader:
-            sizes.append(batch.num_rows)
-            rows.extend(batch.to_pylist())
+            batches.append(batch.to_pylist())
     except RdbError as exc:
-        return ("error", type(exc).__name__, str(exc), exc.offset, exc.key), rows
-    assert max(sizes, default=0) <= options.get("batch_size", 65536)
-    return ("ok", rows, reader.metadata.to_dict()), rows
+        return ("error", type(exc).__name__, str(exc), exc.offset, exc.key), batches
+    size = options.get("batch_size", 65536)
+    assert all(len(b) == size for b in batches[:-1]) and len(batches[-1] if batches else []) <= size
+    return ("ok", [r for b in batches for r in b], reader.metadata.to_dict()), batches
 
 
 def _same_as_one_thread(data: bytes, source: Any, **options: Any) -> None:
-    """Two threads (reading ``source``) end as one thread does on ``data``; rows delivered before an
-    error are the file's first rows (where batches end may differ: segment batches close early when
-    the lead decoder takes a key itself)."""
-    one, _ = _run(data, threads=1, **options)
-    two, rows = _run(source, threads=2, **options)
+    """Two threads (reading ``source``) end as one thread does on ``data``, delivering the same
+    batches (the same rows, cut at the same places) before the same error, if any."""
+    one, batches_one = _run(data, threads=1, **options)
+    two, batches_two = _run(source, threads=2, **options)
     assert two == one
-    if one[0] == "error":
+    assert batches_two == batches_one
+    if one[0] == "error":  # every full batch before the failing key, as a single decoder cuts them
+        size = options.get("batch_size", 65536)
         _, everything = _run(data, threads=1, **{**options, "batch_size": 1})
-        assert rows == everything[: len(rows)]
+        assert len(batches_one) == len(everything) // size
 
 
 def _files() -> list[str]:
@@ -132,9 +132,9 @@ def test_nothing_after_a_failed_segment_batch_is_delivered(
     monkeypatch.setattr(segments_module.PendingBatch, "done", done_once_looked_at)
     for batch_size in (1, 3, 7):
         _same_as_one_thread(bytes(data), [bytes(data)], batch_size=batch_size, verify_checksum=False)
-        outcome, rows = _run([bytes(data)], threads=2, batch_size=batch_size, verify_checksum=False)
+        outcome, batches = _run([bytes(data)], threads=2, batch_size=batch_size, verify_checksum=False)
         assert outcome[0] == "error" and "'list_ziplist'" in outcome[2]
-        assert "zset_ziplist" not in [row["key"] for row in rows]
+        assert "zset_ziplist" not in [row["key"] for batch in batches for row in batch]
 
 
 def test_every_truncation_fails_the_same(eager_segments: None) -> None:

@@ -9,10 +9,10 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 import pytest
+from rule_examples import key_table
 
 import insightkit.rules as rules_api
 from insightkit.rules.base import Case, Rule
-from insightkit.rules.examples import key_table
 from insightkit.rules.registry import ALL_RULES
 
 ENGINES = ["pandas", "duckdb"]
@@ -298,9 +298,11 @@ def test_unknown_threshold_is_an_error() -> None:
 
 
 def test_offenders_of_a_snapshot_rule_is_an_error() -> None:
-    with pytest.raises(ValueError):
+    from insightkit.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError):
         rules_api.offenders(key_table([{"key": "a"}]), None, {}, "no-password")
-    with pytest.raises(KeyError):
+    with pytest.raises(ConfigurationError):
         rules_api.offenders(key_table([{"key": "a"}]), None, {}, "no-such-rule")
 
 
@@ -432,7 +434,7 @@ def test_in_memory_tables_give_the_same_findings_on_duckdb() -> None:
 
 def test_lazy_queries_join_only_the_global_tables_their_rules_read() -> None:
     """On DuckDB each rule's query leaves out the per-pattern / per-expiry-second joins it does not
-    need (a dry run on an empty copy finds them); the findings do not change."""
+    need (read off the columns its expressions name); the findings do not change."""
     from keytables import key_batches
 
     from insightkit.patterns import assign_patterns
@@ -445,17 +447,17 @@ def test_lazy_queries_join_only_the_global_tables_their_rules_read() -> None:
     relation = duckdb.connect().from_arrow(pa.Table.from_pandas(keys))
     frame = engine._row_wise(engine.to_lazy(relation))
     measured = engine.Globals.measure(frame, ctx)
-    assert measured.joins_for(frame, [registry.get("big-strings")], ctx) == (False, False)
-    assert measured.joins_for(frame, [registry.get("small-strings-to-hashes")], ctx) == (True, False)
-    assert measured.joins_for(frame, [registry.get("mass-expiry")], ctx) == (False, True)
+    assert measured.joins_for([registry.get("big-strings")], ctx) == (False, False)
+    assert measured.joins_for([registry.get("small-strings-to-hashes")], ctx) == (True, False)
+    assert measured.joins_for([registry.get("mass-expiry")], ctx) == (False, True)
     key_rules = [r for r in registry.ALL_RULES if r.per_key]
     lean = engine.partials(relation, key_rules, ctx).sort_values(["rule", "pattern"], ignore_index=True)
-    everything = engine.Globals.joins_for
+    every = engine.Globals.joins
     try:
-        engine.Globals.joins_for = lambda self, f, rules, c: (True, True)  # type: ignore[method-assign]
+        engine.Globals.joins = lambda self, columns: (True, True)  # type: ignore[method-assign]
         full = engine.partials(relation, key_rules, ctx).sort_values(["rule", "pattern"], ignore_index=True)
     finally:
-        engine.Globals.joins_for = everything  # type: ignore[method-assign]
+        engine.Globals.joins = every  # type: ignore[method-assign]
     assert len(lean) > 0
     pd.testing.assert_frame_equal(lean, full)
 

@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from rule_examples import key_table
 
 import insightkit
 import insightkit.rules as rules_api
 from insightkit.rules import engine
-from insightkit.rules.examples import key_table
 
 MB = 1024 * 1024
 NOW = 1_800_000_000_000

@@ -25,6 +25,7 @@ import hiredis
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from insightkit._paths import check_output_path
 from insightkit.errors import (
     ConfigurationError,
     ConnectionFailed,
@@ -214,6 +215,7 @@ class _PartFile:
         self.path = path
         self.part = path.with_name(path.name + ".part")
         path.parent.mkdir(parents=True, exist_ok=True)
+        check_output_path(path, SnapshotError)
         self.handle = open(self.part, "wb")  # noqa: SIM115 - closed in commit/discard
 
     def tee(self, chunks: Iterator[bytes]) -> Iterator[bytes]:

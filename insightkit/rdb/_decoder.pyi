@@ -26,6 +26,7 @@ class Decoder:
     newer_than_known: bool
     on_header: Callable[[Decoder], Any] | None
     batch_size: int
+    batch_limit: int
     crc_sink: Callable[[memoryview], None] | None
     crc_wait: Callable[[], int] | None
     n: int

@@ -59,6 +59,20 @@ DEF KEY_META_MAX_CLASSES = 7
 
 DEF STREAM_THRESHOLD = 1048576  # plain string values at least this big stream through unbuffered
 
+# LZF's greatest expansion: its longest back-reference is 3 bytes (control byte with length 7, a length
+# byte of 255, an offset byte) copying 7 + 255 + 2 = 264 bytes, 88 per input byte; literals yield less
+# than they cost and the block must open with one. A claimed length beyond 88 x the compressed length
+# is a lie whatever the bytes say.
+DEF LZF_MAX_RATIO = 88
+
+# What a compressed blob holds (Decoder._blob_str): its header is inflated and checked first.
+DEF BLOB_ANY = 0        # no header to check (zipmap, plain quicklist node)
+DEF BLOB_ZIPLIST = 1    # zlbytes u32, zltail u32, zllen u16
+DEF BLOB_LISTPACK = 2   # total bytes u32, count u16
+DEF BLOB_INTSET = 3     # encoding (width) u32, length u32
+DEF BLOB_STREAM_ID = 4  # a stream node's 16-byte master ID
+DEF BLOB_STREAM_LP = 5  # a stream node's listpack: its total bytes (the entry count is not checked)
+
 # Type names (TYPE command); module keys get their module name appended at runtime.
 TYPE_NAMES = ["string", "list", "set", "zset", "hash", "stream", "array", "gcra"]
 DEF T_STRING = 0
@@ -480,7 +494,7 @@ cdef inline int _sk_str(const unsigned char* p, int64_t* pos, int64_t end) noexc
             st = _sk_plain(p, pos, end, &ulen)
         if st != SK_OK:
             return st
-        if ulen > clen * 300 + 64:
+        if not _lzf_claim_ok(clen, ulen):
             return SK_STOP
         return _sk_skip(pos, end, clen)
     return SK_STOP
@@ -495,7 +509,7 @@ cdef inline int _sk_str_fast(const unsigned char* p, int64_t* pos, int64_t end) 
         if b < 0x40:
             n = q + 1 + b
         elif b == 0xC3 and q + 3 <= end and p[q + 1] < 0x40 and p[q + 2] < 0x40:
-            n = q + 3 + p[q + 1]  # a 6-bit ulen is always within 300 x clen + 64
+            n = q + 3 + p[q + 1]  # (a segment decoder checks the claimed length, as the lead would)
         else:
             return _sk_str(p, pos, end)
         if n > end:
@@ -856,6 +870,42 @@ cdef int _sk_keys(const unsigned char* p, int64_t start, int64_t end, int64_t li
     return st
 
 
+cdef inline bint _lzf_claim_ok(int64_t clen, int64_t ulen) noexcept nogil:
+    """ulen bytes may come from clen LZF bytes (ulen <= LZF_MAX_RATIO x clen, without overflow)."""
+    return ulen <= 0 or (ulen - 1) // LZF_MAX_RATIO < clen
+
+
+cdef inline void _lzf_head(const unsigned char* src, int64_t clen, unsigned char* dst, int64_t want) noexcept nogil:
+    """The first ``want`` bytes of an LZF block that _lzf_check passed (so every reference is in
+    range): a structure's header, inflated without inflating the rest."""
+    cdef int64_t ip = 0, op = 0, run, ref
+    cdef unsigned int ctrl
+    while ip < clen and op < want:
+        ctrl = src[ip]
+        ip += 1
+        if ctrl < 32:
+            run = ctrl + 1
+            while run > 0 and op < want:
+                dst[op] = src[ip]
+                op += 1
+                ip += 1
+                run -= 1
+            ip += run
+        else:
+            run = ctrl >> 5
+            if run == 7:
+                run += src[ip]
+                ip += 1
+            ref = op - (((ctrl & 0x1F) << 8) + src[ip] + 1)
+            ip += 1
+            run += 2
+            while run > 0 and op < want:
+                dst[op] = dst[ref]
+                op += 1
+                ref += 1
+                run -= 1
+
+
 cdef inline int _lzf_check(const unsigned char* src, int64_t clen, int64_t ulen) noexcept nogil:
     """Walk an LZF block without output: 0 when it decompresses to exactly ulen bytes, else nonzero
     (Decoder._lzf then raises, naming what is wrong)."""
@@ -1006,6 +1056,7 @@ cdef class Decoder:
 
     # output batch
     cdef public int batch_size
+    cdef int _batch_limit           # rows at which the lead's batch is full (<= batch_size; see reader)
     cdef public int n
 
     # segments (see take_segment): runs of keys the reader has decoded on other threads
@@ -1076,6 +1127,7 @@ cdef class Decoder:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.batch_size = batch_size
+        self._batch_limit = batch_size
         self.verify = verify_checksum
         self.on_header = on_header
         self.crc_sink = None
@@ -1404,6 +1456,31 @@ cdef class Decoder:
                 self._fail(f"corrupt LZF data (decompressed {op} bytes, header says {ulen})")
         return 0
 
+    cdef int _lzf_claim(self, int64_t clen, int64_t ulen) except -1 nogil:
+        """Before anything is allocated for the LZF block at pos: its claimed length is one clen bytes
+        can give (LZF_MAX_RATIO), its bytes are buffered, and walked without output it comes to
+        exactly ulen bytes. Inflating it then takes ulen bytes, no more: a lie costs nothing."""
+        if not _lzf_claim_ok(clen, ulen):
+            with gil:
+                self._fail(f"LZF header claims {ulen} bytes from {clen} compressed bytes "
+                           f"(LZF expands at most {LZF_MAX_RATIO} times)")
+        self._need(clen)
+        if _lzf_check(self.p + self.pos, clen, ulen):
+            self._lzf(self.p + self.pos, clen, NULL, ulen)  # raises, saying why
+        return 0
+
+    cdef int _lzf_inflate(self, Buf* scratch, int64_t clen, int64_t ulen) except -1 nogil:
+        """Inflate the LZF block at pos (after _lzf_claim) into scratch. A scratch buffer grown past
+        64 MiB for an earlier block is given back first rather than kept for the decoder's life."""
+        if scratch.cap > (64 << 20) and ulen + 1 <= (64 << 20):
+            free(scratch.data)
+            scratch.data = NULL
+            scratch.cap = 0
+        scratch.size = 0
+        _reserve(scratch, ulen + 1)
+        self._lzf(self.p + self.pos, clen, scratch.data, ulen)
+        return 0
+
     cdef int _str(self, StrRef* s, int want) except -1 nogil:
         """Read a string. want: 0 = length/int-ness only, 1 = bytes into val scratch, 2 = key scratch."""
         cdef bint enc
@@ -1438,20 +1515,13 @@ cdef class Decoder:
             else:
                 clen = self._plain_len()
                 ulen = self._plain_len()
-            self._need(clen)
-            if ulen > clen * 300 + 64:
-                with gil:
-                    self._fail(f"LZF header claims {ulen} bytes from {clen} compressed bytes")
+            self._lzf_claim(clen, ulen)
             s.lzf = clen
             s.length = ulen
             if want:
                 scratch = &self.key_scratch if want == 2 else &self.val_scratch
-                scratch.size = 0
-                _reserve(scratch, ulen + 1)
-                self._lzf(self.p + self.pos, clen, scratch.data, ulen)
+                self._lzf_inflate(scratch, clen, ulen)
                 s.ptr = scratch.data
-            elif _lzf_check(self.p + self.pos, clen, ulen):
-                self._lzf(self.p + self.pos, clen, NULL, ulen)  # raises, saying why
             self.pos += clen
             return 0
         else:
@@ -1538,6 +1608,18 @@ cdef class Decoder:
         if len(self.blocks) < MAX_FREE_BLOCKS:
             self.blocks.append(block)
         return block
+
+    @property
+    def batch_limit(self):
+        """Rows at which the batch is full (parse() returns 1): batch_size unless the reader, cutting
+        batches where a single decoder would (segments having filled part of one), sets fewer."""
+        return self._batch_limit
+
+    @batch_limit.setter
+    def batch_limit(self, int rows):
+        if rows < 1 or rows > self.batch_size:
+            raise ValueError(f"batch_limit must be 1..{self.batch_size}, got {rows}")
+        self._batch_limit = rows
 
     def take_batch(self):
         """Hand over the rows decoded so far: (n, dict of numpy arrays, key bytes) and start anew."""
@@ -1693,7 +1775,7 @@ cdef class Decoder:
                     return ST_NEED_MORE
                 self.pos += self.skip_remaining
                 self.skip_remaining = 0
-            if self.n >= self.batch_size:
+            if self.n >= self._batch_limit:
                 self._commit_crc()
                 return ST_BATCH_FULL
             self.item_start = self.pos
@@ -2388,7 +2470,7 @@ cdef class Decoder:
             return False
         clen = self.p[q + 1]
         ulen = self.p[q + 2]
-        if q + 3 + clen > self.end or ulen > clen * 300 + 64:
+        if q + 3 + clen > self.end or not _lzf_claim_ok(clen, ulen):
             return False
         self.pos = q + 3  # where _str validates from (error offsets)
         if _lzf_check(self.p + self.pos, clen, ulen):
@@ -2790,7 +2872,7 @@ cdef class Decoder:
         cdef const unsigned char* name
         cdef int kind
         cdef unsigned char enc
-        self._blob_str(&s)
+        self._blob_str(&s, BLOB_LISTPACK)
         z = s.ptr
         n = s.length
         if n < 7 or <int64_t>self._le_at(z, 4) != n or z[n - 1] != 0xFF:
@@ -2890,7 +2972,7 @@ cdef class Decoder:
                     self._fail(f"hash template fields format {fmt} unknown (0 listpack, 1 strings)")
         if lp:
             at = self.pos
-            self._blob_str(&s)
+            self._blob_str(&s, BLOB_LISTPACK)
             id = self._tmpl_values_lp(s.ptr, s.length, &count)
             if t == 30:
                 e = _tmpl_find(self.tt, <uint64_t>id) if id >= 0 else -1
@@ -2921,12 +3003,69 @@ cdef class Decoder:
 
     # --- compact blobs ---------------------------------------------------------------------------
 
-    cdef int _blob_str(self, StrRef* s) except -1 nogil:
-        """A string holding a compact structure: bytes needed (decompressed when LZF)."""
+    cdef int _blob_str(self, StrRef* s, int kind) except -1 nogil:
+        """A string holding a compact structure (``kind``, a BLOB_ constant): bytes needed. When LZF,
+        the structure's header is inflated first and checked against the claimed length."""
+        if kind != BLOB_ANY and self.pos < self.end and self.p[self.pos] == 0xC3:
+            return self._blob_lzf(s, kind)
         self._str(s, 1)
         if s.is_int:
             with gil:
                 self._fail("expected a serialized blob, found an integer")
+        return 0
+
+    cdef int _blob_lzf(self, StrRef* s, int kind) except -1 nogil:
+        """An LZF-compressed blob: after _lzf_claim (the block comes to exactly its claimed length),
+        the header of the structure is inflated alone and must agree with that length (total bytes,
+        what its counts need at least) before the rest is inflated. Header errors name the offset
+        after the blob, as the walkers' do; a bomb claiming a huge blob whose header says otherwise
+        is refused having inflated a few bytes."""
+        cdef int64_t clen, ulen, total, count, width, at
+        cdef int hl = 10 if kind == BLOB_ZIPLIST else (8 if kind == BLOB_INTSET else (0 if kind == BLOB_STREAM_ID else 6))
+        cdef unsigned char h[16]
+        self.pos += 1  # 0xC3
+        clen = self._plain_len()
+        ulen = self._plain_len()
+        self._lzf_claim(clen, ulen)
+        at = self.pos
+        if kind == BLOB_STREAM_ID and ulen != 16:
+            self.pos = at + clen
+            with gil:
+                self._fail(f"stream node key has {ulen} bytes, expected 16")
+        if hl and ulen >= hl:
+            _lzf_head(self.p + at, clen, h, hl)
+            total = h[0] | (h[1] << 8) | (h[2] << 16) | (<int64_t>h[3] << 24)
+            if kind == BLOB_INTSET:
+                width = total
+                count = h[4] | (h[5] << 8) | (h[6] << 16) | (<int64_t>h[7] << 24)
+                if width != 2 and width != 4 and width != 8:
+                    self.pos = at + clen
+                    with gil:
+                        self._fail(f"intset has element width {width}")
+                if 8 + width * count != ulen:
+                    self.pos = at + clen
+                    with gil:
+                        self._fail(f"intset claims {count} elements of {width} bytes in a {ulen}-byte blob")
+            else:
+                count = (h[8] | (h[9] << 8)) if kind == BLOB_ZIPLIST else (h[4] | (h[5] << 8))
+                if total != ulen:
+                    self.pos = at + clen
+                    with gil:
+                        self._fail(f"{'ziplist' if kind == BLOB_ZIPLIST else 'listpack'} header says "
+                                   f"{total} bytes, blob has {ulen}")
+                # every entry takes 2 bytes at least (ziplist: prevlen, encoding; listpack: encoding,
+                # back-length), and the end marker one
+                if count != 0xFFFF and hl + 2 * count + 1 > ulen and kind != BLOB_STREAM_LP:
+                    self.pos = at + clen
+                    with gil:
+                        self._fail(f"{'ziplist' if kind == BLOB_ZIPLIST else 'listpack'} header says "
+                                   f"{count} entries, more than {ulen} bytes hold")
+        self._lzf_inflate(&self.val_scratch, clen, ulen)
+        s.is_int = False
+        s.ptr = self.val_scratch.data
+        s.length = ulen
+        s.lzf = clen
+        self.pos = at + clen
         return 0
 
     cdef int _walk_ziplist(self, const unsigned char* z, int64_t n, int stride, int mask, Stats* st) except -1 nogil:
@@ -3271,7 +3410,7 @@ cdef class Decoder:
     cdef int _ziplist_value(self, int t) except -1 nogil:
         cdef StrRef s
         cdef Stats st
-        self._blob_str(&s)
+        self._blob_str(&s, BLOB_ZIPLIST)
         self._stats_init(&st)
         if t == 10:
             self.facts.kind = T_LIST
@@ -3294,7 +3433,7 @@ cdef class Decoder:
     cdef int _listpack_value(self, int t) except -1 nogil:
         cdef StrRef s
         cdef Stats st
-        self._blob_str(&s)
+        self._blob_str(&s, BLOB_LISTPACK)
         self._stats_init(&st)
         if t == 20:
             self.facts.kind = T_SET
@@ -3320,7 +3459,7 @@ cdef class Decoder:
         cdef Stats st
         if t == 25:
             self._le(8)  # minimum field expiry; recomputed from the entries
-        self._blob_str(&s)
+        self._blob_str(&s, BLOB_LISTPACK)
         self._stats_init(&st)
         self._walk_listpack(s.ptr, s.length, 3, 3, 2, &st)
         if st.entries % 3:
@@ -3342,7 +3481,7 @@ cdef class Decoder:
     cdef int _intset(self) except -1 nogil:
         cdef StrRef s
         cdef int64_t width, count, i, v
-        self._blob_str(&s)
+        self._blob_str(&s, BLOB_INTSET)
         if s.length < 8:
             with gil:
                 self._fail("intset blob too short")
@@ -3375,7 +3514,7 @@ cdef class Decoder:
         cdef const unsigned char* z
         cdef int64_t n, pos = 1, l, count = 0, free_
         cdef int which
-        self._blob_str(&s)
+        self._blob_str(&s, BLOB_ANY)
         z = s.ptr
         n = s.length
         if n < 2:
@@ -3441,7 +3580,7 @@ cdef class Decoder:
                 if container != 1 and container != 2:
                     with gil:
                         self._fail(f"quicklist node container {container} unknown")
-            self._blob_str(&s)
+            self._blob_str(&s, BLOB_ANY if container == 1 else (BLOB_ZIPLIST if t == 14 else BLOB_LISTPACK))
             # LZF in the file means the node was held compressed (never the head or tail node)
             compressed = s.lzf if (s.lzf >= 0 and i > 0 and i < nodes - 1) else -1
             if compressed >= 0:
@@ -3478,11 +3617,11 @@ cdef class Decoder:
         self.row_encoding = E_STREAM
         self.facts.encoding = E_STREAM
         for i in range(nodes):
-            self._blob_str(&s)
+            self._blob_str(&s, BLOB_STREAM_ID)
             if s.length != 16:
                 with gil:
                     self._fail(f"stream node key has {s.length} bytes, expected 16")
-            self._blob_str(&s)
+            self._blob_str(&s, BLOB_STREAM_LP)
             if s.length < 7 or s.ptr[s.length - 1] != 0xFF or <int64_t>self._le_at(s.ptr, 4) != s.length:
                 with gil:
                     self._fail("stream listpack node is malformed")

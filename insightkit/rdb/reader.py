@@ -76,6 +76,11 @@ class RdbReader:
         self._pool: SegmentPool | None = None
         self._ahead: deque[Any] = deque()  # batches in stream order: RecordBatch or a pending result
         self._batch_failed = False  # a batch in _ahead raised: the stream ends there
+        # Rows come out in batches of exactly batch_size (the last one excepted), as one decoder cuts
+        # them: the batches decoded (lead and segment batches may end early) are cut and joined here.
+        self._parts: list[pa.RecordBatch] = []
+        self._part_rows = 0
+        self._queued = 0  # rows of the batches queued so far, the pool's open batch included
         self._started = False
         self.metadata = RdbMetadata()
 
@@ -135,8 +140,14 @@ class RdbReader:
                 if self._pool is not None and self._decoder.slot_open and not self._batch_failed:
                     self._ahead.append(self._pool.flush())
                 yield from self._drain(0)
+                if not self._batch_failed and self._decoder.n:
+                    # the lead's own rows before the error: they may complete a batch a single
+                    # decoder would have delivered (its batch started before the segments' rows)
+                    yield from self._cut(self._batch())
                 raise
             yield from self._drain(0)
+            if self._parts:
+                yield self._take(self._part_rows)
             self._finish()
         finally:
             if self._pool is not None:
@@ -164,20 +175,28 @@ class RdbReader:
         while True:
             status = dec.parse()
             if status == _SEGMENT:
+                segment = dec.take_segment()
                 pool = self._pool
                 if pool is None:
                     pool = self._pool = SegmentPool(dec, self._threads)
-                if pool.add(*dec.take_segment()):
+                    pool.set_room(dec.segment_room)
+                self._queued += segment[3]
+                if pool.add(*segment):
                     self._ahead.append(pool.flush())
                 dec.segment_room = pool.room
-                dec.slot_open = pool.room < dec.batch_size
+                dec.slot_open = not pool.empty
+                self._align()
             elif status == _FLUSH:
                 assert self._pool is not None
                 self._ahead.append(self._pool.flush())
                 dec.segment_room = self._pool.room if dec.segment_room else 0
                 dec.slot_open = False
+                self._align()
             elif status == _BATCH_FULL:
-                self._ahead.append(self._batch())
+                batch = self._batch()
+                self._queued += batch.num_rows
+                self._ahead.append(batch)
+                self._align()
             elif status == _BARRIER:
                 # a hash template follows keys already handed to segment decoders, which read the
                 # template table: let every segment handed out finish before the table grows
@@ -186,6 +205,7 @@ class RdbReader:
                         self._ahead.append(self._pool.flush())
                         dec.segment_room = self._pool.room if dec.segment_room else 0
                         dec.slot_open = False
+                        self._align()
                     for item in self._ahead:
                         if not isinstance(item, pa.RecordBatch):
                             item.wait()
@@ -201,6 +221,18 @@ class RdbReader:
                 return status
             yield from self._drain(MAX_AHEAD)
 
+    def _align(self) -> None:
+        """Let the lead's next batch and the next segment batch end where a single decoder's batch
+        would (then the batches decoded are mostly handed on whole rather than cut and joined)."""
+        dec = self._decoder
+        room = dec.batch_size - self._queued % dec.batch_size
+        dec.batch_limit = room  # the lead's rows come after everything queued
+        if dec.segment_room == 0 or (self._pool is not None and not self._pool.empty):
+            return
+        if self._pool is not None:
+            self._pool.set_room(room)
+        dec.segment_room = room
+
     def _drain(self, keep: int) -> Iterator[pa.RecordBatch]:
         """Yield batches in stream order: those ready, and (waiting for them) all but ``keep``."""
         ahead = self._ahead
@@ -215,9 +247,41 @@ class RdbReader:
                 except BaseException:
                     ahead.clear()  # the stream fails here: nothing after this batch is delivered
                     self._batch_failed = True
+                    # ...but the keys of the batch before the failed one are
+                    partial: tuple[int, dict[str, Any], bytes] | None = item.partial()
+                    if partial is not None and partial[0]:
+                        yield from self._cut(build_batch(*partial, self._decoder.type_names))
                     raise
                 item = build_batch(*rows, self._decoder.type_names)
-            yield item
+            yield from self._cut(item)
+
+    def _cut(self, batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
+        """The batches of batch_size rows that ``batch``, after those held back, completes."""
+        size = self._decoder.batch_size
+        if not self._parts and batch.num_rows == size:
+            yield batch
+            return
+        if batch.num_rows:
+            self._parts.append(batch)
+            self._part_rows += batch.num_rows
+        while self._part_rows >= size:
+            yield self._take(size)
+
+    def _take(self, rows: int) -> pa.RecordBatch:
+        """The first ``rows`` rows held back, as one batch."""
+        parts = self._parts
+        taken: list[pa.RecordBatch] = []
+        while rows:
+            first = parts[0]
+            if first.num_rows <= rows:
+                taken.append(parts.pop(0))
+                rows -= first.num_rows
+            else:
+                taken.append(first.slice(0, rows))
+                parts[0] = first.slice(rows)
+                rows = 0
+        self._part_rows -= sum(b.num_rows for b in taken)
+        return taken[0] if len(taken) == 1 else _concat(taken)
 
     def _batch(self) -> pa.RecordBatch:
         n, cols, keydata = self._decoder.take_batch()
@@ -249,6 +313,12 @@ class RdbReader:
     def read_all(self) -> pa.Table:
         """Every row in one table (holds them all: for big files iterate instead)."""
         return pa.Table.from_batches(list(self), schema=KEY_SCHEMA)
+
+
+def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if hasattr(pa, "concat_batches"):  # pyarrow >= 19
+        return pa.concat_batches(batches)
+    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]  # pragma: no cover
 
 
 def _pick_model(

@@ -3,9 +3,11 @@
 The reader's decoder (the lead) parses the stream's structure; where it finds a run of whole keys in
 its buffer it only delimits it (lengths, no values) and hands the bytes over as a *segment*. Each
 worker thread owns a decoder that decodes segments without the GIL, appending rows to its batch until
-that holds ``batch_size`` rows; then the next batch goes to the next worker. Batches are consumed in
-stream order, so rows, batch boundaries and errors are those of a single decoder: a segment decoder
-runs the same key code from the same offset and raises what the lead would have raised there.
+that holds its room of rows; then the next batch goes to the next worker. Batches are consumed in
+stream order and the reader cuts what they hold into batches of ``batch_size`` rows, so rows, batch
+boundaries and errors are those of a single decoder: a segment decoder runs the same key code from the
+same offset and raises what the lead would have raised there, and a failed batch still hands over the
+rows of the keys before the one that failed (a single decoder has them too).
 
 The lead keeps everything that is not a plain key (aux fields, databases, functions, module keys,
 the EOF and checksum) and any input that arrives in pieces too small to be worth a hand-over.
@@ -22,12 +24,13 @@ _STOP = None
 
 class PendingBatch:
     """A batch a worker is decoding: ``result()`` waits and returns ``(n, columns, key bytes)`` or
-    raises the error its segments met."""
+    raises the error its segments met; ``partial()`` then gives the rows decoded before it."""
 
     def __init__(self) -> None:
         self._done = threading.Event()
         self._value: Any = None
         self._error: BaseException | None = None
+        self._partial: Any = None
 
     def done(self) -> bool:
         return self._done.is_set()
@@ -42,7 +45,14 @@ class PendingBatch:
             raise self._error
         return self._value
 
+    def partial(self) -> Any:
+        """After ``result()`` raised: ``(n, columns, key bytes)`` of the keys decoded before the error
+        (in stream order, every key of the batch before the one that failed), or None."""
+        return self._partial
+
     def _set(self, value: Any, error: BaseException | None) -> None:
+        if error is not None:
+            self._partial, value = value, None
         self._value = value
         self._error = error
         self._done.set()
@@ -64,11 +74,12 @@ class _Worker:
             if job is _STOP:
                 return
             if isinstance(job, PendingBatch):  # the batch is complete: hand it over, start the next
+                rows = None
                 try:
-                    rows = dec.take_batch()
+                    rows = dec.take_batch()  # after an error: the rows of the keys before it
                 except BaseException as exc:  # pragma: no cover - MemoryError
                     error = error or exc
-                job._set(rows if error is None else None, error)
+                job._set(rows, error)
                 error = None
             elif error is None and not self.cancelled:  # after an error, skip the batch's other segments
                 try:
@@ -85,6 +96,7 @@ class SegmentPool:
         self.workers = [_Worker(lead.segment_decoder(), i) for i in range(threads)]
         self._current = 0
         self.room = self.batch_size  # keys the open batch can still take
+        self._keys = 0  # keys queued for the open batch
 
     def add(self, segment: Any, base_offset: int, db: int, keys: int) -> bool:
         """Queue a segment for the open batch; True when that batch is full (call ``flush``)."""
@@ -92,6 +104,7 @@ class SegmentPool:
             raise RuntimeError(f"segment of {keys} keys for a batch with room for {self.room}")
         self.workers[self._current].jobs.put((segment, base_offset, db, keys))
         self.room -= keys
+        self._keys += keys
         return self.room == 0
 
     def flush(self) -> PendingBatch:
@@ -100,7 +113,18 @@ class SegmentPool:
         self.workers[self._current].jobs.put(pending)
         self._current = (self._current + 1) % len(self.workers)
         self.room = self.batch_size
+        self._keys = 0
         return pending
+
+    @property
+    def empty(self) -> bool:
+        """The open batch has no segment yet (its room may still be changed)."""
+        return self._keys == 0
+
+    def set_room(self, room: int) -> None:
+        """The room of the open batch, while it is empty."""
+        assert self._keys == 0 and 0 < room <= self.batch_size
+        self.room = room
 
     def close(self) -> None:
         """Stop the threads (segments still queued are dropped undecoded)."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterable, Mapping
@@ -29,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from insightkit._paths import check_output_path
 from insightkit.errors import RsnapError
 from insightkit.rsnap.format import conform, encode_metadata, file_schema
 from insightkit.rsnap.redact import Redactor
@@ -172,10 +174,8 @@ class RsnapWriter:
         self._partitioned = False
         self._partitions: dict[str | None, _Partition] = {}
         self._closed = False
-        parent = self.path.parent
-        if not parent.is_dir():
-            raise RsnapError(f"{self.path}: directory {parent} does not exist")
-        self._tmp = parent / f".{self.path.name}.{uuid.uuid4().hex[:12]}.tmp"
+        check_output_path(self.path, RsnapError, directory_ok=True)  # an RSNAP dataset is a directory
+        self._tmp = self.path.parent / f".{self.path.name}.{uuid.uuid4().hex[:12]}.tmp"
 
     # --- writing --------------------------------------------------------------------------------
 
@@ -187,6 +187,9 @@ class RsnapWriter:
             return
         try:
             self._write(data)
+        except OSError as exc:
+            self.abort()
+            raise self._os_error(exc) from exc
         except BaseException:
             self.abort()
             raise
@@ -266,14 +269,28 @@ class RsnapWriter:
                     partition._current_part()  # an empty file still records schema and metadata
                 partition.close(kv)
             self._move_into_place()
+        except OSError as exc:
+            self.abort()
+            raise self._os_error(exc) from exc
         except BaseException:
             self.abort()
             raise
         self._closed = True
         return self.path
 
+    def _os_error(self, exc: OSError) -> RsnapError:
+        """The failure said of the target the user named, not of our temporary names beside it."""
+        errno = exc.errno
+        if errno is None:  # pyarrow's IO errors carry it only in their text: "… [errno 28] …"
+            found = re.search(r"\[errno (\d+)\]", str(exc))
+            errno = int(found.group(1)) if found else None
+        reason = os.strerror(errno) if errno else exc.strerror or type(exc).__name__
+        return RsnapError(f"{self.path}: cannot write the RSNAP: {reason}")
+
     def _move_into_place(self) -> None:
         if not self.dataset:
+            if self.path.is_dir() and not self.path.is_symlink():
+                raise RsnapError(f"{self.path}: is a directory; give a file path to write to")
             (part,) = self._partitions[None].parts
             os.replace(part.path, self.path)
             return

@@ -60,8 +60,11 @@ def evaluate(
     ``keys`` is the key table (with ``pattern`` when patterns were assigned) as pandas, pyarrow or a
     DuckDB relation; ``patterns`` is accepted for the Analysis contract — the rules read the per-key
     ``pattern`` column so that they also run on tables too big for memory. ``engine``: ``"auto"`` runs
-    big in-memory tables on DuckDB (same findings, faster), ``"native"`` on the table's own engine.
+    big in-memory tables on DuckDB and small pandas ones on Arrow (same findings, faster), ``"native"``
+    on the table's own engine.
     """
+    if isinstance(only, str):  # one id, not its letters
+        only = [only]
     selected = registry.ALL_RULES if only is None else [registry.get(r) for r in only]
     return _engine.run(selected, keys, metadata, thresholds, engine)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import narwhals as nw
 
+from insightkit.errors import ConfigurationError
 from insightkit.rules.thresholds import Thresholds
 
 CATEGORIES = ("memory", "configuration", "code", "operations", "security")
@@ -65,6 +66,10 @@ class Context:
 
     @classmethod
     def build(cls, metadata: Mapping[str, Any] | None, overrides: Mapping[str, Any] | None = None) -> Context:
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise ConfigurationError(f"rules: metadata must be a mapping, not {type(metadata).__name__}")
+        if overrides is not None and not isinstance(overrides, Mapping):
+            raise ConfigurationError(f"rules: thresholds must be a mapping, not {type(overrides).__name__}")
         metadata = metadata or {}
         config = metadata.get("config") or {}
         return cls(metadata, Thresholds(config, overrides))
@@ -197,7 +202,7 @@ class Aggregates:
 
 @dataclass(frozen=True)
 class Case:
-    """Example data for one rule: key rows (partial; see examples.key_rows) and metadata."""
+    """Example data for one rule: key rows (partial: tests/rule_examples.py fills in the rest) and metadata."""
 
     keys: tuple[Mapping[str, Any], ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=dict)
@@ -238,15 +243,15 @@ class Rule:
 
     def __post_init__(self) -> None:
         if self.category not in CATEGORIES:
-            raise ValueError(f"{self.id}: category {self.category!r}")
+            raise ConfigurationError(f"{self.id}: category {self.category!r}")
         if self.severity not in SEVERITIES:
-            raise ValueError(f"{self.id}: severity {self.severity!r}")
+            raise ConfigurationError(f"{self.id}: severity {self.severity!r}")
         if self.risk is not None and self.risk not in SEVERITIES:
-            raise ValueError(f"{self.id}: risk {self.risk!r}")
+            raise ConfigurationError(f"{self.id}: risk {self.risk!r}")
         if self.frees not in FREES:
-            raise ValueError(f"{self.id}: frees {self.frees!r}")
+            raise ConfigurationError(f"{self.id}: frees {self.frees!r}")
         if (self.select is None) == (self.check is None):
-            raise ValueError(f"{self.id}: a rule has either a key query or a snapshot check")
+            raise ConfigurationError(f"{self.id}: a rule has either a key query or a snapshot check")
 
     @property
     def per_key(self) -> bool:

@@ -9,6 +9,8 @@ rewritten or the server reloads its dataset (restart, failover, DEBUG RELOAD), s
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import narwhals as nw
 
@@ -72,10 +74,86 @@ def _intset_saving(ctx: Context) -> cost.Steps:
     )
 
 
-HASH_ENTRIES = Rule(
+@dataclass(frozen=True)
+class _Listpack:
+    """What differs between the listpack limits of one type: the rest of its two rules is shared."""
+
+    kind: str  # the key type
+    big: str  # the encoding a key takes past the limits
+    saving: Callable[[Context], cost.Steps]  # what the key costs now minus its listpack
+    extra: Callable[[], nw.Expr] | None = None  # a further condition on the keys (hash field TTLs)
+    gate: Callable[[Context], bool] | None = None  # versions that have these limits
+
+    @property
+    def entries(self) -> str:
+        return f"{self.kind}-max-listpack-entries"
+
+    @property
+    def value(self) -> str:
+        return f"{self.kind}-max-listpack-value"
+
+    def _select(self, over: Callable[[Context], nw.Expr]) -> Callable[[Context], nw.Expr]:
+        def select(ctx: Context) -> nw.Expr:
+            expr = is_type(self.kind) & encoded(self.big) & over(ctx)
+            return expr if self.extra is None else expr & self.extra()
+
+        return select
+
+    def entries_rule(self, **data: Any) -> Rule:
+        """Keys with a few more members than ``entries`` allows, each member short enough."""
+        return Rule(
+            category="configuration",
+            fix=_limit_fix(self.entries),
+            gate=self.gate,
+            select=self._select(
+                lambda ctx: (
+                    (nw.col("num_elements") > ctx[self.entries])
+                    & (nw.col("num_elements") <= _entries_cap(ctx, self.entries))
+                    & (nw.col("largest_element_bytes") <= ctx[self.value])
+                )
+            ),
+            saving=self.saving,
+            mechanical=True,
+            **data,
+        )
+
+    def value_rule(self, **data: Any) -> Rule:
+        """Keys with few members, converted by one member a little longer than ``value`` allows."""
+        return Rule(
+            category="configuration",
+            fix=_limit_fix(self.entries, self.value),
+            gate=self.gate,
+            select=self._select(
+                lambda ctx: (
+                    (nw.col("num_elements") <= ctx[self.entries])
+                    & (nw.col("largest_element_bytes") > ctx[self.value])
+                    & (nw.col("largest_element_bytes") <= _value_cap(ctx, self.value))
+                )
+            ),
+            saving=self.saving,
+            mechanical=True,
+            **data,
+        )
+
+
+def _no_field_ttls() -> nw.Expr:
+    return nw.col("volatile_fields").fill_null(0) == 0
+
+
+def _not_integers() -> nw.Expr:
+    return ~nw.col("all_integers").fill_null(False)
+
+
+_HASH = _Listpack("hash", "hashtable", _hash_listpack_saving, extra=_no_field_ttls)
+_ZSET = _Listpack("zset", "skiplist", _zset_listpack_saving)
+# sets of strings are packed since 7.2 (intsets hold the all-integer ones: set-intset-entries)
+_SET = _Listpack(
+    "set", "hashtable", _set_listpack_saving, extra=_not_integers, gate=lambda ctx: ctx.version >= (7, 2, 0)
+)
+
+HASH_ENTRIES = _HASH.entries_rule(
     id="hash-listpack-entries",
     title="Hashes just over hash-max-listpack-entries",
-    category="configuration",
     severity="high",
     description=(
         "A hash with more fields than hash-max-listpack-entries is kept as a hashtable: every field "
@@ -84,18 +162,7 @@ HASH_ENTRIES = Rule(
         "them again. Trade-off: listpack lookups scan the blob (O(n)), so keep the limit in the low "
         "thousands and values short; HGET on a 1000-field listpack is still microseconds."
     ),
-    fix=_limit_fix("hash-max-listpack-entries"),
-    select=lambda ctx: (
-        is_type("hash")
-        & encoded("hashtable")
-        & (nw.col("num_elements") > ctx["hash-max-listpack-entries"])
-        & (nw.col("num_elements") <= _entries_cap(ctx, "hash-max-listpack-entries"))
-        & (nw.col("largest_element_bytes") <= ctx["hash-max-listpack-value"])
-        & (nw.col("volatile_fields").fill_null(0) == 0)
-    ),
-    saving=_hash_listpack_saving,
     thresholds=("hash-max-listpack-entries", "hash-max-listpack-value", "listpack_headroom"),
-    mechanical=True,
     peers=(
         "RedisInsight v1/v2 hashHashtableToZiplist",
         "RedisInsight v1 convert-hashtable-to-ziplist-for-hashes",
@@ -111,10 +178,9 @@ HASH_ENTRIES = Rule(
     ),
 )
 
-HASH_VALUE = Rule(
+HASH_VALUE = _HASH.value_rule(
     id="hash-listpack-value",
     title="Hashes converted by one long value (hash-max-listpack-value)",
-    category="configuration",
     severity="medium",
     description=(
         "RedisInsight only counts fields; a hash with few fields also leaves the listpack when a single "
@@ -122,18 +188,7 @@ HASH_VALUE = Rule(
         "a value a little over the limit, so raising the value limit packs them. Trade-off: every update "
         "rewrites the listpack, so very long values in listpacks make writes costlier."
     ),
-    fix=_limit_fix("hash-max-listpack-entries", "hash-max-listpack-value"),
-    select=lambda ctx: (
-        is_type("hash")
-        & encoded("hashtable")
-        & (nw.col("num_elements") <= ctx["hash-max-listpack-entries"])
-        & (nw.col("largest_element_bytes") > ctx["hash-max-listpack-value"])
-        & (nw.col("largest_element_bytes") <= _value_cap(ctx, "hash-max-listpack-value"))
-        & (nw.col("volatile_fields").fill_null(0) == 0)
-    ),
-    saving=_hash_listpack_saving,
     thresholds=("hash-max-listpack-entries", "hash-max-listpack-value", "listpack_headroom"),
-    mechanical=True,
     fire=Case(
         keys=(
             {
@@ -159,10 +214,9 @@ HASH_VALUE = Rule(
     ),
 )
 
-ZSET_ENTRIES = Rule(
+ZSET_ENTRIES = _ZSET.entries_rule(
     id="zset-listpack-entries",
     title="Sorted sets just over zset-max-listpack-entries",
-    category="configuration",
     severity="high",
     description=(
         "A sorted set with more members than zset-max-listpack-entries becomes a skiplist plus a dict: "
@@ -170,17 +224,7 @@ ZSET_ENTRIES = Rule(
         "Raising the limit over these sets' sizes packs them again. Trade-off: ZADD/ZRANK on a listpack "
         "are O(n); fine into the low thousands, not for sets that keep growing."
     ),
-    fix=_limit_fix("zset-max-listpack-entries"),
-    select=lambda ctx: (
-        is_type("zset")
-        & encoded("skiplist")
-        & (nw.col("num_elements") > ctx["zset-max-listpack-entries"])
-        & (nw.col("num_elements") <= _entries_cap(ctx, "zset-max-listpack-entries"))
-        & (nw.col("largest_element_bytes") <= ctx["zset-max-listpack-value"])
-    ),
-    saving=_zset_listpack_saving,
     thresholds=("zset-max-listpack-entries", "zset-max-listpack-value", "listpack_headroom"),
-    mechanical=True,
     peers=("RedisInsight v1/v2 zSetHashtableToZiplist",),
     fire=Case(
         keys=({"key": "rank:{i}", "type": "zset", "encoding": "skiplist", "num_elements": 300, "repeat": 2},)
@@ -188,27 +232,16 @@ ZSET_ENTRIES = Rule(
     quiet=Case(keys=({"key": "rank:1", "type": "zset", "encoding": "listpack", "num_elements": 100},)),
 )
 
-ZSET_VALUE = Rule(
+ZSET_VALUE = _ZSET.value_rule(
     id="zset-listpack-value",
     title="Sorted sets converted by one long member (zset-max-listpack-value)",
-    category="configuration",
     severity="medium",
     description=(
         "A small sorted set leaves the listpack as soon as one member is longer than "
         "zset-max-listpack-value. These sets are small but have a member a little over the limit; "
         "raising it packs them. Trade-off: long members make listpack updates rewrite more bytes."
     ),
-    fix=_limit_fix("zset-max-listpack-entries", "zset-max-listpack-value"),
-    select=lambda ctx: (
-        is_type("zset")
-        & encoded("skiplist")
-        & (nw.col("num_elements") <= ctx["zset-max-listpack-entries"])
-        & (nw.col("largest_element_bytes") > ctx["zset-max-listpack-value"])
-        & (nw.col("largest_element_bytes") <= _value_cap(ctx, "zset-max-listpack-value"))
-    ),
-    saving=_zset_listpack_saving,
     thresholds=("zset-max-listpack-entries", "zset-max-listpack-value", "listpack_headroom"),
-    mechanical=True,
     fire=Case(
         keys=(
             {
@@ -284,29 +317,16 @@ SET_INTSET = Rule(
     ),
 )
 
-SET_LISTPACK = Rule(
+SET_LISTPACK = _SET.entries_rule(
     id="set-listpack-entries",
     title="Small non-integer sets just over set-max-listpack-entries (7.2+)",
-    category="configuration",
     severity="medium",
     description=(
         "Since Redis 7.2 (and Valkey), sets of short strings are packed in a listpack up to "
         "set-max-listpack-entries members of at most set-max-listpack-value bytes. These sets sit a "
         "little over the limit; raising it packs them. Trade-off: SISMEMBER on a listpack is a scan."
     ),
-    fix=_limit_fix("set-max-listpack-entries"),
-    gate=lambda ctx: ctx.version >= (7, 2, 0),
-    select=lambda ctx: (
-        is_type("set")
-        & encoded("hashtable")
-        & ~nw.col("all_integers").fill_null(False)
-        & (nw.col("num_elements") > ctx["set-max-listpack-entries"])
-        & (nw.col("num_elements") <= _entries_cap(ctx, "set-max-listpack-entries"))
-        & (nw.col("largest_element_bytes") <= ctx["set-max-listpack-value"])
-    ),
-    saving=_set_listpack_saving,
     thresholds=("set-max-listpack-entries", "set-max-listpack-value"),
-    mechanical=True,
     fire=Case(
         keys=(
             {
@@ -333,29 +353,16 @@ SET_LISTPACK = Rule(
     ),
 )
 
-SET_LISTPACK_VALUE = Rule(
+SET_LISTPACK_VALUE = _SET.value_rule(
     id="set-listpack-value",
     title="Small sets converted by one long member (set-max-listpack-value, 7.2+)",
-    category="configuration",
     severity="low",
     description=(
         "A small set of strings leaves its listpack as soon as one member is longer than "
         "set-max-listpack-value bytes. These sets are small but have a member a little over the limit; "
         "raising it packs them. Trade-off: long members make listpack scans and updates costlier."
     ),
-    fix=_limit_fix("set-max-listpack-entries", "set-max-listpack-value"),
-    gate=lambda ctx: ctx.version >= (7, 2, 0),
-    select=lambda ctx: (
-        is_type("set")
-        & encoded("hashtable")
-        & ~nw.col("all_integers").fill_null(False)
-        & (nw.col("num_elements") <= ctx["set-max-listpack-entries"])
-        & (nw.col("largest_element_bytes") > ctx["set-max-listpack-value"])
-        & (nw.col("largest_element_bytes") <= _value_cap(ctx, "set-max-listpack-value"))
-    ),
-    saving=_set_listpack_saving,
     thresholds=("set-max-listpack-entries", "set-max-listpack-value", "listpack_headroom"),
-    mechanical=True,
     fire=Case(
         keys=(
             {

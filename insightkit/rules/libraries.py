@@ -110,7 +110,7 @@ def _expiring_with_results(ctx: Context) -> list[str]:
 
 def _with_results(ctx: Context) -> nw.Expr:
     patterns = _expiring_with_results(ctx)
-    # (a typed list even when empty: the engine's dry run builds every rule's query)
+    # (a typed list even when empty: an empty is_in gives some engines no type to compare with)
     return nw.col("pattern").is_in(patterns or [""]) & nw.lit(bool(patterns))
 
 
@@ -285,7 +285,7 @@ STALE_CACHE_VERSION = Rule(
     ),
     fix=_stale_fix,
     gate=lambda ctx: bool(stale_versions(ctx)),
-    # (a typed list even when empty: the engine's dry run builds every rule's query)
+    # (a typed list even when empty: an empty is_in gives some engines no type to compare with)
     select=lambda ctx: (
         nw.col("pattern").is_in(sorted(stale_versions(ctx)) or [""]) & nw.lit(bool(stale_versions(ctx)))
     ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from insightkit.errors import ConfigurationError
 from insightkit.rules import (
     config,
     encoding,
@@ -35,10 +36,12 @@ if len(BY_ID) != len(ALL_RULES):
 
 
 def get(rule_id: str) -> Rule:
-    try:
-        return BY_ID[rule_id]
-    except KeyError:
-        raise KeyError(f"no rule {rule_id!r}; insightkit.rules.rules() lists them") from None
+    """The rule of that id; a ConfigurationError (the API's one error type for bad arguments) names
+    the id when there is none."""
+    rule = BY_ID.get(rule_id) if isinstance(rule_id, str) else None
+    if rule is None:
+        raise ConfigurationError(f"no rule {rule_id!r}; insightkit.rules.rules() lists them")
+    return rule
 
 
 def table() -> pd.DataFrame:

@@ -141,7 +141,7 @@ class Thresholds:
         if name in self.config:
             return _coerce(self.config[name], default)
         if default is None:
-            raise KeyError(name)
+            raise ConfigurationError(f"unknown threshold {name!r}; see insightkit.rules.thresholds")
         return default
 
     def from_config(self, name: str) -> bool:

@@ -1,0 +1,177 @@
+"""SIGTERM and SIGHUP during ``insightkit analyze --stream`` clean up as Ctrl-C does: no spill, template
+codes, partial RSNAP or temporary directory left, exit code 128 + the signal's number."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from big_rdb import write_many_keys
+
+import insightkit
+from insightkit.interrupts import Terminated, terminate_cleanly
+
+REPO = Path(__file__).resolve().parent.parent
+
+LIBRARY_SCRIPT = """
+import sys
+import insightkit
+from insightkit.interrupts import Terminated
+try:
+    with insightkit.terminate_cleanly():
+        with insightkit.analyze(sys.argv[1], out_of_core=True, rsnap=sys.argv[2], progress=False) as a:
+            a.summary()
+except Terminated as exc:
+    sys.exit(exc.exit_code)
+"""
+
+
+@pytest.fixture(scope="module")
+def big_rdb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """300k keys: the streaming analysis takes seconds, spilling ~60 MB of rows on the way."""
+    return write_many_keys(tmp_path_factory.mktemp("big") / "big.rdb", 300_000)
+
+
+def _names(*roots: Path) -> list[str]:
+    return [name for root in roots for _, dirs, files in os.walk(root) for name in dirs + files]
+
+
+def _interrupt_midway(command: list[str], out: Path, marker: str, signum: int, tmp: Path) -> int:
+    """Run ``command``; once a file whose name contains ``marker`` appears in ``out`` or ``tmp``
+    (TMPDIR), send ``signum``; return the exit code."""
+    env = {**os.environ, "TMPDIR": str(tmp), "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not any(marker in name for name in _names(out, tmp)):
+            assert proc.poll() is None, f"finished before {marker} appeared: {proc.stderr.read()!r}"  # type: ignore[union-attr]
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        proc.send_signal(signum)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    stderr = proc.stderr.read().decode()  # type: ignore[union-attr]
+    assert "Traceback" not in stderr, stderr
+    return proc.returncode
+
+
+@pytest.mark.parametrize(
+    ("signum", "marker"),
+    [
+        (signal.SIGTERM, ".rows.arrow"),  # pass one: rows spilled, template codes written
+        (signal.SIGHUP, ".rows.arrow"),
+        (signal.SIGTERM, ".tmp"),  # pass two: the RSNAP being written beside its name
+        (signal.SIGHUP, ".tmp"),
+    ],
+)
+def test_cli_signal_midway_leaves_nothing(big_rdb: Path, tmp_path: Path, signum: int, marker: str) -> None:
+    out, tmp = tmp_path / "out", tmp_path / "tmp"
+    out.mkdir()
+    tmp.mkdir()
+    (out / "already-here.txt").write_text("mine")
+    command = [
+        sys.executable,
+        "-m",
+        "insightkit",
+        "analyze",
+        str(big_rdb),
+        "--stream",
+        "-o",
+        str(out / "k.rsnap"),
+    ]
+    if marker == ".rows.arrow" and signum == signal.SIGHUP:
+        command += ["--redact-key", "k"]  # an unredacted RSNAP in a TMPDIR directory first
+    code = _interrupt_midway(command, out, marker, signum, tmp)
+    assert code == 128 + signum
+    assert sorted(os.listdir(out)) == ["already-here.txt"]
+    assert os.listdir(tmp) == []
+
+
+def test_library_terminate_cleanly_leaves_nothing(big_rdb: Path, tmp_path: Path) -> None:
+    out, tmp = tmp_path / "out", tmp_path / "tmp"
+    out.mkdir()
+    tmp.mkdir()
+    command = [sys.executable, "-c", LIBRARY_SCRIPT, str(big_rdb), str(out / "k.rsnap")]
+    code = _interrupt_midway(command, out, ".templates", signal.SIGTERM, tmp)
+    assert code == 128 + signal.SIGTERM
+    assert os.listdir(out) == [] and os.listdir(tmp) == []
+
+
+def test_terminate_cleanly_raises_once_and_restores_handlers() -> None:
+    assert insightkit.terminate_cleanly is terminate_cleanly
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Terminated) as info, terminate_cleanly():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(1)  # the handler runs at the next bytecode boundary
+    assert info.value.signum == signal.SIGTERM and info.value.exit_code == 143
+    assert isinstance(info.value, KeyboardInterrupt)
+    assert signal.getsignal(signal.SIGTERM) is before
+    # a repeat while cleanup runs is ignored
+    with pytest.raises(Terminated), terminate_cleanly():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)
+        finally:
+            os.kill(os.getpid(), signal.SIGHUP)
+            time.sleep(0.1)
+
+
+def test_terminate_cleanly_keeps_a_programs_own_handlers() -> None:
+    old = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
+    try:
+        with terminate_cleanly():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGHUP)  # ignored
+            time.sleep(0.1)
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, old)
+    seen: list[BaseException] = []
+
+    def off_main() -> None:
+        try:
+            with terminate_cleanly():
+                pass
+        except BaseException as exc:  # pragma: no cover - would be a failure
+            seen.append(exc)
+
+    thread = threading.Thread(target=off_main)
+    thread.start()
+    thread.join()
+    assert seen == []
+
+
+def test_library_threads_stop_and_files_go_in_process(big_rdb: Path, tmp_path: Path) -> None:
+    """Terminated inside a streaming analysis, in this process: the scratch files are gone and the
+    worker threads (segment decoders, CRC, template encoders, RSNAP writer) have ended."""
+    out = tmp_path / "out"
+    out.mkdir()
+    ours = ("insightkit-", "ThreadPoolExecutor")
+
+    def signal_once_spilling() -> None:
+        deadline = time.monotonic() + 120
+        while not any(".rows.arrow" in name for name in os.listdir(out)) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=signal_once_spilling, daemon=True).start()
+    with (
+        pytest.raises(Terminated),
+        terminate_cleanly(),
+        insightkit.analyze(big_rdb, out_of_core=True, rsnap=out / "k.rsnap", progress=False),
+    ):
+        pass
+    deadline = time.monotonic() + 10
+    while any(t.name.startswith(ours) for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [t.name for t in threading.enumerate() if t.name.startswith(ours)] == []
+    assert os.listdir(out) == []
