@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from insightkit._frames import arrow_backed
 from insightkit._text import render_table
 from insightkit.errors import ConfigurationError
 from insightkit.fleet import duck, rules
@@ -117,24 +118,30 @@ class Fleet:
         if savings:
             from insightkit.rules import savings_totals
 
-            totals.update(savings_totals(self.recommendations, self.metadata))
+            totals.update(savings_totals(self._recommendations, self.metadata))
         return FleetSummary(**tables, totals=totals)
 
     @functools.cached_property
     def patterns(self) -> pd.DataFrame:
-        """Memory by pattern over the whole fleet."""
+        """Memory by pattern over the whole fleet; Arrow-backed like ``Analysis.patterns``."""
         from insightkit.patterns.libraries import METADATA_KEY, with_owners
 
         owned = self.metadata.get(METADATA_KEY)
         if self._con is not None:
-            return with_owners(duck.patterns(self._con, self.dataset), owned)
+            return arrow_backed(with_owners(duck.patterns(self._con, self.dataset), owned))
         from insightkit.fleet import dask_engine
 
-        return with_owners(self._compute(lambda: dask_engine.patterns(self.table(), self.dataset)), owned)
+        frame = self._compute(lambda: dask_engine.patterns(self.table(), self.dataset))
+        return arrow_backed(with_owners(frame, owned))
 
     @functools.cached_property
     def recommendations(self) -> pd.DataFrame:
-        """Every insightkit.rules rule, evaluated on the engine over the whole fleet."""
+        """Every insightkit.rules rule over the whole fleet; Arrow-backed like ``Analysis.recommendations``."""
+        return arrow_backed(self._recommendations)
+
+    @functools.cached_property
+    def _recommendations(self) -> pd.DataFrame:
+        """The findings as the rules engine returns them (savings_totals reads these)."""
         return self._compute(lambda: rules.evaluate(self.table(), self.metadata))
 
     def offenders(self, rule_id: str) -> pd.DataFrame:
