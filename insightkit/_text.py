@@ -76,6 +76,13 @@ MAX_CALENDAR_MS = 253_402_300_799_999
 MIN_CALENDAR_MS = -62_135_596_800_000  # 0001-01-01
 
 
+def epoch_ms_narrow(value: Any) -> str:
+    """``epoch_ms`` for a terminal's width: past the calendar, the raw milliseconds alone (no longer
+    than a date), so a far-future expiry fits an 80-column table uncut."""
+    text = epoch_ms(value)
+    return text.split(" (", 1)[0] if text.endswith(")") else text
+
+
 def epoch_ms(value: Any) -> str:
     """Epoch milliseconds → ``2026-11-24 10:51:07Z`` (UTC).
 
@@ -193,13 +200,13 @@ def wrap(text: str, width: int | None, *, indent: str = "", first: str | None = 
     return [clip(line, width) for line in lines] or [lead.rstrip()]
 
 
-def _formatter(column: str, numeric: bool = False) -> Callable[[Any], str]:
+def _formatter(column: str, numeric: bool = False, narrow: bool = False) -> Callable[[Any], str]:
     if column in FORMATS:
         return FORMATS[column]
     if column.endswith("_bytes"):
         return human_bytes
     if column.endswith("_at"):
-        return epoch_ms
+        return epoch_ms_narrow if narrow else epoch_ms
     if numeric and (column.endswith(("_keys", "_count")) or column.startswith("keys_")):
         return human_count
     return display_key  # any text may hold a key name: escaped, never raw
@@ -299,11 +306,13 @@ def render_table(
     """
     columns = list(columns or frame.columns)
     numeric = {c for c in columns if pd.api.types.is_numeric_dtype(frame[c].dtype)}
+    # Cells read as one token are never wrapped or cut: numbers, and times (``… ms (beyond 9999)``).
+    whole = numeric | {c for c in columns if c.endswith("_at")}
     rows: list[list[str]] = []
     for row in frame[columns].itertuples(index=False, name=None):
         line = []
         for column, value in zip(columns, row, strict=True):
-            fmt = (formats or {}).get(column) or _formatter(column, column in numeric)
+            fmt = (formats or {}).get(column) or _formatter(column, column in numeric, width is not None)
             line.append(clip(fmt(value), max_width))
         rows.append(line)
     natural = [max([text_columns(c)] + [text_columns(r[i]) for r in rows]) for i, c in enumerate(columns)]
@@ -316,17 +325,17 @@ def render_table(
             natural[i]
             if c in names
             else max(longest_word[i], *(text_columns(r[i]) for r in rows))
-            if c in numeric
+            if c in whole
             else min(natural[i], max(longest_word[i], 20))
             for i, c in enumerate(columns)
         ]
         overflow = _shrink(widths, soft, overflow)
         hard = [
-            soft[i] if c in numeric else min(natural[i], max(longest_word[i], _FLOOR))
+            soft[i] if c in whole else min(natural[i], max(longest_word[i], _FLOOR))
             for i, c in enumerate(columns)
         ]
         _shrink(widths, hard, overflow)
-        _tighten(widths, natural, columns, rows, numeric, names, width)
+        _tighten(widths, natural, columns, rows, whole, names, width)
 
     def block(cells: list[str], header: bool) -> list[str]:
         stacks = [

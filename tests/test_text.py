@@ -93,3 +93,25 @@ def test_wrap_and_clip_count_terminal_columns() -> None:
     assert text_columns("键名") == 4 and clip("键名键名", 5) == "键名…"
     assert wrap("one two three four", 9, indent="  ", first="") == ["one two", "  three", "  four"]
     assert wrap("no limit here", None) == ["no limit here"]
+
+
+def test_a_far_expiry_fits_an_80_column_table_uncut() -> None:
+    import pandas as pd
+
+    from insightkit._text import render_table
+
+    frame = pd.DataFrame(
+        {
+            "db": [0, 0],
+            "key": ["user:" + "x" * 60, "a\x1b[2J"],
+            "type": ["string", "hash"],
+            "encoding": ["embstr", "listpack"],
+            "num_elements": [1, 30_000],
+            "memory_bytes": [100, 2_000_000],
+            "expires_at": [9_007_199_254_740_993, 1_764_000_000_000],
+        }
+    )
+    lines = render_table(frame, width=80).splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert lines[-2].endswith(" 9007199254740993 ms") and lines[-1].endswith("2025-11-24 16:00:00Z")
+    assert '"a\\x1b[2J"' in lines[-1]
