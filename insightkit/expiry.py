@@ -60,3 +60,54 @@ def remaining_ms(expires_ms: np.ndarray, now_ms: int) -> np.ndarray:
 def remaining_sql(column: str, now: int | str) -> str:
     """``column - now`` in DuckDB, as HUGEINT: exact, and it cannot overflow for any int64 expiry."""
     return f"(CAST({column} AS HUGEINT) - CAST({now} AS HUGEINT))"
+
+
+# --- TTL buckets: one definition for the summary, the pattern table, DuckDB, Dask and diff ----------
+
+_HOUR_MS = 3_600_000
+_DAY_MS = 24 * _HOUR_MS
+#: Inclusive upper bounds (ms left at the snapshot) of every bucket after "no ttl"; the last is open.
+TTL_EDGES_MS = (0, _HOUR_MS, _DAY_MS, 7 * _DAY_MS, 30 * _DAY_MS)
+#: The summary's bucket labels: code 0 is "no ttl", code k > 0 is (edge k-2, edge k-1].
+TTL_BUCKETS = ["no ttl", "expired", "< 1h", "1h–1d", "1d–7d", "7d–30d", "> 30d"]
+#: The pattern table's count columns, one per bucket after "no ttl" (the same codes, minus one).
+TTL_COLUMNS = ["ttl_expired", "ttl_under_1h", "ttl_1h_1d", "ttl_1d_7d", "ttl_7d_30d", "ttl_over_30d"]
+
+
+def ttl_bucket_codes(expires_at: Any, snapshot_time_ms: int) -> np.ndarray:
+    """Index into TTL_BUCKETS for each key (0 = no ttl, 1 = already expired at snapshot time).
+
+    In int64 throughout: any expiry Redis accepts (up to 2**63-1 ms) lands in a bucket, none crashes.
+    """
+    ms, valid = expiries(expires_at)
+    codes = ttl_codes_of_remaining(remaining_ms(ms, snapshot_time_ms)) + 1
+    codes[~valid] = 0
+    return codes
+
+
+def ttl_codes_of_remaining(left_ms: np.ndarray) -> np.ndarray:
+    """Bucket of each remaining time, counted from "expired" (0) to "> 30d" (5)."""
+    return np.digitize(left_ms, np.asarray(TTL_EDGES_MS, dtype=np.int64), right=True)
+
+
+def ttl_bucket_sql(snapshot_time_ms: int | str, column: str = "expires_at") -> str:
+    """``ttl_bucket_codes`` as a DuckDB expression.
+
+    ``snapshot_time_ms``: epoch ms, or the name of a column holding each row's snapshot time.
+    """
+    snapshot = snapshot_time_ms if isinstance(snapshot_time_ms, str) else str(int(snapshot_time_ms))
+    left = remaining_sql(column, snapshot)  # HUGEINT: exact for any int64 expiry, no overflow
+    steps = " ".join(f"WHEN {left} <= {edge} THEN {code}" for code, edge in enumerate(TTL_EDGES_MS, start=1))
+    return f"CASE WHEN {column} IS NULL THEN 0 {steps} ELSE {len(TTL_EDGES_MS) + 1} END"
+
+
+def ttl_column_filters_sql(left_ms: str) -> list[tuple[str, str]]:
+    """``(TTL_COLUMNS name, SQL condition on the remaining ms)`` for the pattern table in DuckDB."""
+    out, below = [], None
+    for name, upper in zip(TTL_COLUMNS, (*TTL_EDGES_MS, None), strict=True):
+        bounds = ([] if below is None else [f"{left_ms} > {below}"]) + (
+            [] if upper is None else [f"{left_ms} <= {upper}"]
+        )
+        out.append((name, " AND ".join(bounds)))
+        below = upper
+    return out

@@ -18,12 +18,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from insightkit._text import human_bytes, human_count, render_table, wrap
-from insightkit.expiry import expiries, remaining_ms
+from insightkit.expiry import TTL_BUCKETS, ttl_bucket_codes
 
-TTL_BUCKETS = ["no ttl", "expired", "< 1h", "1h–1d", "1d–7d", "7d–30d", "> 30d"]
+__all__ = ["TTL_BUCKETS", "Summary", "summarize", "ttl_bucket_codes"]
+
 SUMMARY_COLUMNS = ["db", "type", "encoding", "memory_bytes", "expires_at"]  # all summarize() reads
-_HOUR_MS = 3_600_000
-_EDGES_MS = [0, _HOUR_MS, 24 * _HOUR_MS, 7 * 24 * _HOUR_MS, 30 * 24 * _HOUR_MS]
 
 
 @dataclass
@@ -126,18 +125,6 @@ def _group(table: pa.Table, by: list[str], total: int) -> pd.DataFrame:
     frame["share"] = frame["memory_bytes"] / total if total else 0.0
     frame = frame.sort_values(["memory_bytes", *by], ascending=[False] + [True] * len(by))
     return frame.reset_index(drop=True)
-
-
-def ttl_bucket_codes(expires_at: pd.Series | pa.ChunkedArray, snapshot_time_ms: int) -> np.ndarray:
-    """Index into TTL_BUCKETS for each key (0 = no ttl, 1 = already expired at snapshot time).
-
-    In int64 throughout: any expiry Redis accepts (up to 2**63-1 ms) lands in a bucket, none crashes.
-    """
-    ms, valid = expiries(expires_at)
-    left = remaining_ms(ms, snapshot_time_ms)
-    codes = np.digitize(left, np.asarray(_EDGES_MS, dtype=np.int64), right=True) + 1  # <=0 → 1 (expired), …
-    codes[~valid] = 0
-    return codes
 
 
 def _key_table(keys: pd.DataFrame) -> pa.Table:

@@ -315,7 +315,7 @@ def test_duckdb_and_pattern_ttls_of_every_int64() -> None:
     import duckdb
     import pyarrow as pa
 
-    from insightkit.diff.compute import ttl_bucket_sql
+    from insightkit.expiry import ttl_bucket_sql
     from insightkit.fleet.duck import pattern_details
     from insightkit.patterns.aggregate import aggregate_patterns
 

@@ -15,25 +15,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from insightkit.expiry import remaining_sql
-from insightkit.summary import TTL_BUCKETS
+from insightkit.expiry import TTL_BUCKETS, ttl_bucket_sql
 
 _HOUR_MS = 3_600_000
 _DAY_MS = 24 * _HOUR_MS
-
-
-def ttl_bucket_sql(snapshot_time_ms: int | str, column: str = "expires_at") -> str:
-    """The Summary's TTL bucket (an index into TTL_BUCKETS) as a SQL expression.
-
-    ``snapshot_time_ms``: epoch ms, or the name of a column holding each row's snapshot time.
-    """
-    snapshot = snapshot_time_ms if isinstance(snapshot_time_ms, str) else str(int(snapshot_time_ms))
-    left = remaining_sql(column, snapshot)  # HUGEINT: exact for any int64 expiry, no overflow
-    return (
-        f"CASE WHEN {column} IS NULL THEN 0 WHEN {left} <= 0 THEN 1 "
-        f"WHEN {left} <= {_HOUR_MS} THEN 2 WHEN {left} <= {_DAY_MS} THEN 3 "
-        f"WHEN {left} <= {7 * _DAY_MS} THEN 4 WHEN {left} <= {30 * _DAY_MS} THEN 5 ELSE 6 END"
-    )
 
 
 def _grouped(con: duckdb.DuckDBPyConnection, by: list[str]) -> pd.DataFrame:

@@ -16,10 +16,8 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from insightkit.diff.compute import ttl_bucket_sql
-from insightkit.expiry import remaining_sql
+from insightkit.expiry import TTL_BUCKETS, remaining_sql, ttl_bucket_sql, ttl_column_filters_sql
 from insightkit.fleet.dataset import FILE_ID, FleetDataset
-from insightkit.summary import TTL_BUCKETS
 
 #: Per-row snapshot time (from the row's file), used for TTL buckets; not part of KEY_SCHEMA.
 SNAPSHOT_COLUMN = "_snapshot_time_ms"
@@ -189,17 +187,14 @@ def pattern_details(
     two differences of detail: ``ttl_median_s`` is DuckDB's approximate quantile, and ``examples``
     are the pattern's largest keys (in-memory: the largest, then the first others seen).
     """
-    from insightkit.patterns.aggregate import COLUMNS, TTL_BUCKETS
+    from insightkit.patterns.aggregate import COLUMNS
 
     v = _quote(view)
     now = int(time.time() * 1000) if now_ms is None else int(now_ms)
-    buckets, below = [], None
-    for name, upper in TTL_BUCKETS:  # (below, upper], as aggregate_patterns' searchsorted
-        bounds = ([] if below is None else [f"ttl > {below}"]) + (
-            [] if upper == float("inf") else [f"ttl <= {upper}"]
-        )
-        buckets.append(f"count(*) FILTER (WHERE {' AND '.join(bounds)})::BIGINT AS {name}")
-        below = upper
+    buckets = [
+        f"count(*) FILTER (WHERE ttl_ms IS NOT NULL AND {condition})::BIGINT AS {name}"
+        for name, condition in ttl_column_filters_sql("ttl_ms")
+    ]
     stats = con.sql(
         f"""
         SELECT pattern, count(*)::BIGINT AS keys, sum(memory_bytes)::BIGINT AS memory_bytes,
@@ -208,7 +203,8 @@ def pattern_details(
                min(ttl) AS ttl_min_s, approx_quantile(ttl, 0.5) AS ttl_median_s, max(ttl) AS ttl_max_s,
                {", ".join(buckets)},
                max_by(key, memory_bytes, {int(examples)}) AS examples
-        FROM (SELECT pattern, key, memory_bytes, expires_at, {remaining_sql("expires_at", now)} / 1000.0 AS ttl FROM {v})
+        FROM (SELECT pattern, key, memory_bytes, expires_at, {remaining_sql("expires_at", now)} AS ttl_ms,
+                     {remaining_sql("expires_at", now)} / 1000.0 AS ttl FROM {v})
         GROUP BY pattern
         """
     ).df()

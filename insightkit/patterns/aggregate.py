@@ -13,18 +13,8 @@ import pandas as pd
 import pyarrow as pa
 
 from insightkit.errors import ConfigurationError
-from insightkit.expiry import expiries, remaining_ms
+from insightkit.expiry import TTL_COLUMNS, expiries, remaining_ms, ttl_codes_of_remaining
 from insightkit.schema import PATTERN_COLUMN
-
-#: TTL buckets (upper bounds in seconds), named as in ``Summary.ttl_buckets``.
-TTL_BUCKETS: list[tuple[str, float]] = [
-    ("ttl_expired", 0.0),
-    ("ttl_under_1h", 3600.0),
-    ("ttl_1h_1d", 86400.0),
-    ("ttl_1d_7d", 7 * 86400.0),
-    ("ttl_7d_30d", 30 * 86400.0),
-    ("ttl_over_30d", np.inf),
-]
 
 COLUMNS = [
     "pattern",
@@ -41,7 +31,7 @@ COLUMNS = [
     "ttl_min_s",
     "ttl_median_s",
     "ttl_max_s",
-    *[name for name, _ in TTL_BUCKETS],
+    *TTL_COLUMNS,
     "examples",
 ]
 
@@ -150,17 +140,18 @@ def aggregate_patterns(
         expires, volatile = np.zeros(len(df), dtype=np.int64), np.zeros(len(df), dtype=bool)
     out["keys_without_ttl"] = np.bincount(codes[~volatile], minlength=groups)
     # the difference in int64 first (exact, saturating), seconds as float only after: 2**63 ms is fine
-    ttl_s = remaining_ms(expires[volatile], now) / 1000.0
+    left_ms = remaining_ms(expires[volatile], now)
+    ttl_s = left_ms / 1000.0
     vcodes = codes[volatile]
     stats = _group_stats(vcodes, ttl_s, groups, ["min", "approximate_median", "max"])
     out["ttl_min_s"] = stats["min"]
     out["ttl_median_s"] = stats["approximate_median"]
     out["ttl_max_s"] = stats["max"]
-    bounds = np.array([b for _, b in TTL_BUCKETS])
-    bucket = np.searchsorted(bounds, ttl_s, side="left")
-    bucket_counts = np.bincount(vcodes * len(bounds) + bucket, minlength=groups * len(bounds))
-    bucket_counts = bucket_counts.reshape(groups, len(bounds))
-    for j, (name, _) in enumerate(TTL_BUCKETS):
+    bucket = ttl_codes_of_remaining(left_ms)
+    n_buckets = len(TTL_COLUMNS)
+    bucket_counts = np.bincount(vcodes * n_buckets + bucket, minlength=groups * n_buckets)
+    bucket_counts = bucket_counts.reshape(groups, n_buckets)
+    for j, name in enumerate(TTL_COLUMNS):
         out[name] = bucket_counts[:, j]
 
     out["examples"] = _examples(df["key"], codes, memory, groups, examples)
