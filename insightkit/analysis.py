@@ -11,12 +11,11 @@ import contextlib
 import functools
 import logging
 import os
-import re
 import shutil
 import tempfile
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,35 +24,32 @@ import pyarrow as pa
 
 from insightkit._frames import arrow_backed
 from insightkit._paths import check_output_path
-from insightkit.errors import ConfigurationError, InsightkitError, RdbError, RsnapError, SourceError
+from insightkit.errors import ConfigurationError, RsnapError
 from insightkit.rsnap import (
     RsnapWriter,
     iter_rsnap,
     make_redactor,
     read_rsnap,
     read_rsnap_metadata,
-    sanitize_metadata,
     strip_credentials,
     write_rsnap,
 )
 from insightkit.rsnap.reader import rsnap_columns
 from insightkit.schema import KEY_SCHEMA, PATTERN_COLUMN
+from insightkit.sources import (
+    is_big,
+    is_live,
+    open_source,
+    rdb_file,
+    sniff,
+)
 from insightkit.summary import Summary, summarize
 
 log = logging.getLogger(__name__)
 
-LIVE_SCHEMES = ("redis://", "rediss://", "unix://", "valkey://", "valkeys://")
-_HOST_PORT = re.compile(r"^[A-Za-z0-9.\-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$")
-FOREIGN_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
-RDB_MAGICS = (b"REDIS", b"VALKEY")
-PARQUET_MAGIC = b"PAR1"
 _LOAD_ONLY = ("original_method", "rsnap_source")
 _STORE_VIEW = "rsnap_keys"  # out of core: the RSNAP's own rows (the fleet view adds per-file columns)
 OUT_OF_CORE_MEMORY = "1GB"  # DuckDB's limit for out-of-core analyses (it spills to disk beyond)
-#: ``analyze(out_of_core=None)`` streams RDB files from this size on (~2M small keys, ~1 GB in memory)
-AUTO_OUT_OF_CORE_RDB_BYTES = 128 * 1024 * 1024
-#: ...and RSNAPs from this many keys
-AUTO_OUT_OF_CORE_KEYS = 2_000_000
 
 
 class Analysis:
@@ -75,7 +71,7 @@ class Analysis:
         self.metadata = metadata
         self._custom_patterns = custom_patterns
         self._libraries = libraries
-        self._progress = progress
+        self.progress_batches = progress
         # Out of core (analyze(..., out_of_core=True)): the keys stay in an RSNAP that DuckDB queries
         # (an insightkit.fleet.Fleet over it); ``keys`` loads them into pandas only when asked for.
         self._store = store
@@ -142,7 +138,10 @@ class Analysis:
             return  # pattern discovery not installed in this build: keys stay without the column
         started = time.monotonic()
         series, owned = assign_owned(
-            self._keys, custom=self._custom_patterns, progress=self._progress, libraries=self._libraries
+            self._keys,
+            custom=self._custom_patterns,
+            progress=self.progress_batches,
+            libraries=self._libraries,
         )
         log.info("patterns assigned to %s keys in %.1f s", f"{len(series):,}", time.monotonic() - started)
         values = pattern_arrow(series) if len(series) else pa.array([], pa.string())
@@ -382,165 +381,6 @@ def _frame(batches: Iterable[pa.RecordBatch], schema: pa.Schema | None = None) -
     return table.to_pandas(types_mapper=pd.ArrowDtype)
 
 
-def _progress(batches: Iterable[pa.RecordBatch], progress: bool, desc: str) -> Iterator[pa.RecordBatch]:
-    if not progress:  # no bar: not even tqdm's import (asyncio, multiprocessing) on the CLI's path
-        yield from batches
-        return
-    from tqdm.auto import tqdm
-
-    with tqdm(desc=desc, unit=" keys", unit_scale=True, disable=not progress, leave=False) as bar:
-        for batch in batches:
-            bar.update(len(batch))
-            yield batch
-
-
-def _display_source(source: Any) -> str:
-    """A source for the log: URLs without their password, a client by its type."""
-    if isinstance(source, str | os.PathLike):
-        return strip_credentials(str(source))
-    return type(source).__name__
-
-
-def _sniff(path: Path) -> str:
-    """``"rdb"`` or ``"rsnap"`` from the first bytes; SourceError for anything else."""
-    if path.is_dir():
-        return "rsnap"
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(8)
-    except FileNotFoundError:
-        raise SourceError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise SourceError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if head.startswith(RDB_MAGICS):
-        return "rdb"
-    if head.startswith(PARQUET_MAGIC):
-        return "rsnap"
-    if not head:
-        raise SourceError(f"{path}: empty file, not an RDB or RSNAP")
-    raise SourceError(f"{path}: not an RDB file (no REDIS/VALKEY magic) and not an RSNAP (Parquet)")
-
-
-def _is_live(source: object) -> bool:
-    if isinstance(source, str):
-        if source.startswith(LIVE_SCHEMES):
-            return True
-        return bool(_HOST_PORT.match(source)) and not Path(source).exists()
-    module = type(source).__module__
-    return module.startswith(("redis.", "valkey.")) or hasattr(source, "connection_pool")
-
-
-def _file_metadata(path: Path, rdb: dict[str, Any]) -> dict[str, Any]:
-    aux = rdb.get("aux") or {}
-    try:
-        snapshot_ms = int(aux["ctime"]) * 1000
-    except (KeyError, TypeError, ValueError):
-        snapshot_ms = int(path.stat().st_mtime * 1000)
-    model = rdb.get("memory_model") or {}
-    writer = rdb.get("server") or {}
-    family = (
-        writer.get("family") or model.get("family") or ("valkey" if rdb.get("magic") == "VALKEY" else "redis")
-    )
-    if family == "valkey":
-        version = aux.get("valkey-ver") or writer.get("version")
-    else:
-        version = rdb.get("redis_version") or aux.get("redis-ver") or writer.get("version")
-    return {
-        "method": "file",
-        "source": str(path),
-        "snapshot_time_ms": snapshot_ms,
-        "server": {"family": family, "version": version, "allocator": model.get("allocator")},
-        "rdb": rdb,
-    }
-
-
-def _rdb_batches(reader: Any, path: Path) -> Iterator[pa.RecordBatch]:
-    """The reader's batches, with decode errors naming the file."""
-    try:
-        yield from reader
-    except RdbError as exc:
-        raise type(exc)(f"{path}: {exc.reason}", offset=exc.offset, key=exc.key) from None
-
-
-MetadataSource = Callable[[], dict[str, Any]]
-
-
-@contextlib.contextmanager
-def _open_source(
-    source: Any, *, batch_size: int, progress: bool, options: dict[str, Any]
-) -> Iterator[tuple[Iterator[pa.RecordBatch], MetadataSource]]:
-    """Batches of any source and a callable for its metadata (complete once the batches are drained)."""
-    if batch_size <= 0:
-        raise ConfigurationError(f"batch_size must be positive, not {batch_size}")
-    if _is_live(source):
-        from insightkit.acquire import open_snapshot
-
-        method = options.pop("method", "auto")
-        log.info("source: live server %s (method %s)", _display_source(source), method)
-        with open_snapshot(
-            source, method=method, batch_size=batch_size, progress=progress, **options
-        ) as snap:
-
-            def live_metadata() -> dict[str, Any]:
-                metadata = dict(snap.metadata)
-                metadata.setdefault("snapshot_time_ms", int(time.time() * 1000))
-                return sanitize_metadata(metadata)
-
-            yield iter(snap.batches()), live_metadata
-        return
-    if not isinstance(source, str | os.PathLike):
-        raise SourceError(
-            f"cannot analyze a {type(source).__name__}: give a redis:// URL, a redis-py client, "
-            "an .rdb path or an RSNAP path"
-        )
-    path = Path(source)
-    if not path.exists():
-        scheme = FOREIGN_SCHEME.match(str(source)) if isinstance(source, str) else None
-        if scheme:
-            from insightkit.acquire.sources import unsupported_scheme
-
-            raise SourceError(unsupported_scheme(scheme.group(1)))
-        raise SourceError(f"{strip_credentials(str(path))}: no such file or directory")
-    kind = _sniff(path)
-    log.info("source: %s file %s", kind.upper(), strip_credentials(str(path)))
-    if kind == "rsnap":
-        if options:
-            raise ConfigurationError(f"options {sorted(options)} do not apply to an RSNAP")
-        yield iter_rsnap(path, batch_size=batch_size), lambda: read_rsnap_metadata(path)
-        return
-    decode, metadata = _rdb_file(path, batch_size, options)
-    yield _progress(decode(), progress, path.name), metadata
-
-
-def _rdb_file(
-    path: Path, batch_size: int, options: dict[str, Any], *, bounded: bool = False
-) -> tuple[Callable[[], Iterator[pa.RecordBatch]], MetadataSource]:
-    """An RDB file's batches, decodable any number of times, and the metadata of the last decode.
-
-    ``bounded`` reads the file in chunks instead of memory-mapping it: as fast, and the pages read
-    do not stay in the process (a mapped 5 GB dump would count 5 GB of resident memory by the end).
-    """
-    from insightkit.rdb import read_rdb
-
-    unknown = set(options) - {"verify_checksum", "allocator", "server_version"}
-    if unknown:
-        raise ConfigurationError(f"options {sorted(unknown)} do not apply to an RDB file")
-    readers: list[Any] = []
-
-    def decode() -> Iterator[pa.RecordBatch]:
-        if not bounded:
-            reader = read_rdb(str(path), batch_size=batch_size, **options)
-            readers.append(reader)
-            yield from _rdb_batches(reader, path)
-            return
-        with open(path, "rb") as handle:
-            reader = read_rdb(handle, batch_size=batch_size, **options)
-            readers.append(reader)
-            yield from _rdb_batches(reader, path)
-
-    return decode, lambda: _file_metadata(path, readers[-1].metadata.to_dict())
-
-
 def _owned(metadata: Mapping[str, Any]) -> dict[str, Any] | None:
     """The ``library_patterns`` table of ``metadata``, when it has one."""
     owned = metadata.get("library_patterns")
@@ -593,15 +433,15 @@ def analyze(
     (at ``rsnap``, else a temporary file removed by ``close()``) with their patterns, and summary,
     patterns, recommendations and ``top()`` run as DuckDB queries over it (DuckDB held to
     ``memory_limit``, spilling beyond); ``.keys`` loads it on demand. The default (``None``) does so
-    for big inputs — RDB files from ``AUTO_OUT_OF_CORE_RDB_BYTES``, RSNAPs from
-    ``AUTO_OUT_OF_CORE_KEYS`` keys — and keeps smaller ones (and live servers) in memory.
+    for big inputs — RDB files from ``sources.AUTO_OUT_OF_CORE_RDB_BYTES``, RSNAPs from
+    ``sources.AUTO_OUT_OF_CORE_KEYS`` keys — and keeps smaller ones (and live servers) in memory.
     """
     custom = options.pop("patterns", None)
     libraries = options.pop("libraries", None)
     if batch_size <= 0:
         raise ConfigurationError(f"batch_size must be positive, not {batch_size}")
     if out_of_core is None:
-        out_of_core = _is_big(source)
+        out_of_core = is_big(source)
     if out_of_core or rsnap is not None:
         return _analyze_out_of_core(
             source,
@@ -613,12 +453,12 @@ def analyze(
             libraries=libraries,
             options=options,
         )
-    if isinstance(source, str | os.PathLike) and not _is_live(source):
+    if isinstance(source, str | os.PathLike) and not is_live(source):
         path = Path(source)
-        if path.exists() and _sniff(path) == "rsnap" and not options:
+        if path.exists() and sniff(path) == "rsnap" and not options:
             return load(path, patterns=custom, libraries=libraries)
     started = time.monotonic()
-    with _open_source(source, batch_size=batch_size, progress=progress, options=options) as (batches, meta):
+    with open_source(source, batch_size=batch_size, progress=progress, options=options) as (batches, meta):
         keys = _frame(batches)
         metadata = meta()
     log.info(
@@ -628,27 +468,6 @@ def analyze(
         time.monotonic() - started,
     )
     return Analysis(keys, metadata, custom_patterns=custom, libraries=libraries, progress=progress)
-
-
-def _is_big(source: Any) -> bool:
-    """Whether ``analyze()`` should stream ``source`` rather than hold its key table (~450 bytes a key)."""
-    if not isinstance(source, str | os.PathLike) or _is_live(source):
-        return False
-    path = Path(source)
-    try:
-        kind = _sniff(path) if path.exists() else None
-    except SourceError:
-        return False  # reported by the path that reads it
-    if kind == "rdb":
-        return path.stat().st_size >= AUTO_OUT_OF_CORE_RDB_BYTES
-    if kind == "rsnap":
-        from insightkit.fleet.dataset import scan
-
-        try:
-            return scan(path).rows >= AUTO_OUT_OF_CORE_KEYS
-        except InsightkitError:
-            return False
-    return False
 
 
 def _analyze_out_of_core(
@@ -665,14 +484,8 @@ def _analyze_out_of_core(
     from insightkit.fleet import open_fleet
     from insightkit.fleet.ingest import ingest
 
-    existing = isinstance(source, str | os.PathLike) and not _is_live(source) and Path(source).exists()
-    if (
-        existing
-        and _sniff(Path(source)) == "rsnap"
-        and rsnap is None
-        and custom is None
-        and libraries is None
-    ):
+    existing = isinstance(source, str | os.PathLike) and not is_live(source) and Path(source).exists()
+    if existing and sniff(Path(source)) == "rsnap" and rsnap is None and custom is None and libraries is None:
         if options:
             raise ConfigurationError(f"options {sorted(options)} do not apply to an RSNAP")
         # an RSNAP without patterns gets them in a temporary copy, removed when the fleet closes
@@ -684,10 +497,10 @@ def _analyze_out_of_core(
     target = Path(rsnap) if rsnap is not None else Path(workdir or ".") / "keys.rsnap.parquet"
     started = time.monotonic()
     try:
-        if existing and _sniff(Path(source)) == "rdb":  # a file decodes twice faster than rows spill
+        if existing and sniff(Path(source)) == "rdb":  # a file decodes twice faster than rows spill
             path = Path(source)
             log.info("source: RDB file %s, out of core into %s", strip_credentials(str(path)), target)
-            decode, file_metadata = _rdb_file(path, batch_size, options, bounded=True)
+            decode, file_metadata = rdb_file(path, batch_size, options, bounded=True)
             written = ingest(
                 decode(),
                 file_metadata,
@@ -699,7 +512,7 @@ def _analyze_out_of_core(
                 label=path.name,
             )
         else:
-            with _open_source(source, batch_size=batch_size, progress=progress, options=options) as (
+            with open_source(source, batch_size=batch_size, progress=progress, options=options) as (
                 batches,
                 meta,
             ):
@@ -737,7 +550,7 @@ def convert(
     """
     redactor = make_redactor(redact)
     with (
-        _open_source(source, batch_size=batch_size, progress=progress, options=options) as (batches, meta),
+        open_source(source, batch_size=batch_size, progress=progress, options=options) as (batches, meta),
         RsnapWriter(path, dataset=dataset, redactor=redactor) as writer,
     ):
         for batch in batches:

@@ -107,9 +107,9 @@ def _connection_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def _is_live_arg(args: argparse.Namespace) -> bool:
     """Whether one of the command's sources is a live server (an env password applies only there)."""
-    from insightkit.analysis import _is_live
+    from insightkit.sources import is_live
 
-    return any(_is_live(getattr(args, name, None)) for name in ("source", "file", "old", "new"))
+    return any(is_live(getattr(args, name, None)) for name in ("source", "file", "old", "new"))
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -187,13 +187,13 @@ def test_custom_patterns_out_of_core_match_in_memory(source: str, tmp_path: Path
 
 
 def test_big_inputs_go_out_of_core_by_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import insightkit.analysis as analysis_module
+    import insightkit.sources as sources_module
 
     small = analyze(SAMPLE_RDB, progress=False)
     assert not small.out_of_core  # the sample is far below the thresholds
     stored = small.to_rsnap(tmp_path / "sample.rsnap.parquet")
-    monkeypatch.setattr(analysis_module, "AUTO_OUT_OF_CORE_RDB_BYTES", SAMPLE_RDB.stat().st_size)
-    monkeypatch.setattr(analysis_module, "AUTO_OUT_OF_CORE_KEYS", len(small.keys))
+    monkeypatch.setattr(sources_module, "AUTO_OUT_OF_CORE_RDB_BYTES", SAMPLE_RDB.stat().st_size)
+    monkeypatch.setattr(sources_module, "AUTO_OUT_OF_CORE_KEYS", len(small.keys))
     for source in (SAMPLE_RDB, stored):
         with analyze(source, progress=False) as big:
             assert big.out_of_core

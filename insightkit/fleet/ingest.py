@@ -60,10 +60,10 @@ def ingest_rdb(
     **read_options: Any,
 ) -> Fleet:
     """Decode ``source`` (an .rdb path) into the RSNAP ``target`` with patterns; return it as a Fleet."""
-    from insightkit.analysis import _rdb_file
+    from insightkit.sources import rdb_file
 
     source = Path(source)
-    decode, metadata = _rdb_file(source, batch_size, dict(read_options), bounded=True)
+    decode, metadata = rdb_file(source, batch_size, dict(read_options), bounded=True)
     ingest(decode(), metadata, target, reopen=decode, progress=progress, label=source.name)
     return open_fleet(target)
 
