@@ -10,9 +10,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from insightkit._version import __version__
 from insightkit.errors import InsightkitError
-
-__version__ = "0.1.0"
 
 _LAZY = {
     "read_rdb": "insightkit.rdb",

@@ -27,7 +27,6 @@ from typing import Any
 
 import pandas as pd
 
-from insightkit import __version__
 from insightkit._files import remove_output, replaced_atomically
 from insightkit._text import (
     display_key,
@@ -39,6 +38,7 @@ from insightkit._text import (
     terminal_width,
     wrap,
 )
+from insightkit._version import __version__
 from insightkit.errors import InsightkitError, PasswordRequired
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

@@ -45,9 +45,9 @@ class Summary:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe: each table as a list of records, plus totals."""
-        out: dict[str, Any] = {"totals": _plain(self.totals)}
+        out: dict[str, Any] = {"totals": json_plain(self.totals)}
         for name, frame in self.tables().items():
-            out[name] = [_plain(r) for r in frame.to_dict(orient="records")]
+            out[name] = [json_plain(r) for r in frame.to_dict(orient="records")]
         return out
 
     def _totals_lines(self) -> list[str]:
@@ -98,12 +98,12 @@ class Summary:
         return f'<div class="ik-html">{"".join(parts)}</div>'
 
 
-def _plain(value: Any) -> Any:
+def json_plain(value: Any) -> Any:
     """numpy / pandas scalars → Python, NaN/NA → None (for JSON)."""
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): json_plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [json_plain(v) for v in value]
     if value is None or value is pd.NA:
         return None
     if isinstance(value, np.generic):
@@ -180,7 +180,7 @@ def summarize(keys: pd.DataFrame, metadata: dict[str, Any]) -> Summary:
         by_type=_group(table, ["type"], total),
         by_encoding=_group(table, ["type", "encoding"], total),
         ttl_buckets=ttl,
-        totals=_totals(table.num_rows, total, metadata),
+        totals=summary_totals(table.num_rows, total, metadata),
     )
 
 
@@ -201,7 +201,7 @@ def _node_metadatas(metadata: dict[str, Any]) -> list[dict[str, Any]]:
 _UNCHARGED_TABLES = ("main_dict_bytes", "expires_dict_bytes")  # keyspace bucket arrays
 
 
-def _totals(keys: int, memory: int, metadata: dict[str, Any]) -> dict[str, Any]:
+def summary_totals(keys: int, memory: int, metadata: dict[str, Any]) -> dict[str, Any]:
     totals: dict[str, Any] = {"keys": keys, "memory_bytes": memory}
     overhead = 0
     info_sums: dict[str, int] = {}

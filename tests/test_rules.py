@@ -445,7 +445,7 @@ def test_lazy_queries_join_only_the_global_tables_their_rules_read() -> None:
     keys["pattern"] = assign_patterns(keys, progress=False).astype(str)
     ctx = Context.build({"server": {"version": "7.0.15"}, "snapshot_time_ms": 1_800_000_000_000}, None)
     relation = duckdb.connect().from_arrow(pa.Table.from_pandas(keys))
-    frame = engine._row_wise(engine.to_lazy(relation))
+    frame = engine.with_row_columns(engine.to_lazy(relation))
     measured = engine.Globals.measure(frame, ctx)
     assert measured.joins_for([registry.get("big-strings")], ctx) == (False, False)
     assert measured.joins_for([registry.get("small-strings-to-hashes")], ctx) == (True, False)

@@ -35,7 +35,11 @@ def _attached(keys: pa.Table, ctx: Context) -> pa.Table:
 
 
 def _offending(table: pa.Table, rule: Rule, ctx: Context) -> list[tuple[str, int]]:
-    found = engine._offending(nw.from_native(table).lazy(), rule, ctx).select("key", engine.SAVINGS).collect()
+    found = (
+        engine.select_offenders(nw.from_native(table).lazy(), rule, ctx)
+        .select("key", engine.SAVINGS)
+        .collect()
+    )
     return sorted(zip(found["key"].to_list(), found[engine.SAVINGS].to_list(), strict=True))
 
 

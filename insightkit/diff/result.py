@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from insightkit._text import display_key, epoch_ms, human_bytes, human_count, percent, render_table, wrap
-from insightkit.summary import _plain
+from insightkit.summary import json_plain
 
 PATTERN_COLUMNS = [
     "pattern",
@@ -129,9 +129,9 @@ class DiffResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe: totals, sources and every table as records."""
-        out: dict[str, Any] = {"sources": list(self.sources), "totals": _plain(dict(self.totals))}
+        out: dict[str, Any] = {"sources": list(self.sources), "totals": json_plain(dict(self.totals))}
         for name, frame in self.tables().items():
-            out[name] = [_plain(r) for r in frame.to_dict(orient="records")]
+            out[name] = [json_plain(r) for r in frame.to_dict(orient="records")]
         return out
 
     def plot(self, **options: Any) -> Any:

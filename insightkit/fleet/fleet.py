@@ -23,7 +23,7 @@ from insightkit._text import render_table
 from insightkit.errors import ConfigurationError
 from insightkit.fleet import duck, rules
 from insightkit.fleet.dataset import FleetDataset, scan
-from insightkit.summary import Summary, _plain, _totals
+from insightkit.summary import Summary, json_plain, summary_totals
 
 Engine = Literal["duckdb", "dask"]
 
@@ -36,7 +36,7 @@ class FleetSummary(Summary):
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
-        out["by_partition"] = [_plain(r) for r in self.by_partition.to_dict(orient="records")]
+        out["by_partition"] = [json_plain(r) for r in self.by_partition.to_dict(orient="records")]
         return out
 
     def __str__(self) -> str:
@@ -114,7 +114,7 @@ class Fleet:
 
             tables = self._compute(lambda: dask_engine.summary_tables(self.table(), self.dataset))
         n, memory = tables.pop("keys"), tables.pop("memory_bytes")
-        totals = _totals(n, memory, self.metadata)
+        totals = summary_totals(n, memory, self.metadata)
         if savings:
             from insightkit.rules import savings_totals
 

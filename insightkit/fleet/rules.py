@@ -61,12 +61,12 @@ def _globals_dask(ddf: Any, ctx: Any) -> Any:
     """The engine's ``Globals`` over all partitions (small group-bys), as pandas tables to broadcast."""
     import dask
 
-    from insightkit.rules.engine import FOREVER_COUNTS, Globals, _row_wise
+    from insightkit.rules.engine import FOREVER_COUNTS, Globals, with_row_columns
 
     idle_s = int(ctx["no_ttl_idle_s"])
 
     def row_wise(part: pd.DataFrame) -> pd.DataFrame:
-        native = _row_wise(nw.from_native(part).lazy()).collect().to_native()
+        native = with_row_columns(nw.from_native(part).lazy()).collect().to_native()
         native = native if isinstance(native, pd.DataFrame) else pd.DataFrame(native)
         # keys without a TTL, and those of them idle (the engine's per-pattern counts)
         forever = native["expires_at"].isna().to_numpy(dtype=bool)
@@ -132,10 +132,10 @@ def _evaluate_dask(
 
 
 def _offending_part(part: pd.DataFrame, rule: Any, ctx: Any, measured: Any) -> pd.DataFrame:
-    from insightkit.rules.engine import DERIVED, _offending, _row_wise
+    from insightkit.rules.engine import DERIVED, select_offenders, with_row_columns
 
-    frame = measured.attach(_row_wise(nw.from_native(part).lazy()))
-    return _offending(frame, rule, ctx).drop(*DERIVED).collect().to_pandas()
+    frame = measured.attach(with_row_columns(nw.from_native(part).lazy()))
+    return select_offenders(frame, rule, ctx).drop(*DERIVED).collect().to_pandas()
 
 
 def _offenders_dask(ddf: Any, metadata: Mapping[str, Any], rule_id: str, thresholds: Any) -> pd.DataFrame:

@@ -142,7 +142,7 @@ def sanitize_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
 
 def encode_metadata(metadata: Mapping[str, Any]) -> dict[bytes, bytes]:
     """Footer key-value pairs for ``metadata`` (sanitized, with the schema version stamped in)."""
-    from insightkit import __version__
+    from insightkit._version import __version__
 
     clean = sanitize_metadata(metadata)
     clean["rsnap_schema_version"] = RSNAP_SCHEMA_VERSION

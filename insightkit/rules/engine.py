@@ -130,7 +130,7 @@ def _is_eager(frame: nw.LazyFrame[Any]) -> bool:
     )
 
 
-def _row_wise(frame: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+def with_row_columns(frame: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
     """``pattern`` filled in (digits stand for ids when no discovery ran), key length, expiry second."""
     if PATTERN_COLUMN not in frame.collect_schema().names():
         frame = frame.with_columns(nw.col("key").str.replace_all(r"[0-9]+", "*").alias(PATTERN_COLUMN))
@@ -224,7 +224,7 @@ class Globals:
 
     @classmethod
     def measure(cls, frame: nw.LazyFrame[Any], ctx: Context) -> Globals:
-        """From a ``_row_wise`` frame; eager engines get the small tables collected once."""
+        """From a ``with_row_columns`` frame; eager engines get the small tables collected once."""
         pattern_keys = frame.group_by(PATTERN_COLUMN).agg(nw.len().alias("pattern_keys"))
         if _owns_results(ctx):  # keys without a TTL per pattern: only a library's results need them
             forever = nw.col("expires_at").is_null()
@@ -266,7 +266,7 @@ class Globals:
     def attach(
         self, frame: nw.LazyFrame[Any], *, patterns: bool = True, seconds: bool = True
     ) -> nw.LazyFrame[Any]:
-        """A ``_row_wise`` frame (or a slice of one) with the derived columns the rules read.
+        """A ``with_row_columns`` frame (or a slice of one) with the derived columns the rules read.
 
         ``patterns=False`` / ``seconds=False`` leave out the per-pattern / per-expiry-second columns
         (and their join, a hash probe per key) for queries whose rules never read them.
@@ -334,7 +334,7 @@ def _computed(small: nw.LazyFrame[Any], frame: nw.LazyFrame[Any]) -> nw.LazyFram
 
 def prepare(keys: Any, ctx: Context) -> tuple[nw.LazyFrame[Any], Globals]:
     """The key table with its row-wise derived columns, and the globals measured over all of it."""
-    frame = _row_wise(to_lazy(keys))
+    frame = with_row_columns(to_lazy(keys))
     return frame, Globals.measure(frame, ctx)
 
 
@@ -385,7 +385,7 @@ def _selection(rule: Rule, ctx: Context) -> nw.Expr:
     return _condition(rule, ctx).fill_null(False)
 
 
-def _offending(frame: nw.LazyFrame[Any], rule: Rule, ctx: Context) -> nw.LazyFrame[Any]:
+def select_offenders(frame: nw.LazyFrame[Any], rule: Rule, ctx: Context) -> nw.LazyFrame[Any]:
     """The rows one rule selects, each with its own saving (steps run on those rows only)."""
     # A lazy engine drops rows whose condition is null by itself; without the COALESCE around it,
     # DuckDB pushes the rule's plain comparisons (type, encoding) into the Parquet scan.
@@ -411,7 +411,7 @@ def _per_rule_partials(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context
         columns = rule_columns(rule, ctx) if eager else None
         if columns is not None:  # in memory: filter and price a table of the rule's columns only
             mine = chunk.select(*[c for c in names if c in columns or c in PARTIAL_READS])
-        off = _offending(mine, rule, ctx)
+        off = select_offenders(mine, rule, ctx)
         grouped = (
             off.group_by(PATTERN_COLUMN)
             .agg(
@@ -483,7 +483,7 @@ def partials(keys: Any, rules: list[Rule], ctx: Context, measured: Globals | Non
     ``measured`` lets a caller that splits the table itself (Dask partitions) pass globals measured
     over all of it; by default they are measured over ``keys``.
     """
-    frame = _row_wise(to_lazy(keys))
+    frame = with_row_columns(to_lazy(keys))
     return _partials_of(frame, measured or Globals.measure(frame, ctx), rules, ctx)[0]
 
 
@@ -541,7 +541,7 @@ def claimants(result: pd.DataFrame) -> list[Rule]:
 def overlaps(keys: Any, rules: list[Rule], ctx: Context, measured: Globals | None = None) -> pd.DataFrame:
     """Per rule of ``rules`` (in order): the bytes of its saving that earlier rules already claimed on
     the same keys (``overlap``, a float). Partitions of a table may be summed."""
-    frame = _row_wise(to_lazy(keys))
+    frame = with_row_columns(to_lazy(keys))
     return _overlaps_of(frame, measured or Globals.measure(frame, ctx), rules, ctx)
 
 
@@ -614,7 +614,7 @@ def _eager_overlaps(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) -
     multi = multi.with_row_index(row_id)
     savings = np.zeros((len(multi), len(rules)))
     for i, rule in enumerate(rules):
-        mine = _offending(multi.lazy().filter(nw.col(f"{TEMP}sel{i}") == 1), rule, ctx)
+        mine = select_offenders(multi.lazy().filter(nw.col(f"{TEMP}sel{i}") == 1), rule, ctx)
         got = mine.select(row_id, SAVINGS).collect().to_pandas()
         savings[got[row_id].to_numpy(dtype="int64"), i] = got[SAVINGS].to_numpy(dtype="float64")
     memory = multi.select(_footprint().alias("m")).to_pandas()["m"].to_numpy(dtype="float64")
@@ -813,7 +813,8 @@ def offending_rows(
         if rule.gate is not None and not rule.gate(ctx):
             frame = frame.filter(nw.col("num_elements") < -1)  # the rule does not apply: no offenders
         parts = [
-            _offending(measured.attach(chunk), rule, ctx).drop(*DERIVED).collect() for chunk in _slices(frame)
+            select_offenders(measured.attach(chunk), rule, ctx).drop(*DERIVED).collect()
+            for chunk in _slices(frame)
         ]
     rows = [p.to_native() if isinstance(p.to_native(), pd.DataFrame) else p.to_pandas() for p in parts]
     return rows[0] if len(rows) == 1 else pd.concat(rows, ignore_index=True)
