@@ -120,22 +120,29 @@ class Analysis:
 
         Out of core, the first access loads the whole RSNAP into pandas.
         """
+        keys = self.decoded_keys()
+        if PATTERN_COLUMN not in keys.columns:
+            self._attach_patterns()
+        return keys
+
+    def decoded_keys(self) -> pd.DataFrame:
+        """The key table without running pattern discovery (``pattern`` only where it already is).
+
+        What a diff reads: it discovers patterns over both snapshots at once, so each side's own
+        discovery would be wasted. Out of core, the first access loads the whole RSNAP into pandas.
+        """
         if self._keys is None:
             assert self._rsnap is not None
             table, _ = read_rsnap(self._rsnap)
             self._keys = table.to_pandas(types_mapper=pd.ArrowDtype)
-        if PATTERN_COLUMN not in self._keys.columns:
-            self._attach_patterns()
         return self._keys
 
     def _attach_patterns(self) -> None:
+        from insightkit.patterns import pattern_arrow
+        from insightkit.patterns.assign import assign_owned
+        from insightkit.patterns.libraries import METADATA_KEY
+
         assert self._keys is not None
-        try:
-            from insightkit.patterns import pattern_arrow
-            from insightkit.patterns.assign import assign_owned
-            from insightkit.patterns.libraries import METADATA_KEY
-        except ImportError:
-            return  # pattern discovery not installed in this build: keys stay without the column
         started = time.monotonic()
         series, owned = assign_owned(
             self._keys,
@@ -290,18 +297,18 @@ class Analysis:
 
     def explore(self, **options: Any) -> Any:
         """Interactive ipywidgets explorer (display it in a notebook)."""
-        from insightkit import present
+        import insightkit.present as present
 
         return present.explore(self, **options)
 
     def to_html(self, path: str | os.PathLike[str], **options: Any) -> Path:
         """Write a static, self-contained HTML report; returns its path."""
-        from insightkit import present
+        import insightkit.present as present
 
         return present.to_html(self, Path(path), **options)
 
     def _plot(self, name: str, options: dict[str, Any]) -> Any:
-        from insightkit import present
+        import insightkit.present as present
 
         return present.plot(self, name, **options)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
@@ -51,15 +52,18 @@ def _arrow(series: pd.Series, typ: pa.DataType) -> pa.ChunkedArray:
 
 
 def _key_frame(source: Any) -> tuple[pd.DataFrame, dict[str, Any], bool]:
-    """(keys, metadata, has own patterns) for anything diff() accepts."""
-    from insightkit.analysis import Analysis, analyze
+    """(keys, metadata, has own patterns) for anything diff() accepts.
 
+    An ``Analysis`` is recognised by what it offers (``decoded_keys``, ``metadata``), not imported:
+    the diff sits below the facade and reads paths through ``insightkit.sources`` itself.
+    """
     if isinstance(source, str | os.PathLike):
-        source = analyze(source, progress=False)
-    if isinstance(source, Analysis):
-        # the raw table: joint patterns do not need the facade's own (out of core: load it)
-        frame = source._keys if source._keys is not None else source.keys
-        return frame, dict(source.metadata), True
+        frame, metadata = _read(Path(source))
+        return frame, metadata, PATTERN_COLUMN in frame.columns
+    if callable(getattr(source, "decoded_keys", None)) and isinstance(
+        getattr(source, "metadata", None), dict
+    ):
+        return source.decoded_keys(), dict(source.metadata), True
     if isinstance(source, tuple) and len(source) == 2 and isinstance(source[0], pd.DataFrame):
         return source[0], dict(source[1] or {}), PATTERN_COLUMN in source[0].columns
     if isinstance(source, pd.DataFrame):
@@ -70,6 +74,19 @@ def _key_frame(source: Any) -> tuple[pd.DataFrame, dict[str, Any], bool]:
     )
 
 
+def _read(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """An RDB or RSNAP file's key table and metadata (an RSNAP's stored patterns kept)."""
+    from insightkit.sources import open_source, sniff
+
+    with open_source(path, batch_size=65_536, progress=False, options={}) as (batches, metadata):
+        read = list(batches)
+        found = metadata()
+    table = pa.Table.from_batches(read) if read else KEY_SCHEMA.empty_table()
+    if sniff(path) == "rsnap":
+        found = {**found, "rsnap_source": str(path)}
+    return table.to_pandas(types_mapper=pd.ArrowDtype), found
+
+
 def _check(frame: pd.DataFrame, which: str) -> None:
     missing = [c for c in DIFF_COLUMNS[:-1] if c not in frame.columns]
     if missing:
@@ -77,9 +94,7 @@ def _check(frame: pd.DataFrame, which: str) -> None:
 
 
 def _own_patterns(frame: pd.DataFrame, source: Any) -> pa.ChunkedArray:
-    from insightkit.analysis import Analysis
-
-    if isinstance(source, Analysis):
+    if callable(getattr(source, "decoded_keys", None)):  # an Analysis: its own patterns
         frame = source.keys
     if PATTERN_COLUMN in frame.columns:
         return _arrow(frame[PATTERN_COLUMN], pa.string())
