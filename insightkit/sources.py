@@ -206,7 +206,7 @@ def is_big(source: Any) -> bool:
     if kind == "rdb":
         return path.stat().st_size >= AUTO_OUT_OF_CORE_RDB_BYTES
     if kind == "rsnap":
-        from insightkit.fleet.dataset import scan
+        from insightkit.rsnap.dataset import scan
 
         try:
             return scan(path).rows >= AUTO_OUT_OF_CORE_KEYS

@@ -5,7 +5,7 @@
 rule definitions ``Analysis`` uses, without loading the key table into pandas.
 """
 
-from insightkit.fleet.dataset import FleetDataset, FleetFile, scan
 from insightkit.fleet.fleet import Fleet, FleetSummary, open_fleet
+from insightkit.rsnap.dataset import FleetDataset, FleetFile, scan
 
 __all__ = ["Fleet", "FleetDataset", "FleetFile", "FleetSummary", "open_fleet", "scan"]

@@ -16,8 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from insightkit.expiry import TTL_BUCKETS, ttl_bucket_codes
-from insightkit.fleet.dataset import FILE_ID, FleetDataset, FleetFile
 from insightkit.fleet.duck import PATTERN_COLUMNS, SNAPSHOT_COLUMN
+from insightkit.rsnap.dataset import FILE_ID, FleetDataset, FleetFile
 
 
 def _read(piece: tuple[FleetFile, int, int], wanted: list[str], partition_columns: list[str]) -> pd.DataFrame:

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from insightkit.expiry import TTL_BUCKETS, remaining_sql, ttl_bucket_sql, ttl_column_filters_sql
-from insightkit.fleet.dataset import FILE_ID, FleetDataset
+from insightkit.rsnap.dataset import FILE_ID, FleetDataset
 
 #: Per-row snapshot time (from the row's file), used for TTL buckets; not part of KEY_SCHEMA.
 SNAPSHOT_COLUMN = "_snapshot_time_ms"

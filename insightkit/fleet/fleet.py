@@ -22,7 +22,7 @@ from insightkit._frames import arrow_backed
 from insightkit._text import render_table
 from insightkit.errors import ConfigurationError
 from insightkit.fleet import duck, rules
-from insightkit.fleet.dataset import FleetDataset, scan
+from insightkit.rsnap.dataset import FleetDataset, scan
 from insightkit.summary import Summary, json_plain, summary_totals
 
 Engine = Literal["duckdb", "dask"]

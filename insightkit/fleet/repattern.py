@@ -21,12 +21,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from insightkit.fleet.dataset import FleetDataset, scan
 from insightkit.patterns.assign import template_codes
 from insightkit.patterns.custom import Rule, match_named, parse_custom
 from insightkit.patterns.discover import discover
 from insightkit.patterns.libraries import METADATA_KEY as LIBRARY_PATTERNS
 from insightkit.patterns.libraries import anchor_of, anchors_present, conditional_names, ownership
+from insightkit.rsnap.dataset import FleetDataset, scan
 from insightkit.rsnap.writer import RsnapWriter
 from insightkit.schema import PATTERN_COLUMN
 
