@@ -27,11 +27,12 @@ def expiries(values: Any) -> tuple[np.ndarray, np.ndarray]:
     numpy array; never goes through float64 for integer input.
     """
     if isinstance(values, pd.Series):
-        values = (
-            pa.chunked_array([pa.array(values, from_pandas=True)])
-            if len(values)
-            else pa.array([], pa.int64())
-        )
+        if isinstance(values.array, pd.arrays.ArrowExtensionArray):  # zero copy (as analyze() hands it)
+            values = pa.array(values.array)
+        elif len(values):
+            values = pa.array(values, from_pandas=True)
+        else:
+            values = pa.array([], pa.int64())
     if isinstance(values, np.ndarray):
         values = pa.array(values, from_pandas=True)
     if isinstance(values, pa.ChunkedArray):
