@@ -184,7 +184,10 @@ def expiry_timestamps(expires_at: pd.Series) -> pd.Series:
     names (``PEXPIREAT k 9007199254740993``). Those beyond year 9999 (or before year 1) are null here;
     ``epoch_ms`` shows them as raw milliseconds.
     """
-    values = pa.array(expires_at, type=pa.int64(), from_pandas=True)
+    if isinstance(expires_at.array, pd.arrays.ArrowExtensionArray):  # zero copy, not value by value
+        values = pa.array(expires_at.array).cast(pa.int64())
+    else:
+        values = pa.array(expires_at, type=pa.int64(), from_pandas=True)
     in_range = pc.and_(pc.greater_equal(values, MIN_CALENDAR_MS), pc.less_equal(values, MAX_CALENDAR_MS))
     kept = pc.if_else(in_range, values, pa.scalar(None, pa.int64()))
     stamps = kept.cast(pa.timestamp("ms", tz="UTC"))
