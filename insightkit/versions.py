@@ -9,6 +9,7 @@ newest (the release most such files come from today).
 from __future__ import annotations
 
 import re
+from typing import Any
 
 # RDB format version → (oldest, newest) Redis release family that writes it.
 RDB_WRITERS: dict[int, tuple[tuple[int, int], tuple[int, int]]] = {
@@ -53,3 +54,22 @@ def parse_version(text: str | None) -> tuple[str | None, tuple[int, int] | None]
         return None, None
     family = match.group(1).lower() if match.group(1) else None
     return family, (int(match.group(2)), int(match.group(3) or 0))
+
+
+# major.minor[.patch], optionally with a suffix ("7.2.4", "8.0.0-rc1", "v6.2.14", "255.255.255")
+_STRICT_VERSION = re.compile(r"v?(\d{1,4})\.(\d{1,4})(?:\.(\d{1,6}))?(?:[-+~_ ][0-9A-Za-z.+~_-]*)?")
+
+
+def known_version(text: Any) -> tuple[int, int, int] | None:
+    """A server version as (major, minor, patch), or None when ``text`` does not read as one.
+
+    Strict on purpose: "unknown", "7", "7.x", "" or a non-string give None, so that a rule asking
+    "is this version old?" stays silent instead of comparing against a made-up (0, 0, 0).
+    """
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
+        return None
+    match = _STRICT_VERSION.fullmatch(str(text).strip())
+    if match is None:
+        return None
+    major, minor, patch = match.groups()
+    return int(major), int(minor), int(patch or 0)

@@ -9,7 +9,6 @@ the anti-pattern and the best practice, as data, run by the tests on every engin
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +17,7 @@ import narwhals as nw
 
 from insightkit.errors import ConfigurationError
 from insightkit.rules.thresholds import Thresholds
+from insightkit.versions import known_version
 
 CATEGORIES = ("memory", "configuration", "code", "operations", "security")
 SEVERITIES = ("high", "medium", "low", "info")
@@ -31,25 +31,6 @@ def _num(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
-
-
-# major.minor[.patch], optionally with a suffix ("7.2.4", "8.0.0-rc1", "v6.2.14", "255.255.255")
-_VERSION = re.compile(r"v?(\d{1,4})\.(\d{1,4})(?:\.(\d{1,6}))?(?:[-+~_ ][0-9A-Za-z.+~_-]*)?")
-
-
-def known_version(text: Any) -> tuple[int, int, int] | None:
-    """A server version as (major, minor, patch), or None when ``text`` does not read as one.
-
-    Strict on purpose: "unknown", "7", "7.x", "" or a non-string give None, so that a rule asking
-    "is this version old?" stays silent instead of comparing against a made-up (0, 0, 0).
-    """
-    if isinstance(text, bool) or not isinstance(text, str | int | float):
-        return None
-    match = _VERSION.fullmatch(str(text).strip())
-    if match is None:
-        return None
-    major, minor, patch = match.groups()
-    return int(major), int(minor), int(patch or 0)
 
 
 def parse_version(text: Any) -> tuple[int, int, int]:
