@@ -14,6 +14,17 @@ import pyarrow as pa
 LIST_COLUMNS = frozenset({"examples", "top_patterns"})
 
 
+def _type_by_name(name: str) -> pa.DataType:
+    """The type of a column no value shows (an empty snapshot), read off its name's conventions."""
+    if name in LIST_COLUMNS:
+        return pa.list_(pa.string())
+    if name.endswith("_s") or name.endswith("share") or name.endswith("_ratio"):
+        return pa.float64()
+    if name.endswith(("_bytes", "_keys", "_count")) or name in ("keys", "db") or name.startswith("ttl_"):
+        return pa.int64()
+    return pa.string()
+
+
 def _arrow_column(series: pd.Series) -> pd.arrays.ArrowExtensionArray:
     """One column as an Arrow array: NaN becomes null, object columns of text or lists keep their type."""
     if isinstance(series.dtype, pd.ArrowDtype):
@@ -25,8 +36,7 @@ def _arrow_column(series: pd.Series) -> pd.arrays.ArrowExtensionArray:
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed objects: show them as their text
         values = pa.array(series.map(lambda v: None if v is None or v is pd.NA else str(v)), pa.string())
     if pa.types.is_null(values.type):  # all missing (no library owns a pattern, no rows): still typed
-        kind = pa.list_(pa.string()) if series.name in LIST_COLUMNS else pa.string()
-        values = pa.nulls(len(values), kind)
+        values = pa.nulls(len(values), _type_by_name(str(series.name)))
     elif pa.types.is_large_string(values.type):
         values = values.cast(pa.string())
     return pd.arrays.ArrowExtensionArray(values)

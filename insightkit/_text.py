@@ -324,7 +324,7 @@ def render_table(
         soft = [
             natural[i]
             if c in names
-            else max(longest_word[i], *(text_columns(r[i]) for r in rows))
+            else max([longest_word[i], *(text_columns(r[i]) for r in rows)])
             if c in whole
             else min(natural[i], max(longest_word[i], 20))
             for i, c in enumerate(columns)

@@ -22,8 +22,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from insightkit._files import check_output_path
 from insightkit._frames import arrow_backed
-from insightkit._paths import check_output_path
 from insightkit.errors import ConfigurationError, RsnapError
 from insightkit.rsnap import (
     RsnapWriter,
@@ -202,13 +202,15 @@ class Analysis:
         return findings
 
     def offenders(self, rule_id: str) -> pd.DataFrame:
-        """Every key row that one rule flags."""
+        """Every key row that one rule flags; Arrow-backed like ``keys`` (expiries exact)."""
         from insightkit.rules import offenders
 
         if self._store is not None:
-            return offenders(self._store.connection.view(_STORE_VIEW), None, self.metadata, rule_id)
+            return arrow_backed(
+                offenders(self._store.connection.view(_STORE_VIEW), None, self.metadata, rule_id)
+            )
         keys = self.keys
-        return offenders(keys, self._patterns, self.metadata, rule_id)
+        return arrow_backed(offenders(keys, self._patterns, self.metadata, rule_id))
 
     def summary(self) -> Summary:
         """Memory by db, type, encoding and TTL bucket, with totals beside INFO.

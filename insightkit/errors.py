@@ -116,6 +116,10 @@ class RsnapError(InsightkitError):
     """An RSNAP file is missing, unreadable or of a newer schema than this version knows."""
 
 
+class OutputError(InsightkitError):
+    """An output (report, chart, RDB) cannot be written where asked; says which path and why."""
+
+
 class SourceError(InsightkitError):
     """The ``source`` given to analyze/snapshot/load is not something insightkit can read."""
 

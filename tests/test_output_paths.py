@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import insightkit
-from insightkit._paths import check_output_path
+from insightkit._files import check_output_path
 from insightkit.errors import RsnapError, SnapshotError
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "samples" / "sample.rdb"
@@ -51,7 +51,7 @@ def test_a_full_disk_names_the_target_not_our_temporary_files(tmp_path: Path) ->
     target = tmp_path / "out.rsnap"
     run = _cli("analyze", str(SAMPLE), "-o", str(target), limit_bytes=20_000)
     assert run.returncode == 1
-    assert run.stderr.strip() == f"insightkit: error: {target}: cannot write the RSNAP: File too large"
+    assert run.stderr.strip() == f"insightkit: error: {target}: cannot write: File too large"
     assert os.listdir(tmp_path) == []
 
 

@@ -25,7 +25,7 @@ import hiredis
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from insightkit._paths import check_output_path
+from insightkit._files import check_output_path
 from insightkit.errors import (
     ConfigurationError,
     ConnectionFailed,
@@ -33,6 +33,7 @@ from insightkit.errors import (
     ProtocolViolation,
     ReplicationRefused,
     SnapshotError,
+    SourceError,
     TransferInterrupted,
 )
 from insightkit.rdb import read_rdb
@@ -80,6 +81,12 @@ class NodeSnapshot:
         if self.info is None:
             self.info = serverinfo.collect(client)
         info = self.info
+        databases = str(info.config.get("databases") or "")
+        if self.spec.db is not None and databases.isdigit() and self.spec.db >= int(databases):
+            raise SourceError(
+                f"{self.spec.address}: db {self.spec.db} does not exist "
+                f"(the server has databases 0–{int(databases) - 1})"
+            )
         self.metadata.update(
             server=info.server_dict(),
             info=info.info,

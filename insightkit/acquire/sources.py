@@ -10,7 +10,7 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from insightkit.errors import ConfigurationError, SourceError
 
@@ -141,6 +141,11 @@ def _from_url(url: str) -> dict[str, Any]:
     if not sep:
         raise SourceError("not a live source: expected redis://, rediss://, unix:// or host:port")
     from redis.connection import SSLConnection, UnixDomainSocketConnection, parse_url
+
+    path = urlsplit(f"x://{rest}").path.strip("/")
+    if path and not path.isdigit() and scheme.lower() != "unix":
+        # redis-py ignores a path it cannot read as a db: say so rather than snapshot every db
+        raise SourceError(f"the db in a {scheme}:// URL must be a number, not {path!r}")
 
     try:
         parsed = parse_url(f"{_SCHEMES[scheme.lower()]}://{rest}")

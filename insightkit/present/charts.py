@@ -277,6 +277,10 @@ def top_patterns(
     """
     fig, ax = _target(ax, 9, 1.0 + 0.35 * max(1, min(n, len(patterns))))
     what = "memory" if by == "memory_bytes" else "key count"
+    if patterns.empty:  # an empty snapshot (a new server, an empty db): no patterns to rank
+        set_title(ax, f"Top patterns by {what}")
+        _empty(ax, "no patterns")
+        return fig
     ranked = patterns.sort_values([by, "memory_bytes"], ascending=False)
     shown = ranked.head(n).iloc[::-1]
     total = float(ranked[by].sum())
@@ -621,7 +625,11 @@ def top_keys(keys: pd.DataFrame, *, n: int = 20, by: str = "memory_bytes", ax: A
     fig, ax = _target(ax, 10, 1.0 + 0.33 * max(1, min(n, len(keys))))
     shown = largest_keys(keys, n, by).iloc[::-1]
     what = {"memory_bytes": "memory", "num_elements": "length (elements)"}.get(by, by)
-    set_title(ax, f"Top {len(shown)} of {plural(len(keys), 'key')} by {what}")
+    if by == "num_elements":  # ranked among collections only, as the table beside it counts them
+        pool = plural(int((keys["type"] != "string").sum()) if len(keys) else 0, "collection")
+    else:
+        pool = plural(len(keys), "key")
+    set_title(ax, f"Top {len(shown)} of {pool} by {what}")
     if shown.empty:
         _empty(ax, "no keys")
         return fig

@@ -17,7 +17,6 @@ import html
 import io
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from insightkit._files import replaced_atomically
 from insightkit.present import charts
 from insightkit.present.charts import plural
 from insightkit.present.source import AnalysisLike
@@ -134,7 +134,7 @@ table { border-collapse: collapse; font-size: 13px; margin: 8px 0 16px 0; max-wi
 th, td { border-bottom: 1px solid #e3e7ec; padding: 4px 10px; text-align: left; vertical-align: top; }
 th { background: #f4f6f9; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td { max-width: 520px; overflow-wrap: anywhere; }
+td { max-width: 520px; overflow-wrap: break-word; }
 img.chart { max-width: 100%; display: block; margin: 8px 0 20px 0; }
 .sev, .cat { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px;
              font-weight: normal; vertical-align: 2px; }
@@ -298,9 +298,13 @@ def _method(metadata: dict[str, Any]) -> str:
     """How the keys were obtained; an RSNAP re-read says the original method, not just "rsnap"."""
     method = _text(metadata.get("method"))
     original = _text(metadata.get("original_method"))
+    reason = _text(metadata.get("fallback_reason"))
+    fell_back = f"; fell back: {reason}" if reason else ""
     if method == "rsnap":
-        return f"{original} (re-read from an RSNAP)" if original and original != "rsnap" else "RSNAP"
-    return method
+        if original and original != "rsnap":
+            return f"{original} (re-read from an RSNAP{fell_back})"
+        return "RSNAP"
+    return f"{method} ({fell_back[2:]})" if fell_back else method
 
 
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -464,23 +468,10 @@ def render(
     return _no_control_bytes(document)
 
 
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
-
-
 def to_html(analysis: AnalysisLike, path: str | os.PathLike[str], **options: Any) -> Path:
     """Write the report to ``path`` atomically (a temp file renamed), so no half-written report remains."""
     target = Path(path)
     document = render(analysis, **options)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(document)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report is an ordinary file
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replaced_atomically(target) as tmp:
+        tmp.write_text(document, encoding="utf-8")
     return target

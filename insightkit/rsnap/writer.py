@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import uuid
 from collections.abc import Iterable, Mapping
@@ -30,8 +29,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from insightkit._paths import check_output_path
-from insightkit.errors import RsnapError
+from insightkit._files import check_output_path, os_error
+from insightkit.errors import InsightkitError, RsnapError
 from insightkit.rsnap.format import conform, encode_metadata, file_schema
 from insightkit.rsnap.redact import Redactor
 from insightkit.schema import KEY_COLUMNS, NODE_COLUMN, PATTERN_COLUMN
@@ -278,14 +277,9 @@ class RsnapWriter:
         self._closed = True
         return self.path
 
-    def _os_error(self, exc: OSError) -> RsnapError:
+    def _os_error(self, exc: OSError) -> InsightkitError:
         """The failure said of the target the user named, not of our temporary names beside it."""
-        errno = exc.errno
-        if errno is None:  # pyarrow's IO errors carry it only in their text: "… [errno 28] …"
-            found = re.search(r"\[errno (\d+)\]", str(exc))
-            errno = int(found.group(1)) if found else None
-        reason = os.strerror(errno) if errno else exc.strerror or type(exc).__name__
-        return RsnapError(f"{self.path}: cannot write the RSNAP: {reason}")
+        return os_error(self.path, exc, RsnapError)
 
     def _move_into_place(self) -> None:
         if not self.dataset:

@@ -7,6 +7,7 @@ import time
 
 import narwhals as nw
 
+from insightkit._text import human_bytes
 from insightkit.rules import cost
 from insightkit.rules._expr import encoded, is_type
 from insightkit.rules.base import Case, Context, Finding, Rule, known_version
@@ -33,7 +34,7 @@ def _maxmemory_unset(ctx: Context) -> Finding | None:
     if _maxmemory(ctx) != 0:
         return None
     used = ctx.info_num("memory", "used_memory") or 0
-    return Finding(detail=f"maxmemory is 0 with {int(used):,} bytes used: growth is bounded only by the OS")
+    return Finding(detail=f"maxmemory is 0 with {human_bytes(used)} used: growth is bounded only by the OS")
 
 
 MAXMEMORY_UNSET = Rule(

@@ -816,5 +816,11 @@ def offending_rows(
             select_offenders(measured.attach(chunk), rule, ctx).drop(*DERIVED).collect()
             for chunk in _slices(frame)
         ]
-    rows = [p.to_native() if isinstance(p.to_native(), pd.DataFrame) else p.to_pandas() for p in parts]
+    # Through Arrow with Arrow dtypes: a nullable int64 (expires_at) must not become float64 on the way.
+    rows = [
+        p.to_native()
+        if isinstance(p.to_native(), pd.DataFrame)
+        else p.to_arrow().to_pandas(types_mapper=pd.ArrowDtype)
+        for p in parts
+    ]
     return rows[0] if len(rows) == 1 else pd.concat(rows, ignore_index=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from insightkit._text import human_bytes
 from insightkit.rules.base import Case, Context, Finding, Rule
 
 MB = 1024 * 1024
@@ -35,7 +36,7 @@ def _fragmentation(ctx: Context) -> Finding | None:
     waste = ctx.info_num("memory", "mem_fragmentation_bytes") or rss - used
     if ratio <= ctx["fragmentation_ratio"] or waste <= ctx["fragmentation_bytes"]:
         return None
-    return Finding(int(waste), f"RSS {int(rss):,} B for {int(used):,} B used (ratio {ratio:.2f})")
+    return Finding(int(waste), f"RSS {human_bytes(rss)} for {human_bytes(used)} used (ratio {ratio:.2f})")
 
 
 FRAGMENTATION = Rule(
@@ -68,7 +69,7 @@ def _ratio_check(ratio_field: str, bytes_field: str, threshold: str) -> Callable
             return None
         if ratio <= ctx[threshold] or waste <= ctx["fragmentation_bytes"]:
             return None
-        detail = f"{ratio_field} {ratio:.2f}, {int(waste):,} bytes"
+        detail = f"{ratio_field} {ratio:.2f}, {human_bytes(waste)}"
         if _fragmentation(ctx) is not None:
             # Already inside high-fragmentation's RSS − used figure: do not count the bytes twice.
             return Finding(0, detail + " (part of high-fragmentation's estimate)", int(waste))
@@ -140,7 +141,7 @@ def _peak(ctx: Context) -> Finding | None:
     used = ctx.info_num("memory", "used_memory")
     if not peak or not used or peak <= used * ctx["peak_ratio"] or not _sizeable(ctx):
         return None
-    return Finding(detail=f"peak {int(peak):,} B is {peak / used:.1f}× the {int(used):,} B used now")
+    return Finding(detail=f"peak {human_bytes(peak)} is {peak / used:.1f}× the {human_bytes(used)} used now")
 
 
 PEAK = Rule(
@@ -172,7 +173,8 @@ def _client_buffers(ctx: Context) -> Finding | None:
         return None
     saving = int(total - clients * 20 * 1024)  # an idle client costs ~20 KB of buffers
     return Finding(
-        max(saving, 0), f"{int(clients)} clients hold {int(total):,} B of buffers ({int(average):,} each)"
+        max(saving, 0),
+        f"{int(clients):,} clients hold {human_bytes(total)} of buffers ({human_bytes(average)} each)",
     )
 
 
@@ -211,7 +213,7 @@ def _replica_buffers(ctx: Context) -> Finding | None:
     replicas = ctx.info_num("replication", "connected_slaves")
     if not total or not replicas or total / replicas <= ctx["replica_buffer_bytes"] or not _sizeable(ctx):
         return None
-    return Finding(detail=f"{int(replicas)} replicas hold {int(total):,} B of output buffers")
+    return Finding(detail=f"{int(replicas)} replicas hold {human_bytes(total)} of output buffers")
 
 
 REPLICA_BUFFERS = Rule(
@@ -279,7 +281,7 @@ def _functions(ctx: Context) -> Finding | None:
     if len(libraries) <= ctx["function_libraries"]:
         return None
     memory = ctx.info_num("memory", "used_memory_vm_functions") or 0
-    return Finding(0, f"{len(libraries)} function libraries, {int(memory):,} B of function VM memory")
+    return Finding(0, f"{len(libraries)} function libraries, {human_bytes(memory)} of function VM memory")
 
 
 FUNCTIONS = Rule(
@@ -329,7 +331,7 @@ def _small(ctx: Context) -> Finding | None:
     used = ctx.info_num("memory", "used_memory")
     if used is None or used >= ctx["small_instance_bytes"]:
         return None
-    return Finding(detail=f"only {int(used):,} B used: findings about ratios may be noise")
+    return Finding(detail=f"only {human_bytes(used)} used: findings about ratios may be noise")
 
 
 SMALL_INSTANCE = Rule(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from insightkit._text import human_bytes
 from insightkit.rules._expr import is_type
 from insightkit.rules.base import Case, Context, Finding, Rule
 from insightkit.rules.owners import owners_present
@@ -56,7 +57,7 @@ def _lua_to_functions(ctx: Context) -> Finding | None:
     memory = ctx.info_num("memory", "used_memory_scripts_eval") or ctx.info_num(
         "memory", "used_memory_scripts"
     )
-    detail = f"{int(scripts)} cached EVAL scripts ({int(memory or 0):,} B) and no FUNCTION library"
+    detail = f"{int(scripts):,} cached EVAL scripts ({human_bytes(memory or 0)}) and no FUNCTION library"
     if loaders:
         detail += (
             f"; up to {theirs} of them may be loaded by {', '.join(loaders)} (INFO cannot tell whose a "

@@ -27,7 +27,9 @@ def _no_password(ctx: Context) -> Finding | None:
         default = next((u for u in users if u.get("user") == "default"), None)
         if default is None or not _open_to_anyone(default):
             return None
-        return Finding(detail="the default user is on with nopass: every connection is authenticated")
+        return Finding(
+            detail="the default user is on with nopass: any client that connects is let in without a password"
+        )
     if "requirepass" in (ctx.metadata.get("config_missing") or []):
         return None
     value = ctx.config("requirepass")
