@@ -3,8 +3,8 @@ from typing import Any
 
 import numpy as np
 
-TYPE_NAMES: list[str]
-ENCODING_LABELS: list[str]
+TYPE_NAMES: tuple[str, ...]
+ENCODING_LABELS: tuple[str, ...]
 
 class Decoder:
     want: int

@@ -21,6 +21,7 @@ from libc.stdio cimport snprintf
 
 from insightkit.memory._model cimport ArrayShape, KeyFacts, KeyFacts15, MemBreakdown, MemoryModel
 from insightkit.rdb._crc64 cimport crc64_update
+from insightkit.rdb._kinds cimport *
 
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_FromStringAndSize, PyByteArray_Resize
 from cpython.ref cimport Py_REFCNT
@@ -28,6 +29,8 @@ from cpython.ref cimport Py_REFCNT
 import numpy as np
 
 from insightkit.errors import RdbChecksumError, RdbFormatError, RdbTruncatedError, RdbVersionError
+from insightkit.rdb import kinds as _kinds
+from insightkit.rdb.kinds import ENCODING_LABELS, TYPE_NAMES
 
 
 class _NeedMore(Exception):
@@ -65,54 +68,23 @@ DEF STREAM_THRESHOLD = 1048576  # plain string values at least this big stream t
 # is a lie whatever the bytes say.
 DEF LZF_MAX_RATIO = 88
 
-# What a compressed blob holds (Decoder._blob_str): its header is inflated and checked first.
-DEF BLOB_ANY = 0        # no header to check (zipmap, plain quicklist node)
-DEF BLOB_ZIPLIST = 1    # zlbytes u32, zltail u32, zllen u16
-DEF BLOB_LISTPACK = 2   # total bytes u32, count u16
-DEF BLOB_INTSET = 3     # encoding (width) u32, length u32
-DEF BLOB_STREAM_ID = 4  # a stream node's 16-byte master ID
-DEF BLOB_STREAM_LP = 5  # a stream node's listpack: its total bytes (the entry count is not checked)
-
-# Type names (TYPE command); module keys get their module name appended at runtime.
-TYPE_NAMES = ["string", "list", "set", "zset", "hash", "stream", "array", "gcra"]
-DEF T_STRING = 0
-DEF T_LIST = 1
-DEF T_SET = 2
-DEF T_ZSET = 3
-DEF T_HASH = 4
-DEF T_STREAM = 5
-DEF T_ARRAY = 6
-DEF T_GCRA = 7
-
-# Encoding names (OBJECT ENCODING) as emitted in the `encoding` column.
-ENCODING_LABELS = [
-    "raw", "int", "embstr", "hashtable", "linkedlist", "ziplist", "listpack", "listpackex",
-    "intset", "zipmap", "quicklist", "skiplist", "stream",
-    "raw",  # E_MODULE's slot: module rows are labelled E_RAW, this one is never written
-    "sliced-array", "template-listpack", "template-array",
-]
-DEF E_RAW = 0
-DEF E_INT = 1
-DEF E_EMBSTR = 2
-DEF E_HASHTABLE = 3
-DEF E_LINKEDLIST = 4
-DEF E_ZIPLIST = 5
-DEF E_LISTPACK = 6
-DEF E_LISTPACKEX = 7
-DEF E_INTSET = 8
-DEF E_ZIPMAP = 9
-DEF E_QUICKLIST = 10
-DEF E_SKIPLIST = 11
-DEF E_STREAM = 12
-DEF E_MODULE = 13  # KeyFacts only; the column says "raw" as OBJECT ENCODING does
-DEF E_SLICED_ARRAY = 14
-DEF E_TMPL_LP = 15
-DEF E_TMPL_ARRAY = 16
+# The compiled enums of _kinds.pxd must land on their names in kinds.py (the one table of names).
+_kinds.check_enum(TYPE_NAMES, {"string": T_STRING, "list": T_LIST, "set": T_SET, "zset": T_ZSET, "hash": T_HASH,
+                               "stream": T_STREAM, "array": T_ARRAY, "gcra": T_GCRA}, "TypeLabel")
+_kinds.check_enum(_kinds.ENCODING_NAMES, {
+    "raw": ENC_RAW, "int": ENC_INT, "embstr": ENC_EMBSTR, "hashtable": ENC_HASHTABLE, "linkedlist": ENC_LINKEDLIST,
+    "ziplist": ENC_ZIPLIST, "listpack": ENC_LISTPACK, "listpackex": ENC_LISTPACKEX, "intset": ENC_INTSET,
+    "zipmap": ENC_ZIPMAP, "quicklist": ENC_QUICKLIST, "skiplist": ENC_SKIPLIST, "stream": ENC_STREAM,
+    "module": ENC_MODULE, "sliced-array": ENC_SLICED_ARRAY, "template-listpack": ENC_TMPL_LP,
+    "template-array": ENC_TMPL_ARRAY}, "Encoding")
+_kinds.check_enum(_kinds.STATUS_NAMES, {
+    "need_more": ST_NEED_MORE, "batch_full": ST_BATCH_FULL, "done": ST_DONE, "segment": ST_SEGMENT,
+    "flush": ST_FLUSH, "barrier": ST_BARRIER}, "Status")
+if len(TYPE_NAMES) != N_TYPE_LABELS or len(ENCODING_LABELS) != N_ENCODING_LABELS:
+    raise ImportError("insightkit.rdb.kinds and _kinds.pxd disagree on the number of labels")
 
 # The `type` and `encoding` columns are written as Arrow string data row by row (a memcpy of a few
 # bytes), which is cheaper than a dictionary take over the batch afterwards.
-DEF N_TYPE_LABELS = 8
-DEF N_ENCODING_LABELS = 17
 _LABEL_BYTES = [name.encode() for name in TYPE_NAMES + ENCODING_LABELS]
 cdef KeyFacts _ZERO_FACTS
 memset(&_ZERO_FACTS, 0, sizeof(KeyFacts))
@@ -147,25 +119,6 @@ BLOCK_COLUMNS = [
 ]
 MAX_FREE_BLOCKS = 4
 MAX_SPARE_BUFFERS = 3
-
-# Parse results.
-DEF ST_NEED_MORE = 0
-DEF ST_BATCH_FULL = 1
-DEF ST_DONE = 2
-DEF ST_SEGMENT = 3     # a run of keys was delimited: take_segment() hands it to a segment decoder
-DEF ST_FLUSH = 4       # the lead is about to decode a key itself: close the open segment batch first
-DEF ST_BARRIER = 5     # a hash template is declared after segments were handed out: let them finish
-
-# Segment scan results.
-DEF SK_OK = 0          # the item is whole and of a kind segment decoders handle
-DEF SK_SHORT = 1       # the item continues past the buffered bytes
-DEF SK_STOP = 2        # not a key (aux, db switch, EOF …), a module key, or a malformed length: the lead decides
-
-# KeyFacts.kind values (see _model.pxd Kind) are the T_* numbers up to streams, then 6 for modules,
-# 7 for arrays and 8 for GCRA.
-DEF KIND_MODULE = 6
-DEF KIND_ARRAY = 7
-DEF KIND_GCRA = 8
 
 _MODULE_CHARSET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
@@ -2430,8 +2383,8 @@ cdef class Decoder:
             self.skip_remaining = <int64_t>v - avail
             self.pos = self.end
             self.facts.value_len = <int64_t>v
-            self.row_encoding = E_RAW
-            self.facts.encoding = E_RAW
+            self.row_encoding = ENC_RAW
+            self.facts.encoding = ENC_RAW
             self._elem(<int64_t>v)
             return 0
         self.pos = here
@@ -2441,11 +2394,11 @@ cdef class Decoder:
         self._elem(s.length)
         if s.is_int or (s.ptr != NULL and s.length <= 20 and _is_canonical_int(s.ptr, s.length)):
             self.facts.int_value = True
-            self.row_encoding = E_INT
+            self.row_encoding = ENC_INT
         elif self._embstr_fits(s.length):
-            self.row_encoding = E_EMBSTR
+            self.row_encoding = ENC_EMBSTR
         else:
-            self.row_encoding = E_RAW
+            self.row_encoding = ENC_RAW
         self.facts.encoding = self.row_encoding
         return 0
 
@@ -2506,7 +2459,7 @@ cdef class Decoder:
         cdef bint all_int = True
         self.facts.kind = T_LIST if t == 1 else T_SET
         self.row_type = self.facts.kind
-        self.row_encoding = E_LINKEDLIST if t == 1 else E_HASHTABLE
+        self.row_encoding = ENC_LINKEDLIST if t == 1 else ENC_HASHTABLE
         self.facts.encoding = self.row_encoding
         for i in range(n):
             self._str(&s, 0)
@@ -2525,8 +2478,8 @@ cdef class Decoder:
         cdef StrRef s
         self.facts.kind = T_ZSET
         self.row_type = T_ZSET
-        self.row_encoding = E_SKIPLIST
-        self.facts.encoding = E_SKIPLIST
+        self.row_encoding = ENC_SKIPLIST
+        self.facts.encoding = ENC_SKIPLIST
         for i in range(n):
             self._str(&s, 0)
             self._elem(s.length)
@@ -2547,8 +2500,8 @@ cdef class Decoder:
         cdef StrRef f, v
         self.facts.kind = T_HASH
         self.row_type = T_HASH
-        self.row_encoding = E_HASHTABLE
-        self.facts.encoding = E_HASHTABLE
+        self.row_encoding = ENC_HASHTABLE
+        self.facts.encoding = ENC_HASHTABLE
         for i in range(n):
             self._str(&f, 0)
             self._str(&v, 0)
@@ -2565,8 +2518,8 @@ cdef class Decoder:
         cdef bint valkey = self.valkey_types and t == 22
         self.facts.kind = T_HASH
         self.row_type = T_HASH
-        self.row_encoding = E_HASHTABLE
-        self.facts.encoding = E_HASHTABLE
+        self.row_encoding = ENC_HASHTABLE
+        self.facts.encoding = ENC_HASHTABLE
         self.row_hfe = True
         if t == 24:
             min_exp = <int64_t>self._le(8)
@@ -2615,14 +2568,14 @@ cdef class Decoder:
             self.type_names.append(name)
             self.module_type_index[name] = idx
         self.facts.kind = KIND_MODULE
-        self.facts.encoding = E_MODULE
+        self.facts.encoding = ENC_MODULE
         self.facts.module_bytes = self.pos - start
         self.facts.num_elements = 1
         self._elem(self.facts.module_bytes)
         self.row_type = idx
         self.row_type_label = name.encode()
         self.row_module = idx
-        self.row_encoding = E_RAW
+        self.row_encoding = ENC_RAW
         return 0
 
     # --- RDB 13-15 (Redis 8.6-8.10) ------------------------------------------------------------------
@@ -2722,10 +2675,10 @@ cdef class Decoder:
         cdef StrRef s
         cdef ArrayShape shape
         self.facts.kind = KIND_ARRAY
-        self.facts.encoding = E_SLICED_ARRAY
+        self.facts.encoding = ENC_SLICED_ARRAY
         self._ext()
         self.row_type = T_ARRAY
-        self.row_encoding = E_SLICED_ARRAY
+        self.row_encoding = ENC_SLICED_ARRAY
         at = self.pos
         count = self._plain_len()
         if count == 0:
@@ -2786,11 +2739,11 @@ cdef class Decoder:
         cdef bint enc
         cdef int64_t at = self.pos
         self.facts.kind = KIND_GCRA
-        self.facts.encoding = E_RAW
+        self.facts.encoding = ENC_RAW
         self._ext()
         self.facts.num_elements = 1
         self.row_type = T_GCRA
-        self.row_encoding = E_RAW
+        self.row_encoding = ENC_RAW
         self._len(&enc)
         if enc:
             self.pos = at
@@ -2942,7 +2895,7 @@ cdef class Decoder:
         self.facts.kind = T_HASH
         self._ext()
         self.row_type = T_HASH
-        self.row_encoding = E_TMPL_LP if lp else E_TMPL_ARRAY
+        self.row_encoding = ENC_TMPL_LP if lp else ENC_TMPL_ARRAY
         self.facts.encoding = self.row_encoding
         if t == 32:
             at = self.pos
@@ -3424,8 +3377,8 @@ cdef class Decoder:
                     self._fail("ziplist of pairs has an odd number of entries")
             self.facts.num_elements = st.entries // 2
         self.row_type = self.facts.kind
-        self.row_encoding = E_ZIPLIST
-        self.facts.encoding = E_ZIPLIST
+        self.row_encoding = ENC_ZIPLIST
+        self.facts.encoding = ENC_ZIPLIST
         self._take_stats(&st)
         self._blob(s.length, -1)
         return 0
@@ -3448,8 +3401,8 @@ cdef class Decoder:
                     self._fail("listpack of pairs has an odd number of entries")
             self.facts.num_elements = st.entries // 2
         self.row_type = self.facts.kind
-        self.row_encoding = E_LISTPACK
-        self.facts.encoding = E_LISTPACK
+        self.row_encoding = ENC_LISTPACK
+        self.facts.encoding = ENC_LISTPACK
         self._take_stats(&st)
         self._blob(s.length, -1)
         return 0
@@ -3467,8 +3420,8 @@ cdef class Decoder:
                 self._fail("listpackex hash entries are not field/value/ttl triplets")
         self.facts.kind = T_HASH
         self.row_type = T_HASH
-        self.row_encoding = E_LISTPACKEX
-        self.facts.encoding = E_LISTPACKEX
+        self.row_encoding = ENC_LISTPACKEX
+        self.facts.encoding = ENC_LISTPACKEX
         self.facts.num_elements = st.entries // 3
         self.row_hfe = True
         self.row_volatile = st.volatile
@@ -3502,8 +3455,8 @@ cdef class Decoder:
             self._elem(_digits(v))
         self.facts.kind = T_SET
         self.row_type = T_SET
-        self.row_encoding = E_INTSET
-        self.facts.encoding = E_INTSET
+        self.row_encoding = ENC_INTSET
+        self.facts.encoding = ENC_INTSET
         self.facts.num_elements = count
         self.row_allint = 1
         self._blob(s.length, -1)
@@ -3560,8 +3513,8 @@ cdef class Decoder:
                 self._fail("zipmap has bytes after its end marker")
         self.facts.kind = T_HASH
         self.row_type = T_HASH
-        self.row_encoding = E_ZIPMAP
-        self.facts.encoding = E_ZIPMAP
+        self.row_encoding = ENC_ZIPMAP
+        self.facts.encoding = ENC_ZIPMAP
         self.facts.num_elements = count
         self._blob(n, -1)
         return 0
@@ -3601,9 +3554,9 @@ cdef class Decoder:
             self._blob(s.length, compressed)
         self.facts.num_elements = total
         if t == 18 and nodes == 1 and packed == 1 and self._at_least(7, 2) and self.facts.blob_bytes <= 8192:
-            self.row_encoding = E_LISTPACK
+            self.row_encoding = ENC_LISTPACK
         else:
-            self.row_encoding = E_QUICKLIST
+            self.row_encoding = ENC_QUICKLIST
         self.facts.encoding = self.row_encoding
         return 0
 
@@ -3614,8 +3567,8 @@ cdef class Decoder:
         cdef StrRef s
         self.facts.kind = T_STREAM
         self.row_type = T_STREAM
-        self.row_encoding = E_STREAM
-        self.facts.encoding = E_STREAM
+        self.row_encoding = ENC_STREAM
+        self.facts.encoding = ENC_STREAM
         for i in range(nodes):
             self._blob_str(&s, BLOB_STREAM_ID)
             if s.length != 16:
