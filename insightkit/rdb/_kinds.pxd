@@ -72,3 +72,29 @@ cdef enum BlobHeader:
     BLOB_INTSET = 3          # encoding (width) u32, length u32
     BLOB_STREAM_ID = 4       # a stream node's 16-byte master ID
     BLOB_STREAM_LP = 5       # a stream node's listpack: its total bytes (the entry count is not checked)
+
+# RDB opcodes (the byte before an item; key types are the values below 0xF2 but 107).
+cdef enum Opcode:
+    OP_HASH_TEMPLATE = 242  # RDB 15 (Redis 8.10): a hash template's sorted field names
+    OP_SLOT_IMPORT = 243  # Valkey 9 (and any file before RDB 13): a slot import job
+    OP_KEY_META = 243  # RDB >= 13 (REDIS magic): module key metadata, before the key's type byte
+    OP_SLOT_INFO = 244
+    OP_FUNCTION2 = 245
+    OP_FUNCTION_PRE_GA = 246
+    OP_MODULE_AUX = 247
+    OP_IDLE = 248
+    OP_FREQ = 249
+    OP_AUX = 250
+    OP_RESIZEDB = 251
+    OP_EXPIRETIME_MS = 252
+    OP_EXPIRETIME = 253
+    OP_SELECTDB = 254
+    OP_EOF = 255
+    OP_RAM_LRU = 107  # Redis Enterprise: LRU hint, one length; ignored (no-op for the key table)
+
+# Format limits.
+cdef enum FormatLimit:
+    NEWEST_RDB = 15  # the newest format this decoder knows (Redis 8.10)
+    NEWEST_VALKEY_RDB = 80  # Valkey 9's VALKEY080
+    KEY_META_MAX_CLASSES = 7
+    MAX_TEMPLATES = 4194304  # 4M hash templates (~300 MB of table); a saver writes one per distinct field set
