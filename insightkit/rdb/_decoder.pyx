@@ -22,7 +22,7 @@ from libc.stdio cimport snprintf
 from insightkit.memory._model cimport ArrayShape, KeyFacts, KeyFacts15, MemBreakdown, MemoryModel
 from insightkit.rdb._crc64 cimport crc64_update
 from insightkit.rdb._kinds cimport *
-from insightkit.rdb._lzf cimport LZF_MAX_RATIO, _lzf_claim_ok
+from insightkit.rdb._lzf cimport LZF_MAX_RATIO, _lzf_check, _lzf_claim_ok, _lzf_head, _lzf_inflate
 from insightkit.rdb._scan cimport ScanFmt, _sk_keys
 from insightkit.rdb._tmpl cimport TmplEntry, TmplTable, _Templates, _tmpl_find
 
@@ -33,6 +33,7 @@ import numpy as np
 
 from insightkit.errors import RdbChecksumError, RdbFormatError, RdbTruncatedError, RdbVersionError
 from insightkit.rdb import kinds as _kinds
+from insightkit.rdb._lzf import _lzf_error
 from insightkit.rdb.kinds import ENCODING_LABELS, TYPE_NAMES
 
 
@@ -226,67 +227,6 @@ cdef int64_t _float_text_len(double d) noexcept nogil:
 
 cdef int _cmp_id16(const void* a, const void* b) noexcept nogil:
     return memcmp((<const unsigned char**>a)[0], (<const unsigned char**>b)[0], 16)
-
-
-cdef inline void _lzf_head(const unsigned char* src, int64_t clen, unsigned char* dst, int64_t want) noexcept nogil:
-    """The first ``want`` bytes of an LZF block that _lzf_check passed (so every reference is in
-    range): a structure's header, inflated without inflating the rest."""
-    cdef int64_t ip = 0, op = 0, run, ref
-    cdef unsigned int ctrl
-    while ip < clen and op < want:
-        ctrl = src[ip]
-        ip += 1
-        if ctrl < 32:
-            run = ctrl + 1
-            while run > 0 and op < want:
-                dst[op] = src[ip]
-                op += 1
-                ip += 1
-                run -= 1
-            ip += run
-        else:
-            run = ctrl >> 5
-            if run == 7:
-                run += src[ip]
-                ip += 1
-            ref = op - (((ctrl & 0x1F) << 8) + src[ip] + 1)
-            ip += 1
-            run += 2
-            while run > 0 and op < want:
-                dst[op] = dst[ref]
-                op += 1
-                ref += 1
-                run -= 1
-
-
-cdef inline int _lzf_check(const unsigned char* src, int64_t clen, int64_t ulen) noexcept nogil:
-    """Walk an LZF block without output: 0 when it decompresses to exactly ulen bytes, else nonzero
-    (Decoder._lzf then raises, naming what is wrong)."""
-    cdef int64_t ip = 0, op = 0, run
-    cdef unsigned int ctrl
-    while ip < clen:
-        ctrl = src[ip]
-        ip += 1
-        if ctrl < 32:
-            run = ctrl + 1
-            if ip + run > clen or op + run > ulen:
-                return 1
-            ip += run
-            op += run
-        else:
-            run = ctrl >> 5
-            if run == 7:
-                if ip >= clen:
-                    return 1
-                run += src[ip]
-                ip += 1
-            if ip >= clen:
-                return 1
-            if op - (((ctrl & 0x1F) << 8) + src[ip] + 1) < 0 or op + run + 2 > ulen:
-                return 1
-            ip += 1
-            op += run + 2
-    return op != ulen
 
 
 cdef inline int* _i32(object a) except NULL:
@@ -764,49 +704,10 @@ cdef class Decoder:
 
     cdef int _lzf(self, const unsigned char* src, int64_t clen, unsigned char* dst, int64_t ulen) except -1 nogil:
         """Decompress (dst != NULL) or only validate (dst == NULL) an LZF block of exactly ulen bytes."""
-        cdef int64_t ip = 0, op = 0, run, ref
-        cdef unsigned int ctrl
-        while ip < clen:
-            ctrl = src[ip]
-            ip += 1
-            if ctrl < 32:
-                run = ctrl + 1
-                if ip + run > clen or op + run > ulen:
-                    with gil:
-                        self._fail("corrupt LZF data (literal run overflows)")
-                if dst != NULL:
-                    memcpy(dst + op, src + ip, <size_t>run)
-                ip += run
-                op += run
-            else:
-                run = ctrl >> 5
-                if run == 7:
-                    if ip >= clen:
-                        with gil:
-                            self._fail("corrupt LZF data (truncated back-reference)")
-                    run += src[ip]
-                    ip += 1
-                if ip >= clen:
-                    with gil:
-                        self._fail("corrupt LZF data (truncated back-reference)")
-                ref = op - (((ctrl & 0x1F) << 8) + src[ip] + 1)
-                ip += 1
-                run += 2
-                if ref < 0 or op + run > ulen:
-                    with gil:
-                        self._fail("corrupt LZF data (back-reference out of range)")
-                if dst != NULL:
-                    # byte by byte: the regions may overlap (run-length style references)
-                    while run > 0:
-                        dst[op] = dst[ref]
-                        op += 1
-                        ref += 1
-                        run -= 1
-                else:
-                    op += run
-        if op != ulen:
+        cdef int64_t r = _lzf_inflate(src, clen, dst, ulen)
+        if r != ulen:
             with gil:
-                self._fail(f"corrupt LZF data (decompressed {op} bytes, header says {ulen})")
+                self._fail(_lzf_error(r, ulen))
         return 0
 
     cdef int _lzf_claim(self, int64_t clen, int64_t ulen) except -1 nogil:
