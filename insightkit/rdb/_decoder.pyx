@@ -21,6 +21,9 @@ from libc.stdio cimport snprintf
 
 from insightkit.memory._model cimport ArrayShape, KeyFacts, KeyFacts15, MemBreakdown, MemoryModel
 from insightkit.rdb._crc64 cimport crc64_update
+from insightkit.rdb._blobs cimport (
+    BE_NOMEM, BlobErr, Stats, _digits, _le_at, _lp_entry, _stats_init, walk_listpack, walk_stream_node, walk_ziplist,
+)
 from insightkit.rdb._kinds cimport *
 from insightkit.rdb._lzf cimport LZF_MAX_RATIO, _lzf_check, _lzf_claim_ok, _lzf_head, _lzf_inflate
 from insightkit.rdb._scan cimport ScanFmt, _sk_keys
@@ -33,6 +36,7 @@ import numpy as np
 
 from insightkit.errors import RdbChecksumError, RdbFormatError, RdbTruncatedError, RdbVersionError
 from insightkit.rdb import kinds as _kinds
+from insightkit.rdb._blobs import blob_error_message
 from insightkit.rdb._lzf import _lzf_error
 from insightkit.rdb.kinds import ENCODING_LABELS, TYPE_NAMES
 
@@ -109,30 +113,6 @@ cdef struct StrRef:
     bint is_int                # stored as an RDB integer encoding
     int64_t ival
     int64_t lzf                # compressed size when LZF-encoded in the file, else -1
-
-
-cdef struct Stats:
-    int64_t entries            # entries walked in a blob
-    int64_t largest
-    int64_t total
-    bint all_int
-    int64_t volatile
-    int64_t min_ttl            # -1 when none
-
-
-cdef inline int64_t _digits(int64_t v) noexcept nogil:
-    """Length of the decimal representation of v (what the element would be as a string)."""
-    cdef int64_t n = 1
-    cdef uint64_t u
-    if v < 0:
-        n = 2
-        u = <uint64_t>(-(v + 1)) + 1
-    else:
-        u = <uint64_t>v
-    while u >= 10:
-        u //= 10
-        n += 1
-    return n
 
 
 cdef inline bint _is_canonical_int(const unsigned char* s, int64_t n) noexcept nogil:
@@ -2129,7 +2109,7 @@ cdef class Decoder:
         self._blob_str(&s, BLOB_LISTPACK)
         z = s.ptr
         n = s.length
-        if n < 7 or <int64_t>self._le_at(z, 4) != n or z[n - 1] != 0xFF:
+        if n < 7 or <int64_t>_le_at(z, 4) != n or z[n - 1] != 0xFF:
             with gil:
                 self._fail("hash template field-name listpack is malformed")
         while True:
@@ -2161,7 +2141,7 @@ cdef class Decoder:
         value per field (counted into *count and measured)."""
         cdef int64_t pos = 6, v, id, c = 0, hdr
         cdef int kind
-        if n < 7 or <int64_t>self._le_at(z, 4) != n or z[n - 1] != 0xFF:
+        if n < 7 or <int64_t>_le_at(z, 4) != n or z[n - 1] != 0xFF:
             with gil:
                 self._fail("template-listpack blob is malformed")
         kind = self._lp_entry(z, n, &pos, &id)
@@ -2322,339 +2302,43 @@ cdef class Decoder:
         self.pos = at + clen
         return 0
 
-    cdef int _walk_ziplist(self, const unsigned char* z, int64_t n, int stride, int mask, Stats* st) except -1 nogil:
-        """Validate a ziplist and gather element lengths; entry i counts when mask has bit i % stride."""
-        cdef int64_t pos = 10, count = 0, hdr_count, l, elen, total
-        cdef unsigned char enc
-        cdef bint isint
-        if n < 11:
-            with gil:
-                self._fail("ziplist blob too short")
-        total = z[0] | (z[1] << 8) | (z[2] << 16) | (<int64_t>z[3] << 24)
-        if total != n:
-            with gil:
-                self._fail(f"ziplist header says {total} bytes, blob has {n}")
-        hdr_count = z[8] | (z[9] << 8)
-        while True:
-            if pos >= n:
-                with gil:
-                    self._fail("ziplist runs past its end")
-            if z[pos] == 0xFF:
-                break
-            # prevlen
-            if z[pos] == 0xFE:
-                pos += 5
-            else:
-                pos += 1
-            if pos >= n:
-                with gil:
-                    self._fail("ziplist entry runs past its end")
-            enc = z[pos]
-            isint = False
-            if enc < 0x40:
-                l = enc & 0x3F
-                pos += 1
-            elif enc < 0x80:
-                if pos + 2 > n:
-                    with gil:
-                        self._fail("ziplist entry runs past its end")
-                l = ((enc & 0x3F) << 8) | z[pos + 1]
-                pos += 2
-            elif enc == 0x80:
-                if pos + 5 > n:
-                    with gil:
-                        self._fail("ziplist entry runs past its end")
-                l = (<int64_t>z[pos + 1] << 24) | (z[pos + 2] << 16) | (z[pos + 3] << 8) | z[pos + 4]
-                pos += 5
-            else:
-                isint = True
-                pos += 1
-                if enc == 0xC0:
-                    elen = 2
-                    l = _digits(<int16_t>(z[pos] | (z[pos + 1] << 8))) if pos + 2 <= n else 0
-                elif enc == 0xD0:
-                    elen = 4
-                    l = _digits(<int32_t>(z[pos] | (z[pos + 1] << 8) | (z[pos + 2] << 16) | (<uint32_t>z[pos + 3] << 24))) if pos + 4 <= n else 0
-                elif enc == 0xE0:
-                    elen = 8
-                    l = _digits(<int64_t>self._le_at(z + pos, 8)) if pos + 8 <= n else 0
-                elif enc == 0xF0:
-                    elen = 3
-                    l = _digits(((<int32_t>((z[pos] << 8) | (z[pos + 1] << 16) | (<uint32_t>z[pos + 2] << 24))) >> 8)) if pos + 3 <= n else 0
-                elif enc == 0xFE:
-                    elen = 1
-                    l = _digits(<int8_t>z[pos]) if pos + 1 <= n else 0
-                elif 0xF1 <= enc <= 0xFD:
-                    elen = 0
-                    l = 1 if (enc & 0x0F) - 1 < 10 else 2
-                else:
-                    with gil:
-                        self._fail(f"bad ziplist entry encoding 0x{enc:02x}")
-                    elen = 0
-                    l = 0
-                if pos + elen > n:
-                    with gil:
-                        self._fail("ziplist entry runs past its end")
-                pos += elen
-            if not isint:
-                if pos + l > n:
-                    with gil:
-                        self._fail("ziplist string entry runs past its end")
-                pos += l
-            if (mask >> (count % stride)) & 1:
-                if l > st.largest:
-                    st.largest = l
-                st.total += l
-                if not isint:
-                    st.all_int = False
-            count += 1
-        if pos != n - 1:
-            with gil:
-                self._fail("ziplist has bytes after its end marker")
-        if hdr_count != 0xFFFF and hdr_count != count:
-            with gil:
-                self._fail(f"ziplist header says {hdr_count} entries, found {count}")
-        st.entries = count
-        return 0
+    cdef int _blob_fail(self, BlobErr* e) except -1 nogil:
+        """Raise what a blob walker reported (see _blobs.pxd)."""
+        with gil:
+            if e.code == BE_NOMEM:
+                raise MemoryError()
+            self._fail(blob_error_message(e.code, e.a, e.b))
+        return -1
 
-    cdef inline uint64_t _le_at(self, const unsigned char* q, int nbytes) noexcept nogil:
-        cdef uint64_t v = 0
-        cdef int i
-        for i in range(nbytes - 1, -1, -1):
-            v = (v << 8) | q[i]
-        return v
+    cdef int _walk_ziplist(self, const unsigned char* z, int64_t n, int stride, int mask, Stats* st) except -1 nogil:
+        cdef BlobErr e
+        if walk_ziplist(z, n, stride, mask, st, &e):
+            return self._blob_fail(&e)
+        return 0
 
     cdef int _walk_listpack(self, const unsigned char* z, int64_t n, int stride, int mask, int ttl_slot, Stats* st) except -1 nogil:
-        """Validate a listpack and gather element lengths (see _walk_ziplist); ttl_slot marks field TTLs."""
-        cdef int64_t pos = 6, count = 0, hdr_count, l, total, elen, ival, hl
-        cdef unsigned char enc
-        cdef bint isint
-        if n < 7:
-            with gil:
-                self._fail("listpack blob too short")
-        total = z[0] | (z[1] << 8) | (z[2] << 16) | (<int64_t>z[3] << 24)
-        if total != n:
-            with gil:
-                self._fail(f"listpack header says {total} bytes, blob has {n}")
-        hdr_count = z[4] | (z[5] << 8)
-        while True:
-            if pos >= n:
-                with gil:
-                    self._fail("listpack runs past its end")
-            enc = z[pos]
-            if enc == 0xFF:
-                break
-            isint = True
-            ival = 0
-            if enc < 0x80:
-                ival = enc
-                hl = 1
-                elen = 0
-            elif enc < 0xC0:
-                isint = False
-                hl = 1
-                elen = enc & 0x3F
-            elif enc < 0xE0:
-                hl = 2
-                elen = 0
-                if pos + 2 > n:
-                    with gil:
-                        self._fail("listpack entry runs past its end")
-                ival = ((enc & 0x1F) << 8) | z[pos + 1]
-                if ival >= 4096:
-                    ival -= 8192
-            elif enc < 0xF0:
-                isint = False
-                hl = 2
-                if pos + 2 > n:
-                    with gil:
-                        self._fail("listpack entry runs past its end")
-                elen = ((enc & 0x0F) << 8) | z[pos + 1]
-            elif enc == 0xF0:
-                isint = False
-                hl = 5
-                if pos + 5 > n:
-                    with gil:
-                        self._fail("listpack entry runs past its end")
-                elen = <int64_t>self._le_at(z + pos + 1, 4)
-            elif enc >= 0xF1 and enc <= 0xF4:
-                hl = 1
-                elen = 2 if enc == 0xF1 else (3 if enc == 0xF2 else (4 if enc == 0xF3 else 8))
-                if pos + 1 + elen > n:
-                    with gil:
-                        self._fail("listpack entry runs past its end")
-                ival = <int64_t>self._le_at(z + pos + 1, <int>elen)
-                if elen < 8 and ival >= (<int64_t>1 << (8 * elen - 1)):
-                    ival -= (<int64_t>1 << (8 * elen))
-            else:
-                with gil:
-                    self._fail(f"bad listpack entry encoding 0x{enc:02x}")
-                return -1
-            l = hl + elen
-            # the entry is followed by its back-length: 1 byte per 7 bits of l
-            total = l + (1 if l < 128 else (2 if l < 16384 else (3 if l < 2097152 else (4 if l < 268435456 else 5))))
-            if pos + total > n - 1:
-                with gil:
-                    self._fail("listpack entry runs past its end")
-            pos += total
-            l = _digits(ival) if isint else elen
-            if ttl_slot >= 0 and count % stride == ttl_slot:
-                if isint and ival > 0:
-                    st.volatile += 1
-                    if st.min_ttl < 0 or ival < st.min_ttl:
-                        st.min_ttl = ival
-            elif (mask >> (count % stride)) & 1:
-                if l > st.largest:
-                    st.largest = l
-                st.total += l
-                if not isint:
-                    st.all_int = False
-            count += 1
-        if pos != n - 1:
-            with gil:
-                self._fail("listpack has bytes after its end marker")
-        if hdr_count != 0xFFFF and hdr_count != count:
-            with gil:
-                self._fail(f"listpack header says {hdr_count} entries, found {count}")
-        st.entries = count
+        cdef BlobErr e
+        if walk_listpack(z, n, stride, mask, ttl_slot, st, &e):
+            return self._blob_fail(&e)
         return 0
 
-    cdef int _lp_entry(self, const unsigned char* z, int64_t n, int64_t* pos, int64_t* ival) except -1 nogil:
-        """Decode the listpack entry at *pos and step past it: 1 = integer (*ival), 0 = string of
-        *ival bytes, 2 = the end marker."""
-        cdef int64_t p = pos[0], hl, elen, total, v = 0
-        cdef unsigned char enc
-        cdef int isint = 1
-        if p >= n:
-            with gil:
-                self._fail("listpack runs past its end")
-        enc = z[p]
-        if enc == 0xFF:
-            return 2
-        if enc < 0x80:
-            v = enc
-            hl = 1
-            elen = 0
-        elif enc < 0xC0:
-            isint = 0
-            hl = 1
-            elen = enc & 0x3F
-        elif enc < 0xE0:
-            hl = 2
-            elen = 0
-            if p + 2 > n:
-                with gil:
-                    self._fail("listpack entry runs past its end")
-            v = ((enc & 0x1F) << 8) | z[p + 1]
-            if v >= 4096:
-                v -= 8192
-        elif enc < 0xF0:
-            isint = 0
-            hl = 2
-            if p + 2 > n:
-                with gil:
-                    self._fail("listpack entry runs past its end")
-            elen = ((enc & 0x0F) << 8) | z[p + 1]
-        elif enc == 0xF0:
-            isint = 0
-            hl = 5
-            if p + 5 > n:
-                with gil:
-                    self._fail("listpack entry runs past its end")
-            elen = <int64_t>self._le_at(z + p + 1, 4)
-        elif enc >= 0xF1 and enc <= 0xF4:
-            hl = 1
-            elen = 2 if enc == 0xF1 else (3 if enc == 0xF2 else (4 if enc == 0xF3 else 8))
-            if p + 1 + elen > n:
-                with gil:
-                    self._fail("listpack entry runs past its end")
-            v = <int64_t>self._le_at(z + p + 1, <int>elen)
-            if elen < 8 and v >= (<int64_t>1 << (8 * elen - 1)):
-                v -= (<int64_t>1 << (8 * elen))
-        else:
-            with gil:
-                self._fail(f"bad listpack entry encoding 0x{enc:02x}")
-            return -1
-        total = hl + elen
-        total += 1 if total < 128 else (2 if total < 16384 else (3 if total < 2097152 else (4 if total < 268435456 else 5)))
-        if p + total > n - 1:
-            with gil:
-                self._fail("listpack entry runs past its end")
-        pos[0] = p + total
-        ival[0] = v if isint else elen
-        return isint
-
-    cdef int64_t _lp_int(self, const unsigned char* z, int64_t n, int64_t* pos) except? -1 nogil:
-        cdef int64_t v
-        if self._lp_entry(z, n, pos, &v) != 1:
-            with gil:
-                self._fail("stream listpack: expected an integer entry")
-        return v
-
-    cdef inline int64_t _lp_len(self, const unsigned char* z, int64_t n, int64_t* pos) except -1 nogil:
-        """Byte length (as a string) of the next entry, which must not be the end marker."""
-        cdef int64_t v
-        cdef int kind = self._lp_entry(z, n, pos, &v)
-        if kind == 2:
-            with gil:
-                self._fail("stream listpack ends inside an entry")
-        return _digits(v) if kind == 1 else v
+    cdef inline int _lp_entry(self, const unsigned char* z, int64_t n, int64_t* pos, int64_t* ival) except -1 nogil:
+        """_blobs._lp_entry, raising: 1 = integer (*ival), 0 = string of *ival bytes, 2 = the end marker."""
+        cdef BlobErr e
+        cdef int kind = _lp_entry(z, n, pos, ival, &e)
+        if kind < 0:
+            return self._blob_fail(&e)
+        return kind
 
     cdef int _walk_stream_node(self, const unsigned char* z, int64_t n) except -1 nogil:
-        """Field and value sizes of the live entries of one stream listpack node (t_stream.c layout:
-        a master entry with the node's field names, then entries that reuse them or carry their own)."""
-        cdef int64_t pos = 6, nf, i, k, flags, l, v
-        cdef int64_t* master = NULL
-        self._lp_int(z, n, &pos)  # live count
-        self._lp_int(z, n, &pos)  # deleted count
-        nf = self._lp_int(z, n, &pos)
-        if nf < 0 or nf > n:
-            with gil:
-                self._fail(f"stream node claims {nf} master fields")
-        master = <int64_t*>malloc((nf + 1) * sizeof(int64_t))
-        if master == NULL:
-            with gil:
-                raise MemoryError()
-        try:
-            for i in range(nf):
-                master[i] = self._lp_len(z, n, &pos)
-            if self._lp_int(z, n, &pos) != 0:
-                with gil:
-                    self._fail("stream node master entry is not terminated by 0")
-            while self._lp_entry(z, n, &pos, &v) != 2:
-                flags = v
-                self._lp_int(z, n, &pos)  # ms delta
-                self._lp_int(z, n, &pos)  # seq delta
-                if flags & 2:  # same fields as the master entry: values only
-                    for i in range(nf):
-                        l = self._lp_len(z, n, &pos)
-                        if not flags & 1:
-                            self._elem(master[i])
-                            self._elem(l)
-                else:
-                    k = self._lp_int(z, n, &pos)
-                    if k < 0 or k > n:
-                        with gil:
-                            self._fail(f"stream entry claims {k} fields")
-                    for i in range(2 * k):
-                        l = self._lp_len(z, n, &pos)
-                        if not flags & 1:
-                            self._elem(l)
-                self._lp_int(z, n, &pos)  # entry's element count (for backward iteration)
-            if pos != n - 1:
-                with gil:
-                    self._fail("stream listpack has bytes after its end marker")
-        finally:
-            free(master)
+        """Field and value sizes of the live entries of one stream listpack node (row largest/bytes)."""
+        cdef Stats st
+        cdef BlobErr e
+        _stats_init(&st)
+        if walk_stream_node(z, n, &st, &e):
+            return self._blob_fail(&e)
+        self._take_stats(&st)
         return 0
-
-    cdef inline void _stats_init(self, Stats* st) noexcept nogil:
-        st.entries = 0
-        st.largest = 0
-        st.total = 0
-        st.all_int = True
-        st.volatile = 0
-        st.min_ttl = -1
 
     cdef inline void _take_stats(self, Stats* st) noexcept nogil:
         if st.largest > self.row_largest:
@@ -2665,7 +2349,7 @@ cdef class Decoder:
         cdef StrRef s
         cdef Stats st
         self._blob_str(&s, BLOB_ZIPLIST)
-        self._stats_init(&st)
+        _stats_init(&st)
         if t == 10:
             self.facts.kind = T_LIST
             self._walk_ziplist(s.ptr, s.length, 1, 1, &st)
@@ -2688,7 +2372,7 @@ cdef class Decoder:
         cdef StrRef s
         cdef Stats st
         self._blob_str(&s, BLOB_LISTPACK)
-        self._stats_init(&st)
+        _stats_init(&st)
         if t == 20:
             self.facts.kind = T_SET
             self._walk_listpack(s.ptr, s.length, 1, 1, -1, &st)
@@ -2714,7 +2398,7 @@ cdef class Decoder:
         if t == 25:
             self._le(8)  # minimum field expiry; recomputed from the entries
         self._blob_str(&s, BLOB_LISTPACK)
-        self._stats_init(&st)
+        _stats_init(&st)
         self._walk_listpack(s.ptr, s.length, 3, 3, 2, &st)
         if st.entries % 3:
             with gil:
@@ -2739,8 +2423,8 @@ cdef class Decoder:
         if s.length < 8:
             with gil:
                 self._fail("intset blob too short")
-        width = <int64_t>self._le_at(s.ptr, 4)
-        count = <int64_t>self._le_at(s.ptr + 4, 4)
+        width = <int64_t>_le_at(s.ptr, 4)
+        count = <int64_t>_le_at(s.ptr + 4, 4)
         if width != 2 and width != 4 and width != 8:
             with gil:
                 self._fail(f"intset has element width {width}")
@@ -2748,7 +2432,7 @@ cdef class Decoder:
             with gil:
                 self._fail(f"intset claims {count} elements of {width} bytes in a {s.length}-byte blob")
         for i in range(count):
-            v = <int64_t>self._le_at(s.ptr + 8 + i * width, <int>width)
+            v = <int64_t>_le_at(s.ptr + 8 + i * width, <int>width)
             if width == 2:
                 v = <int16_t>v
             elif width == 4:
@@ -2789,7 +2473,7 @@ cdef class Decoder:
                     if pos + 5 > n:
                         with gil:
                             self._fail("zipmap runs past its end")
-                    l = <int64_t>self._le_at(z + pos + 1, 4)
+                    l = <int64_t>_le_at(z + pos + 1, 4)
                     pos += 5
                 elif l == 255:
                     with gil:
@@ -2844,7 +2528,7 @@ cdef class Decoder:
                 self._elem(s.length)
                 total += 1
             else:
-                self._stats_init(&st)
+                _stats_init(&st)
                 if t == 14:
                     self._walk_ziplist(s.ptr, s.length, 1, 1, &st)
                 else:
@@ -2876,7 +2560,7 @@ cdef class Decoder:
                 with gil:
                     self._fail(f"stream node key has {s.length} bytes, expected 16")
             self._blob_str(&s, BLOB_STREAM_LP)
-            if s.length < 7 or s.ptr[s.length - 1] != 0xFF or <int64_t>self._le_at(s.ptr, 4) != s.length:
+            if s.length < 7 or s.ptr[s.length - 1] != 0xFF or <int64_t>_le_at(s.ptr, 4) != s.length:
                 with gil:
                     self._fail("stream listpack node is malformed")
             self._walk_stream_node(s.ptr, s.length)
