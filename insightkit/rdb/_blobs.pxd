@@ -19,6 +19,7 @@ cdef struct BlobErr:
     int code                   # BE_*
     int64_t a                  # the numbers its message names (see blob_error_message)
     int64_t b
+    int64_t c
 
 cdef enum BlobErrorCode:
     BE_NONE = 0
@@ -44,6 +45,14 @@ cdef enum BlobErrorCode:
     BE_ST_MASTER_TERM
     BE_ST_ENTRY_FIELDS         # a: the claimed count
     BE_ST_TRAILING
+    BE_IS_SHORT
+    BE_IS_WIDTH                # a: the width
+    BE_IS_SIZE                 # a: count, b: width, c: blob bytes
+    BE_ZM_SHORT
+    BE_ZM_PAST
+    BE_ZM_NO_VALUE
+    BE_ZM_ENTRY_PAST
+    BE_ZM_TRAILING
 
 
 cdef inline int64_t _digits(int64_t v) noexcept nogil:
@@ -83,6 +92,7 @@ cdef inline int _blob_err(BlobErr* e, int code, int64_t a, int64_t b) noexcept n
     e.code = code
     e.a = a
     e.b = b
+    e.c = 0
     return -1
 
 
@@ -149,3 +159,5 @@ cdef int walk_ziplist(const unsigned char* z, int64_t n, int stride, int mask, S
 cdef int walk_listpack(const unsigned char* z, int64_t n, int stride, int mask, int ttl_slot, Stats* st,
                        BlobErr* e) noexcept nogil
 cdef int walk_stream_node(const unsigned char* z, int64_t n, Stats* st, BlobErr* e) noexcept nogil
+cdef int walk_intset(const unsigned char* z, int64_t n, Stats* st, BlobErr* e) noexcept nogil
+cdef int walk_zipmap(const unsigned char* z, int64_t n, Stats* st, BlobErr* e) noexcept nogil

@@ -1,5 +1,6 @@
 # cython: language_level=3
-"""Blob walkers: ziplists, listpacks and stream listpack nodes, checked and measured (see _blobs.pxd)."""
+"""Blob walkers: ziplists, listpacks, stream listpack nodes, intsets and zipmaps, checked and measured
+(see _blobs.pxd)."""
 
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint32_t
 from libc.stdlib cimport free, malloc
@@ -218,7 +219,72 @@ cdef int walk_stream_node(const unsigned char* z, int64_t n, Stats* st, BlobErr*
     return r
 
 
-def blob_error_message(int code, int64_t a, int64_t b):
+cdef int walk_intset(const unsigned char* z, int64_t n, Stats* st, BlobErr* e) noexcept nogil:
+    """Validate an intset and gather its elements' lengths as strings."""
+    cdef int64_t width, count, i, v
+    if n < 8:
+        return _blob_err(e, BE_IS_SHORT, 0, 0)
+    width = <int64_t>_le_at(z, 4)
+    count = <int64_t>_le_at(z + 4, 4)
+    if width != 2 and width != 4 and width != 8:
+        return _blob_err(e, BE_IS_WIDTH, width, 0)
+    if 8 + width * count != n:
+        _blob_err(e, BE_IS_SIZE, count, width)
+        e.c = n
+        return -1
+    for i in range(count):
+        v = <int64_t>_le_at(z + 8 + i * width, <int>width)
+        if width == 2:
+            v = <int16_t>v
+        elif width == 4:
+            v = <int32_t>v
+        _elem(st, _digits(v))
+    st.entries = count
+    return 0
+
+
+cdef int walk_zipmap(const unsigned char* z, int64_t n, Stats* st, BlobErr* e) noexcept nogil:
+    """Validate a zipmap (Redis < 2.6 small hashes) and gather its fields' and values' lengths."""
+    cdef int64_t pos = 1, l, count = 0, free_
+    cdef int which
+    if n < 2:
+        return _blob_err(e, BE_ZM_SHORT, 0, 0)
+    while True:
+        if pos >= n:
+            return _blob_err(e, BE_ZM_PAST, 0, 0)
+        if z[pos] == 0xFF:
+            break
+        for which in range(2):
+            if pos >= n:
+                return _blob_err(e, BE_ZM_PAST, 0, 0)
+            l = z[pos]
+            if l == 254:
+                if pos + 5 > n:
+                    return _blob_err(e, BE_ZM_PAST, 0, 0)
+                l = <int64_t>_le_at(z + pos + 1, 4)
+                pos += 5
+            elif l == 255:
+                return _blob_err(e, BE_ZM_NO_VALUE, 0, 0)
+            else:
+                pos += 1
+            free_ = 0
+            if which == 1:
+                if pos >= n:
+                    return _blob_err(e, BE_ZM_PAST, 0, 0)
+                free_ = z[pos]
+                pos += 1
+            if pos + l + free_ > n:
+                return _blob_err(e, BE_ZM_ENTRY_PAST, 0, 0)
+            pos += l + free_
+            _elem(st, l)
+        count += 1
+    if pos != n - 1:
+        return _blob_err(e, BE_ZM_TRAILING, 0, 0)
+    st.entries = count
+    return 0
+
+
+def blob_error_message(int code, int64_t a, int64_t b, int64_t c=0):
     """The message of a walker's BlobErr (the decoder raises it as RdbFormatError)."""
     if code == BE_ZL_SHORT:
         return "ziplist blob too short"
@@ -262,4 +328,20 @@ def blob_error_message(int code, int64_t a, int64_t b):
         return f"stream entry claims {a} fields"
     if code == BE_ST_TRAILING:
         return "stream listpack has bytes after its end marker"
+    if code == BE_IS_SHORT:
+        return "intset blob too short"
+    if code == BE_IS_WIDTH:
+        return f"intset has element width {a}"
+    if code == BE_IS_SIZE:
+        return f"intset claims {a} elements of {b} bytes in a {c}-byte blob"
+    if code == BE_ZM_SHORT:
+        return "zipmap blob too short"
+    if code == BE_ZM_PAST:
+        return "zipmap runs past its end"
+    if code == BE_ZM_NO_VALUE:
+        return "zipmap entry has no value"
+    if code == BE_ZM_ENTRY_PAST:
+        return "zipmap entry runs past its end"
+    if code == BE_ZM_TRAILING:
+        return "zipmap has bytes after its end marker"
     return f"internal error: blob error code {code}"

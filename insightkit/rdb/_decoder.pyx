@@ -22,7 +22,8 @@ from libc.stdio cimport snprintf
 from insightkit.memory._model cimport ArrayShape, KeyFacts, KeyFacts15, MemBreakdown, MemoryModel
 from insightkit.rdb._crc64 cimport crc64_update
 from insightkit.rdb._blobs cimport (
-    BE_NOMEM, BlobErr, Stats, _digits, _le_at, _lp_entry, _stats_init, walk_listpack, walk_stream_node, walk_ziplist,
+    BE_NOMEM, BlobErr, Stats, _digits, _le_at, _lp_entry, _stats_init, walk_intset, walk_listpack, walk_stream_node,
+    walk_zipmap, walk_ziplist,
 )
 from insightkit.rdb._kinds cimport *
 from insightkit.rdb._lzf cimport LZF_MAX_RATIO, _lzf_check, _lzf_claim_ok, _lzf_head, _lzf_inflate
@@ -2307,7 +2308,7 @@ cdef class Decoder:
         with gil:
             if e.code == BE_NOMEM:
                 raise MemoryError()
-            self._fail(blob_error_message(e.code, e.a, e.b))
+            self._fail(blob_error_message(e.code, e.a, e.b, e.c))
         return -1
 
     cdef int _walk_ziplist(self, const unsigned char* z, int64_t n, int stride, int mask, Stats* st) except -1 nogil:
@@ -2418,90 +2419,37 @@ cdef class Decoder:
 
     cdef int _intset(self) except -1 nogil:
         cdef StrRef s
-        cdef int64_t width, count, i, v
+        cdef Stats st
+        cdef BlobErr e
         self._blob_str(&s, BLOB_INTSET)
-        if s.length < 8:
-            with gil:
-                self._fail("intset blob too short")
-        width = <int64_t>_le_at(s.ptr, 4)
-        count = <int64_t>_le_at(s.ptr + 4, 4)
-        if width != 2 and width != 4 and width != 8:
-            with gil:
-                self._fail(f"intset has element width {width}")
-        if 8 + width * count != s.length:
-            with gil:
-                self._fail(f"intset claims {count} elements of {width} bytes in a {s.length}-byte blob")
-        for i in range(count):
-            v = <int64_t>_le_at(s.ptr + 8 + i * width, <int>width)
-            if width == 2:
-                v = <int16_t>v
-            elif width == 4:
-                v = <int32_t>v
-            self._elem(_digits(v))
+        _stats_init(&st)
+        if walk_intset(s.ptr, s.length, &st, &e):
+            return self._blob_fail(&e)
+        self._take_stats(&st)
         self.facts.kind = T_SET
         self.row_type = T_SET
         self.row_encoding = ENC_INTSET
         self.facts.encoding = ENC_INTSET
-        self.facts.num_elements = count
+        self.facts.num_elements = st.entries
         self.row_allint = 1
         self._blob(s.length, -1)
         return 0
 
     cdef int _zipmap(self) except -1 nogil:
         cdef StrRef s
-        cdef const unsigned char* z
-        cdef int64_t n, pos = 1, l, count = 0, free_
-        cdef int which
+        cdef Stats st
+        cdef BlobErr e
         self._blob_str(&s, BLOB_ANY)
-        z = s.ptr
-        n = s.length
-        if n < 2:
-            with gil:
-                self._fail("zipmap blob too short")
-        while True:
-            if pos >= n:
-                with gil:
-                    self._fail("zipmap runs past its end")
-            if z[pos] == 0xFF:
-                break
-            for which in range(2):
-                if pos >= n:
-                    with gil:
-                        self._fail("zipmap runs past its end")
-                l = z[pos]
-                if l == 254:
-                    if pos + 5 > n:
-                        with gil:
-                            self._fail("zipmap runs past its end")
-                    l = <int64_t>_le_at(z + pos + 1, 4)
-                    pos += 5
-                elif l == 255:
-                    with gil:
-                        self._fail("zipmap entry has no value")
-                else:
-                    pos += 1
-                free_ = 0
-                if which == 1:
-                    if pos >= n:
-                        with gil:
-                            self._fail("zipmap runs past its end")
-                    free_ = z[pos]
-                    pos += 1
-                if pos + l + free_ > n:
-                    with gil:
-                        self._fail("zipmap entry runs past its end")
-                pos += l + free_
-                self._elem(l)
-            count += 1
-        if pos != n - 1:
-            with gil:
-                self._fail("zipmap has bytes after its end marker")
+        _stats_init(&st)
+        if walk_zipmap(s.ptr, s.length, &st, &e):
+            return self._blob_fail(&e)
+        self._take_stats(&st)
         self.facts.kind = T_HASH
         self.row_type = T_HASH
         self.row_encoding = ENC_ZIPMAP
         self.facts.encoding = ENC_ZIPMAP
-        self.facts.num_elements = count
-        self._blob(n, -1)
+        self.facts.num_elements = st.entries
+        self._blob(s.length, -1)
         return 0
 
     cdef int _quicklist(self, int t) except -1 nogil:
