@@ -16,6 +16,7 @@ DIRECTIVES = {
 extensions = [
     Extension("insightkit.memory._model", ["insightkit/memory/_model.pyx"]),
     Extension("insightkit.rdb._crc64", ["insightkit/rdb/_crc64.pyx"]),
+    Extension("insightkit.rdb._columns", ["insightkit/rdb/_columns.pyx"]),
     Extension("insightkit.rdb._blobs", ["insightkit/rdb/_blobs.pyx"]),
     Extension("insightkit.rdb._lzf", ["insightkit/rdb/_lzf.pyx"]),
     Extension("insightkit.rdb._tmpl", ["insightkit/rdb/_tmpl.pyx"]),

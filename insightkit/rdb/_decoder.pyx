@@ -25,6 +25,7 @@ from insightkit.rdb._blobs cimport (
     BE_NOMEM, BlobErr, Stats, _digits, _le_at, _lp_entry, _stats_init, walk_intset, walk_listpack, walk_stream_node,
     walk_zipmap, walk_ziplist,
 )
+from insightkit.rdb._columns cimport Buf, _i32, _i64, _reserve, _u8p
 from insightkit.rdb._kinds cimport *
 from insightkit.rdb._lzf cimport LZF_MAX_RATIO, _lzf_check, _lzf_claim_ok, _lzf_head, _lzf_inflate
 from insightkit.rdb._scan cimport ScanFmt, _sk_keys
@@ -208,46 +209,6 @@ cdef int64_t _float_text_len(double d) noexcept nogil:
 
 cdef int _cmp_id16(const void* a, const void* b) noexcept nogil:
     return memcmp((<const unsigned char**>a)[0], (<const unsigned char**>b)[0], 16)
-
-
-cdef inline int* _i32(object a) except NULL:
-    cdef int[::1] v = a
-    return &v[0]
-
-
-cdef inline int64_t* _i64(object a) except NULL:
-    cdef int64_t[::1] v = a
-    return &v[0]
-
-
-cdef inline unsigned char* _u8p(object a) except NULL:
-    cdef unsigned char[::1] v = a
-    return &v[0]
-
-
-cdef struct Buf:
-    # A growable C buffer (key data of one batch, LZF scratch), owned by its Decoder (freed in
-    # __dealloc__). A plain struct, not an object, so that the key loop can run without the GIL.
-    unsigned char* data
-    int64_t size
-    int64_t cap
-
-
-cdef int _reserve(Buf* b, int64_t extra) except -1 nogil:
-    cdef int64_t want = b.size + extra
-    cdef int64_t cap = b.cap if b.cap else 4096
-    cdef unsigned char* p
-    if want <= b.cap:
-        return 0
-    while cap < want:
-        cap *= 2
-    p = <unsigned char*>realloc(b.data, cap)
-    if p == NULL:
-        with gil:
-            raise MemoryError()
-    b.data = p
-    b.cap = cap
-    return 0
 
 
 @cython.final
