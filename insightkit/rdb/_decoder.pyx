@@ -27,6 +27,7 @@ from insightkit.rdb._blobs cimport (
 )
 from insightkit.rdb._columns cimport Buf, _i32, _i64, _reserve, _u8p
 from insightkit.rdb._kinds cimport *
+from insightkit.rdb._lengths cimport rdb_len
 from insightkit.rdb._lzf cimport LZF_MAX_RATIO, _lzf_check, _lzf_claim_ok, _lzf_head, _lzf_inflate
 from insightkit.rdb._scan cimport ScanFmt, _sk_keys
 from insightkit.rdb._tmpl cimport TmplEntry, TmplTable, _Templates, _tmpl_find
@@ -583,40 +584,16 @@ cdef class Decoder:
         return self._len_slow(encoded)
 
     cdef uint64_t _len_slow(self, bint* encoded) except? 0xFFFFFFFFFFFFFFFF nogil:
-        cdef unsigned char b
         cdef uint64_t v
-        cdef int i
-        self._need(1)
-        b = self.p[self.pos]
-        encoded[0] = False
-        if b < 0x40:
-            self.pos += 1
-            return b
-        if b < 0x80:
-            self._need(2)
-            v = ((<uint64_t>(b & 0x3F)) << 8) | self.p[self.pos + 1]
-            self.pos += 2
+        cdef int64_t q = self.pos
+        cdef int st = rdb_len(self.p, &q, self.end, &v, encoded)  # the scanner's read too
+        if st == SK_OK:
+            self.pos = q
             return v
-        if b == 0x80:
-            self._need(5)
-            v = 0
-            for i in range(1, 5):
-                v = (v << 8) | self.p[self.pos + i]
-            self.pos += 5
-            return v
-        if b == 0x81:
-            self._need(9)
-            v = 0
-            for i in range(1, 9):
-                v = (v << 8) | self.p[self.pos + i]
-            self.pos += 9
-            return v
-        if b >= 0xC0:
-            encoded[0] = True
-            self.pos += 1
-            return b & 0x3F
+        if st == SK_SHORT:
+            self._need(<int64_t>v)  # raises: v bytes are not all buffered
         with gil:
-            self._fail(f"invalid length byte 0x{b:02x}")
+            self._fail(f"invalid length byte 0x{self.p[self.pos]:02x}")
         return 0
 
     cdef int _skip_len(self) except -1 nogil:

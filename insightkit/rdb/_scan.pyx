@@ -11,44 +11,13 @@ from libc.stdint cimport INT64_MAX, int64_t, uint64_t
 
 from insightkit.rdb._crc64 cimport crc64_update
 from insightkit.rdb._kinds cimport *
+from insightkit.rdb._lengths cimport rdb_len
 from insightkit.rdb._lzf cimport _lzf_claim_ok
 from insightkit.rdb._tmpl cimport TmplTable, _tmpl_find
 
 
 cdef inline int _sk_len(const unsigned char* p, int64_t* pos, int64_t end, uint64_t* v, bint* enc) noexcept nogil:
-    cdef int64_t q = pos[0]
-    cdef unsigned char b
-    cdef uint64_t x = 0
-    cdef int i, nb
-    if q >= end:
-        return SK_SHORT
-    b = p[q]
-    enc[0] = False
-    if b < 0x40:
-        v[0] = b
-        pos[0] = q + 1
-        return SK_OK
-    if b >= 0xC0:
-        enc[0] = True
-        v[0] = b & 0x3F
-        pos[0] = q + 1
-        return SK_OK
-    if b < 0x80:
-        if q + 2 > end:
-            return SK_SHORT
-        v[0] = ((<uint64_t>(b & 0x3F)) << 8) | p[q + 1]
-        pos[0] = q + 2
-        return SK_OK
-    if b == 0x80 or b == 0x81:
-        nb = 4 if b == 0x80 else 8
-        if q + 1 + nb > end:
-            return SK_SHORT
-        for i in range(1, nb + 1):
-            x = (x << 8) | p[q + i]
-        v[0] = x
-        pos[0] = q + 1 + nb
-        return SK_OK
-    return SK_STOP
+    return rdb_len(p, pos, end, v, enc)  # the decoder's own length read (_lengths.pxd)
 
 
 cdef inline int _sk_plain(const unsigned char* p, int64_t* pos, int64_t end, int64_t* n) noexcept nogil:
