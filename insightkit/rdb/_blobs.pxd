@@ -6,6 +6,8 @@
 
 from libc.stdint cimport int64_t, uint64_t
 
+from insightkit.rdb._text cimport _digits
+
 # What a walker gathers about the elements of one blob.
 cdef struct Stats:
     int64_t entries            # entries walked in a blob
@@ -53,21 +55,6 @@ cdef enum BlobErrorCode:
     BE_ZM_NO_VALUE
     BE_ZM_ENTRY_PAST
     BE_ZM_TRAILING
-
-
-cdef inline int64_t _digits(int64_t v) noexcept nogil:
-    """Length of the decimal representation of v (what the element would be as a string)."""
-    cdef int64_t n = 1
-    cdef uint64_t u
-    if v < 0:
-        n = 2
-        u = <uint64_t>(-(v + 1)) + 1
-    else:
-        u = <uint64_t>v
-    while u >= 10:
-        u //= 10
-        n += 1
-    return n
 
 
 cdef inline uint64_t _le_at(const unsigned char* q, int nbytes) noexcept nogil:
