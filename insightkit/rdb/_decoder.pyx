@@ -25,7 +25,9 @@ from insightkit.rdb._blobs cimport (
     BE_NOMEM, BlobErr, Stats, _le_at, _lp_entry, _stats_init, walk_intset, walk_listpack, walk_stream_node,
     walk_zipmap, walk_ziplist,
 )
-from insightkit.rdb._columns cimport Buf, _i32, _i64, _reserve, _u8p
+from insightkit.rdb._columns cimport (
+    LABEL_PAD, TYPE_LABEL_COPY, Buf, LabelTable, _fill_labels, _i32, _i64, _reserve, _u8p,
+)
 from insightkit.rdb._kinds cimport *
 from insightkit.rdb._lengths cimport rdb_len
 from insightkit.rdb._lzf cimport LZF_MAX_RATIO, _lzf_check, _lzf_claim_ok, _lzf_head, _lzf_inflate
@@ -51,7 +53,8 @@ class _NeedMore(Exception):
 
 # --- constants --------------------------------------------------------------------------------
 
-DEF STREAM_THRESHOLD = 1048576  # plain string values at least this big stream through unbuffered
+cdef enum:
+    STREAM_THRESHOLD = 1048576  # plain string values at least this big stream through unbuffered
 
 # The compiled enums of _kinds.pxd must land on their names in kinds.py (the one table of names).
 _kinds.check_enum(TYPE_NAMES, {"string": T_STRING, "list": T_LIST, "set": T_SET, "zset": T_ZSET, "hash": T_HASH,
@@ -70,29 +73,12 @@ if len(TYPE_NAMES) != N_TYPE_LABELS or len(ENCODING_LABELS) != N_ENCODING_LABELS
 
 # The `type` and `encoding` columns are written as Arrow string data row by row (a memcpy of a few
 # bytes), which is cheaper than a dictionary take over the batch afterwards.
-_LABEL_BYTES = [name.encode() for name in TYPE_NAMES + ENCODING_LABELS]
+cdef LabelTable _LABELS  # the built-in `type` / `encoding` labels in fixed-size slots (_columns.pxd)
+_fill_labels(&_LABELS)
 cdef KeyFacts _ZERO_FACTS
 memset(&_ZERO_FACTS, 0, sizeof(KeyFacts))
 cdef uint32_t _ENDIAN_PROBE = 1
 cdef bint _LITTLE_ENDIAN = (<unsigned char*>&_ENDIAN_PROBE)[0] == 1
-DEF LABEL_PAD = 32  # every built-in label is shorter than its table slot, copied as a fixed-size block:
-DEF TYPE_LABEL_COPY = 16  # 16 bytes for types (all shorter), 32 for encodings (template-listpack is 17)
-cdef char _TYPE_LABEL[N_TYPE_LABELS][LABEL_PAD]
-cdef int _TYPE_LABEL_LEN[N_TYPE_LABELS]
-cdef char _ENCODING_LABEL[N_ENCODING_LABELS][LABEL_PAD]
-cdef int _ENCODING_LABEL_LEN[N_ENCODING_LABELS]
-memset(_TYPE_LABEL, 0, sizeof(_TYPE_LABEL))
-memset(_ENCODING_LABEL, 0, sizeof(_ENCODING_LABEL))
-for _i in range(N_TYPE_LABELS + N_ENCODING_LABELS):
-    if len(_LABEL_BYTES[_i]) >= (TYPE_LABEL_COPY if _i < N_TYPE_LABELS else LABEL_PAD):
-        raise ImportError(f"label {_LABEL_BYTES[_i]!r} is too long for its fixed-size copy")
-for _i in range(N_TYPE_LABELS):
-    memcpy(_TYPE_LABEL[_i], <const char*>(<bytes>_LABEL_BYTES[_i]), len(_LABEL_BYTES[_i]))
-    _TYPE_LABEL_LEN[_i] = len(_LABEL_BYTES[_i])
-for _i in range(N_ENCODING_LABELS):
-    memcpy(_ENCODING_LABEL[_i], <const char*>(<bytes>_LABEL_BYTES[N_TYPE_LABELS + _i]),
-           len(_LABEL_BYTES[N_TYPE_LABELS + _i]))
-    _ENCODING_LABEL_LEN[_i] = len(_LABEL_BYTES[N_TYPE_LABELS + _i])
 
 # Columns written for every row, kept in one block per batch: (name, dtype, rows beyond batch_size).
 BLOCK_COLUMNS = [
@@ -1385,7 +1371,7 @@ cdef class Decoder:
         self._append_key()
         if 0 <= self.row_type < N_TYPE_LABELS:
             self._put_padded_label(&self.typedata, self.r_type_off, row,
-                                   _TYPE_LABEL[self.row_type], _TYPE_LABEL_LEN[self.row_type], TYPE_LABEL_COPY)
+                                   _LABELS.type_label[self.row_type], _LABELS.type_len[self.row_type], TYPE_LABEL_COPY)
         else:
             with gil:  # a module key
                 if self.row_type_label is None:
@@ -1396,7 +1382,7 @@ cdef class Decoder:
             with gil:
                 self._fail(f"internal error: encoding {self.row_encoding}")
         self._put_padded_label(&self.encdata, self.r_enc_off, row,
-                               _ENCODING_LABEL[self.row_encoding], _ENCODING_LABEL_LEN[self.row_encoding], LABEL_PAD)
+                               _LABELS.encoding_label[self.row_encoding], _LABELS.encoding_len[self.row_encoding], LABEL_PAD)
         self.r_num[row] = self.facts.num_elements
         self.r_largest[row] = self.row_largest
         self.r_elem_bytes[row] = self.row_elem_bytes
