@@ -19,15 +19,8 @@ from libc.string cimport memset
 # link the system library, e.g. Debian's redis-server); "libc": glibc malloc.
 ALLOCATORS = ("jemalloc", "jemalloc-16", "libc")
 
-# Names of the shared Kind / Encoding enums (insightkit/rdb/_kinds.pxd), checked against them here.
-from insightkit.rdb import kinds as _kinds
+# Names of the shared Kind / Encoding enums (insightkit/rdb/_kinds.pxd; _decoder checks them at import).
 from insightkit.rdb.kinds import ENCODING_NAMES, KIND_NAMES
-
-_kinds.check_enum(KIND_NAMES, {
-    "string": KIND_STRING, "list": KIND_LIST, "set": KIND_SET, "zset": KIND_ZSET, "hash": KIND_HASH,
-    "stream": KIND_STREAM, "module": KIND_MODULE, "array": KIND_ARRAY, "gcra": KIND_GCRA}, "Kind")
-if len(ENCODING_NAMES) != N_ENCODING_LABELS:
-    raise ImportError("insightkit.rdb.kinds and _kinds.pxd disagree on the number of encodings")
 
 # Accounting generations: what MEMORY USAGE adds up changed at these releases.
 DEF GEN_R62 = 0      # Redis <= 6.2: blobs counted unrounded, embstr as len + 2 + robj, dict is 96 bytes

@@ -68,6 +68,9 @@ _kinds.check_enum(_kinds.ENCODING_NAMES, {
 _kinds.check_enum(_kinds.STATUS_NAMES, {
     "need_more": ST_NEED_MORE, "batch_full": ST_BATCH_FULL, "done": ST_DONE, "segment": ST_SEGMENT,
     "flush": ST_FLUSH, "barrier": ST_BARRIER}, "Status")
+_kinds.check_enum(_kinds.KIND_NAMES, {
+    "string": KIND_STRING, "list": KIND_LIST, "set": KIND_SET, "zset": KIND_ZSET, "hash": KIND_HASH,
+    "stream": KIND_STREAM, "module": KIND_MODULE, "array": KIND_ARRAY, "gcra": KIND_GCRA}, "Kind")
 if len(TYPE_NAMES) != N_TYPE_LABELS or len(ENCODING_LABELS) != N_ENCODING_LABELS:
     raise ImportError("insightkit.rdb.kinds and _kinds.pxd disagree on the number of labels")
 

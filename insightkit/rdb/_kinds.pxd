@@ -1,6 +1,6 @@
 # One definition of the numbers the decoder, the segment scanner and the memory model share.
-# Their names, for Python, are in insightkit/rdb/kinds.py, indexed by these values; both extension
-# modules check at import that each constant here lands on its name there (kinds.check_enum).
+# Their names, for Python, are in insightkit/rdb/kinds.py, indexed by these values; _decoder.pyx checks
+# at import that each constant here lands on its name there (kinds.check_enum).
 # Enums, not DEF (deprecated in Cython 3): constants the C compiler sees, free at run time.
 
 # The `type` column's built-in labels (kinds.TYPE_NAMES); module keys are labelled at runtime.

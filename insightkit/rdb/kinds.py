@@ -1,8 +1,8 @@
 """The names behind the numbers in ``_kinds.pxd``: one definition for the decoder, the model and Python.
 
 ``_kinds.pxd`` holds the C enums the decoder and the memory model are compiled against; these tuples are
-indexed by them. Both extension modules check, when imported, that every enum constant lands on its
-name here (``check_enum``), so the two cannot drift apart silently.
+indexed by them. The decoder checks, when imported, that every enum constant lands on its name here
+(``check_enum``), so the two cannot drift apart silently.
 """
 
 from __future__ import annotations
