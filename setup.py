@@ -16,6 +16,11 @@ DIRECTIVES = {
 extensions = [
     Extension("insightkit.memory._model", ["insightkit/memory/_model.pyx"]),
     Extension("insightkit.rdb._crc64", ["insightkit/rdb/_crc64.pyx"]),
+    Extension("insightkit.rdb._columns", ["insightkit/rdb/_columns.pyx"]),
+    Extension("insightkit.rdb._blobs", ["insightkit/rdb/_blobs.pyx"]),
+    Extension("insightkit.rdb._lzf", ["insightkit/rdb/_lzf.pyx"]),
+    Extension("insightkit.rdb._tmpl", ["insightkit/rdb/_tmpl.pyx"]),
+    Extension("insightkit.rdb._scan", ["insightkit/rdb/_scan.pyx"]),
     Extension("insightkit.rdb._decoder", ["insightkit/rdb/_decoder.pyx"]),
 ]
 

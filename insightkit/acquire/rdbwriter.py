@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from insightkit.errors import BadDumpPayload, SnapshotError
 from insightkit.rdb import crc64
-from insightkit.rdb._decoder import dump_payload_facts, value_end
+from insightkit.rdb._scan import dump_payload_facts, value_end
 
 OP_AUX = 0xFA
 OP_RESIZEDB = 0xFB

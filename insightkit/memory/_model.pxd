@@ -11,37 +11,8 @@
 cimport cython
 from libc.stdint cimport int64_t, uint64_t
 
-# Logical kinds (match TYPE).
-cdef enum Kind:
-    KIND_STRING = 0
-    KIND_LIST = 1
-    KIND_SET = 2
-    KIND_ZSET = 3
-    KIND_HASH = 4
-    KIND_STREAM = 5
-    KIND_MODULE = 6
-    KIND_ARRAY = 7           # Redis >= 8.8 (RDB type 28)
-    KIND_GCRA = 8            # rate-limiter state (RDB type 33; compiled out of GA builds)
-
-# In-memory encodings (match OBJECT ENCODING names; see ENCODING_NAMES in _model.pyx).
-cdef enum Encoding:
-    ENC_RAW = 0
-    ENC_INT = 1
-    ENC_EMBSTR = 2
-    ENC_HASHTABLE = 3
-    ENC_LINKEDLIST = 4
-    ENC_ZIPLIST = 5
-    ENC_LISTPACK = 6
-    ENC_LISTPACKEX = 7
-    ENC_INTSET = 8
-    ENC_ZIPMAP = 9
-    ENC_QUICKLIST = 10
-    ENC_SKIPLIST = 11
-    ENC_STREAM = 12
-    ENC_MODULE = 13
-    ENC_SLICED_ARRAY = 14    # arrays (OBJ_ENCODING_SLICED_ARRAY)
-    ENC_TMPL_LP = 15         # hashes backed by a shared template, values in a listpack (Redis >= 8.10)
-    ENC_TMPL_ARRAY = 16      # ... values in an array of sds
+# Kind (KIND_*) and Encoding (ENC_*) are shared with the decoder: insightkit/rdb/_kinds.pxd.
+from insightkit.rdb._kinds cimport *
 
 # What RDB 13-15 added to a key (Redis 8.6-8.10), kept out of KeyFacts so that the struct the decoder
 # clears for every key stays small: KeyFacts.rdb15 points at one when the key has any of it.

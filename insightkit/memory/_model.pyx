@@ -14,16 +14,13 @@ from libc.math cimport exp as c_exp
 from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memset
 
-ENCODING_NAMES = (
-    "raw", "int", "embstr", "hashtable", "linkedlist", "ziplist", "listpack", "listpackex",
-    "intset", "zipmap", "quicklist", "skiplist", "stream", "module",
-    "sliced-array", "template-listpack", "template-array",
-)
 # "jemalloc": the jemalloc Redis and Valkey bundle (deps/, built with an 8-byte quantum), in every build
 # from their sources; "jemalloc-16": a jemalloc with its stock 16-byte quantum (distribution packages that
 # link the system library, e.g. Debian's redis-server); "libc": glibc malloc.
 ALLOCATORS = ("jemalloc", "jemalloc-16", "libc")
-KIND_NAMES = ("string", "list", "set", "zset", "hash", "stream", "module", "array", "gcra")
+
+# Names of the shared Kind / Encoding enums (insightkit/rdb/_kinds.pxd; _decoder checks them at import).
+from insightkit.rdb.kinds import ENCODING_NAMES, KIND_NAMES
 
 # Accounting generations: what MEMORY USAGE adds up changed at these releases.
 DEF GEN_R62 = 0      # Redis <= 6.2: blobs counted unrounded, embstr as len + 2 + robj, dict is 96 bytes

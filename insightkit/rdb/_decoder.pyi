@@ -3,8 +3,8 @@ from typing import Any
 
 import numpy as np
 
-TYPE_NAMES: list[str]
-ENCODING_LABELS: list[str]
+TYPE_NAMES: tuple[str, ...]
+ENCODING_LABELS: tuple[str, ...]
 
 class Decoder:
     want: int
@@ -53,8 +53,3 @@ class Decoder:
     def set_writer_version(self, major: int, minor: int, embedded_keys: bool = False) -> None: ...
     def pass_barrier(self) -> None: ...
     def hash_templates(self) -> dict[str, int]: ...
-
-def value_end(
-    data: bytes | bytearray | memoryview, pos: int, rdb_type: int, valkey: bool = False, gcra29: bool = False
-) -> int: ...
-def dump_payload_facts(data: bytes | bytearray | memoryview) -> tuple[int, bool, int]: ...

@@ -21,6 +21,19 @@ from libc.stdio cimport snprintf
 
 from insightkit.memory._model cimport ArrayShape, KeyFacts, KeyFacts15, MemBreakdown, MemoryModel
 from insightkit.rdb._crc64 cimport crc64_update
+from insightkit.rdb._blobs cimport (
+    BE_NOMEM, BlobErr, Stats, _le_at, _lp_entry, _stats_init, walk_intset, walk_listpack, walk_stream_node,
+    walk_zipmap, walk_ziplist,
+)
+from insightkit.rdb._columns cimport (
+    LABEL_PAD, TYPE_LABEL_COPY, Buf, LabelTable, _fill_labels, _i32, _i64, _reserve, _u8p,
+)
+from insightkit.rdb._kinds cimport *
+from insightkit.rdb._lengths cimport rdb_len
+from insightkit.rdb._lzf cimport LZF_MAX_RATIO, _lzf_check, _lzf_claim_ok, _lzf_head, _lzf_inflate
+from insightkit.rdb._scan cimport ScanFmt, _sk_keys
+from insightkit.rdb._text cimport _digits, _format_int, _is_canonical_int, _utf8_seq
+from insightkit.rdb._tmpl cimport TmplEntry, TmplTable, _Templates, _tmpl_find
 
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_FromStringAndSize, PyByteArray_Resize
 from cpython.ref cimport Py_REFCNT
@@ -28,6 +41,10 @@ from cpython.ref cimport Py_REFCNT
 import numpy as np
 
 from insightkit.errors import RdbChecksumError, RdbFormatError, RdbTruncatedError, RdbVersionError
+from insightkit.rdb import kinds as _kinds
+from insightkit.rdb._blobs import blob_error_message
+from insightkit.rdb._lzf import _lzf_error
+from insightkit.rdb.kinds import ENCODING_LABELS, TYPE_NAMES
 
 
 class _NeedMore(Exception):
@@ -36,106 +53,35 @@ class _NeedMore(Exception):
 
 # --- constants --------------------------------------------------------------------------------
 
-DEF OP_HASH_TEMPLATE = 242  # RDB 15 (Redis 8.10): a hash template's sorted field names
-DEF OP_SLOT_IMPORT = 243    # Valkey 9 (and any file before RDB 13): a slot import job
-DEF OP_KEY_META = 243       # RDB >= 13 (REDIS magic): module key metadata, before the key's type byte
-DEF OP_SLOT_INFO = 244
-DEF OP_FUNCTION2 = 245
-DEF OP_FUNCTION_PRE_GA = 246
-DEF OP_MODULE_AUX = 247
-DEF OP_IDLE = 248
-DEF OP_FREQ = 249
-DEF OP_AUX = 250
-DEF OP_RESIZEDB = 251
-DEF OP_EXPIRETIME_MS = 252
-DEF OP_EXPIRETIME = 253
-DEF OP_SELECTDB = 254
-DEF OP_EOF = 255
-DEF OP_RAM_LRU = 107  # Redis Enterprise: LRU hint, one length; ignored (no-op for the key table)
+cdef enum:
+    STREAM_THRESHOLD = 1048576  # plain string values at least this big stream through unbuffered
 
-DEF NEWEST_RDB = 15        # the newest format this decoder knows (Redis 8.10)
-DEF NEWEST_VALKEY_RDB = 80  # Valkey 9's VALKEY080
-DEF KEY_META_MAX_CLASSES = 7
-
-DEF STREAM_THRESHOLD = 1048576  # plain string values at least this big stream through unbuffered
-
-# LZF's greatest expansion: its longest back-reference is 3 bytes (control byte with length 7, a length
-# byte of 255, an offset byte) copying 7 + 255 + 2 = 264 bytes, 88 per input byte; literals yield less
-# than they cost and the block must open with one. A claimed length beyond 88 x the compressed length
-# is a lie whatever the bytes say.
-DEF LZF_MAX_RATIO = 88
-
-# What a compressed blob holds (Decoder._blob_str): its header is inflated and checked first.
-DEF BLOB_ANY = 0        # no header to check (zipmap, plain quicklist node)
-DEF BLOB_ZIPLIST = 1    # zlbytes u32, zltail u32, zllen u16
-DEF BLOB_LISTPACK = 2   # total bytes u32, count u16
-DEF BLOB_INTSET = 3     # encoding (width) u32, length u32
-DEF BLOB_STREAM_ID = 4  # a stream node's 16-byte master ID
-DEF BLOB_STREAM_LP = 5  # a stream node's listpack: its total bytes (the entry count is not checked)
-
-# Type names (TYPE command); module keys get their module name appended at runtime.
-TYPE_NAMES = ["string", "list", "set", "zset", "hash", "stream", "array", "gcra"]
-DEF T_STRING = 0
-DEF T_LIST = 1
-DEF T_SET = 2
-DEF T_ZSET = 3
-DEF T_HASH = 4
-DEF T_STREAM = 5
-DEF T_ARRAY = 6
-DEF T_GCRA = 7
-
-# Encoding names (OBJECT ENCODING) as emitted in the `encoding` column.
-ENCODING_LABELS = [
-    "raw", "int", "embstr", "hashtable", "linkedlist", "ziplist", "listpack", "listpackex",
-    "intset", "zipmap", "quicklist", "skiplist", "stream",
-    "raw",  # E_MODULE's slot: module rows are labelled E_RAW, this one is never written
-    "sliced-array", "template-listpack", "template-array",
-]
-DEF E_RAW = 0
-DEF E_INT = 1
-DEF E_EMBSTR = 2
-DEF E_HASHTABLE = 3
-DEF E_LINKEDLIST = 4
-DEF E_ZIPLIST = 5
-DEF E_LISTPACK = 6
-DEF E_LISTPACKEX = 7
-DEF E_INTSET = 8
-DEF E_ZIPMAP = 9
-DEF E_QUICKLIST = 10
-DEF E_SKIPLIST = 11
-DEF E_STREAM = 12
-DEF E_MODULE = 13  # KeyFacts only; the column says "raw" as OBJECT ENCODING does
-DEF E_SLICED_ARRAY = 14
-DEF E_TMPL_LP = 15
-DEF E_TMPL_ARRAY = 16
+# The compiled enums of _kinds.pxd must land on their names in kinds.py (the one table of names).
+_kinds.check_enum(TYPE_NAMES, {"string": T_STRING, "list": T_LIST, "set": T_SET, "zset": T_ZSET, "hash": T_HASH,
+                               "stream": T_STREAM, "array": T_ARRAY, "gcra": T_GCRA}, "TypeLabel")
+_kinds.check_enum(_kinds.ENCODING_NAMES, {
+    "raw": ENC_RAW, "int": ENC_INT, "embstr": ENC_EMBSTR, "hashtable": ENC_HASHTABLE, "linkedlist": ENC_LINKEDLIST,
+    "ziplist": ENC_ZIPLIST, "listpack": ENC_LISTPACK, "listpackex": ENC_LISTPACKEX, "intset": ENC_INTSET,
+    "zipmap": ENC_ZIPMAP, "quicklist": ENC_QUICKLIST, "skiplist": ENC_SKIPLIST, "stream": ENC_STREAM,
+    "module": ENC_MODULE, "sliced-array": ENC_SLICED_ARRAY, "template-listpack": ENC_TMPL_LP,
+    "template-array": ENC_TMPL_ARRAY}, "Encoding")
+_kinds.check_enum(_kinds.STATUS_NAMES, {
+    "need_more": ST_NEED_MORE, "batch_full": ST_BATCH_FULL, "done": ST_DONE, "segment": ST_SEGMENT,
+    "flush": ST_FLUSH, "barrier": ST_BARRIER}, "Status")
+_kinds.check_enum(_kinds.KIND_NAMES, {
+    "string": KIND_STRING, "list": KIND_LIST, "set": KIND_SET, "zset": KIND_ZSET, "hash": KIND_HASH,
+    "stream": KIND_STREAM, "module": KIND_MODULE, "array": KIND_ARRAY, "gcra": KIND_GCRA}, "Kind")
+if len(TYPE_NAMES) != N_TYPE_LABELS or len(ENCODING_LABELS) != N_ENCODING_LABELS:
+    raise ImportError("insightkit.rdb.kinds and _kinds.pxd disagree on the number of labels")
 
 # The `type` and `encoding` columns are written as Arrow string data row by row (a memcpy of a few
 # bytes), which is cheaper than a dictionary take over the batch afterwards.
-DEF N_TYPE_LABELS = 8
-DEF N_ENCODING_LABELS = 17
-_LABEL_BYTES = [name.encode() for name in TYPE_NAMES + ENCODING_LABELS]
+cdef LabelTable _LABELS  # the built-in `type` / `encoding` labels in fixed-size slots (_columns.pxd)
+_fill_labels(&_LABELS)
 cdef KeyFacts _ZERO_FACTS
 memset(&_ZERO_FACTS, 0, sizeof(KeyFacts))
 cdef uint32_t _ENDIAN_PROBE = 1
 cdef bint _LITTLE_ENDIAN = (<unsigned char*>&_ENDIAN_PROBE)[0] == 1
-DEF LABEL_PAD = 32  # every built-in label is shorter than its table slot, copied as a fixed-size block:
-DEF TYPE_LABEL_COPY = 16  # 16 bytes for types (all shorter), 32 for encodings (template-listpack is 17)
-cdef char _TYPE_LABEL[N_TYPE_LABELS][LABEL_PAD]
-cdef int _TYPE_LABEL_LEN[N_TYPE_LABELS]
-cdef char _ENCODING_LABEL[N_ENCODING_LABELS][LABEL_PAD]
-cdef int _ENCODING_LABEL_LEN[N_ENCODING_LABELS]
-memset(_TYPE_LABEL, 0, sizeof(_TYPE_LABEL))
-memset(_ENCODING_LABEL, 0, sizeof(_ENCODING_LABEL))
-for _i in range(N_TYPE_LABELS + N_ENCODING_LABELS):
-    if len(_LABEL_BYTES[_i]) >= (TYPE_LABEL_COPY if _i < N_TYPE_LABELS else LABEL_PAD):
-        raise ImportError(f"label {_LABEL_BYTES[_i]!r} is too long for its fixed-size copy")
-for _i in range(N_TYPE_LABELS):
-    memcpy(_TYPE_LABEL[_i], <const char*>(<bytes>_LABEL_BYTES[_i]), len(_LABEL_BYTES[_i]))
-    _TYPE_LABEL_LEN[_i] = len(_LABEL_BYTES[_i])
-for _i in range(N_ENCODING_LABELS):
-    memcpy(_ENCODING_LABEL[_i], <const char*>(<bytes>_LABEL_BYTES[N_TYPE_LABELS + _i]),
-           len(_LABEL_BYTES[N_TYPE_LABELS + _i]))
-    _ENCODING_LABEL_LEN[_i] = len(_LABEL_BYTES[N_TYPE_LABELS + _i])
 
 # Columns written for every row, kept in one block per batch: (name, dtype, rows beyond batch_size).
 BLOCK_COLUMNS = [
@@ -148,139 +94,10 @@ BLOCK_COLUMNS = [
 MAX_FREE_BLOCKS = 4
 MAX_SPARE_BUFFERS = 3
 
-# Parse results.
-DEF ST_NEED_MORE = 0
-DEF ST_BATCH_FULL = 1
-DEF ST_DONE = 2
-DEF ST_SEGMENT = 3     # a run of keys was delimited: take_segment() hands it to a segment decoder
-DEF ST_FLUSH = 4       # the lead is about to decode a key itself: close the open segment batch first
-DEF ST_BARRIER = 5     # a hash template is declared after segments were handed out: let them finish
-
-# Segment scan results.
-DEF SK_OK = 0          # the item is whole and of a kind segment decoders handle
-DEF SK_SHORT = 1       # the item continues past the buffered bytes
-DEF SK_STOP = 2        # not a key (aux, db switch, EOF …), a module key, or a malformed length: the lead decides
-
-# KeyFacts.kind values (see _model.pxd Kind) are the T_* numbers up to streams, then 6 for modules,
-# 7 for arrays and 8 for GCRA.
-DEF KIND_MODULE = 6
-DEF KIND_ARRAY = 7
-DEF KIND_GCRA = 8
-
 _MODULE_CHARSET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 cdef int64_t INT64_MAX_ = 0x7FFFFFFFFFFFFFFF
 cdef uint64_t UINT64_MAX_ = 0xFFFFFFFFFFFFFFFF
-
-
-# --- hash templates (RDB 15) -------------------------------------------------------------------
-# The templates declared by 0xF2 records, by id. Only the lead decoder adds to the table, and only
-# while no segment decoder is running (ST_BARRIER); segment decoders read it.
-
-cdef struct TmplEntry:
-    uint64_t id
-    int64_t fields          # field count (HLEN of every hash using it)
-    int64_t names_total     # bytes of its field names
-    int64_t names_max       # the longest name
-    int64_t alloc           # its own memory (MemoryModel.template_bytes)
-
-
-cdef struct TmplTable:
-    TmplEntry* entries
-    int64_t n
-    int64_t cap
-    int64_t* slots          # open addressing on the id: entry index + 1, 0 when free
-    int64_t nslots          # a power of two, at least twice n (0 before the first template)
-    int64_t fields_total
-    int64_t alloc_total
-
-
-import os as _os
-# Ids come from the file: a per-process random key keeps a crafted file from making every id collide
-# (the probes of an open-addressing table would then grow with the number of templates).
-cdef uint64_t _TMPL_SEED = int.from_bytes(_os.urandom(8), "little")
-DEF MAX_TEMPLATES = 4194304  # 4M templates (~300 MB of table); a saver writes one per distinct field set
-
-
-cdef inline int64_t _tmpl_slot(uint64_t id, int64_t nslots) noexcept nogil:
-    cdef uint64_t z = id ^ _TMPL_SEED  # splitmix64's finalizer
-    z = (z ^ (z >> 30)) * <uint64_t>0xBF58476D1CE4E5B9
-    z = (z ^ (z >> 27)) * <uint64_t>0x94D049BB133111EB
-    return <int64_t>((z ^ (z >> 31)) & <uint64_t>(nslots - 1))
-
-
-cdef inline int64_t _tmpl_find(const TmplTable* t, uint64_t id) noexcept nogil:
-    """The entry index of template `id`, or -1."""
-    cdef int64_t h, e
-    if t.nslots == 0:
-        return -1
-    h = _tmpl_slot(id, t.nslots)
-    while True:
-        e = t.slots[h]
-        if e == 0:
-            return -1
-        if t.entries[e - 1].id == id:
-            return e - 1
-        h = (h + 1) & (t.nslots - 1)
-
-
-@cython.final
-cdef class _Templates:
-    """Owns a TmplTable; decoders sharing the table keep this object alive."""
-    cdef TmplTable t
-
-    def __dealloc__(self):
-        free(self.t.entries)
-        free(self.t.slots)
-
-    cdef int add(self, uint64_t id, int64_t fields, int64_t names_total, int64_t names_max,
-                 int64_t alloc) except -1:
-        cdef TmplTable* t = &self.t
-        cdef int64_t cap, nslots, i, h
-        cdef TmplEntry* entries
-        cdef int64_t* slots
-        if t.n == t.cap:
-            cap = t.cap * 2 if t.cap else 16
-            entries = <TmplEntry*>realloc(t.entries, cap * sizeof(TmplEntry))
-            if entries == NULL:
-                raise MemoryError()
-            t.entries = entries
-            t.cap = cap
-        if 2 * (t.n + 1) > t.nslots:
-            nslots = t.nslots * 2 if t.nslots else 32
-            slots = <int64_t*>malloc(nslots * sizeof(int64_t))
-            if slots == NULL:
-                raise MemoryError()
-            memset(slots, 0, nslots * sizeof(int64_t))
-            for i in range(t.n):
-                h = _tmpl_slot(t.entries[i].id, nslots)
-                while slots[h] != 0:
-                    h = (h + 1) & (nslots - 1)
-                slots[h] = i + 1
-            free(t.slots)
-            t.slots = slots
-            t.nslots = nslots
-        t.entries[t.n].id = id
-        t.entries[t.n].fields = fields
-        t.entries[t.n].names_total = names_total
-        t.entries[t.n].names_max = names_max
-        t.entries[t.n].alloc = alloc
-        h = _tmpl_slot(id, t.nslots)
-        while t.slots[h] != 0:
-            h = (h + 1) & (t.nslots - 1)
-        t.slots[h] = t.n + 1
-        t.n += 1
-        t.fields_total += fields
-        t.alloc_total += alloc
-        return 0
-
-
-# What the segment scan needs to know about the format being read.
-cdef struct ScanFmt:
-    bint valkey             # VALKEY magic: type 22 is HASH_2
-    bint key_meta           # 0xF3 is KEY_META (REDIS magic, RDB >= 13), not Valkey's SLOT_IMPORT
-    bint gcra29             # RDB 14: type 29 is the pre-GA GCRA (before it moved to 33)
-    const TmplTable* tmpl
 
 
 cdef struct StrRef:
@@ -289,103 +106,6 @@ cdef struct StrRef:
     bint is_int                # stored as an RDB integer encoding
     int64_t ival
     int64_t lzf                # compressed size when LZF-encoded in the file, else -1
-
-
-cdef struct Stats:
-    int64_t entries            # entries walked in a blob
-    int64_t largest
-    int64_t total
-    bint all_int
-    int64_t volatile
-    int64_t min_ttl            # -1 when none
-
-
-cdef inline int64_t _digits(int64_t v) noexcept nogil:
-    """Length of the decimal representation of v (what the element would be as a string)."""
-    cdef int64_t n = 1
-    cdef uint64_t u
-    if v < 0:
-        n = 2
-        u = <uint64_t>(-(v + 1)) + 1
-    else:
-        u = <uint64_t>v
-    while u >= 10:
-        u //= 10
-        n += 1
-    return n
-
-
-cdef inline bint _is_canonical_int(const unsigned char* s, int64_t n) noexcept nogil:
-    """True when s is how Redis prints a signed 64-bit integer (string2ll accepts it)."""
-    cdef int64_t i = 0
-    cdef uint64_t v = 0, limit
-    cdef bint neg = False
-    if n <= 0 or n > 20:
-        return False
-    if s[0] == 45:  # '-'
-        neg = True
-        i = 1
-        if n == 1:
-            return False
-    if s[i] == 48:  # '0'
-        return n == 1
-    while i < n:
-        if s[i] < 48 or s[i] > 57:
-            return False
-        if v > 1844674407370955161ULL:
-            return False
-        v = v * 10 + (s[i] - 48)
-        if v < 10 and i > 1:  # overflow wrapped
-            return False
-        i += 1
-    limit = 9223372036854775808ULL if neg else 9223372036854775807ULL
-    return v <= limit
-
-
-cdef inline int64_t _format_int(int64_t v, unsigned char* out) noexcept nogil:
-    """Write v in decimal (as Redis prints it) to out (>= 20 bytes); returns the length."""
-    cdef int64_t n = _digits(v), i = n
-    cdef uint64_t u
-    if v < 0:
-        out[0] = 45  # '-'
-        u = <uint64_t>(-(v + 1)) + 1
-    else:
-        u = <uint64_t>v
-    while True:
-        i -= 1
-        out[i] = <unsigned char>(48 + u % 10)
-        u //= 10
-        if u == 0:
-            break
-    return n
-
-
-cdef inline int _utf8_seq(const unsigned char* s, int64_t n) noexcept nogil:
-    """Length of the valid UTF-8 sequence starting at s (1-4), or 0 when the byte starts none."""
-    cdef unsigned char c = s[0]
-    if c < 0x80:
-        return 1
-    if c < 0xC2:
-        return 0
-    if c < 0xE0:
-        return 2 if n >= 2 and (s[1] & 0xC0) == 0x80 else 0
-    if c < 0xF0:
-        if n < 3 or (s[1] & 0xC0) != 0x80 or (s[2] & 0xC0) != 0x80:
-            return 0
-        if c == 0xE0 and s[1] < 0xA0:
-            return 0
-        if c == 0xED and s[1] > 0x9F:
-            return 0
-        return 3
-    if c < 0xF5:
-        if n < 4 or (s[1] & 0xC0) != 0x80 or (s[2] & 0xC0) != 0x80 or (s[3] & 0xC0) != 0x80:
-            return 0
-        if c == 0xF0 and s[1] < 0x90:
-            return 0
-        if c == 0xF4 and s[1] > 0x8F:
-            return 0
-        return 4
-    return 0
 
 
 cdef int64_t _float_text_len(double d) noexcept nogil:
@@ -407,573 +127,6 @@ cdef int64_t _float_text_len(double d) noexcept nogil:
 
 cdef int _cmp_id16(const void* a, const void* b) noexcept nogil:
     return memcmp((<const unsigned char**>a)[0], (<const unsigned char**>b)[0], 16)
-
-
-# --- segment scan ------------------------------------------------------------------------------
-# The lead decoder delimits runs of keys with these (lengths only: no values decoded, nothing priced)
-# so that other threads can decode the runs in parallel. They mirror the reads of the key decoders
-# below and give up (SK_STOP) on anything unusual; the full decoder then handles that item itself,
-# so errors are always raised by the same code and name the same offsets.
-
-cdef inline int _sk_len(const unsigned char* p, int64_t* pos, int64_t end, uint64_t* v, bint* enc) noexcept nogil:
-    cdef int64_t q = pos[0]
-    cdef unsigned char b
-    cdef uint64_t x = 0
-    cdef int i, nb
-    if q >= end:
-        return SK_SHORT
-    b = p[q]
-    enc[0] = False
-    if b < 0x40:
-        v[0] = b
-        pos[0] = q + 1
-        return SK_OK
-    if b >= 0xC0:
-        enc[0] = True
-        v[0] = b & 0x3F
-        pos[0] = q + 1
-        return SK_OK
-    if b < 0x80:
-        if q + 2 > end:
-            return SK_SHORT
-        v[0] = ((<uint64_t>(b & 0x3F)) << 8) | p[q + 1]
-        pos[0] = q + 2
-        return SK_OK
-    if b == 0x80 or b == 0x81:
-        nb = 4 if b == 0x80 else 8
-        if q + 1 + nb > end:
-            return SK_SHORT
-        for i in range(1, nb + 1):
-            x = (x << 8) | p[q + i]
-        v[0] = x
-        pos[0] = q + 1 + nb
-        return SK_OK
-    return SK_STOP
-
-
-cdef inline int _sk_plain(const unsigned char* p, int64_t* pos, int64_t end, int64_t* n) noexcept nogil:
-    """A length that is not a string encoding (counts, container kinds)."""
-    cdef uint64_t v
-    cdef bint enc
-    cdef int st = _sk_len(p, pos, end, &v, &enc)
-    if st != SK_OK:
-        return st
-    if enc or v > <uint64_t>INT64_MAX_:
-        return SK_STOP
-    n[0] = <int64_t>v
-    return SK_OK
-
-
-cdef inline int _sk_skip(int64_t* pos, int64_t end, int64_t n) noexcept nogil:
-    if n > end - pos[0]:
-        return SK_SHORT
-    pos[0] += n
-    return SK_OK
-
-
-cdef inline int _sk_str(const unsigned char* p, int64_t* pos, int64_t end) noexcept nogil:
-    cdef uint64_t v
-    cdef bint enc
-    cdef int64_t clen, ulen
-    cdef int st = _sk_len(p, pos, end, &v, &enc)
-    if st != SK_OK:
-        return st
-    if not enc:
-        if v > <uint64_t>INT64_MAX_:
-            return SK_STOP
-        return _sk_skip(pos, end, <int64_t>v)
-    if v == 0:
-        return _sk_skip(pos, end, 1)
-    if v == 1:
-        return _sk_skip(pos, end, 2)
-    if v == 2:
-        return _sk_skip(pos, end, 4)
-    if v == 3:
-        st = _sk_plain(p, pos, end, &clen)
-        if st == SK_OK:
-            st = _sk_plain(p, pos, end, &ulen)
-        if st != SK_OK:
-            return st
-        if not _lzf_claim_ok(clen, ulen):
-            return SK_STOP
-        return _sk_skip(pos, end, clen)
-    return SK_STOP
-
-
-cdef inline int _sk_str_fast(const unsigned char* p, int64_t* pos, int64_t end) noexcept nogil:
-    """_sk_str, inlined for what small keys hold: 6-bit lengths, plain or LZF (0xC3 clen ulen)."""
-    cdef int64_t q = pos[0], n
-    cdef unsigned char b
-    if q < end:
-        b = p[q]
-        if b < 0x40:
-            n = q + 1 + b
-        elif b == 0xC3 and q + 3 <= end and p[q + 1] < 0x40 and p[q + 2] < 0x40:
-            n = q + 3 + p[q + 1]  # (a segment decoder checks the claimed length, as the lead would)
-        else:
-            return _sk_str(p, pos, end)
-        if n > end:
-            return SK_SHORT
-        pos[0] = n
-        return SK_OK
-    return SK_SHORT
-
-
-cdef int _sk_strs(const unsigned char* p, int64_t* pos, int64_t end, int64_t n) noexcept nogil:
-    cdef int st
-    while n > 0:
-        st = _sk_str(p, pos, end)
-        if st != SK_OK:
-            return st
-        n -= 1
-    return SK_OK
-
-
-cdef int _sk_lens(const unsigned char* p, int64_t* pos, int64_t end, int n) noexcept nogil:
-    """n lengths whose values do not matter (stream ids and counters; may be -1): not string encodings."""
-    cdef uint64_t v
-    cdef bint enc
-    cdef int st
-    while n > 0:
-        st = _sk_len(p, pos, end, &v, &enc)
-        if st != SK_OK:
-            return st
-        if enc:
-            return SK_STOP
-        n -= 1
-    return SK_OK
-
-
-cdef int _sk_stream(const unsigned char* p, int64_t* pos, int64_t end, int t) noexcept nogil:
-    cdef int64_t nodes, groups, pel, consumers, cpel, i, j, nacked, producers, entries
-    cdef int st = _sk_plain(p, pos, end, &nodes)
-    if st != SK_OK:
-        return st
-    st = _sk_strs(p, pos, end, 2 * nodes) if nodes <= INT64_MAX_ // 2 else SK_STOP
-    if st == SK_OK:
-        st = _sk_lens(p, pos, end, 8 if t >= 19 else 3)
-    if st == SK_OK:
-        st = _sk_plain(p, pos, end, &groups)
-    i = 0
-    while st == SK_OK and i < groups:
-        st = _sk_str(p, pos, end)
-        if st == SK_OK:
-            st = _sk_lens(p, pos, end, 3 if t >= 19 else 2)
-        if st == SK_OK:
-            st = _sk_plain(p, pos, end, &pel)
-        j = 0
-        while st == SK_OK and j < pel:
-            st = _sk_skip(pos, end, 24)
-            if st == SK_OK:
-                st = _sk_lens(p, pos, end, 1)
-            j += 1
-        if st == SK_OK:
-            st = _sk_plain(p, pos, end, &consumers)
-        j = 0
-        while st == SK_OK and j < consumers:
-            st = _sk_str(p, pos, end)
-            if st == SK_OK:
-                st = _sk_skip(pos, end, 16 if t >= 21 else 8)
-            if st == SK_OK:
-                st = _sk_plain(p, pos, end, &cpel)
-            if st == SK_OK:
-                st = _sk_skip(pos, end, 16 * cpel) if cpel < (<int64_t>1 << 58) else SK_STOP
-            j += 1
-        if st == SK_OK and t >= 27:  # the group's NACK zone
-            st = _sk_plain(p, pos, end, &nacked)
-            if st == SK_OK:
-                st = _sk_skip(pos, end, 16 * nacked) if nacked < (<int64_t>1 << 58) else SK_STOP
-        i += 1
-    if st == SK_OK and t >= 26:  # idempotent producers: duration, max entries, producers, 2 counters
-        st = _sk_plain(p, pos, end, &nacked)
-        if st == SK_OK:
-            st = _sk_plain(p, pos, end, &nacked)
-        if st == SK_OK:
-            st = _sk_plain(p, pos, end, &producers)
-        i = 0
-        while st == SK_OK and i < producers:
-            st = _sk_str(p, pos, end)
-            if st == SK_OK:
-                st = _sk_plain(p, pos, end, &entries)
-            j = 0
-            while st == SK_OK and j < entries:
-                st = _sk_str(p, pos, end)
-                if st == SK_OK:
-                    st = _sk_lens(p, pos, end, 2)
-                j += 1
-            i += 1
-        if st == SK_OK:
-            st = _sk_lens(p, pos, end, 2)
-    return st
-
-
-cdef int _sk_module_ops(const unsigned char* p, int64_t* pos, int64_t end) noexcept nogil:
-    """A module value's opcodes up to and including EOF (what _skip_module_ops reads)."""
-    cdef int64_t op, v
-    cdef int st
-    while True:
-        st = _sk_plain(p, pos, end, &op)
-        if st != SK_OK or op == 0:
-            return st
-        if op == 1 or op == 2:
-            st = _sk_plain(p, pos, end, &v)
-        elif op == 3:
-            st = _sk_skip(pos, end, 4)
-        elif op == 4:
-            st = _sk_skip(pos, end, 8)
-        elif op == 5:
-            st = _sk_str(p, pos, end)
-        else:
-            return SK_STOP
-        if st != SK_OK:
-            return st
-
-
-cdef int _sk_key_meta(const unsigned char* p, int64_t* pos, int64_t end) noexcept nogil:
-    cdef int64_t n, i
-    cdef int st = _sk_plain(p, pos, end, &n)
-    if st != SK_OK:
-        return st
-    if n > KEY_META_MAX_CLASSES:
-        return SK_STOP
-    for i in range(n):
-        st = _sk_skip(pos, end, 4)
-        if st == SK_OK:
-            st = _sk_module_ops(p, pos, end)
-        if st != SK_OK:
-            return st
-    return SK_OK
-
-
-cdef int _sk_array(const unsigned char* p, int64_t* pos, int64_t end) noexcept nogil:
-    cdef int64_t count, flag, tag, i
-    cdef uint64_t v
-    cdef bint enc
-    cdef int st = _sk_plain(p, pos, end, &count)
-    if st == SK_OK:
-        st = _sk_plain(p, pos, end, &flag)
-    if st != SK_OK:
-        return st
-    if flag > 1:
-        return SK_STOP
-    if flag == 1:
-        st = _sk_lens(p, pos, end, 1)
-    i = 0
-    while st == SK_OK and i < count:
-        st = _sk_len(p, pos, end, &v, &enc)
-        if st == SK_OK and enc:
-            return SK_STOP
-        if st == SK_OK:
-            st = _sk_plain(p, pos, end, &tag)
-        if st == SK_OK:
-            if tag == 0 or tag == 3:
-                st = _sk_str(p, pos, end)
-            elif tag == 1 or tag == 2:
-                st = _sk_skip(pos, end, 8)
-            else:
-                return SK_STOP
-        i += 1
-    return st
-
-
-cdef int _sk_lp_count(const unsigned char* p, int64_t pos, int64_t end, int64_t* count) noexcept nogil:
-    """The entry count in the header of the listpack string at pos (a plain string; LZF: SK_STOP)."""
-    cdef uint64_t v
-    cdef bint enc
-    cdef int st = _sk_len(p, &pos, end, &v, &enc)
-    if st != SK_OK:
-        return st
-    if enc or v < 7:
-        return SK_STOP
-    if pos + 6 > end:
-        return SK_SHORT
-    count[0] = p[pos + 4] | (<int64_t>p[pos + 5] << 8)
-    return SK_STOP if count[0] == 0xFFFF else SK_OK
-
-
-cdef int _sk_template(const unsigned char* p, int64_t* pos, int64_t end, int t, const ScanFmt* f) noexcept nogil:
-    """Types 29-32: template hashes (a REF form's template must be in the table already)."""
-    cdef int64_t fmt, n = 0, e
-    cdef uint64_t v
-    cdef bint enc
-    cdef int st
-    if t == 30:
-        return _sk_str(p, pos, end)
-    if t == 32:
-        st = _sk_len(p, pos, end, &v, &enc)
-        if st != SK_OK:
-            return st
-        e = -1 if enc else _tmpl_find(f.tmpl, v)
-        if e < 0:
-            return SK_STOP
-        return _sk_strs(p, pos, end, f.tmpl.entries[e].fields)
-    st = _sk_plain(p, pos, end, &fmt)
-    if st != SK_OK:
-        return st
-    if fmt == 0:  # the names in one listpack: its header has the count (needed to pass type 31's values)
-        if t == 31:
-            st = _sk_lp_count(p, pos[0], end, &n)
-            if st != SK_OK:
-                return st
-        st = _sk_str(p, pos, end)
-    elif fmt == 1:
-        st = _sk_plain(p, pos, end, &n)
-        if st == SK_OK and n == 0:
-            return SK_STOP
-        if st == SK_OK:
-            st = _sk_strs(p, pos, end, n)
-    else:
-        return SK_STOP
-    if st != SK_OK:
-        return st
-    return _sk_str(p, pos, end) if t == 29 else _sk_strs(p, pos, end, n)
-
-
-cdef int _sk_value(const unsigned char* p, int64_t* pos, int64_t end, int t, const ScanFmt* f) noexcept nogil:
-    """Step over the value of a key of RDB type t (the key name already passed)."""
-    cdef int64_t n, i, slen
-    cdef int st
-    if t == 0 or (t >= 9 and t <= 13) or t == 16 or t == 17 or t == 20:
-        return _sk_str(p, pos, end)
-    if t == 1 or t == 2 or t == 14:
-        st = _sk_plain(p, pos, end, &n)
-        return _sk_strs(p, pos, end, n) if st == SK_OK else st
-    if t == 4:
-        st = _sk_plain(p, pos, end, &n)
-        if st != SK_OK:
-            return st
-        return _sk_strs(p, pos, end, 2 * n) if n <= INT64_MAX_ // 2 else SK_STOP
-    if t == 3 or t == 5:
-        st = _sk_plain(p, pos, end, &n)
-        i = 0
-        while st == SK_OK and i < n:
-            st = _sk_str(p, pos, end)
-            if st == SK_OK:
-                if t == 5:
-                    st = _sk_skip(pos, end, 8)
-                elif pos[0] >= end:
-                    st = SK_SHORT
-                else:
-                    slen = p[pos[0]]
-                    pos[0] += 1
-                    if slen < 253:
-                        st = _sk_skip(pos, end, slen)
-            i += 1
-        return st
-    if t == 18:
-        st = _sk_plain(p, pos, end, &n)
-        i = 0
-        while st == SK_OK and i < n:
-            st = _sk_plain(p, pos, end, &slen)  # container
-            if st == SK_OK:
-                st = _sk_str(p, pos, end)
-            i += 1
-        return st
-    if t == 15 or t == 19 or t == 21:
-        return _sk_stream(p, pos, end, t)
-    if t == 22 and f.valkey:
-        st = _sk_plain(p, pos, end, &n)
-        i = 0
-        while st == SK_OK and i < n:
-            st = _sk_strs(p, pos, end, 2)
-            if st == SK_OK:
-                st = _sk_skip(pos, end, 8)
-            i += 1
-        return st
-    if t == 22 or t == 24:
-        st = _sk_skip(pos, end, 8) if t == 24 else SK_OK
-        if st == SK_OK:
-            st = _sk_plain(p, pos, end, &n)
-        i = 0
-        while st == SK_OK and i < n:
-            st = _sk_plain(p, pos, end, &slen)  # field TTL
-            if st == SK_OK:
-                st = _sk_strs(p, pos, end, 2)
-            i += 1
-        return st
-    if t == 23 or t == 25:
-        st = _sk_skip(pos, end, 8) if t == 25 else SK_OK
-        return _sk_str(p, pos, end) if st == SK_OK else st
-    if t == 26 or t == 27:
-        return _sk_stream(p, pos, end, t)
-    if t == 28:
-        return _sk_array(p, pos, end)
-    if t == 33 or (t == 29 and f.gcra29):
-        return _sk_lens(p, pos, end, 1)
-    if t >= 29 and t <= 32:
-        return _sk_template(p, pos, end, t, f)
-    return SK_STOP  # module values (6, 7) and unknown types
-
-
-cdef int _sk_keys(const unsigned char* p, int64_t start, int64_t end, int64_t limit, const ScanFmt* f,
-                  int64_t* seg_end, int64_t* nkeys, int64_t* nexpires) noexcept nogil:
-    """Delimit up to `limit` whole keys (with their EXPIRE/IDLE/FREQ opcodes) from p[start:end].
-    Sets *seg_end just past the last whole key; returns why it stopped (SK_OK: the limit)."""
-    cdef int64_t q = start, keys = 0, expires = 0, v, r
-    cdef int st = SK_OK, t
-    cdef bint expire
-    cdef unsigned char b
-    seg_end[0] = start
-    while keys < limit:
-        # the common case first: a string key (type 0, no opcodes), both strings with 6-bit lengths
-        if q + 2 < end and p[q] == 0 and p[q + 1] < 0x40:
-            r = q + 2 + p[q + 1]  # past the key name
-            if r < end:
-                b = p[r]
-                if b < 0x40:
-                    r += 1 + b
-                elif b == 0xC3 and r + 3 <= end and p[r + 1] < 0x40 and p[r + 2] < 0x40:
-                    r += 3 + p[r + 1]
-                else:
-                    r = -1
-                if r > 0 and r <= end:
-                    q = r
-                    keys += 1
-                    seg_end[0] = q
-                    continue
-        expire = False
-        while True:
-            if q >= end:
-                st = SK_SHORT
-                break
-            t = p[q]
-            q += 1
-            if t == OP_EXPIRETIME_MS:
-                st = _sk_skip(&q, end, 8)
-                expire = True
-            elif t == OP_EXPIRETIME:
-                st = _sk_skip(&q, end, 4)
-                expire = True
-            elif t == OP_IDLE:
-                st = _sk_plain(p, &q, end, &v)
-            elif t == OP_FREQ:
-                st = _sk_skip(&q, end, 1)
-            elif t == OP_KEY_META and f.key_meta:
-                st = _sk_key_meta(p, &q, end)
-            elif t < OP_RAM_LRU or (t > OP_RAM_LRU and t < OP_HASH_TEMPLATE):
-                st = _sk_str_fast(p, &q, end)  # the key name
-                if st == SK_OK:
-                    st = _sk_str_fast(p, &q, end) if t == 0 else _sk_value(p, &q, end, t, f)
-                if st == SK_OK:
-                    keys += 1
-                    expires += expire
-                    seg_end[0] = q
-                break
-            else:
-                st = SK_STOP
-            if st != SK_OK:
-                break
-        if st != SK_OK:
-            break
-    nkeys[0] = keys
-    nexpires[0] = expires
-    return st
-
-
-cdef inline bint _lzf_claim_ok(int64_t clen, int64_t ulen) noexcept nogil:
-    """ulen bytes may come from clen LZF bytes (ulen <= LZF_MAX_RATIO x clen, without overflow)."""
-    return ulen <= 0 or (ulen - 1) // LZF_MAX_RATIO < clen
-
-
-cdef inline void _lzf_head(const unsigned char* src, int64_t clen, unsigned char* dst, int64_t want) noexcept nogil:
-    """The first ``want`` bytes of an LZF block that _lzf_check passed (so every reference is in
-    range): a structure's header, inflated without inflating the rest."""
-    cdef int64_t ip = 0, op = 0, run, ref
-    cdef unsigned int ctrl
-    while ip < clen and op < want:
-        ctrl = src[ip]
-        ip += 1
-        if ctrl < 32:
-            run = ctrl + 1
-            while run > 0 and op < want:
-                dst[op] = src[ip]
-                op += 1
-                ip += 1
-                run -= 1
-            ip += run
-        else:
-            run = ctrl >> 5
-            if run == 7:
-                run += src[ip]
-                ip += 1
-            ref = op - (((ctrl & 0x1F) << 8) + src[ip] + 1)
-            ip += 1
-            run += 2
-            while run > 0 and op < want:
-                dst[op] = dst[ref]
-                op += 1
-                ref += 1
-                run -= 1
-
-
-cdef inline int _lzf_check(const unsigned char* src, int64_t clen, int64_t ulen) noexcept nogil:
-    """Walk an LZF block without output: 0 when it decompresses to exactly ulen bytes, else nonzero
-    (Decoder._lzf then raises, naming what is wrong)."""
-    cdef int64_t ip = 0, op = 0, run
-    cdef unsigned int ctrl
-    while ip < clen:
-        ctrl = src[ip]
-        ip += 1
-        if ctrl < 32:
-            run = ctrl + 1
-            if ip + run > clen or op + run > ulen:
-                return 1
-            ip += run
-            op += run
-        else:
-            run = ctrl >> 5
-            if run == 7:
-                if ip >= clen:
-                    return 1
-                run += src[ip]
-                ip += 1
-            if ip >= clen:
-                return 1
-            if op - (((ctrl & 0x1F) << 8) + src[ip] + 1) < 0 or op + run + 2 > ulen:
-                return 1
-            ip += 1
-            op += run + 2
-    return op != ulen
-
-
-cdef inline int* _i32(object a) except NULL:
-    cdef int[::1] v = a
-    return &v[0]
-
-
-cdef inline int64_t* _i64(object a) except NULL:
-    cdef int64_t[::1] v = a
-    return &v[0]
-
-
-cdef inline unsigned char* _u8p(object a) except NULL:
-    cdef unsigned char[::1] v = a
-    return &v[0]
-
-
-cdef struct Buf:
-    # A growable C buffer (key data of one batch, LZF scratch), owned by its Decoder (freed in
-    # __dealloc__). A plain struct, not an object, so that the key loop can run without the GIL.
-    unsigned char* data
-    int64_t size
-    int64_t cap
-
-
-cdef int _reserve(Buf* b, int64_t extra) except -1 nogil:
-    cdef int64_t want = b.size + extra
-    cdef int64_t cap = b.cap if b.cap else 4096
-    cdef unsigned char* p
-    if want <= b.cap:
-        return 0
-    while cap < want:
-        cap *= 2
-    p = <unsigned char*>realloc(b.data, cap)
-    if p == NULL:
-        with gil:
-            raise MemoryError()
-    b.data = p
-    b.cap = cap
-    return 0
 
 
 @cython.final
@@ -1348,40 +501,16 @@ cdef class Decoder:
         return self._len_slow(encoded)
 
     cdef uint64_t _len_slow(self, bint* encoded) except? 0xFFFFFFFFFFFFFFFF nogil:
-        cdef unsigned char b
         cdef uint64_t v
-        cdef int i
-        self._need(1)
-        b = self.p[self.pos]
-        encoded[0] = False
-        if b < 0x40:
-            self.pos += 1
-            return b
-        if b < 0x80:
-            self._need(2)
-            v = ((<uint64_t>(b & 0x3F)) << 8) | self.p[self.pos + 1]
-            self.pos += 2
+        cdef int64_t q = self.pos
+        cdef int st = rdb_len(self.p, &q, self.end, &v, encoded)  # the scanner's read too
+        if st == SK_OK:
+            self.pos = q
             return v
-        if b == 0x80:
-            self._need(5)
-            v = 0
-            for i in range(1, 5):
-                v = (v << 8) | self.p[self.pos + i]
-            self.pos += 5
-            return v
-        if b == 0x81:
-            self._need(9)
-            v = 0
-            for i in range(1, 9):
-                v = (v << 8) | self.p[self.pos + i]
-            self.pos += 9
-            return v
-        if b >= 0xC0:
-            encoded[0] = True
-            self.pos += 1
-            return b & 0x3F
+        if st == SK_SHORT:
+            self._need(<int64_t>v)  # raises: v bytes are not all buffered
         with gil:
-            self._fail(f"invalid length byte 0x{b:02x}")
+            self._fail(f"invalid length byte 0x{self.p[self.pos]:02x}")
         return 0
 
     cdef int _skip_len(self) except -1 nogil:
@@ -1411,49 +540,10 @@ cdef class Decoder:
 
     cdef int _lzf(self, const unsigned char* src, int64_t clen, unsigned char* dst, int64_t ulen) except -1 nogil:
         """Decompress (dst != NULL) or only validate (dst == NULL) an LZF block of exactly ulen bytes."""
-        cdef int64_t ip = 0, op = 0, run, ref
-        cdef unsigned int ctrl
-        while ip < clen:
-            ctrl = src[ip]
-            ip += 1
-            if ctrl < 32:
-                run = ctrl + 1
-                if ip + run > clen or op + run > ulen:
-                    with gil:
-                        self._fail("corrupt LZF data (literal run overflows)")
-                if dst != NULL:
-                    memcpy(dst + op, src + ip, <size_t>run)
-                ip += run
-                op += run
-            else:
-                run = ctrl >> 5
-                if run == 7:
-                    if ip >= clen:
-                        with gil:
-                            self._fail("corrupt LZF data (truncated back-reference)")
-                    run += src[ip]
-                    ip += 1
-                if ip >= clen:
-                    with gil:
-                        self._fail("corrupt LZF data (truncated back-reference)")
-                ref = op - (((ctrl & 0x1F) << 8) + src[ip] + 1)
-                ip += 1
-                run += 2
-                if ref < 0 or op + run > ulen:
-                    with gil:
-                        self._fail("corrupt LZF data (back-reference out of range)")
-                if dst != NULL:
-                    # byte by byte: the regions may overlap (run-length style references)
-                    while run > 0:
-                        dst[op] = dst[ref]
-                        op += 1
-                        ref += 1
-                        run -= 1
-                else:
-                    op += run
-        if op != ulen:
+        cdef int64_t r = _lzf_inflate(src, clen, dst, ulen)
+        if r != ulen:
             with gil:
-                self._fail(f"corrupt LZF data (decompressed {op} bytes, header says {ulen})")
+                self._fail(_lzf_error(r, ulen))
         return 0
 
     cdef int _lzf_claim(self, int64_t clen, int64_t ulen) except -1 nogil:
@@ -2284,7 +1374,7 @@ cdef class Decoder:
         self._append_key()
         if 0 <= self.row_type < N_TYPE_LABELS:
             self._put_padded_label(&self.typedata, self.r_type_off, row,
-                                   _TYPE_LABEL[self.row_type], _TYPE_LABEL_LEN[self.row_type], TYPE_LABEL_COPY)
+                                   _LABELS.type_label[self.row_type], _LABELS.type_len[self.row_type], TYPE_LABEL_COPY)
         else:
             with gil:  # a module key
                 if self.row_type_label is None:
@@ -2295,7 +1385,7 @@ cdef class Decoder:
             with gil:
                 self._fail(f"internal error: encoding {self.row_encoding}")
         self._put_padded_label(&self.encdata, self.r_enc_off, row,
-                               _ENCODING_LABEL[self.row_encoding], _ENCODING_LABEL_LEN[self.row_encoding], LABEL_PAD)
+                               _LABELS.encoding_label[self.row_encoding], _LABELS.encoding_len[self.row_encoding], LABEL_PAD)
         self.r_num[row] = self.facts.num_elements
         self.r_largest[row] = self.row_largest
         self.r_elem_bytes[row] = self.row_elem_bytes
@@ -2430,8 +1520,8 @@ cdef class Decoder:
             self.skip_remaining = <int64_t>v - avail
             self.pos = self.end
             self.facts.value_len = <int64_t>v
-            self.row_encoding = E_RAW
-            self.facts.encoding = E_RAW
+            self.row_encoding = ENC_RAW
+            self.facts.encoding = ENC_RAW
             self._elem(<int64_t>v)
             return 0
         self.pos = here
@@ -2441,11 +1531,11 @@ cdef class Decoder:
         self._elem(s.length)
         if s.is_int or (s.ptr != NULL and s.length <= 20 and _is_canonical_int(s.ptr, s.length)):
             self.facts.int_value = True
-            self.row_encoding = E_INT
+            self.row_encoding = ENC_INT
         elif self._embstr_fits(s.length):
-            self.row_encoding = E_EMBSTR
+            self.row_encoding = ENC_EMBSTR
         else:
-            self.row_encoding = E_RAW
+            self.row_encoding = ENC_RAW
         self.facts.encoding = self.row_encoding
         return 0
 
@@ -2506,7 +1596,7 @@ cdef class Decoder:
         cdef bint all_int = True
         self.facts.kind = T_LIST if t == 1 else T_SET
         self.row_type = self.facts.kind
-        self.row_encoding = E_LINKEDLIST if t == 1 else E_HASHTABLE
+        self.row_encoding = ENC_LINKEDLIST if t == 1 else ENC_HASHTABLE
         self.facts.encoding = self.row_encoding
         for i in range(n):
             self._str(&s, 0)
@@ -2525,8 +1615,8 @@ cdef class Decoder:
         cdef StrRef s
         self.facts.kind = T_ZSET
         self.row_type = T_ZSET
-        self.row_encoding = E_SKIPLIST
-        self.facts.encoding = E_SKIPLIST
+        self.row_encoding = ENC_SKIPLIST
+        self.facts.encoding = ENC_SKIPLIST
         for i in range(n):
             self._str(&s, 0)
             self._elem(s.length)
@@ -2547,8 +1637,8 @@ cdef class Decoder:
         cdef StrRef f, v
         self.facts.kind = T_HASH
         self.row_type = T_HASH
-        self.row_encoding = E_HASHTABLE
-        self.facts.encoding = E_HASHTABLE
+        self.row_encoding = ENC_HASHTABLE
+        self.facts.encoding = ENC_HASHTABLE
         for i in range(n):
             self._str(&f, 0)
             self._str(&v, 0)
@@ -2565,8 +1655,8 @@ cdef class Decoder:
         cdef bint valkey = self.valkey_types and t == 22
         self.facts.kind = T_HASH
         self.row_type = T_HASH
-        self.row_encoding = E_HASHTABLE
-        self.facts.encoding = E_HASHTABLE
+        self.row_encoding = ENC_HASHTABLE
+        self.facts.encoding = ENC_HASHTABLE
         self.row_hfe = True
         if t == 24:
             min_exp = <int64_t>self._le(8)
@@ -2615,14 +1705,14 @@ cdef class Decoder:
             self.type_names.append(name)
             self.module_type_index[name] = idx
         self.facts.kind = KIND_MODULE
-        self.facts.encoding = E_MODULE
+        self.facts.encoding = ENC_MODULE
         self.facts.module_bytes = self.pos - start
         self.facts.num_elements = 1
         self._elem(self.facts.module_bytes)
         self.row_type = idx
         self.row_type_label = name.encode()
         self.row_module = idx
-        self.row_encoding = E_RAW
+        self.row_encoding = ENC_RAW
         return 0
 
     # --- RDB 13-15 (Redis 8.6-8.10) ------------------------------------------------------------------
@@ -2722,10 +1812,10 @@ cdef class Decoder:
         cdef StrRef s
         cdef ArrayShape shape
         self.facts.kind = KIND_ARRAY
-        self.facts.encoding = E_SLICED_ARRAY
+        self.facts.encoding = ENC_SLICED_ARRAY
         self._ext()
         self.row_type = T_ARRAY
-        self.row_encoding = E_SLICED_ARRAY
+        self.row_encoding = ENC_SLICED_ARRAY
         at = self.pos
         count = self._plain_len()
         if count == 0:
@@ -2786,11 +1876,11 @@ cdef class Decoder:
         cdef bint enc
         cdef int64_t at = self.pos
         self.facts.kind = KIND_GCRA
-        self.facts.encoding = E_RAW
+        self.facts.encoding = ENC_RAW
         self._ext()
         self.facts.num_elements = 1
         self.row_type = T_GCRA
-        self.row_encoding = E_RAW
+        self.row_encoding = ENC_RAW
         self._len(&enc)
         if enc:
             self.pos = at
@@ -2875,7 +1965,7 @@ cdef class Decoder:
         self._blob_str(&s, BLOB_LISTPACK)
         z = s.ptr
         n = s.length
-        if n < 7 or <int64_t>self._le_at(z, 4) != n or z[n - 1] != 0xFF:
+        if n < 7 or <int64_t>_le_at(z, 4) != n or z[n - 1] != 0xFF:
             with gil:
                 self._fail("hash template field-name listpack is malformed")
         while True:
@@ -2907,7 +1997,7 @@ cdef class Decoder:
         value per field (counted into *count and measured)."""
         cdef int64_t pos = 6, v, id, c = 0, hdr
         cdef int kind
-        if n < 7 or <int64_t>self._le_at(z, 4) != n or z[n - 1] != 0xFF:
+        if n < 7 or <int64_t>_le_at(z, 4) != n or z[n - 1] != 0xFF:
             with gil:
                 self._fail("template-listpack blob is malformed")
         kind = self._lp_entry(z, n, &pos, &id)
@@ -2942,7 +2032,7 @@ cdef class Decoder:
         self.facts.kind = T_HASH
         self._ext()
         self.row_type = T_HASH
-        self.row_encoding = E_TMPL_LP if lp else E_TMPL_ARRAY
+        self.row_encoding = ENC_TMPL_LP if lp else ENC_TMPL_ARRAY
         self.facts.encoding = self.row_encoding
         if t == 32:
             at = self.pos
@@ -3068,339 +2158,43 @@ cdef class Decoder:
         self.pos = at + clen
         return 0
 
-    cdef int _walk_ziplist(self, const unsigned char* z, int64_t n, int stride, int mask, Stats* st) except -1 nogil:
-        """Validate a ziplist and gather element lengths; entry i counts when mask has bit i % stride."""
-        cdef int64_t pos = 10, count = 0, hdr_count, l, elen, total
-        cdef unsigned char enc
-        cdef bint isint
-        if n < 11:
-            with gil:
-                self._fail("ziplist blob too short")
-        total = z[0] | (z[1] << 8) | (z[2] << 16) | (<int64_t>z[3] << 24)
-        if total != n:
-            with gil:
-                self._fail(f"ziplist header says {total} bytes, blob has {n}")
-        hdr_count = z[8] | (z[9] << 8)
-        while True:
-            if pos >= n:
-                with gil:
-                    self._fail("ziplist runs past its end")
-            if z[pos] == 0xFF:
-                break
-            # prevlen
-            if z[pos] == 0xFE:
-                pos += 5
-            else:
-                pos += 1
-            if pos >= n:
-                with gil:
-                    self._fail("ziplist entry runs past its end")
-            enc = z[pos]
-            isint = False
-            if enc < 0x40:
-                l = enc & 0x3F
-                pos += 1
-            elif enc < 0x80:
-                if pos + 2 > n:
-                    with gil:
-                        self._fail("ziplist entry runs past its end")
-                l = ((enc & 0x3F) << 8) | z[pos + 1]
-                pos += 2
-            elif enc == 0x80:
-                if pos + 5 > n:
-                    with gil:
-                        self._fail("ziplist entry runs past its end")
-                l = (<int64_t>z[pos + 1] << 24) | (z[pos + 2] << 16) | (z[pos + 3] << 8) | z[pos + 4]
-                pos += 5
-            else:
-                isint = True
-                pos += 1
-                if enc == 0xC0:
-                    elen = 2
-                    l = _digits(<int16_t>(z[pos] | (z[pos + 1] << 8))) if pos + 2 <= n else 0
-                elif enc == 0xD0:
-                    elen = 4
-                    l = _digits(<int32_t>(z[pos] | (z[pos + 1] << 8) | (z[pos + 2] << 16) | (<uint32_t>z[pos + 3] << 24))) if pos + 4 <= n else 0
-                elif enc == 0xE0:
-                    elen = 8
-                    l = _digits(<int64_t>self._le_at(z + pos, 8)) if pos + 8 <= n else 0
-                elif enc == 0xF0:
-                    elen = 3
-                    l = _digits(((<int32_t>((z[pos] << 8) | (z[pos + 1] << 16) | (<uint32_t>z[pos + 2] << 24))) >> 8)) if pos + 3 <= n else 0
-                elif enc == 0xFE:
-                    elen = 1
-                    l = _digits(<int8_t>z[pos]) if pos + 1 <= n else 0
-                elif 0xF1 <= enc <= 0xFD:
-                    elen = 0
-                    l = 1 if (enc & 0x0F) - 1 < 10 else 2
-                else:
-                    with gil:
-                        self._fail(f"bad ziplist entry encoding 0x{enc:02x}")
-                    elen = 0
-                    l = 0
-                if pos + elen > n:
-                    with gil:
-                        self._fail("ziplist entry runs past its end")
-                pos += elen
-            if not isint:
-                if pos + l > n:
-                    with gil:
-                        self._fail("ziplist string entry runs past its end")
-                pos += l
-            if (mask >> (count % stride)) & 1:
-                if l > st.largest:
-                    st.largest = l
-                st.total += l
-                if not isint:
-                    st.all_int = False
-            count += 1
-        if pos != n - 1:
-            with gil:
-                self._fail("ziplist has bytes after its end marker")
-        if hdr_count != 0xFFFF and hdr_count != count:
-            with gil:
-                self._fail(f"ziplist header says {hdr_count} entries, found {count}")
-        st.entries = count
-        return 0
+    cdef int _blob_fail(self, BlobErr* e) except -1 nogil:
+        """Raise what a blob walker reported (see _blobs.pxd)."""
+        with gil:
+            if e.code == BE_NOMEM:
+                raise MemoryError()
+            self._fail(blob_error_message(e.code, e.a, e.b, e.c))
+        return -1
 
-    cdef inline uint64_t _le_at(self, const unsigned char* q, int nbytes) noexcept nogil:
-        cdef uint64_t v = 0
-        cdef int i
-        for i in range(nbytes - 1, -1, -1):
-            v = (v << 8) | q[i]
-        return v
+    cdef int _walk_ziplist(self, const unsigned char* z, int64_t n, int stride, int mask, Stats* st) except -1 nogil:
+        cdef BlobErr e
+        if walk_ziplist(z, n, stride, mask, st, &e):
+            return self._blob_fail(&e)
+        return 0
 
     cdef int _walk_listpack(self, const unsigned char* z, int64_t n, int stride, int mask, int ttl_slot, Stats* st) except -1 nogil:
-        """Validate a listpack and gather element lengths (see _walk_ziplist); ttl_slot marks field TTLs."""
-        cdef int64_t pos = 6, count = 0, hdr_count, l, total, elen, ival, hl
-        cdef unsigned char enc
-        cdef bint isint
-        if n < 7:
-            with gil:
-                self._fail("listpack blob too short")
-        total = z[0] | (z[1] << 8) | (z[2] << 16) | (<int64_t>z[3] << 24)
-        if total != n:
-            with gil:
-                self._fail(f"listpack header says {total} bytes, blob has {n}")
-        hdr_count = z[4] | (z[5] << 8)
-        while True:
-            if pos >= n:
-                with gil:
-                    self._fail("listpack runs past its end")
-            enc = z[pos]
-            if enc == 0xFF:
-                break
-            isint = True
-            ival = 0
-            if enc < 0x80:
-                ival = enc
-                hl = 1
-                elen = 0
-            elif enc < 0xC0:
-                isint = False
-                hl = 1
-                elen = enc & 0x3F
-            elif enc < 0xE0:
-                hl = 2
-                elen = 0
-                if pos + 2 > n:
-                    with gil:
-                        self._fail("listpack entry runs past its end")
-                ival = ((enc & 0x1F) << 8) | z[pos + 1]
-                if ival >= 4096:
-                    ival -= 8192
-            elif enc < 0xF0:
-                isint = False
-                hl = 2
-                if pos + 2 > n:
-                    with gil:
-                        self._fail("listpack entry runs past its end")
-                elen = ((enc & 0x0F) << 8) | z[pos + 1]
-            elif enc == 0xF0:
-                isint = False
-                hl = 5
-                if pos + 5 > n:
-                    with gil:
-                        self._fail("listpack entry runs past its end")
-                elen = <int64_t>self._le_at(z + pos + 1, 4)
-            elif enc >= 0xF1 and enc <= 0xF4:
-                hl = 1
-                elen = 2 if enc == 0xF1 else (3 if enc == 0xF2 else (4 if enc == 0xF3 else 8))
-                if pos + 1 + elen > n:
-                    with gil:
-                        self._fail("listpack entry runs past its end")
-                ival = <int64_t>self._le_at(z + pos + 1, <int>elen)
-                if elen < 8 and ival >= (<int64_t>1 << (8 * elen - 1)):
-                    ival -= (<int64_t>1 << (8 * elen))
-            else:
-                with gil:
-                    self._fail(f"bad listpack entry encoding 0x{enc:02x}")
-                return -1
-            l = hl + elen
-            # the entry is followed by its back-length: 1 byte per 7 bits of l
-            total = l + (1 if l < 128 else (2 if l < 16384 else (3 if l < 2097152 else (4 if l < 268435456 else 5))))
-            if pos + total > n - 1:
-                with gil:
-                    self._fail("listpack entry runs past its end")
-            pos += total
-            l = _digits(ival) if isint else elen
-            if ttl_slot >= 0 and count % stride == ttl_slot:
-                if isint and ival > 0:
-                    st.volatile += 1
-                    if st.min_ttl < 0 or ival < st.min_ttl:
-                        st.min_ttl = ival
-            elif (mask >> (count % stride)) & 1:
-                if l > st.largest:
-                    st.largest = l
-                st.total += l
-                if not isint:
-                    st.all_int = False
-            count += 1
-        if pos != n - 1:
-            with gil:
-                self._fail("listpack has bytes after its end marker")
-        if hdr_count != 0xFFFF and hdr_count != count:
-            with gil:
-                self._fail(f"listpack header says {hdr_count} entries, found {count}")
-        st.entries = count
+        cdef BlobErr e
+        if walk_listpack(z, n, stride, mask, ttl_slot, st, &e):
+            return self._blob_fail(&e)
         return 0
 
-    cdef int _lp_entry(self, const unsigned char* z, int64_t n, int64_t* pos, int64_t* ival) except -1 nogil:
-        """Decode the listpack entry at *pos and step past it: 1 = integer (*ival), 0 = string of
-        *ival bytes, 2 = the end marker."""
-        cdef int64_t p = pos[0], hl, elen, total, v = 0
-        cdef unsigned char enc
-        cdef int isint = 1
-        if p >= n:
-            with gil:
-                self._fail("listpack runs past its end")
-        enc = z[p]
-        if enc == 0xFF:
-            return 2
-        if enc < 0x80:
-            v = enc
-            hl = 1
-            elen = 0
-        elif enc < 0xC0:
-            isint = 0
-            hl = 1
-            elen = enc & 0x3F
-        elif enc < 0xE0:
-            hl = 2
-            elen = 0
-            if p + 2 > n:
-                with gil:
-                    self._fail("listpack entry runs past its end")
-            v = ((enc & 0x1F) << 8) | z[p + 1]
-            if v >= 4096:
-                v -= 8192
-        elif enc < 0xF0:
-            isint = 0
-            hl = 2
-            if p + 2 > n:
-                with gil:
-                    self._fail("listpack entry runs past its end")
-            elen = ((enc & 0x0F) << 8) | z[p + 1]
-        elif enc == 0xF0:
-            isint = 0
-            hl = 5
-            if p + 5 > n:
-                with gil:
-                    self._fail("listpack entry runs past its end")
-            elen = <int64_t>self._le_at(z + p + 1, 4)
-        elif enc >= 0xF1 and enc <= 0xF4:
-            hl = 1
-            elen = 2 if enc == 0xF1 else (3 if enc == 0xF2 else (4 if enc == 0xF3 else 8))
-            if p + 1 + elen > n:
-                with gil:
-                    self._fail("listpack entry runs past its end")
-            v = <int64_t>self._le_at(z + p + 1, <int>elen)
-            if elen < 8 and v >= (<int64_t>1 << (8 * elen - 1)):
-                v -= (<int64_t>1 << (8 * elen))
-        else:
-            with gil:
-                self._fail(f"bad listpack entry encoding 0x{enc:02x}")
-            return -1
-        total = hl + elen
-        total += 1 if total < 128 else (2 if total < 16384 else (3 if total < 2097152 else (4 if total < 268435456 else 5)))
-        if p + total > n - 1:
-            with gil:
-                self._fail("listpack entry runs past its end")
-        pos[0] = p + total
-        ival[0] = v if isint else elen
-        return isint
-
-    cdef int64_t _lp_int(self, const unsigned char* z, int64_t n, int64_t* pos) except? -1 nogil:
-        cdef int64_t v
-        if self._lp_entry(z, n, pos, &v) != 1:
-            with gil:
-                self._fail("stream listpack: expected an integer entry")
-        return v
-
-    cdef inline int64_t _lp_len(self, const unsigned char* z, int64_t n, int64_t* pos) except -1 nogil:
-        """Byte length (as a string) of the next entry, which must not be the end marker."""
-        cdef int64_t v
-        cdef int kind = self._lp_entry(z, n, pos, &v)
-        if kind == 2:
-            with gil:
-                self._fail("stream listpack ends inside an entry")
-        return _digits(v) if kind == 1 else v
+    cdef inline int _lp_entry(self, const unsigned char* z, int64_t n, int64_t* pos, int64_t* ival) except -1 nogil:
+        """_blobs._lp_entry, raising: 1 = integer (*ival), 0 = string of *ival bytes, 2 = the end marker."""
+        cdef BlobErr e
+        cdef int kind = _lp_entry(z, n, pos, ival, &e)
+        if kind < 0:
+            return self._blob_fail(&e)
+        return kind
 
     cdef int _walk_stream_node(self, const unsigned char* z, int64_t n) except -1 nogil:
-        """Field and value sizes of the live entries of one stream listpack node (t_stream.c layout:
-        a master entry with the node's field names, then entries that reuse them or carry their own)."""
-        cdef int64_t pos = 6, nf, i, k, flags, l, v
-        cdef int64_t* master = NULL
-        self._lp_int(z, n, &pos)  # live count
-        self._lp_int(z, n, &pos)  # deleted count
-        nf = self._lp_int(z, n, &pos)
-        if nf < 0 or nf > n:
-            with gil:
-                self._fail(f"stream node claims {nf} master fields")
-        master = <int64_t*>malloc((nf + 1) * sizeof(int64_t))
-        if master == NULL:
-            with gil:
-                raise MemoryError()
-        try:
-            for i in range(nf):
-                master[i] = self._lp_len(z, n, &pos)
-            if self._lp_int(z, n, &pos) != 0:
-                with gil:
-                    self._fail("stream node master entry is not terminated by 0")
-            while self._lp_entry(z, n, &pos, &v) != 2:
-                flags = v
-                self._lp_int(z, n, &pos)  # ms delta
-                self._lp_int(z, n, &pos)  # seq delta
-                if flags & 2:  # same fields as the master entry: values only
-                    for i in range(nf):
-                        l = self._lp_len(z, n, &pos)
-                        if not flags & 1:
-                            self._elem(master[i])
-                            self._elem(l)
-                else:
-                    k = self._lp_int(z, n, &pos)
-                    if k < 0 or k > n:
-                        with gil:
-                            self._fail(f"stream entry claims {k} fields")
-                    for i in range(2 * k):
-                        l = self._lp_len(z, n, &pos)
-                        if not flags & 1:
-                            self._elem(l)
-                self._lp_int(z, n, &pos)  # entry's element count (for backward iteration)
-            if pos != n - 1:
-                with gil:
-                    self._fail("stream listpack has bytes after its end marker")
-        finally:
-            free(master)
+        """Field and value sizes of the live entries of one stream listpack node (row largest/bytes)."""
+        cdef Stats st
+        cdef BlobErr e
+        _stats_init(&st)
+        if walk_stream_node(z, n, &st, &e):
+            return self._blob_fail(&e)
+        self._take_stats(&st)
         return 0
-
-    cdef inline void _stats_init(self, Stats* st) noexcept nogil:
-        st.entries = 0
-        st.largest = 0
-        st.total = 0
-        st.all_int = True
-        st.volatile = 0
-        st.min_ttl = -1
 
     cdef inline void _take_stats(self, Stats* st) noexcept nogil:
         if st.largest > self.row_largest:
@@ -3411,7 +2205,7 @@ cdef class Decoder:
         cdef StrRef s
         cdef Stats st
         self._blob_str(&s, BLOB_ZIPLIST)
-        self._stats_init(&st)
+        _stats_init(&st)
         if t == 10:
             self.facts.kind = T_LIST
             self._walk_ziplist(s.ptr, s.length, 1, 1, &st)
@@ -3424,8 +2218,8 @@ cdef class Decoder:
                     self._fail("ziplist of pairs has an odd number of entries")
             self.facts.num_elements = st.entries // 2
         self.row_type = self.facts.kind
-        self.row_encoding = E_ZIPLIST
-        self.facts.encoding = E_ZIPLIST
+        self.row_encoding = ENC_ZIPLIST
+        self.facts.encoding = ENC_ZIPLIST
         self._take_stats(&st)
         self._blob(s.length, -1)
         return 0
@@ -3434,7 +2228,7 @@ cdef class Decoder:
         cdef StrRef s
         cdef Stats st
         self._blob_str(&s, BLOB_LISTPACK)
-        self._stats_init(&st)
+        _stats_init(&st)
         if t == 20:
             self.facts.kind = T_SET
             self._walk_listpack(s.ptr, s.length, 1, 1, -1, &st)
@@ -3448,8 +2242,8 @@ cdef class Decoder:
                     self._fail("listpack of pairs has an odd number of entries")
             self.facts.num_elements = st.entries // 2
         self.row_type = self.facts.kind
-        self.row_encoding = E_LISTPACK
-        self.facts.encoding = E_LISTPACK
+        self.row_encoding = ENC_LISTPACK
+        self.facts.encoding = ENC_LISTPACK
         self._take_stats(&st)
         self._blob(s.length, -1)
         return 0
@@ -3460,15 +2254,15 @@ cdef class Decoder:
         if t == 25:
             self._le(8)  # minimum field expiry; recomputed from the entries
         self._blob_str(&s, BLOB_LISTPACK)
-        self._stats_init(&st)
+        _stats_init(&st)
         self._walk_listpack(s.ptr, s.length, 3, 3, 2, &st)
         if st.entries % 3:
             with gil:
                 self._fail("listpackex hash entries are not field/value/ttl triplets")
         self.facts.kind = T_HASH
         self.row_type = T_HASH
-        self.row_encoding = E_LISTPACKEX
-        self.facts.encoding = E_LISTPACKEX
+        self.row_encoding = ENC_LISTPACKEX
+        self.facts.encoding = ENC_LISTPACKEX
         self.facts.num_elements = st.entries // 3
         self.row_hfe = True
         self.row_volatile = st.volatile
@@ -3480,90 +2274,37 @@ cdef class Decoder:
 
     cdef int _intset(self) except -1 nogil:
         cdef StrRef s
-        cdef int64_t width, count, i, v
+        cdef Stats st
+        cdef BlobErr e
         self._blob_str(&s, BLOB_INTSET)
-        if s.length < 8:
-            with gil:
-                self._fail("intset blob too short")
-        width = <int64_t>self._le_at(s.ptr, 4)
-        count = <int64_t>self._le_at(s.ptr + 4, 4)
-        if width != 2 and width != 4 and width != 8:
-            with gil:
-                self._fail(f"intset has element width {width}")
-        if 8 + width * count != s.length:
-            with gil:
-                self._fail(f"intset claims {count} elements of {width} bytes in a {s.length}-byte blob")
-        for i in range(count):
-            v = <int64_t>self._le_at(s.ptr + 8 + i * width, <int>width)
-            if width == 2:
-                v = <int16_t>v
-            elif width == 4:
-                v = <int32_t>v
-            self._elem(_digits(v))
+        _stats_init(&st)
+        if walk_intset(s.ptr, s.length, &st, &e):
+            return self._blob_fail(&e)
+        self._take_stats(&st)
         self.facts.kind = T_SET
         self.row_type = T_SET
-        self.row_encoding = E_INTSET
-        self.facts.encoding = E_INTSET
-        self.facts.num_elements = count
+        self.row_encoding = ENC_INTSET
+        self.facts.encoding = ENC_INTSET
+        self.facts.num_elements = st.entries
         self.row_allint = 1
         self._blob(s.length, -1)
         return 0
 
     cdef int _zipmap(self) except -1 nogil:
         cdef StrRef s
-        cdef const unsigned char* z
-        cdef int64_t n, pos = 1, l, count = 0, free_
-        cdef int which
+        cdef Stats st
+        cdef BlobErr e
         self._blob_str(&s, BLOB_ANY)
-        z = s.ptr
-        n = s.length
-        if n < 2:
-            with gil:
-                self._fail("zipmap blob too short")
-        while True:
-            if pos >= n:
-                with gil:
-                    self._fail("zipmap runs past its end")
-            if z[pos] == 0xFF:
-                break
-            for which in range(2):
-                if pos >= n:
-                    with gil:
-                        self._fail("zipmap runs past its end")
-                l = z[pos]
-                if l == 254:
-                    if pos + 5 > n:
-                        with gil:
-                            self._fail("zipmap runs past its end")
-                    l = <int64_t>self._le_at(z + pos + 1, 4)
-                    pos += 5
-                elif l == 255:
-                    with gil:
-                        self._fail("zipmap entry has no value")
-                else:
-                    pos += 1
-                free_ = 0
-                if which == 1:
-                    if pos >= n:
-                        with gil:
-                            self._fail("zipmap runs past its end")
-                    free_ = z[pos]
-                    pos += 1
-                if pos + l + free_ > n:
-                    with gil:
-                        self._fail("zipmap entry runs past its end")
-                pos += l + free_
-                self._elem(l)
-            count += 1
-        if pos != n - 1:
-            with gil:
-                self._fail("zipmap has bytes after its end marker")
+        _stats_init(&st)
+        if walk_zipmap(s.ptr, s.length, &st, &e):
+            return self._blob_fail(&e)
+        self._take_stats(&st)
         self.facts.kind = T_HASH
         self.row_type = T_HASH
-        self.row_encoding = E_ZIPMAP
-        self.facts.encoding = E_ZIPMAP
-        self.facts.num_elements = count
-        self._blob(n, -1)
+        self.row_encoding = ENC_ZIPMAP
+        self.facts.encoding = ENC_ZIPMAP
+        self.facts.num_elements = st.entries
+        self._blob(s.length, -1)
         return 0
 
     cdef int _quicklist(self, int t) except -1 nogil:
@@ -3590,7 +2331,7 @@ cdef class Decoder:
                 self._elem(s.length)
                 total += 1
             else:
-                self._stats_init(&st)
+                _stats_init(&st)
                 if t == 14:
                     self._walk_ziplist(s.ptr, s.length, 1, 1, &st)
                 else:
@@ -3601,9 +2342,9 @@ cdef class Decoder:
             self._blob(s.length, compressed)
         self.facts.num_elements = total
         if t == 18 and nodes == 1 and packed == 1 and self._at_least(7, 2) and self.facts.blob_bytes <= 8192:
-            self.row_encoding = E_LISTPACK
+            self.row_encoding = ENC_LISTPACK
         else:
-            self.row_encoding = E_QUICKLIST
+            self.row_encoding = ENC_QUICKLIST
         self.facts.encoding = self.row_encoding
         return 0
 
@@ -3614,15 +2355,15 @@ cdef class Decoder:
         cdef StrRef s
         self.facts.kind = T_STREAM
         self.row_type = T_STREAM
-        self.row_encoding = E_STREAM
-        self.facts.encoding = E_STREAM
+        self.row_encoding = ENC_STREAM
+        self.facts.encoding = ENC_STREAM
         for i in range(nodes):
             self._blob_str(&s, BLOB_STREAM_ID)
             if s.length != 16:
                 with gil:
                     self._fail(f"stream node key has {s.length} bytes, expected 16")
             self._blob_str(&s, BLOB_STREAM_LP)
-            if s.length < 7 or s.ptr[s.length - 1] != 0xFF or <int64_t>self._le_at(s.ptr, 4) != s.length:
+            if s.length < 7 or s.ptr[s.length - 1] != 0xFF or <int64_t>_le_at(s.ptr, 4) != s.length:
                 with gil:
                     self._fail("stream listpack node is malformed")
             self._walk_stream_node(s.ptr, s.length)
@@ -3698,61 +2439,3 @@ cdef class Decoder:
         self.s_consumers = total_consumers
         self.s_pending = total_pel
         return 0
-
-
-
-def value_end(const unsigned char[::1] data, Py_ssize_t pos, int rdb_type, bint valkey=False,
-              bint gcra29=False):
-    """Offset just past the value of RDB type ``rdb_type`` that starts at ``pos`` (the type byte and any
-    key name already passed), read with the segment scan's length-only steps.
-
-    Used to check that a DUMP payload holds exactly one object: -1 when the value runs past the end of
-    ``data``, -2 when the scan cannot step over it (module values, hash templates, unknown types, or a
-    length it refuses as malformed)."""
-    if pos < 0 or pos >= data.shape[0]:
-        return -1
-    return _value_end(&data[0], pos, data.shape[0], rdb_type, valkey, gcra29)
-
-
-cdef int64_t _value_end(const unsigned char* p, int64_t pos, int64_t end, int rdb_type, bint valkey,
-                        bint gcra29) noexcept nogil:
-    cdef ScanFmt f
-    cdef int64_t q = pos
-    cdef int st
-    if rdb_type == 6 or rdb_type == 7 or rdb_type > 33 or rdb_type < 0:
-        return -2
-    if 29 <= rdb_type <= 32 and not (rdb_type == 29 and gcra29):
-        return -2  # template hashes need the file's template table
-    f.valkey = valkey
-    f.key_meta = False
-    f.gcra29 = gcra29
-    f.tmpl = NULL
-    st = _sk_value(p, &q, end, rdb_type, &f)
-    if st == SK_OK:
-        return q
-    return -1 if st == SK_SHORT else -2
-
-
-def dump_payload_facts(const unsigned char[::1] data):
-    """``(version, crc_ok, value_end)`` of a DUMP payload in one call (the DUMP walk checks every key).
-
-    ``version`` is -1 when the payload is shorter than its 10-byte trailer plus a type byte.
-    ``value_end`` is where the object after the type byte ends (see ``value_end``), or -3 when the
-    payload starts with key metadata (0xF3, Redis RDB >= 13), which the caller steps over itself."""
-    cdef int64_t n = data.shape[0]
-    cdef int version
-    cdef uint64_t stored = 0, crc
-    cdef int i
-    cdef int64_t end
-    if n < 11:
-        return -1, False, -1
-    version = data[n - 10] | (data[n - 9] << 8)
-    for i in range(8):
-        stored |= (<uint64_t>data[n - 8 + i]) << (8 * i)
-    with nogil:
-        crc = crc64_update(0, &data[0], <size_t>(n - 8))
-        if data[0] == 243 and 13 <= version < 80:
-            end = -3
-        else:
-            end = _value_end(&data[0], 1, n - 10, data[0], version >= 80, version == 14)
-    return version, crc == stored, end

@@ -15,13 +15,19 @@ from insightkit.schema import KEY_SCHEMA
 from ._decoder import Decoder
 from .batches import build_batch
 from .crcworker import CrcWorker
+
+# Decoder.parse() statuses (one definition: kinds.py, checked against _kinds.pxd).
+from .kinds import BARRIER as _BARRIER
+from .kinds import BATCH_FULL as _BATCH_FULL
+from .kinds import DONE as _DONE
+from .kinds import FLUSH as _FLUSH
+from .kinds import NEED_MORE as _NEED_MORE
+from .kinds import SEGMENT as _SEGMENT
 from .metadata import RdbMetadata
 from .segments import SegmentPool
 from .sources import iter_chunks
 from .versions import writer_version
 
-# Decoder.parse() statuses.
-_NEED_MORE, _BATCH_FULL, _DONE, _SEGMENT, _FLUSH, _BARRIER = 0, 1, 2, 3, 4, 5
 # Runs of keys are decoded on other threads only from this much buffered input and in runs of at least
 # this many keys (a trickling socket is decoded where it is read; tests lower both).
 SCAN_MIN_BYTES = 256 * 1024

@@ -1,0 +1,3 @@
+"""Type stub for the blob walkers (insightkit/rdb/_blobs.pyx)."""
+
+def blob_error_message(code: int, a: int, b: int, c: int = 0) -> str: ...

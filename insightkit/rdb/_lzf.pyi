@@ -1,0 +1,3 @@
+"""Type stub for LZF inflation (insightkit/rdb/_lzf.pyx)."""
+
+def _lzf_error(r: int, ulen: int) -> str: ...

@@ -1,0 +1,6 @@
+"""Type stub for the segment scanner (insightkit/rdb/_scan.pyx)."""
+
+def value_end(
+    data: bytes | bytearray | memoryview, pos: int, rdb_type: int, valkey: bool = False, gcra29: bool = False
+) -> int: ...
+def dump_payload_facts(data: bytes | bytearray | memoryview) -> tuple[int, bool, int]: ...
