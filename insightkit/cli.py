@@ -364,6 +364,14 @@ def _analyze_arguments(parser: argparse.ArgumentParser) -> None:
     _add_output_flags(parser)
 
 
+def _refuse_overwriting_the_source(source: str, output: str | None) -> None:
+    """``analyze dump.rdb -o dump.rdb`` would replace the RDB being read with its RSNAP."""
+    if not output or not os.path.exists(output) or not os.path.exists(source):
+        return
+    if os.path.samefile(source, output):
+        raise InsightkitError(f"{output}: is the source being analyzed; write the RSNAP to another path")
+
+
 @command(
     "analyze", "snapshot/decode a source, print a summary, optionally write an RSNAP", _analyze_arguments
 )
@@ -371,6 +379,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     redact = _redaction(args)
     if redact is not None and not args.output:
         raise InsightkitError("--redact applies to the RSNAP written with -o/--output")
+    _refuse_overwriting_the_source(args.source, args.output)
     written: str | None
     extra: dict[str, pd.DataFrame] = {}
     if args.stream:

@@ -64,3 +64,15 @@ def test_the_library_raises_its_own_errors(tmp_path: Path) -> None:
         check_output_path(tmp_path / "pipe", SnapshotError)
     check_output_path(tmp_path / "new.rdb", SnapshotError)  # a new name is fine
     assert sorted(os.listdir(tmp_path)) == ["pipe"]
+
+
+def test_the_source_is_never_overwritten_by_its_own_rsnap(tmp_path: Path) -> None:
+    rdb = tmp_path / "dump.rdb"
+    rdb.write_bytes(SAMPLE.read_bytes())
+    for extra in ([], ["--stream"]):
+        run = _cli("analyze", str(rdb), *extra, "-o", str(rdb))
+        assert run.returncode == 1
+        assert run.stderr.strip() == (
+            f"insightkit: error: {rdb}: is the source being analyzed; write the RSNAP to another path"
+        )
+        assert rdb.read_bytes() == SAMPLE.read_bytes() and os.listdir(tmp_path) == ["dump.rdb"]
