@@ -71,6 +71,9 @@ class Summary:
     def __str__(self) -> str:
         return self.render()
 
+    def __repr__(self) -> str:  # a REPL shows the tables in human units, not the dataclass' raw numbers
+        return self.render()
+
     def render(self, width: int | None = None) -> str:
         """The terminal text; ``width`` is the column budget (None: as wide as the tables are)."""
         titles = {

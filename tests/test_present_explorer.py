@@ -139,3 +139,28 @@ def test_tables_keep_cells_on_one_line(explorer: Explorer) -> None:
         w.value for w in explorer.tabs.children[1].children if "ik-patterns-table" in w._dom_classes
     )
     assert ('<th class="">library</th>' in patterns_html) == explorer.analysis.patterns["owner"].notna().any()
+
+
+def test_a_server_level_finding_says_what_it_is_about(tmp_path: Any) -> None:
+    """no-password names no keys: its detail and "about the server" stand where "0 B · 0 keys" stood."""
+    from pathlib import Path
+
+    import insightkit
+
+    sample = Path(__file__).parents[1] / "data" / "samples" / "sample.rdb"
+    analysis = insightkit.analyze(sample, progress=False)
+    analysis.metadata["acl"] = {"users": [{"name": "default", "flags": ["on", "nopass"]}]}
+    analysis.metadata.setdefault("config", {})["requirepass"] = ""
+    recs = analysis.recommendations
+    server_level = recs[
+        (recs["offending_keys"].fillna(0) == 0) & (recs["estimated_savings_bytes"].fillna(0) == 0)
+    ]
+    assert len(server_level), recs["rule"].tolist()
+    explorer = analysis.explore()
+    assert explorer.rule_list is not None
+    for rule, detail in zip(server_level["rule"], server_level["detail"], strict=True):
+        explorer.rule_list.value = rule
+        shown = explorer.recommendation_detail.value
+        assert "About the server as a whole" in shown and "offending keys" not in shown
+        if isinstance(detail, str) and detail:
+            assert html.escape(detail) in shown

@@ -338,16 +338,27 @@ class Explorer:
             f"<h4>{html.escape(rule)}: {html.escape(str(row.get('title', '')))} "
             f"<small>({html.escape(str(row.get('severity', '')))}, {html.escape(str(row.get('category', '')))})</small></h4>",
             f"<p>{html.escape(str(row.get('description', '') or ''))}</p>",
-            f"<p>Estimated savings <b>{html.escape(human_bytes(row.get('estimated_savings_bytes') or 0))}</b>"
-            " (this fix alone)"
-            + (
-                f", {html.escape(human_bytes(row.get('counted_savings_bytes') or 0))} counted once"
-                if "counted_savings_bytes" in row.index
-                and int(row.get("counted_savings_bytes") or 0) != int(row.get("estimated_savings_bytes") or 0)
-                else ""
-            )
-            + f" · {human_count(row.get('offending_keys') or 0)} offending keys</p>",
+            *(
+                [f"<p><i>{html.escape(str(row.get('detail')))}</i></p>"]
+                if isinstance(row.get("detail"), str) and row.get("detail")
+                else []
+            ),
         ]
+        if not int(row.get("offending_keys") or 0) and not int(row.get("estimated_savings_bytes") or 0):
+            parts.append("<p>About the server as a whole (its configuration, INFO), not particular keys.</p>")
+        else:
+            parts.append(
+                f"<p>Estimated savings <b>{html.escape(human_bytes(row.get('estimated_savings_bytes') or 0))}</b>"
+                " (this fix alone)"
+                + (
+                    f", {html.escape(human_bytes(row.get('counted_savings_bytes') or 0))} counted once"
+                    if "counted_savings_bytes" in row.index
+                    and int(row.get("counted_savings_bytes") or 0)
+                    != int(row.get("estimated_savings_bytes") or 0)
+                    else ""
+                )
+                + f" · {human_count(row.get('offending_keys') or 0)} offending keys</p>"
+            )
         fix = row.get("fix")
         if isinstance(fix, str) and fix:
             parts.append(f"<pre>{html.escape(fix)}</pre>")
