@@ -117,24 +117,39 @@ def check_payload(payload: object, key: bytes, *, where: str, server: str, redis
     return version
 
 
+class _UnknownModuleOpcode(ValueError):
+    """A module value's opcode is none of the five the format defines."""
+
+
+def _module_opcodes_end(data: bytes, pos: int, limit: int | None = None) -> int:
+    """Past a module value's opcodes (after its id or class spec), up to and including EOF.
+
+    IndexError or ValueError when the bytes end or go past ``limit`` first; _UnknownModuleOpcode
+    for an opcode the format does not define.
+    """
+    while True:
+        op, pos = _read_length(data, pos)
+        if op == 0:
+            return pos
+        if op in (1, 2):
+            _, pos = _read_length(data, pos)
+        elif op in (3, 4):
+            pos += 4 if op == 3 else 8
+        elif op == 5:
+            pos = _skip_string(data, pos)
+        else:
+            raise _UnknownModuleOpcode(f"module opcode {op}")
+        if limit is not None and pos > limit:
+            raise IndexError(f"module value runs past {limit}")
+
+
 def _module_value_end(payload: bytes, pos: int, limit: int) -> int:
-    """Past a module value (type 7): its 8-byte module id, then opcodes up to EOF."""
+    """Past a module value (type 7): its 8-byte module id, then opcodes up to EOF; -2 for an opcode
+    the format does not define, -1 when the value runs past ``limit``."""
     try:
-        pos += 8
-        while True:
-            op, pos = _read_length(payload, pos)
-            if op == 0:
-                return pos
-            if op in (1, 2):
-                _, pos = _read_length(payload, pos)
-            elif op in (3, 4):
-                pos += 4 if op == 3 else 8
-            elif op == 5:
-                pos = _skip_string(payload, pos)
-            else:
-                return -2
-            if pos > limit:
-                return -1
+        return _module_opcodes_end(payload, pos + 8, limit)
+    except _UnknownModuleOpcode:
+        return -2
     except (IndexError, ValueError):
         return -1
 
@@ -177,19 +192,7 @@ def key_meta_length(payload: bytes) -> int:
     try:
         classes, pos = _read_length(payload, 1)
         for _ in range(classes):
-            pos += 4
-            while True:
-                op, pos = _read_length(payload, pos)
-                if op == 0:
-                    break
-                if op in (1, 2):
-                    _, pos = _read_length(payload, pos)
-                elif op in (3, 4):
-                    pos += 4 if op == 3 else 8
-                elif op == 5:
-                    pos = _skip_string(payload, pos)
-                else:
-                    raise ValueError(f"module opcode {op}")
+            pos = _module_opcodes_end(payload, pos + 4)  # a 4-byte class spec, then a module value
     except (IndexError, ValueError) as exc:
         raise SnapshotError(f"DUMP payload's key metadata cannot be read ({exc})") from None
     if pos >= len(payload) - PAYLOAD_TRAILER:
