@@ -43,21 +43,26 @@ from insightkit.sources import (
     rdb_file,
     sniff,
 )
-from insightkit.summary import Summary, summarize
+from insightkit.summary import Summary, summary_of
+from insightkit.table import KeyTable, pattern_table, top_keys
 
 log = logging.getLogger(__name__)
 
 _LOAD_ONLY = ("original_method", "rsnap_source")
-_STORE_VIEW = "rsnap_keys"  # out of core: the RSNAP's own rows (the fleet view adds per-file columns)
 OUT_OF_CORE_MEMORY = "1GB"  # DuckDB's limit for out-of-core analyses (it spills to disk beyond)
 
 
 class Analysis:
-    """One snapshot's keys (``keys``), how they were obtained (``metadata``), and what follows."""
+    """One snapshot's keys (``keys``), how they were obtained (``metadata``), and what follows.
+
+    The rows live in a ``KeyTable`` (insightkit.table): an Arrow table in memory, or an RSNAP that
+    DuckDB reads (``analyze(..., out_of_core=True)``). Summary, patterns, top-N, recommendations and
+    offenders are the same queries over it either way; only ``keys`` (a pandas view) differs in cost.
+    """
 
     def __init__(
         self,
-        keys: pd.DataFrame | None,
+        keys: pd.DataFrame | pa.Table | None,
         metadata: dict[str, Any],
         *,
         custom_patterns: Any = None,
@@ -67,34 +72,36 @@ class Analysis:
         rsnap: Path | None = None,
         workdir: Path | None = None,
     ) -> None:
-        self._keys = keys
         self.metadata = metadata
         self._custom_patterns = custom_patterns
         self._libraries = libraries
         self.progress_batches = progress
-        # Out of core (analyze(..., out_of_core=True)): the keys stay in an RSNAP that DuckDB queries
-        # (an insightkit.fleet.Fleet over it); ``keys`` loads them into pandas only when asked for.
-        self._store = store
+        self._keys: pd.DataFrame | None = None  # the pandas view of the rows, made when asked for
         self._rsnap = rsnap
-        if store is not None:
-            files = ", ".join("'" + str(f.path).replace("'", "''") + "'" for f in store.dataset.files)
-            store.connection.execute(
-                f"CREATE OR REPLACE VIEW {_STORE_VIEW} AS SELECT * FROM read_parquet([{files}], union_by_name = true)"
-            )
-        self._release = weakref.finalize(self, _release, store, workdir) if store is not None else None
+        if store is not None:  # out of core: an insightkit.fleet.Fleet over the RSNAP
+            self._table: KeyTable = store.key_table
+        else:
+            if isinstance(keys, pd.DataFrame):
+                self._keys = keys
+                keys = pa.Table.from_pandas(keys, preserve_index=False)
+            arrow = keys if keys is not None else KEY_SCHEMA.empty_table()
+            self._table = KeyTable.from_arrow(arrow, metadata.get("snapshot_time_ms"))
+        self._release = weakref.finalize(self, _release, store or self._table, workdir)
 
     def __repr__(self) -> str:
         source = self.metadata.get("source", "?")
-        where = ", out of core" if self._store is not None else ""
-        return f"<Analysis {self._rows():,} keys from {source} ({self.metadata.get('method')}{where})>"
-
-    def _rows(self) -> int:
-        return len(self._keys) if self._keys is not None else int(self._store.dataset.rows)
+        where = ", out of core" if self.out_of_core else ""
+        return f"<Analysis {self._table.count():,} keys from {source} ({self.metadata.get('method')}{where})>"
 
     @property
     def out_of_core(self) -> bool:
-        """True when the keys live in an RSNAP queried by DuckDB rather than in a DataFrame."""
-        return self._store is not None
+        """True when the keys live in an RSNAP queried by DuckDB rather than in memory."""
+        return self._table.arrow is None
+
+    @property
+    def key_table(self) -> KeyTable:
+        """The rows behind every table here (``.rows`` is a DuckDB relation over them)."""
+        return self._table
 
     @property
     def rsnap_path(self) -> Path | None:
@@ -102,9 +109,8 @@ class Analysis:
         return self._rsnap
 
     def close(self) -> None:
-        """Release an out-of-core Analysis' DuckDB connection (and its temporary RSNAP, if it made one)."""
-        if self._release is not None:
-            self._release()
+        """Release the DuckDB connection (and an out-of-core Analysis' temporary RSNAP, if it made one)."""
+        self._release()
 
     def __enter__(self) -> Analysis:
         return self
@@ -123,7 +129,7 @@ class Analysis:
         keys = self.decoded_keys()
         if PATTERN_COLUMN not in keys.columns:
             self._attach_patterns()
-        return keys
+        return self.decoded_keys()
 
     def decoded_keys(self) -> pd.DataFrame:
         """The key table without running pattern discovery (``pattern`` only where it already is).
@@ -132,35 +138,52 @@ class Analysis:
         discovery would be wasted. Out of core, the first access loads the whole RSNAP into pandas.
         """
         if self._keys is None:
-            assert self._rsnap is not None
-            table, _ = read_rsnap(self._rsnap)
-            self._keys = table.to_pandas(types_mapper=pd.ArrowDtype)
+            arrow = self._table.arrow
+            if arrow is None:
+                assert self._rsnap is not None
+                arrow, _ = read_rsnap(self._rsnap)
+            self._keys = arrow.to_pandas(types_mapper=pd.ArrowDtype)
         return self._keys
+
+    def _with_patterns(self) -> KeyTable:
+        """The key table once every row has its ``pattern`` (discovered in memory on first use; an
+        out-of-core table got them while it was written)."""
+        arrow = self._table.arrow
+        if arrow is not None and PATTERN_COLUMN not in arrow.column_names:
+            self._attach_patterns()
+        return self._table
 
     def _attach_patterns(self) -> None:
         from insightkit.patterns import pattern_arrow
         from insightkit.patterns.assign import assign_owned
         from insightkit.patterns.libraries import METADATA_KEY
 
-        assert self._keys is not None
+        keys = self.decoded_keys()
         started = time.monotonic()
         series, owned = assign_owned(
-            self._keys,
+            keys,
             custom=self._custom_patterns,
             progress=self.progress_batches,
             libraries=self._libraries,
         )
         log.info("patterns assigned to %s keys in %.1f s", f"{len(series):,}", time.monotonic() - started)
         values = pattern_arrow(series) if len(series) else pa.array([], pa.string())
-        self._keys[PATTERN_COLUMN] = pd.Series(pd.arrays.ArrowExtensionArray(values), index=self._keys.index)
+        keys[PATTERN_COLUMN] = pd.Series(pd.arrays.ArrowExtensionArray(values), index=keys.index)
         if owned:  # present only when a known library owns a pattern
             self.metadata[METADATA_KEY] = owned
         else:
             self.metadata.pop(METADATA_KEY, None)
+        arrow = self._table.arrow
+        if arrow is not None:
+            if PATTERN_COLUMN in arrow.column_names:
+                arrow = arrow.drop_columns([PATTERN_COLUMN])
+            self._table.replace_arrow(
+                arrow.append_column(PATTERN_COLUMN, values), self.metadata.get("snapshot_time_ms")
+            )
 
     @functools.cached_property
     def patterns(self) -> pd.DataFrame:
-        """Memory by key pattern (insightkit.patterns.aggregate_patterns), with the ``owner`` and
+        """Memory by key pattern (insightkit.table.queries.pattern_table), with the ``owner`` and
         ``role`` of the patterns a known library owns (null elsewhere); Arrow-backed like ``keys``."""
         return arrow_backed(self._patterns)
 
@@ -169,16 +192,8 @@ class Analysis:
         """The pattern table as its engine returns it: what the rules were written against."""
         from insightkit.patterns.libraries import METADATA_KEY, with_owners
 
-        now_ms = self.metadata.get("snapshot_time_ms")
-        if self._store is not None:
-            from insightkit.fleet.duck import pattern_details
-
-            table = pattern_details(self._store.connection, now_ms, view=_STORE_VIEW)
-            return with_owners(table, self.metadata.get(METADATA_KEY))
-        from insightkit.patterns import aggregate_patterns
-
-        keys = self.keys  # assigns patterns (and their owners) first
-        return with_owners(aggregate_patterns(keys, now_ms=now_ms), self.metadata.get(METADATA_KEY))
+        table = pattern_table(self._with_patterns())
+        return with_owners(table, self.metadata.get(METADATA_KEY))
 
     @functools.cached_property
     def recommendations(self) -> pd.DataFrame:
@@ -190,14 +205,9 @@ class Analysis:
         """The findings as the rules engine returns them (savings_totals reads these)."""
         from insightkit.rules import evaluate
 
+        rows = self._with_patterns().native()
         started = time.monotonic()
-        if self._store is not None:
-            findings = evaluate(self._store.connection.view(_STORE_VIEW), None, self.metadata)
-        else:
-            keys = self.keys  # patterns (and their owners, in the metadata) first
-            patterns = self._patterns
-            started = time.monotonic()
-            findings = evaluate(keys, patterns, self.metadata)
+        findings = evaluate(rows, None, self.metadata)
         log.info("rules evaluated: %d findings in %.1f s", len(findings), time.monotonic() - started)
         return findings
 
@@ -205,12 +215,7 @@ class Analysis:
         """Every key row that one rule flags; Arrow-backed like ``keys`` (expiries exact)."""
         from insightkit.rules import offenders
 
-        if self._store is not None:
-            return arrow_backed(
-                offenders(self._store.connection.view(_STORE_VIEW), None, self.metadata, rule_id)
-            )
-        keys = self.keys
-        return arrow_backed(offenders(keys, self._patterns, self.metadata, rule_id))
+        return arrow_backed(offenders(self._with_patterns().native(), None, self.metadata, rule_id))
 
     def summary(self) -> Summary:
         """Memory by db, type, encoding and TTL bucket, with totals beside INFO.
@@ -219,14 +224,11 @@ class Analysis:
         (``estimated_savings_bytes``; RSS savings apart in ``estimated_rss_savings_bytes``, see
         insightkit.rules.savings), which runs the rules if they have not run yet.
         """
-        if self._keys is None:
-            s = self._store.summary(savings=False)  # the rules run once, on this Analysis' own view
-            by_db = s.by_db.astype({"db": "int64"})  # as summarize() types it
-            summary = Summary(by_db, s.by_type, s.by_encoding, s.ttl_buckets, totals=dict(s.totals))
-        else:
-            summary = summarize(self._keys, self.metadata)
+        from insightkit.rules import savings_totals
+
+        summary = summary_of(self._table, self.metadata)
         totals = dict(summary.totals)
-        totals.update(self._savings_totals())
+        totals.update(savings_totals(self._recommendations, self.metadata))
         return Summary(
             by_db=arrow_backed(summary.by_db),
             by_type=arrow_backed(summary.by_type),
@@ -235,38 +237,9 @@ class Analysis:
             totals=totals,
         )
 
-    def _savings_totals(self) -> dict[str, int]:
-        try:
-            from insightkit.rules import savings_totals
-        except ImportError:
-            return {}  # the rules stage is not part of this build
-        return savings_totals(self._recommendations, self.metadata)
-
     def top(self, n: int = 20, by: str = "memory_bytes") -> pd.DataFrame:
-        """The ``n`` keys with the largest ``by`` (any numeric column)."""
-        if n < 0:
-            raise ConfigurationError(f"top(n={n}): n must be >= 0")
-        if self._keys is None:
-            return self._store_top(n, by)
-        keys = self.keys
-        if by not in keys.columns:
-            raise ConfigurationError(f"top(by={by!r}): no such column; try one of memory_bytes, num_elements")
-        if not pd.api.types.is_numeric_dtype(keys[by].dtype):
-            raise ConfigurationError(f"top(by={by!r}): column is not numeric")
-        ranked = keys.sort_values(by, ascending=False, na_position="last", kind="stable")
-        return ranked.head(n).reset_index(drop=True)
-
-    def _store_top(self, n: int, by: str) -> pd.DataFrame:
-        relation = self._store.connection.view(_STORE_VIEW)
-        types = dict(zip(relation.columns, (str(t) for t in relation.dtypes), strict=True))
-        if by not in types:
-            raise ConfigurationError(f"top(by={by!r}): no such column; try one of memory_bytes, num_elements")
-        if not types[by].startswith(("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "DOUBLE", "FLOAT", "U")):
-            raise ConfigurationError(f"top(by={by!r}): column is not numeric")
-        quoted = '"' + by.replace('"', '""') + '"'
-        # ties by (db, key): the file's row order is not kept by a parallel scan
-        ranked = relation.order(f"{quoted} DESC NULLS LAST, db, key").limit(int(n)).to_arrow_table()
-        return ranked.to_pandas(types_mapper=pd.ArrowDtype)
+        """The ``n`` keys with the largest ``by`` (any numeric column), ties by (db, key)."""
+        return top_keys(self._with_patterns(), n, by)
 
     # --- files ----------------------------------------------------------------------------------
 
@@ -275,12 +248,11 @@ class Analysis:
     ) -> Path:
         """Write the key table and metadata as an RSNAP (``redact=True`` or a secret hashes key names)."""
         redactor = make_redactor(redact)
-        if self._keys is not None:
-            self.keys  # noqa: B018  (patterns, and the library_patterns metadata, before the copy)
+        table = self._with_patterns()  # (patterns, and the library_patterns metadata, before the copy)
         metadata = {k: v for k, v in self.metadata.items() if k not in _LOAD_ONLY}
         if metadata.get("method") == "rsnap" and "original_method" in self.metadata:
             metadata["method"] = self.metadata["original_method"]
-        if self._keys is None:  # out of core: stream the backing RSNAP across (patterns included)
+        if table.arrow is None:  # out of core: stream the backing RSNAP across (patterns included)
             assert self._rsnap is not None
             if redactor is None and not dataset and _same_file_rsnap(self._rsnap, metadata):
                 return _copy_file(self._rsnap, Path(path))
@@ -288,12 +260,11 @@ class Analysis:
                 redactor.fit_batches(_key_patterns(self._rsnap), _owned(metadata))
             batches = iter_rsnap(self._rsnap)
             return write_rsnap(path, batches, metadata, redactor=redactor, dataset=dataset)
-        keys = self.keys
         if redactor is not None and not redactor.fitted:
+            keys = self.keys
             patterns = keys[PATTERN_COLUMN] if PATTERN_COLUMN in keys.columns else None
             redactor.fit(keys["key"], patterns, _owned(metadata))
-        table = pa.Table.from_pandas(keys, preserve_index=False)
-        return write_rsnap(path, table, metadata, redactor=redactor, dataset=dataset)
+        return write_rsnap(path, table.arrow, metadata, redactor=redactor, dataset=dataset)
 
     # --- presentation (insightkit.present, imported only when asked for) ------------------------
 
@@ -383,11 +354,10 @@ def _release(store: Any, workdir: Path | None) -> None:
 # --- analyze / load -------------------------------------------------------------------------------
 
 
-def _frame(batches: Iterable[pa.RecordBatch], schema: pa.Schema | None = None) -> pd.DataFrame:
-    """Arrow batches → one DataFrame with Arrow-backed dtypes (no copy into numpy)."""
+def _arrow(batches: Iterable[pa.RecordBatch]) -> pa.Table:
+    """Arrow batches → one table (no copy)."""
     batch_list = list(batches)
-    table = pa.Table.from_batches(batch_list) if batch_list else (schema or KEY_SCHEMA).empty_table()
-    return table.to_pandas(types_mapper=pd.ArrowDtype)
+    return pa.Table.from_batches(batch_list) if batch_list else KEY_SCHEMA.empty_table()
 
 
 def _owned(metadata: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -418,8 +388,7 @@ def load(path: str | os.PathLike[str], *, patterns: Any = None, libraries: Any =
     metadata["rsnap_source"] = str(path)
     if (patterns is not None or libraries is not None) and PATTERN_COLUMN in table.column_names:
         table = table.drop_columns([PATTERN_COLUMN])  # custom patterns: discover again with them
-    keys = table.to_pandas(types_mapper=pd.ArrowDtype)
-    return Analysis(keys, metadata, custom_patterns=patterns, libraries=libraries)
+    return Analysis(table, metadata, custom_patterns=patterns, libraries=libraries)
 
 
 def analyze(
@@ -468,7 +437,7 @@ def analyze(
             return load(path, patterns=custom, libraries=libraries)
     started = time.monotonic()
     with open_source(source, batch_size=batch_size, progress=progress, options=options) as (batches, meta):
-        keys = _frame(batches)
+        keys = _arrow(batches)
         metadata = meta()
     log.info(
         "decoded %s keys (method %s) in %.1f s",

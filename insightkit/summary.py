@@ -7,7 +7,6 @@ snapshot time, not from now, so an old RSNAP reads the same tomorrow.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,12 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from insightkit._text import human_bytes, human_count, render_table, wrap
 from insightkit.expiry import TTL_BUCKETS, ttl_bucket_codes
+from insightkit.table import KeyTable, summary_tables
 
-__all__ = ["TTL_BUCKETS", "Summary", "summarize", "ttl_bucket_codes"]
+__all__ = ["TTL_BUCKETS", "FleetSummary", "Summary", "summarize", "summary_of", "ttl_bucket_codes"]
 
 SUMMARY_COLUMNS = ["db", "type", "encoding", "memory_bytes", "expires_at"]  # all summarize() reads
 
@@ -81,6 +80,7 @@ class Summary:
             "by_type": "By type",
             "by_encoding": "By encoding",
             "ttl_buckets": "By time to live (from the snapshot time)",
+            "by_partition": "By partition",
         }
         totals = [part for line in self._totals_lines() for part in wrap(line, width, indent="  ", first="")]
         blocks = ["\n".join(totals)]
@@ -101,6 +101,16 @@ class Summary:
         return f'<div class="ik-html">{"".join(parts)}</div>'
 
 
+@dataclass
+class FleetSummary(Summary):
+    """Summary over a whole dataset, plus memory by partition (instance, node, snapshot time…)."""
+
+    by_partition: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {**super().tables(), "by_partition": self.by_partition}
+
+
 def json_plain(value: Any) -> Any:
     """numpy / pandas scalars → Python, NaN/NA → None (for JSON)."""
     if isinstance(value, Mapping):
@@ -116,75 +126,29 @@ def json_plain(value: Any) -> Any:
     return value
 
 
-def _group(table: pa.Table, by: list[str], total: int) -> pd.DataFrame:
-    """Keys and memory per ``by`` group, largest first (Arrow group-by: no per-row Python)."""
-    frame = (
-        table.group_by(by)
-        .aggregate([("memory_bytes", "count"), ("memory_bytes", "sum")])
-        .to_pandas()
-        .rename(columns={"memory_bytes_count": "keys", "memory_bytes_sum": "memory_bytes"})
-    )
-    frame = frame[[*by, "keys", "memory_bytes"]].astype({"keys": "int64", "memory_bytes": "int64"})
-    frame["share"] = frame["memory_bytes"] / total if total else 0.0
-    frame = frame.sort_values(["memory_bytes", *by], ascending=[False] + [True] * len(by))
-    return frame.reset_index(drop=True)
-
-
-def _key_table(keys: pd.DataFrame) -> pa.Table:
-    """The columns the summary reads, as Arrow (zero-copy for Arrow-backed frames)."""
-    table = pa.Table.from_pandas(keys[SUMMARY_COLUMNS], preserve_index=False)
-    return table.set_column(
-        table.schema.get_field_index("memory_bytes"),
-        "memory_bytes",
-        pc.fill_null(pc.cast(table.column("memory_bytes"), pa.int64()), 0),
-    )
+def _summary_columns(keys: pd.DataFrame) -> pa.Table:
+    """The columns the summary reads, as Arrow (zero copy for Arrow-backed frames)."""
+    return pa.Table.from_pandas(keys[SUMMARY_COLUMNS], preserve_index=False)
 
 
 def summarize(keys: pd.DataFrame, metadata: dict[str, Any]) -> Summary:
-    """Build the Summary of a key table."""
-    table = _key_table(keys)
-    total = int(pc.sum(table.column("memory_bytes")).as_py() or 0)
-    snapshot_ms = int(metadata.get("snapshot_time_ms") or time.time() * 1000)
-    volatile = pc.is_valid(table.column("expires_at"))
-    table = table.append_column("volatile", pc.cast(volatile, pa.int64()))
+    """Build the Summary of a key table (the tables of ``insightkit.table.queries.summary_tables``)."""
+    table = KeyTable.from_arrow(_summary_columns(keys), metadata.get("snapshot_time_ms"))
+    try:
+        return summary_of(table, metadata)
+    finally:
+        table.close()
 
-    by_db = (
-        table.group_by("db")
-        .aggregate([("memory_bytes", "count"), ("memory_bytes", "sum"), ("volatile", "sum")])
-        .to_pandas()
-        .rename(
-            columns={
-                "memory_bytes_count": "keys",
-                "memory_bytes_sum": "memory_bytes",
-                "volatile_sum": "volatile_keys",
-            }
-        )
-        .sort_values("db")
-        .reset_index(drop=True)
-    )
-    by_db["share"] = by_db["memory_bytes"] / total if total else 0.0
-    by_db = by_db[["db", "keys", "memory_bytes", "share", "volatile_keys"]].astype(
-        {"db": "int64", "keys": "int64", "memory_bytes": "int64", "volatile_keys": "int64"}
-    )
 
-    codes = ttl_bucket_codes(table.column("expires_at"), snapshot_ms)
-    memory = table.column("memory_bytes").to_numpy()
-    ttl = pd.DataFrame(
-        {
-            "bucket": TTL_BUCKETS,
-            "keys": np.bincount(codes, minlength=len(TTL_BUCKETS)).astype("int64"),
-            "memory_bytes": np.bincount(codes, weights=memory, minlength=len(TTL_BUCKETS)).astype("int64"),
-        }
-    )
-    ttl["share"] = ttl["memory_bytes"] / total if total else 0.0
-
-    return Summary(
-        by_db=by_db,
-        by_type=_group(table, ["type"], total),
-        by_encoding=_group(table, ["type", "encoding"], total),
-        ttl_buckets=ttl,
-        totals=summary_totals(table.num_rows, total, metadata),
-    )
+def summary_of(table: KeyTable, metadata: dict[str, Any], by_partition: bool = False) -> Summary:
+    """The Summary of a KeyTable, in memory or on disk; ``by_partition``: a fleet's FleetSummary."""
+    tables = summary_tables(table, by_partition)
+    n, memory = tables.pop("keys"), tables.pop("memory_bytes")
+    partitions = tables.pop("by_partition", None)
+    totals = summary_totals(n, memory, metadata)
+    if partitions is None:
+        return Summary(**tables, totals=totals)
+    return FleetSummary(**tables, totals=totals, by_partition=partitions)
 
 
 def _int_or_none(value: Any) -> int | None:

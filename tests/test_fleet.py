@@ -134,7 +134,15 @@ def test_dask_engine_agrees_with_duckdb(fleet: Fleet, dask_fleet: Fleet) -> None
             obj=name,
         )
     assert dask.totals == duck.totals
-    pd.testing.assert_frame_equal(dask_fleet.patterns, fleet.patterns, check_dtype=False)
+    # the pattern table: the same partial and merge queries, so equal but for the TTL median, which
+    # Dask merges from its partitions' approximate medians (weighted by keys)
+    exact = [c for c in fleet.patterns.columns if c != "ttl_median_s"]
+    pd.testing.assert_frame_equal(dask_fleet.patterns[exact], fleet.patterns[exact], check_dtype=False)
+    both = pd.concat([dask_fleet.patterns, fleet.patterns["ttl_median_s"].rename("duck")], axis=1).dropna(
+        subset=["duck"]
+    )
+    span = (both["ttl_max_s"] - both["ttl_min_s"]).astype(float) + 1
+    assert ((both["ttl_median_s"].astype(float) - both["duck"].astype(float)).abs() <= 0.1 * span).all()
 
 
 def test_dask_engine_runs_the_same_rules(fleet: Fleet, dask_fleet: Fleet) -> None:

@@ -84,7 +84,7 @@ def _findings(analysis: Any, thresholds: dict[str, Any] | None = None) -> pd.Dat
     if thresholds is None:
         return analysis.recommendations.set_index("rule")
     if analysis.out_of_core:
-        table = analysis._store.connection.view("rsnap_keys")
+        table = analysis.key_table.rows
         return rules_api.evaluate(table, None, analysis.metadata, thresholds).set_index("rule")
     return rules_api.evaluate(analysis.keys, None, analysis.metadata, thresholds).set_index("rule")
 

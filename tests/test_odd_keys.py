@@ -316,7 +316,7 @@ def test_duckdb_and_pattern_ttls_of_every_int64() -> None:
     import pyarrow as pa
 
     from insightkit.expiry import ttl_bucket_sql
-    from insightkit.fleet.duck import pattern_details
+    from insightkit.table import KeyTable, pattern_table
     from insightkit.patterns.aggregate import aggregate_patterns
 
     table = pa.table(
@@ -334,7 +334,7 @@ def test_duckdb_and_pattern_ttls_of_every_int64() -> None:
     codes = [r[0] for r in con.sql(f"SELECT {ttl_bucket_sql(NOW_MS)} FROM keys").fetchall()]
     assert codes == EXTREME_CODES
     in_memory = aggregate_patterns(table.to_pandas(types_mapper=pd.ArrowDtype), now_ms=NOW_MS)
-    on_duckdb = pattern_details(con, NOW_MS)
+    on_duckdb = pattern_table(KeyTable.from_arrow(table, NOW_MS))
     for frame in (in_memory, on_duckdb):
         row = frame.iloc[0]
         assert int(row["keys_without_ttl"]) == 1

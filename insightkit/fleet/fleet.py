@@ -12,38 +12,21 @@ import functools
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 
 from insightkit._frames import arrow_backed
-from insightkit._text import render_table
 from insightkit.errors import ConfigurationError
-from insightkit.fleet import duck, rules
+from insightkit.fleet import rules
 from insightkit.rsnap.dataset import FleetDataset, scan
-from insightkit.summary import Summary, json_plain, summary_totals
+from insightkit.summary import FleetSummary, summary_of, summary_totals
+from insightkit.table import KeyTable, pattern_table
 
 Engine = Literal["duckdb", "dask"]
 
-
-@dataclass
-class FleetSummary(Summary):
-    """Summary over a whole dataset, plus memory by partition (instance, node, snapshot time…)."""
-
-    by_partition: pd.DataFrame = field(default_factory=pd.DataFrame)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = super().to_dict()
-        out["by_partition"] = [json_plain(r) for r in self.by_partition.to_dict(orient="records")]
-        return out
-
-    def __str__(self) -> str:
-        return super().__str__() + "\n\n" + render_table(self.by_partition, title="By partition")
-
-    def _repr_html_(self) -> str:
-        return super()._repr_html_() + "\n<h4>by partition</h4>\n" + self.by_partition.to_html(index=False)
+__all__ = ["Fleet", "FleetSummary", "open_fleet"]
 
 
 class Fleet:
@@ -66,9 +49,9 @@ class Fleet:
         self.client = client
         self.metadata = dataset.metadata()
         self._workdir = workdir
-        self._con = duck.connect(memory_limit, threads) if engine == "duckdb" else None
-        if self._con is not None:
-            duck.register(self._con, dataset)
+        self._table: KeyTable | None = None
+        if engine == "duckdb":
+            self._table = KeyTable.from_dataset(dataset, memory_limit=memory_limit, threads=threads)
 
     def __repr__(self) -> str:
         return (
@@ -79,25 +62,29 @@ class Fleet:
     # --- the key table, lazily --------------------------------------------------------------------
 
     def table(self) -> Any:
-        """The lazy key table: a DuckDB relation (view ``keys``) or a Dask DataFrame."""
-        if self._con is not None:
-            return self._con.view("keys")
+        """The lazy key table: a DuckDB relation (the ``rows`` view) or a Dask DataFrame."""
+        if self._table is not None:
+            return self._table.rows
         from insightkit.fleet import dask_engine
 
         return dask_engine.frame(self.dataset)
 
     @property
+    def key_table(self) -> KeyTable:
+        """The rows as an insightkit.table.KeyTable (engine='duckdb')."""
+        if self._table is None:
+            raise ConfigurationError("key_table needs engine='duckdb'")
+        return self._table
+
+    @property
     def connection(self) -> Any:
-        """The DuckDB connection whose ``keys`` view is this fleet (engine='duckdb')."""
-        if self._con is None:
-            raise ConfigurationError("connection needs engine='duckdb'")
-        return self._con
+        """The DuckDB connection whose ``rows`` view is this fleet (engine='duckdb')."""
+        return self.key_table.connection
 
     def sql(self, query: str) -> Any:
-        """Run SQL over the ``keys`` view (DuckDB engine) and return the relation."""
-        if self._con is None:
-            raise ConfigurationError("sql() needs engine='duckdb'")
-        return self._con.sql(query)
+        """Run SQL over the ``rows`` view (every key row with its partition columns) and return the
+        relation (engine='duckdb')."""
+        return self.key_table.connection.sql(query)
 
     # --- what Analysis offers -----------------------------------------------------------------------
 
@@ -107,19 +94,20 @@ class Fleet:
         ``totals`` carries the recommendations' savings counted once (insightkit.rules.savings) unless
         ``savings=False`` (which does not run the rules).
         """
-        if self._con is not None:
-            tables = duck.summary_tables(self._con, self.dataset)
+        if self._table is not None:
+            summary = summary_of(self._table, self.metadata, by_partition=True)
+            assert isinstance(summary, FleetSummary)
         else:
             from insightkit.fleet import dask_engine
 
             tables = self._compute(lambda: dask_engine.summary_tables(self.table(), self.dataset))
-        n, memory = tables.pop("keys"), tables.pop("memory_bytes")
-        totals = summary_totals(n, memory, self.metadata)
+            n, memory = tables.pop("keys"), tables.pop("memory_bytes")
+            summary = FleetSummary(**tables, totals=summary_totals(n, memory, self.metadata))
         if savings:
             from insightkit.rules import savings_totals
 
-            totals.update(savings_totals(self._recommendations, self.metadata))
-        return FleetSummary(**tables, totals=totals)
+            summary.totals = {**summary.totals, **savings_totals(self._recommendations, self.metadata)}
+        return summary
 
     @functools.cached_property
     def patterns(self) -> pd.DataFrame:
@@ -127,8 +115,8 @@ class Fleet:
         from insightkit.patterns.libraries import METADATA_KEY, with_owners
 
         owned = self.metadata.get(METADATA_KEY)
-        if self._con is not None:
-            return arrow_backed(with_owners(duck.patterns(self._con, self.dataset), owned))
+        if self._table is not None:
+            return arrow_backed(with_owners(pattern_table(self._table), owned))
         from insightkit.fleet import dask_engine
 
         frame = self._compute(lambda: dask_engine.patterns(self.table(), self.dataset))
@@ -158,9 +146,9 @@ class Fleet:
             return work()
 
     def close(self) -> None:
-        if self._con is not None:
-            self._con.close()
-            self._con = None
+        if self._table is not None:
+            self._table.close()
+            self._table = None
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None

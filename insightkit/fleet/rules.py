@@ -20,12 +20,8 @@ from typing import Any
 import narwhals as nw
 import pandas as pd
 
-from insightkit.fleet.duck import SNAPSHOT_COLUMN
-from insightkit.rsnap.dataset import FILE_ID
 from insightkit.schema import PATTERN_COLUMN
-
-#: Columns the fleet view adds to each key row (not part of an RSNAP's key table).
-INTERNAL_COLUMNS = (SNAPSHOT_COLUMN, FILE_ID)
+from insightkit.table import INTERNAL_COLUMNS
 
 
 def _is_dask(table: Any) -> bool:

@@ -1,0 +1,175 @@
+"""``KeyTable``: the per-key rows and where they live, behind one DuckDB relation.
+
+Whether the rows are an Arrow table in this process (registered zero-copy), one RSNAP file or a
+dataset of them (read by DuckDB's Parquet scan, spilling beyond ``memory_limit``), every query in
+``insightkit.table.queries`` runs against the same two views:
+
+- ``rows``: the key table as the user knows it (KEY_SCHEMA, ``pattern``, and a dataset's partition
+  columns such as ``instance`` or ``node``), what the rules, ``top()`` and ``offenders()`` read;
+- ``keys``: the same rows plus ``_snapshot_time_ms`` (each row's own snapshot, so TTL buckets are
+  measured from the snapshot that saw the key) and ``file_id``, what the summary and pattern tables read.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from insightkit.rsnap.dataset import FILE_ID, FleetDataset
+
+#: Per-row snapshot time (from the row's file), used for TTL buckets; not part of KEY_SCHEMA.
+SNAPSHOT_COLUMN = "_snapshot_time_ms"
+#: Columns the ``keys`` view adds to each row (never shown to the user).
+INTERNAL_COLUMNS = (SNAPSHOT_COLUMN, FILE_ID)
+ROWS_VIEW = "rows"
+KEYS_VIEW = "keys"
+
+
+def quote(name: str) -> str:
+    """``name`` as a DuckDB identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def connect(
+    memory_limit: str | None = None, threads: int | None = None, temp_directory: str | None = None
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that spills to ``temp_directory`` (default: the system's temp dir) once it
+    reaches ``memory_limit``, and does not keep insertion order (which costs memory and nothing here
+    needs)."""
+    con = duckdb.connect()
+    directory = (temp_directory or tempfile.gettempdir()).replace("'", "''")
+    con.execute(f"SET temp_directory = '{directory}'")
+    con.execute("SET preserve_insertion_order = false")
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    return con
+
+
+def files_table(dataset: FleetDataset) -> pa.Table:
+    """One row per file: its id, path, partition values and snapshot time."""
+    columns: dict[str, Any] = {
+        FILE_ID: pa.array([f.file_id for f in dataset.files], pa.int32()),
+        "filename": pa.array([str(f.path) for f in dataset.files], pa.string()),
+        SNAPSHOT_COLUMN: pa.array([f.snapshot_time_ms for f in dataset.files], pa.int64()),
+    }
+    for name in dataset.partition_columns:
+        columns[name] = pa.array([f.partitions.get(name) for f in dataset.files], pa.string())
+    return pa.table(columns)
+
+
+class KeyTable:
+    """One snapshot's (or a fleet's) key rows, queried through DuckDB wherever they are held."""
+
+    def __init__(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        partition_columns: list[str],
+        arrow: pa.Table | None = None,
+    ) -> None:
+        self.connection = connection
+        self.partition_columns = list(partition_columns)
+        self._arrow = arrow
+
+    # --- where the rows live ----------------------------------------------------------------------
+
+    @classmethod
+    def from_arrow(
+        cls,
+        table: pa.Table,
+        snapshot_time_ms: int | None = None,
+        connection: duckdb.DuckDBPyConnection | None = None,
+    ) -> KeyTable:
+        """Rows held in memory: DuckDB scans the Arrow buffers in place (no copy).
+
+        ``snapshot_time_ms`` is the reference for TTLs (default: now)."""
+        kt = cls(connection or connect(), [], table)
+        kt._define_arrow(table, snapshot_time_ms)
+        return kt
+
+    @classmethod
+    def from_dataset(
+        cls,
+        dataset: FleetDataset,
+        *,
+        memory_limit: str | None = None,
+        threads: int | None = None,
+        connection: duckdb.DuckDBPyConnection | None = None,
+    ) -> KeyTable:
+        """Rows in RSNAP files (one, or a partitioned dataset): DuckDB reads them as it goes."""
+        con = connection or connect(memory_limit, threads)
+        con.register("_ik_files", files_table(dataset))
+        paths = ", ".join("'" + str(f.path).replace("'", "''") + "'" for f in dataset.files)
+        extra = ", ".join(f"f.{quote(c)}" for c in [SNAPSHOT_COLUMN, FILE_ID, *dataset.partition_columns])
+        con.execute(
+            f"""CREATE OR REPLACE VIEW {KEYS_VIEW} AS
+            SELECT k.* EXCLUDE (filename), {extra}
+            FROM read_parquet([{paths}], filename = true, union_by_name = true, hive_partitioning = false) AS k
+            JOIN _ik_files AS f USING (filename)"""
+        )
+        kt = cls(con, list(dataset.partition_columns))
+        kt._define_rows()
+        return kt
+
+    def replace_arrow(self, table: pa.Table, snapshot_time_ms: int | None = None) -> None:
+        """Point the views at a new in-memory table (e.g. the same rows with their ``pattern``)."""
+        self._arrow = table
+        self._define_arrow(table, snapshot_time_ms)
+
+    def _define_arrow(self, table: pa.Table, snapshot_time_ms: int | None) -> None:
+        now = int(time.time() * 1000) if snapshot_time_ms is None else int(snapshot_time_ms)
+        self.connection.register("_ik_arrow", table)
+        self.connection.execute(
+            f"""CREATE OR REPLACE VIEW {KEYS_VIEW} AS
+            SELECT *, CAST({now} AS BIGINT) AS {SNAPSHOT_COLUMN}, CAST(0 AS INTEGER) AS {FILE_ID}
+            FROM _ik_arrow"""
+        )
+        self._define_rows()
+
+    def _define_rows(self) -> None:
+        internal = ", ".join(quote(c) for c in INTERNAL_COLUMNS)
+        self.connection.execute(
+            f"CREATE OR REPLACE VIEW {ROWS_VIEW} AS SELECT * EXCLUDE ({internal}) FROM {KEYS_VIEW}"
+        )
+
+    # --- what callers read --------------------------------------------------------------------------
+
+    @property
+    def arrow(self) -> pa.Table | None:
+        """The in-memory rows (None when they live in files)."""
+        return self._arrow
+
+    @property
+    def rows(self) -> duckdb.DuckDBPyRelation:
+        """The key rows as the user knows them (no internal columns)."""
+        return self.connection.view(ROWS_VIEW)
+
+    @property
+    def keys(self) -> duckdb.DuckDBPyRelation:
+        """The key rows with each row's snapshot time and file id (what the tables are computed over)."""
+        return self.connection.view(KEYS_VIEW)
+
+    def native(self) -> Any:
+        """The rows in the cheapest form for an engine that takes Arrow or DuckDB: the Arrow table
+        when they are in memory (no query planning for small tables), else the relation."""
+        return self._arrow if self._arrow is not None else self.rows
+
+    def column_types(self) -> Mapping[str, str]:
+        """DuckDB's type name of every user-visible column."""
+        rel = self.rows
+        return dict(zip(rel.columns, (str(t) for t in rel.dtypes), strict=True))
+
+    def count(self) -> int:
+        if self._arrow is not None:
+            return self._arrow.num_rows
+        rows = self.connection.execute(f"SELECT count(*) FROM {KEYS_VIEW}").fetchall()
+        return int(rows[0][0])
+
+    def close(self) -> None:
+        self.connection.close()

@@ -1,0 +1,256 @@
+"""The tables every view of a key table shows, each defined once as DuckDB SQL.
+
+The summary (memory by db, type, encoding, TTL bucket and partition), the pattern table (memory, types,
+TTLs and examples per pattern) and top-N. Each aggregate runs in two stages so that one definition
+serves every engine: a *partial* query over any set of rows, whose results can be concatenated, and a
+*merge* over partials. DuckDB runs both in one statement over the whole ``keys`` view (in memory or
+out of core); the Dask engine runs the partial query on each of its partitions (DuckDB over the
+partition's Arrow buffers) and the same merge over their concatenation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from insightkit.errors import ConfigurationError
+from insightkit.expiry import TTL_BUCKETS, TTL_COLUMNS, remaining_sql, ttl_bucket_sql, ttl_column_filters_sql
+from insightkit.rsnap.dataset import FILE_ID
+from insightkit.table.keytable import KEYS_VIEW, ROWS_VIEW, SNAPSHOT_COLUMN, KeyTable, quote
+
+#: The pattern table's columns (``partitions`` is added for datasets with partition columns).
+PATTERN_COLUMNS = [
+    "pattern",
+    "keys",
+    "key_share",
+    "memory_bytes",
+    "share",
+    "mean_memory_bytes",
+    "max_memory_bytes",
+    "type",
+    "types",
+    "encodings",
+    "keys_without_ttl",
+    "ttl_min_s",
+    "ttl_median_s",
+    "ttl_max_s",
+    *TTL_COLUMNS,
+    "examples",
+]
+EXAMPLES = 3  # keys shown per pattern: its largest, ties by name
+
+_TYPED = {"type": "VARCHAR", "encoding": "VARCHAR", "pattern": "VARCHAR"}
+
+
+def _partition_key(partition_columns: list[str]) -> list[str]:
+    """What tells one snapshot's rows from another's: the partition columns, else the file."""
+    return list(partition_columns) or [FILE_ID]
+
+
+# --- summary ----------------------------------------------------------------------------------------
+
+
+def summary_partial_sql(view: str, partition_columns: list[str]) -> str:
+    """Keys, memory and volatile keys per (db, type, encoding, TTL bucket, partition): a few hundred
+    rows whatever the key count, and additive, so partials of any row sets sum to the whole."""
+    parts = ", ".join(quote(c) for c in _partition_key(partition_columns))
+    return f"""SELECT db, type, encoding, {ttl_bucket_sql(SNAPSHOT_COLUMN)} AS code, {parts},
+                   count(*)::BIGINT AS keys, coalesce(sum(memory_bytes), 0)::BIGINT AS memory_bytes,
+                   count(expires_at)::BIGINT AS volatile_keys
+            FROM {view} GROUP BY ALL"""
+
+
+def summary_from_partials(
+    cells: pd.DataFrame, partition_columns: list[str], by_partition: bool = False
+) -> dict[str, Any]:
+    """The summary tables from concatenated partials: by_db, by_type, by_encoding, ttl_buckets (and
+    ``by_partition``: per partition, or per file where there are no partition columns), plus the
+    ``keys`` and ``memory_bytes`` totals."""
+    n, total = int(cells["keys"].sum()), int(cells["memory_bytes"].sum())
+
+    def share(frame: pd.DataFrame) -> pd.DataFrame:
+        frame["share"] = frame["memory_bytes"] / total if total else 0.0
+        return frame.reset_index(drop=True)
+
+    def by(columns: list[str], counts: list[str]) -> pd.DataFrame:
+        grouped = cells.groupby(columns, dropna=False, sort=False)[counts].sum().reset_index()
+        return grouped.astype({c: "int64" for c in counts})
+
+    def largest_first(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+        return frame.sort_values(
+            ["memory_bytes", *columns],
+            ascending=[False] + [True] * len(columns),
+            kind="stable",
+            na_position="last",
+        )
+
+    sums, with_volatile = ["keys", "memory_bytes"], ["keys", "memory_bytes", "volatile_keys"]
+    by_db = by(["db"], with_volatile).astype({"db": "int64"}).sort_values("db", kind="stable")
+    by_db = share(by_db)[["db", "keys", "memory_bytes", "share", "volatile_keys"]]
+    ttl = by(["code"], sums).set_index("code").reindex(range(len(TTL_BUCKETS)), fill_value=0)
+    ttl_buckets = pd.DataFrame(
+        {
+            "bucket": TTL_BUCKETS,
+            "keys": ttl["keys"].to_numpy(dtype="int64"),
+            "memory_bytes": ttl["memory_bytes"].to_numpy(dtype="int64"),
+        }
+    )
+    tables: dict[str, Any] = {
+        "by_db": by_db,
+        "by_type": share(largest_first(by(["type"], sums), ["type"])),
+        "by_encoding": share(largest_first(by(["type", "encoding"], sums), ["type", "encoding"])),
+        "ttl_buckets": share(ttl_buckets),
+    }
+    if by_partition:
+        parts = _partition_key(partition_columns)
+        tables["by_partition"] = share(largest_first(by(parts, with_volatile), parts))
+    tables["keys"], tables["memory_bytes"] = n, total
+    return tables
+
+
+def summary_tables(table: KeyTable, by_partition: bool = False) -> dict[str, Any]:
+    """``summary_from_partials`` over the whole key table (one scan)."""
+    cells = table.connection.sql(summary_partial_sql(KEYS_VIEW, table.partition_columns)).df()
+    if cells.empty:  # keep the columns' types for an empty snapshot
+        cells = cells.astype({"db": "int64", "type": object, "encoding": object})
+    return summary_from_partials(cells, table.partition_columns, by_partition)
+
+
+# --- the pattern table ------------------------------------------------------------------------------
+
+
+def _example(alias: str = "") -> str:
+    """An example key and its size, ordered so that the smallest sorts first = the largest key, ties
+    by name (struct comparison is field by field)."""
+    return f"{{'n': -coalesce({alias}memory_bytes, 0), 'k': {alias}key}}"
+
+
+def pattern_partial_sql(view: str, examples: int = EXAMPLES) -> str:
+    """Per pattern, mergeable: counts, sums, extremes, the TTL classes, the TTL median with the keys it
+    was taken over, and the ``EXAMPLES`` largest keys."""
+    left = remaining_sql("expires_at", SNAPSHOT_COLUMN)  # HUGEINT: exact for every int64 expiry
+    buckets = ",\n".join(
+        f"count(*) FILTER (WHERE ttl_ms IS NOT NULL AND {condition})::BIGINT AS {name}"
+        for name, condition in ttl_column_filters_sql("ttl_ms")
+    )
+    return f"""SELECT pattern::VARCHAR AS pattern, count(*)::BIGINT AS keys,
+               coalesce(sum(memory_bytes), 0)::BIGINT AS memory_bytes,
+               coalesce(max(memory_bytes), 0)::BIGINT AS max_memory_bytes,
+               count(*) FILTER (WHERE expires_at IS NULL)::BIGINT AS keys_without_ttl,
+               min(ttl_ms) AS ttl_min_ms, max(ttl_ms) AS ttl_max_ms,
+               approx_quantile(ttl_ms / 1000.0, 0.5)::DOUBLE AS ttl_median_s, count(ttl_ms)::BIGINT AS ttl_keys,
+               {buckets},
+               min_by({_example()}, {_example()}, {max(int(examples), 1)}) AS examples
+        FROM (SELECT pattern, key, memory_bytes, expires_at,
+                     CASE WHEN expires_at IS NULL THEN NULL ELSE {left} END AS ttl_ms FROM {view})
+        GROUP BY pattern"""
+
+
+def pattern_merge_sql(partials: str, examples: int = EXAMPLES) -> str:
+    """Partials of the same pattern combined. The median of several partials is their medians' mean
+    weighted by keys (one partial: its own median, as the DuckDB engines always have)."""
+    sums = ", ".join(
+        f"sum({c})::BIGINT AS {c}" for c in ("keys", "memory_bytes", "keys_without_ttl", *TTL_COLUMNS)
+    )
+    return f"""SELECT pattern, {sums}, max(max_memory_bytes)::BIGINT AS max_memory_bytes,
+               (min(ttl_min_ms) / 1000.0)::DOUBLE AS ttl_min_s, (max(ttl_max_ms) / 1000.0)::DOUBLE AS ttl_max_s,
+               CASE WHEN count(*) = 1 THEN any_value(ttl_median_s)
+                    ELSE sum(ttl_median_s * ttl_keys) / nullif(sum(ttl_keys) FILTER (WHERE ttl_median_s IS NOT NULL), 0)
+               END::DOUBLE AS ttl_median_s,
+               list_transform(list_slice(list_sort(flatten(list(examples))), 1, {max(int(examples), 0)}), lambda e: e.k) AS examples
+        FROM {partials} GROUP BY pattern"""
+
+
+def mix_partial_sql(view: str, partition_columns: list[str]) -> str:
+    """Keys per (pattern, type, encoding, partition): additive; the type and encoding mixes and the
+    partitions a pattern lives in are read off its merge."""
+    parts = ", ".join(quote(c) for c in _partition_key(partition_columns))
+    return f"""SELECT pattern::VARCHAR AS pattern, type, encoding, {parts}, count(*)::BIGINT AS n
+        FROM {view} GROUP BY ALL"""
+
+
+def pattern_table_from(stats: pd.DataFrame, mix: pd.DataFrame, partition_columns: list[str]) -> pd.DataFrame:
+    """The pattern table from merged per-pattern figures and the concatenated mix partials."""
+    if stats.empty:
+        columns = PATTERN_COLUMNS + (["partitions"] if partition_columns else [])
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    n, total = int(stats["keys"].sum()), int(stats["memory_bytes"].sum())
+    stats["key_share"] = stats["keys"] / max(n, 1)
+    stats["share"] = stats["memory_bytes"] / max(total, 1)
+    stats["mean_memory_bytes"] = stats["memory_bytes"] / stats["keys"].clip(lower=1)
+    stats["examples"] = [list(e) if e is not None else [] for e in stats["examples"]]
+    for column, (dominant, described) in {"type": ("type", "types"), "encoding": (None, "encodings")}.items():
+        counts = mix.groupby(["pattern", column], dropna=False, sort=False)["n"].sum().reset_index()
+        texts = _mix_text(counts.rename(columns={column: "v"}))
+        if dominant:
+            stats[dominant] = stats["pattern"].map(lambda p, t=texts: t.get(p, ("", ""))[0])
+        stats[described] = stats["pattern"].map(lambda p, t=texts: t.get(p, ("", ""))[1])
+    columns = list(PATTERN_COLUMNS)
+    if partition_columns:
+        spread = (
+            mix[["pattern", *partition_columns]].drop_duplicates().groupby("pattern", dropna=False).size()
+        )
+        stats["partitions"] = stats["pattern"].map(spread).fillna(0).astype("int64")
+        columns.append("partitions")
+    stats = stats.sort_values(
+        ["memory_bytes", "keys", "pattern"], ascending=[False, False, True], kind="stable"
+    )
+    return stats[columns].reset_index(drop=True)
+
+
+def _mix_text(counts: pd.DataFrame) -> dict[Any, tuple[str, str]]:
+    """Per pattern: its dominant value and ``"hash 98%, string 2%"``, most keys first, ties by name."""
+    out: dict[Any, tuple[str, str]] = {}
+    ordered = counts[counts["n"] > 0].sort_values(
+        ["pattern", "n", "v"], ascending=[True, False, True], kind="stable"
+    )
+    for pattern, group in ordered.groupby("pattern", sort=False, dropna=False):
+        total = int(group["n"].sum())
+        parts = [f"{v} {n / total:.0%}" for v, n in zip(group["v"], group["n"], strict=True)]
+        out[pattern] = (str(group["v"].iloc[0]), ", ".join(parts))
+    return out
+
+
+def pattern_table(table: KeyTable, examples: int = EXAMPLES) -> pd.DataFrame:
+    """One row per pattern, largest memory first, with its ``examples`` largest keys."""
+    con = table.connection
+    partial, merge = pattern_partial_sql(KEYS_VIEW, examples), pattern_merge_sql("partials", examples)
+    stats = con.sql(f"WITH partials AS ({partial}) {merge}").df()
+    mix = con.sql(mix_partial_sql(KEYS_VIEW, table.partition_columns)).df()
+    return pattern_table_from(stats, mix, table.partition_columns)
+
+
+def merge_pattern_partials(
+    partials: pa.Table, mix: pd.DataFrame, partition_columns: list[str]
+) -> pd.DataFrame:
+    """The pattern table from partials computed elsewhere (e.g. one per Dask partition)."""
+    con = duckdb.connect()
+    try:
+        con.register("partials", partials)
+        stats = con.sql(pattern_merge_sql("partials")).df()
+    finally:
+        con.close()
+    return pattern_table_from(stats, mix, partition_columns)
+
+
+# --- top-N ------------------------------------------------------------------------------------------
+
+_NUMERIC = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "DOUBLE", "FLOAT", "DECIMAL", "U")
+
+
+def top_keys(table: KeyTable, n: int, by: str = "memory_bytes") -> pd.DataFrame:
+    """The ``n`` rows with the largest ``by`` (any numeric column), ties by (db, key)."""
+    if n < 0:
+        raise ConfigurationError(f"top(n={n}): n must be >= 0")
+    types = table.column_types()
+    if by not in types:
+        raise ConfigurationError(f"top(by={by!r}): no such column; try one of memory_bytes, num_elements")
+    if not types[by].startswith(_NUMERIC):
+        raise ConfigurationError(f"top(by={by!r}): column is not numeric")
+    ranked = table.connection.sql(
+        f"SELECT * FROM {ROWS_VIEW} ORDER BY {quote(by)} DESC NULLS LAST, db, key LIMIT {int(n)}"
+    ).to_arrow_table()
+    return ranked.to_pandas(types_mapper=pd.ArrowDtype)
