@@ -103,5 +103,7 @@ COLUMN_DOCS: dict[str, str] = {name: doc for name, _, _, doc in _COLUMNS}
 
 # Columns added after decoding.
 PATTERN_COLUMN = "pattern"
+#: The column a fleet relation gets to say which file (and so which snapshot) a row came from.
+FILE_ID = "file_id"
 NODE_COLUMN = "node"
 SLOT_COLUMN = "slot"

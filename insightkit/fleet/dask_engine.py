@@ -18,7 +18,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from insightkit.rsnap.dataset import FILE_ID, FleetDataset, FleetFile
+from insightkit.rsnap.dataset import FleetDataset, FleetFile
+from insightkit.schema import FILE_ID
 from insightkit.table.keytable import SNAPSHOT_COLUMN
 from insightkit.table.queries import (
     merge_pattern_partials,

@@ -22,9 +22,6 @@ from insightkit.rsnap.format import decode_metadata
 from insightkit.rsnap.writer import NULL_PARTITION
 from insightkit.schema import KEY_COLUMNS
 
-#: The column every fleet relation gets to say which file (and so which snapshot) a row came from.
-FILE_ID = "file_id"
-
 
 @dataclass(frozen=True)
 class FleetFile:

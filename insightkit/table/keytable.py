@@ -15,12 +15,15 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
 
-from insightkit.rsnap.dataset import FILE_ID, FleetDataset
+from insightkit.schema import FILE_ID
+
+if TYPE_CHECKING:
+    from insightkit.rsnap.dataset import FleetDataset
 
 #: Per-row snapshot time (from the row's file), used for TTL buckets; not part of KEY_SCHEMA.
 SNAPSHOT_COLUMN = "_snapshot_time_ms"

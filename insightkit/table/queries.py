@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from insightkit.errors import ConfigurationError
 from insightkit.expiry import TTL_BUCKETS, TTL_COLUMNS, remaining_sql, ttl_bucket_sql, ttl_column_filters_sql
-from insightkit.rsnap.dataset import FILE_ID
+from insightkit.schema import FILE_ID
 from insightkit.table.keytable import KEYS_VIEW, ROWS_VIEW, SNAPSHOT_COLUMN, KeyTable, quote
 
 #: The pattern table's columns (``partitions`` is added for datasets with partition columns).
