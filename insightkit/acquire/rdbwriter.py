@@ -11,8 +11,7 @@ loads into redis-server and is what the decoder reads for the DUMP method.
 from __future__ import annotations
 
 from insightkit.errors import BadDumpPayload, SnapshotError
-from insightkit.rdb import crc64
-from insightkit.rdb._scan import dump_payload_facts, value_end
+from insightkit.rdb import crc64, dump_payload_facts, value_end
 
 OP_AUX = 0xFA
 OP_RESIZEDB = 0xFB

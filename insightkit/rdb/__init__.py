@@ -5,8 +5,18 @@ chunks (a socket feed) and yields ``pyarrow.RecordBatch`` objects; ``reader.meta
 """
 
 from insightkit.rdb._crc64 import crc64
+from insightkit.rdb._scan import dump_payload_facts, value_end
 from insightkit.rdb.keys import escape_key, unescape_key
 from insightkit.rdb.metadata import RdbMetadata
 from insightkit.rdb.reader import RdbReader, read_rdb
 
-__all__ = ["RdbMetadata", "RdbReader", "crc64", "escape_key", "read_rdb", "unescape_key"]
+__all__ = [
+    "RdbMetadata",
+    "RdbReader",
+    "crc64",
+    "dump_payload_facts",
+    "escape_key",
+    "read_rdb",
+    "unescape_key",
+    "value_end",
+]
