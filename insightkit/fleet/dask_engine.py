@@ -102,7 +102,7 @@ def _partials(ddf: Any, queries: list[str]) -> list[pa.Table]:
 def summary_tables(ddf: Any, dataset: FleetDataset) -> dict[str, Any]:
     """The same tables as the DuckDB engine: the summary's partial query per partition, then its merge."""
     (cells,) = _partials(ddf, [summary_partial_sql("part", dataset.partition_columns)])
-    return summary_from_partials(cells.to_pandas(), dataset.partition_columns, by_partition=True)
+    return summary_from_partials(cells, dataset.partition_columns, by_partition=True)
 
 
 def patterns(ddf: Any, dataset: FleetDataset) -> pd.DataFrame:

@@ -116,7 +116,7 @@ class Fleet:
 
         owned = self.metadata.get(METADATA_KEY)
         if self._table is not None:
-            return arrow_backed(with_owners(pattern_table(self._table), owned))
+            return arrow_backed(with_owners(pattern_table(self._table, by_partition=True), owned))
         from insightkit.fleet import dask_engine
 
         frame = self._compute(lambda: dask_engine.patterns(self.table(), self.dataset))

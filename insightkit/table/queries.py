@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from insightkit.errors import ConfigurationError
 from insightkit.expiry import TTL_BUCKETS, TTL_COLUMNS, remaining_sql, ttl_bucket_sql, ttl_column_filters_sql
@@ -64,58 +65,54 @@ def summary_partial_sql(view: str, partition_columns: list[str]) -> str:
 
 
 def summary_from_partials(
-    cells: pd.DataFrame, partition_columns: list[str], by_partition: bool = False
+    cells: pa.Table, partition_columns: list[str], by_partition: bool = False
 ) -> dict[str, Any]:
     """The summary tables from concatenated partials: by_db, by_type, by_encoding, ttl_buckets (and
     ``by_partition``: per partition, or per file where there are no partition columns), plus the
-    ``keys`` and ``memory_bytes`` totals."""
-    n, total = int(cells["keys"].sum()), int(cells["memory_bytes"].sum())
+    ``keys`` and ``memory_bytes`` totals. Arrow group-bys: the partials are small, and pandas'
+    per-call overhead would outweigh them."""
+    n = int(pc.sum(cells.column("keys")).as_py() or 0)
+    total = int(pc.sum(cells.column("memory_bytes")).as_py() or 0)
 
-    def share(frame: pd.DataFrame) -> pd.DataFrame:
+    def by(columns: list[str], counts: list[str], order: list[tuple[str, str]]) -> pd.DataFrame:
+        grouped = cells.group_by(columns, use_threads=False).aggregate([(c, "sum") for c in counts])
+        grouped = grouped.rename_columns([c.removesuffix("_sum") for c in grouped.column_names])
+        frame = grouped.sort_by(order).select([*columns, *counts]).to_pandas()
+        frame = frame.astype({c: "int64" for c in counts})
         frame["share"] = frame["memory_bytes"] / total if total else 0.0
-        return frame.reset_index(drop=True)
+        return frame
 
-    def by(columns: list[str], counts: list[str]) -> pd.DataFrame:
-        grouped = cells.groupby(columns, dropna=False, sort=False)[counts].sum().reset_index()
-        return grouped.astype({c: "int64" for c in counts})
-
-    def largest_first(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-        return frame.sort_values(
-            ["memory_bytes", *columns],
-            ascending=[False] + [True] * len(columns),
-            kind="stable",
-            na_position="last",
-        )
+    def largest_first(columns: list[str]) -> list[tuple[str, str]]:
+        return [("memory_bytes", "descending"), *((c, "ascending") for c in columns)]
 
     sums, with_volatile = ["keys", "memory_bytes"], ["keys", "memory_bytes", "volatile_keys"]
-    by_db = by(["db"], with_volatile).astype({"db": "int64"}).sort_values("db", kind="stable")
-    by_db = share(by_db)[["db", "keys", "memory_bytes", "share", "volatile_keys"]]
-    ttl = by(["code"], sums).set_index("code").reindex(range(len(TTL_BUCKETS)), fill_value=0)
+    by_db = by(["db"], with_volatile, [("db", "ascending")]).astype({"db": "int64"})
+    ttl = by(["code"], sums, [("code", "ascending")]).set_index("code")
+    ttl = ttl.reindex(range(len(TTL_BUCKETS)), fill_value=0)
     ttl_buckets = pd.DataFrame(
         {
             "bucket": TTL_BUCKETS,
             "keys": ttl["keys"].to_numpy(dtype="int64"),
             "memory_bytes": ttl["memory_bytes"].to_numpy(dtype="int64"),
+            "share": ttl["share"].to_numpy(dtype="float64"),
         }
     )
     tables: dict[str, Any] = {
-        "by_db": by_db,
-        "by_type": share(largest_first(by(["type"], sums), ["type"])),
-        "by_encoding": share(largest_first(by(["type", "encoding"], sums), ["type", "encoding"])),
-        "ttl_buckets": share(ttl_buckets),
+        "by_db": by_db[["db", "keys", "memory_bytes", "share", "volatile_keys"]],
+        "by_type": by(["type"], sums, largest_first(["type"])),
+        "by_encoding": by(["type", "encoding"], sums, largest_first(["type", "encoding"])),
+        "ttl_buckets": ttl_buckets,
     }
     if by_partition:
         parts = _partition_key(partition_columns)
-        tables["by_partition"] = share(largest_first(by(parts, with_volatile), parts))
+        tables["by_partition"] = by(parts, with_volatile, largest_first(parts))
     tables["keys"], tables["memory_bytes"] = n, total
     return tables
 
 
 def summary_tables(table: KeyTable, by_partition: bool = False) -> dict[str, Any]:
     """``summary_from_partials`` over the whole key table (one scan)."""
-    cells = table.connection.sql(summary_partial_sql(KEYS_VIEW, table.partition_columns)).df()
-    if cells.empty:  # keep the columns' types for an empty snapshot
-        cells = cells.astype({"db": "int64", "type": object, "encoding": object})
+    cells = table.connection.sql(summary_partial_sql(KEYS_VIEW, table.partition_columns)).to_arrow_table()
     return summary_from_partials(cells, table.partition_columns, by_partition)
 
 
@@ -172,55 +169,67 @@ def mix_partial_sql(view: str, partition_columns: list[str]) -> str:
         FROM {view} GROUP BY ALL"""
 
 
-def pattern_table_from(stats: pd.DataFrame, mix: pd.DataFrame, partition_columns: list[str]) -> pd.DataFrame:
-    """The pattern table from merged per-pattern figures and the concatenated mix partials."""
+def pattern_table_from(
+    stats: pd.DataFrame, mix: pd.DataFrame, partition_columns: list[str], by_partition: bool = False
+) -> pd.DataFrame:
+    """The pattern table from merged per-pattern figures and the concatenated mix partials;
+    ``by_partition`` adds ``partitions``: in how many partitions (files, where there are none) each
+    pattern lives."""
+    columns = PATTERN_COLUMNS + (["partitions"] if by_partition else [])
     if stats.empty:
-        columns = PATTERN_COLUMNS + (["partitions"] if partition_columns else [])
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
     n, total = int(stats["keys"].sum()), int(stats["memory_bytes"].sum())
     stats["key_share"] = stats["keys"] / max(n, 1)
     stats["share"] = stats["memory_bytes"] / max(total, 1)
     stats["mean_memory_bytes"] = stats["memory_bytes"] / stats["keys"].clip(lower=1)
     stats["examples"] = [list(e) if e is not None else [] for e in stats["examples"]]
-    for column, (dominant, described) in {"type": ("type", "types"), "encoding": (None, "encodings")}.items():
-        counts = mix.groupby(["pattern", column], dropna=False, sort=False)["n"].sum().reset_index()
-        texts = _mix_text(counts.rename(columns={column: "v"}))
-        if dominant:
-            stats[dominant] = stats["pattern"].map(lambda p, t=texts: t.get(p, ("", ""))[0])
-        stats[described] = stats["pattern"].map(lambda p, t=texts: t.get(p, ("", ""))[1])
-    columns = list(PATTERN_COLUMNS)
-    if partition_columns:
-        spread = (
-            mix[["pattern", *partition_columns]].drop_duplicates().groupby("pattern", dropna=False).size()
-        )
-        stats["partitions"] = stats["pattern"].map(spread).fillna(0).astype("int64")
-        columns.append("partitions")
+    patterns = stats["pattern"].tolist()
+    mixed = mix["pattern"].tolist()
+    counts = mix["n"].tolist()
+    types = _mix_text(mixed, mix["type"].tolist(), counts)
+    encodings = _mix_text(mixed, mix["encoding"].tolist(), counts)
+    stats["type"] = [types.get(p, ("", ""))[0] for p in patterns]
+    stats["types"] = [types.get(p, ("", ""))[1] for p in patterns]
+    stats["encodings"] = [encodings.get(p, ("", ""))[1] for p in patterns]
+    if by_partition:
+        parts = _partition_key(partition_columns)
+        seen = {(p, *where) for p, *where in zip(mixed, *(mix[c].tolist() for c in parts), strict=True)}
+        spread: dict[Any, int] = {}
+        for p, *_ in seen:
+            spread[p] = spread.get(p, 0) + 1
+        stats["partitions"] = [spread.get(p, 0) for p in patterns]
     stats = stats.sort_values(
         ["memory_bytes", "keys", "pattern"], ascending=[False, False, True], kind="stable"
     )
     return stats[columns].reset_index(drop=True)
 
 
-def _mix_text(counts: pd.DataFrame) -> dict[Any, tuple[str, str]]:
-    """Per pattern: its dominant value and ``"hash 98%, string 2%"``, most keys first, ties by name."""
+def _mix_text(patterns: list[Any], values: list[Any], counts: list[int]) -> dict[Any, tuple[str, str]]:
+    """Per pattern: its dominant value and ``"hash 98%, string 2%"``, most keys first, ties by name
+    (plain Python: a few rows per pattern)."""
+    per: dict[Any, dict[Any, int]] = {}
+    for pattern, value, n in zip(patterns, values, counts, strict=True):
+        tally = per.setdefault(pattern, {})
+        tally[value] = tally.get(value, 0) + int(n)
     out: dict[Any, tuple[str, str]] = {}
-    ordered = counts[counts["n"] > 0].sort_values(
-        ["pattern", "n", "v"], ascending=[True, False, True], kind="stable"
-    )
-    for pattern, group in ordered.groupby("pattern", sort=False, dropna=False):
-        total = int(group["n"].sum())
-        parts = [f"{v} {n / total:.0%}" for v, n in zip(group["v"], group["n"], strict=True)]
-        out[pattern] = (str(group["v"].iloc[0]), ", ".join(parts))
+    for pattern, tally in per.items():
+        ranked = sorted(
+            ((v, n) for v, n in tally.items() if n > 0), key=lambda item: (-item[1], str(item[0]))
+        )
+        total = sum(n for _, n in ranked)
+        if total:
+            out[pattern] = (str(ranked[0][0]), ", ".join(f"{v} {n / total:.0%}" for v, n in ranked))
     return out
 
 
-def pattern_table(table: KeyTable, examples: int = EXAMPLES) -> pd.DataFrame:
-    """One row per pattern, largest memory first, with its ``examples`` largest keys."""
+def pattern_table(table: KeyTable, examples: int = EXAMPLES, by_partition: bool = False) -> pd.DataFrame:
+    """One row per pattern, largest memory first, with its ``examples`` largest keys (and, with
+    ``by_partition``, the number of partitions it lives in)."""
     con = table.connection
     partial, merge = pattern_partial_sql(KEYS_VIEW, examples), pattern_merge_sql("partials", examples)
     stats = con.sql(f"WITH partials AS ({partial}) {merge}").df()
     mix = con.sql(mix_partial_sql(KEYS_VIEW, table.partition_columns)).df()
-    return pattern_table_from(stats, mix, table.partition_columns)
+    return pattern_table_from(stats, mix, table.partition_columns, by_partition)
 
 
 def merge_pattern_partials(
@@ -233,7 +242,7 @@ def merge_pattern_partials(
         stats = con.sql(pattern_merge_sql("partials")).df()
     finally:
         con.close()
-    return pattern_table_from(stats, mix, partition_columns)
+    return pattern_table_from(stats, mix, partition_columns, by_partition=True)
 
 
 # --- top-N ------------------------------------------------------------------------------------------
