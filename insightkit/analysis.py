@@ -36,13 +36,7 @@ from insightkit.rsnap import (
 )
 from insightkit.rsnap.reader import rsnap_columns
 from insightkit.schema import KEY_SCHEMA, PATTERN_COLUMN
-from insightkit.sources import (
-    is_big,
-    is_live,
-    open_source,
-    rdb_file,
-    sniff,
-)
+from insightkit.sources import Source, check_batch_size, classify, is_big, open_source, rdb_file
 from insightkit.summary import Summary, summary_of
 from insightkit.table import KeyTable, pattern_table, top_keys
 
@@ -416,13 +410,13 @@ def analyze(
     """
     custom = options.pop("patterns", None)
     libraries = options.pop("libraries", None)
-    if batch_size <= 0:
-        raise ConfigurationError(f"batch_size must be positive, not {batch_size}")
+    check_batch_size(batch_size)
+    found = classify(source)
     if out_of_core is None:
-        out_of_core = is_big(source)
+        out_of_core = is_big(found)
     if out_of_core or rsnap is not None:
         return _analyze_out_of_core(
-            source,
+            found,
             rsnap,
             batch_size=batch_size,
             progress=progress,
@@ -431,12 +425,10 @@ def analyze(
             libraries=libraries,
             options=options,
         )
-    if isinstance(source, str | os.PathLike) and not is_live(source):
-        path = Path(source)
-        if path.exists() and sniff(path) == "rsnap" and not options:
-            return load(path, patterns=custom, libraries=libraries)
+    if found.kind == "rsnap" and found.path is not None and not options:
+        return load(found.path, patterns=custom, libraries=libraries)
     started = time.monotonic()
-    with open_source(source, batch_size=batch_size, progress=progress, options=options) as (batches, meta):
+    with open_source(found, batch_size=batch_size, progress=progress, options=options) as (batches, meta):
         keys = _arrow(batches)
         metadata = meta()
     log.info(
@@ -449,7 +441,7 @@ def analyze(
 
 
 def _analyze_out_of_core(
-    source: Any,
+    source: Source,
     rsnap: str | os.PathLike[str] | None,
     *,
     batch_size: int,
@@ -462,21 +454,23 @@ def _analyze_out_of_core(
     from insightkit.fleet import open_fleet
     from insightkit.fleet.ingest import ingest
 
-    existing = isinstance(source, str | os.PathLike) and not is_live(source) and Path(source).exists()
-    if existing and sniff(Path(source)) == "rsnap" and rsnap is None and custom is None and libraries is None:
+    if source.kind == "rsnap" and rsnap is None and custom is None and libraries is None:
+        assert source.path is not None
         if options:
             raise ConfigurationError(f"options {sorted(options)} do not apply to an RSNAP")
         # an RSNAP without patterns gets them in a temporary copy, removed when the fleet closes
-        fleet = open_fleet(source, memory_limit=memory_limit)
-        metadata = read_rsnap_metadata(source)
-        metadata.update(original_method=metadata.get("method"), method="rsnap", rsnap_source=str(source))
+        fleet = open_fleet(source.path, memory_limit=memory_limit)
+        metadata = read_rsnap_metadata(source.path)
+        metadata.update(
+            original_method=metadata.get("method"), method="rsnap", rsnap_source=str(source.value)
+        )
         return Analysis(None, metadata, progress=progress, store=fleet, rsnap=_store_path(fleet))
     workdir = None if rsnap is not None else Path(tempfile.mkdtemp(prefix="insightkit-analysis-"))
     target = Path(rsnap) if rsnap is not None else Path(workdir or ".") / "keys.rsnap.parquet"
     started = time.monotonic()
     try:
-        if existing and sniff(Path(source)) == "rdb":  # a file decodes twice faster than rows spill
-            path = Path(source)
+        if source.kind == "rdb" and source.path is not None:  # a file decodes twice faster than rows spill
+            path = source.path
             log.info("source: RDB file %s, out of core into %s", strip_credentials(str(path)), target)
             decode, file_metadata = rdb_file(path, batch_size, options, bounded=True)
             written = ingest(
@@ -526,6 +520,7 @@ def convert(
     key at once; ``load()`` adds it on demand), and ``redact=`` then hashes every part of each key
     name, since literal parts cannot be told from data one batch at a time.
     """
+    check_batch_size(batch_size)
     redactor = make_redactor(redact)
     with (
         open_source(source, batch_size=batch_size, progress=progress, options=options) as (batches, meta),

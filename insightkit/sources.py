@@ -12,8 +12,9 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 
@@ -118,29 +119,21 @@ def _rdb_batches(reader: Any, path: Path) -> Iterator[pa.RecordBatch]:
 MetadataSource = Callable[[], dict[str, Any]]
 
 
-@contextlib.contextmanager
-def open_source(
-    source: Any, *, batch_size: int, progress: bool, options: dict[str, Any]
-) -> Iterator[tuple[Iterator[pa.RecordBatch], MetadataSource]]:
-    """Batches of any source and a callable for its metadata (complete once the batches are drained)."""
-    if batch_size <= 0:
-        raise ConfigurationError(f"batch_size must be positive, not {batch_size}")
+@dataclass(frozen=True)
+class Source:
+    """A source told apart once (``classify``): a live server, an RDB file or an RSNAP."""
+
+    kind: Literal["live", "rdb", "rsnap"]
+    value: Any
+    path: Path | None = None
+
+
+def classify(source: Any) -> Source:
+    """What ``source`` is, reading a file's first bytes once; SourceError for what cannot be analyzed."""
+    if isinstance(source, Source):
+        return source
     if is_live(source):
-        from insightkit.acquire import open_snapshot
-
-        method = options.pop("method", "auto")
-        log.info("source: live server %s (method %s)", display_source(source), method)
-        with open_snapshot(
-            source, method=method, batch_size=batch_size, progress=progress, **options
-        ) as snap:
-
-            def live_metadata() -> dict[str, Any]:
-                metadata = dict(snap.metadata)
-                metadata.setdefault("snapshot_time_ms", int(time.time() * 1000))
-                return sanitize_metadata(metadata)
-
-            yield iter(snap.batches()), live_metadata
-        return
+        return Source("live", source)
     if not isinstance(source, str | os.PathLike):
         raise SourceError(
             f"cannot analyze a {type(source).__name__}: give a redis:// URL, a redis-py client, "
@@ -154,9 +147,42 @@ def open_source(
 
             raise SourceError(unsupported_scheme(scheme.group(1)))
         raise SourceError(f"{strip_credentials(str(path))}: no such file or directory")
-    kind = sniff(path)
-    log.info("source: %s file %s", kind.upper(), strip_credentials(str(path)))
-    if kind == "rsnap":
+    return Source("rdb" if sniff(path) == "rdb" else "rsnap", source, path)
+
+
+def check_batch_size(batch_size: int) -> None:
+    """Refuse a batch size no reader can use (checked once, at the public entry points)."""
+    if batch_size <= 0:
+        raise ConfigurationError(f"batch_size must be positive, not {batch_size}")
+
+
+@contextlib.contextmanager
+def open_source(
+    source: Any, *, batch_size: int, progress: bool, options: dict[str, Any]
+) -> Iterator[tuple[Iterator[pa.RecordBatch], MetadataSource]]:
+    """Batches of any source (or a ``classify``-ed one) and a callable for its metadata (complete once
+    the batches are drained)."""
+    found = classify(source)
+    if found.kind == "live":
+        from insightkit.acquire import open_snapshot
+
+        method = options.pop("method", "auto")
+        log.info("source: live server %s (method %s)", display_source(found.value), method)
+        with open_snapshot(
+            found.value, method=method, batch_size=batch_size, progress=progress, **options
+        ) as snap:
+
+            def live_metadata() -> dict[str, Any]:
+                metadata = dict(snap.metadata)
+                metadata.setdefault("snapshot_time_ms", int(time.time() * 1000))
+                return sanitize_metadata(metadata)
+
+            yield iter(snap.batches()), live_metadata
+        return
+    path = found.path
+    assert path is not None
+    log.info("source: %s file %s", found.kind.upper(), strip_credentials(str(path)))
+    if found.kind == "rsnap":
         if options:
             raise ConfigurationError(f"options {sorted(options)} do not apply to an RSNAP")
         yield iter_rsnap(path, batch_size=batch_size), lambda: read_rsnap_metadata(path)
@@ -194,18 +220,14 @@ def rdb_file(
     return decode, lambda: file_metadata(path, readers[-1].metadata.to_dict())
 
 
-def is_big(source: Any) -> bool:
+def is_big(source: Source) -> bool:
     """Whether ``analyze()`` should stream ``source`` rather than hold its key table (~450 bytes a key)."""
-    if not isinstance(source, str | os.PathLike) or is_live(source):
+    path = source.path
+    if path is None:
         return False
-    path = Path(source)
-    try:
-        kind = sniff(path) if path.exists() else None
-    except SourceError:
-        return False  # reported by the path that reads it
-    if kind == "rdb":
+    if source.kind == "rdb":
         return path.stat().st_size >= AUTO_OUT_OF_CORE_RDB_BYTES
-    if kind == "rsnap":
+    if source.kind == "rsnap":
         from insightkit.rsnap.dataset import scan
 
         try:

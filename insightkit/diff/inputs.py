@@ -76,13 +76,14 @@ def _key_frame(source: Any) -> tuple[pd.DataFrame, dict[str, Any], bool]:
 
 def _read(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     """An RDB or RSNAP file's key table and metadata (an RSNAP's stored patterns kept)."""
-    from insightkit.sources import open_source, sniff
+    from insightkit.sources import classify, open_source
 
-    with open_source(path, batch_size=65_536, progress=False, options={}) as (batches, metadata):
+    source = classify(path)
+    with open_source(source, batch_size=65_536, progress=False, options={}) as (batches, metadata):
         read = list(batches)
         found = metadata()
     table = pa.Table.from_batches(read) if read else KEY_SCHEMA.empty_table()
-    if sniff(path) == "rsnap":
+    if source.kind == "rsnap":
         found = {**found, "rsnap_source": str(path)}
     return table.to_pandas(types_mapper=pd.ArrowDtype), found
 
