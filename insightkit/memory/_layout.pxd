@@ -75,6 +75,7 @@ cpdef enum:
     RAX_NODE_COST = 244         # streamRadixTreeMemoryUsage(): sizeof(raxNode) + 30 * sizeof(long) per node
     RAX_STRUCT = 24             # rax {head, numele, numnodes}
     RAX_NODE_HEADER = 4         # raxNode's bit fields
+    RAX_CHILD = 9               # the character and the pointer a child takes in its parent (padding aside)
     NACK = 24                   # streamNACK: delivery time, delivery count, consumer
     NACK_R82 = 8                # Redis >= 8.2: + the entry's node in the cgroups_ref index
     STREAM_STRUCT_R62 = 40      # sizeof(stream) before 7.0,

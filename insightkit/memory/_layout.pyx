@@ -16,9 +16,13 @@ ALLOCATORS = ("jemalloc", "jemalloc-16", "libc")
 KEY_LAYOUTS = ("dict", "dict", "embkey", "kvobj", "kvobj")
 
 
+def _major_minor(version: tuple) -> tuple:
+    return tuple(int(part) for part in version[:2])
+
+
 def generation(family: str, version: tuple) -> int:
-    """The accounting generation (GEN_*) of a server family ("redis"/"valkey") and (major, minor)."""
-    v = (int(version[0]), int(version[1])) if len(version) >= 2 else (int(version[0]), 0)
+    """The accounting generation (GEN_*) of a server family ("redis"/"valkey") and version."""
+    v = _major_minor(version)
     if family == "valkey":
         if v >= (8, 1):
             return GEN_V81
@@ -34,12 +38,12 @@ def key_layout(family: str, version: tuple) -> str:
 
 def redis_equivalent(family: str, version: tuple) -> tuple:
     """The Redis release whose structs a server has: itself, or 7.2 for every Valkey (forked from it)."""
-    return (int(version[0]), int(version[1])) if family == "redis" else (7, 2)
+    return _major_minor(version) if family == "redis" else (7, 2)
 
 
 def redis_82(family: str, version: tuple) -> bool:
     """Redis >= 8.2 (kvobj keyspace, the streams' cgroups_ref index)."""
-    return family == "redis" and (int(version[0]), int(version[1])) >= (8, 2)
+    return family == "redis" and _major_minor(version) >= (8, 2)
 
 
 def stream_group_struct(family: str, version: tuple) -> int:
