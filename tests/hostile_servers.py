@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 
 import hiredis
+from loopback import LoopbackListener
 
 from insightkit.acquire import rdbwriter
 from insightkit.rdb import crc64
@@ -51,24 +52,15 @@ class Closed(Exception):
     """The client hung up: the scenario stops writing."""
 
 
-class FakeRedis:
+class FakeRedis(LoopbackListener):
     """A TCP server on 127.0.0.1 speaking enough RESP; subclass and override to misbehave."""
 
     keyspace = b"db0:keys=1,expires=0"
 
     def __init__(self) -> None:
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(16)
-        self.listener.settimeout(0.2)
-        self.port = self.listener.getsockname()[1]
         self.sent = 0  # bytes written to clients, all connections
         self.commands: list[list[bytes]] = []
-        self._closed = threading.Event()
-        self._sockets: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._accept_loop, daemon=True)
-        self._thread.start()
+        super().__init__(backlog=16)
 
     @property
     def url(self) -> str:
@@ -80,17 +72,10 @@ class FakeRedis:
 
     # --- plumbing ---------------------------------------------------------------------------------
 
-    def _accept_loop(self) -> None:
-        while not self._closed.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            conn.settimeout(5)
-            self._sockets.append(conn)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+    def on_accept(self, conn: socket.socket) -> None:
+        conn.settimeout(5)
+        self._sockets.append(conn)
+        threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
         with contextlib.suppress(Closed, OSError):
@@ -119,13 +104,6 @@ class FakeRedis:
         except OSError:
             raise Closed from None
         self.sent += len(data)
-
-    def close(self) -> None:
-        self._closed.set()
-        for sock in [self.listener, *self._sockets]:
-            with contextlib.suppress(OSError):
-                sock.close()
-        self._thread.join(timeout=5)
 
     # --- behaviour ----------------------------------------------------------------------------------
 

@@ -12,8 +12,10 @@ import socket
 import threading
 from collections.abc import Iterator
 
+from loopback import LoopbackListener
 
-class FaultyProxy:
+
+class FaultyProxy(LoopbackListener):
     def __init__(
         self,
         target_port: int,
@@ -29,37 +31,21 @@ class FaultyProxy:
         self.cut_after = cut_after
         self.stall_after = stall_after
         self.forwarded = 0  # server → client bytes, over the faulty connections
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(8)
-        self.listener.settimeout(0.2)
-        self.port = self.listener.getsockname()[1]
-        self._closed = threading.Event()
-        self._sockets: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._accept_loop, daemon=True)
-        self._thread.start()
+        super().__init__(backlog=8)
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def _accept_loop(self) -> None:
-        while not self._closed.is_set():
-            try:
-                client, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
-            self._sockets += [client, upstream]
-            index = self.connections
-            self.connections += 1
-            self.per_connection.append(0)
-            faulty = self.only_connection is None or self.only_connection == index
-            threading.Thread(target=self._pump, args=(client, upstream, None, False), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, index, faulty), daemon=True).start()
+    def on_accept(self, client: socket.socket) -> None:
+        upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+        self._sockets += [client, upstream]
+        index = self.connections
+        self.connections += 1
+        self.per_connection.append(0)
+        faulty = self.only_connection is None or self.only_connection == index
+        threading.Thread(target=self._pump, args=(client, upstream, None, False), daemon=True).start()
+        threading.Thread(target=self._pump, args=(upstream, client, index, faulty), daemon=True).start()
 
     def _pump(self, src: socket.socket, dst: socket.socket, index: int | None, faulty: bool) -> None:
         src.settimeout(0.2)
@@ -97,15 +83,6 @@ class FaultyProxy:
                     sock.shutdown(socket.SHUT_RDWR)
                 with contextlib.suppress(OSError):
                     sock.close()
-
-    def close(self) -> None:
-        self._closed.set()
-        with contextlib.suppress(OSError):
-            self.listener.close()
-        for sock in self._sockets:
-            with contextlib.suppress(OSError):
-                sock.close()
-        self._thread.join(timeout=5)
 
 
 @contextlib.contextmanager

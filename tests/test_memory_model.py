@@ -283,3 +283,23 @@ def test_unstable_build_is_priced_by_its_rdb_format() -> None:
     reader = insightkit.read_rdb(str(CORPUS / "librdb" / "module.rdb"))  # written by an unstable build
     reader.read_all()
     assert reader.metadata.memory_model["version"] == "7.2"
+
+
+def test_layout_constants_are_defined_once_and_reach_python() -> None:
+    """_layout.pxd is the one home of the layout's numbers: each is an int in insightkit.memory._layout
+    (what rules/cost.py and memory/overhead.py read) and typed in its stub."""
+    import re
+    from pathlib import Path
+
+    from insightkit.memory import _layout
+
+    here = Path(_layout.__file__).parent
+    defined = re.findall(r"^    ([A-Z][A-Z0-9_]*) = ", (here / "_layout.pxd").read_text(), re.M)
+    typed = re.findall(r"^([A-Z][A-Z0-9_]*): Final\[int\]", (here / "_layout.pyi").read_text(), re.M)
+    assert len(defined) == len(set(defined)) > 50
+    assert sorted(defined) == sorted(typed)
+    assert all(type(getattr(_layout, name)) is int for name in defined)
+    assert (_layout.ROBJ, _layout.DICT_ENTRY, _layout.LISTPACK_HEADER) == (16, 24, 7)
+    expected = {("redis", (6, 2)): "dict", ("redis", (8, 2)): "kvobj", ("valkey", (8, 0)): "embkey"}
+    for (family, version), layout in expected.items():
+        assert _layout.key_layout(family, version) == layout

@@ -18,6 +18,7 @@ from typing import Any
 import hiredis
 
 from insightkit.errors import PasswordRequired
+from insightkit.memory._layout import JE_QUANTUM
 
 from .connection import RespClient, ServerError
 
@@ -106,7 +107,7 @@ class ServerInfo:
             return None
         if not raw.startswith("jemalloc"):
             return "libc"
-        return "jemalloc-16" if self.jemalloc_quantum == 16 else "jemalloc"
+        return "jemalloc-16" if self.jemalloc_quantum == JE_QUANTUM else "jemalloc"
 
     @property
     def list_compress_depth(self) -> int:

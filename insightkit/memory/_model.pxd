@@ -57,21 +57,9 @@ cdef struct KeyFacts:
     # template hashes, streams 26/27 and keys with metadata; the model prices it in _rdb15_value()) ---
     KeyFacts15* rdb15
 
-# The shape of an array (RDB type 28) as its elements arrive in ascending index order (the model's
-# array_element() simulates Redis' slices; the decoder only zeroes it per array key).
-cdef struct ArrayShape:
-    int64_t elements
-    int64_t slices_alloc     # allocations of the finished slices
-    int64_t strings_alloc    # out-of-line strings (arString)
-    uint64_t slice_id        # the slice being filled
-    int64_t count            # its elements
-    int64_t cap              # sparse capacity (while sparse)
-    int64_t first_off        # its lowest and latest offsets
-    int64_t last_off
-    int64_t win_off          # dense window (winsize 0 while sparse)
-    int64_t winsize
-    uint64_t block           # superdir block (2048 slices) of the slice being filled
-    int64_t blocks           # distinct superdir blocks
+# The shape of an array (RDB type 28) as its elements arrive in ascending index order: defined with the
+# simulation that fills it (insightkit/memory/_arrays.pxd), cimported from here by the decoder.
+from insightkit.memory._arrays cimport ArrayShape
 
 cdef struct MemBreakdown:
     int64_t key_bytes       # key sds allocation
@@ -165,3 +153,5 @@ cdef class MemoryModel:
     cdef int64_t _rdb15_value(self, KeyFacts* facts, MemBreakdown* out, int64_t value) noexcept nogil
     cdef int live_stream_prealloc    # what a live server preallocates a stream's open node to
     cdef int64_t sz_nack             # sizeof(streamNACK) as MEMORY USAGE counts it
+    # --- appended when the allocator helpers moved to _sizes.pxd: ALLOC_* (_layout.pxd) ---
+    cdef int alloc_kind

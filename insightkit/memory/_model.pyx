@@ -14,126 +14,25 @@ from libc.math cimport exp as c_exp
 from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memset
 
-# "jemalloc": the jemalloc Redis and Valkey bundle (deps/, built with an 8-byte quantum), in every build
-# from their sources; "jemalloc-16": a jemalloc with its stock 16-byte quantum (distribution packages that
-# link the system library, e.g. Debian's redis-server); "libc": glibc malloc.
-ALLOCATORS = ("jemalloc", "jemalloc-16", "libc")
+# The layout's numbers (_layout.pxd, one home for C and Python) and the arithmetic on them: allocator
+# size classes and sds/listpack headers (_sizes.pxd), arrays (_arrays.pxd), stream trees (_streams.pxd).
+from insightkit.memory._layout cimport *
+from insightkit.memory._sizes cimport alloc_size, lp_entry, next_pow2, sds_hdr, sds_hdr_min8
+from insightkit.memory cimport _arrays
+from insightkit.memory._streams cimport group_rax_share, rax_bytes
+
+from insightkit.memory._layout import (
+    ALLOCATORS,
+    allocator_code,
+    generation,
+    nack_bytes,
+    redis_equivalent,
+    stream_consumer_struct,
+    stream_group_struct,
+)
 
 # Names of the shared Kind / Encoding enums (insightkit/rdb/_kinds.pxd; _decoder checks them at import).
 from insightkit.rdb.kinds import ENCODING_NAMES, KIND_NAMES
-
-# Accounting generations: what MEMORY USAGE adds up changed at these releases.
-DEF GEN_R62 = 0      # Redis <= 6.2: blobs counted unrounded, embstr as len + 2 + robj, dict is 96 bytes
-DEF GEN_R70 = 1      # Redis >= 7.0 (and Valkey 7.2): allocator sizes everywhere, dict is 56 bytes
-DEF GEN_V80 = 2      # Valkey 8.0: as GEN_R70 but the key is embedded in the main-dict entry
-DEF GEN_V81 = 3      # Valkey >= 8.1: key (+expire) embedded in the robj; sets/hashes/zsets in `hashtable`
-DEF GEN_R82 = 4      # Redis >= 8.2: key (+expire) embedded in the value object (kvobj), collections still dicts
-
-DEF ROBJ = 16
-DEF DICT_ENTRY = 24
-DEF QUICKLIST = 40
-DEF ZSET_STRUCT = 16        # zset {dict*, zsl*}
-DEF ZSKIPLIST = 32          # zskiplist {header, tail, length, level}
-DEF ZSL_NODE_BASE = 24      # ele, score, backward
-DEF ZSL_LEVEL = 16          # forward, span
-DEF ZSL_MAXLEVEL = 32
-DEF ZSL_MEMBER_NODE = 18    # Valkey 9.1 node before its member sds and levels (measured size jumps)
-DEF HT_STRUCT = 72          # Valkey hashtable struct
-DEF HT_BUCKET = 64          # one cache line, 7 entry slots
-DEF HT_SLOTS = 7
-DEF STREAM_ID = 16
-DEF RAX_NODE_COST = 244     # streamRadixTreeMemoryUsage(): sizeof(raxNode) + 30 * sizeof(long) per node
-DEF NACK = 24
-DEF SDS8_OVERHEAD = 4       # sds type 8 header (3) + terminator
-DEF EMBED_VALUE_MAX = 128   # Valkey hash entries embed field + value up to this many bytes
-
-# Redis 8.8+ arrays (src/sparsearray.h, sparsearray.c), at the default configuration
-DEF AR_HEADER = 80          # redisArray: 6 x u64, 4 x u32, 2 pointers
-DEF AR_SLICE = 32           # arSlice header; the payload follows in the same allocation
-DEF AR_SLICE_BITS = 12      # array-slice-size 4096
-DEF AR_SLICE_SIZE = 4096
-DEF AR_KMAX = 10            # array-sparse-kmax: a sparse slice holds at most this many elements
-DEF AR_SPARSE_CAP0 = 4      # a new sparse slice's capacity (min(kmax, 4)), doubling up to kmax
-DEF AR_DENSE_MIN = 8        # smallest dense window
-DEF AR_BLOCK_SLOTS = 2048   # slice ids >= this switch the directory to superdir mode
-DEF AR_SDIR_ENTRY = 24      # arSDirEntry
-# Redis 8.10 hash templates (PR #15364 / #15604; struct layout from the PR diffs)
-DEF TMPL_ARRAY_HDR = 24     # hashTemplateArray {tmpl_id, field_count, alloc_size} before values[]
-DEF TMPL_STRUCT = 64        # hashTemplate before its fields[] (refcount, count, id, hash, fields_lp, …): estimated
-# Redis 8.6 streams with idempotent producers (src/stream.h)
-DEF IDMP_PRODUCER = 24      # idmpProducer {dict*, head, tail}
-DEF IDMP_ENTRY = 32         # idmpEntry {next, streamID, iid_len} before the inline IID
-DEF IDMP_RAX_KEY = 32       # the producer's rax key and node share: estimated
-
-
-cdef extern from *:
-    int __builtin_clzll(unsigned long long) nogil
-
-
-cdef inline int64_t _clz_floor_log2(int64_t n) noexcept nogil:
-    """floor(log2(n)) for n >= 1."""
-    return 63 - __builtin_clzll(<unsigned long long>n)
-
-
-cdef inline int64_t _next_pow2(int64_t n) noexcept nogil:
-    if n <= 1:
-        return 1
-    return (<int64_t>1) << (64 - __builtin_clzll(<unsigned long long>(n - 1)))
-
-
-cdef inline int64_t _je_size(int64_t n) noexcept nogil:
-    """jemalloc 5 size class for a request of n bytes (8-byte tiny class, 16-byte quantum, 4 per doubling)."""
-    cdef int64_t lg, sp
-    if n <= 8:
-        return 8
-    if n <= 128:
-        return (n + 15) & ~(<int64_t>15)
-    lg = _clz_floor_log2(n - 1)
-    sp = (<int64_t>1) << (lg - 2)
-    return (n + sp - 1) & ~(sp - 1)
-
-
-cdef inline int64_t _je8_size(int64_t n) noexcept nogil:
-    """The same with an 8-byte quantum (Redis/Valkey's bundled jemalloc): steps of 8 up to 64, of 16 to 128."""
-    if n <= 64:
-        return 8 if n <= 8 else (n + 7) & ~(<int64_t>7)
-    return _je_size(n)
-
-
-cdef inline int64_t _glibc_size(int64_t n) noexcept nogil:
-    """glibc malloc_usable_size() for a request of n bytes (16-byte chunks, 8-byte header, mmap >= 128 KiB)."""
-    cdef int64_t chunk = (n + 8 + 15) & ~(<int64_t>15)
-    if chunk < 32:
-        chunk = 32
-    if n >= 131072:
-        return ((chunk + 8 + 4095) & ~(<int64_t>4095)) - 16
-    return chunk - 8
-
-
-cdef inline int64_t _sds_hdr(int64_t length) noexcept nogil:
-    """sdsReqType's header size: sds5 below 32 bytes (sdsnewlen keeps type 5 for keys/elements)."""
-    if length < 32:
-        return 1
-    if length < 256:
-        return 3
-    if length < 65536:
-        return 5
-    if length < (<int64_t>4294967296):
-        return 9
-    return 17
-
-
-cdef inline int64_t _sds_hdr_min8(int64_t length) noexcept nogil:
-    if length < 256:
-        return 3
-    return _sds_hdr(length)
-
-
-cdef inline int64_t _lp_entry(int64_t length) noexcept nogil:
-    """Listpack bytes of a string entry of `length` bytes (encoding header + data + back-length)."""
-    cdef int64_t hl = 1 if length < 64 else (2 if length < 4096 else 5)
-    cdef int64_t l = hl + length
-    return l + (1 if l < 128 else (2 if l < 16384 else (3 if l < 2097152 else 4)))
 
 
 cdef class MemoryModel:
@@ -150,6 +49,7 @@ cdef class MemoryModel:
         self.allocator = allocator
         self.jemalloc = allocator != "libc"
         self.quantum8 = allocator == "jemalloc"
+        self.alloc_kind = allocator_code(allocator)
         self.list_compress_depth = list_compress_depth
         if state not in ("live", "loaded"):
             raise ValueError(f"state must be 'live' or 'loaded', got {state!r}")
@@ -157,40 +57,31 @@ cdef class MemoryModel:
         self.live = state == "live"
         self.description = {}
         v = self.version
-        if family == "valkey":
-            if v >= (8, 1):
-                self.gen = GEN_V81
-            elif v >= (8, 0):
-                self.gen = GEN_V80
-            else:
-                self.gen = GEN_R70
-        else:
-            # Redis 8.0 keeps 7.x's keyspace (dictEntry + key sds + robj); the kvobj came with 8.2
-            self.gen = GEN_R82 if v >= (8, 2) else (GEN_R70 if v >= (7, 0) else GEN_R62)
-        redis_equiv = v if family == "redis" else (7, 2)
+        self.gen = generation(family, v)
+        redis_equiv = redis_equivalent(family, v)
         self._init_generation(family, v)
-        self.embstr_limit = 44 if redis_equiv >= (3, 2) else 39
+        self.embstr_limit = EMBSTR_LIMIT if redis_equiv >= (3, 2) else EMBSTR_LIMIT_OLD
         self.old_sds = redis_equiv < (3, 2)
-        self.sz_dict = 96 if self.gen == GEN_R62 else (0 if self.gen == GEN_V81 else 56)
-        self.sz_qlnode = 32 if self.gen == GEN_R62 else 40
-        self.sz_stream = 40 if redis_equiv < (7, 0) else 80
+        self.sz_dict = DICT_STRUCT_R62 if self.gen == GEN_R62 else (0 if self.gen == GEN_V81 else DICT_STRUCT)
+        self.sz_qlnode = QUICKLIST_NODE_R62 if self.gen == GEN_R62 else QUICKLIST_NODE
+        self.sz_stream = STREAM_STRUCT_R62 if redis_equiv < (7, 0) else STREAM_STRUCT
         if family == "redis" and v >= (8, 6):
             # + alloc_size, the group-reference index (cgroups_ref, min_cgroup_last_id and its flag)
             # and the idempotent-producer fields (duration, max entries, producers rax, two counters)
-            self.sz_stream = 160
+            self.sz_stream = STREAM_STRUCT_R86
         elif family == "redis" and v >= (8, 2):
-            self.sz_stream = 112  # + cgroups_ref, min_cgroup_last_id and its flag (measured on 8.2.3)
+            self.sz_stream = STREAM_STRUCT_R82  # + cgroups_ref, min_cgroup_last_id and its flag (measured on 8.2.3)
         # a pending entry (streamNACK): delivery time, count, consumer; Redis 8.2 adds the entry's node
         # in the group-reference index (measured on 8.2.3: 8 bytes more per pending entry)
-        self.sz_nack = NACK + (8 if family == "redis" and v >= (8, 2) else 0)
-        self.sz_cgroup = 32 if redis_equiv < (7, 0) else 40
-        self.sz_consumer = 32 if redis_equiv >= (7, 2) else 24
+        self.sz_nack = nack_bytes(family, v)
+        self.sz_cgroup = stream_group_struct(family, v)
+        self.sz_consumer = stream_consumer_struct(family, v)
         # Streams: the node being appended to is created with min(4096, stream-node-max-bytes) bytes
         # and keeps them (measured on 6.2, 7.0, 8.2, Valkey 8.1 and 9.1); nodes loaded from an RDB are
         # exact, so a freshly restarted server is lower by that much for each stream until the next
         # XADD. `stream_prealloc` >= 0 is what a live server preallocates (model_for derives it from
         # CONFIG's stream-node-max-bytes).
-        self.live_stream_prealloc = 4096 if stream_prealloc < 0 else stream_prealloc
+        self.live_stream_prealloc = STREAM_PREALLOC_MAX if stream_prealloc < 0 else stream_prealloc
         self.stream_prealloc = self.live_stream_prealloc if state == "live" else 0
         self.zsl_header = self.alloc(ZSL_NODE_BASE + ZSL_LEVEL * ZSL_MAXLEVEL)
         if self.zset_node_member:
@@ -219,12 +110,12 @@ cdef class MemoryModel:
         # 128 and the robj's value pointer is left out (measured on 9.0.0 and 9.1.2: the expiry is not
         # part of the test; object.c shouldEmbedStringObject)
         self.vk_embed_limit = 0 if family != "valkey" or v < (9, 0) else (64 if v < (9, 1) else 128)
-        self.vk_embed_robj = 16 if v < (9, 1) else 8
+        self.vk_embed_robj = ROBJ if v < (9, 1) else ROBJ - 8
         # quicklist {head, tail, count, len, fill/compress/bookmarks} is 40 bytes; Redis 8.4 added a
         # field (derived from the public source, not measured)
-        self.sz_quicklist = 48 if (family == "redis" and v >= (8, 4)) else QUICKLIST
+        self.sz_quicklist = QUICKLIST_R84 if (family == "redis" and v >= (8, 4)) else QUICKLIST
         # Redis 8.2 prices a zset dict entry as dictEntryMemUsage(no_value=1) = 16 (measured)
-        self.zset_entry = 16 if self.gen == GEN_R82 else DICT_ENTRY
+        self.zset_entry = DICT_ENTRY_NO_VALUE if self.gen == GEN_R82 else DICT_ENTRY
         # Rehash steps per insert (measured: 7.0 SADD 1, HSET/ZADD 2; 8.2 HSET looks up and inserts in
         # one dict call, so 1)
         self.set_steps = 1
@@ -236,7 +127,7 @@ cdef class MemoryModel:
         self.vk_set_struct = HT_STRUCT + (8 if v >= (9, 1) else 0)
         self.vk_hash_struct = HT_STRUCT + (16 if v >= (9, 1) else (8 if v >= (9, 0) else 0))
         self.zset_node_member = family == "valkey" and v >= (9, 1)
-        self.vk_zset_fixed = 88 if self.zset_node_member else ZSET_STRUCT + ZSKIPLIST + HT_STRUCT
+        self.vk_zset_fixed = VK_ZSET_FIXED_91 if self.zset_node_member else ZSET_STRUCT + ZSKIPLIST + HT_STRUCT
         cdef int i
         for i in range(512):
             self.node_cache[i] = -1.0
@@ -270,18 +161,12 @@ cdef class MemoryModel:
     # --- allocator --------------------------------------------------------------------------------
 
     cdef int64_t alloc(self, int64_t size) noexcept nogil:
-        if size <= 0:
-            return 0
-        if self.quantum8:
-            return _je8_size(size)
-        if self.jemalloc:
-            return _je_size(size)
-        return _glibc_size(size)
+        return alloc_size(self.alloc_kind, size)
 
     cdef int64_t sds_alloc(self, int64_t length) noexcept nogil:
         if self.old_sds:
-            return self.alloc(8 + length + 1)  # Redis < 3.2: struct sdshdr {int len; int free;}
-        return self.alloc(_sds_hdr(length) + length + 1)
+            return self.alloc(SDS_OLD_HDR + length + 1)  # Redis < 3.2: struct sdshdr {int len; int free;}
+        return self.alloc(sds_hdr(length) + length + 1)
 
     # --- per element / per blob ---------------------------------------------------------------------
 
@@ -291,20 +176,20 @@ cdef class MemoryModel:
         if kind == KIND_LIST:
             if self.old_sds:
                 # Redis < 3.2 linked list: listNode + robj + sds per item
-                return self.alloc(24) + self.alloc(ROBJ) + self.sds_alloc(a_len)
+                return self.alloc(LIST_NODE) + self.alloc(ROBJ) + self.sds_alloc(a_len)
             # A linked-list item: servers >= 3.2 pack items into quicklist nodes on load.
-            facts.elem_packed += _lp_entry(a_len)
+            facts.elem_packed += lp_entry(a_len)
             return 0
         if self.gen == GEN_V81:
             if kind == KIND_HASH:
-                fsize = _sds_hdr(a_len) + a_len + 1
-                vsize = SDS8_OVERHEAD + b_len if b_len < 256 else _sds_hdr(b_len) + b_len + 1
+                fsize = sds_hdr(a_len) + a_len + 1
+                vsize = SDS8_OVERHEAD + b_len if b_len < 256 else sds_hdr(b_len) + b_len + 1
                 if fsize + vsize <= EMBED_VALUE_MAX:
                     return self.alloc(fsize + vsize)
-                return self.alloc(8 + _sds_hdr_min8(a_len) + a_len + 1) + self.sds_alloc(b_len)
+                return self.alloc(8 + sds_hdr_min8(a_len) + a_len + 1) + self.sds_alloc(b_len)
             if kind == KIND_ZSET and self.zset_node_member:
                 # the member sits in its skiplist node: the node's expected allocation (random level)
-                return <int64_t>(self._expected_node(ZSL_MEMBER_NODE + _sds_hdr(a_len) + a_len) + 0.5)
+                return <int64_t>(self._expected_node(ZSL_MEMBER_NODE + sds_hdr(a_len) + a_len) + 0.5)
             # set member / zset element: the sds itself is the hashtable entry
             return self.sds_alloc(a_len)
         if kind == KIND_ZSET:
@@ -324,7 +209,7 @@ cdef class MemoryModel:
             # held as quicklistLZF {unsigned int sz; char compressed[]}
             facts.blob_held += compressed
             facts.last_blob_bytes = nbytes
-            return self.alloc(4 + compressed)
+            return self.alloc(QUICKLIST_LZF_HEADER + compressed)
         facts.blob_held += held
         facts.last_blob_bytes = nbytes
         return self.alloc(held)
@@ -334,7 +219,7 @@ cdef class MemoryModel:
     cdef int64_t _ht_buckets(self, int64_t n) noexcept nogil:
         """Valkey hashtable buckets when sized for n entries: next power of two >= ceil(n * 5 / 32)."""
         cdef int64_t min_buckets = (n * 5 - 1) // 32 + 1
-        return 1 if min_buckets <= 1 else _next_pow2(min_buckets)
+        return 1 if min_buckets <= 1 else next_pow2(min_buckets)
 
     cdef int64_t table_bytes(self, int64_t n, int steps_per_insert, int64_t created_at) noexcept nogil:
         """A non-compact collection's table of `n` entries.
@@ -352,14 +237,14 @@ cdef class MemoryModel:
         cdef int64_t buckets, x, old, n0
         cdef double lam, p, expected_children
         if self.gen != GEN_V81:
-            buckets = _next_pow2(n)
-            if buckets < 4:
-                buckets = 4
+            buckets = next_pow2(n)
+            if buckets < DICT_MIN_BUCKETS:
+                buckets = DICT_MIN_BUCKETS
             if self.live and steps_per_insert > 0 and n > 4:
                 old = buckets // 2
-                if old >= 4 and steps_per_insert * (n - old - 1) < 0.632 * old:
-                    return self.sz_dict + 8 * (buckets + old)
-            return self.sz_dict + 8 * buckets
+                if old >= DICT_MIN_BUCKETS and steps_per_insert * (n - old - 1) < 0.632 * old:
+                    return self.sz_dict + DICT_SLOT * (buckets + old)
+            return self.sz_dict + DICT_SLOT * buckets
         if n <= 0:
             return HT_STRUCT
         old = 0
@@ -387,7 +272,7 @@ cdef class MemoryModel:
         return HT_STRUCT + HT_BUCKET * (buckets + old + <int64_t>(expected_children * buckets + 0.5))
 
     cdef bint string_embedded(self, int64_t key_len, int64_t value_len, bint has_expire) noexcept nogil:
-        cdef int64_t key_sds = _sds_hdr(key_len) + key_len + 1, size
+        cdef int64_t key_sds = sds_hdr(key_len) + key_len + 1, size
         if self.gen == GEN_R82:
             # kvobjSet(): an embstr value (createStringObject: <= 44 bytes) stays embedded with the key
             # while robj 16 + key (its length + 3: the key's sds header taken as 1 byte) + [expiry 8] +
@@ -402,8 +287,8 @@ cdef class MemoryModel:
                 return False  # loaded with its expiry: created with it
             # Built by commands: SET made it without an expiry, EXPIRE re-creates it (and re-tests,
             # with the expiry) unless the first allocation had 8 spare bytes for it (measured)
-            size = ROBJ + 1 + key_sds + SDS8_OVERHEAD + value_len
-            return self.kv_spare_slot and self.alloc(size) >= size + 8
+            size = ROBJ + KV_HDR_BYTE + key_sds + SDS8_OVERHEAD + value_len
+            return self.kv_spare_slot and self.alloc(size) >= size + EXPIRE_SLOT
         if self.gen == GEN_V81:
             if self.vk_embed_limit > 0:
                 return value_len <= 255 and self.vk_embed_robj + 1 + key_sds + SDS8_OVERHEAD + value_len <= self.vk_embed_limit
@@ -417,12 +302,12 @@ cdef class MemoryModel:
         """Redis >= 8.2 and Valkey >= 9.0: one allocation holds robj, [expiry], the key's header-size
         byte, the key sds and, when embedded, the value as an sds8; key_bytes/overhead_bytes split it,
         the value part (its share of the allocation, or its own sds) is returned."""
-        cdef int64_t key_sds = _sds_hdr(facts.key_len) + facts.key_len + 1
+        cdef int64_t key_sds = sds_hdr(facts.key_len) + facts.key_len + 1
         cdef int64_t head = ROBJ, obj, whole, size
-        cdef bint expiry = facts.has_expire or facts.key_len >= 128  # long keys always get the slot
+        cdef bint expiry = facts.has_expire or facts.key_len >= KV_LONG_KEY  # long keys always get the slot
         # the spare-slot case allocates what min + 8 would (the class already had the room)
         if expiry:
-            head += 8
+            head += EXPIRE_SLOT
         out.key_bytes = 1 + key_sds
         obj = self.alloc(head + out.key_bytes)
         out.overhead_bytes = obj - out.key_bytes
@@ -439,23 +324,23 @@ cdef class MemoryModel:
             out.overhead_bytes = head
             return whole - head - out.key_bytes
         # a value sds of its own, typed by its length (sdsnewlen: sds5 below 32 bytes)
-        return self.alloc(_sds_hdr(facts.value_len) + facts.value_len + 1)
+        return self.alloc(sds_hdr(facts.value_len) + facts.value_len + 1)
 
     cdef int64_t main_entry_bytes(self, KeyFacts* facts, MemBreakdown* out) noexcept nogil:
         """Fill key_bytes and overhead_bytes (key sds, robj, main-dict entry); returns their sum."""
-        cdef int64_t key_sds = (8 if self.old_sds else _sds_hdr(facts.key_len)) + facts.key_len + 1
+        cdef int64_t key_sds = (SDS_OLD_HDR if self.old_sds else sds_hdr(facts.key_len)) + facts.key_len + 1
         cdef int64_t robj
         if self.gen == GEN_V81 or self.gen == GEN_R82:
             # robj + [expire] + 1-byte header-size prefix + embedded key sds, one allocation
-            robj = ROBJ + 1 + key_sds
-            if facts.has_expire or facts.key_len >= 128:  # long keys always get the expiry slot
-                robj += 8
+            robj = ROBJ + KV_HDR_BYTE + key_sds
+            if facts.has_expire or facts.key_len >= KV_LONG_KEY:  # long keys always get the expiry slot
+                robj += EXPIRE_SLOT
             out.key_bytes = 1 + key_sds
             out.overhead_bytes = self.alloc(robj) - out.key_bytes
         elif self.gen == GEN_V80:
             # dictEntry with the key embedded: value, next, header-size prefix, key sds
             out.key_bytes = 1 + key_sds
-            out.overhead_bytes = self.alloc(17 + key_sds) - out.key_bytes + ROBJ
+            out.overhead_bytes = self.alloc(EMBKEY_ENTRY + key_sds) - out.key_bytes + ROBJ
         else:
             out.key_bytes = self.alloc(key_sds)
             out.overhead_bytes = DICT_ENTRY + ROBJ
@@ -475,16 +360,16 @@ cdef class MemoryModel:
                 value = 0
             elif self.gen == GEN_V81:
                 # Valkey 8.1: embstr when the value fits in 44 bytes and robj + key + [expire] + sds8 value <= 64
-                robj = ROBJ + 1 + _sds_hdr(facts.key_len) + facts.key_len + 1
-                if facts.has_expire or (facts.key_len >= 128 and self.gen == GEN_V81):
-                    robj += 8
+                robj = ROBJ + KV_HDR_BYTE + sds_hdr(facts.key_len) + facts.key_len + 1
+                if facts.has_expire or (facts.key_len >= KV_LONG_KEY and self.gen == GEN_V81):
+                    robj += EXPIRE_SLOT
                 if facts.value_len <= self.embstr_limit and robj + SDS8_OVERHEAD + facts.value_len <= 64:
                     value = self.alloc(robj + SDS8_OVERHEAD + facts.value_len) - self.alloc(robj)
                 else:
-                    value = self.alloc(_sds_hdr_min8(facts.value_len) + facts.value_len + 1)
+                    value = self.alloc(sds_hdr_min8(facts.value_len) + facts.value_len + 1)
             elif facts.value_len <= self.embstr_limit:
                 if self.old_sds:
-                    value = self.alloc(ROBJ + 8 + facts.value_len + 1) - ROBJ
+                    value = self.alloc(ROBJ + SDS_OLD_HDR + facts.value_len + 1) - ROBJ
                 elif self.gen == GEN_R62:
                     value = facts.value_len + 2
                 else:
@@ -492,19 +377,19 @@ cdef class MemoryModel:
             elif self.old_sds:
                 value = self.sds_alloc(facts.value_len)
             else:
-                value = self.alloc(_sds_hdr_min8(facts.value_len) + facts.value_len + 1)
+                value = self.alloc(sds_hdr_min8(facts.value_len) + facts.value_len + 1)
         elif kind == KIND_MODULE:
             value = facts.module_bytes
         elif kind == KIND_STREAM:
             value = self._stream_value(facts)
         elif kind == KIND_LIST:
             if self.old_sds and (enc == ENC_LINKEDLIST or enc == ENC_QUICKLIST) and facts.blob_count == 0:
-                value = 48 + facts.elem_alloc  # struct list + its nodes
+                value = LIST_STRUCT + facts.elem_alloc  # struct list + its nodes
             elif enc == ENC_QUICKLIST or enc == ENC_LINKEDLIST:
                 if facts.blob_count == 0 and facts.elem_packed > 0:
                     # linked list from an old file: re-packed into ~8 KB nodes on load
-                    nodes = (facts.elem_packed + 8191) // 8192
-                    size = facts.elem_packed // nodes + 7
+                    nodes = (facts.elem_packed + LIST_NODE_TARGET - 1) // LIST_NODE_TARGET
+                    size = facts.elem_packed // nodes + LISTPACK_HEADER
                     value = self.sz_quicklist + nodes * (self.sz_qlnode + self.alloc(size))
                 elif self.gen == GEN_R62:
                     value = self.sz_quicklist + facts.blob_count * self.sz_qlnode + facts.blob_held
@@ -517,14 +402,14 @@ cdef class MemoryModel:
                 value = self._blob_value(facts)
         elif enc == ENC_LISTPACKEX:
             # Redis >= 7.4 hash with field TTLs: listpackEx {ExpireMeta, key, lp} + the listpack
-            value = self.alloc(32) + facts.blob_alloc
+            value = self.alloc(LISTPACK_EX) + facts.blob_alloc
         elif enc == ENC_HASHTABLE:
             value = self.table_bytes(n, self._live_steps(facts), self._created_at(facts)) + facts.elem_alloc
             if self.gen == GEN_V81:
                 value += (self.vk_set_struct if kind == KIND_SET else self.vk_hash_struct) - HT_STRUCT
             if facts.volatile_fields > 0:
                 # Redis >= 7.4 field TTLs: dict metadata (ExpireMeta, ebuckets, key) + 8 bytes per field
-                value += 32 + 8 * facts.volatile_fields
+                value += HFE_DICT_META + HFE_FIELD * facts.volatile_fields
         elif enc == ENC_SKIPLIST and self.gen == GEN_V81:
             value = self.vk_zset_fixed - HT_STRUCT + self.zsl_header + facts.elem_alloc
             value += self.table_bytes(n, self.zset_steps, self._created_at(facts))
@@ -586,22 +471,9 @@ cdef class MemoryModel:
         return facts.blob_alloc
 
     cdef double _rax_bytes(self, double elements, double ms_runs) noexcept nogil:
-        """What MEMORY USAGE charges for a rax of stream IDs holding `elements` keys.
-
-        Redis: streamRadixTreeMemoryUsage() = 16 per element + 244 per rax node. Measured node
-        counts: 1 when empty, 2 with one ID, then one node per ID plus one more per change of the
-        millisecond part (a split), i.e. about m + runs + 1. Valkey >= 8.0 charges raxAllocSize(),
-        the allocations themselves: 64 bytes empty, then about 40 per ID + 20 per millisecond run.
-        """
-        if elements <= 0:
-            return 64.0 if (self.gen == GEN_V81 or self.gen == GEN_V80) else <double>RAX_NODE_COST
-        if ms_runs < 1.0:
-            ms_runs = 1.0
-        if self.gen == GEN_V81 or self.gen == GEN_V80:
-            return 44.0 + 40.0 * elements + 20.0 * ms_runs
-        if elements <= 1.0:
-            return STREAM_ID + 2.0 * RAX_NODE_COST
-        return STREAM_ID * elements + RAX_NODE_COST * (elements + ms_runs + 1.0)
+        """What MEMORY USAGE charges for a rax of stream IDs (_streams.rax_bytes: Valkey >= 8.0 its
+        allocations, Redis 16 per ID + 244 per node)."""
+        return rax_bytes(self.gen == GEN_V81 or self.gen == GEN_V80, elements, ms_runs)
 
     cdef void stream_group(self, KeyFacts* facts, int64_t name_len, int64_t pel, int64_t ms_runs) noexcept nogil:
         facts.stream_cg_alloc += self.sz_cgroup + <int64_t>self._rax_bytes(pel, ms_runs) + self.sz_nack * pel
@@ -617,8 +489,9 @@ cdef class MemoryModel:
         cdef int64_t last = facts.last_blob_bytes
         cdef int64_t groups = facts.stream_groups, consumers = facts.stream_consumers
         cdef double pel = <double>facts.stream_pel
+        cdef bint alloc_sized = self.gen == GEN_V81 or self.gen == GEN_V80
         # the listpack rax: keys are master IDs of distinct milliseconds (+1: measured 2k + 2 nodes)
-        value += <int64_t>self._rax_bytes(nodes, nodes + (0 if self.gen == GEN_V80 or self.gen == GEN_V81 else 1))
+        value += <int64_t>self._rax_bytes(nodes, nodes + (0 if alloc_sized else 1))
         value += facts.blob_alloc
         if nodes > 0 and self.stream_prealloc > last:
             # the node being appended to was created with stream_prealloc bytes and keeps them
@@ -628,10 +501,10 @@ cdef class MemoryModel:
         # groups and consumers from the totals, the PEL split evenly; without the IDs, assume a
         # millisecond change every 4 PEL entries (bursts of XADDs read together)
         if groups > 0:
-            value += groups * (self.sz_cgroup + <int64_t>self._rax_bytes(pel / groups, 1.0 + pel / groups / 4.0))
+            value += groups * (self.sz_cgroup + <int64_t>group_rax_share(alloc_sized, groups, pel))
             value += self.sz_nack * facts.stream_pel
         if consumers > 0:
-            value += consumers * (self.sz_consumer + <int64_t>self._rax_bytes(pel / consumers, 1.0 + pel / consumers / 4.0))
+            value += consumers * (self.sz_consumer + <int64_t>group_rax_share(alloc_sized, consumers, pel))
         value += facts.stream_name_bytes
         if groups > 0:
             # group names are keys of the cgroups rax, not charged: only consumer names count, and
@@ -646,76 +519,13 @@ cdef class MemoryModel:
     # measured. The key's part (kvobj) is whatever main_entry_bytes() says for the writer's generation.
 
     cdef void array_element(self, ArrayShape* a, uint64_t idx, int64_t heap_len) noexcept nogil:
-        """Redis' arSet() for ascending indices (what an RDB load does, one element at a time): a new
-        slice starts sparse with room for 4 and doubles up to kmax (10); the 11th element promotes it
-        to a dense window (a power of two >= the span, 8 at least), which then doubles to the right."""
-        cdef uint64_t sid = idx >> AR_SLICE_BITS
-        cdef int64_t off = <int64_t>(idx & (AR_SLICE_SIZE - 1)), w, o
-        if a.elements == 0 or sid != a.slice_id:
-            if a.elements > 0:
-                a.slices_alloc += self._array_slice_bytes(a)
-            if a.elements == 0 or (sid >> 11) != a.block:
-                a.blocks += 1
-                a.block = sid >> 11
-            a.slice_id = sid
-            a.count = 0
-            a.cap = AR_SPARSE_CAP0
-            a.winsize = 0
-            a.first_off = off
-        if a.winsize == 0 and a.count >= AR_KMAX:
-            # promote: a window over the elements so far, placed at the lowest, inside the slice
-            w = _next_pow2(a.last_off - a.first_off + 1)
-            if w < AR_DENSE_MIN:
-                w = AR_DENSE_MIN
-            o = a.first_off
-            if w >= AR_SLICE_SIZE:
-                w = AR_SLICE_SIZE
-                o = 0
-            elif o + w > AR_SLICE_SIZE:
-                o = AR_SLICE_SIZE - w
-            a.winsize = w
-            a.win_off = o
-        if a.winsize > 0:
-            if off >= a.win_off + a.winsize:  # grow to the right (indices only ascend here)
-                w = a.winsize
-                while off >= a.win_off + w and w < AR_SLICE_SIZE:
-                    w <<= 1
-                if w >= AR_SLICE_SIZE:
-                    w = AR_SLICE_SIZE
-                    a.win_off = 0
-                elif a.win_off + w > AR_SLICE_SIZE:
-                    a.win_off = AR_SLICE_SIZE - w
-                a.winsize = w
-        elif a.count >= a.cap:
-            a.cap = a.cap * 2 if a.cap * 2 < AR_KMAX else AR_KMAX
-        a.count += 1
-        a.last_off = off
-        a.elements += 1
-        if heap_len >= 0:  # an arString: 2-byte header up to 32767 bytes, else 8
-            a.strings_alloc += self.alloc((2 if heap_len <= 32767 else 8) + heap_len)
+        _arrays.array_element(a, self.alloc_kind, idx, heap_len)
 
     cdef int64_t _array_slice_bytes(self, ArrayShape* a) noexcept nogil:
-        cdef int64_t offsets
-        if a.winsize > 0:
-            return self.alloc(AR_SLICE + 8 * a.winsize)
-        offsets = 2 * a.cap
-        return self.alloc(AR_SLICE + offsets + (8 - offsets % 8) % 8 + 8 * a.cap)
+        return _arrays.array_slice_bytes(a, self.alloc_kind)
 
     cdef int64_t array_bytes(self, ArrayShape* a) noexcept nogil:
-        """ar->alloc_size: header, directory (flat below slice id 2048, else a superdir of 2048-slot
-        blocks), slices and out-of-line strings. MEMORY USAGE adds it to the key's object."""
-        cdef int64_t total, cap
-        if a.elements == 0:
-            return self.alloc(AR_HEADER)
-        total = self.alloc(AR_HEADER) + a.slices_alloc + self._array_slice_bytes(a) + a.strings_alloc
-        if a.slice_id < AR_BLOCK_SLOTS:
-            total += self.alloc(8 * _next_pow2(<int64_t>a.slice_id + 1))
-        else:
-            cap = 4
-            while cap < a.blocks:
-                cap *= 2
-            total += self.alloc(AR_SDIR_ENTRY * cap) + a.blocks * self.alloc(8 * AR_BLOCK_SLOTS)
-        return total
+        return _arrays.array_bytes(a, self.alloc_kind)
 
     cdef void template_value(self, KeyFacts* facts, int64_t value_len) noexcept nogil:
         facts.rdb15.value_alloc += self.sds_alloc(value_len)
@@ -726,9 +536,9 @@ cdef class MemoryModel:
 
     cdef void idmp_producer(self, KeyFacts* facts, int64_t pid_len, int64_t entries) noexcept nogil:
         """A producer: its key in the stream's producers rax, the idmpProducer and its dict of IIDs."""
-        cdef int64_t buckets = _next_pow2(entries if entries > 4 else 4)
+        cdef int64_t buckets = next_pow2(entries if entries > IDMP_MIN_BUCKETS else IDMP_MIN_BUCKETS)
         facts.rdb15.idmp_producers += 1
-        facts.rdb15.idmp_alloc += IDMP_RAX_KEY + pid_len + self.alloc(IDMP_PRODUCER) + self.sz_dict + 8 * buckets
+        facts.rdb15.idmp_alloc += IDMP_RAX_KEY + pid_len + self.alloc(IDMP_PRODUCER) + self.sz_dict + DICT_SLOT * buckets
 
     cdef void idmp_entry(self, KeyFacts* facts, int64_t iid_len) noexcept nogil:
         """One tracked IID: an idmpEntry with the IID inline, and its dict entry."""
@@ -755,7 +565,7 @@ cdef class MemoryModel:
         elif facts.encoding == ENC_TMPL_ARRAY:
             value = self.alloc(TMPL_ARRAY_HDR + 8 * facts.num_elements) + ext.value_alloc
         value += ext.idmp_alloc
-        out.overhead_bytes += 8 * ext.key_meta_classes
+        out.overhead_bytes += KEY_META_SLOT * ext.key_meta_classes
         return value
 
     def array_cost(self, elements) -> int:

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from insightkit.memory._layout import (
+    DICT_ENTRY,
+    DICT_ENTRY_NO_VALUE,
+    DICT_MIN_BUCKETS,
+    DICT_SLOT,
+    GEN_R82,
+    GEN_V81,
+    ROBJ,
+    generation,
+)
 from insightkit.memory._model import MemoryModel
-
-_ROBJ = 16
-_DICT_ENTRY = 24
-_NO_VALUE_ENTRY = 16
 
 
 def keyspace_table_bytes(model: MemoryModel, entries: int) -> int:
@@ -23,10 +29,10 @@ def keyspace_table_bytes(model: MemoryModel, entries: int) -> int:
         return 0
     if _hashtable_generation(model):
         return int(model.dict_table_bytes(entries))
-    buckets = 4
+    buckets = DICT_MIN_BUCKETS
     while buckets < entries:
         buckets *= 2
-    return buckets * 8
+    return buckets * DICT_SLOT
 
 
 def dataset_overhead(
@@ -44,16 +50,16 @@ def dataset_overhead(
         main = keyspace_table_bytes(model, int(keys))
         exp = keyspace_table_bytes(model, expires)
         if _hashtable_generation(model):
-            stats_main = main + keys * _ROBJ
+            stats_main = main + keys * ROBJ
             stats_expires = exp
         elif _kvobj_generation(model):
             # no_value dicts: MEMORY STATS prices each entry as a 16-byte no-value dictEntry (dict.c
             # dictEntryMemUsage); the dicts' own structs and metadata (~2.7 KB per db) are not counted
-            stats_main = main + keys * (_NO_VALUE_ENTRY + _ROBJ)
-            stats_expires = exp + expires * _NO_VALUE_ENTRY
+            stats_main = main + keys * (DICT_ENTRY_NO_VALUE + ROBJ)
+            stats_expires = exp + expires * DICT_ENTRY_NO_VALUE
         else:
-            stats_main = main + keys * (_DICT_ENTRY + _ROBJ)
-            stats_expires = exp + expires * _DICT_ENTRY
+            stats_main = main + keys * (DICT_ENTRY + ROBJ)
+            stats_expires = exp + expires * DICT_ENTRY
         out[int(db)] = {
             "main_dict_bytes": main,
             "expires_dict_bytes": exp,
@@ -64,8 +70,8 @@ def dataset_overhead(
 
 
 def _kvobj_generation(model: MemoryModel) -> bool:
-    return model.family == "redis" and tuple(model.version) >= (8, 2)
+    return generation(model.family, model.version) == GEN_R82
 
 
 def _hashtable_generation(model: MemoryModel) -> bool:
-    return model.family == "valkey" and tuple(model.version) >= (8, 1)
+    return generation(model.family, model.version) == GEN_V81

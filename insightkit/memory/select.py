@@ -13,12 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from insightkit.errors import ConfigurationError
-from insightkit.memory._model import ALLOCATORS, MemoryModel
+from insightkit.memory._layout import ALLOCATORS, STREAM_PREALLOC_MAX
+from insightkit.memory._model import MemoryModel
 from insightkit.versions import parse_version, rdb_writers
 
 parse_server_version = parse_version  # the memory package's historical name
-UNSTABLE_MAJOR = 255
-STREAM_PREALLOC_MAX = 4096  # a new stream node's listpack is created with at most this many bytes  # redis' unstable branch reports version 255.255.255
+UNSTABLE_MAJOR = 255  # redis' unstable branch reports version 255.255.255
 
 
 def choose(

@@ -18,18 +18,47 @@ from typing import TYPE_CHECKING
 
 import narwhals as nw
 
+from insightkit.memory import _layout as layout
+from insightkit.memory._layout import (
+    DICT_ENTRY,
+    EMBKEY_ENTRY,
+    EXPIRE_SLOT,
+    INTSET_HEADER,
+    JE_FINE_MAX,
+    JE_LG_CLASSES,
+    JE_QUANTUM,
+    JE_QUANTUM_BUNDLED,
+    JE_QUANTUM_MAX,
+    JE_TINY,
+    KV_HDR_BYTE,
+    KV_LONG_KEY,
+    LIBC_CHUNK,
+    LIBC_HEADER,
+    LIBC_MIN_CHUNK,
+    LIBC_MMAP_HEADER,
+    LIBC_MMAP_THRESHOLD,
+    LIBC_PAGE,
+    LISTPACK_HEADER,
+    LP_STR6_BELOW,
+    LP_STR12_BELOW,
+    ROBJ,
+    SDS5_BELOW,
+    SDS5_HDR,
+    SDS8_BELOW,
+    SDS8_HDR,
+    SDS16_BELOW,
+    SDS16_HDR,
+    SDS32_HDR,
+)
+
 if TYPE_CHECKING:
     from insightkit.rules.base import Context
 
 Steps = list[tuple[str, nw.Expr]]  # (temporary column, expression) evaluated in order; see engine
 TEMP = "_ik_"  # prefix of temporary columns, dropped before anything leaves the engine
 
-# Fixed parts of a key in the main dict (64-bit builds): the robj header and the dictEntry (layout "dict").
-ROBJ_BYTES = 16
-DICT_ENTRY_BYTES = 24
-DICT_SLOT_BYTES = 8  # one bucket pointer per key in the main dict's table (load factor <= 1)
-LISTPACK_HEADER_BYTES = 7  # total-bytes (4) + num-elements (2) + end marker (1)
-INTSET_HEADER_BYTES = 8
+# Struct sizes, headers and size classes are insightkit.memory._layout's (_layout.pxd), the numbers
+# the memory model itself uses: this module only writes their arithmetic as expressions.
 
 
 def floor_div(a: nw.Expr, b: nw.Expr | int) -> nw.Expr:
@@ -52,13 +81,13 @@ def jemalloc_spacing(size: nw.Expr) -> nw.Expr:
     # up to 128 bytes the classes are 16 apart: no logarithm for them (DuckDB evaluates a CASE
     # branch only for its own rows)
     return (
-        nw.when(size <= 128)
-        .then(nw.lit(16))
-        .otherwise(nw.max_horizontal(nw.lit(2) ** (doubling - 2), nw.lit(16)))
+        nw.when(size <= JE_QUANTUM_MAX)
+        .then(nw.lit(JE_QUANTUM))
+        .otherwise(nw.max_horizontal(nw.lit(2) ** (doubling - JE_LG_CLASSES), nw.lit(JE_QUANTUM)))
     )
 
 
-def jemalloc(size: nw.Expr, spacing: nw.Expr | None = None, quantum: int = 16) -> nw.Expr:
+def jemalloc(size: nw.Expr, spacing: nw.Expr | None = None, quantum: int = JE_QUANTUM) -> nw.Expr:
     """jemalloc's size class for ``size`` bytes: 8, then steps of 16 to 128, then 4 classes per doubling;
     with ``quantum`` 8 (the jemalloc Redis and Valkey bundle) steps of 8 up to 64 first.
 
@@ -69,28 +98,28 @@ def jemalloc(size: nw.Expr, spacing: nw.Expr | None = None, quantum: int = 16) -
     rounded = ceil_div(size, spacing) * spacing
     # Up to 128 bytes the classes are 16 apart: a branch of its own, so the logarithm (the costly
     # part on DuckDB, which evaluates a CASE branch only for its rows) runs for bigger sizes only.
-    small = nw.when(size <= 0).then(nw.lit(0)).when(size <= 8).then(nw.lit(8))
-    if quantum == 8:
-        small = small.when(size <= 64).then(_ceil_to(size, 8))
-    return small.when(size <= 128).then(_ceil_to(size, 16)).otherwise(rounded)
+    small = nw.when(size <= 0).then(nw.lit(0)).when(size <= JE_TINY).then(nw.lit(JE_TINY))
+    if quantum == JE_QUANTUM_BUNDLED:
+        small = small.when(size <= JE_FINE_MAX).then(_ceil_to(size, JE_QUANTUM_BUNDLED))
+    return small.when(size <= JE_QUANTUM_MAX).then(_ceil_to(size, JE_QUANTUM)).otherwise(rounded)
 
 
 def jemalloc_quantum(allocator: str) -> int:
     """The size-class quantum of a jemalloc allocator name: 16 for "jemalloc-16", else 8."""
-    return 16 if allocator == "jemalloc-16" else 8
+    return JE_QUANTUM if allocator == "jemalloc-16" else JE_QUANTUM_BUNDLED
 
 
 def libc(size: nw.Expr) -> nw.Expr:
     """glibc malloc_usable_size: 16-byte chunks with an 8-byte header, 24 bytes at least; from the
     128 KiB mmap threshold on, whole pages less a 16-byte header."""
-    usable = _ceil_to(size + 8, 16) - 8
-    mapped = _ceil_to(size + 16, 4096) - 16
+    usable = _ceil_to(size + LIBC_HEADER, LIBC_CHUNK) - LIBC_HEADER
+    mapped = _ceil_to(size + LIBC_MMAP_HEADER, LIBC_PAGE) - LIBC_MMAP_HEADER
     return (
         nw.when(size <= 0)
         .then(nw.lit(0))
-        .when(size >= 128 * 1024)
+        .when(size >= LIBC_MMAP_THRESHOLD)
         .then(mapped)
-        .otherwise(nw.max_horizontal(usable, nw.lit(24)))
+        .otherwise(nw.max_horizontal(usable, nw.lit(LIBC_MIN_CHUNK - LIBC_HEADER)))
     )
 
 
@@ -103,7 +132,15 @@ def sds_header(length: nw.Expr) -> nw.Expr:
 
     Key names are copied with sdsdup, which picks the smallest header type, sdshdr5 included.
     """
-    return nw.when(length < 32).then(2).when(length < 256).then(4).when(length < 65536).then(6).otherwise(10)
+    return (
+        nw.when(length < SDS5_BELOW)
+        .then(SDS5_HDR + 1)
+        .when(length < SDS8_BELOW)
+        .then(SDS8_HDR + 1)
+        .when(length < SDS16_BELOW)
+        .then(SDS16_HDR + 1)
+        .otherwise(SDS32_HDR + 1)
+    )
 
 
 def sds_alloc(length: nw.Expr, allocator: str) -> nw.Expr:
@@ -112,14 +149,15 @@ def sds_alloc(length: nw.Expr, allocator: str) -> nw.Expr:
 
 def listpack_entry_overhead(avg_len: nw.Expr) -> nw.Expr:
     """Encoding header + back-length bytes of one string entry of ``avg_len`` bytes."""
-    header = nw.when(avg_len < 64).then(2).when(avg_len < 126).then(3).when(avg_len < 4096).then(4)
+    header = nw.when(avg_len < LP_STR6_BELOW).then(2).when(avg_len < 126).then(3)
+    header = header.when(avg_len < LP_STR12_BELOW).then(4)
     return header.otherwise(7)  # (encoding byte(s) + back-length byte(s)) by entry size
 
 
 def listpack_bytes(entries: nw.Expr, payload: nw.Expr) -> nw.Expr:
     """Bytes of a listpack holding ``entries`` string entries with ``payload`` bytes between them."""
     avg = payload / nw.max_horizontal(entries, nw.lit(1))
-    return (payload + entries * listpack_entry_overhead(avg) + LISTPACK_HEADER_BYTES).round(0).cast(nw.Int64)
+    return (payload + entries * listpack_entry_overhead(avg) + LISTPACK_HEADER).round(0).cast(nw.Int64)
 
 
 def listpack_alloc(entries: nw.Expr, payload: nw.Expr, allocator: str) -> nw.Expr:
@@ -132,7 +170,7 @@ def intset_width(largest_digits: nw.Expr) -> nw.Expr:
 
 
 def intset_alloc(members: nw.Expr, largest_digits: nw.Expr, allocator: str) -> nw.Expr:
-    return alloc(members * intset_width(largest_digits) + INTSET_HEADER_BYTES, allocator)
+    return alloc(members * intset_width(largest_digits) + INTSET_HEADER, allocator)
 
 
 def positive(expr: nw.Expr) -> nw.Expr:
@@ -169,12 +207,7 @@ def sds_steps(name: str, length: nw.Expr, allocator: str) -> tuple[Steps, nw.Exp
 def key_layout(family: str, version: tuple[int, ...]) -> str:
     """How a server generation holds a top-level key (see ``key_steps``): "dict" (Redis <= 8.0, Valkey
     7.2), "embkey" (Valkey 8.0), "kvobj" (Valkey >= 8.1, Redis >= 8.2)."""
-    major_minor = tuple(version[:2])
-    if family == "valkey":
-        if major_minor >= (8, 1):
-            return "kvobj"
-        return "embkey" if major_minor >= (8, 0) else "dict"
-    return "kvobj" if major_minor >= (8, 2) else "dict"
+    return layout.key_layout(family, version)
 
 
 def key_steps(name: str, key_len: nw.Expr, allocator: str, layout: str = "dict") -> tuple[Steps, nw.Expr]:
@@ -190,14 +223,14 @@ def key_steps(name: str, key_len: nw.Expr, allocator: str, layout: str = "dict")
     key_sds = nw.col(length_col) + sds_header(nw.col(length_col))
     if layout == "kvobj":
         # keys of 128 bytes and more always get the 8-byte expiry slot (object.c)
-        expiry = nw.when(nw.col(length_col) >= 128).then(8).otherwise(0)
-        steps, result = alloc_steps(name, key_sds + ROBJ_BYTES + 1 + expiry, allocator)
+        expiry = nw.when(nw.col(length_col) >= KV_LONG_KEY).then(EXPIRE_SLOT).otherwise(0)
+        steps, result = alloc_steps(name, key_sds + ROBJ + KV_HDR_BYTE + expiry, allocator)
         return [(length_col, key_len), *steps], result
     if layout == "embkey":
-        steps, result = alloc_steps(name, key_sds + 17, allocator)
-        return [(length_col, key_len), *steps], result + ROBJ_BYTES
+        steps, result = alloc_steps(name, key_sds + EMBKEY_ENTRY, allocator)
+        return [(length_col, key_len), *steps], result + ROBJ
     steps, result = alloc_steps(name, key_sds, allocator)
-    return [(length_col, key_len), *steps], result + ROBJ_BYTES + DICT_ENTRY_BYTES
+    return [(length_col, key_len), *steps], result + ROBJ + DICT_ENTRY
 
 
 def listpack_steps(name: str, entries: nw.Expr, payload: nw.Expr, allocator: str) -> tuple[Steps, nw.Expr]:
@@ -205,7 +238,7 @@ def listpack_steps(name: str, entries: nw.Expr, payload: nw.Expr, allocator: str
     avg = f"{TEMP}{name}_avg"
     first: Steps = [(e, entries), (p, payload), (avg, nw.col(p) / nw.max_horizontal(nw.col(e), nw.lit(1)))]
     size = (
-        (nw.col(p) + nw.col(e) * listpack_entry_overhead(nw.col(avg)) + LISTPACK_HEADER_BYTES)
+        (nw.col(p) + nw.col(e) * listpack_entry_overhead(nw.col(avg)) + LISTPACK_HEADER)
         .round(0)
         .cast(nw.Int64)
     )
@@ -216,7 +249,7 @@ def listpack_steps(name: str, entries: nw.Expr, payload: nw.Expr, allocator: str
 def intset_steps(
     name: str, members: nw.Expr, largest_digits: nw.Expr, allocator: str
 ) -> tuple[Steps, nw.Expr]:
-    return alloc_steps(name, members * intset_width(largest_digits) + INTSET_HEADER_BYTES, allocator)
+    return alloc_steps(name, members * intset_width(largest_digits) + INTSET_HEADER, allocator)
 
 
 def saving_steps(*parts: tuple[Steps, nw.Expr], saving: object) -> Steps:
@@ -271,16 +304,19 @@ def alloc_bytes(size: int, allocator: str) -> int:
     if size <= 0:
         return 0
     if allocator == "libc":
-        if size >= 128 * 1024:
-            return math.ceil((size + 16) / 4096) * 4096 - 16
-        return max(math.ceil((size + 8) / 16) * 16 - 8, 24)
-    if size <= 8:
-        return 8
-    if jemalloc_quantum(allocator) == 8 and size <= 64:
-        return math.ceil(size / 8) * 8
-    if size <= 128:
-        return math.ceil(size / 16) * 16
-    spacing = max(2 ** (math.floor(math.log2(size - 1)) - 2), 16)
+        if size >= LIBC_MMAP_THRESHOLD:
+            return math.ceil((size + LIBC_MMAP_HEADER) / LIBC_PAGE) * LIBC_PAGE - LIBC_MMAP_HEADER
+        return max(
+            math.ceil((size + LIBC_HEADER) / LIBC_CHUNK) * LIBC_CHUNK - LIBC_HEADER,
+            LIBC_MIN_CHUNK - LIBC_HEADER,
+        )
+    if size <= JE_TINY:
+        return JE_TINY
+    if jemalloc_quantum(allocator) == JE_QUANTUM_BUNDLED and size <= JE_FINE_MAX:
+        return math.ceil(size / JE_QUANTUM_BUNDLED) * JE_QUANTUM_BUNDLED
+    if size <= JE_QUANTUM_MAX:
+        return math.ceil(size / JE_QUANTUM) * JE_QUANTUM
+    spacing = max(2 ** (math.floor(math.log2(size - 1)) - JE_LG_CLASSES), JE_QUANTUM)
     return math.ceil(size / spacing) * spacing
 
 
@@ -293,15 +329,15 @@ def alloc_bytes(size: int, allocator: str) -> int:
 # parent by one character and one pointer, and an ID that starts a new millisecond also gets a
 # compressed node of its 8 sequence bytes (header, 8 bytes, 4 of padding, the child pointer). Valkey
 # >= 8.0 charges what rax allocates (raxAllocSize), so only Redis streams are corrected.
-RAX_STRUCT_BYTES = 24
-RAX_NODE_BYTES = 4
+RAX_STRUCT_BYTES = layout.RAX_STRUCT
+RAX_NODE_BYTES = layout.RAX_NODE_HEADER
 RAX_LEAF_BYTES = RAX_NODE_BYTES + 8
-RAX_CHILD_BYTES = 9  # the character and the pointer a child takes in its parent (padding aside)
+RAX_CHILD_BYTES = layout.RAX_CHILD
 RAX_SEQUENCE_NODE_BYTES = RAX_NODE_BYTES + 8 + 4 + 8
 # the compressed node a one-key rax turns its head into: header, the 16-byte ID, the child pointer
-RAX_ONE_KEY_NODE_BYTES = RAX_NODE_BYTES + 16 + 4 + 8
-MEMORY_USAGE_RAX_NODE = 244
-STREAM_ID_BYTES = 16
+RAX_ONE_KEY_NODE_BYTES = RAX_NODE_BYTES + layout.STREAM_ID + 4 + 8
+MEMORY_USAGE_RAX_NODE = layout.RAX_NODE_COST
+STREAM_ID_BYTES = layout.STREAM_ID
 # Pending entries from bursts of XADDs read together: as the memory model assumes where it does not
 # read the IDs, a millisecond change every 4 entries. Measured on 7.0 (16-byte jemalloc classes): 85
 # bytes a pending entry for a pipelined producer (~300 entries a millisecond), 92 at 10 a millisecond,
@@ -310,15 +346,9 @@ PEL_RUN_SHARE = 0.25
 # A streamNACK: delivery time, delivery count, consumer; Redis 8.2 adds the entry's node in the
 # stream's cgroups_ref index (ID -> list of the groups that reference it: one more rax ID, a 48-byte
 # list and a 24-byte list node per entry), measured on 8.2.3 at ~180 bytes a pending entry
-NACK_BYTES = 24
-LIST_BYTES = 48  # adlist list: head, tail, dup, free, match, len
-LIST_NODE_BYTES = 24  # prev, next, value
+# (layout.nack_bytes; the list and list node: layout.LIST_STRUCT, layout.LIST_NODE)
 # Consumer and group names are not in the key table: priced at this many bytes
 STREAM_NAME_BYTES = 16
-
-
-def _redis_82(family: str, version: tuple[int, ...]) -> bool:
-    return family == "redis" and tuple(version[:2]) >= (8, 2)
 
 
 def rax_id_bytes(allocator: str, run_share: float = PEL_RUN_SHARE) -> float:
@@ -337,10 +367,14 @@ def empty_rax_bytes(allocator: str) -> int:
 def pel_entry_bytes(family: str, version: tuple[int, ...], allocator: str) -> float:
     """What one pending entry holds: its streamNACK and its ID in the group's and the consumer's PEL
     trees; on Redis >= 8.2 also its ID, list and list node in the cgroups_ref index."""
-    redis82 = _redis_82(family, version)
-    nack = alloc_bytes(NACK_BYTES + (8 if redis82 else 0), allocator)
+    redis82 = layout.redis_82(family, version)
+    nack = alloc_bytes(layout.nack_bytes(family, version), allocator)
     trees = 3 if redis82 else 2
-    index = alloc_bytes(LIST_BYTES, allocator) + alloc_bytes(LIST_NODE_BYTES, allocator) if redis82 else 0
+    index = (
+        alloc_bytes(layout.LIST_STRUCT, allocator) + alloc_bytes(layout.LIST_NODE, allocator)
+        if redis82
+        else 0
+    )
     return nack + trees * rax_id_bytes(allocator) + index
 
 
@@ -354,17 +388,15 @@ def _name_node_bytes(allocator: str) -> int:
 def group_record_bytes(family: str, version: tuple[int, ...], allocator: str) -> int:
     """A consumer group without its pending entries: streamCG (32 bytes before 7.0, 40 since), its
     empty PEL and consumers trees, its name in the stream's groups tree."""
-    redis_like = version if family == "redis" else (7, 2)
-    struct = 32 if tuple(redis_like[:2]) < (7, 0) else 40
+    struct = layout.stream_group_struct(family, version)
     return alloc_bytes(struct, allocator) + 2 * empty_rax_bytes(allocator) + _name_node_bytes(allocator)
 
 
 def consumer_record_bytes(family: str, version: tuple[int, ...], allocator: str) -> int:
     """A consumer without its pending entries: streamConsumer (24 bytes, 32 from 7.2 with
     active-time), its name sds, its empty PEL tree, its name in the group's consumers tree."""
-    redis_like = version if family == "redis" else (7, 2)
-    struct = 32 if tuple(redis_like[:2]) >= (7, 2) else 24
-    name = alloc_bytes(STREAM_NAME_BYTES + 2, allocator)  # sdsnewlen: sds5 below 32 bytes
+    struct = layout.stream_consumer_struct(family, version)
+    name = alloc_bytes(STREAM_NAME_BYTES + SDS5_HDR + 1, allocator)  # sdsnewlen: sds5 below 32 bytes
     return alloc_bytes(struct, allocator) + name + empty_rax_bytes(allocator) + _name_node_bytes(allocator)
 
 
@@ -420,10 +452,9 @@ def stream_overcharge(
         return nw.when(count > 0).then(count * _memory_usage_rax(each, 1 + each / 4)).otherwise(0.0)
 
     # the groups as the memory model charges them (struct sizes unrounded) and as they are allocated
-    redis_like = version if family == "redis" else (7, 2)
-    group_struct = 32 if tuple(redis_like[:2]) < (7, 0) else 40
-    consumer_struct = 32 if tuple(redis_like[:2]) >= (7, 2) else 24
-    nack = NACK_BYTES + (8 if _redis_82(family, version) else 0)
+    group_struct = layout.stream_group_struct(family, version)
+    consumer_struct = layout.stream_consumer_struct(family, version)
+    nack = layout.nack_bytes(family, version)
     charged = (
         groups * group_struct
         + consumers * (consumer_struct + STREAM_NAME_BYTES)

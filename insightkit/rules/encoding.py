@@ -14,6 +14,7 @@ from typing import Any
 
 import narwhals as nw
 
+from insightkit.memory._layout import DICT_SLOT, LISTPACK_HEADER
 from insightkit.rules import cost
 from insightkit.rules._expr import encoded, is_type, max_element_bytes, max_elements, nice_limit, no_ttl
 from insightkit.rules.base import Aggregates, Case, Context, Rule
@@ -522,15 +523,13 @@ def _small_string_saving(ctx: Context) -> cost.Steps:
     # field: the id's last two digits, a 1-byte listpack integer plus its back-length (2 bytes); the
     # value: its bytes plus encoding header and back-length. The bucket's listpack holds `bucket` pairs.
     per_key_payload = value + cost.listpack_entry_overhead(value)
-    blob = cost.alloc_steps(
-        "blob", (per_key_payload + 2) * bucket + cost.LISTPACK_HEADER_BYTES, ctx.allocator
-    )
+    blob = cost.alloc_steps("blob", (per_key_payload + 2) * bucket + LISTPACK_HEADER, ctx.allocator)
     key = cost.key_steps("bkey", nw.col("key_len") - 2, ctx.allocator, ctx.key_layout)
-    fixed = cost.DICT_SLOT_BYTES
+    fixed = DICT_SLOT
 
     def saving(blob_bytes: nw.Expr, key_bytes: nw.Expr) -> nw.Expr:
         after = (blob_bytes + key_bytes + fixed) / bucket
-        return nw.col("memory_bytes") + cost.DICT_SLOT_BYTES - after
+        return nw.col("memory_bytes") + DICT_SLOT - after
 
     return cost.saving_steps(blob, key, saving=saving)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import narwhals as nw
 
+from insightkit.memory._layout import LISTPACK_HEADER, STREAM_PREALLOC_MAX
 from insightkit.rules import cost
 from insightkit.rules._expr import is_type
 from insightkit.rules.base import Aggregates, Case, Context, Rule
@@ -190,11 +191,10 @@ ZSET_TIMESERIES = Rule(
 # XADD opens is created as lpNew(min(4096, stream-node-max-bytes)) and keeps that allocation until the
 # node is closed (lpShrinkToFit) — a stream of one small entry holds a 4 KB listpack. Loading an RDB
 # makes nodes exact, so the waste comes back with the next XADD of each stream.
-STREAM_PREALLOC_MAX = 4096
 STREAM_SINCE = (6, 2, 0)
 # listpack bytes of a one-node stream besides its strings: header and end (7), master entry count,
 # deleted, field count and terminator (2 each), each entry's flags, ms and seq deltas and lp-count
-STREAM_NODE_FIXED = 7 + 4 * 2
+STREAM_NODE_FIXED = LISTPACK_HEADER + 4 * 2
 STREAM_ENTRY_FIXED = 4 * 2
 STREAM_STRING_OVERHEAD = 1.125  # a listpack string's header and back-length: ~2 bytes per 16
 STREAM_NODE_EXTRA = 64  # what a further node costs: its rax key, master entry and listpack header
