@@ -316,8 +316,8 @@ def test_duckdb_and_pattern_ttls_of_every_int64() -> None:
     import pyarrow as pa
 
     from insightkit.expiry import ttl_bucket_sql
-    from insightkit.table import KeyTable, pattern_table
     from insightkit.patterns.aggregate import aggregate_patterns
+    from insightkit.table import KeyTable, pattern_table
 
     table = pa.table(
         {

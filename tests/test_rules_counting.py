@@ -249,9 +249,7 @@ def test_every_engine_path_gives_the_same_total(tmp_path: Path) -> None:
     rsnap = tmp_path / "overlap.rsnap.parquet"
     with insightkit.analyze(rdb, progress=False, rsnap=rsnap) as ooc:
         assert ooc.out_of_core
-        results["out-of-core"] = rules_api.evaluate(
-            ooc.key_table.rows, None, ooc.metadata, thresholds
-        )
+        results["out-of-core"] = rules_api.evaluate(ooc.key_table.rows, None, ooc.metadata, thresholds)
         assert (
             ooc.summary().totals["estimated_savings_bytes"]
             == memory.summary().totals["estimated_savings_bytes"]
