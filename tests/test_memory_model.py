@@ -303,3 +303,21 @@ def test_layout_constants_are_defined_once_and_reach_python() -> None:
     expected = {("redis", (6, 2)): "dict", ("redis", (8, 2)): "kvobj", ("valkey", (8, 0)): "embkey"}
     for (family, version), layout in expected.items():
         assert _layout.key_layout(family, version) == layout
+
+
+@pytest.mark.parametrize("allocator", ["jemalloc", "jemalloc-16", "libc"])
+def test_rules_price_allocations_as_the_model_does(allocator: str) -> None:
+    """rules/cost.py prices "after the fix" with the model's allocator arithmetic, request by request
+    (both sides of the 128 KiB glibc mmap threshold and jemalloc's large classes included)."""
+    import narwhals as nw
+    import pandas as pd
+
+    from insightkit.rules import cost
+
+    model = model_for("7.0.15", 10, allocator, None)
+    sizes = [*range(1, 600), *range(131_000, 131_200), 135_145, 1_048_575, 1_048_576, 5_000_001]
+    expected = [model.alloc_size(n) for n in sizes]
+    assert [cost.alloc_bytes(n, allocator) for n in sizes] == expected
+    frame = nw.from_native(pd.DataFrame({"n": sizes}))
+    priced = frame.select(cost.alloc(nw.col("n"), allocator).alias("a"))["a"].to_list()
+    assert priced == expected

@@ -111,9 +111,11 @@ def jemalloc_quantum(allocator: str) -> int:
 
 def libc(size: nw.Expr) -> nw.Expr:
     """glibc malloc_usable_size: 16-byte chunks with an 8-byte header, 24 bytes at least; from the
-    128 KiB mmap threshold on, whole pages less a 16-byte header."""
-    usable = _ceil_to(size + LIBC_HEADER, LIBC_CHUNK) - LIBC_HEADER
-    mapped = _ceil_to(size + LIBC_MMAP_HEADER, LIBC_PAGE) - LIBC_MMAP_HEADER
+    128 KiB mmap threshold on, the chunk plus its header in whole pages, less a 16-byte header (as
+    the memory model's ``glibc_size``)."""
+    chunk = _ceil_to(size + LIBC_HEADER, LIBC_CHUNK)
+    usable = chunk - LIBC_HEADER
+    mapped = _ceil_to(chunk + LIBC_HEADER, LIBC_PAGE) - LIBC_MMAP_HEADER
     return (
         nw.when(size <= 0)
         .then(nw.lit(0))
@@ -305,7 +307,8 @@ def alloc_bytes(size: int, allocator: str) -> int:
         return 0
     if allocator == "libc":
         if size >= LIBC_MMAP_THRESHOLD:
-            return math.ceil((size + LIBC_MMAP_HEADER) / LIBC_PAGE) * LIBC_PAGE - LIBC_MMAP_HEADER
+            chunk = math.ceil((size + LIBC_HEADER) / LIBC_CHUNK) * LIBC_CHUNK
+            return math.ceil((chunk + LIBC_HEADER) / LIBC_PAGE) * LIBC_PAGE - LIBC_MMAP_HEADER
         return max(
             math.ceil((size + LIBC_HEADER) / LIBC_CHUNK) * LIBC_CHUNK - LIBC_HEADER,
             LIBC_MIN_CHUNK - LIBC_HEADER,
