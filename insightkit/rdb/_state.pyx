@@ -6,6 +6,7 @@ from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint64_t
 from libc.stdlib cimport free
 
 from insightkit.rdb._columns cimport Buf, _reserve
+from insightkit.rdb._layout cimport STR_ENC_LZF, str_int_width
 from insightkit.rdb._lengths cimport rdb_len
 from insightkit.rdb._lzf cimport LZF_MAX_RATIO, _lzf_claim_ok, _lzf_inflate, _lzf_walk
 from insightkit.rdb._text cimport _digits
@@ -107,6 +108,8 @@ cdef int _lzf_into(Rd* r, Buf* scratch, int64_t clen, int64_t ulen) except -1 no
 cdef int _str_slow(Rd* r, StrRef* s, uint64_t v, bint enc, int want) except -1 nogil:
     """_str after its length (v, enc) was read, for anything but a buffered plain string."""
     cdef int64_t clen, ulen
+    cdef uint64_t u
+    cdef int w
     cdef Buf* scratch
     s.is_int = False
     s.lzf = -1
@@ -120,15 +123,16 @@ cdef int _str_slow(Rd* r, StrRef* s, uint64_t v, bint enc, int want) except -1 n
         s.length = <int64_t>v
         r.pos += <int64_t>v
         return 0
-    if v == 0:
-        _need(r, 1)
-        s.ival = <int8_t>r.p[r.pos]
-        r.pos += 1
-    elif v == 1:
-        s.ival = <int16_t>_le(r, 2)
-    elif v == 2:
-        s.ival = <int32_t>_le(r, 4)
-    elif v == 3:
+    w = str_int_width(v)  # the scanner's step too (_layout.pxd)
+    if w:
+        u = _le(r, w)
+        if w == 1:
+            s.ival = <int8_t>u
+        elif w == 2:
+            s.ival = <int16_t>u
+        else:
+            s.ival = <int32_t>u
+    elif v == STR_ENC_LZF:
         if r.pos + 2 <= r.end and r.p[r.pos] < 0x40 and r.p[r.pos + 1] < 0x40:
             clen = r.p[r.pos]  # both lengths 6-bit (small values): read inline
             ulen = r.p[r.pos + 1]

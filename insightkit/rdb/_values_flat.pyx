@@ -8,6 +8,7 @@ from libc.stdint cimport INT64_MAX, int64_t, uint64_t
 
 from insightkit.memory._model cimport MemoryModel
 from insightkit.rdb._kinds cimport *
+from insightkit.rdb._layout cimport ZSET2_SCORE, ZSET_SCORE_SPECIAL, small_str_end
 from insightkit.rdb._lzf cimport _lzf_claim_ok, _lzf_walk
 from insightkit.rdb._state cimport *
 from insightkit.rdb._text cimport _is_canonical_int
@@ -58,27 +59,21 @@ cdef int _string_value(Rd* r, MemoryModel model) except -1 nogil:
 
 
 cdef inline bint _small_str(Rd* r, StrRef* s) except -1 nogil:
-    """_str(s, 0) inline for a buffered string with 6-bit lengths, plain or LZF; False (nothing read)
-    for anything else."""
+    """_str(s, 0) inline for a buffered string with 6-bit lengths, plain or LZF (small_str_end, the
+    scanner's step too); False (nothing read) for anything else."""
     cdef int64_t q = r.pos, clen, ulen
-    cdef unsigned char b
-    if q >= r.end:
+    cdef int64_t n = small_str_end(r.p, q, r.end, &ulen)
+    if n < 0 or n > r.end:
         return False
-    b = r.p[q]
-    if b < 0x40:
-        if q + 1 + b > r.end:
-            return False
+    if ulen < 0:
         s.ptr = r.p + q + 1
-        s.length = b
+        s.length = n - q - 1
         s.is_int = False
         s.lzf = -1
-        r.pos = q + 1 + b
+        r.pos = n
         return True
-    if b != 0xC3 or q + 3 > r.end or r.p[q + 1] >= 0x40 or r.p[q + 2] >= 0x40:
-        return False
-    clen = r.p[q + 1]
-    ulen = r.p[q + 2]
-    if q + 3 + clen > r.end or not _lzf_claim_ok(clen, ulen):
+    clen = n - q - 3
+    if not _lzf_claim_ok(clen, ulen):
         return False
     r.pos = q + 3  # where _str validates from (error offsets)
     if _lzf_walk(r.p + r.pos, clen, ulen) != ulen:
@@ -87,7 +82,7 @@ cdef inline bint _small_str(Rd* r, StrRef* s) except -1 nogil:
     s.length = ulen
     s.is_int = False
     s.lzf = clen
-    r.pos += clen
+    r.pos = n
     return True
 
 
@@ -140,11 +135,11 @@ cdef int _zset_plain(Rd* r, MemoryModel model, int t) except -1 nogil:
         _str(r, &s, 0)
         _elem(r, s.length)
         if t == 5:
-            _need(r, 8)
-            r.pos += 8
+            _need(r, ZSET2_SCORE)
+            r.pos += ZSET2_SCORE
         else:
             slen = _u8(r)
-            if slen < 253:
+            if slen < ZSET_SCORE_SPECIAL:
                 _need(r, slen)
                 r.pos += slen
         r.facts.elem_alloc += model.element(&r.facts, s.length, 0)

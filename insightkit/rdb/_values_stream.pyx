@@ -9,12 +9,16 @@ from libc.string cimport memcmp
 from insightkit.memory._model cimport MemoryModel
 from insightkit.rdb._blobs cimport BlobErr, Stats, _le_at, _stats_init, walk_stream_node
 from insightkit.rdb._kinds cimport *
+from insightkit.rdb._layout cimport (
+    STREAM_ID_BYTES, STREAM_PEL_ENTRY, stream_consumer_times, stream_group_lens, stream_has_idmp, stream_has_nacks,
+    stream_meta_lens, stream_pel_ok,
+)
 from insightkit.rdb._state cimport *
 from insightkit.rdb._values_blobs cimport _blob_fail, _blob_str
 
 
 cdef int _cmp_id16(const void* a, const void* b) noexcept nogil:
-    return memcmp((<const unsigned char**>a)[0], (<const unsigned char**>b)[0], 16)
+    return memcmp((<const unsigned char**>a)[0], (<const unsigned char**>b)[0], STREAM_ID_BYTES)
 
 
 cdef int _walk_stream_node(Rd* r, const unsigned char* z, int64_t n) except -1 nogil:
@@ -39,7 +43,7 @@ cdef int _stream(Rd* r, MemoryModel model, int t) except -1 nogil:
     r.facts.encoding = ENC_STREAM
     for i in range(nodes):
         _blob_str(r, &s, BLOB_STREAM_ID)
-        if s.length != 16:
+        if s.length != STREAM_ID_BYTES:
             with gil:
                 _fail(r, f"stream node key has {s.length} bytes, expected 16")
         _blob_str(r, &s, BLOB_STREAM_LP)
@@ -50,35 +54,27 @@ cdef int _stream(Rd* r, MemoryModel model, int t) except -1 nogil:
         r.facts.stream_nodes += 1
         _blob(r, model, s.length, -1)
     r.s_entries = _plain_len(r)
-    _skip_len(r)  # last id ms
-    _skip_len(r)  # last id seq
-    if t >= 19:
-        _skip_len(r)  # first id
+    for k in range(stream_meta_lens(t)):  # last ID [, first ID, max deleted ID, entries added]
         _skip_len(r)
-        _skip_len(r)  # max deleted id
-        _skip_len(r)
-        _skip_len(r)  # entries added
     groups = _plain_len(r)
     for i in range(groups):
         _str(r, &s, 0)
         name_bytes += s.length
         gname = s.length
-        _skip_len(r)  # group last id
-        _skip_len(r)
-        if t >= 19:
-            _skip_len(r)  # entries read (-1 when unknown)
+        for k in range(stream_group_lens(t)):  # last ID [, entries read (-1 when unknown)]
+            _skip_len(r)
         pel = _plain_len(r)
         total_pel += pel
         runs = 0
         prev = NULL
         pel_at = r.pos
         for j in range(pel):
-            _need(r, 16 + 8)
+            _need(r, STREAM_PEL_ENTRY)
             # runs of consecutive PEL IDs sharing the millisecond part (the rax's shape)
             if prev == NULL or memcmp(prev, r.p + r.pos, 8) != 0:
                 runs += 1
             prev = r.p + r.pos
-            r.pos += 24
+            r.pos += STREAM_PEL_ENTRY
             _skip_len(r)  # delivery count
         model.stream_group(&r.facts, gname, pel, runs)
         consumers = _plain_len(r)
@@ -87,27 +83,24 @@ cdef int _stream(Rd* r, MemoryModel model, int t) except -1 nogil:
             _str(r, &s, 0)
             name_bytes += s.length
             cname = s.length
-            _need(r, 8)
-            r.pos += 8  # seen time
-            if t >= 21:
-                _need(r, 8)
-                r.pos += 8  # active time
+            _need(r, stream_consumer_times(t))  # seen time [, active time]
+            r.pos += stream_consumer_times(t)
             cpel = _plain_len(r)
-            if cpel >= (<int64_t>1 << 58):
+            if not stream_pel_ok(cpel):
                 with gil:
                     _fail(r, "consumer PEL size out of range")
-            _need(r, 16 * cpel)
+            _need(r, STREAM_ID_BYTES * cpel)
             runs = 0
             prev = NULL
             for k in range(cpel):
-                if prev == NULL or memcmp(prev, r.p + r.pos + 16 * k, 8) != 0:
+                if prev == NULL or memcmp(prev, r.p + r.pos + STREAM_ID_BYTES * k, 8) != 0:
                     runs += 1
-                prev = r.p + r.pos + 16 * k
-            r.pos += 16 * cpel
+                prev = r.p + r.pos + STREAM_ID_BYTES * k
+            r.pos += STREAM_ID_BYTES * cpel
             model.stream_consumer(&r.facts, cname, cpel, runs)
-        if t >= 27:
+        if stream_has_nacks(t):
             _nack_zone(r, pel, pel_at)
-    if t >= 26:
+    if stream_has_idmp(t):
         _idmp(r, model)
     r.facts.num_elements = r.s_entries
     r.facts.stream_groups = groups
@@ -135,7 +128,7 @@ cdef int _nack_zone(Rd* r, int64_t pel, int64_t pel_at) except -1 nogil:
         r.pos = at
         with gil:
             _fail(r, f"stream group has {n} NACKed entries but {pel} pending ones")
-    _need(r, 16 * n)  # n <= pel, and every PEL entry took at least 25 bytes
+    _need(r, STREAM_ID_BYTES * n)  # n <= pel, and every PEL entry took at least 25 bytes
     if n > 0:
         ids = <const unsigned char**>malloc(pel * sizeof(const unsigned char*))
         if ids == NULL:
@@ -144,19 +137,19 @@ cdef int _nack_zone(Rd* r, int64_t pel, int64_t pel_at) except -1 nogil:
         q = pel_at
         for i in range(pel):  # the PEL again: id, delivery time, delivery count (a length)
             ids[i] = r.p + q
-            if i > 0 and ordered and memcmp(ids[i - 1], ids[i], 16) >= 0:
+            if i > 0 and ordered and memcmp(ids[i - 1], ids[i], STREAM_ID_BYTES) >= 0:
                 ordered = False
-            b = r.p[q + 24]
-            q += 25 if b < 0x40 else (26 if b < 0x80 else (29 if b == 0x80 else 33))
+            b = r.p[q + STREAM_PEL_ENTRY]  # the delivery count's length byte: 1, 2, 5 or 9 bytes
+            q += STREAM_PEL_ENTRY + (1 if b < 0x40 else (2 if b < 0x80 else (5 if b == 0x80 else 9)))
         if not ordered:
             qsort(ids, pel, sizeof(const unsigned char*), _cmp_id16)
         for i in range(n):
-            want = r.p + r.pos + 16 * i
+            want = r.p + r.pos + STREAM_ID_BYTES * i
             lo = 0
             hi = pel
             while lo < hi:
                 mid = (lo + hi) // 2
-                c = memcmp(ids[mid], want, 16)
+                c = memcmp(ids[mid], want, STREAM_ID_BYTES)
                 if c == 0:
                     break
                 if c < 0:
@@ -165,11 +158,11 @@ cdef int _nack_zone(Rd* r, int64_t pel, int64_t pel_at) except -1 nogil:
                     hi = mid
             if lo >= hi:
                 free(ids)
-                r.pos += 16 * i
+                r.pos += STREAM_ID_BYTES * i
                 with gil:
                     _fail(r, f"NACKed stream entry {_id_text(want)} is not pending in its group")
         free(ids)
-    r.pos += 16 * n
+    r.pos += STREAM_ID_BYTES * n
     _ext(r).stream_nacked += n
     return 0
 
