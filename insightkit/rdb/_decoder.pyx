@@ -18,28 +18,27 @@ parsed by _values_*.pyx, one call a value, and the row is written by _rows.pyx, 
 """
 
 cimport cython
-from libc.stdint cimport int64_t, uint64_t, int32_t
+from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memcpy, memset
 
-from insightkit.memory._model cimport KeyFacts, KeyFacts15, MemBreakdown, MemoryModel
+from insightkit.memory._model cimport KeyFacts, MemBreakdown, MemoryModel
 from insightkit.rdb._crc64 cimport crc64_update
+from insightkit.rdb._keys cimport _clear_key_opcodes, _key_name, _key_prefix
 from insightkit.rdb._kinds cimport *
 from insightkit.rdb._rows cimport ColumnBuilder, _put_row
 from insightkit.rdb._scan cimport ScanFmt, _sk_keys
 from insightkit.rdb._state cimport *
-from insightkit.rdb._text cimport _format_int
-from insightkit.rdb._tmpl cimport TmplEntry, TmplTable, _Templates, _tmpl_find
+from insightkit.rdb._tmpl cimport _Templates
 from insightkit.rdb._values_blobs cimport (
     _hash_listpack_ex, _intset, _listpack_value, _quicklist, _zipmap, _ziplist_value,
 )
 from insightkit.rdb._values_flat cimport _hash_plain, _hash_ttl, _plain_collection, _string_value, _zset_plain
 from insightkit.rdb._values_module cimport (
-    _function_name, _function_pre_ga, _key_meta_opcode, _module_aux, _module_value,
+    _function_name, _function_pre_ga, _module_aux, _module_value,
 )
 from insightkit.rdb._values_rdb15 cimport _array, _gcra, _template_hash, _template_record
 from insightkit.rdb._values_stream cimport _stream
-from insightkit.rdb._columns cimport _reserve
 
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_FromStringAndSize, PyByteArray_Resize
 from cpython.ref cimport Py_REFCNT
@@ -159,7 +158,7 @@ cdef class Decoder:
         self.r.tt = &self.templates.t
         self.barrier_passed = False
         self._set_scan_fmt()
-        self._clear_key_opcodes()
+        _clear_key_opcodes(&self.r)
         self.type_names = list(TYPE_NAMES)
         self.module_type_index = {}
         self.cur_key_repr = None
@@ -455,7 +454,7 @@ cdef class Decoder:
         self.r.end = view.shape[0]
         self.r.base_offset = base_offset
         self.r.db = db
-        self._clear_key_opcodes()
+        _clear_key_opcodes(&self.r)
         try:
             with nogil:
                 st = self._segment_items()
@@ -470,41 +469,12 @@ cdef class Decoder:
             raise RdbFormatError(f"internal error: segment of {nkeys} keys decoded as {self.n - rows}",
                                  offset=base_offset)
 
-    cdef int _key_prefix(self, int t) except -1 nogil:
-        """Opcode ``t`` when it is one of the key's prefixes (expiry, idle time, LFU counter): read it
-        into the key being assembled and return 1; 0 for any other opcode."""
-        if t == OP_EXPIRETIME_MS:
-            self._mark_key_start()
-            self.r.expire_ms = <int64_t>_le(&self.r, 8)
-            self.r.has_expire = True
-        elif t == OP_EXPIRETIME:
-            self._mark_key_start()
-            self.r.expire_ms = (<int64_t><int32_t>_le(&self.r, 4)) * 1000
-            self.r.has_expire = True
-        elif t == OP_IDLE:
-            self._mark_key_start()
-            self.r.idle = _plain_len(&self.r)
-            self.r.has_idle = True
-        elif t == OP_FREQ:
-            self._mark_key_start()
-            self.r.freq = _u8(&self.r)
-            self.r.has_freq = True
-        elif t == OP_KEY_META and self.key_meta_ok:
-            self._mark_key_start()
-            if self.r.key_meta == 0:
-                memset(&self.r.facts15, 0, sizeof(KeyFacts15))
-            self.r.key_meta += _key_meta_opcode(&self.r)
-            self.r.facts15.key_meta_classes = self.r.key_meta
-        else:
-            return 0
-        return 1
-
     cdef int _segment_items(self) except -1 nogil:
         cdef int t
         while self.r.pos < self.r.end:
             self.r.item_start = self.r.pos
             t = _u8(&self.r)
-            if self._key_prefix(t):
+            if _key_prefix(&self.r, t, self.key_meta_ok):
                 pass
             elif self.n >= self.batch_size or not self._key_item(t):
                 with gil:
@@ -554,7 +524,7 @@ cdef class Decoder:
             self._choose_model()
         if t < OP_RAM_LRU or (t > OP_RAM_LRU and t < OP_HASH_TEMPLATE):
             return self._key(t)
-        if self._key_prefix(t):
+        if _key_prefix(&self.r, t, self.key_meta_ok):
             pass
         elif t == OP_HASH_TEMPLATE:
             if self.r.key_item_start >= 0:
@@ -610,17 +580,6 @@ cdef class Decoder:
             return ""
         return (f" (the file is RDB {self.rdb_version}, newer than RDB "
                 f"{NEWEST_VALKEY_RDB if self.magic == 'VALKEY' else NEWEST_RDB}, the newest this decoder knows)")
-
-    cdef void _mark_key_start(self) noexcept nogil:
-        if self.r.key_item_start < 0:
-            self.r.key_item_start = self.r.base_offset + self.r.item_start
-
-    cdef void _clear_key_opcodes(self) noexcept nogil:
-        self.r.has_expire = False
-        self.r.has_idle = False
-        self.r.has_freq = False
-        self.r.key_meta = 0
-        self.r.key_item_start = -1
 
     cdef bytes _strbytes(self, StrRef* s):
         if s.is_int:
@@ -721,7 +680,6 @@ cdef class Decoder:
     # keys
 
     cdef int _key(self, int t) except -1 nogil:
-        cdef StrRef k
         cdef int64_t start
         cdef MemBreakdown mb
         cdef int row = self.n
@@ -730,36 +688,7 @@ cdef class Decoder:
         self.r.facts = _ZERO_FACTS  # all fields zero (a fixed-size struct copy, inlined)
         self.r.facts.rdb_type = t
         self.r.in_key = False
-        if self.r.pos < self.r.end and self.r.p[self.r.pos] < 0x40 and self.r.pos + 1 + self.r.p[self.r.pos] <= self.r.end:
-            k.length = self.r.p[self.r.pos]  # a plain key of < 64 bytes, buffered: what _str would do, inline
-            k.ptr = self.r.p + self.r.pos + 1
-            k.is_int = False
-            k.lzf = -1
-            self.r.pos += 1 + k.length
-        else:
-            _str(&self.r, &k, 2)
-        if k.is_int:
-            self.r.key_scratch.size = 0
-            _reserve(&self.r.key_scratch, 24)
-            k.length = _format_int(k.ival, self.r.key_scratch.data)
-            self.r.key_ptr = self.r.key_scratch.data
-        else:
-            self.r.key_ptr = k.ptr
-        # the key's bytes lie in the input buffer (not decompressed into key_scratch)
-        self.r.key_buf_ptr = k.ptr if (not k.is_int and k.lzf < 0) else NULL
-        self.r.key_len = k.length
-        self.r.facts.key_len = k.length
-        self.r.facts.has_expire = self.r.has_expire
-        if self.r.key_meta:  # facts15 was cleared and counted when the KEY_META opcode was read
-            self.r.facts.rdb15 = &self.r.facts15
-        self.r.row_largest = 0
-        self.r.row_elem_bytes = 0
-        self.r.row_allint = -1
-        self.r.row_hfe = False
-        self.r.row_volatile = 0
-        self.r.row_minfield = -1
-        self.r.row_stream = False
-        self.r.row_module = -1
+        _key_name(&self.r)
         self.r.in_key = True
         self._value(t)
         self.r.in_key = False
@@ -776,7 +705,7 @@ cdef class Decoder:
         self.db_count += 1
         if self.r.has_expire:
             self.db_expires += 1
-        self._clear_key_opcodes()
+        _clear_key_opcodes(&self.r)
         if self.has_key_repr:
             with gil:
                 self.cur_key_repr = None
