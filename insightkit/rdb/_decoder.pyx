@@ -53,6 +53,7 @@ memset(&_ZERO_FACTS, 0, sizeof(KeyFacts))
 
 MAX_SPARE_BUFFERS = 3
 
+
 @cython.final
 cdef class Decoder:
     """Incremental decoder; driven by insightkit.rdb.reader (feed/parse/take_batch)."""
@@ -774,6 +775,3 @@ cdef class Decoder:
         self.row_type_label = name.encode()
         self.r.row_module = idx
         return 0
-
-
-
