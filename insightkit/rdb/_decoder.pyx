@@ -281,12 +281,6 @@ cdef class Decoder:
             self.spare_buffers.append(buf)
         return buf
 
-    cdef int64_t _abs(self) noexcept nogil:
-        return self.r.base_offset + self.r.pos
-
-    # ----------------------------------------------------------------------------------------
-    # primitives
-
     # ----------------------------------------------------------------------------------------
     # batches
 
