@@ -22,6 +22,13 @@ extensions = [
     Extension("insightkit.rdb._lzf", ["insightkit/rdb/_lzf.pyx"]),
     Extension("insightkit.rdb._tmpl", ["insightkit/rdb/_tmpl.pyx"]),
     Extension("insightkit.rdb._scan", ["insightkit/rdb/_scan.pyx"]),
+    Extension("insightkit.rdb._state", ["insightkit/rdb/_state.pyx"]),
+    Extension("insightkit.rdb._rows", ["insightkit/rdb/_rows.pyx"]),
+    Extension("insightkit.rdb._values_flat", ["insightkit/rdb/_values_flat.pyx"]),
+    Extension("insightkit.rdb._values_blobs", ["insightkit/rdb/_values_blobs.pyx"]),
+    Extension("insightkit.rdb._values_stream", ["insightkit/rdb/_values_stream.pyx"]),
+    Extension("insightkit.rdb._values_rdb15", ["insightkit/rdb/_values_rdb15.pyx"]),
+    Extension("insightkit.rdb._values_module", ["insightkit/rdb/_values_module.pyx"]),
     Extension("insightkit.rdb._decoder", ["insightkit/rdb/_decoder.pyx"]),
 ]
 

@@ -1,8 +1,8 @@
 # Blob walkers: the compact encodings inside RDB strings (ziplist, listpack, stream listpack nodes),
 # validated and measured without the GIL and without a Decoder. A walker reports a malformed blob in a
-# BlobErr (a BE_* code and up to two numbers); the Decoder turns it into its RdbFormatError, with the
-# key and offset, through blob_error_message(). The per-entry helpers are inline here so that every
-# module walking a listpack (the decoder's template hashes too) uses the same one.
+# BlobErr (a BE_* code and up to two numbers); _values_blobs._blob_fail raises it as an RdbFormatError,
+# with the key and offset, through blob_error_message(). The per-entry helpers are inline here so that
+# every module walking a listpack (the template hashes of _values_rdb15 too) uses the same one.
 
 from libc.stdint cimport int64_t, uint64_t
 

@@ -8,8 +8,8 @@ from insightkit.rdb._kinds cimport N_ENCODING_LABELS, N_TYPE_LABELS
 
 
 cdef struct Buf:
-    # A growable C buffer (key data of one batch, LZF scratch), owned by its Decoder (freed in
-    # __dealloc__). A plain struct, not an object, so that the key loop can run without the GIL.
+    # A growable C buffer (key data of one batch, LZF scratch), owned by a Decoder or ColumnBuilder (freed
+    # in __dealloc__). A plain struct, not an object, so that the key loop can run without the GIL.
     unsigned char* data
     int64_t size
     int64_t cap

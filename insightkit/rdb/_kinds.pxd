@@ -1,5 +1,5 @@
 # One definition of the numbers the decoder, the segment scanner and the memory model share.
-# Their names, for Python, are in insightkit/rdb/kinds.py, indexed by these values; _decoder.pyx checks
+# Their names, for Python, are in insightkit/rdb/kinds.py, indexed by these values; _rows.pyx checks
 # at import that each constant here lands on its name there (kinds.check_enum).
 # Enums, not DEF (deprecated in Cython 3): constants the C compiler sees, free at run time.
 
@@ -64,7 +64,7 @@ cdef enum ScanStatus:
     SK_SHORT = 1             # the item continues past the buffered bytes
     SK_STOP = 2              # not a key (aux, db switch, EOF …), a module key, or a malformed length: the lead decides
 
-# What a compressed blob holds (Decoder._blob_str): its header is inflated and checked first.
+# What a compressed blob holds (_values_blobs._blob_str): its header is inflated and checked first.
 cdef enum BlobHeader:
     BLOB_ANY = 0             # no header to check (zipmap, plain quicklist node)
     BLOB_ZIPLIST = 1         # zlbytes u32, zltail u32, zllen u16

@@ -1,5 +1,6 @@
 # The RDB length encoding, read once for both parsers: the segment scanner (_scan.pyx, per length) and
-# the decoder (Decoder._len_slow; its inline fast path takes 6-bit lengths and string encodings first).
+# the decoder (_state._len_slow; the inline fast path, _state._len, takes 6-bit lengths and string
+# encodings first).
 
 from libc.stdint cimport int64_t, uint64_t
 

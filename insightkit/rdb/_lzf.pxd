@@ -1,6 +1,6 @@
-# LZF, as RDB files compress strings with it. The claim check, the validating walk and the header
-# peek are inline (the decoder runs them per compressed string, the scanner the claim); inflating is one
-# call into _lzf.pyx per blob.
+# LZF, as RDB files compress strings with it. The claim check, the one validating walk (_lzf_walk) and
+# the header peek are inline (the decoder runs them per compressed string, the scanner the claim);
+# inflating a block the walk passed is one call into _lzf.pyx per blob.
 from libc.stdint cimport int64_t
 
 # LZF's greatest expansion: its longest back-reference is 3 bytes (control byte with length 7, a length
@@ -9,7 +9,7 @@ from libc.stdint cimport int64_t
 # is a lie whatever the bytes say.
 cdef enum:
     LZF_MAX_RATIO = 88
-    # _lzf_inflate's errors (what it returns instead of the byte count; _lzf_error names them)
+    # _lzf_walk's errors (what it returns instead of the byte count; _lzf_error names them)
     LZF_E_LITERAL = -1       # a literal run overflows the input or the output
     LZF_E_TRUNCATED = -2     # a back-reference is cut off by the end of the input
     LZF_E_REFERENCE = -3     # a back-reference points before the output or copies past it
@@ -21,7 +21,7 @@ cdef inline bint _lzf_claim_ok(int64_t clen, int64_t ulen) noexcept nogil:
 
 
 cdef inline void _lzf_head(const unsigned char* src, int64_t clen, unsigned char* dst, int64_t want) noexcept nogil:
-    """The first ``want`` bytes of an LZF block that _lzf_check passed (so every reference is in
+    """The first ``want`` bytes of an LZF block that _lzf_walk passed (so every reference is in
     range): a structure's header, inflated without inflating the rest."""
     cdef int64_t ip = 0, op = 0, run, ref
     cdef unsigned int ctrl
@@ -51,9 +51,11 @@ cdef inline void _lzf_head(const unsigned char* src, int64_t clen, unsigned char
                 run -= 1
 
 
-cdef inline int _lzf_check(const unsigned char* src, int64_t clen, int64_t ulen) noexcept nogil:
-    """Walk an LZF block without output: 0 when it decompresses to exactly ulen bytes, else nonzero
-    (Decoder._lzf then raises, naming what is wrong)."""
+cdef inline int64_t _lzf_walk(const unsigned char* src, int64_t clen, int64_t ulen) noexcept nogil:
+    """The one validating walk of an LZF block meant to be ulen bytes, without output: the bytes it
+    decompresses to (ulen when sound; a whole block of another length returns its own), or an LZF_E_*
+    code when it is corrupt before its end (_lzf_error names either). _lzf_inflate trusts a block this
+    passed; _lzf_head reads a header from one."""
     cdef int64_t ip = 0, op = 0, run
     cdef unsigned int ctrl
     while ip < clen:
@@ -62,23 +64,23 @@ cdef inline int _lzf_check(const unsigned char* src, int64_t clen, int64_t ulen)
         if ctrl < 32:
             run = ctrl + 1
             if ip + run > clen or op + run > ulen:
-                return 1
+                return LZF_E_LITERAL
             ip += run
             op += run
         else:
             run = ctrl >> 5
             if run == 7:
                 if ip >= clen:
-                    return 1
+                    return LZF_E_TRUNCATED
                 run += src[ip]
                 ip += 1
             if ip >= clen:
-                return 1
+                return LZF_E_TRUNCATED
             if op - (((ctrl & 0x1F) << 8) + src[ip] + 1) < 0 or op + run + 2 > ulen:
-                return 1
+                return LZF_E_REFERENCE
             ip += 1
             op += run + 2
-    return op != ulen
+    return op
 
 
 cdef int64_t _lzf_inflate(const unsigned char* src, int64_t clen, unsigned char* dst, int64_t ulen) noexcept nogil

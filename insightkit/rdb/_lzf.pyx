@@ -1,14 +1,14 @@
 # cython: language_level=3
-"""LZF inflation for RDB strings (see _lzf.pxd for the inline checks)."""
+"""LZF inflation for RDB strings (see _lzf.pxd for the inline claim check and the validating walk)."""
 
 from libc.stdint cimport int64_t
 from libc.string cimport memcpy
 
 
 cdef int64_t _lzf_inflate(const unsigned char* src, int64_t clen, unsigned char* dst, int64_t ulen) noexcept nogil:
-    """Decompress (dst != NULL) or only validate (dst == NULL) an LZF block meant to be ulen bytes.
-    Returns the bytes it decompresses to (a whole block that is not ulen bytes long returns its own
-    length), or an LZF_E_* code when the block is corrupt before its end."""
+    """Decompress an LZF block that _lzf_walk found to come to exactly ulen bytes into dst (ulen bytes).
+    It does not validate again; the bounds tests below only keep a block that changed under it (never
+    expected) from writing outside dst. Returns the bytes written."""
     cdef int64_t ip = 0, op = 0, run, ref
     cdef unsigned int ctrl
     while ip < clen:
@@ -18,8 +18,7 @@ cdef int64_t _lzf_inflate(const unsigned char* src, int64_t clen, unsigned char*
             run = ctrl + 1
             if ip + run > clen or op + run > ulen:
                 return LZF_E_LITERAL
-            if dst != NULL:
-                memcpy(dst + op, src + ip, <size_t>run)
+            memcpy(dst + op, src + ip, <size_t>run)
             ip += run
             op += run
         else:
@@ -36,20 +35,17 @@ cdef int64_t _lzf_inflate(const unsigned char* src, int64_t clen, unsigned char*
             run += 2
             if ref < 0 or op + run > ulen:
                 return LZF_E_REFERENCE
-            if dst != NULL:
-                # byte by byte: the regions may overlap (run-length style references)
-                while run > 0:
-                    dst[op] = dst[ref]
-                    op += 1
-                    ref += 1
-                    run -= 1
-            else:
-                op += run
+            # byte by byte: the regions may overlap (run-length style references)
+            while run > 0:
+                dst[op] = dst[ref]
+                op += 1
+                ref += 1
+                run -= 1
     return op
 
 
 def _lzf_error(int64_t r, int64_t ulen):
-    """What _lzf_inflate's result r says is wrong with a block meant to be ulen bytes."""
+    """What _lzf_walk's result r says is wrong with a block meant to be ulen bytes."""
     if r == LZF_E_LITERAL:
         return "corrupt LZF data (literal run overflows)"
     if r == LZF_E_TRUNCATED:

@@ -2,15 +2,20 @@
 """The segment scanner: lengths-only steps over RDB items, and the DUMP payload checks built on them.
 
 The lead decoder delimits runs of keys with these (lengths only: no values decoded, nothing priced)
-so that other threads can decode the runs in parallel. They mirror the reads of the key decoders in
-_decoder.pyx and give up (SK_STOP) on anything unusual; the full decoder then handles that item itself,
-so errors are always raised by the same code and name the same offsets.
+so that other threads can decode the runs in parallel. They take the value parsers' (_values_*.pyx)
+steps, the shared ones from _layout.pxd and _lengths.pxd, and give up (SK_STOP) on anything unusual;
+the full decoder then handles that item itself, so errors are always raised by the same code and name
+the same offsets.
 """
 
 from libc.stdint cimport INT64_MAX, int64_t, uint64_t
 
 from insightkit.rdb._crc64 cimport crc64_update
 from insightkit.rdb._kinds cimport *
+from insightkit.rdb._layout cimport (
+    STR_ENC_LZF, STREAM_ID_BYTES, STREAM_PEL_ENTRY, ZSET2_SCORE, ZSET_SCORE_SPECIAL, small_str_end, str_int_width,
+    stream_consumer_times, stream_group_lens, stream_has_idmp, stream_has_nacks, stream_meta_lens, stream_pel_ok,
+)
 from insightkit.rdb._lengths cimport rdb_len
 from insightkit.rdb._lzf cimport _lzf_claim_ok
 from insightkit.rdb._tmpl cimport TmplTable, _tmpl_find
@@ -51,13 +56,9 @@ cdef inline int _sk_str(const unsigned char* p, int64_t* pos, int64_t end) noexc
         if v > <uint64_t>INT64_MAX:
             return SK_STOP
         return _sk_skip(pos, end, <int64_t>v)
-    if v == 0:
-        return _sk_skip(pos, end, 1)
-    if v == 1:
-        return _sk_skip(pos, end, 2)
-    if v == 2:
-        return _sk_skip(pos, end, 4)
-    if v == 3:
+    if str_int_width(v):
+        return _sk_skip(pos, end, str_int_width(v))
+    if v == STR_ENC_LZF:
         st = _sk_plain(p, pos, end, &clen)
         if st == SK_OK:
             st = _sk_plain(p, pos, end, &ulen)
@@ -70,22 +71,16 @@ cdef inline int _sk_str(const unsigned char* p, int64_t* pos, int64_t end) noexc
 
 
 cdef inline int _sk_str_fast(const unsigned char* p, int64_t* pos, int64_t end) noexcept nogil:
-    """_sk_str, inlined for what small keys hold: 6-bit lengths, plain or LZF (0xC3 clen ulen)."""
-    cdef int64_t q = pos[0], n
-    cdef unsigned char b
-    if q < end:
-        b = p[q]
-        if b < 0x40:
-            n = q + 1 + b
-        elif b == 0xC3 and q + 3 <= end and p[q + 1] < 0x40 and p[q + 2] < 0x40:
-            n = q + 3 + p[q + 1]  # (a segment decoder checks the claimed length, as the lead would)
-        else:
-            return _sk_str(p, pos, end)
-        if n > end:
-            return SK_SHORT
-        pos[0] = n
-        return SK_OK
-    return SK_SHORT
+    """_sk_str, inlined for what small keys hold: 6-bit lengths, plain or LZF (0xC3 clen ulen), the
+    decoder's small-string step (_layout.pxd; a segment decoder checks an LZF claim, as the lead would)."""
+    cdef int64_t ulen
+    cdef int64_t n = small_str_end(p, pos[0], end, &ulen)
+    if n < 0:
+        return _sk_str(p, pos, end)
+    if n > end:
+        return SK_SHORT
+    pos[0] = n
+    return SK_OK
 
 
 cdef int _sk_strs(const unsigned char* p, int64_t* pos, int64_t end, int64_t n) noexcept nogil:
@@ -120,19 +115,19 @@ cdef int _sk_stream(const unsigned char* p, int64_t* pos, int64_t end, int t) no
         return st
     st = _sk_strs(p, pos, end, 2 * nodes) if nodes <= INT64_MAX // 2 else SK_STOP
     if st == SK_OK:
-        st = _sk_lens(p, pos, end, 8 if t >= 19 else 3)
+        st = _sk_lens(p, pos, end, 1 + stream_meta_lens(t))  # the entry count, then the IDs and counters
     if st == SK_OK:
         st = _sk_plain(p, pos, end, &groups)
     i = 0
     while st == SK_OK and i < groups:
         st = _sk_str(p, pos, end)
         if st == SK_OK:
-            st = _sk_lens(p, pos, end, 3 if t >= 19 else 2)
+            st = _sk_lens(p, pos, end, stream_group_lens(t))
         if st == SK_OK:
             st = _sk_plain(p, pos, end, &pel)
         j = 0
         while st == SK_OK and j < pel:
-            st = _sk_skip(pos, end, 24)
+            st = _sk_skip(pos, end, STREAM_PEL_ENTRY)
             if st == SK_OK:
                 st = _sk_lens(p, pos, end, 1)
             j += 1
@@ -142,18 +137,18 @@ cdef int _sk_stream(const unsigned char* p, int64_t* pos, int64_t end, int t) no
         while st == SK_OK and j < consumers:
             st = _sk_str(p, pos, end)
             if st == SK_OK:
-                st = _sk_skip(pos, end, 16 if t >= 21 else 8)
+                st = _sk_skip(pos, end, stream_consumer_times(t))
             if st == SK_OK:
                 st = _sk_plain(p, pos, end, &cpel)
             if st == SK_OK:
-                st = _sk_skip(pos, end, 16 * cpel) if cpel < (<int64_t>1 << 58) else SK_STOP
+                st = _sk_skip(pos, end, STREAM_ID_BYTES * cpel) if stream_pel_ok(cpel) else SK_STOP
             j += 1
-        if st == SK_OK and t >= 27:  # the group's NACK zone
+        if st == SK_OK and stream_has_nacks(t):  # the group's NACK zone
             st = _sk_plain(p, pos, end, &nacked)
             if st == SK_OK:
-                st = _sk_skip(pos, end, 16 * nacked) if nacked < (<int64_t>1 << 58) else SK_STOP
+                st = _sk_skip(pos, end, STREAM_ID_BYTES * nacked) if stream_pel_ok(nacked) else SK_STOP
         i += 1
-    if st == SK_OK and t >= 26:  # idempotent producers: duration, max entries, producers, 2 counters
+    if st == SK_OK and stream_has_idmp(t):  # idempotent producers: duration, max entries, producers, 2 counters
         st = _sk_plain(p, pos, end, &nacked)
         if st == SK_OK:
             st = _sk_plain(p, pos, end, &nacked)
@@ -319,13 +314,13 @@ cdef int _sk_value(const unsigned char* p, int64_t* pos, int64_t end, int t, con
             st = _sk_str(p, pos, end)
             if st == SK_OK:
                 if t == 5:
-                    st = _sk_skip(pos, end, 8)
+                    st = _sk_skip(pos, end, ZSET2_SCORE)
                 elif pos[0] >= end:
                     st = SK_SHORT
                 else:
                     slen = p[pos[0]]
                     pos[0] += 1
-                    if slen < 253:
+                    if slen < ZSET_SCORE_SPECIAL:
                         st = _sk_skip(pos, end, slen)
             i += 1
         return st
@@ -381,20 +376,13 @@ cdef int _sk_keys(const unsigned char* p, int64_t start, int64_t end, int64_t li
     cdef int64_t q = start, keys = 0, expires = 0, v, r
     cdef int st = SK_OK, t
     cdef bint expire
-    cdef unsigned char b
     seg_end[0] = start
     while keys < limit:
         # the common case first: a string key (type 0, no opcodes), both strings with 6-bit lengths
         if q + 2 < end and p[q] == 0 and p[q + 1] < 0x40:
             r = q + 2 + p[q + 1]  # past the key name
             if r < end:
-                b = p[r]
-                if b < 0x40:
-                    r += 1 + b
-                elif b == 0xC3 and r + 3 <= end and p[r + 1] < 0x40 and p[r + 2] < 0x40:
-                    r += 3 + p[r + 1]
-                else:
-                    r = -1
+                r = small_str_end(p, r, end, &v)  # the value
                 if r > 0 and r <= end:
                     q = r
                     keys += 1
