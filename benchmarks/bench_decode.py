@@ -22,7 +22,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
-WARMUP = REPO.parent / "shared" / "corpus" / "librdb" / "misc_with_stream.rdb"
+WARMUP = REPO / "tests" / "corpus" / "librdb" / "misc_with_stream.rdb"  # the repository's own copy
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 
