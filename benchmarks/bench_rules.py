@@ -1,4 +1,4 @@
-"""Time insightkit.rules.evaluate on a synthetic key table: pandas in memory vs DuckDB over Parquet.
+"""Time insightkit.recommend.evaluate on a synthetic key table: pandas in memory vs DuckDB over Parquet.
 
     python benchmarks/bench_rules.py [--rows 1000000]
 
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from keytables import key_batches
 
-import insightkit.rules as rules
+import insightkit.recommend as rules
 
 
 def main() -> None:

@@ -19,8 +19,8 @@ _LAZY = {
     "analyze": "insightkit.analysis",
     "load": "insightkit.analysis",
     "Analysis": "insightkit.analysis",
-    "rules": "insightkit.rules",
-    "diff": "insightkit.diff",
+    "rules": "insightkit.recommend",  # the RuleBook: callable, and the package's names through it
+    "diff": "insightkit.compare",
     "terminate_cleanly": "insightkit.interrupts",
 }
 
@@ -29,16 +29,19 @@ __all__ = ["Analysis", "InsightkitError", "__version__", *_LAZY]
 if TYPE_CHECKING:
     from insightkit.acquire import snapshot
     from insightkit.analysis import Analysis, analyze, load
-    from insightkit.diff import diff
+    from insightkit.compare import diff
     from insightkit.interrupts import terminate_cleanly
     from insightkit.rdb import read_rdb
-    from insightkit.rules import rules
+    from insightkit.recommend import RULE_BOOK as rules
+
+
+_ATTRIBUTE = {"rules": "RULE_BOOK"}  # public name -> its name in the module, where they differ
 
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'insightkit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(module), _ATTRIBUTE.get(name, name))
     globals()[name] = value
     return value

@@ -191,13 +191,13 @@ class Analysis:
 
     @functools.cached_property
     def recommendations(self) -> pd.DataFrame:
-        """Findings sorted by estimated savings (insightkit.rules.evaluate); Arrow-backed like ``keys``."""
+        """Findings sorted by estimated savings (insightkit.recommend.evaluate); Arrow-backed like ``keys``."""
         return arrow_backed(self._recommendations)
 
     @functools.cached_property
     def _recommendations(self) -> pd.DataFrame:
         """The findings as the rules engine returns them (savings_totals reads these)."""
-        from insightkit.rules import evaluate
+        from insightkit.recommend import evaluate
 
         rows = self._with_patterns().native()
         started = time.monotonic()
@@ -207,7 +207,7 @@ class Analysis:
 
     def offenders(self, rule_id: str) -> pd.DataFrame:
         """Every key row that one rule flags; Arrow-backed like ``keys`` (expiries exact)."""
-        from insightkit.rules import offenders
+        from insightkit.recommend import offenders
 
         return arrow_backed(offenders(self._with_patterns().native(), None, self.metadata, rule_id))
 
@@ -216,9 +216,9 @@ class Analysis:
 
         ``totals`` also carries the recommendations' savings, every key's bytes counted once
         (``estimated_savings_bytes``; RSS savings apart in ``estimated_rss_savings_bytes``, see
-        insightkit.rules.savings), which runs the rules if they have not run yet.
+        insightkit.recommend.savings), which runs the rules if they have not run yet.
         """
-        from insightkit.rules import savings_totals
+        from insightkit.recommend import savings_totals
 
         summary = summary_of(self._table, self.metadata)
         totals = dict(summary.totals)

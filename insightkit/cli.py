@@ -564,7 +564,7 @@ def _diff_arguments(parser: argparse.ArgumentParser) -> None:
 @command("diff", "what changed between two snapshots", _diff_arguments)
 def cmd_diff(args: argparse.Namespace) -> int:
     try:
-        from insightkit.diff import diff
+        from insightkit.compare import diff
     except ImportError:
         raise InsightkitError("diff is not available in this build") from None
     old, new = _open(args, args.old), _open(args, args.new)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from insightkit.rules.base import Case, Rule
+from insightkit.recommend.base import Case, Rule
 
 #: A small set of strings with one member a little over set-max-listpack-value
 _URL_SET = (

@@ -28,7 +28,7 @@ import redis
 from servers import Server, find_binary, running_server
 
 import insightkit
-import insightkit.rules as rules_api
+import insightkit.recommend as rules_api
 
 TOLERANCE = 0.25
 

@@ -149,7 +149,7 @@ def test_summary_tables(analysis: Analysis) -> None:
         "used_memory": 20000,
         "used_memory_dataset": 15000,
     }
-    # the recommendations' savings, every key counted once (insightkit.rules.savings)
+    # the recommendations' savings, every key counted once (insightkit.recommend.savings)
     assert savings["estimated_savings_bytes"] == int(analysis.recommendations["counted_savings_bytes"].sum())
     assert 0 <= savings["estimated_savings_bytes"] <= 20000
 

@@ -18,7 +18,7 @@ import pytest
 from rule_examples import key_table
 
 import insightkit
-import insightkit.rules as rules_api
+import insightkit.recommend as rules_api
 from insightkit.analysis import Analysis
 from insightkit.errors import ConfigurationError
 from insightkit.fleet.ingest import ingest

@@ -30,7 +30,7 @@ from library_workloads import (
 from servers import Server, running_server
 
 import insightkit
-import insightkit.rules as rules_api
+import insightkit.recommend as rules_api
 
 pytestmark = [
     pytest.mark.server,

@@ -287,7 +287,7 @@ def test_unstable_build_is_priced_by_its_rdb_format() -> None:
 
 def test_layout_constants_are_defined_once_and_reach_python() -> None:
     """_layout.pxd is the one home of the layout's numbers: each is an int in insightkit.memory._layout
-    (what rules/cost.py and memory/overhead.py read) and typed in its stub."""
+    (what recommend/cost.py and memory/overhead.py read) and typed in its stub."""
     import re
     from pathlib import Path
 
@@ -307,12 +307,12 @@ def test_layout_constants_are_defined_once_and_reach_python() -> None:
 
 @pytest.mark.parametrize("allocator", ["jemalloc", "jemalloc-16", "libc"])
 def test_rules_price_allocations_as_the_model_does(allocator: str) -> None:
-    """rules/cost.py prices "after the fix" with the model's allocator arithmetic, request by request
+    """recommend/cost.py prices "after the fix" with the model's allocator arithmetic, request by request
     (both sides of the 128 KiB glibc mmap threshold and jemalloc's large classes included)."""
     import narwhals as nw
     import pandas as pd
 
-    from insightkit.rules import cost
+    from insightkit.recommend import cost
 
     model = model_for("7.0.15", 10, allocator, None)
     sizes = [*range(1, 600), *range(131_000, 131_200), 135_145, 1_048_575, 1_048_576, 5_000_001]

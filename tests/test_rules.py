@@ -11,9 +11,9 @@ import pyarrow as pa
 import pytest
 from rule_examples import key_table
 
-import insightkit.rules as rules_api
-from insightkit.rules.base import Case, Rule
-from insightkit.rules.registry import ALL_RULES
+import insightkit.recommend as rules_api
+from insightkit.recommend.base import Case, Rule
+from insightkit.recommend.registry import ALL_RULES
 
 ENGINES = ["pandas", "duckdb"]
 _CON = duckdb.connect()
@@ -315,7 +315,7 @@ def test_rule_arithmetic_matches_the_memory_model(allocator: str, engine: str) -
     import narwhals as nw
 
     from insightkit.memory import model_for
-    from insightkit.rules import cost
+    from insightkit.recommend import cost
 
     model = model_for("7.0.15", 10, allocator, None)
     sizes = [*range(1, 600), 1000, 4095, 4096, 4097, 5000, 16385, 70_000, 131_072, 1 << 20, 3_000_001]
@@ -345,7 +345,7 @@ def test_key_cost_follows_the_generation(server_version: str, layout: str, engin
     import narwhals as nw
 
     from insightkit.memory import model_for
-    from insightkit.rules import cost
+    from insightkit.recommend import cost
     from insightkit.versions import parse_version
 
     family, version = parse_version(server_version)
@@ -401,12 +401,17 @@ def test_empty_keyspace(engine: str) -> None:
 
 def test_insightkit_rules_stays_callable_after_the_package_is_imported() -> None:
     import insightkit
-    import insightkit.rules
+    import insightkit.recommend
+    import insightkit.recommend.engine
 
     listed = insightkit.rules()
     assert {"rule", "title", "category", "severity", "description"} <= set(listed.columns)
-    assert len(listed) >= 30
-    assert insightkit.rules.evaluate is not None
+    assert len(listed) >= 50
+    # the package's names through the public one, as the README writes them
+    assert insightkit.rules.evaluate is insightkit.recommend.evaluate
+    assert insightkit.rules.rules() is not None and insightkit.rules.cost.alloc_bytes(9, "jemalloc") == 16
+    with pytest.raises(AttributeError):
+        insightkit.rules.no_such_name  # noqa: B018
 
 
 def test_in_memory_tables_give_the_same_findings_on_duckdb() -> None:
@@ -438,8 +443,8 @@ def test_lazy_queries_join_only_the_global_tables_their_rules_read() -> None:
     from keytables import key_batches
 
     from insightkit.patterns import assign_patterns
-    from insightkit.rules import engine, registry
-    from insightkit.rules.base import Context
+    from insightkit.recommend import engine, registry
+    from insightkit.recommend.base import Context
 
     keys = pa.Table.from_batches(key_batches(60_000, seed=3)).to_pandas(types_mapper=pd.ArrowDtype)
     keys["pattern"] = assign_patterns(keys, progress=False).astype(str)
@@ -580,7 +585,7 @@ def test_big_hash_shard_count_keeps_the_fullest_shard_under_the_limit(engine: st
 
     import narwhals as nw
 
-    from insightkit.rules import cost
+    from insightkit.recommend import cost
 
     sizes = [5001, 7777, 20_000, 50_000, 123_456, 200_000, 1_000_000, 5_000_000]
     for limit in (128, 512, 1024):

@@ -13,9 +13,9 @@ import pytest
 from rule_cases import fires, quiets
 from rule_examples import key_table
 
-import insightkit.rules as rules_api
-from insightkit.rules.base import Case, Rule
-from insightkit.rules.registry import ALL_RULES
+import insightkit.recommend as rules_api
+from insightkit.recommend.base import Case, Rule
+from insightkit.recommend.registry import ALL_RULES
 
 _CON = duckdb.connect()
 

@@ -18,8 +18,8 @@ import pytest
 from rule_examples import key_table
 
 import insightkit
-import insightkit.rules as rules_api
-from insightkit.rules import engine
+import insightkit.recommend as rules_api
+from insightkit.recommend import engine
 
 MB = 1024 * 1024
 NOW = 1_800_000_000_000
@@ -355,7 +355,7 @@ def test_risk_floors_and_risk_findings_keep_their_level() -> None:
 def test_used_memory_of_clusters_and_fleets_is_summed_or_unknown() -> None:
     """The cap and the severity base add up every primary (or fleet file); when one of them has no INFO
     the figure is unknown, never the first node's alone."""
-    from insightkit.rules.base import Context
+    from insightkit.recommend.base import Context
 
     node = {"info": {"memory": {"used_memory": 100 * MB, "used_memory_rss": 150 * MB}}}
     cluster = {"info": node["info"], "nodes": [node, node, node]}

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from rule_examples import key_table
 
-import insightkit.rules as rules_api
+import insightkit.recommend as rules_api
 from insightkit.errors import ConfigurationError, InsightkitError
-from insightkit.rules.thresholds import Thresholds
+from insightkit.recommend.thresholds import Thresholds
 
 
 def _keys() -> Any:

@@ -1,4 +1,4 @@
-"""The columns each rule is found to read (insightkit.rules.needs) are all it reads, and not much more:
+"""The columns each rule is found to read (insightkit.recommend.needs) are all it reads, and not much more:
 the engine joins and projects by them, so a missing one would change findings on DuckDB."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 from rule_examples import key_table
 
-from insightkit.rules import engine, registry
-from insightkit.rules.base import Context, Rule
-from insightkit.rules.needs import expr_columns, rule_columns
+from insightkit.recommend import engine, registry
+from insightkit.recommend.base import Context, Rule
+from insightkit.recommend.needs import expr_columns, rule_columns
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "samples" / "sample.rsnap.parquet"
 KEY_RULES = [r for r in registry.ALL_RULES if r.per_key]

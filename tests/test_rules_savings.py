@@ -31,7 +31,7 @@ from savings_harness import (
 )
 from servers import Server, find_binary, running_server
 
-import insightkit.rules as rules_api
+import insightkit.recommend as rules_api
 
 pytestmark = pytest.mark.server
 
@@ -414,7 +414,7 @@ def test_every_priced_rule_has_a_measured_scenario() -> None:
     applied on a real server above; no exemptions."""
     from test_rules_savings_lifecycle import SCENARIOS as LIFECYCLE_SCENARIOS
 
-    from insightkit.rules.registry import ALL_RULES
+    from insightkit.recommend.registry import ALL_RULES
 
     covered = {s.rule for s in [*SCENARIOS, *LIFECYCLE_SCENARIOS]} | set(MEASURED_ELSEWHERE)
     assert {r.id for r in ALL_RULES if r.priced} <= covered

@@ -91,7 +91,7 @@ class Fleet:
     def summary(self, *, savings: bool = True) -> FleetSummary:
         """Memory by db, type, encoding, TTL bucket and partition over every file.
 
-        ``totals`` carries the recommendations' savings counted once (insightkit.rules.savings) unless
+        ``totals`` carries the recommendations' savings counted once (insightkit.recommend.savings) unless
         ``savings=False`` (which does not run the rules).
         """
         if self._table is not None:
@@ -104,7 +104,7 @@ class Fleet:
             n, memory = tables.pop("keys"), tables.pop("memory_bytes")
             summary = FleetSummary(**tables, totals=summary_totals(n, memory, self.metadata))
         if savings:
-            from insightkit.rules import savings_totals
+            from insightkit.recommend import savings_totals
 
             summary.totals = {**summary.totals, **savings_totals(self._recommendations, self.metadata)}
         return summary
@@ -124,7 +124,7 @@ class Fleet:
 
     @functools.cached_property
     def recommendations(self) -> pd.DataFrame:
-        """Every insightkit.rules rule over the whole fleet; Arrow-backed like ``Analysis.recommendations``."""
+        """Every insightkit.recommend rule over the whole fleet; Arrow-backed like ``Analysis.recommendations``."""
         return arrow_backed(self._recommendations)
 
     @functools.cached_property

@@ -1,7 +1,7 @@
-"""The recommendation rules of insightkit.rules, run on a fleet's lazy table instead of pandas.
+"""The recommendation rules of insightkit.recommend, run on a fleet's lazy table instead of pandas.
 
 Nothing is re-written here: the rule definitions and the engine that prices them are insightkit.rules'
-own. On DuckDB this is just ``insightkit.rules.evaluate(relation, …)`` — their engine wraps the relation
+own. On DuckDB this is just ``insightkit.recommend.evaluate(relation, …)`` — their engine wraps the relation
 with narwhals and pushes every filter and sum down, so one row of totals per rule comes back.
 
 Dask needs one adapter: the engine's ``Globals`` (key count, db range, key memory, keys per pattern and
@@ -31,10 +31,10 @@ def _is_dask(table: Any) -> bool:
 def evaluate(
     table: Any, metadata: Mapping[str, Any], thresholds: Mapping[str, Any] | None = None
 ) -> pd.DataFrame:
-    """insightkit.rules' findings for a lazy fleet table (DuckDB relation or Dask DataFrame)."""
+    """insightkit.recommend's findings for a lazy fleet table (DuckDB relation or Dask DataFrame)."""
     if _is_dask(table):
         return _evaluate_dask(table, metadata, thresholds)
-    from insightkit.rules import evaluate as evaluate_rules
+    from insightkit.recommend import evaluate as evaluate_rules
 
     return evaluate_rules(table, None, metadata, thresholds)
 
@@ -44,7 +44,7 @@ def offenders(table: Any, metadata: Mapping[str, Any], rule_id: str, thresholds:
     if _is_dask(table):
         rows = _offenders_dask(table, metadata, rule_id, thresholds)
     else:
-        from insightkit.rules import offenders as rule_offenders
+        from insightkit.recommend import offenders as rule_offenders
 
         rows = rule_offenders(table, None, metadata, rule_id, thresholds)
     return rows.drop(columns=[c for c in INTERNAL_COLUMNS if c in rows.columns]).reset_index(drop=True)
@@ -57,7 +57,7 @@ def _globals_dask(ddf: Any, ctx: Any) -> Any:
     """The engine's ``Globals`` over all partitions (small group-bys), as pandas tables to broadcast."""
     import dask
 
-    from insightkit.rules.engine import FOREVER_COUNTS, Globals, with_row_columns
+    from insightkit.recommend.engine import FOREVER_COUNTS, Globals, with_row_columns
 
     idle_s = int(ctx["no_ttl_idle_s"])
 
@@ -94,13 +94,13 @@ def _int_or_zero(value: Any) -> int:
 
 
 def _partials(part: pd.DataFrame, rules: list[Any], ctx: Any, measured: Any) -> pd.DataFrame:
-    from insightkit.rules.engine import partials
+    from insightkit.recommend.engine import partials
 
     return partials(part, rules, ctx, measured)
 
 
 def _overlaps(part: pd.DataFrame, rules: list[Any], ctx: Any, measured: Any) -> pd.DataFrame:
-    from insightkit.rules.engine import overlaps
+    from insightkit.recommend.engine import overlaps
 
     return overlaps(part, rules, ctx, measured)
 
@@ -109,8 +109,8 @@ def _evaluate_dask(
     ddf: Any, metadata: Mapping[str, Any], thresholds: Mapping[str, Any] | None
 ) -> pd.DataFrame:
     """Map: every key rule's (rule, pattern) totals per partition. Reduce: the engine's own findings."""
-    from insightkit.rules import engine, registry
-    from insightkit.rules.base import Context
+    from insightkit.recommend import engine, registry
+    from insightkit.recommend.base import Context
 
     ctx = Context.build(metadata, thresholds)
     running = engine.active(registry.ALL_RULES, ctx)
@@ -128,15 +128,15 @@ def _evaluate_dask(
 
 
 def _offending_part(part: pd.DataFrame, rule: Any, ctx: Any, measured: Any) -> pd.DataFrame:
-    from insightkit.rules.engine import DERIVED, select_offenders, with_row_columns
+    from insightkit.recommend.engine import DERIVED, select_offenders, with_row_columns
 
     frame = measured.attach(with_row_columns(nw.from_native(part).lazy()))
     return select_offenders(frame, rule, ctx).drop(*DERIVED).collect().to_pandas()
 
 
 def _offenders_dask(ddf: Any, metadata: Mapping[str, Any], rule_id: str, thresholds: Any) -> pd.DataFrame:
-    from insightkit.rules import registry
-    from insightkit.rules.base import Context
+    from insightkit.recommend import registry
+    from insightkit.recommend.base import Context
 
     rule = registry.get(rule_id)
     if not rule.per_key:

@@ -3,7 +3,7 @@
 #
 # C code cimports these names as compile-time constants (the memory model's hot loop: no lookup, no
 # cost); Python code imports the same names from insightkit.memory._layout, where `cpdef enum` exposes
-# them as ints (rules/cost.py, memory/overhead.py, the stream rules). Change a number here and both
+# them as ints (recommend/cost.py, memory/overhead.py, the stream rules). Change a number here and both
 # follow; never restate one elsewhere. Values are C ints: nothing here may exceed 2**31 - 1.
 
 cpdef enum:

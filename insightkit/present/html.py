@@ -289,7 +289,7 @@ def _ranked(recommendations: pd.DataFrame) -> pd.DataFrame:
     needed = {"rule", "category", "severity", "estimated_savings_bytes"}
     if not len(recommendations) or not needed <= set(recommendations.columns):
         return recommendations
-    from insightkit.rules.severity import rank
+    from insightkit.recommend.severity import rank
 
     return rank(recommendations)
 
@@ -338,7 +338,7 @@ def render(
     generated = dt.datetime.now(tz=dt.UTC).strftime("%Y-%m-%d %H:%MZ")
     totals = dict(summary.totals)
     if "estimated_savings_bytes" not in totals:  # an AnalysisLike whose summary does not carry them
-        from insightkit.rules.savings import savings_totals
+        from insightkit.recommend.savings import savings_totals
 
         totals.update(savings_totals(recommendations, metadata))
     savings_total = float(totals.get("estimated_savings_bytes") or 0)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from insightkit._text import human_bytes
-from insightkit.rules.base import Case, Context, Finding, Rule
+from insightkit.recommend.base import Case, Context, Finding, Rule
 
 MB = 1024 * 1024
 

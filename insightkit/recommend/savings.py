@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from insightkit.rules.base import Context
+from insightkit.recommend.base import Context
 
 TOTAL = "estimated_savings_bytes"
 RSS_TOTAL = "estimated_rss_savings_bytes"

@@ -13,10 +13,10 @@ import re
 import narwhals as nw
 
 from insightkit.patterns.libraries import get
-from insightkit.rules import cost
-from insightkit.rules.base import Aggregates, Case, Context, Rule
-from insightkit.rules.owners import has_role, owned_patterns, owners_of
-from insightkit.rules.ttl import idle_without_ttl
+from insightkit.recommend import cost
+from insightkit.recommend.base import Aggregates, Case, Context, Rule
+from insightkit.recommend.owners import has_role, owned_patterns, owners_of
+from insightkit.recommend.ttl import idle_without_ttl
 
 _DAY = 86_400
 

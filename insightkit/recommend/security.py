@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from insightkit.rules.base import Case, Context, Finding, Rule
+from insightkit.recommend.base import Case, Context, Finding, Rule
 
 
 def _acl_users(ctx: Context) -> list[Mapping[str, Any]] | None:

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import narwhals as nw
 
-from insightkit.rules import cost
-from insightkit.rules._expr import encoded, is_type
-from insightkit.rules.base import Aggregates, Case, Context, Rule
+from insightkit.recommend import cost
+from insightkit.recommend._expr import encoded, is_type
+from insightkit.recommend.base import Aggregates, Case, Context, Rule
 
 
 def _short_prefix(ctx: Context) -> nw.Expr:
@@ -151,7 +151,7 @@ def _shard_fix(ctx: Context, agg: Aggregates | None) -> str:
         f"smallest count with n/S + sqrt(2 ln S * n/S) <= {fill:g} * {limit} (the fullest shard of a "
         f"crc32 split stays under {fill:.0%} of hash-max-listpack-entries, room to grow):\n"
         f"  largest offender: {fields:,} fields: {shards} shards of ~{fields // shards} fields\n"
-        "  insightkit.rules.cost.hash_shards(n, limit, fill) gives S for any n"
+        "  insightkit.recommend.cost.hash_shards(n, limit, fill) gives S for any n"
     )
 
 

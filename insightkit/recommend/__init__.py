@@ -7,24 +7,26 @@ DuckDB relation — the same narwhals expressions run on each) and returns one r
 
 from __future__ import annotations
 
+import importlib
 import sys
-import types
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
 
-from insightkit.rules import engine as _engine
-from insightkit.rules import registry
-from insightkit.rules.base import Case, Context, Finding, Rule
-from insightkit.rules.savings import savings_totals
-from insightkit.rules.thresholds import Thresholds
+from insightkit.recommend import engine as _engine
+from insightkit.recommend import registry
+from insightkit.recommend.base import Case, Context, Finding, Rule
+from insightkit.recommend.savings import savings_totals
+from insightkit.recommend.thresholds import Thresholds
 
 __all__ = [
+    "RULE_BOOK",
     "Case",
     "Context",
     "Finding",
     "Rule",
+    "RuleBook",
     "Thresholds",
     "evaluate",
     "get_rule",
@@ -53,7 +55,7 @@ def evaluate(
     engine: _engine.Engine = "auto",
 ) -> pd.DataFrame:
     """Run the rules (all, or ``only`` these ids) and return the findings, ranked: security first,
-    then by severity (graded by impact, see ``insightkit.rules.severity``), then by saving.
+    then by severity (graded by impact, see ``insightkit.recommend.severity``), then by saving.
 
     ``estimated_savings_bytes`` is what each fix would save alone; ``counted_savings_bytes`` the part
     of it that counts in the total, every key's bytes counted once (``savings_totals``).
@@ -81,12 +83,30 @@ def offenders(
     return _engine.offending_rows(registry.get(rule_id), keys, metadata, thresholds, engine)
 
 
-class _CallableModule(types.ModuleType):
-    """``insightkit.rules()`` must keep working once ``import insightkit.rules`` (done by any caller of
-    ``evaluate``) has bound the package attribute to this module instead of the lazily exported function."""
+class RuleBook:
+    """``insightkit.rules``: call it for the table of rules; everything else this package offers is
+    reachable through it (``insightkit.rules.evaluate(...)``, ``insightkit.rules.Thresholds``,
+    ``insightkit.rules.cost``), so the public name and the package (``insightkit.recommend``) need not
+    share a name, which the import system would let the package win."""
 
     def __call__(self) -> pd.DataFrame:
         return rules()
 
+    def __getattr__(self, name: str) -> Any:
+        package = sys.modules[__name__]
+        if name.startswith("__") or hasattr(package, name):
+            return getattr(package, name)
+        try:
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError:
+            raise AttributeError(f"insightkit.rules has no attribute {name!r}") from None
 
-sys.modules[__name__].__class__ = _CallableModule
+    def __dir__(self) -> list[str]:
+        return sorted(__all__)
+
+    def __repr__(self) -> str:
+        return f"<insightkit.rules: {len(registry.ALL_RULES)} rules; call it for their table>"
+
+
+#: What ``insightkit.rules`` is.
+RULE_BOOK = RuleBook()

@@ -32,11 +32,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from insightkit.errors import ConfigurationError
-from insightkit.rules import severity
-from insightkit.rules.base import Aggregates, Context, Rule
-from insightkit.rules.cost import TEMP, floor_div
-from insightkit.rules.needs import rule_columns
-from insightkit.rules.owners import owned_patterns, owner_columns, owners_of, unowned
+from insightkit.recommend import severity
+from insightkit.recommend.base import Aggregates, Context, Rule
+from insightkit.recommend.cost import TEMP, floor_div
+from insightkit.recommend.needs import rule_columns
+from insightkit.recommend.owners import owned_patterns, owner_columns, owners_of, unowned
 from insightkit.schema import KEY_SCHEMA, PATTERN_COLUMN
 
 SAVINGS = "estimated_savings_bytes"
@@ -532,7 +532,7 @@ OVERLAP = "overlap"
 
 def claimants(result: pd.DataFrame) -> list[Rule]:
     """The key rules whose findings price a saving, in the order the findings are listed."""
-    from insightkit.rules import registry
+    from insightkit.recommend import registry
 
     rules = [registry.BY_ID.get(str(r)) for r in result.loc[result[SAVINGS] > 0, "rule"]]
     return [r for r in rules if r is not None and r.per_key]

@@ -13,7 +13,7 @@ from typing import Any
 import narwhals as nw
 
 from insightkit.patterns.libraries import METADATA_KEY, Library, get
-from insightkit.rules.base import Context
+from insightkit.recommend.base import Context
 from insightkit.schema import PATTERN_COLUMN
 
 #: the engine's derived columns

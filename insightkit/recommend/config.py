@@ -8,10 +8,10 @@ import time
 import narwhals as nw
 
 from insightkit._text import human_bytes
-from insightkit.rules import cost
-from insightkit.rules._expr import encoded, is_type
-from insightkit.rules.base import Case, Context, Finding, Rule, known_version
-from insightkit.rules.owners import owners_present
+from insightkit.recommend import cost
+from insightkit.recommend._expr import encoded, is_type
+from insightkit.recommend.base import Case, Context, Finding, Rule, known_version
+from insightkit.recommend.owners import owners_present
 
 _LIVE = {"info": {"memory": {"used_memory": 50_000_000}}}
 

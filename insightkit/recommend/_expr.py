@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import narwhals as nw
 
-from insightkit.rules.base import Aggregates
+from insightkit.recommend.base import Aggregates
 
 
 def col(name: str) -> nw.Expr:

@@ -7,15 +7,13 @@ queries serve RSNAP datasets in insightkit.fleet.
 
 from __future__ import annotations
 
-import sys
-import types
 from typing import Any
 
 import duckdb
 
-from insightkit.diff.compute import compute
-from insightkit.diff.inputs import DIFF_COLUMNS, PatternMode, Side, prepare
-from insightkit.diff.result import DiffResult
+from insightkit.compare.compute import compute
+from insightkit.compare.inputs import DIFF_COLUMNS, PatternMode, Side, prepare
+from insightkit.compare.result import DiffResult
 
 __all__ = ["DIFF_COLUMNS", "DiffResult", "diff", "diff_relations"]
 
@@ -69,14 +67,3 @@ def _diff_sides(side_a: Side, side_b: Side, *, max_keys: int, threads: int | Non
         )
     finally:
         con.close()
-
-
-class _CallableModule(types.ModuleType):
-    """``insightkit.diff(a, b)`` must work even after ``import insightkit.diff`` bound the package
-    attribute to this module (the import system does that, shadowing the lazily exported function)."""
-
-    def __call__(self, old: Any, new: Any, **options: Any) -> DiffResult:
-        return diff(old, new, **options)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -15,9 +15,9 @@ from typing import Any
 import narwhals as nw
 
 from insightkit.memory._layout import DICT_SLOT, LISTPACK_HEADER
-from insightkit.rules import cost
-from insightkit.rules._expr import encoded, is_type, max_element_bytes, max_elements, nice_limit, no_ttl
-from insightkit.rules.base import Aggregates, Case, Context, Rule
+from insightkit.recommend import cost
+from insightkit.recommend._expr import encoded, is_type, max_element_bytes, max_elements, nice_limit, no_ttl
+from insightkit.recommend.base import Aggregates, Case, Context, Rule
 
 ZSET_SCORE_ENTRY_BYTES = 4  # a listpack score entry: small integer scores take 2-4 bytes, floats more
 

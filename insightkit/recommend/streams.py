@@ -6,9 +6,9 @@ from __future__ import annotations
 import narwhals as nw
 
 from insightkit.memory._layout import LISTPACK_HEADER, STREAM_PREALLOC_MAX
-from insightkit.rules import cost
-from insightkit.rules._expr import is_type
-from insightkit.rules.base import Aggregates, Case, Context, Rule
+from insightkit.recommend import cost
+from insightkit.recommend._expr import is_type
+from insightkit.recommend.base import Aggregates, Case, Context, Rule
 
 TS_SAMPLE_BYTES = 16  # a RedisTimeSeries sample in a compressed chunk, generously
 

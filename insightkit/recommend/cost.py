@@ -52,7 +52,7 @@ from insightkit.memory._layout import (
 )
 
 if TYPE_CHECKING:
-    from insightkit.rules.base import Context
+    from insightkit.recommend.base import Context
 
 Steps = list[tuple[str, nw.Expr]]  # (temporary column, expression) evaluated in order; see engine
 TEMP = "_ik_"  # prefix of temporary columns, dropped before anything leaves the engine

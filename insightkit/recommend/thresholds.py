@@ -88,7 +88,7 @@ INSIGHTKIT_DEFAULTS: dict[str, Any] = {
     "result_store_entries": 1000,  # entries of one result store (huey's hash, BullMQ's completed set)
     "connected_clients": 100,
     "small_instance_bytes": 5 * 1024 * 1024,
-    # severity of priced findings by their share of memory (insightkit.rules.severity)
+    # severity of priced findings by their share of memory (insightkit.recommend.severity)
     "severity_high_share": 0.10,
     "severity_medium_share": 0.01,
     "severity_min_bytes": 1024 * 1024,
@@ -131,7 +131,7 @@ class Thresholds:
         known = SERVER_DEFAULTS.keys() | INSIGHTKIT_DEFAULTS.keys()
         unknown = sorted(set(self.overrides) - known)
         if unknown:
-            raise ConfigurationError(f"unknown threshold(s) {unknown}; see insightkit.rules.thresholds")
+            raise ConfigurationError(f"unknown threshold(s) {unknown}; see insightkit.recommend.thresholds")
 
     def __getitem__(self, name: str) -> Any:
         name = canonical(name)
@@ -141,7 +141,7 @@ class Thresholds:
         if name in self.config:
             return _coerce(self.config[name], default)
         if default is None:
-            raise ConfigurationError(f"unknown threshold {name!r}; see insightkit.rules.thresholds")
+            raise ConfigurationError(f"unknown threshold {name!r}; see insightkit.recommend.thresholds")
         return default
 
     def from_config(self, name: str) -> bool:

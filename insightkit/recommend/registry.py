@@ -1,11 +1,11 @@
-"""Every rule, in one list, and the table ``insightkit.rules.rules()`` shows."""
+"""Every rule, in one list, and the table ``insightkit.recommend.rules()`` shows."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from insightkit.errors import ConfigurationError
-from insightkit.rules import (
+from insightkit.recommend import (
     config,
     encoding,
     keys,
@@ -16,7 +16,7 @@ from insightkit.rules import (
     streams,
     ttl,
 )
-from insightkit.rules.base import Rule
+from insightkit.recommend.base import Rule
 
 FAMILIES = {
     "encoding": encoding.RULES,
@@ -40,7 +40,7 @@ def get(rule_id: str) -> Rule:
     the id when there is none."""
     rule = BY_ID.get(rule_id) if isinstance(rule_id, str) else None
     if rule is None:
-        raise ConfigurationError(f"no rule {rule_id!r}; insightkit.rules.rules() lists them")
+        raise ConfigurationError(f"no rule {rule_id!r}; insightkit.recommend.rules() lists them")
     return rule
 
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import narwhals as nw
 
-from insightkit.rules.base import Context, Rule
-from insightkit.rules.owners import unowned
+from insightkit.recommend.base import Context, Rule
+from insightkit.recommend.owners import unowned
 
 #: Node names that select columns by something other than their names.
 _OPAQUE = frozenset({"all", "nth", "exclude"})

@@ -16,7 +16,7 @@ from typing import Any
 import narwhals as nw
 
 from insightkit.errors import ConfigurationError
-from insightkit.rules.thresholds import Thresholds
+from insightkit.recommend.thresholds import Thresholds
 from insightkit.versions import known_version
 
 CATEGORIES = ("memory", "configuration", "code", "operations", "security")
@@ -94,7 +94,7 @@ class Context:
     @property
     def key_layout(self) -> str:
         """How the snapshot's server generation holds a top-level key (rules.cost.key_layout)."""
-        from insightkit.rules.cost import key_layout
+        from insightkit.recommend.cost import key_layout
 
         return key_layout(self.family, self.version)
 
@@ -110,7 +110,7 @@ class Context:
 
     def config(self, name: str) -> Any:
         """A config value read from the server, or None (file snapshots, CONFIG blocked)."""
-        from insightkit.rules.thresholds import canonical
+        from insightkit.recommend.thresholds import canonical
 
         config = {canonical(k): v for k, v in (self.metadata.get("config") or {}).items()}
         return config.get(canonical(name))

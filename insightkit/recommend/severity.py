@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from insightkit.rules.base import SEVERITIES, Context
+from insightkit.recommend.base import SEVERITIES, Context
 
 SAVINGS = "estimated_savings_bytes"
 _RANK = {name: i for i, name in enumerate(SEVERITIES)}
@@ -50,7 +50,7 @@ def _higher(a: str, b: str | None) -> str:
 
 def grade(result: pd.DataFrame, ctx: Context, key_memory: int = 0) -> pd.DataFrame:
     """``severity`` of each finding by the rule above (the other columns untouched)."""
-    from insightkit.rules import registry
+    from insightkit.recommend import registry
 
     base = share_base(ctx, key_memory)
     levels = []
@@ -68,7 +68,7 @@ def grade(result: pd.DataFrame, ctx: Context, key_memory: int = 0) -> pd.DataFra
 
 def rank(result: pd.DataFrame) -> pd.DataFrame:
     """Security first, then severity, then saving, then catalogue order (stable)."""
-    from insightkit.rules import registry
+    from insightkit.recommend import registry
 
     order = {rule.id: i for i, rule in enumerate(registry.ALL_RULES)}
     keys = pd.DataFrame(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import narwhals as nw
 
-from insightkit.rules import cost
-from insightkit.rules.base import Case, Context, Rule
+from insightkit.recommend import cost
+from insightkit.recommend.base import Case, Context, Rule
 
 _NOW = 1_800_000_000_000  # snapshot time used by the examples
 _DAY = 86_400

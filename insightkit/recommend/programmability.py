@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from insightkit._text import human_bytes
-from insightkit.rules._expr import is_type
-from insightkit.rules.base import Case, Context, Finding, Rule
-from insightkit.rules.owners import owners_present
+from insightkit.recommend._expr import is_type
+from insightkit.recommend.base import Case, Context, Finding, Rule
+from insightkit.recommend.owners import owners_present
 
 FUNCTIONS_SINCE = (7, 0, 0)
 NO_LIBRARIES: dict[str, Any] = {"rdb": {"functions": []}}
