@@ -14,7 +14,7 @@ DIRECTIVES = {
 }
 
 extensions = [
-    Extension("insightkit.memory._layout", ["insightkit/memory/_layout.pyx"]),
+    Extension("insightkit.memory.layout", ["insightkit/memory/layout.pyx"]),
     Extension("insightkit.memory._model", ["insightkit/memory/_model.pyx"]),
     Extension("insightkit.rdb._crc64", ["insightkit/rdb/_crc64.pyx"]),
     Extension("insightkit.rdb._columns", ["insightkit/rdb/_columns.pyx"]),

@@ -286,16 +286,16 @@ def test_unstable_build_is_priced_by_its_rdb_format() -> None:
 
 
 def test_layout_constants_are_defined_once_and_reach_python() -> None:
-    """_layout.pxd is the one home of the layout's numbers: each is an int in insightkit.memory._layout
+    """layout.pxd is the one home of the layout's numbers: each is an int in insightkit.memory.layout
     (what recommend/cost.py and memory/overhead.py read) and typed in its stub."""
     import re
     from pathlib import Path
 
-    from insightkit.memory import _layout
+    from insightkit.memory import layout as _layout
 
     here = Path(_layout.__file__).parent
-    defined = re.findall(r"^    ([A-Z][A-Z0-9_]*) = ", (here / "_layout.pxd").read_text(), re.M)
-    typed = re.findall(r"^([A-Z][A-Z0-9_]*): Final\[int\]", (here / "_layout.pyi").read_text(), re.M)
+    defined = re.findall(r"^    ([A-Z][A-Z0-9_]*) = ", (here / "layout.pxd").read_text(), re.M)
+    typed = re.findall(r"^([A-Z][A-Z0-9_]*): Final\[int\]", (here / "layout.pyi").read_text(), re.M)
     assert len(defined) == len(set(defined)) > 50
     assert sorted(defined) == sorted(typed)
     assert all(type(getattr(_layout, name)) is int for name in defined)

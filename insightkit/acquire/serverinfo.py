@@ -18,7 +18,7 @@ from typing import Any
 import hiredis
 
 from insightkit.errors import PasswordRequired
-from insightkit.memory._layout import JE_QUANTUM
+from insightkit.memory.layout import JE_QUANTUM
 
 from .connection import RespClient, ServerError
 

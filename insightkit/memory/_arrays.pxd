@@ -5,7 +5,7 @@
 
 from libc.stdint cimport int64_t, uint64_t
 
-from insightkit.memory._layout cimport *
+from insightkit.memory.layout cimport *
 from insightkit.memory._sizes cimport alloc_size, next_pow2
 
 # The shape of an array as its elements arrive in ascending index order (array_element() simulates

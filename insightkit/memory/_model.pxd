@@ -153,5 +153,5 @@ cdef class MemoryModel:
     cdef int64_t _rdb15_value(self, KeyFacts* facts, MemBreakdown* out, int64_t value) noexcept nogil
     cdef int live_stream_prealloc    # what a live server preallocates a stream's open node to
     cdef int64_t sz_nack             # sizeof(streamNACK) as MEMORY USAGE counts it
-    # --- appended when the allocator helpers moved to _sizes.pxd: ALLOC_* (_layout.pxd) ---
+    # --- appended when the allocator helpers moved to _sizes.pxd: ALLOC_* (layout.pxd) ---
     cdef int alloc_kind

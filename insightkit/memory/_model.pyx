@@ -14,14 +14,14 @@ from libc.math cimport exp as c_exp
 from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memset
 
-# The layout's numbers (_layout.pxd, one home for C and Python) and the arithmetic on them: allocator
+# The layout's numbers (layout.pxd, one home for C and Python) and the arithmetic on them: allocator
 # size classes and sds/listpack headers (_sizes.pxd), arrays (_arrays.pxd), stream trees (_streams.pxd).
-from insightkit.memory._layout cimport *
+from insightkit.memory.layout cimport *
 from insightkit.memory._sizes cimport alloc_size, lp_entry, next_pow2, sds_hdr, sds_hdr_min8
 from insightkit.memory cimport _arrays
 from insightkit.memory._streams cimport group_rax_share, rax_bytes
 
-from insightkit.memory._layout import (
+from insightkit.memory.layout import (
     ALLOCATORS,
     allocator_code,
     generation,

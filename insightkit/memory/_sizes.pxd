@@ -1,10 +1,10 @@
 # Allocation and encoding sizes as inline nogil C helpers (compiled into each module that cimports them:
-# the memory model, _arrays.pxd, _streams.pxd). The numbers are _layout.pxd's; only the arithmetic
+# the memory model, _arrays.pxd, _streams.pxd). The numbers are layout.pxd's; only the arithmetic
 # that turns a request into a size class or a header into bytes lives here.
 
 from libc.stdint cimport int64_t
 
-from insightkit.memory._layout cimport *
+from insightkit.memory.layout cimport *
 
 
 cdef extern from *:

@@ -3,7 +3,7 @@
 
 from libc.stdint cimport int64_t
 
-from insightkit.memory._layout cimport RAX_NODE_COST, STREAM_ID
+from insightkit.memory.layout cimport RAX_NODE_COST, STREAM_ID
 
 
 cdef inline double rax_bytes(bint alloc_sized, double elements, double ms_runs) noexcept nogil:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from insightkit.memory._layout import (
+from insightkit.memory._model import MemoryModel
+from insightkit.memory.layout import (
     DICT_ENTRY,
     DICT_ENTRY_NO_VALUE,
     DICT_MIN_BUCKETS,
@@ -20,7 +21,6 @@ from insightkit.memory._layout import (
     ROBJ,
     generation,
 )
-from insightkit.memory._model import MemoryModel
 
 
 def keyspace_table_bytes(model: MemoryModel, entries: int) -> int:

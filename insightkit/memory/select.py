@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from insightkit.errors import ConfigurationError
-from insightkit.memory._layout import ALLOCATORS, STREAM_PREALLOC_MAX
 from insightkit.memory._model import MemoryModel
+from insightkit.memory.layout import ALLOCATORS, STREAM_PREALLOC_MAX
 from insightkit.versions import parse_version, rdb_writers
 
 parse_server_version = parse_version  # the memory package's historical name

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 
 import narwhals as nw
 
-from insightkit.memory import _layout as layout
-from insightkit.memory._layout import (
+from insightkit.memory import layout
+from insightkit.memory.layout import (
     DICT_ENTRY,
     EMBKEY_ENTRY,
     EXPIRE_SLOT,
@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 Steps = list[tuple[str, nw.Expr]]  # (temporary column, expression) evaluated in order; see engine
 TEMP = "_ik_"  # prefix of temporary columns, dropped before anything leaves the engine
 
-# Struct sizes, headers and size classes are insightkit.memory._layout's (_layout.pxd), the numbers
+# Struct sizes, headers and size classes are insightkit.memory.layout's (layout.pxd), the numbers
 # the memory model itself uses: this module only writes their arithmetic as expressions.
 
 

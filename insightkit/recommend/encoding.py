@@ -14,7 +14,7 @@ from typing import Any
 
 import narwhals as nw
 
-from insightkit.memory._layout import DICT_SLOT, LISTPACK_HEADER
+from insightkit.memory.layout import DICT_SLOT, LISTPACK_HEADER
 from insightkit.recommend import cost
 from insightkit.recommend._expr import encoded, is_type, max_element_bytes, max_elements, nice_limit, no_ttl
 from insightkit.recommend.base import Aggregates, Case, Context, Rule

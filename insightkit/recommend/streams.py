@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import narwhals as nw
 
-from insightkit.memory._layout import LISTPACK_HEADER, STREAM_PREALLOC_MAX
+from insightkit.memory.layout import LISTPACK_HEADER, STREAM_PREALLOC_MAX
 from insightkit.recommend import cost
 from insightkit.recommend._expr import is_type
 from insightkit.recommend.base import Aggregates, Case, Context, Rule

@@ -1,4 +1,4 @@
-"""Type stub for insightkit/memory/_layout.pyx: the constants of _layout.pxd (ints) and its helpers."""
+"""Type stub for insightkit/memory/layout.pyx: the constants of layout.pxd (ints) and its helpers."""
 
 from typing import Final
 

@@ -2,7 +2,7 @@
 # accounting generations, as the server sources (64-bit builds) and our measurements fix them.
 #
 # C code cimports these names as compile-time constants (the memory model's hot loop: no lookup, no
-# cost); Python code imports the same names from insightkit.memory._layout, where `cpdef enum` exposes
+# cost); Python code imports the same names from insightkit.memory.layout, where `cpdef enum` exposes
 # them as ints (recommend/cost.py, memory/overhead.py, the stream rules). Change a number here and both
 # follow; never restate one elsewhere. Values are C ints: nothing here may exceed 2**31 - 1.
 

@@ -1,8 +1,8 @@
 # cython: language_level=3
-"""The memory layout's numbers for Python (defined once, in _layout.pxd) and the version tests that
+"""The memory layout's numbers for Python (defined once, in layout.pxd) and the version tests that
 pick among them, shared by the memory model (_model.pyx) and the after-the-fix pricing (recommend/cost.py).
 
-Every constant of _layout.pxd is a module-level int here (``cpdef enum``); the functions below are the
+Every constant of layout.pxd is a module-level int here (``cpdef enum``); the functions below are the
 one place a server family/version is mapped to a generation or to a version-dependent struct size.
 """
 
