@@ -17,9 +17,6 @@ import pandas as pd
 
 from insightkit.expiry import TTL_BUCKETS, ttl_bucket_sql
 
-_HOUR_MS = 3_600_000
-_DAY_MS = 24 * _HOUR_MS
-
 
 def _grouped(con: duckdb.DuckDBPyConnection, by: list[str]) -> pd.DataFrame:
     """keys/memory per group on each side, full outer joined (groups on one side only get zeros)."""
