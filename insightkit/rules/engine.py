@@ -35,7 +35,7 @@ from insightkit.errors import ConfigurationError
 from insightkit.rules import severity
 from insightkit.rules.base import Aggregates, Context, Rule
 from insightkit.rules.cost import TEMP, floor_div
-from insightkit.rules.needs import rule_columns
+from insightkit.rules.needs import expr_columns, rule_columns, union
 from insightkit.rules.owners import owned_patterns, owner_columns, owners_of, unowned
 from insightkit.schema import KEY_SCHEMA, PATTERN_COLUMN
 
@@ -93,6 +93,9 @@ PARTIAL_READS = frozenset(
 )
 #: Rows per slice when an eager (in-memory) table is walked: bounds the temporary columns.
 CHUNK_ROWS = 1 << 20
+#: Text columns of few distinct values that an in-memory table hands to DuckDB dictionary-encoded (the
+#: rules compare and group them in every query; DuckDB still reads them as VARCHAR).
+DICTIONARY_COLUMNS = ("type", "encoding", PATTERN_COLUMN)
 #: From this many rows on, ``engine="auto"`` runs an in-memory table's rules on DuckDB.
 DUCKDB_ROWS = 200_000
 Engine = Literal["auto", "native", "duckdb"]
@@ -188,6 +191,9 @@ class Globals:
     per_pattern: nw.LazyFrame[Any]
     mass_seconds: nw.LazyFrame[Any]  # expiry_second → expiry_second_keys (only busy seconds)
     memory_bytes: int = 0  # the key table's memory (severity's base when INFO is unknown)
+    # True when the key table already carries the per-pattern and per-expiry-second columns (an
+    # in-memory table joined on Arrow, ``_attached_on_duckdb``): ``attach`` then adds the constants only
+    joined: bool = False
 
     @classmethod
     def of(
@@ -271,9 +277,9 @@ class Globals:
         ``patterns=False`` / ``seconds=False`` leave out the per-pattern / per-expiry-second columns
         (and their join, a hash probe per key) for queries whose rules never read them.
         """
-        if patterns:
+        if patterns and not self.joined:
             frame = frame.join(self.per_pattern, on=PATTERN_COLUMN, how="left")
-        if seconds:
+        if seconds and not self.joined:
             frame = frame.join(self.mass_seconds, on="expiry_second", how="left")
         return frame.with_columns(
             nw.lit(self.total_keys).alias("total_keys"),
@@ -338,6 +344,66 @@ def prepare(keys: Any, ctx: Context) -> tuple[nw.LazyFrame[Any], Globals]:
     return frame, Globals.measure(frame, ctx)
 
 
+def prepare_on(keys: Any, engine: Engine, ctx: Context) -> tuple[nw.LazyFrame[Any], Globals]:
+    """``prepare`` on the engine ``on_engine`` picks; an in-memory table moved to DuckDB gets its
+    derived columns on Arrow first (``_attached_on_duckdb``)."""
+    table = _to_duckdb_table(keys, engine)
+    if table is None:
+        return prepare(on_engine(keys, engine), ctx)
+    return _attached_on_duckdb(table, ctx)
+
+
+def _attached_on_duckdb(table: pa.Table, ctx: Context) -> tuple[nw.LazyFrame[Any], Globals]:
+    """An in-memory key table on DuckDB with every derived column already in its Arrow buffers.
+
+    Key length, expiry second and the per-pattern / per-expiry-second facts are computed once on
+    Arrow (the globals by one DuckDB group-by, the joins as ``take`` by each row's index in the small
+    tables), so that none of the rules' queries scans the key strings again or probes a hash join per
+    key: the same rows ``Globals.attach`` would give, each query only reading its columns.
+    """
+    import duckdb
+
+    if PATTERN_COLUMN in table.column_names and table.column(PATTERN_COLUMN).null_count == 0:
+        rows = nw.from_native(table).lazy()  # fully patterned: nothing to fill from the keys
+        rows = _with_key_length(
+            rows.with_columns(floor_div(nw.col("expires_at"), 1000).alias("expiry_second"))
+        )
+    else:
+        rows = with_row_columns(nw.from_native(table).lazy())
+    derived = rows.collect().to_native()
+    for name in DICTIONARY_COLUMNS:  # few distinct values: DuckDB scans their codes, not a string a row
+        at_column = derived.schema.get_field_index(name)
+        if at_column >= 0 and pa.types.is_string(derived.schema.field(name).type):
+            derived = derived.set_column(at_column, name, pc.dictionary_encode(derived.column(name)))
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = false")
+    measured = Globals.measure(nw.from_native(con.from_arrow(derived)).lazy(), ctx)
+    per_pattern = measured.per_pattern.collect().to_arrow()
+    seconds = measured.mass_seconds.collect().to_arrow()
+    # each row's place in the per-pattern table: looked up once per distinct pattern, then taken
+    patterns = derived.column(PATTERN_COLUMN).combine_chunks()
+    if pa.types.is_dictionary(patterns.type):
+        known = per_pattern.column(PATTERN_COLUMN).cast(patterns.dictionary.type)
+        codes = pc.index_in(patterns.dictionary, value_set=known, skip_nulls=True)
+        at = codes.take(patterns.indices)
+    else:
+        known = per_pattern.column(PATTERN_COLUMN).cast(patterns.type)
+        at = pc.index_in(patterns, value_set=known, skip_nulls=True)
+    for name in per_pattern.column_names:
+        if name != PATTERN_COLUMN:
+            derived = derived.append_column(name, per_pattern.column(name).take(at))
+    busy = seconds.column("expiry_second_keys")
+    if len(seconds):
+        at = pc.index_in(
+            derived.column("expiry_second"), value_set=seconds.column("expiry_second"), skip_nulls=True
+        )
+        derived = derived.append_column("expiry_second_keys", busy.take(at))
+    else:  # no second with mass expiries (the usual case): no lookup
+        derived = derived.append_column("expiry_second_keys", pa.nulls(len(derived), busy.type))
+    frame = nw.from_native(con.from_arrow(derived)).lazy()
+    return frame, dataclasses.replace(measured, joined=True)
+
+
 def _slices(frame: nw.LazyFrame[Any]) -> Iterator[nw.LazyFrame[Any]]:
     """An eager frame in slices of ``CHUNK_ROWS`` rows; a lazy one whole (its engine streams it)."""
     if not _is_eager(frame):
@@ -390,7 +456,11 @@ def select_offenders(frame: nw.LazyFrame[Any], rule: Rule, ctx: Context) -> nw.L
     # A lazy engine drops rows whose condition is null by itself; without the COALESCE around it,
     # DuckDB pushes the rule's plain comparisons (type, encoding) into the Parquet scan.
     condition = _selection(rule, ctx) if _is_eager(frame) else _condition(rule, ctx)
-    selected = frame.filter(condition)
+    return _priced(frame.filter(condition), rule, ctx)
+
+
+def _priced(selected: nw.LazyFrame[Any], rule: Rule, ctx: Context) -> nw.LazyFrame[Any]:
+    """Selected rows with the rule's saving (``estimated_savings_bytes``), its temporary columns dropped."""
     steps = _saving_steps(rule, ctx)
     for name, expr in steps[:-1]:
         selected = selected.with_columns(expr.alias(name))
@@ -399,9 +469,60 @@ def select_offenders(frame: nw.LazyFrame[Any], rule: Rule, ctx: Context) -> nw.L
     return selected.drop(*temporary) if temporary else selected
 
 
+def _saving_columns(rule: Rule, ctx: Context) -> frozenset[str] | None:
+    """The key-table columns a rule's saving reads (None: cannot be told), besides the key's footprint."""
+    if rule.saving is None:
+        return frozenset()
+    written: set[str] = set()
+    found: list[frozenset[str] | None] = []
+    for name, expr in _saving_steps(rule, ctx):
+        read = expr_columns(expr)
+        found.append(None if read is None else read - written)
+        written.add(name)
+    return union(found)
+
+
+#: The count of keys a row of a deduplicated selection stands for.
+REPEATS = f"{TEMP}repeats"
+
+
+def _priced_totals(off: nw.LazyFrame[Any], rule: Rule, ctx: Context, owners: list[str]) -> nw.LazyFrame[Any]:
+    """Per-pattern totals of a rule's selected rows (``off``, not yet priced).
+
+    A key's saving is a function of the few columns its steps read, and most keys of a pattern share
+    their values (same sizes, same encoding): the rows are first reduced to their distinct values of
+    those columns with a count, priced once each, and the totals weighted by the counts, so the
+    pricing expressions (size classes, CASE ladders) run on thousands of rows instead of millions.
+    The totals are the same integers as pricing every key (each key's saving is rounded first).
+    """
+    reads = _saving_columns(rule, ctx)
+    if reads is None or REPEATS in reads:
+        priced = _priced(off, rule, ctx).with_columns(nw.lit(1).alias(REPEATS))
+    else:
+        keep = sorted(
+            reads
+            | {PATTERN_COLUMN, "memory_bytes", "expires_bytes", "num_elements"}
+            | {"largest_element_bytes", *owners}
+        )
+        distinct = off.group_by(*keep).agg(nw.len().alias(REPEATS))
+        priced = _priced(distinct, rule, ctx)
+    repeats = nw.col(REPEATS)
+    weighted = priced.with_columns(
+        (nw.col("memory_bytes") * repeats).alias(f"{TEMP}memory"), (nw.col(SAVINGS) * repeats).alias(SAVINGS)
+    )
+    return weighted.group_by(PATTERN_COLUMN).agg(
+        repeats.sum().alias("keys"),
+        nw.col(f"{TEMP}memory").sum().alias("memory"),
+        nw.col(SAVINGS).sum().alias("savings"),
+        nw.col("num_elements").max().alias("max_elements"),
+        nw.col("largest_element_bytes").max().alias("max_element"),
+        *[nw.col(c).max().alias(c) for c in owners],
+    )
+
+
 def _per_rule_partials(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) -> list[pd.DataFrame]:
     """Per (rule, pattern) totals: each rule filters (on an in-memory slice, or as one query on a lazy
-    engine), then prices only its own rows."""
+    engine), then prices only its own rows (each distinct row once: ``_priced_totals``)."""
     found = []
     names = chunk.collect_schema().names()
     owners = [c for c in OWNER_COLUMNS if c in names]
@@ -411,20 +532,8 @@ def _per_rule_partials(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context
         columns = rule_columns(rule, ctx) if eager else None
         if columns is not None:  # in memory: filter and price a table of the rule's columns only
             mine = chunk.select(*[c for c in names if c in columns or c in PARTIAL_READS])
-        off = select_offenders(mine, rule, ctx)
-        grouped = (
-            off.group_by(PATTERN_COLUMN)
-            .agg(
-                nw.len().alias("keys"),
-                nw.col("memory_bytes").sum().alias("memory"),
-                nw.col(SAVINGS).sum().alias("savings"),
-                nw.col("num_elements").max().alias("max_elements"),
-                nw.col("largest_element_bytes").max().alias("max_element"),
-                *[nw.col(c).max().alias(c) for c in owners],
-            )
-            .collect()
-            .to_pandas()
-        )
+        condition = _selection(rule, ctx) if eager else _condition(rule, ctx)
+        grouped = _priced_totals(mine.filter(condition), rule, ctx, owners).collect().to_pandas()
         if len(grouped):
             found.append(grouped.assign(rule=rule.id))
     return found
@@ -738,12 +847,9 @@ def on_engine(keys: Any, engine: Engine = "auto") -> Any:
     times faster than pandas at that size; smaller pandas tables run on Arrow (``_arrow``), without
     starting DuckDB. ``"native"`` keeps the table's own engine; ``"duckdb"`` always moves it.
     """
-    if engine not in ("auto", "native", "duckdb"):
-        raise ConfigurationError(f"rules: engine must be 'auto', 'native' or 'duckdb', not {engine!r}")
-    if engine == "native" or not isinstance(keys, pd.DataFrame | pa.Table):
-        return keys
-    if engine == "auto" and len(keys) < DUCKDB_ROWS:
-        if isinstance(keys, pd.DataFrame):
+    table = _to_duckdb_table(keys, engine)
+    if table is None:
+        if engine == "auto" and isinstance(keys, pd.DataFrame):
             try:
                 return _arrow(keys)
             except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
@@ -751,10 +857,20 @@ def on_engine(keys: Any, engine: Engine = "auto") -> Any:
         return keys
     import duckdb
 
-    table = keys if isinstance(keys, pa.Table) else pa.Table.from_pandas(keys, preserve_index=False)
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = false")
     return con.from_arrow(table)
+
+
+def _to_duckdb_table(keys: Any, engine: Engine) -> pa.Table | None:
+    """The Arrow table ``on_engine`` hands to DuckDB, or None when the table stays where it is."""
+    if engine not in ("auto", "native", "duckdb"):
+        raise ConfigurationError(f"rules: engine must be 'auto', 'native' or 'duckdb', not {engine!r}")
+    if engine == "native" or not isinstance(keys, pd.DataFrame | pa.Table):
+        return None
+    if engine == "auto" and len(keys) < DUCKDB_ROWS:
+        return None
+    return keys if isinstance(keys, pa.Table) else pa.Table.from_pandas(keys, preserve_index=False)
 
 
 def _arrow(keys: pd.DataFrame) -> pa.Table:
@@ -794,7 +910,7 @@ def run(
     ctx = Context.build(metadata, thresholds)
     running = active(rules, ctx)
     with _table_errors():
-        frame, measured = prepare(on_engine(keys, engine), ctx)
+        frame, measured = prepare_on(keys, engine, ctx)
         parts, several = _partials_of(frame, measured, [r for r in running if r.per_key], ctx)
         result = findings(running, parts, ctx, measured.memory_bytes)
         claims = claimants(result) if several != 0 else []  # no key two priced rules select: nothing shared
@@ -809,7 +925,7 @@ def offending_rows(
         raise ConfigurationError(f"rule {rule.id!r} looks at the snapshot's INFO/CONFIG, not at keys")
     ctx = Context.build(metadata, thresholds)
     with _table_errors():
-        frame, measured = prepare(on_engine(keys, engine), ctx)
+        frame, measured = prepare_on(keys, engine, ctx)
         if rule.gate is not None and not rule.gate(ctx):
             frame = frame.filter(nw.col("num_elements") < -1)  # the rule does not apply: no offenders
         parts = [
