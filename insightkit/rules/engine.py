@@ -281,6 +281,8 @@ class Globals:
             frame = frame.join(self.per_pattern, on=PATTERN_COLUMN, how="left")
         if seconds and not self.joined:
             frame = frame.join(self.mass_seconds, on="expiry_second", how="left")
+        if self.joined:
+            return frame  # the constants too are columns of the table already
         return frame.with_columns(
             nw.lit(self.total_keys).alias("total_keys"),
             nw.lit(self.several_dbs).alias("several_dbs"),
@@ -300,6 +302,8 @@ class Globals:
 
     def joins_for(self, rules: list[Rule], ctx: Context) -> tuple[bool, bool]:
         """Which joins ``rules`` need between them, from the columns their expressions name."""
+        if self.joined:
+            return True, True  # nothing left to join: no need to read the rules' columns
         each = [self.joins(rule_columns(rule, ctx)) for rule in rules]
         return any(p for p, _ in each), any(s for _, s in each)
 
@@ -389,19 +393,37 @@ def _attached_on_duckdb(table: pa.Table, ctx: Context) -> tuple[nw.LazyFrame[Any
     else:
         known = per_pattern.column(PATTERN_COLUMN).cast(patterns.type)
         at = pc.index_in(patterns, value_set=known, skip_nulls=True)
-    for name in per_pattern.column_names:
+    for name in per_pattern.column_names:  # a dictionary array: the row's index, no copy per row
         if name != PATTERN_COLUMN:
-            derived = derived.append_column(name, per_pattern.column(name).take(at))
+            derived = derived.append_column(name, _looked_up(at, per_pattern.column(name)))
     busy = seconds.column("expiry_second_keys")
     if len(seconds):
         at = pc.index_in(
             derived.column("expiry_second"), value_set=seconds.column("expiry_second"), skip_nulls=True
         )
-        derived = derived.append_column("expiry_second_keys", busy.take(at))
+        derived = derived.append_column("expiry_second_keys", _looked_up(at, busy))
     else:  # no second with mass expiries (the usual case): no lookup
         derived = derived.append_column("expiry_second_keys", pa.nulls(len(derived), busy.type))
+    constants = {
+        "total_keys": pa.scalar(measured.total_keys, pa.int64()),
+        "several_dbs": pa.scalar(measured.several_dbs, pa.bool_()),
+        "first_db": pa.scalar(measured.first_db, pa.int64()),
+    }
+    first = pa.array(np.zeros(len(derived), dtype=np.int8))
+    for name, value in constants.items():  # one value, a one-byte index per row
+        derived = derived.append_column(
+            name, _looked_up(first, pa.chunked_array([pa.array([value.as_py()], value.type)]))
+        )
     frame = nw.from_native(con.from_arrow(derived)).lazy()
     return frame, dataclasses.replace(measured, joined=True)
+
+
+def _looked_up(at: pa.Array | pa.ChunkedArray, values: pa.ChunkedArray) -> pa.Array:
+    """``values[at]`` (null where ``at`` is) as a dictionary array: DuckDB reads it as ``values``' type."""
+    indices = at.combine_chunks() if isinstance(at, pa.ChunkedArray) else at
+    return pa.DictionaryArray.from_arrays(
+        indices, values.combine_chunks(), safe=False
+    )  # in range by construction
 
 
 def _slices(frame: nw.LazyFrame[Any]) -> Iterator[nw.LazyFrame[Any]]:
@@ -459,14 +481,30 @@ def select_offenders(frame: nw.LazyFrame[Any], rule: Rule, ctx: Context) -> nw.L
     return _priced(frame.filter(condition), rule, ctx)
 
 
-def _priced(selected: nw.LazyFrame[Any], rule: Rule, ctx: Context) -> nw.LazyFrame[Any]:
-    """Selected rows with the rule's saving (``estimated_savings_bytes``), its temporary columns dropped."""
+def _priced(selected: nw.LazyFrame[Any], rule: Rule, ctx: Context, *, drop: bool = True) -> nw.LazyFrame[Any]:
+    """Selected rows with the rule's saving (``estimated_savings_bytes``), its temporary columns dropped
+    (kept with ``drop=False``, for a caller that aggregates next)."""
     steps = _saving_steps(rule, ctx)
-    for name, expr in steps[:-1]:
-        selected = selected.with_columns(expr.alias(name))
-    selected = selected.with_columns(_final_saving(steps[-1][1]).alias(SAVINGS))
+    for batch in _step_batches([*steps[:-1], (SAVINGS, _final_saving(steps[-1][1]))]):
+        selected = selected.with_columns(*batch)
     temporary = [name for name, _ in steps[:-1] if name.startswith(TEMP)]
-    return selected.drop(*temporary) if temporary else selected
+    return selected.drop(*temporary) if temporary and drop else selected
+
+
+def _step_batches(steps: list[tuple[str, nw.Expr]]) -> list[list[nw.Expr]]:
+    """Saving steps grouped into as few ``with_columns`` calls as their order allows: a step joins the
+    current batch unless it reads (or rewrites) a column written in it, or what it reads cannot be told.
+    Each call is one more query layer for a lazy engine to plan (and, on DuckDB, to bind)."""
+    batches: list[list[nw.Expr]] = []
+    written: set[str] = set()
+    for name, expr in steps:
+        reads = expr_columns(expr)
+        if not batches or reads is None or reads & written or name in written:
+            batches.append([])
+            written = set()
+        batches[-1].append(expr.alias(name))
+        written.add(name)
+    return batches
 
 
 def _saving_columns(rule: Rule, ctx: Context) -> frozenset[str] | None:
@@ -497,7 +535,7 @@ def _priced_totals(off: nw.LazyFrame[Any], rule: Rule, ctx: Context, owners: lis
     """
     reads = _saving_columns(rule, ctx)
     if reads is None or REPEATS in reads:
-        priced = _priced(off, rule, ctx).with_columns(nw.lit(1).alias(REPEATS))
+        priced = _priced(off, rule, ctx, drop=False).with_columns(nw.lit(1).alias(REPEATS))
     else:
         keep = sorted(
             reads
@@ -505,7 +543,7 @@ def _priced_totals(off: nw.LazyFrame[Any], rule: Rule, ctx: Context, owners: lis
             | {"largest_element_bytes", *owners}
         )
         distinct = off.group_by(*keep).agg(nw.len().alias(REPEATS))
-        priced = _priced(distinct, rule, ctx)
+        priced = _priced(distinct, rule, ctx, drop=False)
     repeats = nw.col(REPEATS)
     weighted = priced.with_columns(
         (nw.col("memory_bytes") * repeats).alias(f"{TEMP}memory"), (nw.col(SAVINGS) * repeats).alias(SAVINGS)
@@ -559,22 +597,19 @@ def _firing(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) -> tuple[
 
 def _lazy_partials(
     frame: nw.LazyFrame[Any], measured: Globals, rules: list[Rule], ctx: Context
-) -> tuple[list[pd.DataFrame], int]:
+) -> tuple[list[pd.DataFrame], int | None]:
     """Per (rule, pattern) totals on a lazy engine: one query counts every rule's offenders (most rules
     find none), then each rule that fired gets one filtered group-by query of its own, joined only
-    with the global tables it reads. Also returned: how many keys two or more priced rules select (the
-    keys whose savings could overlap; with none, savings need no second look)."""
+    with the global tables it reads. The keys two or more priced rules select are not counted here
+    (None: that would evaluate every priced rule's condition twice per key); the overlap pass counts
+    them itself, over the rules whose findings price a saving."""
     if not rules:
         return [], 0
     # CASE WHEN (null counts as not selected) rather than a COALESCE cast to an integer: ~25 % less
     # work per rule and row on DuckDB
     flags = [nw.when(_condition(rule, ctx)).then(1).otherwise(0) for rule in rules]
     selections = [flag.sum().alias(f"{TEMP}n{i}") for i, flag in enumerate(flags)]
-    priced = [flag for flag, rule in zip(flags, rules, strict=True) if rule.priced]
-    if len(priced) >= 2:
-        several = nw.when(nw.sum_horizontal(*priced) >= 2).then(1).otherwise(0).sum()
-        selections.append(several.alias(f"{TEMP}several"))
-    needs = [measured.joins(rule_columns(rule, ctx)) for rule in rules]
+    needs = [(True, True) if measured.joined else measured.joins(rule_columns(rule, ctx)) for rule in rules]
     patterns, seconds = any(p for p, _ in needs), any(s for _, s in needs)
     counts = measured.attach(frame, patterns=patterns, seconds=seconds).select(*selections).collect()
     found = []
@@ -583,7 +618,7 @@ def _lazy_partials(
             patterns, seconds = needs[i]
             attached = measured.attach(frame, patterns=patterns, seconds=seconds)
             found += _per_rule_partials(attached, [rule], ctx)
-    return found, _int(counts[f"{TEMP}several"].item()) if len(priced) >= 2 else 0
+    return found, None
 
 
 def partials(keys: Any, rules: list[Rule], ctx: Context, measured: Globals | None = None) -> pd.DataFrame:
