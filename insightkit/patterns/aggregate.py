@@ -154,17 +154,26 @@ def aggregate_patterns(
     for j, name in enumerate(TTL_COLUMNS):
         out[name] = bucket_counts[:, j]
 
-    out["examples"] = _examples(df["key"], codes, memory, groups, examples)
+    out["examples"] = _examples(df["key"], codes, memory, groups, examples, memory_max)
     out = out[COLUMNS].sort_values(["memory_bytes", "keys"], ascending=False, kind="stable")
     return out.reset_index(drop=True)
 
 
-def _examples(keys: pd.Series, codes: np.ndarray, memory: np.ndarray, groups: int, n: int) -> list[list[str]]:
-    """Per group: its largest key, then the first keys seen (looked for in a bounded prefix)."""
+def _examples(
+    keys: pd.Series,
+    codes: np.ndarray,
+    memory: np.ndarray,
+    groups: int,
+    n: int,
+    group_max: np.ndarray | None = None,
+) -> list[list[str]]:
+    """Per group: its largest key, then the first keys seen (looked for in a bounded prefix).
+    ``group_max``: each group's largest ``memory`` when the caller has it already."""
     if n <= 0 or len(codes) == 0:
         return [[] for _ in range(groups)]
     chosen: list[list[int]] = [[] for _ in range(groups)]
-    group_max = _group_stats(codes, memory, groups, ["max"])["max"]
+    if group_max is None:
+        group_max = _group_stats(codes, memory, groups, ["max"])["max"]
     at_max = np.flatnonzero(memory == group_max[codes])
     largest = pd.Series(codes[at_max]).drop_duplicates()  # first row holding its group's maximum
     firsts = pd.Series(codes).drop_duplicates()  # first row of every group
