@@ -544,10 +544,10 @@ def _priced_totals(
         distinct = off.group_by(*_kept(reads, owners)).agg(nw.len().alias(REPEATS))
         priced = _priced(distinct, rule, ctx, drop=False)
     repeats = nw.col(REPEATS)
-    weighted = priced.with_columns(
+    per_key = priced.with_columns(
         (nw.col("memory_bytes") * repeats).alias(f"{TEMP}memory"), (nw.col(SAVINGS) * repeats).alias(SAVINGS)
     )
-    return weighted.group_by(PATTERN_COLUMN).agg(
+    return per_key.group_by(PATTERN_COLUMN).agg(
         repeats.sum().alias("keys"),
         nw.col(f"{TEMP}memory").sum().alias("memory"),
         nw.col(SAVINGS).sum().alias("savings"),
