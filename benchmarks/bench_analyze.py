@@ -6,7 +6,8 @@ Each round first consumes ``insightkit.read_rdb(path)`` to the end (the decode f
 ``analyze(path, out_of_core=False)`` and asks for its patterns, recommendations and summary, timing
 every stage in CPU seconds (``time.process_time``: the machine is shared, so wall time says more about
 the neighbours than about the code) and wall seconds. The rounds alternate decode and analyze so that
-a change in machine load touches both. The target is analyze ≤ 2.5× decode in CPU.
+a change in machine load touches both; one untimed decode first warms imports and the page cache.
+The target is analyze ≤ 2.5× decode in CPU. ``PYTHONPATH=<other checkout>`` times another tree.
 
 The 1M-key file is made by ``bench_end_to_end.py --peer-keys 1000000`` (Redis 6.2, ``e2e_dataset``).
 ``--profile`` writes a cProfile of the last round's analyze stages.
@@ -74,6 +75,7 @@ def main() -> None:
     import insightkit
 
     print(f"insightkit {insightkit.__file__}; {args.rdb} ({os.path.getsize(args.rdb) / 2**20:.0f} MiB)")
+    _decode(args.rdb)  # warm-up, not timed: imports, the page cache, the allocator's first pages
     decodes: list[tuple[float, float]] = []
     totals: list[tuple[float, float]] = []
     per_stage: dict[str, list[float]] = {}
