@@ -596,13 +596,22 @@ def _reduced(
     bits = [nw.when(_condition(rule, ctx)).then(1 << i).otherwise(0) for i, rule in enumerate(rules)]
     mask = f"{TEMP}rules"
     selected = attached.with_columns(nw.sum_horizontal(*bits).cast(nw.Int64()).alias(mask))
-    distinct = (
-        selected.filter(nw.col(mask) > 0).group_by(mask, *_kept(reads, owners)).agg(nw.len().alias(REPEATS))
-    )
+    # the per-pattern columns follow from the pattern: grouped by it alone, looked up again after
+    kept = _kept(reads, owners)
+    by_pattern = [c for c in kept if c in measured.pattern_columns] if patterns else []
+    grouping = [c for c in kept if c not in by_pattern]
+    distinct = selected.filter(nw.col(mask) > 0).group_by(mask, *grouping).agg(nw.len().alias(REPEATS))
     rows = distinct.head(REDUCED_ROWS + 1).collect().to_arrow()
     if len(rows) > REDUCED_ROWS:
         return None
     import duckdb
+
+    if by_pattern:
+        per_pattern = measured.per_pattern.select(PATTERN_COLUMN, *by_pattern).collect().to_arrow()
+        known = per_pattern.column(PATTERN_COLUMN).cast(rows.schema.field(PATTERN_COLUMN).type)
+        at = pc.index_in(rows.column(PATTERN_COLUMN), value_set=known, skip_nulls=True)
+        for name in by_pattern:
+            rows = rows.append_column(name, per_pattern.column(name).take(at))
 
     flags = {rule.id: f"{TEMP}firing{i}" for i, rule in enumerate(rules)}
     masks = rows.column(mask).to_numpy()
