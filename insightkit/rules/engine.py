@@ -8,9 +8,11 @@ saving expressions run where the data is. Evaluation is one pass, whatever the n
    pattern, keys per expiry second. Small group-bys, computed once (never as window functions, which
    DuckDB runs on one thread and which a chunked pass could not see).
 2. *Partials* — for every (rule, pattern): offending keys, their memory and savings, the largest
-   collection and element. On a lazy engine all rules go into one query (each rule's selection becomes
-   a boolean column; its saving steps are wrapped in ``CASE WHEN selected``, so a step only ever sees
-   the rows it was written for); eager tables are walked in chunks of rows, each rule filtering first.
+   collection and element. One query counts every rule's offenders; only the rules that fire are
+   priced, each distinct row of their selection once (weighted by its key count). On a lazy engine the
+   firing rules' rows are reduced in one scan to those distinct rows, which every firing rule and the
+   overlap pass read; eager tables are walked in chunks of rows, each rule filtering first. An
+   in-memory table handed to DuckDB gets its derived columns on Arrow once (``prepare_on``).
 3. *Findings* — the partials reduced per rule (pandas, a few thousand rows).
 
 ``offenders`` is the one call that materialises key rows, and only the offending ones.
@@ -639,35 +641,34 @@ def _per_rule_partials(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context
     return found
 
 
-def _firing(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) -> tuple[list[Rule], int]:
+def _firing(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) -> list[Rule]:
     """The rules that select a row of an in-memory slice, found by one pass of counts (most rules find
-    nothing, and pricing and grouping a rule's empty selection costs more than counting it); and how
-    many rows two or more priced rules select (none: no saving is shared, none needs counting once)."""
-    flags = [nw.when(_selection(rule, ctx)).then(1).otherwise(0) for rule in rules]
-    counts = [flag.sum().alias(f"{TEMP}n{i}") for i, flag in enumerate(flags)]
-    priced = [flag for flag, rule in zip(flags, rules, strict=True) if rule.priced]
-    if len(priced) >= 2:
-        counts.append(
-            nw.when(nw.sum_horizontal(*priced) >= 2).then(1).otherwise(0).sum().alias(f"{TEMP}several")
-        )
+    nothing, and pricing and grouping a rule's empty selection costs more than counting it). The rows
+    two or more priced rules select are not counted here: in memory each expression is evaluated on
+    its own, so that would evaluate every priced condition twice; the overlap pass counts them over
+    the rules whose findings price a saving (usually a few)."""
+    counts = [
+        nw.when(_selection(rule, ctx)).then(1).otherwise(0).sum().alias(f"{TEMP}n{i}")
+        for i, rule in enumerate(rules)
+    ]
     if not counts:
-        return [], 0
+        return []
     row = chunk.select(*counts).collect().row(0)
-    firing = [rule for rule, n in zip(rules, row, strict=False) if _int(n)]
-    return firing, _int(row[-1]) if len(priced) >= 2 else 0
+    return [rule for rule, n in zip(rules, row, strict=True) if _int(n)]
 
 
 def _lazy_partials(
     frame: nw.LazyFrame[Any], measured: Globals, rules: list[Rule], ctx: Context
-) -> tuple[list[pd.DataFrame], int | None, Reduced | None]:
+) -> tuple[list[pd.DataFrame], Reduced | None]:
     """Per (rule, pattern) totals on a lazy engine: one query counts every rule's offenders (most rules
-    find none), then each rule that fired gets one filtered group-by query of its own, joined only
-    with the global tables it reads. The keys two or more priced rules select are not counted here
-    (None: that would evaluate every priced rule's condition twice per key); the overlap pass counts
-    them itself, over the rules whose findings price a saving. With two or more rules firing, their
-    rows are reduced once (``_reduced``), returned for the overlap pass to read too."""
+    find none); with two or more rules firing, one scan reduces their rows (``_reduced``), on which
+    each is priced and which the overlap pass reads too; else (or past ``REDUCED_ROWS`` distinct rows)
+    each rule that fired gets one filtered group-by query of its own, joined only with the global
+    tables it reads. The keys two or more priced rules select are not counted here (that would
+    evaluate every priced condition twice per key): the overlap pass counts them itself, over the
+    rules whose findings price a saving."""
     if not rules:
-        return [], 0, None
+        return [], None
     # CASE WHEN (null counts as not selected) rather than a COALESCE cast to an integer: ~25 % less
     # work per rule and row on DuckDB
     flags = [nw.when(_condition(rule, ctx)).then(1).otherwise(0) for rule in rules]
@@ -690,7 +691,7 @@ def _lazy_partials(
             continue
         attached = measured.attach(frame, patterns=patterns, seconds=seconds)
         found += _per_rule_partials(attached, [rule], ctx)
-    return found, None, reduced
+    return found, reduced
 
 
 def partials(keys: Any, rules: list[Rule], ctx: Context, measured: Globals | None = None) -> pd.DataFrame:
@@ -705,21 +706,16 @@ def partials(keys: Any, rules: list[Rule], ctx: Context, measured: Globals | Non
 
 def _partials_of(
     frame: nw.LazyFrame[Any], measured: Globals, rules: list[Rule], ctx: Context
-) -> tuple[pd.DataFrame, int | None, Reduced | None]:
-    """The partials, how many keys two or more priced rules select (None: not counted), and the
-    firing rules' reduced rows when a lazy engine made them (``_reduced``)."""
+) -> tuple[pd.DataFrame, Reduced | None]:
+    """The partials, and the firing rules' reduced rows when a lazy engine made them (``_reduced``)."""
     found: list[pd.DataFrame] = []
-    several: int | None = None
     reduced: Reduced | None = None
     if _is_eager(frame):
-        several = 0
         for chunk in _slices(frame):
             attached = measured.attach(chunk)
-            firing, shared = _firing(attached, rules, ctx)
-            found += _per_rule_partials(attached, firing, ctx)
-            several += shared
+            found += _per_rule_partials(attached, _firing(attached, rules, ctx), ctx)
     else:
-        lazy, several, reduced = _lazy_partials(frame, measured, rules, ctx)
+        lazy, reduced = _lazy_partials(frame, measured, rules, ctx)
         found += lazy
     text = ("rule", PATTERN_COLUMN, *OWNER_COLUMNS)
     if not found:
@@ -729,13 +725,13 @@ def _partials_of(
                 for c in PARTIAL_COLUMNS + list(OWNER_COLUMNS)
             }
         )
-        return empty, several, reduced
+        return empty, reduced
     combined = pd.concat(found, ignore_index=True)
     for column in OWNER_COLUMNS:  # the same columns from every partition, whatever it holds
         if column not in combined.columns:
             combined[column] = None
     columns = PARTIAL_COLUMNS + list(OWNER_COLUMNS)
-    return combined[columns].astype(dict.fromkeys(text, "object")), several, reduced
+    return combined[columns].astype(dict.fromkeys(text, "object")), reduced
 
 
 # --- savings counted once ------------------------------------------------------------------------
@@ -1040,9 +1036,9 @@ def run(
     running = active(rules, ctx)
     with _table_errors():
         frame, measured = prepare_on(keys, engine, ctx)
-        parts, several, reduced = _partials_of(frame, measured, [r for r in running if r.per_key], ctx)
+        parts, reduced = _partials_of(frame, measured, [r for r in running if r.per_key], ctx)
         result = findings(running, parts, ctx, measured.memory_bytes)
-        claims = claimants(result) if several != 0 else []  # no key two priced rules select: nothing shared
+        claims = claimants(result)  # the overlap pass first counts the keys two of them select
         return count_once(result, _overlaps_of(frame, measured, claims, ctx, reduced))
 
 
