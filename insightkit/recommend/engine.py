@@ -8,9 +8,11 @@ saving expressions run where the data is. Evaluation is one pass, whatever the n
    pattern, keys per expiry second. Small group-bys, computed once (never as window functions, which
    DuckDB runs on one thread and which a chunked pass could not see).
 2. *Partials* — for every (rule, pattern): offending keys, their memory and savings, the largest
-   collection and element. On a lazy engine all rules go into one query (each rule's selection becomes
-   a boolean column; its saving steps are wrapped in ``CASE WHEN selected``, so a step only ever sees
-   the rows it was written for); eager tables are walked in chunks of rows, each rule filtering first.
+   collection and element. One query counts every rule's offenders; only the rules that fire are
+   priced, each distinct row of their selection once (weighted by its key count). On a lazy engine the
+   firing rules' rows are reduced in one scan to those distinct rows, which every firing rule and the
+   overlap pass read; eager tables are walked in chunks of rows, each rule filtering first. An
+   in-memory table handed to DuckDB gets its derived columns on Arrow once (``prepare_on``).
 3. *Findings* — the partials reduced per rule (pandas, a few thousand rows).
 
 ``offenders`` is the one call that materialises key rows, and only the offending ones.
@@ -35,7 +37,7 @@ from insightkit.errors import ConfigurationError
 from insightkit.recommend import severity
 from insightkit.recommend.base import Aggregates, Context, Rule
 from insightkit.recommend.cost import TEMP, floor_div
-from insightkit.recommend.needs import rule_columns
+from insightkit.recommend.needs import expr_columns, rule_columns, union
 from insightkit.recommend.owners import owned_patterns, owner_columns, owners_of, unowned
 from insightkit.schema import KEY_SCHEMA, PATTERN_COLUMN
 
@@ -93,6 +95,9 @@ PARTIAL_READS = frozenset(
 )
 #: Rows per slice when an eager (in-memory) table is walked: bounds the temporary columns.
 CHUNK_ROWS = 1 << 20
+#: Text columns of few distinct values that an in-memory table hands to DuckDB dictionary-encoded (the
+#: rules compare and group them in every query; DuckDB still reads them as VARCHAR).
+DICTIONARY_COLUMNS = ("type", "encoding", PATTERN_COLUMN)
 #: From this many rows on, ``engine="auto"`` runs an in-memory table's rules on DuckDB.
 DUCKDB_ROWS = 200_000
 Engine = Literal["auto", "native", "duckdb"]
@@ -188,6 +193,9 @@ class Globals:
     per_pattern: nw.LazyFrame[Any]
     mass_seconds: nw.LazyFrame[Any]  # expiry_second → expiry_second_keys (only busy seconds)
     memory_bytes: int = 0  # the key table's memory (severity's base when INFO is unknown)
+    # True when the key table already carries the per-pattern and per-expiry-second columns (an
+    # in-memory table joined on Arrow, ``_attached_on_duckdb``): ``attach`` then adds the constants only
+    joined: bool = False
 
     @classmethod
     def of(
@@ -271,10 +279,12 @@ class Globals:
         ``patterns=False`` / ``seconds=False`` leave out the per-pattern / per-expiry-second columns
         (and their join, a hash probe per key) for queries whose rules never read them.
         """
-        if patterns:
+        if patterns and not self.joined:
             frame = frame.join(self.per_pattern, on=PATTERN_COLUMN, how="left")
-        if seconds:
+        if seconds and not self.joined:
             frame = frame.join(self.mass_seconds, on="expiry_second", how="left")
+        if self.joined:
+            return frame  # the constants too are columns of the table already
         return frame.with_columns(
             nw.lit(self.total_keys).alias("total_keys"),
             nw.lit(self.several_dbs).alias("several_dbs"),
@@ -294,6 +304,8 @@ class Globals:
 
     def joins_for(self, rules: list[Rule], ctx: Context) -> tuple[bool, bool]:
         """Which joins ``rules`` need between them, from the columns their expressions name."""
+        if self.joined:
+            return True, True  # nothing left to join: no need to read the rules' columns
         each = [self.joins(rule_columns(rule, ctx)) for rule in rules]
         return any(p for p, _ in each), any(s for _, s in each)
 
@@ -336,6 +348,84 @@ def prepare(keys: Any, ctx: Context) -> tuple[nw.LazyFrame[Any], Globals]:
     """The key table with its row-wise derived columns, and the globals measured over all of it."""
     frame = with_row_columns(to_lazy(keys))
     return frame, Globals.measure(frame, ctx)
+
+
+def prepare_on(keys: Any, engine: Engine, ctx: Context) -> tuple[nw.LazyFrame[Any], Globals]:
+    """``prepare`` on the engine ``on_engine`` picks; an in-memory table moved to DuckDB gets its
+    derived columns on Arrow first (``_attached_on_duckdb``)."""
+    table = _to_duckdb_table(keys, engine)
+    if table is None:
+        return prepare(on_engine(keys, engine), ctx)
+    return _attached_on_duckdb(table, ctx)
+
+
+def _attached_on_duckdb(table: pa.Table, ctx: Context) -> tuple[nw.LazyFrame[Any], Globals]:
+    """An in-memory key table on DuckDB with every derived column already in its Arrow buffers.
+
+    Key length, expiry second and the per-pattern / per-expiry-second facts are computed once on
+    Arrow (the globals by one DuckDB group-by, the joins as ``take`` by each row's index in the small
+    tables), so that none of the rules' queries scans the key strings again or probes a hash join per
+    key: the same rows ``Globals.attach`` would give, each query only reading its columns.
+    """
+    import duckdb
+
+    if PATTERN_COLUMN in table.column_names and table.column(PATTERN_COLUMN).null_count == 0:
+        rows = nw.from_native(table).lazy()  # fully patterned: nothing to fill from the keys
+        rows = _with_key_length(
+            rows.with_columns(floor_div(nw.col("expires_at"), 1000).alias("expiry_second"))
+        )
+    else:
+        rows = with_row_columns(nw.from_native(table).lazy())
+    derived = rows.collect().to_native()
+    for name in DICTIONARY_COLUMNS:  # few distinct values: DuckDB scans their codes, not a string a row
+        at_column = derived.schema.get_field_index(name)
+        if at_column >= 0 and pa.types.is_string(derived.schema.field(name).type):
+            derived = derived.set_column(at_column, name, pc.dictionary_encode(derived.column(name)))
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = false")
+    measured = Globals.measure(nw.from_native(con.from_arrow(derived)).lazy(), ctx)
+    per_pattern = measured.per_pattern.collect().to_arrow()
+    seconds = measured.mass_seconds.collect().to_arrow()
+    # each row's place in the per-pattern table: looked up once per distinct pattern, then taken
+    patterns = derived.column(PATTERN_COLUMN).combine_chunks()
+    if pa.types.is_dictionary(patterns.type):
+        known = per_pattern.column(PATTERN_COLUMN).cast(patterns.dictionary.type)
+        codes = pc.index_in(patterns.dictionary, value_set=known, skip_nulls=True)
+        at = codes.take(patterns.indices)
+    else:
+        known = per_pattern.column(PATTERN_COLUMN).cast(patterns.type)
+        at = pc.index_in(patterns, value_set=known, skip_nulls=True)
+    for name in per_pattern.column_names:  # a dictionary array: the row's index, no copy per row
+        if name != PATTERN_COLUMN:
+            derived = derived.append_column(name, _looked_up(at, per_pattern.column(name)))
+    busy = seconds.column("expiry_second_keys")
+    if len(seconds):
+        at = pc.index_in(
+            derived.column("expiry_second"), value_set=seconds.column("expiry_second"), skip_nulls=True
+        )
+        derived = derived.append_column("expiry_second_keys", _looked_up(at, busy))
+    else:  # no second with mass expiries (the usual case): no lookup
+        derived = derived.append_column("expiry_second_keys", pa.nulls(len(derived), busy.type))
+    constants = {
+        "total_keys": pa.scalar(measured.total_keys, pa.int64()),
+        "several_dbs": pa.scalar(measured.several_dbs, pa.bool_()),
+        "first_db": pa.scalar(measured.first_db, pa.int64()),
+    }
+    first = pa.array(np.zeros(len(derived), dtype=np.int8))
+    for name, value in constants.items():  # one value, a one-byte index per row
+        derived = derived.append_column(
+            name, _looked_up(first, pa.chunked_array([pa.array([value.as_py()], value.type)]))
+        )
+    frame = nw.from_native(con.from_arrow(derived)).lazy()
+    return frame, dataclasses.replace(measured, joined=True)
+
+
+def _looked_up(at: pa.Array | pa.ChunkedArray, values: pa.ChunkedArray) -> pa.Array:
+    """``values[at]`` (null where ``at`` is) as a dictionary array: DuckDB reads it as ``values``' type."""
+    indices = at.combine_chunks() if isinstance(at, pa.ChunkedArray) else at
+    return pa.DictionaryArray.from_arrays(
+        indices, values.combine_chunks(), safe=False
+    )  # in range by construction
 
 
 def _slices(frame: nw.LazyFrame[Any]) -> Iterator[nw.LazyFrame[Any]]:
@@ -390,18 +480,151 @@ def select_offenders(frame: nw.LazyFrame[Any], rule: Rule, ctx: Context) -> nw.L
     # A lazy engine drops rows whose condition is null by itself; without the COALESCE around it,
     # DuckDB pushes the rule's plain comparisons (type, encoding) into the Parquet scan.
     condition = _selection(rule, ctx) if _is_eager(frame) else _condition(rule, ctx)
-    selected = frame.filter(condition)
+    return _priced(frame.filter(condition), rule, ctx)
+
+
+def _priced(selected: nw.LazyFrame[Any], rule: Rule, ctx: Context, *, drop: bool = True) -> nw.LazyFrame[Any]:
+    """Selected rows with the rule's saving (``estimated_savings_bytes``), its temporary columns dropped
+    (kept with ``drop=False``, for a caller that aggregates next)."""
     steps = _saving_steps(rule, ctx)
-    for name, expr in steps[:-1]:
-        selected = selected.with_columns(expr.alias(name))
-    selected = selected.with_columns(_final_saving(steps[-1][1]).alias(SAVINGS))
+    for batch in _step_batches([*steps[:-1], (SAVINGS, _final_saving(steps[-1][1]))]):
+        selected = selected.with_columns(*batch)
     temporary = [name for name, _ in steps[:-1] if name.startswith(TEMP)]
-    return selected.drop(*temporary) if temporary else selected
+    return selected.drop(*temporary) if temporary and drop else selected
+
+
+def _step_batches(steps: list[tuple[str, nw.Expr]]) -> list[list[nw.Expr]]:
+    """Saving steps grouped into as few ``with_columns`` calls as their order allows: a step joins the
+    current batch unless it reads (or rewrites) a column written in it, or what it reads cannot be told.
+    Each call is one more query layer for a lazy engine to plan (and, on DuckDB, to bind)."""
+    batches: list[list[nw.Expr]] = []
+    written: set[str] = set()
+    for name, expr in steps:
+        reads = expr_columns(expr)
+        if not batches or reads is None or reads & written or name in written:
+            batches.append([])
+            written = set()
+        batches[-1].append(expr.alias(name))
+        written.add(name)
+    return batches
+
+
+def _saving_columns(rule: Rule, ctx: Context) -> frozenset[str] | None:
+    """The key-table columns a rule's saving reads (None: cannot be told), besides the key's footprint."""
+    if rule.saving is None:
+        return frozenset()
+    written: set[str] = set()
+    found: list[frozenset[str] | None] = []
+    for name, expr in _saving_steps(rule, ctx):
+        read = expr_columns(expr)
+        found.append(None if read is None else read - written)
+        written.add(name)
+    return union(found)
+
+
+#: The count of keys a row of a deduplicated selection stands for.
+REPEATS = f"{TEMP}repeats"
+
+
+def _priced_totals(
+    off: nw.LazyFrame[Any], rule: Rule, ctx: Context, owners: list[str], *, weighted: bool = False
+) -> nw.LazyFrame[Any]:
+    """Per-pattern totals of a rule's selected rows (``off``, not yet priced).
+
+    A key's saving is a function of the few columns its steps read, and most keys of a pattern share
+    their values (same sizes, same encoding): the rows are first reduced to their distinct values of
+    those columns with a count, priced once each, and the totals weighted by the counts, so the
+    pricing expressions (size classes, CASE ladders) run on thousands of rows instead of millions.
+    The totals are the same integers as pricing every key (each key's saving is rounded first).
+    """
+    reads = _saving_columns(rule, ctx)
+    if weighted:  # rows that already stand for ``REPEATS`` keys each (``_reduced``)
+        priced = _priced(off, rule, ctx, drop=False)
+    elif reads is None or REPEATS in reads:
+        priced = _priced(off, rule, ctx, drop=False).with_columns(nw.lit(1).alias(REPEATS))
+    else:
+        distinct = off.group_by(*_kept(reads, owners)).agg(nw.len().alias(REPEATS))
+        priced = _priced(distinct, rule, ctx, drop=False)
+    repeats = nw.col(REPEATS)
+    per_key = priced.with_columns(
+        (nw.col("memory_bytes") * repeats).alias(f"{TEMP}memory"), (nw.col(SAVINGS) * repeats).alias(SAVINGS)
+    )
+    return per_key.group_by(PATTERN_COLUMN).agg(
+        repeats.sum().alias("keys"),
+        nw.col(f"{TEMP}memory").sum().alias("memory"),
+        nw.col(SAVINGS).sum().alias("savings"),
+        nw.col("num_elements").max().alias("max_elements"),
+        nw.col("largest_element_bytes").max().alias("max_element"),
+        *[nw.col(c).max().alias(c) for c in owners],
+    )
+
+
+def _kept(reads: frozenset[str], owners: list[str]) -> list[str]:
+    """The columns a deduplicated selection keeps: what the saving reads and what the partials total."""
+    return sorted(
+        reads
+        | {PATTERN_COLUMN, "memory_bytes", "expires_bytes", "num_elements", "largest_element_bytes", *owners}
+    )
+
+
+#: At most this many distinct rows make the table the firing rules are priced on (``_reduced``);
+#: beyond, each rule prices its own rows in a query of its own.
+REDUCED_ROWS = 500_000
+
+
+@dataclass(frozen=True)
+class Reduced:
+    """The rows any firing rule selects, reduced to their distinct values of the columns the rules'
+    savings and the partials read, with the count of keys each stands for (``REPEATS``) and one boolean
+    column per rule (``flags``: rule id → column): small, so every rule's pricing and the overlap pass
+    run on it instead of scanning the key table again."""
+
+    table: nw.LazyFrame[Any]
+    flags: dict[str, str]
+
+
+def _reduced(
+    frame: nw.LazyFrame[Any], measured: Globals, rules: list[Rule], ctx: Context, owners: list[str]
+) -> Reduced | None:
+    """One scan for all firing rules (``Reduced``); None when a saving's columns cannot be told or the
+    distinct rows are too many to be worth holding (then each rule gets a query of its own)."""
+    reads = union(_saving_columns(rule, ctx) for rule in rules)
+    if reads is None or REPEATS in reads or len(rules) < 2:
+        return None
+    patterns, seconds = measured.joins_for(rules, ctx)
+    owners = owners if patterns else []  # the owner columns come with the per-pattern join
+    attached = measured.attach(frame, patterns=patterns, seconds=seconds)
+    # which rules select a key, as the bits of one integer: one grouping column instead of one a rule
+    bits = [nw.when(_condition(rule, ctx)).then(1 << i).otherwise(0) for i, rule in enumerate(rules)]
+    mask = f"{TEMP}rules"
+    selected = attached.with_columns(nw.sum_horizontal(*bits).cast(nw.Int64()).alias(mask))
+    # the per-pattern columns follow from the pattern: grouped by it alone, looked up again after
+    kept = _kept(reads, owners)
+    by_pattern = [c for c in kept if c in measured.pattern_columns] if patterns else []
+    grouping = [c for c in kept if c not in by_pattern]
+    distinct = selected.filter(nw.col(mask) > 0).group_by(mask, *grouping).agg(nw.len().alias(REPEATS))
+    rows = distinct.head(REDUCED_ROWS + 1).collect().to_arrow()
+    if len(rows) > REDUCED_ROWS:
+        return None
+    import duckdb
+
+    if by_pattern:
+        per_pattern = measured.per_pattern.select(PATTERN_COLUMN, *by_pattern).collect().to_arrow()
+        known = per_pattern.column(PATTERN_COLUMN).cast(rows.schema.field(PATTERN_COLUMN).type)
+        at = pc.index_in(rows.column(PATTERN_COLUMN), value_set=known, skip_nulls=True)
+        for name in by_pattern:
+            rows = rows.append_column(name, per_pattern.column(name).take(at))
+
+    flags = {rule.id: f"{TEMP}firing{i}" for i, rule in enumerate(rules)}
+    masks = rows.column(mask).to_numpy()
+    for i, rule in enumerate(rules):
+        rows = rows.append_column(flags[rule.id], pa.array((masks >> i) & 1 == 1))
+    return Reduced(nw.from_native(duckdb.connect().from_arrow(rows)).lazy(), flags)
 
 
 def _per_rule_partials(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) -> list[pd.DataFrame]:
     """Per (rule, pattern) totals: each rule filters (on an in-memory slice, or as one query on a lazy
-    engine), then prices only its own rows."""
+    engine), then prices only its own rows (each distinct row once: ``_priced_totals``)."""
     found = []
     names = chunk.collect_schema().names()
     owners = [c for c in OWNER_COLUMNS if c in names]
@@ -411,70 +634,64 @@ def _per_rule_partials(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context
         columns = rule_columns(rule, ctx) if eager else None
         if columns is not None:  # in memory: filter and price a table of the rule's columns only
             mine = chunk.select(*[c for c in names if c in columns or c in PARTIAL_READS])
-        off = select_offenders(mine, rule, ctx)
-        grouped = (
-            off.group_by(PATTERN_COLUMN)
-            .agg(
-                nw.len().alias("keys"),
-                nw.col("memory_bytes").sum().alias("memory"),
-                nw.col(SAVINGS).sum().alias("savings"),
-                nw.col("num_elements").max().alias("max_elements"),
-                nw.col("largest_element_bytes").max().alias("max_element"),
-                *[nw.col(c).max().alias(c) for c in owners],
-            )
-            .collect()
-            .to_pandas()
-        )
+        condition = _selection(rule, ctx) if eager else _condition(rule, ctx)
+        grouped = _priced_totals(mine.filter(condition), rule, ctx, owners).collect().to_pandas()
         if len(grouped):
             found.append(grouped.assign(rule=rule.id))
     return found
 
 
-def _firing(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) -> tuple[list[Rule], int]:
+def _firing(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) -> list[Rule]:
     """The rules that select a row of an in-memory slice, found by one pass of counts (most rules find
-    nothing, and pricing and grouping a rule's empty selection costs more than counting it); and how
-    many rows two or more priced rules select (none: no saving is shared, none needs counting once)."""
-    flags = [nw.when(_selection(rule, ctx)).then(1).otherwise(0) for rule in rules]
-    counts = [flag.sum().alias(f"{TEMP}n{i}") for i, flag in enumerate(flags)]
-    priced = [flag for flag, rule in zip(flags, rules, strict=True) if rule.priced]
-    if len(priced) >= 2:
-        counts.append(
-            nw.when(nw.sum_horizontal(*priced) >= 2).then(1).otherwise(0).sum().alias(f"{TEMP}several")
-        )
+    nothing, and pricing and grouping a rule's empty selection costs more than counting it). The rows
+    two or more priced rules select are not counted here: in memory each expression is evaluated on
+    its own, so that would evaluate every priced condition twice; the overlap pass counts them over
+    the rules whose findings price a saving (usually a few)."""
+    counts = [
+        nw.when(_selection(rule, ctx)).then(1).otherwise(0).sum().alias(f"{TEMP}n{i}")
+        for i, rule in enumerate(rules)
+    ]
     if not counts:
-        return [], 0
+        return []
     row = chunk.select(*counts).collect().row(0)
-    firing = [rule for rule, n in zip(rules, row, strict=False) if _int(n)]
-    return firing, _int(row[-1]) if len(priced) >= 2 else 0
+    return [rule for rule, n in zip(rules, row, strict=True) if _int(n)]
 
 
 def _lazy_partials(
     frame: nw.LazyFrame[Any], measured: Globals, rules: list[Rule], ctx: Context
-) -> tuple[list[pd.DataFrame], int]:
+) -> tuple[list[pd.DataFrame], Reduced | None]:
     """Per (rule, pattern) totals on a lazy engine: one query counts every rule's offenders (most rules
-    find none), then each rule that fired gets one filtered group-by query of its own, joined only
-    with the global tables it reads. Also returned: how many keys two or more priced rules select (the
-    keys whose savings could overlap; with none, savings need no second look)."""
+    find none); with two or more rules firing, one scan reduces their rows (``_reduced``), on which
+    each is priced and which the overlap pass reads too; else (or past ``REDUCED_ROWS`` distinct rows)
+    each rule that fired gets one filtered group-by query of its own, joined only with the global
+    tables it reads. The keys two or more priced rules select are not counted here (that would
+    evaluate every priced condition twice per key): the overlap pass counts them itself, over the
+    rules whose findings price a saving."""
     if not rules:
-        return [], 0
+        return [], None
     # CASE WHEN (null counts as not selected) rather than a COALESCE cast to an integer: ~25 % less
     # work per rule and row on DuckDB
     flags = [nw.when(_condition(rule, ctx)).then(1).otherwise(0) for rule in rules]
     selections = [flag.sum().alias(f"{TEMP}n{i}") for i, flag in enumerate(flags)]
-    priced = [flag for flag, rule in zip(flags, rules, strict=True) if rule.priced]
-    if len(priced) >= 2:
-        several = nw.when(nw.sum_horizontal(*priced) >= 2).then(1).otherwise(0).sum()
-        selections.append(several.alias(f"{TEMP}several"))
-    needs = [measured.joins(rule_columns(rule, ctx)) for rule in rules]
+    needs = [(True, True) if measured.joined else measured.joins(rule_columns(rule, ctx)) for rule in rules]
     patterns, seconds = any(p for p, _ in needs), any(s for _, s in needs)
     counts = measured.attach(frame, patterns=patterns, seconds=seconds).select(*selections).collect()
+    firing = [rule for i, rule in enumerate(rules) if _int(counts[f"{TEMP}n{i}"].item())]
+    names = frame.collect_schema().names() + sorted(measured.pattern_columns)
+    owners = [c for c in OWNER_COLUMNS if c in names]
+    reduced = _reduced(frame, measured, firing, ctx, owners)
     found = []
-    for i, rule in enumerate(rules):
-        if _int(counts[f"{TEMP}n{i}"].item()):
-            patterns, seconds = needs[i]
-            attached = measured.attach(frame, patterns=patterns, seconds=seconds)
-            found += _per_rule_partials(attached, [rule], ctx)
-    return found, _int(counts[f"{TEMP}several"].item()) if len(priced) >= 2 else 0
+    for rule in firing:
+        patterns, seconds = needs[rules.index(rule)]
+        if reduced is not None:  # owner columns where the rule's own query would have joined them
+            mine = reduced.table.filter(nw.col(reduced.flags[rule.id]))
+            totals = _priced_totals(mine, rule, ctx, owners if patterns else [], weighted=True)
+            grouped = totals.collect().to_pandas()
+            found += [grouped.assign(rule=rule.id)] if len(grouped) else []
+            continue
+        attached = measured.attach(frame, patterns=patterns, seconds=seconds)
+        found += _per_rule_partials(attached, [rule], ctx)
+    return found, reduced
 
 
 def partials(keys: Any, rules: list[Rule], ctx: Context, measured: Globals | None = None) -> pd.DataFrame:
@@ -489,19 +706,16 @@ def partials(keys: Any, rules: list[Rule], ctx: Context, measured: Globals | Non
 
 def _partials_of(
     frame: nw.LazyFrame[Any], measured: Globals, rules: list[Rule], ctx: Context
-) -> tuple[pd.DataFrame, int | None]:
-    """The partials, and how many keys two or more priced rules select (None: not counted)."""
+) -> tuple[pd.DataFrame, Reduced | None]:
+    """The partials, and the firing rules' reduced rows when a lazy engine made them (``_reduced``)."""
     found: list[pd.DataFrame] = []
-    several: int | None = None
+    reduced: Reduced | None = None
     if _is_eager(frame):
-        several = 0
         for chunk in _slices(frame):
             attached = measured.attach(chunk)
-            firing, shared = _firing(attached, rules, ctx)
-            found += _per_rule_partials(attached, firing, ctx)
-            several += shared
+            found += _per_rule_partials(attached, _firing(attached, rules, ctx), ctx)
     else:
-        lazy, several = _lazy_partials(frame, measured, rules, ctx)
+        lazy, reduced = _lazy_partials(frame, measured, rules, ctx)
         found += lazy
     text = ("rule", PATTERN_COLUMN, *OWNER_COLUMNS)
     if not found:
@@ -511,13 +725,13 @@ def _partials_of(
                 for c in PARTIAL_COLUMNS + list(OWNER_COLUMNS)
             }
         )
-        return empty, several
+        return empty, reduced
     combined = pd.concat(found, ignore_index=True)
     for column in OWNER_COLUMNS:  # the same columns from every partition, whatever it holds
         if column not in combined.columns:
             combined[column] = None
     columns = PARTIAL_COLUMNS + list(OWNER_COLUMNS)
-    return combined[columns].astype(dict.fromkeys(text, "object")), several
+    return combined[columns].astype(dict.fromkeys(text, "object")), reduced
 
 
 # --- savings counted once ------------------------------------------------------------------------
@@ -546,7 +760,11 @@ def overlaps(keys: Any, rules: list[Rule], ctx: Context, measured: Globals | Non
 
 
 def _overlaps_of(
-    frame: nw.LazyFrame[Any], measured: Globals, rules: list[Rule], ctx: Context
+    frame: nw.LazyFrame[Any],
+    measured: Globals,
+    rules: list[Rule],
+    ctx: Context,
+    reduced: Reduced | None = None,
 ) -> pd.DataFrame:
     claimed = np.zeros(len(rules))
     if len(rules) >= 2:
@@ -554,7 +772,7 @@ def _overlaps_of(
             for chunk in _slices(frame):
                 claimed += _eager_overlaps(measured.attach(chunk), rules, ctx)
         else:
-            claimed += _lazy_overlaps(frame, measured, rules, ctx)
+            claimed += _lazy_overlaps(frame, measured, rules, ctx, reduced)
     return pd.DataFrame({"rule": [r.id for r in rules], OVERLAP: claimed})
 
 
@@ -569,13 +787,28 @@ def _several(rules: list[Rule]) -> nw.Expr:
 
 
 def _lazy_overlaps(
-    frame: nw.LazyFrame[Any], measured: Globals, rules: list[Rule], ctx: Context
+    frame: nw.LazyFrame[Any],
+    measured: Globals,
+    rules: list[Rule],
+    ctx: Context,
+    reduced: Reduced | None = None,
 ) -> np.ndarray:
     """One query: the keys two or more rules select, each rule's saving on them (its steps wrapped in
-    CASE WHEN selected, so a step only ever sees the rows it was written for), composed in order."""
-    patterns, seconds = measured.joins_for(rules, ctx)
-    multi = measured.attach(frame, patterns=patterns, seconds=seconds)
-    multi = multi.with_columns(*_selected_columns(rules, ctx)).filter(_several(rules))
+    CASE WHEN selected, so a step only ever sees the rows it was written for), composed in order.
+    With the firing rules' ``reduced`` rows, it reads those (each row weighted by its key count)."""
+    weight: nw.Expr = nw.lit(1)
+    if reduced is not None and all(rule.id in reduced.flags for rule in rules):
+        multi = reduced.table.with_columns(
+            *[
+                nw.when(nw.col(reduced.flags[rule.id])).then(1).otherwise(0).alias(f"{TEMP}sel{i}")
+                for i, rule in enumerate(rules)
+            ]
+        ).filter(_several(rules))
+        weight = nw.col(REPEATS)
+    else:
+        patterns, seconds = measured.joins_for(rules, ctx)
+        multi = measured.attach(frame, patterns=patterns, seconds=seconds)
+        multi = multi.with_columns(*_selected_columns(rules, ctx)).filter(_several(rules))
     if not _int(multi.select(nw.len()).collect().item()):
         return np.zeros(len(rules))  # a cheap count first: pricing steps cost more to plan than to run
     for i, rule in enumerate(rules):
@@ -593,7 +826,8 @@ def _lazy_overlaps(
     for i in range(len(rules)):
         saving = nw.col(f"{TEMP}s{i}")
         if i:
-            claims.append((saving * (1 - nw.col(f"{TEMP}left{i - 1}"))).sum().alias(f"{TEMP}o{i}"))
+            claim = saving * (1 - nw.col(f"{TEMP}left{i - 1}")) * weight
+            claims.append(claim.sum().alias(f"{TEMP}o{i}"))
         left = 1 - saving / footprint
         multi = multi.with_columns(
             (left if i == 0 else nw.col(f"{TEMP}left{i - 1}") * left).alias(f"{TEMP}left{i}")
@@ -738,12 +972,9 @@ def on_engine(keys: Any, engine: Engine = "auto") -> Any:
     times faster than pandas at that size; smaller pandas tables run on Arrow (``_arrow``), without
     starting DuckDB. ``"native"`` keeps the table's own engine; ``"duckdb"`` always moves it.
     """
-    if engine not in ("auto", "native", "duckdb"):
-        raise ConfigurationError(f"rules: engine must be 'auto', 'native' or 'duckdb', not {engine!r}")
-    if engine == "native" or not isinstance(keys, pd.DataFrame | pa.Table):
-        return keys
-    if engine == "auto" and len(keys) < DUCKDB_ROWS:
-        if isinstance(keys, pd.DataFrame):
+    table = _to_duckdb_table(keys, engine)
+    if table is None:
+        if engine == "auto" and isinstance(keys, pd.DataFrame):
             try:
                 return _arrow(keys)
             except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
@@ -751,10 +982,20 @@ def on_engine(keys: Any, engine: Engine = "auto") -> Any:
         return keys
     import duckdb
 
-    table = keys if isinstance(keys, pa.Table) else pa.Table.from_pandas(keys, preserve_index=False)
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = false")
     return con.from_arrow(table)
+
+
+def _to_duckdb_table(keys: Any, engine: Engine) -> pa.Table | None:
+    """The Arrow table ``on_engine`` hands to DuckDB, or None when the table stays where it is."""
+    if engine not in ("auto", "native", "duckdb"):
+        raise ConfigurationError(f"rules: engine must be 'auto', 'native' or 'duckdb', not {engine!r}")
+    if engine == "native" or not isinstance(keys, pd.DataFrame | pa.Table):
+        return None
+    if engine == "auto" and len(keys) < DUCKDB_ROWS:
+        return None
+    return keys if isinstance(keys, pa.Table) else pa.Table.from_pandas(keys, preserve_index=False)
 
 
 def _arrow(keys: pd.DataFrame) -> pa.Table:
@@ -794,11 +1035,11 @@ def run(
     ctx = Context.build(metadata, thresholds)
     running = active(rules, ctx)
     with _table_errors():
-        frame, measured = prepare(on_engine(keys, engine), ctx)
-        parts, several = _partials_of(frame, measured, [r for r in running if r.per_key], ctx)
+        frame, measured = prepare_on(keys, engine, ctx)
+        parts, reduced = _partials_of(frame, measured, [r for r in running if r.per_key], ctx)
         result = findings(running, parts, ctx, measured.memory_bytes)
-        claims = claimants(result) if several != 0 else []  # no key two priced rules select: nothing shared
-        return count_once(result, _overlaps_of(frame, measured, claims, ctx))
+        claims = claimants(result)  # the overlap pass first counts the keys two of them select
+        return count_once(result, _overlaps_of(frame, measured, claims, ctx, reduced))
 
 
 def offending_rows(
@@ -809,7 +1050,7 @@ def offending_rows(
         raise ConfigurationError(f"rule {rule.id!r} looks at the snapshot's INFO/CONFIG, not at keys")
     ctx = Context.build(metadata, thresholds)
     with _table_errors():
-        frame, measured = prepare(on_engine(keys, engine), ctx)
+        frame, measured = prepare_on(keys, engine, ctx)
         if rule.gate is not None and not rule.gate(ctx):
             frame = frame.filter(nw.col("num_elements") < -1)  # the rule does not apply: no offenders
         parts = [

@@ -1,0 +1,88 @@
+"""The rules engine's shortcuts (issue 20) give the findings of the plain per-rule queries.
+
+- an in-memory table handed to DuckDB with its derived columns already on Arrow (``prepare_on``);
+- the firing rules priced on their reduced rows (``_reduced``), and the overlap pass reading them;
+- each distinct row of a selection priced once (``_priced_totals``);
+- saving steps batched into as few ``with_columns`` as their order allows (``_step_batches``).
+"""
+
+from __future__ import annotations
+
+import duckdb
+import narwhals as nw
+import pandas as pd
+import pyarrow as pa
+import pytest
+from keytables import key_batches
+
+from insightkit.patterns import assign_patterns
+from insightkit.recommend import engine, evaluate
+
+METADATA = {"server": {"version": "7.0.15"}, "snapshot_time_ms": 1_800_000_000_000}
+
+
+@pytest.fixture(scope="module")
+def keys() -> pa.Table:
+    frame = pa.Table.from_batches(key_batches(60_000, seed=5)).to_pandas(types_mapper=pd.ArrowDtype)
+    frame["pattern"] = assign_patterns(frame, progress=False).astype(str)
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    a, b = a.copy(), b.copy()
+    for frame in (a, b):
+        frame["top_patterns"] = frame["top_patterns"].map(list)
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+
+
+def test_in_memory_duckdb_matches_lazy_relation(keys: pa.Table) -> None:
+    on_arrow = evaluate(keys, None, METADATA, engine="duckdb")  # derived columns on Arrow, no joins
+    lazy = evaluate(duckdb.connect().from_arrow(keys), None, METADATA)  # joined per query
+    assert (on_arrow["offending_keys"] > 0).sum() >= 3
+    _same(on_arrow, lazy)
+
+
+def test_reduced_rows_match_per_rule_queries(keys: pa.Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    relation = duckdb.connect().from_arrow(keys)
+    made: list[object] = []
+    real = engine._reduced
+
+    def spy(*args: object, **kwargs: object) -> object:
+        made.append(real(*args, **kwargs))  # type: ignore[arg-type]
+        return made[-1]
+
+    monkeypatch.setattr(engine, "_reduced", spy)
+    reduced = evaluate(relation, None, METADATA)
+    assert made and made[0] is not None  # the firing rules were priced on their reduced rows
+    monkeypatch.setattr(engine, "REDUCED_ROWS", 0)  # too many distinct rows: each rule's own query
+    per_rule = evaluate(relation, None, METADATA)
+    _same(reduced, per_rule)
+    assert (reduced["counted_savings_bytes"] <= reduced["estimated_savings_bytes"]).all()
+
+
+def test_pricing_distinct_rows_matches_pricing_every_row(
+    keys: pa.Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frame = keys.to_pandas(types_mapper=pd.ArrowDtype)  # in memory, in slices (the eager path)
+    deduplicated = evaluate(frame, None, METADATA, engine="native")
+    monkeypatch.setattr(engine, "_saving_columns", lambda rule, ctx: None)  # columns unknown: every row
+    every_row = evaluate(frame, None, METADATA, engine="native")
+    _same(deduplicated, every_row)
+
+
+def test_step_batches_keep_dependent_steps_apart() -> None:
+    steps = [
+        ("_ik_a", nw.col("x") + 1),
+        ("_ik_b", nw.col("y") * 2),  # independent of _ik_a: same batch
+        ("_ik_c", nw.col("_ik_a") + nw.col("_ik_b")),  # reads both: a batch of its own
+        ("_ik_d", nw.col("x") - 1),
+        ("_ik_a", nw.col("z")),  # rewrites _ik_a after c read it: fine beside c (both see the old one)
+    ]
+    sizes = [len(batch) for batch in engine._step_batches(steps)]
+    assert sizes == [2, 3]  # c, d and the rewrite of _ik_a all read the batch before them
+    frame = nw.from_native(pa.table({"x": [1, 2], "y": [3, 4], "z": [5, 6]})).lazy()
+    for batch in engine._step_batches(steps):
+        frame = frame.with_columns(*batch)
+    out = frame.collect().to_native()
+    assert out.column("_ik_c").to_pylist() == [8, 11]
+    assert out.column("_ik_a").to_pylist() == [5, 6]
