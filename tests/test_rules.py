@@ -443,26 +443,26 @@ def test_lazy_queries_join_only_the_global_tables_their_rules_read() -> None:
     from keytables import key_batches
 
     from insightkit.patterns import assign_patterns
-    from insightkit.recommend import engine, registry
+    from insightkit.recommend import engine, frames, registry
     from insightkit.recommend.base import Context
 
     keys = pa.Table.from_batches(key_batches(60_000, seed=3)).to_pandas(types_mapper=pd.ArrowDtype)
     keys["pattern"] = assign_patterns(keys, progress=False).astype(str)
     ctx = Context.build({"server": {"version": "7.0.15"}, "snapshot_time_ms": 1_800_000_000_000}, None)
     relation = duckdb.connect().from_arrow(pa.Table.from_pandas(keys))
-    frame = engine.with_row_columns(engine.to_lazy(relation))
-    measured = engine.Globals.measure(frame, ctx)
+    frame = frames.with_row_columns(frames.to_lazy(relation))
+    measured = frames.Globals.measure(frame, ctx)
     assert measured.joins_for([registry.get("big-strings")], ctx) == (False, False)
     assert measured.joins_for([registry.get("small-strings-to-hashes")], ctx) == (True, False)
     assert measured.joins_for([registry.get("mass-expiry")], ctx) == (False, True)
     key_rules = [r for r in registry.ALL_RULES if r.per_key]
     lean = engine.partials(relation, key_rules, ctx).sort_values(["rule", "pattern"], ignore_index=True)
-    every = engine.Globals.joins
+    every = frames.Globals.joins
     try:
-        engine.Globals.joins = lambda self, columns: (True, True)  # type: ignore[method-assign]
+        frames.Globals.joins = lambda self, columns: (True, True)  # type: ignore[method-assign]
         full = engine.partials(relation, key_rules, ctx).sort_values(["rule", "pattern"], ignore_index=True)
     finally:
-        engine.Globals.joins = every  # type: ignore[method-assign]
+        frames.Globals.joins = every  # type: ignore[method-assign]
     assert len(lean) > 0
     pd.testing.assert_frame_equal(lean, full)
 

@@ -19,7 +19,7 @@ from rule_examples import key_table
 
 import insightkit
 import insightkit.recommend as rules_api
-from insightkit.recommend import engine
+from insightkit.recommend import engine, frames
 
 MB = 1024 * 1024
 NOW = 1_800_000_000_000
@@ -94,9 +94,9 @@ def _expected_counted(keys: pd.DataFrame, found: pd.DataFrame, metadata: dict[st
 def test_overlapping_findings_count_each_key_once(where: str, monkeypatch: pytest.MonkeyPatch) -> None:
     keys = _overlapping_keys()
     table: Any = keys
-    engine_choice: engine.Engine = "native"
+    engine_choice: frames.Engine = "native"
     if where == "pandas-slices":
-        monkeypatch.setattr(engine, "CHUNK_ROWS", 32)  # keys of one overlap fall in different slices
+        monkeypatch.setattr(frames, "CHUNK_ROWS", 32)  # keys of one overlap fall in different slices
     elif where == "duckdb":
         table = _duck(keys)
     elif where == "pandas-to-duckdb":

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from rule_examples import key_table
 
-from insightkit.recommend import engine, registry
+from insightkit.recommend import engine, frames, registry
 from insightkit.recommend.base import Context, Rule
 from insightkit.recommend.needs import expr_columns, rule_columns
 
@@ -30,7 +30,7 @@ def sample_keys() -> pa.Table:
 
 def _attached(keys: pa.Table, ctx: Context) -> pa.Table:
     """Every column a rule could read: the key table with its derived and joined columns."""
-    frame, measured = engine.prepare(keys, ctx)
+    frame, measured = frames.prepare(keys, ctx)
     return measured.attach(frame).collect().to_arrow()
 
 

@@ -57,7 +57,7 @@ def _globals_dask(ddf: Any, ctx: Any) -> Any:
     """The engine's ``Globals`` over all partitions (small group-bys), as pandas tables to broadcast."""
     import dask
 
-    from insightkit.recommend.engine import FOREVER_COUNTS, Globals, with_row_columns
+    from insightkit.recommend.frames import FOREVER_COUNTS, Globals, with_row_columns
 
     idle_s = int(ctx["no_ttl_idle_s"])
 
@@ -128,7 +128,8 @@ def _evaluate_dask(
 
 
 def _offending_part(part: pd.DataFrame, rule: Any, ctx: Any, measured: Any) -> pd.DataFrame:
-    from insightkit.recommend.engine import DERIVED, select_offenders, with_row_columns
+    from insightkit.recommend.engine import select_offenders
+    from insightkit.recommend.frames import DERIVED, with_row_columns
 
     frame = measured.attach(with_row_columns(nw.from_native(part).lazy()))
     return select_offenders(frame, rule, ctx).drop(*DERIVED).collect().to_pandas()
