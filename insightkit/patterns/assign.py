@@ -8,8 +8,9 @@ rules then run on distinct templates and the result is a categorical column.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -125,6 +126,18 @@ def _encode_chunk(
     return raw_templates(_slice(keys, start), None if binary is None else _slice(binary, start))
 
 
+@contextlib.contextmanager
+def _bar(total: int, show: bool) -> Iterator[Callable[[int], object]]:
+    """A progress bar's ``update``; without a bar, not even tqdm's import (asyncio, multiprocessing)."""
+    if not show:
+        yield lambda n: None
+        return
+    from tqdm.auto import tqdm
+
+    with tqdm(total=total, unit="key", desc="patterns", leave=False) as bar:
+        yield bar.update
+
+
 def template_codes(
     keys: pa.ChunkedArray,
     binary: pa.ChunkedArray | None = None,
@@ -140,16 +153,11 @@ def template_codes(
     starts = list(range(0, n, CHUNK_KEYS))
     show = (n >= PROGRESS_MIN_KEYS) if progress is None else progress
     workers = workers or min(len(starts), os.cpu_count() or 1) or 1
-    from tqdm.auto import tqdm
-
     results: list[tuple[np.ndarray, list[str]]] = []
-    with (
-        ThreadPoolExecutor(max_workers=workers) as pool,
-        tqdm(total=n, unit="key", desc="patterns", disable=not show, leave=False) as bar,
-    ):
+    with ThreadPoolExecutor(max_workers=workers) as pool, _bar(n, show) as update:
         for result in pool.map(lambda start: _encode_chunk(keys, binary, start), starts):
             results.append(result)
-            bar.update(len(result[0]))
+            update(len(result[0]))
 
     # Unify the chunk dictionaries, folding each distinct raw template once.
     all_raw: list[str] = [t for _, d in results for t in d]
