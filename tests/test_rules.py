@@ -3,6 +3,7 @@ and on DuckDB, with the same numbers on both engines."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -641,3 +642,23 @@ def test_stream_preallocation_fix_names_the_library_setting(engine: str) -> None
     # a stream spanning several nodes is not priced here (its open node's fill is unknown)
     big = [{"key": "events", "type": "stream", "num_elements": 5000, "element_bytes": 300_000}]
     assert rules_api.evaluate(key_table(big), None, {}, only=[rule.id]).empty
+
+
+@pytest.mark.parametrize("engine", ["native", "auto", "duckdb"])
+def test_large_string_columns_give_the_same_findings(engine: str) -> None:
+    """Polars and some Parquet writers hand text over as large_string; the rules compare and fill such
+    columns with plain string ones, which Arrow refuses across the two widths unless the engine narrows
+    them first."""
+    import insightkit
+
+    analysis = insightkit.analyze(
+        Path(__file__).parent.parent / "data" / "samples" / "sample.rdb", progress=False
+    )
+    table = pa.Table.from_pandas(analysis.keys, preserve_index=False)
+    wide = table.set_column(
+        table.schema.get_field_index("pattern"), "pattern", table.column("pattern").cast(pa.large_string())
+    )
+    found = rules_api.evaluate(wide, None, analysis.metadata, engine=engine)  # type: ignore[arg-type]
+    expected = analysis.recommendations
+    assert list(found["rule"]) == list(expected["rule"])
+    assert list(found["estimated_savings_bytes"]) == list(expected["estimated_savings_bytes"])

@@ -75,11 +75,25 @@ def to_lazy(keys: Any) -> nw.LazyFrame[Any]:
         return keys
     if isinstance(keys, nw.DataFrame):
         return keys.lazy()
+    if isinstance(keys, pa.Table):
+        keys = _narrow_text(keys)
     try:
         frame = nw.from_native(keys)
     except TypeError as exc:
         raise ConfigurationError(f"rules: cannot query a {type(keys).__name__} as a key table") from exc
     return frame.lazy() if isinstance(frame, nw.DataFrame) else frame
+
+
+def _narrow_text(table: pa.Table) -> pa.Table:
+    """``large_string`` columns (Polars and some Parquet writers) as ``string``: the rules compare and fill
+    text columns with each other, which Arrow refuses across the two widths."""
+    for i, field in enumerate(table.schema):
+        if pa.types.is_large_string(field.type):
+            try:
+                table = table.set_column(i, field.name, table.column(i).cast(pa.string()))
+            except pa.ArrowInvalid:  # over 2 GiB of text in one chunk: left as it is
+                pass
+    return table
 
 
 def is_eager(frame: nw.LazyFrame[Any]) -> bool:
