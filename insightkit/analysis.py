@@ -339,7 +339,8 @@ def _store_path(fleet: Any) -> Path:
 
 
 def _release(store: Any, workdir: Path | None) -> None:
-    """Close an out-of-core Analysis' store and remove the temporary RSNAP it made (if any)."""
+    """Close the DuckDB connection behind an Analysis (its KeyTable, or an out-of-core Fleet) and remove
+    the temporary RSNAP it made (if any)."""
     store.close()
     if workdir is not None:
         shutil.rmtree(workdir, ignore_errors=True)
