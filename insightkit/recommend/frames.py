@@ -89,10 +89,8 @@ def _narrow_text(table: pa.Table) -> pa.Table:
     text columns with each other, which Arrow refuses across the two widths."""
     for i, field in enumerate(table.schema):
         if pa.types.is_large_string(field.type):
-            try:
+            with contextlib.suppress(pa.ArrowInvalid):  # over 2 GiB of text in one chunk: left as it is
                 table = table.set_column(i, field.name, table.column(i).cast(pa.string()))
-            except pa.ArrowInvalid:  # over 2 GiB of text in one chunk: left as it is
-                pass
     return table
 
 
