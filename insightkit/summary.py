@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from insightkit._text import human_bytes, human_count, render_table, wrap
 from insightkit.expiry import TTL_BUCKETS, ttl_bucket_codes
@@ -126,14 +125,9 @@ def json_plain(value: Any) -> Any:
     return value
 
 
-def _summary_columns(keys: pd.DataFrame) -> pa.Table:
-    """The columns the summary reads, as Arrow (zero copy for Arrow-backed frames)."""
-    return pa.Table.from_pandas(keys[SUMMARY_COLUMNS], preserve_index=False)
-
-
 def summarize(keys: pd.DataFrame, metadata: dict[str, Any]) -> Summary:
     """Build the Summary of a key table (the tables of ``insightkit.table.queries.summary_tables``)."""
-    table = KeyTable.from_arrow(_summary_columns(keys), metadata.get("snapshot_time_ms"))
+    table = KeyTable.from_frame(keys, SUMMARY_COLUMNS, metadata.get("snapshot_time_ms"))
     try:
         return summary_of(table, metadata)
     finally:

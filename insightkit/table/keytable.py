@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 
-from insightkit.schema import FILE_ID
+from insightkit.schema import FILE_ID, KEY_SCHEMA
 
 if TYPE_CHECKING:
     from insightkit.rsnap.dataset import FleetDataset
@@ -95,6 +96,26 @@ class KeyTable:
         kt = cls(connection or connect(), [], table)
         kt._define_arrow(table, snapshot_time_ms)
         return kt
+
+    @classmethod
+    def from_frame(
+        cls, frame: pd.DataFrame, columns: Sequence[str], snapshot_time_ms: int | None = None
+    ) -> KeyTable:
+        """``columns`` of a pandas key table (zero copy where they are Arrow-backed), for the queries
+        that read only them; a column the frame lacks comes as typed nulls (``KEY_SCHEMA``'s type)."""
+        arrays: dict[str, Any] = {}
+        for name in columns:
+            if name not in frame.columns:
+                index = KEY_SCHEMA.get_field_index(name)
+                kind = KEY_SCHEMA.field(index).type if index >= 0 else pa.string()
+                arrays[name] = pa.nulls(len(frame), kind)
+                continue
+            series = frame[name]
+            if isinstance(series.dtype, pd.ArrowDtype):
+                arrays[name] = series.array.__arrow_array__()
+            else:
+                arrays[name] = pa.array(series, from_pandas=True)
+        return cls.from_arrow(pa.table(arrays), snapshot_time_ms)
 
     @classmethod
     def from_dataset(
