@@ -120,9 +120,7 @@ class Analysis:
 
         Out of core, the first access loads the whole RSNAP into pandas.
         """
-        keys = self.decoded_keys()
-        if PATTERN_COLUMN not in keys.columns:
-            self._attach_patterns()
+        self._with_patterns()
         return self.decoded_keys()
 
     def decoded_keys(self) -> pd.DataFrame:
@@ -167,13 +165,11 @@ class Analysis:
             self.metadata[METADATA_KEY] = owned
         else:
             self.metadata.pop(METADATA_KEY, None)
-        arrow = self._table.arrow
-        if arrow is not None:
-            if PATTERN_COLUMN in arrow.column_names:
-                arrow = arrow.drop_columns([PATTERN_COLUMN])
-            self._table.replace_arrow(
-                arrow.append_column(PATTERN_COLUMN, values), self.metadata.get("snapshot_time_ms")
-            )
+        arrow = self._table.arrow  # only an in-memory table lacks patterns (an RSNAP was written with them)
+        assert arrow is not None
+        self._table.replace_arrow(
+            arrow.append_column(PATTERN_COLUMN, values), self.metadata.get("snapshot_time_ms")
+        )
 
     @functools.cached_property
     def patterns(self) -> pd.DataFrame:
