@@ -100,15 +100,3 @@ def ttl_bucket_sql(snapshot_time_ms: int | str, column: str = "expires_at") -> s
     left = remaining_sql(column, snapshot)  # HUGEINT: exact for any int64 expiry, no overflow
     steps = " ".join(f"WHEN {left} <= {edge} THEN {code}" for code, edge in enumerate(TTL_EDGES_MS, start=1))
     return f"CASE WHEN {column} IS NULL THEN 0 {steps} ELSE {len(TTL_EDGES_MS) + 1} END"
-
-
-def ttl_column_filters_sql(left_ms: str) -> list[tuple[str, str]]:
-    """``(TTL_COLUMNS name, SQL condition on the remaining ms)`` for the pattern table in DuckDB."""
-    out, below = [], None
-    for name, upper in zip(TTL_COLUMNS, (*TTL_EDGES_MS, None), strict=True):
-        bounds = ([] if below is None else [f"{left_ms} > {below}"]) + (
-            [] if upper is None else [f"{left_ms} <= {upper}"]
-        )
-        out.append((name, " AND ".join(bounds)))
-        below = upper
-    return out

@@ -323,6 +323,7 @@ def test_duckdb_and_pattern_ttls_of_every_int64() -> None:
         {
             "pattern": ["p"] * len(EXTREMES),
             "key": [f"k{i}" for i in range(len(EXTREMES))],
+            "db": [0] * len(EXTREMES),
             "type": ["string"] * len(EXTREMES),
             "encoding": ["embstr"] * len(EXTREMES),
             "memory_bytes": [10] * len(EXTREMES),

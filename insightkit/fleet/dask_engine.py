@@ -22,9 +22,9 @@ from insightkit.rsnap.dataset import FleetDataset, FleetFile
 from insightkit.schema import FILE_ID
 from insightkit.table.keytable import SNAPSHOT_COLUMN
 from insightkit.table.queries import (
+    cells_partial_sql,
     merge_pattern_partials,
-    mix_partial_sql,
-    pattern_partial_sql,
+    pattern_extras_partial_sql,
     summary_from_partials,
     summary_partial_sql,
 )
@@ -108,7 +108,7 @@ def summary_tables(ddf: Any, dataset: FleetDataset) -> dict[str, Any]:
 def patterns(ddf: Any, dataset: FleetDataset) -> pd.DataFrame:
     """The same table as the DuckDB engine: the pattern table's partial queries per partition, then
     its merge."""
-    stats, mix = _partials(
-        ddf, [pattern_partial_sql("part"), mix_partial_sql("part", dataset.partition_columns)]
+    cells, extras = _partials(
+        ddf, [cells_partial_sql("part", dataset.partition_columns), pattern_extras_partial_sql("part")]
     )
-    return merge_pattern_partials(stats, mix.to_pandas(), dataset.partition_columns)
+    return merge_pattern_partials(cells, extras, dataset.partition_columns)

@@ -13,7 +13,7 @@ from insightkit.schema import PATTERN_COLUMN
 from insightkit.table import PATTERN_COLUMNS, KeyTable, pattern_table
 
 COLUMNS = PATTERN_COLUMNS
-_READ = (PATTERN_COLUMN, "key", "memory_bytes", "type", "encoding", "expires_at")
+_READ = (PATTERN_COLUMN, "key", "db", "memory_bytes", "type", "encoding", "expires_at")
 
 
 def aggregate_patterns(

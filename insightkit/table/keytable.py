@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import duckdb
 import pandas as pd
@@ -31,6 +31,7 @@ SNAPSHOT_COLUMN = "_snapshot_time_ms"
 #: Columns the ``keys`` view adds to each row (never shown to the user).
 INTERNAL_COLUMNS = (SNAPSHOT_COLUMN, FILE_ID)
 ROWS_VIEW = "rows"
+T = TypeVar("T")
 KEYS_VIEW = "keys"
 
 
@@ -80,6 +81,7 @@ class KeyTable:
         self.connection = connection
         self.partition_columns = list(partition_columns)
         self._arrow = arrow
+        self._memo: dict[Hashable, Any] = {}
 
     # --- where the rows live ----------------------------------------------------------------------
 
@@ -144,6 +146,7 @@ class KeyTable:
     def replace_arrow(self, table: pa.Table, snapshot_time_ms: int | None = None) -> None:
         """Point the views at a new in-memory table (e.g. the same rows with their ``pattern``)."""
         self._arrow = table
+        self._memo.clear()
         self._define_arrow(table, snapshot_time_ms)
 
     def _define_arrow(self, table: pa.Table, snapshot_time_ms: int | None) -> None:
@@ -183,6 +186,13 @@ class KeyTable:
         """The rows in the cheapest form for an engine that takes Arrow or DuckDB: the Arrow table
         when they are in memory (no query planning for small tables), else the relation."""
         return self._arrow if self._arrow is not None else self.rows
+
+    def memo(self, name: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``'s result, kept until the rows change: what several tables are read from
+        (``queries.cells``) is computed once."""
+        if name not in self._memo:
+            self._memo[name] = compute()
+        return cast(T, self._memo[name])
 
     def column_types(self) -> Mapping[str, str]:
         """DuckDB's type name of every user-visible column."""

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from insightkit.errors import ConfigurationError
-from insightkit.expiry import TTL_BUCKETS, TTL_COLUMNS, remaining_sql, ttl_bucket_sql, ttl_column_filters_sql
+from insightkit.expiry import TTL_BUCKETS, TTL_COLUMNS, remaining_sql, ttl_bucket_sql
 from insightkit.schema import FILE_ID
 from insightkit.table.keytable import KEYS_VIEW, ROWS_VIEW, SNAPSHOT_COLUMN, KeyTable, quote
 
@@ -51,25 +51,53 @@ def _partition_key(partition_columns: list[str]) -> list[str]:
     return list(partition_columns) or [FILE_ID]
 
 
-# --- summary ----------------------------------------------------------------------------------------
+# --- cells: the one scan both tables are read from ---------------------------------------------
+
+
+def cells_partial_sql(view: str, partition_columns: list[str], patterns: bool = True) -> str:
+    """Per (pattern, db, type, encoding, TTL bucket, partition): keys, memory (sum and largest),
+    volatile keys and the TTL extremes. A few thousand rows whatever the key count, and additive (sums,
+    minima, maxima), so partials of any row sets combine into the whole; the summary, the pattern
+    table's counts and its type/encoding mix are each a small group-by of them, so the key rows are
+    scanned once for all three. ``patterns=False`` leaves the pattern out (a table without one yet)."""
+    parts = ", ".join(quote(c) for c in _partition_key(partition_columns))
+    left = remaining_sql("expires_at", SNAPSHOT_COLUMN)  # HUGEINT: exact for every int64 expiry
+    pattern = "pattern::VARCHAR AS pattern, " if patterns else ""
+    return f"""SELECT {pattern}db, type, encoding, {ttl_bucket_sql(SNAPSHOT_COLUMN)} AS code, {parts},
+                   count(*)::BIGINT AS keys, coalesce(sum(memory_bytes), 0)::BIGINT AS memory_bytes,
+                   coalesce(max(memory_bytes), 0)::BIGINT AS max_memory_bytes,
+                   count(expires_at)::BIGINT AS volatile_keys,
+                   min({left}) AS ttl_min_ms, max({left}) AS ttl_max_ms
+            FROM {view} GROUP BY ALL"""
 
 
 def summary_partial_sql(view: str, partition_columns: list[str]) -> str:
-    """Keys, memory and volatile keys per (db, type, encoding, TTL bucket, partition): a few hundred
-    rows whatever the key count, and additive, so partials of any row sets sum to the whole."""
-    parts = ", ".join(quote(c) for c in _partition_key(partition_columns))
-    return f"""SELECT db, type, encoding, {ttl_bucket_sql(SNAPSHOT_COLUMN)} AS code, {parts},
-                   count(*)::BIGINT AS keys, coalesce(sum(memory_bytes), 0)::BIGINT AS memory_bytes,
-                   count(expires_at)::BIGINT AS volatile_keys
-            FROM {view} GROUP BY ALL"""
+    """The cells without patterns: what the summary needs from a table that may have none."""
+    return cells_partial_sql(view, partition_columns, patterns=False)
+
+
+def cells(table: KeyTable) -> pa.Table:
+    """The whole table's cells (``cells_partial_sql``), computed once until its rows change: the
+    summary and the pattern table share them. With patterns when the table has them."""
+    patterns = "pattern" in table.keys.columns
+    view = KEYS_VIEW
+    return table.memo(
+        ("cells", patterns),
+        lambda: table.connection.sql(
+            cells_partial_sql(view, table.partition_columns, patterns)
+        ).to_arrow_table(),
+    )
+
+
+# --- summary ----------------------------------------------------------------------------------------
 
 
 def summary_from_partials(
     cells: pa.Table, partition_columns: list[str], by_partition: bool = False
 ) -> dict[str, Any]:
-    """The summary tables from concatenated partials: by_db, by_type, by_encoding, ttl_buckets (and
+    """The summary tables from concatenated cells: by_db, by_type, by_encoding, ttl_buckets (and
     ``by_partition``: per partition, or per file where there are no partition columns), plus the
-    ``keys`` and ``memory_bytes`` totals. Arrow group-bys: the partials are small, and pandas'
+    ``keys`` and ``memory_bytes`` totals. Arrow group-bys: the cells are small, and pandas'
     per-call overhead would outweigh them."""
     n = int(pc.sum(cells.column("keys")).as_py() or 0)
     total = int(pc.sum(cells.column("memory_bytes")).as_py() or 0)
@@ -111,62 +139,76 @@ def summary_from_partials(
 
 
 def summary_tables(table: KeyTable, by_partition: bool = False) -> dict[str, Any]:
-    """``summary_from_partials`` over the whole key table (one scan)."""
-    cells = table.connection.sql(summary_partial_sql(KEYS_VIEW, table.partition_columns)).to_arrow_table()
-    return summary_from_partials(cells, table.partition_columns, by_partition)
+    """``summary_from_partials`` over the whole key table (its cells: one scan, shared)."""
+    return summary_from_partials(cells(table), table.partition_columns, by_partition)
 
 
 # --- the pattern table ------------------------------------------------------------------------------
 
 
-def _example(alias: str = "") -> str:
-    """An example key and its size, ordered so that the smallest sorts first = the largest key, ties
-    by name (struct comparison is field by field)."""
-    return f"{{'n': -coalesce({alias}memory_bytes, 0), 'k': {alias}key}}"
+def pattern_extras_partial_sql(view: str, examples: int = EXAMPLES) -> str:
+    """Per pattern, what the cells cannot hold: the ``examples`` largest keys (ties by name) with
+    their sizes, and an approximate TTL median with the keys it was taken over."""
+    n = max(int(examples), 1)
+    size = "coalesce(memory_bytes, 0)"
+    # the remaining time as DOUBLE: the median is approximate anyway, and HUGEINT costs it ~40 %
+    left = f"(expires_at::DOUBLE - {SNAPSHOT_COLUMN}::DOUBLE) / 1000.0"
+    return f"""SELECT pattern::VARCHAR AS pattern,
+               min_by(key, {{'n': -{size}, 'k': key}}, {n}) AS examples, max({size}, {n}) AS example_bytes,
+               approx_quantile({left}, 0.5)::DOUBLE AS ttl_median_s, count(expires_at)::BIGINT AS ttl_keys
+        FROM {view} GROUP BY pattern"""
 
 
-def pattern_partial_sql(view: str, examples: int = EXAMPLES) -> str:
-    """Per pattern, mergeable: counts, sums, extremes, the TTL classes, the TTL median with the keys it
-    was taken over, and the ``EXAMPLES`` largest keys."""
-    left = remaining_sql("expires_at", SNAPSHOT_COLUMN)  # HUGEINT: exact for every int64 expiry
-    buckets = ",\n".join(
-        f"count(*) FILTER (WHERE ttl_ms IS NOT NULL AND {condition})::BIGINT AS {name}"
-        for name, condition in ttl_column_filters_sql("ttl_ms")
-    )
-    return f"""SELECT pattern::VARCHAR AS pattern, count(*)::BIGINT AS keys,
-               coalesce(sum(memory_bytes), 0)::BIGINT AS memory_bytes,
-               coalesce(max(memory_bytes), 0)::BIGINT AS max_memory_bytes,
-               count(*) FILTER (WHERE expires_at IS NULL)::BIGINT AS keys_without_ttl,
-               min(ttl_ms) AS ttl_min_ms, max(ttl_ms) AS ttl_max_ms,
-               approx_quantile(ttl_ms / 1000.0, 0.5)::DOUBLE AS ttl_median_s, count(ttl_ms)::BIGINT AS ttl_keys,
-               {buckets},
-               min_by({_example()}, {_example()}, {max(int(examples), 1)}) AS examples
-        FROM (SELECT pattern, key, memory_bytes, expires_at,
-                     CASE WHEN expires_at IS NULL THEN NULL ELSE {left} END AS ttl_ms FROM {view})
-        GROUP BY pattern"""
-
-
-def pattern_merge_sql(partials: str, examples: int = EXAMPLES) -> str:
-    """Partials of the same pattern combined. The median of several partials is their medians' mean
-    weighted by keys (one partial: its own median, as the DuckDB engines always have)."""
-    sums = ", ".join(
-        f"sum({c})::BIGINT AS {c}" for c in ("keys", "memory_bytes", "keys_without_ttl", *TTL_COLUMNS)
-    )
-    return f"""SELECT pattern, {sums}, max(max_memory_bytes)::BIGINT AS max_memory_bytes,
-               (min(ttl_min_ms) / 1000.0)::DOUBLE AS ttl_min_s, (max(ttl_max_ms) / 1000.0)::DOUBLE AS ttl_max_s,
+def pattern_extras_merge_sql(partials: str, examples: int = EXAMPLES) -> str:
+    """Extras of the same pattern combined: the largest keys of all partials, and the median of
+    several partials as their medians' mean weighted by keys (one partial: its own median, as the
+    DuckDB engines always have). A partial's keys and sizes pair up position by position: both are
+    sorted largest first, so the sizes of the chosen keys are the largest sizes."""
+    pairs = "list_transform(list_zip(examples, example_bytes), lambda z: {'n': -z[2], 'k': z[1]})"
+    return f"""SELECT pattern,
                CASE WHEN count(*) = 1 THEN any_value(ttl_median_s)
                     ELSE sum(ttl_median_s * ttl_keys) / nullif(sum(ttl_keys) FILTER (WHERE ttl_median_s IS NOT NULL), 0)
                END::DOUBLE AS ttl_median_s,
-               list_transform(list_slice(list_sort(flatten(list(examples))), 1, {max(int(examples), 0)}), lambda e: e.k) AS examples
+               list_transform(list_slice(list_sort(flatten(list({pairs}))), 1, {max(int(examples), 0)}), lambda e: e.k) AS examples
         FROM {partials} GROUP BY pattern"""
 
 
-def mix_partial_sql(view: str, partition_columns: list[str]) -> str:
-    """Keys per (pattern, type, encoding, partition): additive; the type and encoding mixes and the
-    partitions a pattern lives in are read off its merge."""
-    parts = ", ".join(quote(c) for c in _partition_key(partition_columns))
-    return f"""SELECT pattern::VARCHAR AS pattern, type, encoding, {parts}, count(*)::BIGINT AS n
-        FROM {view} GROUP BY ALL"""
+def pattern_counts_sql(cells: str) -> str:
+    """Per pattern from the cells: keys, memory, the largest key's size, keys without a TTL, keys per
+    TTL class (the summary's buckets after "no ttl") and the TTL extremes."""
+    classes = ",\n".join(
+        f"coalesce(sum(keys) FILTER (WHERE code = {code}), 0)::BIGINT AS {name}"
+        for code, name in enumerate(TTL_COLUMNS, start=1)
+    )
+    return f"""SELECT pattern, sum(keys)::BIGINT AS keys, sum(memory_bytes)::BIGINT AS memory_bytes,
+               max(max_memory_bytes)::BIGINT AS max_memory_bytes,
+               coalesce(sum(keys) FILTER (WHERE code = 0), 0)::BIGINT AS keys_without_ttl,
+               {classes},
+               (min(ttl_min_ms) / 1000.0)::DOUBLE AS ttl_min_s, (max(ttl_max_ms) / 1000.0)::DOUBLE AS ttl_max_s
+        FROM {cells} GROUP BY pattern"""
+
+
+def _pattern_stats(cells: pa.Table, extras: pa.Table, examples: int) -> pd.DataFrame:
+    """Per-pattern figures: the cells' counts beside the merged extras."""
+    con = duckdb.connect()
+    try:
+        con.register("cells", cells)
+        con.register("extras", extras)
+        return con.sql(
+            f"""SELECT c.*, e.ttl_median_s, e.examples FROM ({pattern_counts_sql("cells")}) AS c
+                JOIN ({pattern_extras_merge_sql("extras", examples)}) AS e ON c.pattern IS NOT DISTINCT FROM e.pattern"""
+        ).df()
+    finally:
+        con.close()
+
+
+def _mix(cells: pa.Table, partition_columns: list[str]) -> pd.DataFrame:
+    """Keys per (pattern, type, encoding, partition), from the cells."""
+    parts = _partition_key(partition_columns)
+    grouped = cells.group_by(["pattern", "type", "encoding", *parts], use_threads=False).aggregate(
+        [("keys", "sum")]
+    )
+    return grouped.rename_columns([*grouped.column_names[:-1], "n"]).to_pandas()
 
 
 def pattern_table_from(
@@ -225,24 +267,21 @@ def _mix_text(patterns: list[Any], values: list[Any], counts: list[int]) -> dict
 def pattern_table(table: KeyTable, examples: int = EXAMPLES, by_partition: bool = False) -> pd.DataFrame:
     """One row per pattern, largest memory first, with its ``examples`` largest keys (and, with
     ``by_partition``, the number of partitions it lives in)."""
-    con = table.connection
-    partial, merge = pattern_partial_sql(KEYS_VIEW, examples), pattern_merge_sql("partials", examples)
-    stats = con.sql(f"WITH partials AS ({partial}) {merge}").df()
-    mix = con.sql(mix_partial_sql(KEYS_VIEW, table.partition_columns)).df()
-    return pattern_table_from(stats, mix, table.partition_columns, by_partition)
+    extras = table.connection.sql(pattern_extras_partial_sql(KEYS_VIEW, examples)).to_arrow_table()
+    return merge_pattern_partials(cells(table), extras, table.partition_columns, examples, by_partition)
 
 
 def merge_pattern_partials(
-    partials: pa.Table, mix: pd.DataFrame, partition_columns: list[str]
+    cells: pa.Table,
+    extras: pa.Table,
+    partition_columns: list[str],
+    examples: int = EXAMPLES,
+    by_partition: bool = True,
 ) -> pd.DataFrame:
-    """The pattern table from partials computed elsewhere (e.g. one per Dask partition)."""
-    con = duckdb.connect()
-    try:
-        con.register("partials", partials)
-        stats = con.sql(pattern_merge_sql("partials")).df()
-    finally:
-        con.close()
-    return pattern_table_from(stats, mix, partition_columns, by_partition=True)
+    """The pattern table from concatenated cells and extras partials (the whole table's, or one per
+    Dask partition)."""
+    stats = _pattern_stats(cells, extras, examples)
+    return pattern_table_from(stats, _mix(cells, partition_columns), partition_columns, by_partition)
 
 
 # --- top-N ------------------------------------------------------------------------------------------
