@@ -188,18 +188,21 @@ def pattern_counts_sql(cells: str) -> str:
         FROM {cells} GROUP BY pattern"""
 
 
-def _pattern_stats(cells: pa.Table, extras: pa.Table, examples: int) -> pd.DataFrame:
+def _pattern_stats(
+    cells: pa.Table, extras: pa.Table, examples: int, con: duckdb.DuckDBPyConnection
+) -> pd.DataFrame:
     """Per-pattern figures: the cells' counts beside the merged extras."""
-    con = duckdb.connect()
+    con.register("_ik_cells", cells)
+    con.register("_ik_extras", extras)
     try:
-        con.register("cells", cells)
-        con.register("extras", extras)
         return con.sql(
-            f"""SELECT c.*, e.ttl_median_s, e.examples FROM ({pattern_counts_sql("cells")}) AS c
-                JOIN ({pattern_extras_merge_sql("extras", examples)}) AS e ON c.pattern IS NOT DISTINCT FROM e.pattern"""
+            f"""SELECT c.*, e.ttl_median_s, e.examples FROM ({pattern_counts_sql("_ik_cells")}) AS c
+                JOIN ({pattern_extras_merge_sql("_ik_extras", examples)}) AS e
+                ON c.pattern IS NOT DISTINCT FROM e.pattern"""
         ).df()
     finally:
-        con.close()
+        con.unregister("_ik_cells")
+        con.unregister("_ik_extras")
 
 
 def _mix(cells: pa.Table, partition_columns: list[str]) -> pd.DataFrame:
@@ -267,8 +270,12 @@ def _mix_text(patterns: list[Any], values: list[Any], counts: list[int]) -> dict
 def pattern_table(table: KeyTable, examples: int = EXAMPLES, by_partition: bool = False) -> pd.DataFrame:
     """One row per pattern, largest memory first, with its ``examples`` largest keys (and, with
     ``by_partition``, the number of partitions it lives in)."""
-    extras = table.connection.sql(pattern_extras_partial_sql(KEYS_VIEW, examples)).to_arrow_table()
-    return merge_pattern_partials(cells(table), extras, table.partition_columns, examples, by_partition)
+    con = table.connection
+    extras = con.sql(pattern_extras_partial_sql(KEYS_VIEW, examples)).to_arrow_table()
+    stats = _pattern_stats(cells(table), extras, examples, con)
+    return pattern_table_from(
+        stats, _mix(cells(table), table.partition_columns), table.partition_columns, by_partition
+    )
 
 
 def merge_pattern_partials(
@@ -278,9 +285,12 @@ def merge_pattern_partials(
     examples: int = EXAMPLES,
     by_partition: bool = True,
 ) -> pd.DataFrame:
-    """The pattern table from concatenated cells and extras partials (the whole table's, or one per
-    Dask partition)."""
-    stats = _pattern_stats(cells, extras, examples)
+    """The pattern table from concatenated cells and extras partials (e.g. one per Dask partition)."""
+    con = duckdb.connect()
+    try:
+        stats = _pattern_stats(cells, extras, examples, con)
+    finally:
+        con.close()
     return pattern_table_from(stats, _mix(cells, partition_columns), partition_columns, by_partition)
 
 
