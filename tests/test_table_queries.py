@@ -133,3 +133,18 @@ def test_cells_follow_the_rows() -> None:
     table.replace_arrow(rows.slice(0, 400), NOW_MS)
     assert pattern_table(table)["keys"].sum() == 400
     table.close()
+
+
+def test_key_tables_share_a_database_not_their_rows() -> None:
+    """In-memory key tables are connections to one process-wide DuckDB (a new database costs ~25 ms):
+    each still sees only its own rows, and closing one leaves the others working."""
+    first = KeyTable.from_arrow(_rows(300), NOW_MS)
+    second = KeyTable.from_arrow(_rows(700, seed=1), NOW_MS + HOUR_MS)
+    assert summary_tables(first)["keys"] == 300
+    assert first.keys.aggregate("max(_snapshot_time_ms)").fetchall() == [(NOW_MS,)]
+    assert second.keys.aggregate("max(_snapshot_time_ms)").fetchall() == [(NOW_MS + HOUR_MS,)]
+    assert summary_tables(second)["keys"] == 700
+    first.close()
+    assert pattern_table(second)["keys"].sum() == 700
+    assert second.count() == 700 and len(second.rows.fetchall()) == 700
+    second.close()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -20,7 +19,7 @@ import pyarrow.parquet as pq
 
 from insightkit.rsnap.dataset import FleetDataset, FleetFile
 from insightkit.schema import FILE_ID
-from insightkit.table.keytable import SNAPSHOT_COLUMN
+from insightkit.table.keytable import SNAPSHOT_COLUMN, session
 from insightkit.table.queries import (
     cells_partial_sql,
     merge_pattern_partials,
@@ -82,7 +81,7 @@ def frame(dataset: FleetDataset, columns: list[str] | None = None) -> Any:
 
 def _on_partition(part: pd.DataFrame, queries: list[str]) -> list[pa.Table]:
     """The partial queries of insightkit.table.queries run by DuckDB over one partition's rows."""
-    con = duckdb.connect()
+    con = session()
     try:
         con.register("part", pa.Table.from_pandas(part, preserve_index=False))
         return [con.sql(query).to_arrow_table() for query in queries]

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from insightkit.errors import ConfigurationError
 from insightkit.expiry import TTL_BUCKETS, TTL_COLUMNS, remaining_sql, ttl_bucket_sql
 from insightkit.schema import FILE_ID
-from insightkit.table.keytable import KEYS_VIEW, ROWS_VIEW, SNAPSHOT_COLUMN, KeyTable, quote
+from insightkit.table.keytable import KEYS_VIEW, ROWS_VIEW, SNAPSHOT_COLUMN, KeyTable, quote, session
 
 #: The pattern table's columns (``partitions`` is added for datasets with partition columns).
 PATTERN_COLUMNS = [
@@ -286,7 +286,7 @@ def merge_pattern_partials(
     by_partition: bool = True,
 ) -> pd.DataFrame:
     """The pattern table from concatenated cells and extras partials (e.g. one per Dask partition)."""
-    con = duckdb.connect()
+    con = session()
     try:
         stats = _pattern_stats(cells, extras, examples, con)
     finally:
