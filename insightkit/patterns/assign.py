@@ -1,9 +1,12 @@
 """``assign_patterns``: one pattern per key, for any number of keys, in bounded memory.
 
-The only per-key work is one RE2 rewrite (``shapes.templates_of``) and a dictionary encoding, done in
-chunks on all cores (pyarrow releases the GIL); each chunk's templates are dropped as soon as they are
-encoded, so memory holds the keys, one int32 per key and the distinct templates. Discovery and custom
-rules then run on distinct templates and the result is a categorical column.
+The only per-key work is writing digits as ``0`` and a dictionary encoding of the resulting digit
+shapes (``insightkit.patterns.digits``), done in chunks on all cores (numpy and pyarrow release the
+GIL); the template rewrite (``shapes.templates_of``) and the custom and library rules that cannot tell
+digits apart run once per distinct shape. Each chunk's strings are dropped as soon as they are encoded,
+so memory holds the keys, a few int32 per key and the distinct shapes and templates. Discovery then
+runs on distinct templates, the rules' names are filled in from the keys they took, and the result is a
+categorical column.
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ import pyarrow.compute as pc
 
 from insightkit.errors import ConfigurationError
 from insightkit.patterns.cardinality import DEFAULT_THRESHOLDS, Thresholds
-from insightkit.patterns.custom import CustomSpec, match_named, parse_custom
+from insightkit.patterns.custom import CustomSpec, Rule, Shapes, first_match, name_matches, parse_custom
+from insightkit.patterns.digits import zero_digits
 from insightkit.patterns.discover import discover
 from insightkit.patterns.libraries import METADATA_KEY as LIBRARY_PATTERNS
 from insightkit.patterns.libraries import anchor_of, anchors_present, conditional_names, ownership
-from insightkit.patterns.shapes import control_byte_rows, string_bytes, templates_of
+from insightkit.patterns.shapes import has_control_bytes, templates_of
 from insightkit.patterns.tokens import fold_variable_segments
 from insightkit.schema import PATTERN_COLUMN
 
@@ -59,26 +63,37 @@ def _slice(arr: pa.ChunkedArray, start: int) -> pa.Array:
 
 
 def raw_templates(keys: pa.Array, binary: pa.Array | None = None) -> tuple[np.ndarray, list[str]]:
-    """Each key's raw (unfolded) template as an index into the distinct raw templates of ``keys``.
+    """Each key's raw (unfolded) template as an index into the distinct raw templates of ``keys``."""
+    per_unit, unit_of_key, dictionary, _ = shaped_templates(keys, binary)
+    return (per_unit if unit_of_key is None else per_unit[unit_of_key]), dictionary
+
+
+def shaped_templates(
+    keys: pa.Array, binary: pa.Array | None = None, rules: tuple[Rule, ...] = ()
+) -> tuple[np.ndarray, np.ndarray | None, list[str], np.ndarray | None]:
+    """The raw templates of ``keys``, and the first of ``rules`` each key matches (None without rules).
 
     Templates cannot tell one digit from another (every pattern in ``TEMPLATE_REGEX`` names digits by
     a class holding all ten, and every digit ends up inside a wildcard), so keys that differ only in
     their digits — ``user:123:cart`` and ``user:456:cart`` — share one template. When a sample says
-    that folds the batch well, RE2 runs once per distinct digit shape instead of once per key.
+    that folds the batch well, RE2 runs once per distinct digit shape instead of once per key, for the
+    templates and for the rules that are ``digit_blind``. Returned: per unit (distinct shape, or key)
+    the index of its template; per key the index of its unit (None: the units are the keys); the
+    distinct templates; the rules' ``first_match``.
     The GIL is released throughout: callers run it on worker threads.
     """
-    if keys.null_count:  # not in KEY_SCHEMA, but a hand-made frame may have them
-        keys = pc.fill_null(keys, "")
-    shapes = _digit_shapes(keys, binary)
+    # Nulls are not in KEY_SCHEMA, but a hand-made frame may have them.
+    filled = pc.fill_null(keys, "") if keys.null_count else keys
+    shapes = digit_shapes(filled, binary)
+    first = first_match(keys, rules, shapes) if rules else None
     if shapes is not None:
-        by_shape = shapes.dictionary_encode()
-        templates = templates_of(by_shape.dictionary).dictionary_encode()
-        template_of_shape = templates.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
-        shape = by_shape.indices.to_numpy(zero_copy_only=False)
-        return template_of_shape[shape], templates.dictionary.to_pylist()
-    encoded = templates_of(keys, binary).dictionary_encode()
+        units, unit_of_key = shapes
+        templates = templates_of(units).dictionary_encode()
+        per_unit = templates.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+        return per_unit, unit_of_key, templates.dictionary.to_pylist(), first
+    encoded = templates_of(filled, binary).dictionary_encode()
     indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
-    return indices, encoded.dictionary.to_pylist()
+    return indices, None, encoded.dictionary.to_pylist(), first
 
 
 #: Batches below this many keys, or whose sample has more than this share of distinct digit shapes,
@@ -86,44 +101,44 @@ def raw_templates(keys: pa.Array, binary: pa.Array | None = None) -> tuple[np.nd
 SHAPE_MIN_KEYS = 1024
 SHAPE_MAX_DISTINCT = 0.25
 _SHAPE_SAMPLE = 4096
-_ZERO_DIGITS = np.arange(256, dtype=np.uint8)
-_ZERO_DIGITS[ord("0") : ord("9") + 1] = ord("0")
+
+
+def digit_shapes(keys: pa.Array, binary: pa.Array | None) -> Shapes | None:
+    """The distinct digit shapes of ``keys`` and each key's, or None (see ``_digit_shapes``)."""
+    zeroed = _digit_shapes(keys, binary)
+    if zeroed is None:
+        return None
+    encoded = zeroed.dictionary_encode()
+    return encoded.dictionary, encoded.indices.to_numpy(zero_copy_only=False)
 
 
 def _digit_shapes(keys: pa.Array, binary: pa.Array | None) -> pa.Array | None:
-    """``keys`` with every ASCII digit written as ``0`` (a byte-wise table lookup: UTF-8 multi-byte
-    sequences never hold ASCII bytes), or None when that would not fold the batch enough or the
-    batch holds binary keys (their templates come from another pass)."""
+    """``keys`` with every ASCII digit written as ``0`` (``digits.zero_digits``), or None when that
+    would not fold the batch enough or the batch holds binary keys (their templates come from
+    another pass)."""
     if len(keys) < SHAPE_MIN_KEYS or not (
         pa.types.is_string(keys.type) or pa.types.is_large_string(keys.type)
     ):
         return None
     if binary is not None and pc.any(binary).as_py():
         return None
-    sample = _zeroed(keys.slice(0, _SHAPE_SAMPLE))
+    sample = zero_digits(keys.slice(0, _SHAPE_SAMPLE))
     if sample is None or pc.count_distinct(sample).as_py() > SHAPE_MAX_DISTINCT * len(sample):
         return None
-    if control_byte_rows(keys) is not None:
+    if has_control_bytes(keys):
         return None
-    return _zeroed(keys)
+    return zero_digits(keys)
 
 
-def _zeroed(keys: pa.Array) -> pa.Array | None:
-    buffers = string_bytes(keys)
-    if buffers is None:
-        return None
-    offsets, data = buffers
-    start = int(offsets[0])
-    zeroed = _ZERO_DIGITS[data[start:]]
-    rebased = pa.py_buffer(offsets - offsets[0] if start else offsets)
-    return pa.Array.from_buffers(keys.type, len(keys), [None, rebased, pa.py_buffer(zeroed)])
+#: One chunk's ``shaped_templates``.
+_Chunk = tuple[np.ndarray, np.ndarray | None, list[str], np.ndarray | None]
 
 
 def _encode_chunk(
-    keys: pa.ChunkedArray, binary: pa.ChunkedArray | None, start: int
-) -> tuple[np.ndarray, list[str]]:
-    """Templates of one chunk, dictionary-encoded; the chunk's strings are dropped on return."""
-    return raw_templates(_slice(keys, start), None if binary is None else _slice(binary, start))
+    keys: pa.ChunkedArray, binary: pa.ChunkedArray | None, start: int, rules: tuple[Rule, ...]
+) -> _Chunk:
+    """Templates (and rules) of one chunk; the chunk's strings are dropped on return."""
+    return shaped_templates(_slice(keys, start), None if binary is None else _slice(binary, start), rules)
 
 
 @contextlib.contextmanager
@@ -145,7 +160,21 @@ def template_codes(
     progress: bool | None = None,
     workers: int | None = None,
 ) -> tuple[np.ndarray, list[str]]:
-    """Per key, the code of its folded template; and the distinct folded templates.
+    """Per key, the code of its folded template; and the distinct folded templates."""
+    codes, templates, _ = codes_and_rules(keys, binary, (), progress=progress, workers=workers)
+    return codes, templates
+
+
+def codes_and_rules(
+    keys: pa.ChunkedArray,
+    binary: pa.ChunkedArray | None,
+    rules: tuple[Rule, ...],
+    *,
+    progress: bool | None = None,
+    workers: int | None = None,
+) -> tuple[np.ndarray, list[str], np.ndarray | None]:
+    """``template_codes``, and per key the first of ``rules`` it matches (``first_match``; None
+    without rules), both from one pass over each chunk's digit shapes.
 
     Chunks are cut inside the workers, so at most ``workers`` chunks of strings exist at once.
     """
@@ -153,24 +182,29 @@ def template_codes(
     starts = list(range(0, n, CHUNK_KEYS))
     show = (n >= PROGRESS_MIN_KEYS) if progress is None else progress
     workers = workers or min(len(starts), os.cpu_count() or 1) or 1
-    results: list[tuple[np.ndarray, list[str]]] = []
+    results: list[_Chunk] = []
     with ThreadPoolExecutor(max_workers=workers) as pool, _bar(n, show) as update:
-        for result in pool.map(lambda start: _encode_chunk(keys, binary, start), starts):
+        for result in pool.map(lambda start: _encode_chunk(keys, binary, start, rules), starts):
             results.append(result)
-            update(len(result[0]))
+            update(len(result[0]) if result[1] is None else len(result[1]))
 
     # Unify the chunk dictionaries, folding each distinct raw template once.
-    all_raw: list[str] = [t for _, d in results for t in d]
+    all_raw: list[str] = [t for _, _, d, _ in results for t in d]
     folded_codes, folded = pd.factorize(pd.Series([fold_variable_segments(t) for t in all_raw], dtype=object))
     codes = np.empty(n, dtype=np.int32)
+    first = np.full(n, -1, dtype=np.int32) if rules else None
     offset_raw = 0
     offset_key = 0
-    for indices, dictionary in results:
+    for per_unit, unit_of_key, dictionary, chunk_first in results:
         mapping = folded_codes[offset_raw : offset_raw + len(dictionary)].astype(np.int32)
-        codes[offset_key : offset_key + len(indices)] = mapping[indices]
+        of_unit = mapping[per_unit]
+        size = len(per_unit) if unit_of_key is None else len(unit_of_key)
+        codes[offset_key : offset_key + size] = of_unit if unit_of_key is None else of_unit[unit_of_key]
+        if first is not None and chunk_first is not None:
+            first[offset_key : offset_key + size] = chunk_first
         offset_raw += len(dictionary)
-        offset_key += len(indices)
-    return codes, [str(t) for t in folded]
+        offset_key += size
+    return codes, [str(t) for t in folded], first
 
 
 def assign_patterns(
@@ -213,9 +247,9 @@ def assign_owned(
     arr = key_array(keys)
     n = len(arr)
     rules = spec.all_rules
-    matched = match_named(arr, rules) if rules else None
+    codes, templates, first = codes_and_rules(arr, binary_flags(keys), rules, progress=progress)
+    matched = name_matches(arr, rules, first) if first is not None else None
     rule_of_key = matched.codes if matched is not None else np.full(n, -1, dtype=np.int32)
-    codes, templates = template_codes(arr, binary_flags(keys), progress=progress)
 
     # Keys of a conditional family (owned only beside an anchor key, e.g. Sidekiq's queue:*) go to
     # discovery like any other; their templates take the family's name once its anchor is known to
@@ -253,11 +287,9 @@ def assign_owned(
             [(matched.names[i], matched.rules[i]) for i in sorted(names_used)],
             [
                 discovered_names[i]
-                for i in np.unique(template_to_pattern[codes[discovered_mask]])
+                for i in np.unique(template_to_pattern[present])  # the templates of discovered_mask
                 if 0 <= i < len(discovered_names)
-            ]
-            if len(codes)
-            else [],
+            ],
             matched.links,
             spec.renames,
         )
