@@ -29,6 +29,14 @@ def test_zero_digits_writes_every_ascii_digit_as_zero_and_nothing_else() -> None
     assert zeroed.to_pylist() == [re.sub("[0-9]", "0", k) for k in keys]
     large = zero_digits(pa.array(keys, pa.large_string()))
     assert large is not None and large.to_pylist() == [re.sub("[0-9]", "0", k) for k in keys]
+    empty = pa.array([], pa.string())
+    chunked = pa.chunked_array(
+        [empty, arr.slice(0, 7), arr.slice(7, 0), arr.slice(7, 3000), empty, arr.slice(3007)]
+    )
+    joined = zero_digits(chunked)  # one array, the chunks' bytes copied straight into it
+    assert joined is not None
+    joined.validate(full=True)
+    assert joined.to_pylist() == [re.sub("[0-9]", "0", k) for k in keys]
 
 
 BLINDNESS = [
@@ -117,7 +125,9 @@ def test_first_match_with_missing_keys() -> None:
 def test_assign_on_shapes_is_assign_key_by_key(monkeypatch: pytest.MonkeyPatch) -> None:
     keys = (_library_keys() + ODD_KEYS) * 20
     keys += [f"user:{i}:profile" for i in range(3000)] + [f"cache:obj:{i}" for i in range(2000)]
-    df = pd.DataFrame({"key": keys})
+    arr = pa.array(keys, pa.string())
+    chunked = pa.chunked_array([arr.slice(i, 1000) for i in range(0, len(keys), 1000)])  # as decoded
+    df = pd.DataFrame({"key": pd.arrays.ArrowExtensionArray(chunked)})
     results = []
     for share in (1.0, 0.0):  # shapes for every batch; never
         monkeypatch.setattr(assign_module, "SHAPE_MAX_DISTINCT", share)

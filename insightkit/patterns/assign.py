@@ -56,10 +56,11 @@ def binary_flags(keys: pd.DataFrame | pd.Series) -> pa.ChunkedArray | None:
     return arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
 
 
-def _slice(arr: pa.ChunkedArray, start: int) -> pa.Array:
-    """Rows ``start`` … ``start + CHUNK_KEYS`` as one array, copied only when they span chunks."""
-    part = arr.slice(start, CHUNK_KEYS)
-    return part.chunk(0) if part.num_chunks == 1 else part.combine_chunks()
+def _whole(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One array, copied only when it spans chunks."""
+    if not isinstance(arr, pa.ChunkedArray):
+        return arr
+    return arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
 
 
 def raw_templates(keys: pa.Array, binary: pa.Array | None = None) -> tuple[np.ndarray, list[str]]:
@@ -69,7 +70,9 @@ def raw_templates(keys: pa.Array, binary: pa.Array | None = None) -> tuple[np.nd
 
 
 def shaped_templates(
-    keys: pa.Array, binary: pa.Array | None = None, rules: tuple[Rule, ...] = ()
+    keys: pa.Array | pa.ChunkedArray,
+    binary: pa.Array | pa.ChunkedArray | None = None,
+    rules: tuple[Rule, ...] = (),
 ) -> tuple[np.ndarray, np.ndarray | None, list[str], np.ndarray | None]:
     """The raw templates of ``keys``, and the first of ``rules`` each key matches (None without rules).
 
@@ -79,7 +82,8 @@ def shaped_templates(
     that folds the batch well, RE2 runs once per distinct digit shape instead of once per key, for the
     templates and for the rules that are ``digit_blind``. Returned: per unit (distinct shape, or key)
     the index of its template; per key the index of its unit (None: the units are the keys); the
-    distinct templates; the rules' ``first_match``.
+    distinct templates; the rules' ``first_match``. The chunks of ``keys`` are joined only when there
+    are no shapes (the shapes are one array of their own).
     The GIL is released throughout: callers run it on worker threads.
     """
     # Nulls are not in KEY_SCHEMA, but a hand-made frame may have them.
@@ -91,7 +95,7 @@ def shaped_templates(
         templates = templates_of(units).dictionary_encode()
         per_unit = templates.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
         return per_unit, unit_of_key, templates.dictionary.to_pylist(), first
-    encoded = templates_of(filled, binary).dictionary_encode()
+    encoded = templates_of(_whole(filled), None if binary is None else _whole(binary)).dictionary_encode()
     indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
     return indices, None, encoded.dictionary.to_pylist(), first
 
@@ -103,7 +107,9 @@ SHAPE_MAX_DISTINCT = 0.25
 _SHAPE_SAMPLE = 4096
 
 
-def digit_shapes(keys: pa.Array, binary: pa.Array | None) -> Shapes | None:
+def digit_shapes(
+    keys: pa.Array | pa.ChunkedArray, binary: pa.Array | pa.ChunkedArray | None
+) -> Shapes | None:
     """The distinct digit shapes of ``keys`` and each key's, or None (see ``_digit_shapes``)."""
     zeroed = _digit_shapes(keys, binary)
     if zeroed is None:
@@ -112,7 +118,9 @@ def digit_shapes(keys: pa.Array, binary: pa.Array | None) -> Shapes | None:
     return encoded.dictionary, encoded.indices.to_numpy(zero_copy_only=False)
 
 
-def _digit_shapes(keys: pa.Array, binary: pa.Array | None) -> pa.Array | None:
+def _digit_shapes(
+    keys: pa.Array | pa.ChunkedArray, binary: pa.Array | pa.ChunkedArray | None
+) -> pa.Array | None:
     """``keys`` with every ASCII digit written as ``0`` (``digits.zero_digits``), or None when that
     would not fold the batch enough or the batch holds binary keys (their templates come from
     another pass)."""
@@ -125,7 +133,9 @@ def _digit_shapes(keys: pa.Array, binary: pa.Array | None) -> pa.Array | None:
     sample = zero_digits(keys.slice(0, _SHAPE_SAMPLE))
     if sample is None or pc.count_distinct(sample).as_py() > SHAPE_MAX_DISTINCT * len(sample):
         return None
-    if has_control_bytes(keys):
+    if any(
+        has_control_bytes(chunk) for chunk in (keys.chunks if isinstance(keys, pa.ChunkedArray) else [keys])
+    ):
         return None
     return zero_digits(keys)
 
@@ -138,7 +148,8 @@ def _encode_chunk(
     keys: pa.ChunkedArray, binary: pa.ChunkedArray | None, start: int, rules: tuple[Rule, ...]
 ) -> _Chunk:
     """Templates (and rules) of one chunk; the chunk's strings are dropped on return."""
-    return shaped_templates(_slice(keys, start), None if binary is None else _slice(binary, start), rules)
+    part = keys.slice(start, CHUNK_KEYS)
+    return shaped_templates(part, None if binary is None else binary.slice(start, CHUNK_KEYS), rules)
 
 
 @contextlib.contextmanager

@@ -247,28 +247,30 @@ def first_match(
     (the answer for a key is its shape's); the others run key by key, only on the keys no earlier
     blind rule took.
     """
-    arr = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
     ordered = user_first(rules)
     every = np.arange(len(ordered))
     library = tuple(r for r in ordered if r.owner is not None)
     if shapes is None or (library and not _runs_in_re2(_combined(library))):
-        return _first_of(arr, ordered, every)
+        return _first_of(_joined(keys), ordered, every)
     units, unit_of_key = shapes
     blind = np.array([digit_blind(r.regex) for r in ordered], dtype=bool)
-    first = np.full(len(arr), -1, dtype=np.int32)
+    first = np.full(len(keys), -1, dtype=np.int32)
     if blind.any():
         first = _first_of(units, ordered, every[blind])[unit_of_key]
     if not blind.all():
         lowest = int(every[~blind][0])
         open_ = np.flatnonzero((first < 0) | (first > lowest))
-        found = _first_of(
-            arr if len(open_) == len(arr) else arr.take(pa.array(open_)), ordered, every[~blind]
-        )
+        some = keys if len(open_) == len(keys) else keys.take(pa.array(open_))
+        found = _first_of(_joined(some), ordered, every[~blind])
         better = (found >= 0) & ((first[open_] < 0) | (found < first[open_]))
         first[open_[better]] = found[better]
-    if arr.null_count:  # no rule matches a missing key (its shape is the empty string's)
-        first[np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)] = -1
+    if keys.null_count:  # no rule matches a missing key (its shape is the empty string's)
+        first[np.asarray(keys.is_null().to_numpy(zero_copy_only=False), dtype=bool)] = -1
     return first
+
+
+def _joined(keys: pa.ChunkedArray | pa.Array) -> pa.Array:
+    return keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
 
 
 def user_first(rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
@@ -344,7 +346,7 @@ def _groups(
     regex, or Python's ``re`` when RE2 cannot run the libraries' alternation (as ``first_match`` then
     did)."""
     taken = keys.take(pa.array(at))
-    values = taken.combine_chunks() if isinstance(taken, pa.ChunkedArray) else taken
+    values = _joined(taken)
     names = list(re.compile(library[i].regex).groupindex)
     if _runs_in_re2(_combined(library)):
         extracted = pc.extract_regex(values, pattern=library[i].regex)

@@ -27,32 +27,61 @@ _SEVEN = np.uint64(7)
 _NIBBLE = np.uint64(0x0F)
 
 
-def zero_digits(keys: pa.Array) -> pa.Array | None:
-    """``keys`` with every ASCII digit written as ``0``; None when ``keys`` is empty or not strings.
+def zero_digits(keys: pa.Array | pa.ChunkedArray) -> pa.Array | None:
+    """``keys`` with every ASCII digit written as ``0``, as one array (its chunks' bytes are copied
+    once, straight into the result); None when ``keys`` is empty or not strings.
 
     Eight bytes at a time (a digit is ``0x30``–``0x39``: clearing its low nibble makes it ``0``), a few
-    numpy passes over the key bytes instead of a table lookup per byte. UTF-8 multi-byte sequences
-    hold no ASCII byte (their bytes are all ≥ 0x80), so only real digits change.
+    numpy passes over cache-sized blocks instead of a table lookup per byte. UTF-8 multi-byte sequences
+    hold no ASCII byte (their bytes are all ≥ 0x80), so only real digits change. Missing keys read as
+    empty strings.
     """
-    buffers = string_bytes(keys)
-    if buffers is None:
+    chunks = keys.chunks if isinstance(keys, pa.ChunkedArray) else [keys]
+    if not len(keys) or not (pa.types.is_string(keys.type) or pa.types.is_large_string(keys.type)):
         return None
-    offsets, data = buffers
-    start = int(offsets[0])
-    size = len(data) - start
-    words = np.zeros((size + 7) // 8, dtype=np.uint64)
-    words.view(np.uint8)[:size] = data[start:]
-    low = words & ~_HIGH  # each byte's top bit cleared, so the sums below carry into no other byte
-    digit = low + _FROM_0
-    np.add(low, _PAST_9, out=low)
-    np.bitwise_or(low, words, out=low)  # top bit: > "9", or not ASCII at all
-    np.bitwise_and(digit, ~low, out=digit)
-    np.bitwise_and(digit, _HIGH, out=digit)  # top bit: "0" ≤ byte ≤ "9"
-    np.right_shift(digit, _SEVEN, out=digit)
-    np.multiply(digit, _NIBBLE, out=digit)
-    np.bitwise_and(words, ~digit, out=words)
-    rebased = pa.py_buffer(offsets - offsets[0] if start else offsets)
-    return pa.Array.from_buffers(keys.type, len(keys), [None, rebased, pa.py_buffer(words)])
+    parts = [found for chunk in chunks if (found := string_bytes(chunk)) is not None]
+    size = sum(int(offsets[-1]) - int(offsets[0]) for offsets, _ in parts)
+    large = pa.types.is_large_string(keys.type) or size >= 2**31
+    offsets_out: np.ndarray = np.empty(len(keys) + 1, dtype=np.int64 if large else np.int32)
+    words = np.empty((size + 7) // 8, dtype=np.uint64)
+    flat = words.view(np.uint8)
+    at = row = 0
+    for offsets, data in parts:
+        start, end = int(offsets[0]), int(offsets[-1])
+        flat[at : at + end - start] = data[start:end]
+        offsets_out[row : row + len(offsets) - 1] = offsets[:-1]
+        offsets_out[row : row + len(offsets) - 1] += at - start
+        at += end - start
+        row += len(offsets) - 1
+    offsets_out[row:] = at  # (and empty chunks, which string_bytes skips, hold no row)
+    flat[at:] = 0
+    _zero_words(words)
+    kind = pa.large_string() if large else pa.string()
+    return pa.Array.from_buffers(kind, len(keys), [None, pa.py_buffer(offsets_out), pa.py_buffer(words)])
+
+
+_BLOCK = 1 << 16
+
+
+def _zero_words(words: np.ndarray) -> None:
+    """Clear the low nibble of every digit byte of ``words``, in place, block by block (the two
+    scratch blocks stay in cache and no array of the keys' size is allocated)."""
+    low = np.empty(min(_BLOCK, len(words)), dtype=np.uint64)
+    digit = np.empty_like(low)
+    for start in range(0, len(words), _BLOCK):
+        w = words[start : start + _BLOCK]
+        lo, d = low[: len(w)], digit[: len(w)]
+        np.bitwise_and(w, ~_HIGH, out=lo)  # each byte's top bit cleared: the sums below carry nowhere
+        np.add(lo, _FROM_0, out=d)
+        np.add(lo, _PAST_9, out=lo)
+        np.bitwise_or(lo, w, out=lo)  # top bit: > "9", or not ASCII at all
+        np.bitwise_not(lo, out=lo)
+        np.bitwise_and(d, lo, out=d)
+        np.bitwise_and(d, _HIGH, out=d)  # top bit: "0" ≤ byte ≤ "9"
+        np.right_shift(d, _SEVEN, out=d)
+        np.multiply(d, _NIBBLE, out=d)
+        np.bitwise_not(d, out=d)
+        np.bitwise_and(w, d, out=w)
 
 
 _DIGITS = frozenset(range(ord("0"), ord("9") + 1))
