@@ -272,7 +272,9 @@ def assign_owned(
         cond_templates = _template_names(codes[cond_key], rule_of_key[cond_key])
         rule_of_key = np.where(cond_key, -1, rule_of_key)
     discovered_mask = rule_of_key < 0
-    weights = np.bincount(codes[discovered_mask] if rules else codes, minlength=len(templates))
+    any_hit = matched is not None and not bool(discovered_mask.all())
+    hit = ~discovered_mask if any_hit else None
+    weights = np.bincount(codes[discovered_mask] if any_hit else codes, minlength=len(templates))
     present = np.flatnonzero(weights)
     patterns_of_present = discover([templates[i] for i in present], weights[present], thresholds)
     pattern_codes_present, pattern_names = pd.factorize(pd.Series(patterns_of_present, dtype=object))
@@ -280,7 +282,12 @@ def assign_owned(
     template_to_pattern[present] = pattern_codes_present
 
     rule_names = matched.names if matched is not None else []
-    names_used = set(rule_of_key[rule_of_key >= 0].tolist())
+    rule_counts = (
+        np.bincount(rule_of_key[hit], minlength=len(rule_names))
+        if hit is not None
+        else np.zeros(len(rule_names), dtype=np.int64)
+    )
+    names_used = set(np.flatnonzero(rule_counts).tolist())
     if conditional is not None and matched is not None:
         anchors = anchors_present(matched.rules[i] for i in names_used)
         for template, name in cond_templates.items():
@@ -289,10 +296,6 @@ def assign_owned(
                 names_used.add(name)
     discovered_names = [str(p) for p in pattern_names]
     names = discovered_names + rule_names
-    key_codes = template_to_pattern[codes]
-    if matched is not None:
-        hit = ~discovered_mask
-        key_codes[hit] = len(pattern_names) + rule_of_key[hit]
     owned = (
         ownership(
             [(matched.names[i], matched.rules[i]) for i in sorted(names_used)],
@@ -309,20 +312,34 @@ def assign_owned(
     )
     if spec.renames:
         names = [spec.renames.get(name, name) for name in names]
-    # Renames (or a rule named like a discovered pattern) may merge categories.
+    # Renames (or a rule named like a discovered pattern) may merge categories; categories no key
+    # has are dropped. Both are decided on the names' key counts, so the keys are mapped only once.
     merged_codes, merged_names = pd.factorize(pd.Series(names, dtype=object))
-    merged_codes = merged_codes.astype(np.int32)
     categories = np.asarray(merged_names, dtype=object)
-    key_codes = merged_codes[key_codes] if len(key_codes) else key_codes
-    used = np.bincount(key_codes, minlength=len(categories)) > 0
+    counts = np.bincount(template_to_pattern[present], weights[present], minlength=len(names))
+    counts[len(pattern_names) :] += rule_counts  # the discovered keys, then the rules'
+    used = np.bincount(merged_codes, weights=counts, minlength=len(categories)) > 0
+    final = merged_codes
     if not used.all():
-        remap = (np.cumsum(used) - 1).astype(np.int32)
-        key_codes = remap[key_codes]
+        final = (np.cumsum(used) - 1)[merged_codes]
         categories = categories[used]
-    cat = pd.Categorical.from_codes(key_codes, categories=pd.Index(categories, dtype=object))
+    final = final.astype(_code_type(len(categories)))  # the codes' type Categorical would pick
+    # Templates no discovered key has (-1) are the templates of rule-named keys only, set below.
+    key_codes = final[np.maximum(template_to_pattern, 0)][codes]
+    if hit is not None:
+        key_codes[hit] = final[len(pattern_names) + rule_of_key[hit]]
+    cat = pd.Categorical.from_codes(key_codes, categories=pd.Index(categories, dtype=object), validate=False)
     in_use = set(categories)
     owned = {name: value for name, value in owned.items() if name in in_use}
     return pd.Series(cat, index=keys.index, name=PATTERN_COLUMN), owned
+
+
+def _code_type(categories: int) -> type[np.signedinteger[Any]]:
+    """The narrowest signed integer for ``categories`` codes, as pandas chooses it."""
+    for kind in (np.int8, np.int16, np.int32):
+        if categories < np.iinfo(kind).max:
+            return kind
+    return np.int64
 
 
 def _template_names(templates: np.ndarray, names: np.ndarray) -> dict[int, int]:
@@ -339,7 +356,9 @@ def pattern_arrow(patterns: pd.Series) -> pa.Array:
     (``pa.array(list(series))`` costs seconds on 10M keys; this is a dictionary cast.)
     """
     if isinstance(patterns.dtype, pd.CategoricalDtype):
-        codes = pa.array(patterns.cat.codes.to_numpy(), mask=patterns.isna().to_numpy())
+        values = patterns.cat.codes.to_numpy()
+        missing = values < 0
+        codes = pa.array(values, mask=missing if missing.any() else None)
         names = pa.array(np.asarray(patterns.cat.categories, dtype=object), pa.string())
         return pa.DictionaryArray.from_arrays(codes, names).cast(pa.string())
     return pa.array(patterns.astype(object), pa.string())
