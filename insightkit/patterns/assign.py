@@ -202,6 +202,10 @@ def codes_and_rules(
     # Unify the chunk dictionaries, folding each distinct raw template once.
     all_raw: list[str] = [t for _, _, d, _ in results for t in d]
     folded_codes, folded = pd.factorize(pd.Series([fold_variable_segments(t) for t in all_raw], dtype=object))
+    if len(results) == 1:  # one chunk: no copy into arrays for all of them
+        per_unit, unit_of_key, _, first = results[0]
+        of_unit = folded_codes.astype(np.int32)[per_unit]
+        return (of_unit if unit_of_key is None else of_unit[unit_of_key]), [str(t) for t in folded], first
     codes = np.empty(n, dtype=np.int32)
     first = np.full(n, -1, dtype=np.int32) if rules else None
     offset_raw = 0
