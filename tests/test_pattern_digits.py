@@ -123,7 +123,27 @@ def test_first_match_with_missing_keys() -> None:
 
 
 def test_assign_on_shapes_is_assign_key_by_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    keys = (_library_keys() + ODD_KEYS) * 20
+    rng = np.random.default_rng(11)
+    parts = [
+        "user",
+        "42",
+        "0x1f",
+        "ab12",
+        "2024-01-05",
+        "10.0.0.1",
+        "é9",
+        "日本3",
+        "x@y.io",
+        "a-b",
+        "1",
+        "12",
+    ]
+    seps = [":", ".", "_", "-", "/", "|", "#", ""]
+    mixed = [
+        "".join(str(rng.choice(parts)) + str(rng.choice(seps)) for _ in range(int(rng.integers(1, 5))))
+        for _ in range(3000)
+    ]
+    keys = (_library_keys() + ODD_KEYS) * 20 + mixed
     keys += [f"user:{i}:profile" for i in range(3000)] + [f"cache:obj:{i}" for i in range(2000)]
     arr = pa.array(keys, pa.string())
     chunked = pa.chunked_array([arr.slice(i, 1000) for i in range(0, len(keys), 1000)])  # as decoded
