@@ -30,8 +30,8 @@ from tqdm.auto import tqdm
 
 from insightkit.errors import RsnapError, SourceError
 from insightkit.fleet.fleet import Fleet, open_fleet
-from insightkit.patterns.assign import raw_templates
-from insightkit.patterns.custom import CustomPatterns, CustomSpec, Matched, Rule, match_named, parse_custom
+from insightkit.patterns.assign import shaped_templates
+from insightkit.patterns.custom import CustomPatterns, CustomSpec, Matched, Rule, name_matches, parse_custom
 from insightkit.patterns.discover import discover
 from insightkit.patterns.libraries import METADATA_KEY as LIBRARY_PATTERNS
 from insightkit.patterns.libraries import anchor_of, anchors_present, conditional_names, ownership
@@ -166,10 +166,11 @@ class _Templates:
         return keys
 
     def _raw(self, keys: pa.Array, binary: pa.Array | None) -> _Raw:
-        """On a worker: raw template indices, and the custom rule each key matches (-1: none)."""
-        indices, raw = raw_templates(keys, binary)
-        matched = match_named(keys, self.rules) if self.rules else None
-        return indices, raw, matched
+        """On a worker: raw template indices, and the custom rule each key matches (-1: none), from
+        one pass over the batch's digit shapes (``assign.shaped_templates``)."""
+        per_unit, unit_of_key, raw, first = shaped_templates(keys, binary, self.rules)
+        indices = per_unit if unit_of_key is None else per_unit[unit_of_key]
+        return indices, raw, name_matches(keys, self.rules, first) if first is not None else None
 
     def _codes(self, indices: np.ndarray, raw: list[str], matched: Matched | None) -> np.ndarray:
         """Batch-local template indices → global codes; each distinct raw template is folded once.

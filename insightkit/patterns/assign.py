@@ -1,9 +1,12 @@
 """``assign_patterns``: one pattern per key, for any number of keys, in bounded memory.
 
-The only per-key work is one RE2 rewrite (``shapes.templates_of``) and a dictionary encoding, done in
-chunks on all cores (pyarrow releases the GIL); each chunk's templates are dropped as soon as they are
-encoded, so memory holds the keys, one int32 per key and the distinct templates. Discovery and custom
-rules then run on distinct templates and the result is a categorical column.
+The only per-key work is writing digits as ``0`` and a dictionary encoding of the resulting digit
+shapes (``insightkit.patterns.digits``), done in chunks on all cores (numpy and pyarrow release the
+GIL); the template rewrite (``shapes.templates_of``) and the custom and library rules that cannot tell
+digits apart run once per distinct shape. Each chunk's strings are dropped as soon as they are encoded,
+so memory holds the keys, a few int32 per key and the distinct shapes and templates. Discovery then
+runs on distinct templates, the rules' names are filled in from the keys they took, and the result is a
+categorical column.
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ import pyarrow.compute as pc
 
 from insightkit.errors import ConfigurationError
 from insightkit.patterns.cardinality import DEFAULT_THRESHOLDS, Thresholds
-from insightkit.patterns.custom import CustomSpec, match_named, parse_custom
+from insightkit.patterns.custom import CustomSpec, Rule, Shapes, first_match, name_matches, parse_custom
+from insightkit.patterns.digits import zero_digits
 from insightkit.patterns.discover import discover
 from insightkit.patterns.libraries import METADATA_KEY as LIBRARY_PATTERNS
 from insightkit.patterns.libraries import anchor_of, anchors_present, conditional_names, ownership
-from insightkit.patterns.shapes import control_byte_rows, string_bytes, templates_of
+from insightkit.patterns.shapes import has_control_bytes, templates_of
 from insightkit.patterns.tokens import fold_variable_segments
 from insightkit.schema import PATTERN_COLUMN
 
@@ -52,33 +56,48 @@ def binary_flags(keys: pd.DataFrame | pd.Series) -> pa.ChunkedArray | None:
     return arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
 
 
-def _slice(arr: pa.ChunkedArray, start: int) -> pa.Array:
-    """Rows ``start`` … ``start + CHUNK_KEYS`` as one array, copied only when they span chunks."""
-    part = arr.slice(start, CHUNK_KEYS)
-    return part.chunk(0) if part.num_chunks == 1 else part.combine_chunks()
+def _whole(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One array, copied only when it spans chunks."""
+    if not isinstance(arr, pa.ChunkedArray):
+        return arr
+    return arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
 
 
 def raw_templates(keys: pa.Array, binary: pa.Array | None = None) -> tuple[np.ndarray, list[str]]:
-    """Each key's raw (unfolded) template as an index into the distinct raw templates of ``keys``.
+    """Each key's raw (unfolded) template as an index into the distinct raw templates of ``keys``."""
+    per_unit, unit_of_key, dictionary, _ = shaped_templates(keys, binary)
+    return (per_unit if unit_of_key is None else per_unit[unit_of_key]), dictionary
+
+
+def shaped_templates(
+    keys: pa.Array | pa.ChunkedArray,
+    binary: pa.Array | pa.ChunkedArray | None = None,
+    rules: tuple[Rule, ...] = (),
+) -> tuple[np.ndarray, np.ndarray | None, list[str], np.ndarray | None]:
+    """The raw templates of ``keys``, and the first of ``rules`` each key matches (None without rules).
 
     Templates cannot tell one digit from another (every pattern in ``TEMPLATE_REGEX`` names digits by
     a class holding all ten, and every digit ends up inside a wildcard), so keys that differ only in
     their digits — ``user:123:cart`` and ``user:456:cart`` — share one template. When a sample says
-    that folds the batch well, RE2 runs once per distinct digit shape instead of once per key.
+    that folds the batch well, RE2 runs once per distinct digit shape instead of once per key, for the
+    templates and for the rules that are ``digit_blind``. Returned: per unit (distinct shape, or key)
+    the index of its template; per key the index of its unit (None: the units are the keys); the
+    distinct templates; the rules' ``first_match``. The chunks of ``keys`` are joined only when there
+    are no shapes (the shapes are one array of their own).
     The GIL is released throughout: callers run it on worker threads.
     """
-    if keys.null_count:  # not in KEY_SCHEMA, but a hand-made frame may have them
-        keys = pc.fill_null(keys, "")
-    shapes = _digit_shapes(keys, binary)
+    # Nulls are not in KEY_SCHEMA, but a hand-made frame may have them.
+    filled = pc.fill_null(keys, "") if keys.null_count else keys
+    shapes = digit_shapes(filled, binary)
+    first = first_match(keys, rules, shapes) if rules else None
     if shapes is not None:
-        by_shape = shapes.dictionary_encode()
-        templates = templates_of(by_shape.dictionary).dictionary_encode()
-        template_of_shape = templates.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
-        shape = by_shape.indices.to_numpy(zero_copy_only=False)
-        return template_of_shape[shape], templates.dictionary.to_pylist()
-    encoded = templates_of(keys, binary).dictionary_encode()
+        units, unit_of_key = shapes
+        templates = templates_of(units).dictionary_encode()
+        per_unit = templates.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+        return per_unit, unit_of_key, templates.dictionary.to_pylist(), first
+    encoded = templates_of(_whole(filled), None if binary is None else _whole(binary)).dictionary_encode()
     indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
-    return indices, encoded.dictionary.to_pylist()
+    return indices, None, encoded.dictionary.to_pylist(), first
 
 
 #: Batches below this many keys, or whose sample has more than this share of distinct digit shapes,
@@ -86,44 +105,51 @@ def raw_templates(keys: pa.Array, binary: pa.Array | None = None) -> tuple[np.nd
 SHAPE_MIN_KEYS = 1024
 SHAPE_MAX_DISTINCT = 0.25
 _SHAPE_SAMPLE = 4096
-_ZERO_DIGITS = np.arange(256, dtype=np.uint8)
-_ZERO_DIGITS[ord("0") : ord("9") + 1] = ord("0")
 
 
-def _digit_shapes(keys: pa.Array, binary: pa.Array | None) -> pa.Array | None:
-    """``keys`` with every ASCII digit written as ``0`` (a byte-wise table lookup: UTF-8 multi-byte
-    sequences never hold ASCII bytes), or None when that would not fold the batch enough or the
-    batch holds binary keys (their templates come from another pass)."""
+def digit_shapes(
+    keys: pa.Array | pa.ChunkedArray, binary: pa.Array | pa.ChunkedArray | None
+) -> Shapes | None:
+    """The distinct digit shapes of ``keys`` and each key's, or None (see ``_digit_shapes``)."""
+    zeroed = _digit_shapes(keys, binary)
+    if zeroed is None:
+        return None
+    encoded = zeroed.dictionary_encode()
+    return encoded.dictionary, encoded.indices.to_numpy(zero_copy_only=False)
+
+
+def _digit_shapes(
+    keys: pa.Array | pa.ChunkedArray, binary: pa.Array | pa.ChunkedArray | None
+) -> pa.Array | None:
+    """``keys`` with every ASCII digit written as ``0`` (``digits.zero_digits``), or None when that
+    would not fold the batch enough or the batch holds binary keys (their templates come from
+    another pass)."""
     if len(keys) < SHAPE_MIN_KEYS or not (
         pa.types.is_string(keys.type) or pa.types.is_large_string(keys.type)
     ):
         return None
     if binary is not None and pc.any(binary).as_py():
         return None
-    sample = _zeroed(keys.slice(0, _SHAPE_SAMPLE))
+    sample = zero_digits(keys.slice(0, _SHAPE_SAMPLE))
     if sample is None or pc.count_distinct(sample).as_py() > SHAPE_MAX_DISTINCT * len(sample):
         return None
-    if control_byte_rows(keys) is not None:
+    if any(
+        has_control_bytes(chunk) for chunk in (keys.chunks if isinstance(keys, pa.ChunkedArray) else [keys])
+    ):
         return None
-    return _zeroed(keys)
+    return zero_digits(keys)
 
 
-def _zeroed(keys: pa.Array) -> pa.Array | None:
-    buffers = string_bytes(keys)
-    if buffers is None:
-        return None
-    offsets, data = buffers
-    start = int(offsets[0])
-    zeroed = _ZERO_DIGITS[data[start:]]
-    rebased = pa.py_buffer(offsets - offsets[0] if start else offsets)
-    return pa.Array.from_buffers(keys.type, len(keys), [None, rebased, pa.py_buffer(zeroed)])
+#: One chunk's ``shaped_templates``.
+_Chunk = tuple[np.ndarray, np.ndarray | None, list[str], np.ndarray | None]
 
 
 def _encode_chunk(
-    keys: pa.ChunkedArray, binary: pa.ChunkedArray | None, start: int
-) -> tuple[np.ndarray, list[str]]:
-    """Templates of one chunk, dictionary-encoded; the chunk's strings are dropped on return."""
-    return raw_templates(_slice(keys, start), None if binary is None else _slice(binary, start))
+    keys: pa.ChunkedArray, binary: pa.ChunkedArray | None, start: int, rules: tuple[Rule, ...]
+) -> _Chunk:
+    """Templates (and rules) of one chunk; the chunk's strings are dropped on return."""
+    part = keys.slice(start, CHUNK_KEYS)
+    return shaped_templates(part, None if binary is None else binary.slice(start, CHUNK_KEYS), rules)
 
 
 @contextlib.contextmanager
@@ -145,7 +171,21 @@ def template_codes(
     progress: bool | None = None,
     workers: int | None = None,
 ) -> tuple[np.ndarray, list[str]]:
-    """Per key, the code of its folded template; and the distinct folded templates.
+    """Per key, the code of its folded template; and the distinct folded templates."""
+    codes, templates, _ = codes_and_rules(keys, binary, (), progress=progress, workers=workers)
+    return codes, templates
+
+
+def codes_and_rules(
+    keys: pa.ChunkedArray,
+    binary: pa.ChunkedArray | None,
+    rules: tuple[Rule, ...],
+    *,
+    progress: bool | None = None,
+    workers: int | None = None,
+) -> tuple[np.ndarray, list[str], np.ndarray | None]:
+    """``template_codes``, and per key the first of ``rules`` it matches (``first_match``; None
+    without rules), both from one pass over each chunk's digit shapes.
 
     Chunks are cut inside the workers, so at most ``workers`` chunks of strings exist at once.
     """
@@ -153,24 +193,33 @@ def template_codes(
     starts = list(range(0, n, CHUNK_KEYS))
     show = (n >= PROGRESS_MIN_KEYS) if progress is None else progress
     workers = workers or min(len(starts), os.cpu_count() or 1) or 1
-    results: list[tuple[np.ndarray, list[str]]] = []
+    results: list[_Chunk] = []
     with ThreadPoolExecutor(max_workers=workers) as pool, _bar(n, show) as update:
-        for result in pool.map(lambda start: _encode_chunk(keys, binary, start), starts):
+        for result in pool.map(lambda start: _encode_chunk(keys, binary, start, rules), starts):
             results.append(result)
-            update(len(result[0]))
+            update(len(result[0]) if result[1] is None else len(result[1]))
 
     # Unify the chunk dictionaries, folding each distinct raw template once.
-    all_raw: list[str] = [t for _, d in results for t in d]
+    all_raw: list[str] = [t for _, _, d, _ in results for t in d]
     folded_codes, folded = pd.factorize(pd.Series([fold_variable_segments(t) for t in all_raw], dtype=object))
+    if len(results) == 1:  # one chunk: no copy into arrays for all of them
+        per_unit, unit_of_key, _, first = results[0]
+        of_unit = folded_codes.astype(np.int32)[per_unit]
+        return (of_unit if unit_of_key is None else of_unit[unit_of_key]), [str(t) for t in folded], first
     codes = np.empty(n, dtype=np.int32)
+    first = np.full(n, -1, dtype=np.int32) if rules else None
     offset_raw = 0
     offset_key = 0
-    for indices, dictionary in results:
+    for per_unit, unit_of_key, dictionary, chunk_first in results:
         mapping = folded_codes[offset_raw : offset_raw + len(dictionary)].astype(np.int32)
-        codes[offset_key : offset_key + len(indices)] = mapping[indices]
+        of_unit = mapping[per_unit]
+        size = len(per_unit) if unit_of_key is None else len(unit_of_key)
+        codes[offset_key : offset_key + size] = of_unit if unit_of_key is None else of_unit[unit_of_key]
+        if first is not None and chunk_first is not None:
+            first[offset_key : offset_key + size] = chunk_first
         offset_raw += len(dictionary)
-        offset_key += len(indices)
-    return codes, [str(t) for t in folded]
+        offset_key += size
+    return codes, [str(t) for t in folded], first
 
 
 def assign_patterns(
@@ -213,9 +262,9 @@ def assign_owned(
     arr = key_array(keys)
     n = len(arr)
     rules = spec.all_rules
-    matched = match_named(arr, rules) if rules else None
+    codes, templates, first = codes_and_rules(arr, binary_flags(keys), rules, progress=progress)
+    matched = name_matches(arr, rules, first) if first is not None else None
     rule_of_key = matched.codes if matched is not None else np.full(n, -1, dtype=np.int32)
-    codes, templates = template_codes(arr, binary_flags(keys), progress=progress)
 
     # Keys of a conditional family (owned only beside an anchor key, e.g. Sidekiq's queue:*) go to
     # discovery like any other; their templates take the family's name once its anchor is known to
@@ -227,7 +276,9 @@ def assign_owned(
         cond_templates = _template_names(codes[cond_key], rule_of_key[cond_key])
         rule_of_key = np.where(cond_key, -1, rule_of_key)
     discovered_mask = rule_of_key < 0
-    weights = np.bincount(codes[discovered_mask] if rules else codes, minlength=len(templates))
+    any_hit = matched is not None and not bool(discovered_mask.all())
+    hit = ~discovered_mask if any_hit else None
+    weights = np.bincount(codes[discovered_mask] if any_hit else codes, minlength=len(templates))
     present = np.flatnonzero(weights)
     patterns_of_present = discover([templates[i] for i in present], weights[present], thresholds)
     pattern_codes_present, pattern_names = pd.factorize(pd.Series(patterns_of_present, dtype=object))
@@ -235,7 +286,12 @@ def assign_owned(
     template_to_pattern[present] = pattern_codes_present
 
     rule_names = matched.names if matched is not None else []
-    names_used = set(rule_of_key[rule_of_key >= 0].tolist())
+    rule_counts = (
+        np.bincount(rule_of_key[hit], minlength=len(rule_names))
+        if hit is not None
+        else np.zeros(len(rule_names), dtype=np.int64)
+    )
+    names_used = set(np.flatnonzero(rule_counts).tolist())
     if conditional is not None and matched is not None:
         anchors = anchors_present(matched.rules[i] for i in names_used)
         for template, name in cond_templates.items():
@@ -244,20 +300,14 @@ def assign_owned(
                 names_used.add(name)
     discovered_names = [str(p) for p in pattern_names]
     names = discovered_names + rule_names
-    key_codes = template_to_pattern[codes]
-    if matched is not None:
-        hit = ~discovered_mask
-        key_codes[hit] = len(pattern_names) + rule_of_key[hit]
     owned = (
         ownership(
             [(matched.names[i], matched.rules[i]) for i in sorted(names_used)],
             [
                 discovered_names[i]
-                for i in np.unique(template_to_pattern[codes[discovered_mask]])
+                for i in np.unique(template_to_pattern[present])  # the templates of discovered_mask
                 if 0 <= i < len(discovered_names)
-            ]
-            if len(codes)
-            else [],
+            ],
             matched.links,
             spec.renames,
         )
@@ -266,20 +316,34 @@ def assign_owned(
     )
     if spec.renames:
         names = [spec.renames.get(name, name) for name in names]
-    # Renames (or a rule named like a discovered pattern) may merge categories.
+    # Renames (or a rule named like a discovered pattern) may merge categories; categories no key
+    # has are dropped. Both are decided on the names' key counts, so the keys are mapped only once.
     merged_codes, merged_names = pd.factorize(pd.Series(names, dtype=object))
-    merged_codes = merged_codes.astype(np.int32)
     categories = np.asarray(merged_names, dtype=object)
-    key_codes = merged_codes[key_codes] if len(key_codes) else key_codes
-    used = np.bincount(key_codes, minlength=len(categories)) > 0
+    counts = np.bincount(template_to_pattern[present], weights[present], minlength=len(names))
+    counts[len(pattern_names) :] += rule_counts  # the discovered keys, then the rules'
+    used = np.bincount(merged_codes, weights=counts, minlength=len(categories)) > 0
+    final = merged_codes
     if not used.all():
-        remap = (np.cumsum(used) - 1).astype(np.int32)
-        key_codes = remap[key_codes]
+        final = (np.cumsum(used) - 1)[merged_codes]
         categories = categories[used]
-    cat = pd.Categorical.from_codes(key_codes, categories=pd.Index(categories, dtype=object))
+    final = final.astype(_code_type(len(categories)))  # the codes' type Categorical would pick
+    # Templates no discovered key has (-1) are the templates of rule-named keys only, set below.
+    key_codes = final[np.maximum(template_to_pattern, 0)][codes]
+    if hit is not None:
+        key_codes[hit] = final[len(pattern_names) + rule_of_key[hit]]
+    cat = pd.Categorical.from_codes(key_codes, categories=pd.Index(categories, dtype=object), validate=False)
     in_use = set(categories)
     owned = {name: value for name, value in owned.items() if name in in_use}
     return pd.Series(cat, index=keys.index, name=PATTERN_COLUMN), owned
+
+
+def _code_type(categories: int) -> type[np.signedinteger[Any]]:
+    """The narrowest signed integer for ``categories`` codes, as pandas chooses it."""
+    for kind in (np.int8, np.int16, np.int32):
+        if categories < np.iinfo(kind).max:
+            return kind
+    return np.int64
 
 
 def _template_names(templates: np.ndarray, names: np.ndarray) -> dict[int, int]:
@@ -296,7 +360,9 @@ def pattern_arrow(patterns: pd.Series) -> pa.Array:
     (``pa.array(list(series))`` costs seconds on 10M keys; this is a dictionary cast.)
     """
     if isinstance(patterns.dtype, pd.CategoricalDtype):
-        codes = pa.array(patterns.cat.codes.to_numpy(), mask=patterns.isna().to_numpy())
+        values = patterns.cat.codes.to_numpy()
+        missing = values < 0
+        codes = pa.array(values, mask=missing if missing.any() else None)
         names = pa.array(np.asarray(patterns.cat.categories, dtype=object), pa.string())
         return pa.DictionaryArray.from_arrays(codes, names).cast(pa.string())
     return pa.array(patterns.astype(object), pa.string())

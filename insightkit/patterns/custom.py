@@ -7,7 +7,9 @@ mapping ``{regex_or_glob: name}``. The first rule that matches a key wins.
 The families of known libraries (``insightkit.patterns.libraries``) are rules of the same kind, tried
 after the user's: they carry an ``owner`` and a ``role``, and their names may be templates filled in
 from each key's match (``{prefix}:{version}:django.contrib.sessions.cache*``). ``match_named`` runs
-both kinds on any batch of keys (the in-memory path and the out-of-core ingest call it alike).
+both kinds on any batch of keys (the in-memory path and the out-of-core ingest call it alike). Given the
+keys' digit shapes (``insightkit.patterns.digits``), the rules that cannot tell digits apart — nearly
+all — run once per shape instead of once per key; names are filled in from the keys themselves.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from insightkit.errors import ConfigurationError
+from insightkit.patterns.digits import digit_blind
 
 REGEX_PREFIX = "re:"
 
@@ -220,64 +223,162 @@ class Matched:
 _GROUP_NAME = re.compile(r"\(\?P<(\w+)>")
 
 
-def match_named(keys: pa.ChunkedArray | pa.Array, rules: tuple[Rule, ...]) -> Matched:
-    """Every rule over ``keys``: the user's one by one (``match_rules``), the libraries' as one RE2
-    alternation over the keys the user's left (a key takes the first alternative that matches, in
-    the libraries' order), each library name filled in from its key's groups."""
-    arr = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
-    user = tuple(r for r in rules if r.owner is None)
-    library = tuple(r for r in rules if r.owner is not None)
-    codes = np.full(len(arr), -1, dtype=np.int32)
-    names: list[str] = []
-    named_rules: list[Rule] = []
-    if user:
-        first = match_rules(arr, user)
-        codes[first >= 0] = first[first >= 0]
-        names, named_rules = [r.name for r in user], list(user)
+def match_named(
+    keys: pa.ChunkedArray | pa.Array, rules: tuple[Rule, ...], shapes: Shapes | None = None
+) -> Matched:
+    """Every rule over ``keys``: which one each key takes first (``first_match``), and the names
+    they give (``name_matches``)."""
+    return name_matches(keys, rules, first_match(keys, rules, shapes))
+
+
+#: The digit shapes of a batch of keys (``insightkit.patterns.digits``): the distinct shapes, and per
+#: key the index of its own.
+Shapes = tuple[pa.Array, np.ndarray]
+
+
+def first_match(
+    keys: pa.ChunkedArray | pa.Array, rules: tuple[Rule, ...], shapes: Shapes | None = None
+) -> np.ndarray:
+    """Per key, the index of the first rule that matches it (-1: none), the user's rules before the
+    libraries' (``user_first``), the user's one by one (``match_rules``), the libraries' as one RE2
+    alternation over the keys the user's left (a key takes the first rule that matches).
+
+    With ``shapes``, the ``digit_blind`` rules run once per distinct shape instead of once per key
+    (the answer for a key is its shape's); the others run key by key, only on the keys no earlier
+    blind rule took.
+    """
+    ordered = user_first(rules)
+    every = np.arange(len(ordered))
+    library = tuple(r for r in ordered if r.owner is not None)
+    if shapes is None or (library and not _runs_in_re2(_combined(library))):
+        return _first_of(_joined(keys), ordered, every)
+    units, unit_of_key = shapes
+    blind = np.array([digit_blind(r.regex) for r in ordered], dtype=bool)
+    first = np.full(len(keys), -1, dtype=np.int32)
+    if blind.any():
+        first = _first_of(units, ordered, every[blind])[unit_of_key]
+    if not blind.all():
+        lowest = int(every[~blind][0])
+        open_ = np.flatnonzero((first < 0) | (first > lowest))
+        some = keys if len(open_) == len(keys) else keys.take(pa.array(open_))
+        found = _first_of(_joined(some), ordered, every[~blind])
+        better = (found >= 0) & ((first[open_] < 0) | (found < first[open_]))
+        first[open_[better]] = found[better]
+    if keys.null_count:  # no rule matches a missing key (its shape is the empty string's)
+        first[np.asarray(keys.is_null().to_numpy(zero_copy_only=False), dtype=bool)] = -1
+    return first
+
+
+def _joined(keys: pa.ChunkedArray | pa.Array) -> pa.Array:
+    return keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+
+
+def user_first(rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+    """The user's rules, then the libraries': the order in which a key tries them."""
+    return tuple(r for r in rules if r.owner is None) + tuple(r for r in rules if r.owner is not None)
+
+
+def _first_of(keys: pa.Array, ordered: tuple[Rule, ...], chosen: np.ndarray) -> np.ndarray:
+    """``first_match`` of the rules ``ordered[chosen]`` (user rules first), as indices into ``ordered``."""
+    first = np.full(len(keys), -1, dtype=np.int32)
+    user_at = np.array([i for i in chosen.tolist() if ordered[i].owner is None], dtype=np.int32)
+    library_at = np.array([i for i in chosen.tolist() if ordered[i].owner is not None], dtype=np.int32)
+    if len(user_at):
+        found = match_rules(keys, tuple(ordered[i] for i in user_at.tolist()))
+        first[found >= 0] = user_at[found[found >= 0]]
+    if len(library_at) and len(keys):
+        todo = np.flatnonzero(first < 0)
+        subset = keys if len(todo) == len(keys) else keys.take(pa.array(todo))
+        rule_at = _library_first(subset, tuple(ordered[i] for i in library_at.tolist()))
+        took = rule_at >= 0
+        first[todo[took]] = library_at[rule_at[took]]
+    return first
+
+
+def name_matches(keys: pa.ChunkedArray | pa.Array, rules: tuple[Rule, ...], first: np.ndarray) -> Matched:
+    """What ``first_match`` (``first``) means: the user's rules are named after themselves, each
+    library's name filled in from its keys' groups (extracted only from the keys it took)."""
+    ordered = user_first(rules)
+    user = tuple(r for r in ordered if r.owner is None)
+    library = ordered[len(user) :]
+    codes = np.where(first < len(user), first, -1).astype(np.int32)
+    names: list[str] = [r.name for r in user]
+    named_rules: list[Rule] = list(user)
     links: dict[Rule, set[str]] = {}
-    if library and len(arr):
-        todo = np.flatnonzero(codes < 0)
-        subset = arr if len(todo) == len(arr) else arr.take(pa.array(todo))
-        rule_at, groups = _match_library(subset, library)
-        for i, rule in enumerate(library):
-            at = np.flatnonzero(rule_at == i)
-            if not len(at):
-                continue
-            family = rule.family
-            if family.groups:
-                parts = _name_parts(rule.name, groups, i, at)
-                per_key = (
-                    pc.binary_join_element_wise(*parts, pa.scalar("", pa.large_string()))
-                    if len(parts) > 1
-                    else parts[0]
-                )
-                encoded = pc.dictionary_encode(per_key)
-                local = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32)
-                offset = len(names)
-                names += [str(n) for n in encoded.dictionary.to_pylist()]
-                named_rules += [rule] * len(encoded.dictionary)
-                codes[todo[at]] = offset + local
-            else:
-                codes[todo[at]] = len(names)
-                names.append(rule.name)
-                named_rules.append(rule)
-            if family.link_group is not None:
-                values = groups[f"r{i}_{family.link_group}"].take(pa.array(at))
-                links.setdefault(rule, set()).update(v for v in pc.unique(values).to_pylist() if v)
+    hits = np.flatnonzero(first >= len(user))
+    if not len(hits):
+        return Matched(codes, names, named_rules, links)
+    by_rule = hits[np.argsort(first[hits], kind="stable")]  # key order within each rule
+    rule_of = first[by_rule] - len(user)
+    bounds = np.flatnonzero(np.diff(rule_of)) + 1
+    for at in np.split(by_rule, bounds):
+        i = int(first[at[0]]) - len(user)
+        rule = library[i]
+        family = rule.family
+        groups = _groups(keys, library, i, at) if family.groups or family.link_group is not None else {}
+        if family.groups:
+            parts = _name_parts(rule.name, groups, len(at))
+            per_key = (
+                pc.binary_join_element_wise(*parts, pa.scalar("", pa.large_string()))
+                if len(parts) > 1
+                else parts[0]
+            )
+            encoded = pc.dictionary_encode(per_key)
+            local = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32)
+            offset = len(names)
+            names += [str(n) for n in encoded.dictionary.to_pylist()]
+            named_rules += [rule] * len(encoded.dictionary)
+            codes[at] = offset + local
+        else:
+            codes[at] = len(names)
+            names.append(rule.name)
+            named_rules.append(rule)
+        if family.link_group is not None:
+            values = groups[family.link_group]
+            links.setdefault(rule, set()).update(v for v in pc.unique(values).to_pylist() if v)
     return Matched(codes, names, named_rules, links)
 
 
-def _name_parts(template: str, groups: Mapping[str, pa.Array], i: int, at: np.ndarray) -> list[pa.Array]:
-    """A name template's literal pieces (as constant arrays) and group values for the keys ``at``."""
+def _groups(
+    keys: pa.ChunkedArray | pa.Array, library: tuple[Rule, ...], i: int, at: np.ndarray
+) -> dict[str, pa.Array]:
+    """The named groups of library rule ``i`` in the keys ``at`` (which it matched): RE2 on its own
+    regex, or Python's ``re`` when RE2 cannot run the libraries' alternation (as ``first_match`` then
+    did)."""
+    taken = keys.take(pa.array(at))
+    values = _joined(taken)
+    names = list(re.compile(library[i].regex).groupindex)
+    if _runs_in_re2(_combined(library)):
+        extracted = pc.extract_regex(values, pattern=library[i].regex)
+        return {name: extracted.field(name) for name in names}
+    compiled = re.compile(_alternative(library[i], i))
+    columns: dict[str, list[str]] = {name: [] for name in names}
+    for value in values.to_pylist():
+        m = compiled.search(value)
+        for name in names:
+            columns[name].append((m.group(f"r{i}_{name}") if m is not None else None) or "")
+    return {name: pa.array(column, pa.string()) for name, column in columns.items()}
+
+
+@functools.lru_cache(maxsize=64)
+def _runs_in_re2(regex: str) -> bool:
+    try:
+        pc.match_substring_regex(pa.array([""], pa.string()), pattern=regex)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    return True
+
+
+def _name_parts(template: str, groups: Mapping[str, pa.Array], n: int) -> list[pa.Array]:
+    """A name template's literal pieces (as constant arrays) and group values, for ``n`` keys."""
     parts: list[pa.Array] = []
-    taken = pa.array(at)
     for piece in re.split(r"(\{\w+\})", template):
         if not piece:
             continue
         if piece.startswith("{") and piece.endswith("}"):
-            parts.append(groups[f"r{i}_{piece[1:-1]}"].take(taken).cast(pa.large_string()))
+            parts.append(groups[piece[1:-1]].cast(pa.large_string()))
         else:
-            parts.append(pa.array([piece] * len(at), pa.large_string()))
+            parts.append(pa.array([piece] * n, pa.large_string()))
     return parts
 
 
@@ -363,22 +464,21 @@ def _first_literal(regex: str) -> str | None:
     return _literal_prefix(regex)[:1] or None
 
 
-def _match_library(keys: pa.Array, rules: tuple[Rule, ...]) -> tuple[np.ndarray, dict[str, pa.Array]]:
-    """Per key, the index of the first library rule that matches it (-1: none), and the named groups
-    of the rules that have them (``r<i>_<name>``, aligned with ``keys``, null elsewhere).
+def _library_first(keys: pa.Array, rules: tuple[Rule, ...]) -> np.ndarray:
+    """Per key, the index of the first library rule that matches it (-1: none).
 
     One RE2 pass with every rule as an alternative finds the keys any rule takes (usually few); those
     are bucketed by their first character, and each rule runs, in order, only on the bucket it can
-    start with and only on keys no earlier rule took. Groups are extracted per rule, on its own keys.
+    start with and only on keys no earlier rule took.
     """
     rule_at = np.full(len(keys), -1, dtype=np.int32)
     try:
         hit = pc.fill_null(pc.match_substring_regex(keys, pattern=_combined(rules)), False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return _match_library_python(keys, rules)
+        return _library_first_python(keys, rules)
     hits = np.flatnonzero(np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool))
     if not len(hits):
-        return rule_at, {}
+        return rule_at
     matched = keys.take(pa.array(hits))
     first = pc.utf8_slice_codeunits(matched, 0, 1).dictionary_encode()
     first_codes = first.indices.to_numpy(zero_copy_only=False)
@@ -421,21 +521,7 @@ def _match_library(keys: pa.Array, rules: tuple[Rule, ...]) -> tuple[np.ndarray,
             took_np = _regex_mask(keys_of, rule.regex, len(prefix)) & open_
         found[positions[took_np]] = i
     rule_at[hits] = found
-    groups: dict[str, pa.Array] = {}
-    for i, rule in enumerate(rules):
-        names = list(re.compile(rule.regex).groupindex)
-        if not names:
-            continue
-        mine = np.flatnonzero(found == i)
-        if not len(mine):
-            continue
-        extracted = pc.extract_regex(matched.take(pa.array(mine)), pattern=rule.regex)
-        index = np.full(len(keys), -1, dtype=np.int64)
-        index[hits[mine]] = np.arange(len(mine))
-        positions_arr = pa.array(index, mask=index < 0)
-        for name in names:
-            groups[f"r{i}_{name}"] = extracted.field(name).take(positions_arr)
-    return rule_at, groups
+    return rule_at
 
 
 def _regex_mask(keys: pa.Array, regex: str, prefix_chars: int) -> np.ndarray:
@@ -454,20 +540,16 @@ def _regex_mask(keys: pa.Array, regex: str, prefix_chars: int) -> np.ndarray:
     return np.asarray(took.to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _match_library_python(keys: pa.Array, rules: tuple[Rule, ...]) -> tuple[np.ndarray, dict[str, pa.Array]]:
+def _library_first_python(keys: pa.Array, rules: tuple[Rule, ...]) -> np.ndarray:
     """The same with Python's ``re`` (a catalogue regex RE2 cannot run: slow, but right)."""
     compiled = [re.compile(_alternative(rule, i)) for i, rule in enumerate(rules)]
     values = keys.to_pylist()
     rule_at = np.full(len(values), -1, dtype=np.int32)
-    columns: dict[str, list[str | None]] = {}
     for k, value in enumerate(values):
         if value is None:
             continue
         for i, regex in enumerate(compiled):
-            m = regex.search(value)
-            if m is not None:
+            if regex.search(value) is not None:
                 rule_at[k] = i
-                for name, group in m.groupdict().items():
-                    columns.setdefault(name, [None] * len(values))[k] = group or ""
                 break
-    return rule_at, {name: pa.array(col, pa.string()) for name, col in columns.items()}
+    return rule_at

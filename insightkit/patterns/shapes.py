@@ -71,6 +71,17 @@ def string_bytes(keys: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
     return offsets, np.frombuffer(data_buf, dtype=np.uint8, count=int(offsets[-1]))
 
 
+def has_control_bytes(keys: pa.Array) -> bool:
+    """Whether any row holds a control byte: two cheap passes over the raw buffer (a minimum, and a
+    comparison only when the minimum is ``\\x20`` or more) rather than ``control_byte_rows``' mask."""
+    buffers = string_bytes(keys)
+    if buffers is None:
+        return False
+    offsets, everything = buffers
+    data = everything[int(offsets[0]) :]
+    return bool(len(data)) and (int(data.min()) < 0x20 or bool((data == 0x7F).any()))
+
+
 def control_byte_rows(keys: pa.Array) -> np.ndarray | None:
     """Rows holding a control byte (valid UTF-8 but binary in spirit), found on the raw buffer."""
     buffers = string_bytes(keys)
