@@ -1,7 +1,8 @@
 """The rules engine's shortcuts (issue 20) give the findings of the plain per-rule queries.
 
 - an in-memory table handed to DuckDB with its derived columns already on Arrow (``prepare_on``);
-- the firing rules priced on their reduced rows (``_reduced``), and the overlap pass reading them;
+- the firing rules priced on their reduced rows (``_reduced``), all in one query
+  (``_reduced_partials``), and the overlap pass reading them; a rule's bit in any mask column;
 - each distinct row of a selection priced once (``_priced_totals``);
 - saving steps batched into as few ``with_columns`` as their order allows (``_step_batches``).
 """
@@ -58,6 +59,14 @@ def test_reduced_rows_match_per_rule_queries(keys: pa.Table, monkeypatch: pytest
     per_rule = evaluate(relation, None, METADATA)
     _same(reduced, per_rule)
     assert (reduced["counted_savings_bytes"] <= reduced["estimated_savings_bytes"]).all()
+
+
+def test_rule_bits_over_several_mask_columns(keys: pa.Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    relation = duckdb.connect().from_arrow(keys)
+    one_mask = evaluate(relation, None, METADATA)
+    assert (one_mask["offending_keys"] > 0).sum() >= 3  # firing rules whose bits land in different masks
+    monkeypatch.setattr(engine, "MASK_BITS", 2)  # as past 62 rules: a rule's bit in the next mask column
+    _same(one_mask, evaluate(relation, None, METADATA))
 
 
 def test_pricing_distinct_rows_matches_pricing_every_row(

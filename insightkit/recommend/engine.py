@@ -10,8 +10,8 @@ saving expressions run where the data is. Evaluation is one pass, whatever the n
 2. *Partials* — for every (rule, pattern): offending keys, their memory and savings, the largest
    collection and element. One query counts every rule's offenders; only the rules that fire are
    priced, each distinct row of their selection once (weighted by its key count). On a lazy engine the
-   firing rules' rows are reduced in one scan to those distinct rows, which every firing rule and the
-   overlap pass read; eager tables are walked in chunks of rows, each rule filtering first. An
+   firing rules' rows are reduced in one scan to those distinct rows, on which every firing rule is
+   priced in one query (``_reduced_partials``) and which the overlap pass reads; eager tables are walked in chunks of rows, each rule filtering first. An
    in-memory table handed to DuckDB gets its derived columns on Arrow once (``prepare_on``).
 3. *Findings* — the partials reduced per rule (pandas, a few thousand rows).
 
@@ -20,6 +20,8 @@ saving expressions run where the data is. Evaluation is one pass, whatever the n
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -159,9 +161,7 @@ def _saving_columns(rule: Rule, ctx: Context) -> frozenset[str] | None:
 REPEATS = f"{TEMP}repeats"
 
 
-def _priced_totals(
-    off: nw.LazyFrame[Any], rule: Rule, ctx: Context, owners: list[str], *, weighted: bool = False
-) -> nw.LazyFrame[Any]:
+def _priced_totals(off: nw.LazyFrame[Any], rule: Rule, ctx: Context, owners: list[str]) -> nw.LazyFrame[Any]:
     """Per-pattern totals of a rule's selected rows (``off``, not yet priced).
 
     A key's saving is a function of the few columns its steps read, and most keys of a pattern share
@@ -171,9 +171,7 @@ def _priced_totals(
     The totals are the same integers as pricing every key (each key's saving is rounded first).
     """
     reads = _saving_columns(rule, ctx)
-    if weighted:  # rows that already stand for ``REPEATS`` keys each (``_reduced``)
-        priced = _priced(off, rule, ctx, drop=False)
-    elif reads is None or REPEATS in reads:
+    if reads is None or REPEATS in reads:
         priced = _priced(off, rule, ctx, drop=False).with_columns(nw.lit(1).alias(REPEATS))
     else:
         distinct = off.group_by(*_kept(reads, owners)).agg(nw.len().alias(REPEATS))
@@ -216,6 +214,76 @@ class Reduced:
     flags: dict[str, str]
 
 
+#: Rules per mask column: their bits in one non-negative BIGINT.
+MASK_BITS = 62
+
+
+def _masks(rules: list[Rule], ctx: Context) -> list[nw.Expr]:
+    """Which rules select a key, as the bits of integers (``MASK_BITS`` rules each): a grouping column
+    for many rules instead of one a rule. A sum of CASE WHENs (none null), not ``sum_horizontal``,
+    whose COALESCE around every term costs a third more on DuckDB."""
+    masks = []
+    for start in range(0, len(rules), MASK_BITS):
+        bits = [
+            nw.when(_condition(rule, ctx)).then(nw.lit(1 << i, dtype=nw.Int64())).otherwise(0)
+            for i, rule in enumerate(rules[start : start + MASK_BITS])
+        ]
+        masks.append(functools.reduce(operator.add, bits).alias(f"{TEMP}rules{start // MASK_BITS}"))
+    return masks
+
+
+def _selects(rows: pa.Table, at: int) -> np.ndarray:
+    """Which of the ``_distinct_rows`` the ``at``-th of their rules selects."""
+    masks = rows.column(f"{TEMP}rules{at // MASK_BITS}").to_numpy()
+    return np.asarray((masks >> (at % MASK_BITS)) & 1 == 1)
+
+
+def _distinct_rows(
+    frame: nw.LazyFrame[Any],
+    measured: Globals,
+    rules: list[Rule],
+    ctx: Context,
+    owners: list[str],
+    reads: frozenset[str],
+) -> pa.Table | None:
+    """The rows any of ``rules`` selects, reduced in one scan to their distinct values of the columns
+    the savings (``reads``) and the partials read, with their key counts (``REPEATS``) and which rules
+    select them (``_masks``, ``_selects``); None past ``REDUCED_ROWS`` distinct rows."""
+    patterns, seconds = measured.joins_for(rules, ctx)
+    owners = owners if patterns else []  # the owner columns come with the per-pattern join
+    attached = measured.attach(frame, patterns=patterns, seconds=seconds)
+    masks = _masks(rules, ctx)
+    names = [f"{TEMP}rules{i}" for i in range(len(masks))]
+    selected = attached.with_columns(*masks)
+    # the per-pattern columns follow from the pattern: grouped by it alone, looked up again after
+    kept = _kept(reads, owners)
+    by_pattern = [c for c in kept if c in measured.pattern_columns] if patterns else []
+    grouping = [c for c in kept if c not in by_pattern]
+    any_rule = functools.reduce(operator.or_, [nw.col(name) > 0 for name in names])
+    distinct = selected.filter(any_rule).group_by(*names, *grouping).agg(nw.len().alias(REPEATS))
+    rows = distinct.head(REDUCED_ROWS + 1).collect().to_arrow()
+    if len(rows) > REDUCED_ROWS:
+        return None
+    if by_pattern:
+        per_pattern = measured.per_pattern.select(PATTERN_COLUMN, *by_pattern).collect().to_arrow()
+        known = per_pattern.column(PATTERN_COLUMN).cast(rows.schema.field(PATTERN_COLUMN).type)
+        at = pc.index_in(rows.column(PATTERN_COLUMN), value_set=known, skip_nulls=True)
+        for name in by_pattern:
+            rows = rows.append_column(name, per_pattern.column(name).take(at))
+    return rows
+
+
+def _flagged(rows: pa.Table, rules: list[Rule], firing: list[Rule]) -> Reduced:
+    """``_distinct_rows`` of ``rules`` as the ``Reduced`` table of the ``firing`` ones."""
+    import duckdb
+
+    flags = {}
+    for i, rule in enumerate(firing):
+        flags[rule.id] = f"{TEMP}firing{i}"
+        rows = rows.append_column(flags[rule.id], pa.array(_selects(rows, rules.index(rule))))
+    return Reduced(nw.from_native(duckdb.connect().from_arrow(rows)).lazy(), flags)
+
+
 def _reduced(
     frame: nw.LazyFrame[Any], measured: Globals, rules: list[Rule], ctx: Context, owners: list[str]
 ) -> Reduced | None:
@@ -224,35 +292,45 @@ def _reduced(
     reads = union(_saving_columns(rule, ctx) for rule in rules)
     if reads is None or REPEATS in reads or len(rules) < 2:
         return None
-    patterns, seconds = measured.joins_for(rules, ctx)
-    owners = owners if patterns else []  # the owner columns come with the per-pattern join
-    attached = measured.attach(frame, patterns=patterns, seconds=seconds)
-    # which rules select a key, as the bits of one integer: one grouping column instead of one a rule
-    bits = [nw.when(_condition(rule, ctx)).then(1 << i).otherwise(0) for i, rule in enumerate(rules)]
-    mask = f"{TEMP}rules"
-    selected = attached.with_columns(nw.sum_horizontal(*bits).cast(nw.Int64()).alias(mask))
-    # the per-pattern columns follow from the pattern: grouped by it alone, looked up again after
-    kept = _kept(reads, owners)
-    by_pattern = [c for c in kept if c in measured.pattern_columns] if patterns else []
-    grouping = [c for c in kept if c not in by_pattern]
-    distinct = selected.filter(nw.col(mask) > 0).group_by(mask, *grouping).agg(nw.len().alias(REPEATS))
-    rows = distinct.head(REDUCED_ROWS + 1).collect().to_arrow()
-    if len(rows) > REDUCED_ROWS:
-        return None
-    import duckdb
+    rows = _distinct_rows(frame, measured, rules, ctx, owners, reads)
+    return None if rows is None else _flagged(rows, rules, rules)
 
-    if by_pattern:
-        per_pattern = measured.per_pattern.select(PATTERN_COLUMN, *by_pattern).collect().to_arrow()
-        known = per_pattern.column(PATTERN_COLUMN).cast(rows.schema.field(PATTERN_COLUMN).type)
-        at = pc.index_in(rows.column(PATTERN_COLUMN), value_set=known, skip_nulls=True)
-        for name in by_pattern:
-            rows = rows.append_column(name, per_pattern.column(name).take(at))
 
-    flags = {rule.id: f"{TEMP}firing{i}" for i, rule in enumerate(rules)}
-    masks = rows.column(mask).to_numpy()
+def _reduced_partials(
+    reduced: Reduced, rules: list[Rule], ctx: Context, owners: dict[str, list[str]]
+) -> list[pd.DataFrame]:
+    """Per (rule, pattern) totals of every firing rule, in one query on their ``reduced`` rows: each
+    rule's saving priced on the rows it selects (its steps wrapped in CASE WHEN, as the overlap pass
+    does), then one group-by by pattern with each rule's totals taken over its own rows. The same
+    integers as ``_priced_totals`` on each rule's rows: a query and its planning instead of one a rule."""
+    table = reduced.table
+    repeats = nw.col(REPEATS)
+    totals: list[nw.Expr] = []
     for i, rule in enumerate(rules):
-        rows = rows.append_column(flags[rule.id], pa.array((masks >> i) & 1 == 1))
-    return Reduced(nw.from_native(duckdb.connect().from_arrow(rows)).lazy(), flags)
+        selected = nw.col(reduced.flags[rule.id])
+        steps = _saving_steps(rule, ctx)
+        priced = f"{TEMP}priced{i}"
+        wrapped = [(name, nw.when(selected).then(expr)) for name, expr in steps[:-1]]
+        final = nw.when(selected).then(_final_saving(steps[-1][1])).otherwise(0)
+        for batch in _step_batches([*wrapped, (priced, final)]):
+            table = table.with_columns(*batch)
+        totals += [
+            nw.when(selected).then(repeats).otherwise(0).sum().alias(f"{TEMP}keys{i}"),
+            nw.when(selected).then(nw.col("memory_bytes") * repeats).sum().alias(f"{TEMP}memory{i}"),
+            (nw.col(priced) * repeats).sum().alias(f"{TEMP}savings{i}"),
+            nw.when(selected).then(nw.col("num_elements")).max().alias(f"{TEMP}max_elements{i}"),
+            nw.when(selected).then(nw.col("largest_element_bytes")).max().alias(f"{TEMP}max_element{i}"),
+            *[nw.when(selected).then(nw.col(c)).max().alias(f"{TEMP}{c}{i}") for c in owners[rule.id]],
+        ]
+    grouped = table.group_by(PATTERN_COLUMN).agg(*totals).collect().to_pandas()
+    found = []
+    for i, rule in enumerate(rules):
+        names = ["keys", "memory", "savings", "max_elements", "max_element", *owners[rule.id]]
+        mine = grouped[[PATTERN_COLUMN, *[f"{TEMP}{n}{i}" for n in names]]]
+        mine = mine[mine[f"{TEMP}keys{i}"] > 0].reset_index(drop=True)
+        if len(mine):
+            found.append(mine.set_axis([PATTERN_COLUMN, *names], axis=1).assign(rule=rule.id))
+    return found
 
 
 def _per_rule_partials(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) -> list[pd.DataFrame]:
@@ -295,33 +373,30 @@ def _lazy_partials(
 ) -> tuple[list[pd.DataFrame], Reduced | None]:
     """Per (rule, pattern) totals on a lazy engine: one query counts every rule's offenders (most rules
     find none); with two or more rules firing, one scan reduces their rows (``_reduced``), on which
-    each is priced and which the overlap pass reads too; else (or past ``REDUCED_ROWS`` distinct rows)
+    all are priced in one query (``_reduced_partials``) and which the overlap pass reads too; else (or past ``REDUCED_ROWS`` distinct rows)
     each rule that fired gets one filtered group-by query of its own, joined only with the global
     tables it reads. The keys two or more priced rules select are not counted here (that would
     evaluate every priced condition twice per key): the overlap pass counts them itself, over the
     rules whose findings price a saving."""
     if not rules:
         return [], None
+    needs = [(True, True) if measured.joined else measured.joins(rule_columns(rule, ctx)) for rule in rules]
+    names = frame.collect_schema().names() + sorted(measured.pattern_columns)
+    owners = [c for c in OWNER_COLUMNS if c in names]
     # CASE WHEN (null counts as not selected) rather than a COALESCE cast to an integer: ~25 % less
     # work per rule and row on DuckDB
     flags = [nw.when(_condition(rule, ctx)).then(1).otherwise(0) for rule in rules]
     selections = [flag.sum().alias(f"{TEMP}n{i}") for i, flag in enumerate(flags)]
-    needs = [(True, True) if measured.joined else measured.joins(rule_columns(rule, ctx)) for rule in rules]
     patterns, seconds = any(p for p, _ in needs), any(s for _, s in needs)
     counts = measured.attach(frame, patterns=patterns, seconds=seconds).select(*selections).collect()
     firing = [rule for i, rule in enumerate(rules) if as_int(counts[f"{TEMP}n{i}"].item())]
-    names = frame.collect_schema().names() + sorted(measured.pattern_columns)
-    owners = [c for c in OWNER_COLUMNS if c in names]
     reduced = _reduced(frame, measured, firing, ctx, owners)
+    if reduced is not None:  # owner columns where the rule's own query would have joined them
+        owned = {rule.id: owners if needs[rules.index(rule)][0] else [] for rule in firing}
+        return _reduced_partials(reduced, firing, ctx, owned), reduced
     found = []
     for rule in firing:
         patterns, seconds = needs[rules.index(rule)]
-        if reduced is not None:  # owner columns where the rule's own query would have joined them
-            mine = reduced.table.filter(nw.col(reduced.flags[rule.id]))
-            totals = _priced_totals(mine, rule, ctx, owners if patterns else [], weighted=True)
-            grouped = totals.collect().to_pandas()
-            found += [grouped.assign(rule=rule.id)] if len(grouped) else []
-            continue
         attached = measured.attach(frame, patterns=patterns, seconds=seconds)
         found += _per_rule_partials(attached, [rule], ctx)
     return found, reduced
