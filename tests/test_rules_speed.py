@@ -95,3 +95,31 @@ def test_step_batches_keep_dependent_steps_apart() -> None:
     out = frame.collect().to_native()
     assert out.column("_ik_c").to_pylist() == [8, 11]
     assert out.column("_ik_a").to_pylist() == [5, 6]
+
+
+def test_levels_give_the_steps_one_by_one() -> None:
+    """Two rules' steps sharing a temporary name (each rewrites ``_ik_t`` after the other read it), and a
+    step whose reads cannot be told: the levels give the table the steps give one by one."""
+    steps = [
+        ("_ik_t", nw.col("x") + 1),  # rule A
+        ("_ik_u", nw.col("_ik_t") * 2),
+        ("_ik_a", nw.col("_ik_u") + nw.col("_ik_t")),
+        ("_ik_t", nw.col("y") * 10),  # rule B: rewrites A's temporary after A read it
+        ("_ik_b", nw.col("_ik_t") - nw.col("x")),
+        ("_ik_s", nw.sum_horizontal(nw.exclude("_ik_a"))),  # reads cannot be told
+        ("_ik_t", nw.col("x") - 3),  # rule C
+        ("_ik_c", nw.col("_ik_t") + nw.col("_ik_s")),
+    ]
+    frame = nw.from_native(pa.table({"x": [1, 2, 3], "y": [4, 5, 6]})).lazy()
+    one_by_one = frame
+    for name, expr in steps:
+        one_by_one = one_by_one.with_columns(expr.alias(name))
+    levels = engine._levels(steps)
+    assert len(levels) < len(steps)
+    leveled = frame
+    for level in levels:
+        leveled = leveled.with_columns(*level)
+    expected = one_by_one.collect().to_native()
+    got = leveled.collect().to_native()
+    for name in ("_ik_a", "_ik_b", "_ik_c", "_ik_s", "_ik_t"):
+        assert got.column(name).to_pylist() == expected.column(name).to_pylist(), name

@@ -144,6 +144,33 @@ def _step_batches(steps: list[tuple[str, nw.Expr]]) -> list[list[nw.Expr]]:
     return batches
 
 
+def _levels(steps: list[tuple[str, nw.Expr]]) -> list[list[nw.Expr]]:
+    """Steps (several rules' one after another) in as few ``with_columns`` calls as what they read and
+    write allows, each as early as it can run: after the last write of every column it reads and of its
+    own name, and not before a step that reads its name under the value it holds before (a step may
+    join that one's call: in one call every expression sees the table as it was). A step whose reads
+    cannot be told runs after every write so far, and no later step runs before it. The result is that
+    of running the steps one by one; independent rules' steps share calls."""
+    levels: list[list[nw.Expr]] = []
+    written: dict[str, int] = {}  # column → level of its latest write
+    read: dict[str, int] = {}  # column → last level it is read at
+    floor = 0
+    for name, expr in steps:
+        reads = expr_columns(expr)
+        level = max(floor, written.get(name, -1) + 1, read.get(name, 0))
+        if reads is None:
+            level = max([level, *(at + 1 for at in written.values())])
+            floor = level
+        else:
+            level = max([level, *(written[c] + 1 for c in reads if c in written)])
+            for column in reads:
+                read[column] = max(read.get(column, 0), level)
+        written[name] = level
+        levels += [[] for _ in range(level + 1 - len(levels))]
+        levels[level].append(expr.alias(name))
+    return levels
+
+
 def _saving_columns(rule: Rule, ctx: Context) -> frozenset[str] | None:
     """The key-table columns a rule's saving reads (None: cannot be told), besides the key's footprint."""
     if rule.saving is None:
@@ -287,10 +314,14 @@ def _flagged(rows: pa.Table, rules: list[Rule], firing: list[Rule]) -> Reduced:
 def _reduced(
     frame: nw.LazyFrame[Any], measured: Globals, rules: list[Rule], ctx: Context, owners: list[str]
 ) -> Reduced | None:
-    """One scan for all firing rules (``Reduced``); None when a saving's columns cannot be told or the
-    distinct rows are too many to be worth holding (then each rule gets a query of its own)."""
+    """One scan for all firing rules (``Reduced``); None when a saving's columns cannot be told, a
+    saving step rewrites a key-table column (the rules are priced in one query, ``_reduced_partials``,
+    where another rule would read it), or the distinct rows are too many to be worth holding (then
+    each rule gets a query of its own)."""
     reads = union(_saving_columns(rule, ctx) for rule in rules)
     if reads is None or REPEATS in reads or len(rules) < 2:
+        return None
+    if any(not name.startswith(TEMP) for rule in rules for name, _ in _saving_steps(rule, ctx)[:-1]):
         return None
     rows = _distinct_rows(frame, measured, rules, ctx, owners, reads)
     return None if rows is None else _flagged(rows, rules, rules)
@@ -306,14 +337,13 @@ def _reduced_partials(
     table = reduced.table
     repeats = nw.col(REPEATS)
     totals: list[nw.Expr] = []
+    steps: list[tuple[str, nw.Expr]] = []
     for i, rule in enumerate(rules):
         selected = nw.col(reduced.flags[rule.id])
-        steps = _saving_steps(rule, ctx)
+        own = _saving_steps(rule, ctx)
         priced = f"{TEMP}priced{i}"
-        wrapped = [(name, nw.when(selected).then(expr)) for name, expr in steps[:-1]]
-        final = nw.when(selected).then(_final_saving(steps[-1][1])).otherwise(0)
-        for batch in _step_batches([*wrapped, (priced, final)]):
-            table = table.with_columns(*batch)
+        steps += [(name, nw.when(selected).then(expr)) for name, expr in own[:-1]]
+        steps.append((priced, nw.when(selected).then(_final_saving(own[-1][1])).otherwise(0)))
         totals += [
             nw.when(selected).then(repeats).otherwise(0).sum().alias(f"{TEMP}keys{i}"),
             nw.when(selected).then(nw.col("memory_bytes") * repeats).sum().alias(f"{TEMP}memory{i}"),
@@ -322,6 +352,8 @@ def _reduced_partials(
             nw.when(selected).then(nw.col("largest_element_bytes")).max().alias(f"{TEMP}max_element{i}"),
             *[nw.when(selected).then(nw.col(c)).max().alias(f"{TEMP}{c}{i}") for c in owners[rule.id]],
         ]
+    for level in _levels(steps):
+        table = table.with_columns(*level)
     grouped = table.group_by(PATTERN_COLUMN).agg(*totals).collect().to_pandas()
     found = []
     for i, rule in enumerate(rules):
