@@ -41,6 +41,7 @@ from insightkit.recommend.frames import (
     Engine,
     Globals,
     as_int,
+    connection,
     is_eager,
     prepare_on,
     slices,
@@ -302,13 +303,11 @@ def _distinct_rows(
 
 def _flagged(rows: pa.Table, rules: list[Rule], firing: list[Rule]) -> Reduced:
     """``_distinct_rows`` of ``rules`` as the ``Reduced`` table of the ``firing`` ones."""
-    import duckdb
-
     flags = {}
     for i, rule in enumerate(firing):
         flags[rule.id] = f"{TEMP}firing{i}"
         rows = rows.append_column(flags[rule.id], pa.array(_selects(rows, rules.index(rule))))
-    return Reduced(nw.from_native(duckdb.connect().from_arrow(rows)).lazy(), flags)
+    return Reduced(nw.from_native(connection().from_arrow(rows)).lazy(), flags)
 
 
 def _reduced(
