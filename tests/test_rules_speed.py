@@ -4,6 +4,7 @@
 - the firing rules priced on their reduced rows (``_reduced``), all in one query
   (``_reduced_partials``), and the overlap pass reading them; a rule's bit in any mask column;
 - each distinct row of a selection priced once (``_priced_totals``);
+- rules that no pattern lets fire left out of the count over every key (``_possible``);
 - saving steps batched into as few ``with_columns`` as their order allows (``_step_batches``).
 """
 
@@ -17,7 +18,7 @@ import pytest
 from keytables import key_batches
 
 from insightkit.patterns import assign_patterns
-from insightkit.recommend import engine, evaluate
+from insightkit.recommend import engine, evaluate, needs
 
 METADATA = {"server": {"version": "7.0.15"}, "snapshot_time_ms": 1_800_000_000_000}
 
@@ -67,6 +68,32 @@ def test_rule_bits_over_several_mask_columns(keys: pa.Table, monkeypatch: pytest
     assert (one_mask["offending_keys"] > 0).sum() >= 3  # firing rules whose bits land in different masks
     monkeypatch.setattr(engine, "MASK_BITS", 2)  # as past 62 rules: a rule's bit in the next mask column
     _same(one_mask, evaluate(relation, None, METADATA))
+
+
+def test_rules_no_pattern_lets_fire_are_not_counted(keys: pa.Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    relation = duckdb.connect().from_arrow(keys)
+    left_out: list[str] = []
+    real = engine._possible
+
+    def spy(measured: object, rules: list, ctx: object) -> list:  # type: ignore[type-arg]
+        kept = real(measured, rules, ctx)  # type: ignore[arg-type]
+        left_out.extend(rule.id for rule in rules if rule not in kept)
+        return kept
+
+    monkeypatch.setattr(engine, "_possible", spy)
+    gated = evaluate(relation, None, METADATA)
+    assert "many-tiny-keys" in left_out  # 60,000 keys: never past its 1M
+    # rules whose per-pattern terms some pattern passes still fire (and must: not left out)
+    assert {"long-key-names", "several-logical-dbs", "hashes-as-lists"} <= set(gated["rule"])
+    monkeypatch.setattr(engine, "_possible", lambda measured, rules, ctx: rules)
+    _same(gated, evaluate(relation, None, METADATA))
+
+
+def test_conjuncts_split_and_only() -> None:
+    a, b, c, d = (nw.col(name) > 0 for name in "abcd")
+    assert [str(t) for t in needs.conjuncts((a & b) & (c & d))] == [str(t) for t in (a, b, c, d)]
+    assert [str(t) for t in needs.conjuncts(a & (b | c))] == [str(a), str(b | c)]
+    assert len(needs.conjuncts(a | (b & c))) == 1
 
 
 def test_pricing_distinct_rows_matches_pricing_every_row(

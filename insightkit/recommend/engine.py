@@ -8,11 +8,13 @@ saving expressions run where the data is. Evaluation is one pass, whatever the n
    pattern, keys per expiry second. Small group-bys, computed once (never as window functions, which
    DuckDB runs on one thread and which a chunked pass could not see).
 2. *Partials* — for every (rule, pattern): offending keys, their memory and savings, the largest
-   collection and element. One query counts every rule's offenders; only the rules that fire are
+   collection and element. One query counts every rule's offenders (on a lazy engine, leaving out the
+   rules whose per-pattern terms no pattern passes: ``_possible``); only the rules that fire are
    priced, each distinct row of their selection once (weighted by its key count). On a lazy engine the
    firing rules' rows are reduced in one scan to those distinct rows, on which every firing rule is
-   priced in one query (``_reduced_partials``) and which the overlap pass reads; eager tables are walked in chunks of rows, each rule filtering first. An
-   in-memory table handed to DuckDB gets its derived columns on Arrow once (``prepare_on``).
+   priced in one query (``_reduced_partials``, their steps sharing ``with_columns`` calls: ``_levels``)
+   and which the overlap pass reads; eager tables are walked in chunks of rows, each rule filtering
+   first. An in-memory table handed to DuckDB gets its derived columns on Arrow once (``prepare_on``).
 3. *Findings* — the partials reduced per rule (pandas, a few thousand rows).
 
 ``offenders`` is the one call that materialises key rows, and only the offending ones.
@@ -49,7 +51,7 @@ from insightkit.recommend.frames import (
     to_lazy,
     with_row_columns,
 )
-from insightkit.recommend.needs import expr_columns, rule_columns, union
+from insightkit.recommend.needs import conjuncts, expr_columns, rule_columns, union
 from insightkit.recommend.owners import owners_of, unowned
 from insightkit.schema import PATTERN_COLUMN
 
@@ -399,8 +401,50 @@ def _firing(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) -> list[R
     return [rule for rule, n in zip(rules, row, strict=True) if as_int(n)]
 
 
+#: What every key of a table shares besides its pattern's columns (``Globals.attach``).
+CONSTANTS = ("total_keys", "several_dbs", "first_db")
+
+
+def _possible(measured: Globals, rules: list[Rule], ctx: Context) -> list[Rule]:
+    """The rules that may select a key. A rule's condition ANDs terms; those reading only what a key
+    shares with its whole pattern (the per-pattern columns, the table's constants) are tested once a
+    pattern on the per-pattern table, a few rows: where no pattern passes them no key can, and the rule
+    is left out of the count over every key (``long-key-names`` without a pattern of 1,000 keys,
+    ``several-logical-dbs`` on one db). All are kept when a key may have no pattern (then its
+    per-pattern columns are null, which no row of that table shows)."""
+    shared = measured.pattern_columns | {PATTERN_COLUMN, *CONSTANTS}
+    gates: dict[int, nw.Expr] = {}
+    for i, rule in enumerate(rules):
+        terms = [
+            t
+            for t in conjuncts(_condition(rule, ctx))
+            if (read := expr_columns(t)) is not None and read <= shared
+        ]
+        if terms:
+            gates[i] = functools.reduce(operator.and_, terms)
+    if not gates:
+        return rules
+    table = measured.per_pattern.with_columns(
+        nw.lit(measured.total_keys).alias("total_keys"),
+        nw.lit(measured.several_dbs).alias("several_dbs"),
+        nw.lit(measured.first_db).alias("first_db"),
+    )
+    passed = (
+        table.select(
+            nw.col(PATTERN_COLUMN).is_null().any().alias(f"{TEMP}unpatterned"),
+            *[gate.fill_null(False).any().alias(f"{TEMP}g{i}") for i, gate in gates.items()],
+        )
+        .collect()
+        .row(0)
+    )
+    if passed[0] is not False:
+        return rules
+    closed = {i for i, ok in zip(gates, passed[1:], strict=True) if ok is False}
+    return [rule for i, rule in enumerate(rules) if i not in closed]
+
+
 def _lazy_partials(
-    frame: nw.LazyFrame[Any], measured: Globals, rules: list[Rule], ctx: Context
+    frame: nw.LazyFrame[Any], measured: Globals, rules: list[Rule], ctx: Context, *, gated: bool = False
 ) -> tuple[list[pd.DataFrame], Reduced | None]:
     """Per (rule, pattern) totals on a lazy engine: one query counts every rule's offenders (most rules
     find none); with two or more rules firing, one scan reduces their rows (``_reduced``), on which
@@ -416,11 +460,14 @@ def _lazy_partials(
     owners = [c for c in OWNER_COLUMNS if c in names]
     # CASE WHEN (null counts as not selected) rather than a COALESCE cast to an integer: ~25 % less
     # work per rule and row on DuckDB
-    flags = [nw.when(_condition(rule, ctx)).then(1).otherwise(0) for rule in rules]
+    counted = _possible(measured, rules, ctx) if gated else rules
+    flags = [nw.when(_condition(rule, ctx)).then(1).otherwise(0) for rule in counted]
     selections = [flag.sum().alias(f"{TEMP}n{i}") for i, flag in enumerate(flags)]
     patterns, seconds = any(p for p, _ in needs), any(s for _, s in needs)
-    counts = measured.attach(frame, patterns=patterns, seconds=seconds).select(*selections).collect()
-    firing = [rule for i, rule in enumerate(rules) if as_int(counts[f"{TEMP}n{i}"].item())]
+    firing = []
+    if selections:
+        counts = measured.attach(frame, patterns=patterns, seconds=seconds).select(*selections).collect()
+        firing = [rule for i, rule in enumerate(counted) if as_int(counts[f"{TEMP}n{i}"].item())]
     reduced = _reduced(frame, measured, firing, ctx, owners)
     if reduced is not None:  # owner columns where the rule's own query would have joined them
         owned = {rule.id: owners if needs[rules.index(rule)][0] else [] for rule in firing}
@@ -444,9 +491,10 @@ def partials(keys: Any, rules: list[Rule], ctx: Context, measured: Globals | Non
 
 
 def _partials_of(
-    frame: nw.LazyFrame[Any], measured: Globals, rules: list[Rule], ctx: Context
+    frame: nw.LazyFrame[Any], measured: Globals, rules: list[Rule], ctx: Context, *, gated: bool = False
 ) -> tuple[pd.DataFrame, Reduced | None]:
-    """The partials, and the firing rules' reduced rows when a lazy engine made them (``_reduced``)."""
+    """The partials, and the firing rules' reduced rows when a lazy engine made them (``_reduced``).
+    ``gated``: ``measured`` is the table's own, so its patterns are every key's (``_possible``)."""
     found: list[pd.DataFrame] = []
     reduced: Reduced | None = None
     if is_eager(frame):
@@ -454,7 +502,7 @@ def _partials_of(
             attached = measured.attach(chunk)
             found += _per_rule_partials(attached, _firing(attached, rules, ctx), ctx)
     else:
-        lazy, reduced = _lazy_partials(frame, measured, rules, ctx)
+        lazy, reduced = _lazy_partials(frame, measured, rules, ctx, gated=gated)
         found += lazy
     text = ("rule", PATTERN_COLUMN, *OWNER_COLUMNS)
     if not found:
@@ -715,7 +763,7 @@ def run(
     running = active(rules, ctx)
     with table_errors():
         frame, measured = prepare_on(keys, engine, ctx)
-        parts, reduced = _partials_of(frame, measured, [r for r in running if r.per_key], ctx)
+        parts, reduced = _partials_of(frame, measured, [r for r in running if r.per_key], ctx, gated=True)
         result = findings(running, parts, ctx, measured.memory_bytes)
         claims = claimants(result)  # the overlap pass first counts the keys two of them select
         return count_once(result, _overlaps_of(frame, measured, claims, ctx, reduced))
