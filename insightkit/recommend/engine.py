@@ -250,8 +250,8 @@ MASK_BITS = 62
 
 def _masks(rules: list[Rule], ctx: Context) -> list[nw.Expr]:
     """Which rules select a key, as the bits of integers (``MASK_BITS`` rules each): a grouping column
-    for many rules instead of one a rule. A sum of CASE WHENs (none null), not ``sum_horizontal``,
-    whose COALESCE around every term costs a third more on DuckDB."""
+    for many rules instead of one a rule. A plain sum of CASE WHENs (none is null): ``sum_horizontal``
+    would wrap every term in a COALESCE."""
     masks = []
     for start in range(0, len(rules), MASK_BITS):
         bits = [
@@ -447,10 +447,10 @@ def _lazy_partials(
     frame: nw.LazyFrame[Any], measured: Globals, rules: list[Rule], ctx: Context, *, gated: bool = False
 ) -> tuple[list[pd.DataFrame], Reduced | None]:
     """Per (rule, pattern) totals on a lazy engine: one query counts every rule's offenders (most rules
-    find none); with two or more rules firing, one scan reduces their rows (``_reduced``), on which
-    all are priced in one query (``_reduced_partials``) and which the overlap pass reads too; else (or past ``REDUCED_ROWS`` distinct rows)
-    each rule that fired gets one filtered group-by query of its own, joined only with the global
-    tables it reads. The keys two or more priced rules select are not counted here (that would
+    find none; ``gated``: nor those ``_possible`` rules out); with two or more rules firing, one scan
+    reduces their rows (``_reduced``), on which all are priced in one query (``_reduced_partials``) and
+    which the overlap pass reads too; else (or past ``REDUCED_ROWS`` distinct rows) each rule that
+    fired gets one filtered group-by query of its own, joined only with the global tables it reads. The keys two or more priced rules select are not counted here (that would
     evaluate every priced condition twice per key): the overlap pass counts them itself, over the
     rules whose findings price a saving."""
     if not rules:
