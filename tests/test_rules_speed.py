@@ -1,8 +1,10 @@
 """The rules engine's shortcuts (issue 20) give the findings of the plain per-rule queries.
 
 - an in-memory table handed to DuckDB with its derived columns already on Arrow (``prepare_on``);
-- the firing rules priced on their reduced rows (``_reduced``), and the overlap pass reading them;
+- the firing rules priced on their reduced rows (``_reduced``), all in one query
+  (``_reduced_partials``), and the overlap pass reading them; a rule's bit in any mask column;
 - each distinct row of a selection priced once (``_priced_totals``);
+- rules that no pattern lets fire left out of the count over every key (``_possible``);
 - saving steps batched into as few ``with_columns`` as their order allows (``_step_batches``).
 """
 
@@ -16,7 +18,7 @@ import pytest
 from keytables import key_batches
 
 from insightkit.patterns import assign_patterns
-from insightkit.recommend import engine, evaluate
+from insightkit.recommend import engine, evaluate, needs
 
 METADATA = {"server": {"version": "7.0.15"}, "snapshot_time_ms": 1_800_000_000_000}
 
@@ -60,6 +62,40 @@ def test_reduced_rows_match_per_rule_queries(keys: pa.Table, monkeypatch: pytest
     assert (reduced["counted_savings_bytes"] <= reduced["estimated_savings_bytes"]).all()
 
 
+def test_rule_bits_over_several_mask_columns(keys: pa.Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    relation = duckdb.connect().from_arrow(keys)
+    one_mask = evaluate(relation, None, METADATA)
+    assert (one_mask["offending_keys"] > 0).sum() >= 3  # firing rules whose bits land in different masks
+    monkeypatch.setattr(engine, "MASK_BITS", 2)  # as past 62 rules: a rule's bit in the next mask column
+    _same(one_mask, evaluate(relation, None, METADATA))
+
+
+def test_rules_no_pattern_lets_fire_are_not_counted(keys: pa.Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    relation = duckdb.connect().from_arrow(keys)
+    left_out: list[str] = []
+    real = engine._possible
+
+    def spy(measured: object, rules: list, ctx: object) -> list:  # type: ignore[type-arg]
+        kept = real(measured, rules, ctx)  # type: ignore[arg-type]
+        left_out.extend(rule.id for rule in rules if rule not in kept)
+        return kept
+
+    monkeypatch.setattr(engine, "_possible", spy)
+    gated = evaluate(relation, None, METADATA)
+    assert "many-tiny-keys" in left_out  # 60,000 keys: never past its 1M
+    # rules whose per-pattern terms some pattern passes still fire (and must: not left out)
+    assert {"long-key-names", "several-logical-dbs", "hashes-as-lists"} <= set(gated["rule"])
+    monkeypatch.setattr(engine, "_possible", lambda measured, rules, ctx: rules)
+    _same(gated, evaluate(relation, None, METADATA))
+
+
+def test_conjuncts_split_and_only() -> None:
+    a, b, c, d = (nw.col(name) > 0 for name in "abcd")
+    assert [str(t) for t in needs.conjuncts((a & b) & (c & d))] == [str(t) for t in (a, b, c, d)]
+    assert [str(t) for t in needs.conjuncts(a & (b | c))] == [str(a), str(b | c)]
+    assert len(needs.conjuncts(a | (b & c))) == 1
+
+
 def test_pricing_distinct_rows_matches_pricing_every_row(
     keys: pa.Table, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -86,3 +122,31 @@ def test_step_batches_keep_dependent_steps_apart() -> None:
     out = frame.collect().to_native()
     assert out.column("_ik_c").to_pylist() == [8, 11]
     assert out.column("_ik_a").to_pylist() == [5, 6]
+
+
+def test_levels_give_the_steps_one_by_one() -> None:
+    """Two rules' steps sharing a temporary name (each rewrites ``_ik_t`` after the other read it), and a
+    step whose reads cannot be told: the levels give the table the steps give one by one."""
+    steps = [
+        ("_ik_t", nw.col("x") + 1),  # rule A
+        ("_ik_u", nw.col("_ik_t") * 2),
+        ("_ik_a", nw.col("_ik_u") + nw.col("_ik_t")),
+        ("_ik_t", nw.col("y") * 10),  # rule B: rewrites A's temporary after A read it
+        ("_ik_b", nw.col("_ik_t") - nw.col("x")),
+        ("_ik_s", nw.sum_horizontal(nw.exclude("_ik_a"))),  # reads cannot be told
+        ("_ik_t", nw.col("x") - 3),  # rule C
+        ("_ik_c", nw.col("_ik_t") + nw.col("_ik_s")),
+    ]
+    frame = nw.from_native(pa.table({"x": [1, 2, 3], "y": [4, 5, 6]})).lazy()
+    one_by_one = frame
+    for name, expr in steps:
+        one_by_one = one_by_one.with_columns(expr.alias(name))
+    levels = engine._levels(steps)
+    assert len(levels) < len(steps)
+    leveled = frame
+    for level in levels:
+        leveled = leveled.with_columns(*level)
+    expected = one_by_one.collect().to_native()
+    got = leveled.collect().to_native()
+    for name in ("_ik_a", "_ik_b", "_ik_c", "_ik_s", "_ik_t"):
+        assert got.column(name).to_pylist() == expected.column(name).to_pylist(), name

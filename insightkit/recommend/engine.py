@@ -8,11 +8,13 @@ saving expressions run where the data is. Evaluation is one pass, whatever the n
    pattern, keys per expiry second. Small group-bys, computed once (never as window functions, which
    DuckDB runs on one thread and which a chunked pass could not see).
 2. *Partials* — for every (rule, pattern): offending keys, their memory and savings, the largest
-   collection and element. One query counts every rule's offenders; only the rules that fire are
+   collection and element. One query counts every rule's offenders (on a lazy engine, leaving out the
+   rules whose per-pattern terms no pattern passes: ``_possible``); only the rules that fire are
    priced, each distinct row of their selection once (weighted by its key count). On a lazy engine the
-   firing rules' rows are reduced in one scan to those distinct rows, which every firing rule and the
-   overlap pass read; eager tables are walked in chunks of rows, each rule filtering first. An
-   in-memory table handed to DuckDB gets its derived columns on Arrow once (``prepare_on``).
+   firing rules' rows are reduced in one scan to those distinct rows, on which every firing rule is
+   priced in one query (``_reduced_partials``, their steps sharing ``with_columns`` calls: ``_levels``)
+   and which the overlap pass reads; eager tables are walked in chunks of rows, each rule filtering
+   first. An in-memory table handed to DuckDB gets its derived columns on Arrow once (``prepare_on``).
 3. *Findings* — the partials reduced per rule (pandas, a few thousand rows).
 
 ``offenders`` is the one call that materialises key rows, and only the offending ones.
@@ -20,6 +22,8 @@ saving expressions run where the data is. Evaluation is one pass, whatever the n
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +43,7 @@ from insightkit.recommend.frames import (
     Engine,
     Globals,
     as_int,
+    connection,
     is_eager,
     prepare_on,
     slices,
@@ -46,7 +51,7 @@ from insightkit.recommend.frames import (
     to_lazy,
     with_row_columns,
 )
-from insightkit.recommend.needs import expr_columns, rule_columns, union
+from insightkit.recommend.needs import conjuncts, expr_columns, rule_columns, union
 from insightkit.recommend.owners import owners_of, unowned
 from insightkit.schema import PATTERN_COLUMN
 
@@ -142,6 +147,33 @@ def _step_batches(steps: list[tuple[str, nw.Expr]]) -> list[list[nw.Expr]]:
     return batches
 
 
+def _levels(steps: list[tuple[str, nw.Expr]]) -> list[list[nw.Expr]]:
+    """Steps (several rules' one after another) in as few ``with_columns`` calls as what they read and
+    write allows, each as early as it can run: after the last write of every column it reads and of its
+    own name, and not before a step that reads its name under the value it holds before (a step may
+    join that one's call: in one call every expression sees the table as it was). A step whose reads
+    cannot be told runs after every write so far, and no later step runs before it. The result is that
+    of running the steps one by one; independent rules' steps share calls."""
+    levels: list[list[nw.Expr]] = []
+    written: dict[str, int] = {}  # column → level of its latest write
+    read: dict[str, int] = {}  # column → last level it is read at
+    floor = 0
+    for name, expr in steps:
+        reads = expr_columns(expr)
+        level = max(floor, written.get(name, -1) + 1, read.get(name, 0))
+        if reads is None:
+            level = max([level, *(at + 1 for at in written.values())])
+            floor = level
+        else:
+            level = max([level, *(written[c] + 1 for c in reads if c in written)])
+            for column in reads:
+                read[column] = max(read.get(column, 0), level)
+        written[name] = level
+        levels += [[] for _ in range(level + 1 - len(levels))]
+        levels[level].append(expr.alias(name))
+    return levels
+
+
 def _saving_columns(rule: Rule, ctx: Context) -> frozenset[str] | None:
     """The key-table columns a rule's saving reads (None: cannot be told), besides the key's footprint."""
     if rule.saving is None:
@@ -159,9 +191,7 @@ def _saving_columns(rule: Rule, ctx: Context) -> frozenset[str] | None:
 REPEATS = f"{TEMP}repeats"
 
 
-def _priced_totals(
-    off: nw.LazyFrame[Any], rule: Rule, ctx: Context, owners: list[str], *, weighted: bool = False
-) -> nw.LazyFrame[Any]:
+def _priced_totals(off: nw.LazyFrame[Any], rule: Rule, ctx: Context, owners: list[str]) -> nw.LazyFrame[Any]:
     """Per-pattern totals of a rule's selected rows (``off``, not yet priced).
 
     A key's saving is a function of the few columns its steps read, and most keys of a pattern share
@@ -171,9 +201,7 @@ def _priced_totals(
     The totals are the same integers as pricing every key (each key's saving is rounded first).
     """
     reads = _saving_columns(rule, ctx)
-    if weighted:  # rows that already stand for ``REPEATS`` keys each (``_reduced``)
-        priced = _priced(off, rule, ctx, drop=False)
-    elif reads is None or REPEATS in reads:
+    if reads is None or REPEATS in reads:
         priced = _priced(off, rule, ctx, drop=False).with_columns(nw.lit(1).alias(REPEATS))
     else:
         distinct = off.group_by(*_kept(reads, owners)).agg(nw.len().alias(REPEATS))
@@ -216,43 +244,126 @@ class Reduced:
     flags: dict[str, str]
 
 
-def _reduced(
-    frame: nw.LazyFrame[Any], measured: Globals, rules: list[Rule], ctx: Context, owners: list[str]
-) -> Reduced | None:
-    """One scan for all firing rules (``Reduced``); None when a saving's columns cannot be told or the
-    distinct rows are too many to be worth holding (then each rule gets a query of its own)."""
-    reads = union(_saving_columns(rule, ctx) for rule in rules)
-    if reads is None or REPEATS in reads or len(rules) < 2:
-        return None
+#: Rules per mask column: their bits in one non-negative BIGINT.
+MASK_BITS = 62
+
+
+def _masks(rules: list[Rule], ctx: Context) -> list[nw.Expr]:
+    """Which rules select a key, as the bits of integers (``MASK_BITS`` rules each): a grouping column
+    for many rules instead of one a rule. A plain sum of CASE WHENs (none is null): ``sum_horizontal``
+    would wrap every term in a COALESCE."""
+    masks = []
+    for start in range(0, len(rules), MASK_BITS):
+        bits = [
+            nw.when(_condition(rule, ctx)).then(nw.lit(1 << i, dtype=nw.Int64())).otherwise(0)
+            for i, rule in enumerate(rules[start : start + MASK_BITS])
+        ]
+        masks.append(functools.reduce(operator.add, bits).alias(f"{TEMP}rules{start // MASK_BITS}"))
+    return masks
+
+
+def _selects(rows: pa.Table, at: int) -> np.ndarray:
+    """Which of the ``_distinct_rows`` the ``at``-th of their rules selects."""
+    masks = rows.column(f"{TEMP}rules{at // MASK_BITS}").to_numpy()
+    return np.asarray((masks >> (at % MASK_BITS)) & 1 == 1)
+
+
+def _distinct_rows(
+    frame: nw.LazyFrame[Any],
+    measured: Globals,
+    rules: list[Rule],
+    ctx: Context,
+    owners: list[str],
+    reads: frozenset[str],
+) -> pa.Table | None:
+    """The rows any of ``rules`` selects, reduced in one scan to their distinct values of the columns
+    the savings (``reads``) and the partials read, with their key counts (``REPEATS``) and which rules
+    select them (``_masks``, ``_selects``); None past ``REDUCED_ROWS`` distinct rows."""
     patterns, seconds = measured.joins_for(rules, ctx)
     owners = owners if patterns else []  # the owner columns come with the per-pattern join
     attached = measured.attach(frame, patterns=patterns, seconds=seconds)
-    # which rules select a key, as the bits of one integer: one grouping column instead of one a rule
-    bits = [nw.when(_condition(rule, ctx)).then(1 << i).otherwise(0) for i, rule in enumerate(rules)]
-    mask = f"{TEMP}rules"
-    selected = attached.with_columns(nw.sum_horizontal(*bits).cast(nw.Int64()).alias(mask))
+    masks = _masks(rules, ctx)
+    names = [f"{TEMP}rules{i}" for i in range(len(masks))]
+    selected = attached.with_columns(*masks)
     # the per-pattern columns follow from the pattern: grouped by it alone, looked up again after
     kept = _kept(reads, owners)
     by_pattern = [c for c in kept if c in measured.pattern_columns] if patterns else []
     grouping = [c for c in kept if c not in by_pattern]
-    distinct = selected.filter(nw.col(mask) > 0).group_by(mask, *grouping).agg(nw.len().alias(REPEATS))
+    any_rule = functools.reduce(operator.or_, [nw.col(name) > 0 for name in names])
+    distinct = selected.filter(any_rule).group_by(*names, *grouping).agg(nw.len().alias(REPEATS))
     rows = distinct.head(REDUCED_ROWS + 1).collect().to_arrow()
     if len(rows) > REDUCED_ROWS:
         return None
-    import duckdb
-
     if by_pattern:
         per_pattern = measured.per_pattern.select(PATTERN_COLUMN, *by_pattern).collect().to_arrow()
         known = per_pattern.column(PATTERN_COLUMN).cast(rows.schema.field(PATTERN_COLUMN).type)
         at = pc.index_in(rows.column(PATTERN_COLUMN), value_set=known, skip_nulls=True)
         for name in by_pattern:
             rows = rows.append_column(name, per_pattern.column(name).take(at))
+    return rows
 
-    flags = {rule.id: f"{TEMP}firing{i}" for i, rule in enumerate(rules)}
-    masks = rows.column(mask).to_numpy()
+
+def _flagged(rows: pa.Table, rules: list[Rule], firing: list[Rule]) -> Reduced:
+    """``_distinct_rows`` of ``rules`` as the ``Reduced`` table of the ``firing`` ones."""
+    flags = {}
+    for i, rule in enumerate(firing):
+        flags[rule.id] = f"{TEMP}firing{i}"
+        rows = rows.append_column(flags[rule.id], pa.array(_selects(rows, rules.index(rule))))
+    return Reduced(nw.from_native(connection().from_arrow(rows)).lazy(), flags)
+
+
+def _reduced(
+    frame: nw.LazyFrame[Any], measured: Globals, rules: list[Rule], ctx: Context, owners: list[str]
+) -> Reduced | None:
+    """One scan for all firing rules (``Reduced``); None when a saving's columns cannot be told, a
+    saving step rewrites a key-table column (the rules are priced in one query, ``_reduced_partials``,
+    where another rule would read it), or the distinct rows are too many to be worth holding (then
+    each rule gets a query of its own)."""
+    reads = union(_saving_columns(rule, ctx) for rule in rules)
+    if reads is None or REPEATS in reads or len(rules) < 2:
+        return None
+    if any(not name.startswith(TEMP) for rule in rules for name, _ in _saving_steps(rule, ctx)[:-1]):
+        return None
+    rows = _distinct_rows(frame, measured, rules, ctx, owners, reads)
+    return None if rows is None else _flagged(rows, rules, rules)
+
+
+def _reduced_partials(
+    reduced: Reduced, rules: list[Rule], ctx: Context, owners: dict[str, list[str]]
+) -> list[pd.DataFrame]:
+    """Per (rule, pattern) totals of every firing rule, in one query on their ``reduced`` rows: each
+    rule's saving priced on the rows it selects (its steps wrapped in CASE WHEN, as the overlap pass
+    does), then one group-by by pattern with each rule's totals taken over its own rows. The same
+    integers as ``_priced_totals`` on each rule's rows: a query and its planning instead of one a rule."""
+    table = reduced.table
+    repeats = nw.col(REPEATS)
+    totals: list[nw.Expr] = []
+    steps: list[tuple[str, nw.Expr]] = []
     for i, rule in enumerate(rules):
-        rows = rows.append_column(flags[rule.id], pa.array((masks >> i) & 1 == 1))
-    return Reduced(nw.from_native(duckdb.connect().from_arrow(rows)).lazy(), flags)
+        selected = nw.col(reduced.flags[rule.id])
+        own = _saving_steps(rule, ctx)
+        priced = f"{TEMP}priced{i}"
+        steps += [(name, nw.when(selected).then(expr)) for name, expr in own[:-1]]
+        steps.append((priced, nw.when(selected).then(_final_saving(own[-1][1])).otherwise(0)))
+        totals += [
+            nw.when(selected).then(repeats).otherwise(0).sum().alias(f"{TEMP}keys{i}"),
+            nw.when(selected).then(nw.col("memory_bytes") * repeats).sum().alias(f"{TEMP}memory{i}"),
+            (nw.col(priced) * repeats).sum().alias(f"{TEMP}savings{i}"),
+            nw.when(selected).then(nw.col("num_elements")).max().alias(f"{TEMP}max_elements{i}"),
+            nw.when(selected).then(nw.col("largest_element_bytes")).max().alias(f"{TEMP}max_element{i}"),
+            *[nw.when(selected).then(nw.col(c)).max().alias(f"{TEMP}{c}{i}") for c in owners[rule.id]],
+        ]
+    for level in _levels(steps):
+        table = table.with_columns(*level)
+    grouped = table.group_by(PATTERN_COLUMN).agg(*totals).collect().to_pandas()
+    found = []
+    for i, rule in enumerate(rules):
+        names = ["keys", "memory", "savings", "max_elements", "max_element", *owners[rule.id]]
+        mine = grouped[[PATTERN_COLUMN, *[f"{TEMP}{n}{i}" for n in names]]]
+        mine = mine[mine[f"{TEMP}keys{i}"] > 0].reset_index(drop=True)
+        if len(mine):
+            found.append(mine.set_axis([PATTERN_COLUMN, *names], axis=1).assign(rule=rule.id))
+    return found
 
 
 def _per_rule_partials(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) -> list[pd.DataFrame]:
@@ -290,38 +401,80 @@ def _firing(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) -> list[R
     return [rule for rule, n in zip(rules, row, strict=True) if as_int(n)]
 
 
+#: What every key of a table shares besides its pattern's columns (``Globals.attach``).
+CONSTANTS = ("total_keys", "several_dbs", "first_db")
+
+
+def _possible(measured: Globals, rules: list[Rule], ctx: Context) -> list[Rule]:
+    """The rules that may select a key. A rule's condition ANDs terms; those reading only what a key
+    shares with its whole pattern (the per-pattern columns, the table's constants) are tested once a
+    pattern on the per-pattern table, a few rows: where no pattern passes them no key can, and the rule
+    is left out of the count over every key (``long-key-names`` without a pattern of 1,000 keys,
+    ``several-logical-dbs`` on one db). All are kept when a key may have no pattern (then its
+    per-pattern columns are null, which no row of that table shows)."""
+    shared = measured.pattern_columns | {PATTERN_COLUMN, *CONSTANTS}
+    gates: dict[int, nw.Expr] = {}
+    for i, rule in enumerate(rules):
+        terms = [
+            t
+            for t in conjuncts(_condition(rule, ctx))
+            if (read := expr_columns(t)) is not None and read <= shared
+        ]
+        if terms:
+            gates[i] = functools.reduce(operator.and_, terms)
+    if not gates:
+        return rules
+    table = measured.per_pattern.with_columns(
+        nw.lit(measured.total_keys).alias("total_keys"),
+        nw.lit(measured.several_dbs).alias("several_dbs"),
+        nw.lit(measured.first_db).alias("first_db"),
+    )
+    passed = (
+        table.select(
+            nw.col(PATTERN_COLUMN).is_null().any().alias(f"{TEMP}unpatterned"),
+            *[gate.fill_null(False).any().alias(f"{TEMP}g{i}") for i, gate in gates.items()],
+        )
+        .collect()
+        .row(0)
+    )
+    if passed[0] is not False:
+        return rules
+    closed = {i for i, ok in zip(gates, passed[1:], strict=True) if ok is False}
+    return [rule for i, rule in enumerate(rules) if i not in closed]
+
+
 def _lazy_partials(
-    frame: nw.LazyFrame[Any], measured: Globals, rules: list[Rule], ctx: Context
+    frame: nw.LazyFrame[Any], measured: Globals, rules: list[Rule], ctx: Context, *, gated: bool = False
 ) -> tuple[list[pd.DataFrame], Reduced | None]:
     """Per (rule, pattern) totals on a lazy engine: one query counts every rule's offenders (most rules
-    find none); with two or more rules firing, one scan reduces their rows (``_reduced``), on which
-    each is priced and which the overlap pass reads too; else (or past ``REDUCED_ROWS`` distinct rows)
-    each rule that fired gets one filtered group-by query of its own, joined only with the global
-    tables it reads. The keys two or more priced rules select are not counted here (that would
+    find none; ``gated``: nor those ``_possible`` rules out); with two or more rules firing, one scan
+    reduces their rows (``_reduced``), on which all are priced in one query (``_reduced_partials``) and
+    which the overlap pass reads too; else (or past ``REDUCED_ROWS`` distinct rows) each rule that
+    fired gets one filtered group-by query of its own, joined only with the global tables it reads. The keys two or more priced rules select are not counted here (that would
     evaluate every priced condition twice per key): the overlap pass counts them itself, over the
     rules whose findings price a saving."""
     if not rules:
         return [], None
-    # CASE WHEN (null counts as not selected) rather than a COALESCE cast to an integer: ~25 % less
-    # work per rule and row on DuckDB
-    flags = [nw.when(_condition(rule, ctx)).then(1).otherwise(0) for rule in rules]
-    selections = [flag.sum().alias(f"{TEMP}n{i}") for i, flag in enumerate(flags)]
     needs = [(True, True) if measured.joined else measured.joins(rule_columns(rule, ctx)) for rule in rules]
-    patterns, seconds = any(p for p, _ in needs), any(s for _, s in needs)
-    counts = measured.attach(frame, patterns=patterns, seconds=seconds).select(*selections).collect()
-    firing = [rule for i, rule in enumerate(rules) if as_int(counts[f"{TEMP}n{i}"].item())]
     names = frame.collect_schema().names() + sorted(measured.pattern_columns)
     owners = [c for c in OWNER_COLUMNS if c in names]
+    # CASE WHEN (null counts as not selected) rather than a COALESCE cast to an integer: ~25 % less
+    # work per rule and row on DuckDB
+    counted = _possible(measured, rules, ctx) if gated else rules
+    flags = [nw.when(_condition(rule, ctx)).then(1).otherwise(0) for rule in counted]
+    selections = [flag.sum().alias(f"{TEMP}n{i}") for i, flag in enumerate(flags)]
+    patterns, seconds = any(p for p, _ in needs), any(s for _, s in needs)
+    firing = []
+    if selections:
+        counts = measured.attach(frame, patterns=patterns, seconds=seconds).select(*selections).collect()
+        firing = [rule for i, rule in enumerate(counted) if as_int(counts[f"{TEMP}n{i}"].item())]
     reduced = _reduced(frame, measured, firing, ctx, owners)
+    if reduced is not None:  # owner columns where the rule's own query would have joined them
+        owned = {rule.id: owners if needs[rules.index(rule)][0] else [] for rule in firing}
+        return _reduced_partials(reduced, firing, ctx, owned), reduced
     found = []
     for rule in firing:
         patterns, seconds = needs[rules.index(rule)]
-        if reduced is not None:  # owner columns where the rule's own query would have joined them
-            mine = reduced.table.filter(nw.col(reduced.flags[rule.id]))
-            totals = _priced_totals(mine, rule, ctx, owners if patterns else [], weighted=True)
-            grouped = totals.collect().to_pandas()
-            found += [grouped.assign(rule=rule.id)] if len(grouped) else []
-            continue
         attached = measured.attach(frame, patterns=patterns, seconds=seconds)
         found += _per_rule_partials(attached, [rule], ctx)
     return found, reduced
@@ -338,9 +491,10 @@ def partials(keys: Any, rules: list[Rule], ctx: Context, measured: Globals | Non
 
 
 def _partials_of(
-    frame: nw.LazyFrame[Any], measured: Globals, rules: list[Rule], ctx: Context
+    frame: nw.LazyFrame[Any], measured: Globals, rules: list[Rule], ctx: Context, *, gated: bool = False
 ) -> tuple[pd.DataFrame, Reduced | None]:
-    """The partials, and the firing rules' reduced rows when a lazy engine made them (``_reduced``)."""
+    """The partials, and the firing rules' reduced rows when a lazy engine made them (``_reduced``).
+    ``gated``: ``measured`` is the table's own, so its patterns are every key's (``_possible``)."""
     found: list[pd.DataFrame] = []
     reduced: Reduced | None = None
     if is_eager(frame):
@@ -348,7 +502,7 @@ def _partials_of(
             attached = measured.attach(chunk)
             found += _per_rule_partials(attached, _firing(attached, rules, ctx), ctx)
     else:
-        lazy, reduced = _lazy_partials(frame, measured, rules, ctx)
+        lazy, reduced = _lazy_partials(frame, measured, rules, ctx, gated=gated)
         found += lazy
     text = ("rule", PATTERN_COLUMN, *OWNER_COLUMNS)
     if not found:
@@ -609,7 +763,7 @@ def run(
     running = active(rules, ctx)
     with table_errors():
         frame, measured = prepare_on(keys, engine, ctx)
-        parts, reduced = _partials_of(frame, measured, [r for r in running if r.per_key], ctx)
+        parts, reduced = _partials_of(frame, measured, [r for r in running if r.per_key], ctx, gated=True)
         result = findings(running, parts, ctx, measured.memory_bytes)
         claims = claimants(result)  # the overlap pass first counts the keys two of them select
         return count_once(result, _overlaps_of(frame, measured, claims, ctx, reduced))

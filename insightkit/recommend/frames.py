@@ -335,8 +335,6 @@ def _attached_on_duckdb(table: pa.Table, ctx: Context) -> tuple[nw.LazyFrame[Any
     tables), so that none of the rules' queries scans the key strings again or probes a hash join per
     key: the same rows ``Globals.attach`` would give, each query only reading its columns.
     """
-    import duckdb
-
     if PATTERN_COLUMN in table.column_names and table.column(PATTERN_COLUMN).null_count == 0:
         rows = nw.from_native(table).lazy()  # fully patterned: nothing to fill from the keys
         rows = _with_key_length(
@@ -349,8 +347,7 @@ def _attached_on_duckdb(table: pa.Table, ctx: Context) -> tuple[nw.LazyFrame[Any
         at_column = derived.schema.get_field_index(name)
         if at_column >= 0 and pa.types.is_string(derived.schema.field(name).type):
             derived = derived.set_column(at_column, name, pc.dictionary_encode(derived.column(name)))
-    con = duckdb.connect()
-    con.execute("SET preserve_insertion_order = false")
+    con = connection()
     measured = Globals.measure(nw.from_native(con.from_arrow(derived)).lazy(), ctx)
     per_pattern = measured.per_pattern.collect().to_arrow()
     seconds = measured.mass_seconds.collect().to_arrow()
@@ -386,6 +383,22 @@ def _attached_on_duckdb(table: pa.Table, ctx: Context) -> tuple[nw.LazyFrame[Any
         )
     frame = nw.from_native(con.from_arrow(derived)).lazy()
     return frame, dataclasses.replace(measured, joined=True)
+
+
+@functools.cache
+def _database() -> Any:
+    """The engine's own in-memory DuckDB, opened once a process (``duckdb.connect()`` costs ~20 ms of
+    CPU a call); rows in no particular order, which lets every query run on all cores."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def connection() -> Any:
+    """A connection of its own (a cursor of ``_database``, free to open) for one evaluation's tables."""
+    return _database().cursor()
 
 
 def _looked_up(at: pa.Array | pa.ChunkedArray, values: pa.ChunkedArray) -> pa.Array:
@@ -431,11 +444,7 @@ def on_engine(keys: Any, engine: Engine = "auto") -> Any:
             except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
                 return keys  # columns Arrow cannot hold (mixed Python objects): pandas runs them as they are
         return keys
-    import duckdb
-
-    con = duckdb.connect()
-    con.execute("SET preserve_insertion_order = false")
-    return con.from_arrow(table)
+    return connection().from_arrow(table)
 
 
 def _to_duckdb_table(keys: Any, engine: Engine) -> pa.Table | None:

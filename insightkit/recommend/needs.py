@@ -53,6 +53,29 @@ def _walk(expr: nw.Expr, names: set[str]) -> bool:
     return True
 
 
+def conjuncts(expr: nw.Expr) -> list[nw.Expr]:
+    """The terms ``expr`` ANDs together (``a & b & (c & d)`` → a, b, c, d): a row is selected only where
+    every one is true. Only ``&`` is split; an expression this walker cannot see through is one term."""
+    nodes = getattr(expr, "_nodes", None)
+    if not nodes:
+        return [expr]
+    right: list[nw.Expr] = []
+    end = len(nodes)
+    while end > 1 and str(getattr(nodes[end - 1], "name", "")) == "__and__":
+        operands: tuple[Any, ...] = tuple(getattr(nodes[end - 1], "exprs", ()))
+        if (
+            len(operands) != 1
+            or not isinstance(operands[0], nw.Expr)
+            or getattr(nodes[end - 1], "kwargs", None)
+        ):
+            break
+        right = conjuncts(operands[0]) + right  # each ``&`` applies to everything before it
+        end -= 1
+    if end == len(nodes):
+        return [expr]
+    return conjuncts(type(expr)(*nodes[:end])) + right
+
+
 def union(columns: Iterable[frozenset[str] | None]) -> frozenset[str] | None:
     """All the columns of several expressions (None as soon as one is unknown)."""
     found: set[str] = set()
