@@ -385,20 +385,12 @@ def _attached_on_duckdb(table: pa.Table, ctx: Context) -> tuple[nw.LazyFrame[Any
     return frame, dataclasses.replace(measured, joined=True)
 
 
-@functools.cache
-def _database() -> Any:
-    """The engine's own in-memory DuckDB, opened once a process (``duckdb.connect()`` costs ~20 ms of
-    CPU a call); rows in no particular order, which lets every query run on all cores."""
-    import duckdb
-
-    con = duckdb.connect()
-    con.execute("SET preserve_insertion_order = false")
-    return con
-
-
 def connection() -> Any:
-    """A connection of its own (a cursor of ``_database``, free to open) for one evaluation's tables."""
-    return _database().cursor()
+    """A connection of its own for one evaluation's tables: a cursor of the process's shared DuckDB
+    (``insightkit.table.session``; a database of its own would cost ~20 ms of CPU each time)."""
+    from insightkit.table import session
+
+    return session()
 
 
 def _looked_up(at: pa.Array | pa.ChunkedArray, values: pa.ChunkedArray) -> pa.Array:
