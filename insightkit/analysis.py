@@ -146,8 +146,7 @@ class Analysis:
         return self._table
 
     def _attach_patterns(self) -> None:
-        from insightkit.patterns import pattern_arrow
-        from insightkit.patterns.assign import assign_owned
+        from insightkit.patterns.assign import assign_owned, pattern_dictionary
         from insightkit.patterns.libraries import METADATA_KEY
 
         keys = self.decoded_keys()
@@ -159,7 +158,9 @@ class Analysis:
             libraries=self._libraries,
         )
         log.info("patterns assigned to %s keys in %.1f s", f"{len(series):,}", time.monotonic() - started)
-        values = pattern_arrow(series) if len(series) else pa.array([], pa.string())
+        # the key table holds the codes (DuckDB groups and compares them fastest), pandas the names
+        encoded = pattern_dictionary(series) if len(series) else pa.array([], pa.string())
+        values = encoded.cast(pa.string()) if pa.types.is_dictionary(encoded.type) else encoded
         keys[PATTERN_COLUMN] = pd.Series(pd.arrays.ArrowExtensionArray(values), index=keys.index)
         if owned:  # present only when a known library owns a pattern
             self.metadata[METADATA_KEY] = owned
@@ -168,7 +169,7 @@ class Analysis:
         arrow = self._table.arrow  # only an in-memory table lacks patterns (an RSNAP was written with them)
         assert arrow is not None
         self._table.replace_arrow(
-            arrow.append_column(PATTERN_COLUMN, values), self.metadata.get("snapshot_time_ms")
+            arrow.append_column(PATTERN_COLUMN, encoded), self.metadata.get("snapshot_time_ms")
         )
 
     @functools.cached_property

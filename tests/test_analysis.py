@@ -294,3 +294,33 @@ def test_arrow_backed_keeps_index_order_and_mixed_objects() -> None:
         pd.DataFrame({"examples": pd.Series([], dtype=object), "owner": pd.Series([], dtype=object)})
     )
     assert [str(d) for d in empty.dtypes] == ["list<item: string>[pyarrow]", "string[pyarrow]"]
+
+
+def test_pattern_codes_in_the_key_table_names_in_pandas() -> None:
+    """The key table holds each key's pattern as dictionary codes (DuckDB's fastest), the pandas view and
+    every result the plain names: the same tables as over a plain-text copy of the rows."""
+    import pyarrow.compute as pc
+
+    from insightkit._frames import arrow_backed
+    from insightkit.recommend import evaluate
+    from insightkit.table import KeyTable, pattern_table
+
+    a = analyze(SAMPLE_RDB, progress=False)
+    keys = a.keys
+    assert keys["pattern"].dtype == pd.ArrowDtype(pa.string())
+    arrow = a.key_table.arrow
+    assert arrow is not None and pa.types.is_dictionary(arrow.schema.field("pattern").type)
+    plain = arrow.set_column(
+        arrow.schema.get_field_index("pattern"), "pattern", pc.cast(arrow.column("pattern"), pa.string())
+    )
+    assert plain.column("pattern").to_pylist() == keys["pattern"].tolist()
+    expected = arrow_backed(pattern_table(KeyTable.from_arrow(plain, a.metadata["snapshot_time_ms"])))
+    got = a.patterns[expected.columns]
+    approximate = ["ttl_median_s"]  # approx_quantile on two threads
+    pd.testing.assert_frame_equal(got.drop(columns=approximate), expected.drop(columns=approximate))
+    pd.testing.assert_frame_equal(a.recommendations, arrow_backed(evaluate(plain, None, a.metadata)))
+    for engine in ("native", "duckdb"):
+        pd.testing.assert_frame_equal(
+            evaluate(arrow, None, a.metadata, engine=engine), evaluate(plain, None, a.metadata, engine=engine)
+        )
+    a.close()

@@ -85,9 +85,14 @@ def to_lazy(keys: Any) -> nw.LazyFrame[Any]:
 
 
 def _narrow_text(table: pa.Table) -> pa.Table:
-    """``large_string`` columns (Polars and some Parquet writers) as ``string``: the rules compare and fill
-    text columns with each other, which Arrow refuses across the two widths."""
+    """``large_string`` columns (Polars and some Parquet writers) as ``string``, and dictionary columns (an
+    ``Analysis`` key table's ``pattern``) as their values: the rules compare and fill text columns with
+    each other, which Arrow refuses across the two widths and between encoded and plain text. (A table
+    handed to DuckDB keeps its dictionaries: ``prepare_on`` never comes here.)"""
     for i, field in enumerate(table.schema):
+        if pa.types.is_dictionary(field.type):
+            table = table.set_column(i, field.name, table.column(i).cast(field.type.value_type))
+            field = table.schema.field(i)
         if pa.types.is_large_string(field.type):
             with contextlib.suppress(pa.ArrowInvalid):  # over 2 GiB of text in one chunk: left as it is
                 table = table.set_column(i, field.name, table.column(i).cast(pa.string()))
