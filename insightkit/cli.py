@@ -99,7 +99,7 @@ def _connection_options(args: argparse.Namespace) -> dict[str, Any]:
         options["password"] = password
     if getattr(args, "method", "auto") != "auto":
         options["method"] = args.method
-    for name in ("timeout", "stall_timeout"):  # limits of live snapshots: files have none
+    for name in ("timeout", "stall_timeout", "sync_wait"):  # limits of live snapshots: files have none
         if getattr(args, name, None) is not None and _is_live_arg(args):
             options[name] = getattr(args, name)
     return options
@@ -158,6 +158,13 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
         type=_positive_seconds,
         metavar="SECONDS",
         help="live servers: give up after this long without progress (default 60)",
+    )
+    parser.add_argument(
+        "--sync-wait",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="live servers, replica sync: how long the server may take to write its RDB before sending it "
+        "(its keepalives are not progress; default 600)",
     )
     parser.add_argument(
         "--method",

@@ -146,6 +146,13 @@ def test_keepalives_count_as_no_progress_after_sync_wait(tmp_path: Path) -> None
     assert list(tmp_path.iterdir()) == []
 
 
+def test_cli_sync_wait_ends_a_sync_that_never_starts() -> None:
+    with serve(KeepaliveForever()) as server:
+        result, wall, _ = run_cli("summary", server.url, "--method", "sync", "--sync-wait", "1", "-q")
+    assert "sync_wait 1s" in one_error_line(result)
+    assert wall < 10
+
+
 def test_trickle_is_a_stall_and_the_timeout_is_overall() -> None:
     with serve(Trickle()) as server:
         started = time.monotonic()
