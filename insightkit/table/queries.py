@@ -2,10 +2,12 @@
 
 The summary (memory by db, type, encoding, TTL bucket and partition), the pattern table (memory, types,
 TTLs and examples per pattern) and top-N. Each aggregate runs in two stages so that one definition
-serves every engine: a *partial* query over any set of rows, whose results can be concatenated, and a
-*merge* over partials. DuckDB runs both in one statement over the whole ``keys`` view (in memory or
-out of core); the Dask engine runs the partial query on each of its partitions (DuckDB over the
-partition's Arrow buffers) and the same merge over their concatenation.
+serves every engine: *partial* queries over any set of rows, whose results can be concatenated, and a
+*merge* over partials. The key rows are scanned twice for the summary and the pattern table together:
+once for the cells both are read from (``cells_partial_sql``, kept on the KeyTable) and once for what
+only a per-pattern pass can give (``pattern_extras_partial_sql``: examples, TTL median). DuckDB runs the
+partials over the whole ``keys`` view (in memory or out of core); the Dask engine runs them on each of
+its partitions (DuckDB over the partition's Arrow buffers) and the same merges over their concatenation.
 """
 
 from __future__ import annotations
@@ -217,9 +219,9 @@ def _mix(cells: pa.Table, partition_columns: list[str]) -> pd.DataFrame:
 def pattern_table_from(
     stats: pd.DataFrame, mix: pd.DataFrame, partition_columns: list[str], by_partition: bool = False
 ) -> pd.DataFrame:
-    """The pattern table from merged per-pattern figures and the concatenated mix partials;
-    ``by_partition`` adds ``partitions``: in how many partitions (files, where there are none) each
-    pattern lives."""
+    """The pattern table from merged per-pattern figures and the keys per (pattern, type, encoding,
+    partition) (``_mix``); ``by_partition`` adds ``partitions``: in how many partitions (files, where
+    there are none) each pattern lives."""
     columns = PATTERN_COLUMNS + (["partitions"] if by_partition else [])
     if stats.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
