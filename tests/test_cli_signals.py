@@ -175,3 +175,30 @@ def test_library_threads_stop_and_files_go_in_process(big_rdb: Path, tmp_path: P
         time.sleep(0.05)
     assert [t.name for t in threading.enumerate() if t.name.startswith(ours)] == []
     assert os.listdir(out) == []
+
+
+def test_ctrl_c_while_the_libraries_load_is_one_line(tmp_path: Path) -> None:
+    """Ctrl-C in the half second pandas and pyarrow take to load: exit 130 and one line, no traceback
+    from inside an import. The signal goes once the child has mapped numpy's compiled modules (its
+    handler for SIGINT is in place by then, and pandas is still loading)."""
+    if not Path("/proc/self/maps").exists():
+        pytest.skip("needs /proc to see the child's imports")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
+    command = [sys.executable, "-m", "insightkit", "summary", str(tmp_path / "missing.rdb")]
+    proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while "numpy" not in Path(f"/proc/{proc.pid}/maps").read_text():
+            assert proc.poll() is None, proc.stderr.read()  # type: ignore[union-attr]
+            assert time.monotonic() < deadline
+            time.sleep(0.002)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    stderr = proc.stderr.read().decode()  # type: ignore[union-attr]
+    assert "Traceback" not in stderr, stderr
+    assert stderr.strip() == "insightkit: interrupted"
+    assert proc.returncode == 130
