@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -42,17 +43,18 @@ def _names(*roots: Path) -> list[str]:
     return [name for root in roots for _, dirs, files in os.walk(root) for name in dirs + files]
 
 
-def _interrupt_midway(command: list[str], out: Path, marker: str, signum: int, tmp: Path) -> int:
-    """Run ``command``; once a file whose name contains ``marker`` appears in ``out`` or ``tmp``
-    (TMPDIR), send ``signum``; return the exit code."""
-    env = {**os.environ, "TMPDIR": str(tmp), "PYTHONPATH": str(REPO)}
+def _interrupt_when(
+    command: list[str], ready: Callable[[int], bool], signum: int, env: dict[str, str], what: str
+) -> tuple[int, str]:
+    """Run ``command``; once ``ready(pid)`` holds, send ``signum``; return the exit code and stderr
+    (never a traceback)."""
     proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
-        while not any(marker in name for name in _names(out, tmp)):
-            assert proc.poll() is None, f"finished before {marker} appeared: {proc.stderr.read()!r}"  # type: ignore[union-attr]
+        while not ready(proc.pid):
+            assert proc.poll() is None, f"finished before {what}: {proc.stderr.read()!r}"  # type: ignore[union-attr]
             assert time.monotonic() < deadline
-            time.sleep(0.01)
+            time.sleep(0.002)
         proc.send_signal(signum)
         proc.wait(timeout=60)
     finally:
@@ -61,7 +63,17 @@ def _interrupt_midway(command: list[str], out: Path, marker: str, signum: int, t
             proc.wait()
     stderr = proc.stderr.read().decode()  # type: ignore[union-attr]
     assert "Traceback" not in stderr, stderr
-    return proc.returncode
+    return proc.returncode, stderr
+
+
+def _interrupt_midway(command: list[str], out: Path, marker: str, signum: int, tmp: Path) -> int:
+    """Run ``command``; once a file whose name contains ``marker`` appears in ``out`` or ``tmp``
+    (TMPDIR), send ``signum``; return the exit code."""
+    env = {**os.environ, "TMPDIR": str(tmp), "PYTHONPATH": str(REPO)}
+    code, _ = _interrupt_when(
+        command, lambda _: any(marker in name for name in _names(out, tmp)), signum, env, f"{marker} appeared"
+    )
+    return code
 
 
 @pytest.mark.parametrize(
@@ -185,20 +197,12 @@ def test_ctrl_c_while_the_libraries_load_is_one_line(tmp_path: Path) -> None:
         pytest.skip("needs /proc to see the child's imports")
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
     command = [sys.executable, "-m", "insightkit", "summary", str(tmp_path / "missing.rdb")]
-    proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 30
-        while "numpy" not in Path(f"/proc/{proc.pid}/maps").read_text():
-            assert proc.poll() is None, proc.stderr.read()  # type: ignore[union-attr]
-            assert time.monotonic() < deadline
-            time.sleep(0.002)
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    stderr = proc.stderr.read().decode()  # type: ignore[union-attr]
-    assert "Traceback" not in stderr, stderr
+    code, stderr = _interrupt_when(
+        command,
+        lambda pid: "numpy" in Path(f"/proc/{pid}/maps").read_text(),
+        signal.SIGINT,
+        env,
+        "numpy loaded",
+    )
     assert stderr.strip() == "insightkit: interrupted"
-    assert proc.returncode == 130
+    assert code == 130
