@@ -82,13 +82,8 @@ def cells(table: KeyTable) -> pa.Table:
     """The whole table's cells (``cells_partial_sql``), computed once until its rows change: the
     summary and the pattern table share them. With patterns when the table has them."""
     patterns = "pattern" in table.keys.columns
-    view = KEYS_VIEW
-    return table.memo(
-        ("cells", patterns),
-        lambda: table.connection.sql(
-            cells_partial_sql(view, table.partition_columns, patterns)
-        ).to_arrow_table(),
-    )
+    sql = cells_partial_sql(KEYS_VIEW, table.partition_columns, patterns)
+    return table.memo(("cells", patterns), lambda: table.connection.sql(sql).to_arrow_table())
 
 
 # --- summary ----------------------------------------------------------------------------------------
@@ -272,11 +267,11 @@ def _mix_text(patterns: list[Any], values: list[Any], counts: list[int]) -> dict
 def pattern_table(table: KeyTable, examples: int = EXAMPLES, by_partition: bool = False) -> pd.DataFrame:
     """One row per pattern, largest memory first, with its ``examples`` largest keys (and, with
     ``by_partition``, the number of partitions it lives in)."""
-    con = table.connection
+    con, shared = table.connection, cells(table)
     extras = con.sql(pattern_extras_partial_sql(KEYS_VIEW, examples)).to_arrow_table()
-    stats = _pattern_stats(cells(table), extras, examples, con)
+    stats = _pattern_stats(shared, extras, examples, con)
     return pattern_table_from(
-        stats, _mix(cells(table), table.partition_columns), table.partition_columns, by_partition
+        stats, _mix(shared, table.partition_columns), table.partition_columns, by_partition
     )
 
 
