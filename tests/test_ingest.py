@@ -127,3 +127,26 @@ def test_an_empty_source_gives_an_empty_rsnap(
         target = ingest(iter(()), _metadata, tmp_path / f"{name}.rsnap.parquet", reopen=reopen)
         table = pq.read_table(target)
         assert table.num_rows == 0 and "pattern" in table.column_names
+
+
+def test_the_rsnap_writer_thread_is_waited_for_after_an_interrupt() -> None:
+    """Ctrl-C (or terminate_cleanly's SIGTERM) while the producer waits for the writer thread: leaving
+    the block still waits until the batch being written is done, so the writer is never aborted under
+    the thread's feet (on CPython < 3.13 an interrupted ``Thread.join`` can mark a running thread as
+    stopped: that was a segfault in the Parquet encoder)."""
+    import os
+    import signal
+    import threading
+    import time
+
+    written: list[int] = []
+
+    def slow_write(item: int) -> None:
+        time.sleep(0.4)
+        written.append(item)
+
+    with pytest.raises(KeyboardInterrupt), ingest_module._Background(slow_write) as background:
+        background.put(1)
+        threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT)).start()
+        background.join()
+    assert written == [1]

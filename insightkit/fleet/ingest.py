@@ -355,6 +355,11 @@ class _Background:
     The Parquet encoder releases the GIL, so writing one batch overlaps decoding the next. An error on
     the thread is raised in the producer at its next ``put``/``join``; leaving the block stops the
     thread before anything else (the writer's abort) runs.
+
+    The end of the thread is awaited on an Event it sets, not with ``Thread.join``: a signal that
+    raises (Ctrl-C, ``terminate_cleanly``'s SIGTERM) while ``join`` waits can leave CPython before 3.13
+    taking the thread for stopped while it still runs (gh-90882), and the writer would then be
+    aborted under its feet (a segfault in the Parquet encoder).
     """
 
     _DONE = object()
@@ -364,15 +369,19 @@ class _Background:
         self.items: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self.error: BaseException | None = None
         self.cancelled = False
+        self.finished = threading.Event()
         self.thread = threading.Thread(target=self._run, name="insightkit-rsnap-writer", daemon=True)
 
     def _run(self) -> None:
-        while (item := self.items.get()) is not self._DONE:
-            if self.error is None and not self.cancelled:
-                try:
-                    self.consume(item)
-                except BaseException as exc:  # handed to the producer
-                    self.error = exc
+        try:
+            while (item := self.items.get()) is not self._DONE:
+                if self.error is None and not self.cancelled:
+                    try:
+                        self.consume(item)
+                    except BaseException as exc:  # handed to the producer
+                        self.error = exc
+        finally:
+            self.finished.set()
 
     def _raise(self) -> None:
         if self.error is not None:
@@ -385,7 +394,7 @@ class _Background:
     def join(self) -> None:
         """Wait until everything put so far is consumed; raise what the thread raised."""
         self.items.put(self._DONE)
-        self.thread.join()
+        self.finished.wait()
         self._raise()
 
     def __enter__(self) -> _Background:
@@ -395,10 +404,10 @@ class _Background:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self.thread.is_alive():
+        if self.thread.ident is not None and not self.finished.is_set():
             self.cancelled = kind is not None
             self.items.put(self._DONE)
-            self.thread.join()
+            self.finished.wait()
 
 
 def _shown(batches: Batches, progress: bool, desc: str, total: int | None = None) -> Iterator[pa.RecordBatch]:
