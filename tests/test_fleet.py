@@ -141,8 +141,11 @@ def test_dask_engine_agrees_with_duckdb(fleet: Fleet, dask_fleet: Fleet) -> None
     both = pd.concat([dask_fleet.patterns, fleet.patterns["ttl_median_s"].rename("duck")], axis=1).dropna(
         subset=["duck"]
     )
-    span = (both["ttl_max_s"] - both["ttl_min_s"]).astype(float) + 1
-    assert ((both["ttl_median_s"].astype(float) - both["duck"].astype(float)).abs() <= 0.1 * span).all()
+    # within a tenth of the pattern's TTL span, plus a second: both are t-digest estimates whose
+    # threads merge in no fixed order, so where every TTL lies within a second of the others they
+    # may differ by fractions of it (0.375 s seen on a 1 s span)
+    span = (both["ttl_max_s"] - both["ttl_min_s"]).astype(float)
+    assert ((both["ttl_median_s"].astype(float) - both["duck"].astype(float)).abs() <= 0.1 * span + 1).all()
 
 
 def test_dask_engine_runs_the_same_rules(fleet: Fleet, dask_fleet: Fleet) -> None:
