@@ -451,7 +451,7 @@ def test_lazy_queries_join_only_the_global_tables_their_rules_read() -> None:
     keys["pattern"] = assign_patterns(keys, progress=False).astype(str)
     ctx = Context.build({"server": {"version": "7.0.15"}, "snapshot_time_ms": 1_800_000_000_000}, None)
     relation = duckdb.connect().from_arrow(pa.Table.from_pandas(keys))
-    frame = frames.with_row_columns(frames.to_lazy(relation))
+    frame = frames.with_row_columns(frames.to_lazy(relation), ctx)
     measured = frames.Globals.measure(frame, ctx)
     assert measured.joins_for([registry.get("big-strings")], ctx) == (False, False)
     assert measured.joins_for([registry.get("small-strings-to-hashes")], ctx) == (True, False)

@@ -62,7 +62,7 @@ def _globals_dask(ddf: Any, ctx: Any) -> Any:
     idle_s = int(ctx["no_ttl_idle_s"])
 
     def row_wise(part: pd.DataFrame) -> pd.DataFrame:
-        native = with_row_columns(nw.from_native(part).lazy()).collect().to_native()
+        native = with_row_columns(nw.from_native(part).lazy(), ctx).collect().to_native()
         native = native if isinstance(native, pd.DataFrame) else pd.DataFrame(native)
         # keys without a TTL, and those of them idle (the engine's per-pattern counts)
         forever = native["expires_at"].isna().to_numpy(dtype=bool)
@@ -131,7 +131,7 @@ def _offending_part(part: pd.DataFrame, rule: Any, ctx: Any, measured: Any) -> p
     from insightkit.recommend.engine import select_offenders
     from insightkit.recommend.frames import DERIVED, with_row_columns
 
-    frame = measured.attach(with_row_columns(nw.from_native(part).lazy()))
+    frame = measured.attach(with_row_columns(nw.from_native(part).lazy(), ctx))
     return select_offenders(frame, rule, ctx).drop(*DERIVED).collect().to_pandas()
 
 

@@ -474,16 +474,20 @@ def stream_overcharge(
     return nw.when(nw.col("type") == "stream").then(nw.max_horizontal(overcharge, nw.lit(0.0))).otherwise(0.0)
 
 
-def deletion_bytes(family: str, version: tuple[int, ...], allocator: str, node_max_entries: int) -> nw.Expr:
-    """What deleting a key gives back: its memory and expires entry, less what MEMORY USAGE charges a
-    Redis stream's radix trees beyond their allocations (``stream_overcharge``)."""
-    footprint = nw.col("memory_bytes") + nw.col("expires_bytes").fill_null(0)
-    return footprint - stream_overcharge(family, version, allocator, node_max_entries)
+#: The key table's column holding each key's ``stream_overcharge`` (``overcharge``), derived once per
+#: evaluation (``frames.with_row_columns``) rather than priced again inside every rule that frees keys.
+OVERCHARGE = "stream_overcharge_bytes"
+
+
+def overcharge(ctx: Context) -> nw.Expr:
+    """``stream_overcharge`` for the snapshot's server generation, allocator and stream node size."""
+    return stream_overcharge(ctx.family, ctx.version, ctx.allocator, int(ctx["stream-node-max-entries"]))
 
 
 def freed(ctx: Context) -> nw.Expr:
-    """``deletion_bytes`` for the snapshot's server generation and allocator."""
-    return deletion_bytes(ctx.family, ctx.version, ctx.allocator, int(ctx["stream-node-max-entries"]))
+    """What deleting a key gives back: its memory and expires entry, less what MEMORY USAGE charges a
+    Redis stream's radix trees beyond their allocations (the ``OVERCHARGE`` column)."""
+    return nw.col("memory_bytes") + nw.col("expires_bytes").fill_null(0) - nw.col(OVERCHARGE)
 
 
 def pel_entry(ctx: Context) -> float:

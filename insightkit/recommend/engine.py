@@ -8,13 +8,15 @@ saving expressions run where the data is. Evaluation is one pass, whatever the n
    pattern, keys per expiry second. Small group-bys, computed once (never as window functions, which
    DuckDB runs on one thread and which a chunked pass could not see).
 2. *Partials* — for every (rule, pattern): offending keys, their memory and savings, the largest
-   collection and element. One query counts every rule's offenders (on a lazy engine, leaving out the
-   rules whose per-pattern terms no pattern passes: ``_possible``); only the rules that fire are
-   priced, each distinct row of their selection once (weighted by its key count). On a lazy engine the
-   firing rules' rows are reduced in one scan to those distinct rows, on which every firing rule is
-   priced in one query (``_reduced_partials``, their steps sharing ``with_columns`` calls: ``_levels``)
-   and which the overlap pass reads; eager tables are walked in chunks of rows, each rule filtering
-   first. An in-memory table handed to DuckDB gets its derived columns on Arrow once (``prepare_on``).
+   collection and element. On a lazy engine one scan (``_census``) groups the keys by pattern and by
+   which rules select them (leaving out the rules whose per-pattern terms no pattern passes:
+   ``_possible``): the firing rules without a saving are totalled from it; those with one are priced,
+   each distinct row of their selection once (weighted by its key count): their rows are reduced in
+   one more scan to those distinct rows, on which every one is priced in one query
+   (``_reduced_partials``, their steps sharing ``with_columns`` calls: ``_levels``) and which the
+   overlap pass reads. Eager tables are walked in chunks of rows, each rule's selection evaluated once
+   as a column (``Flagged``). An in-memory table handed to DuckDB gets its derived columns on Arrow
+   once (``prepare_on``).
 3. *Findings* — the partials reduced per rule (pandas, a few thousand rows).
 
 ``offenders`` is the one call that materialises key rows, and only the offending ones.
@@ -200,6 +202,18 @@ def _priced_totals(off: nw.LazyFrame[Any], rule: Rule, ctx: Context, owners: lis
     pricing expressions (size classes, CASE ladders) run on thousands of rows instead of millions.
     The totals are the same integers as pricing every key (each key's saving is rounded first).
     """
+    if rule.saving is None:  # nothing to price: the per-pattern totals straight from the rows
+        return (
+            off.group_by(PATTERN_COLUMN)
+            .agg(
+                nw.len().alias("keys"),
+                nw.col("memory_bytes").sum().alias("memory"),
+                nw.col("num_elements").max().alias("max_elements"),
+                nw.col("largest_element_bytes").max().alias("max_element"),
+                *[nw.col(c).max().alias(c) for c in owners],
+            )
+            .with_columns(nw.lit(0, dtype=nw.Int64()).alias("savings"))
+        )
     reads = _saving_columns(rule, ctx)
     if reads is None or REPEATS in reads:
         priced = _priced(off, rule, ctx, drop=False).with_columns(nw.lit(1).alias(REPEATS))
@@ -366,39 +380,54 @@ def _reduced_partials(
     return found
 
 
-def _per_rule_partials(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) -> list[pd.DataFrame]:
+def _per_rule_partials(
+    chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context, flags: Mapping[str, str] | None = None
+) -> list[pd.DataFrame]:
     """Per (rule, pattern) totals: each rule filters (on an in-memory slice, or as one query on a lazy
-    engine), then prices only its own rows (each distinct row once: ``_priced_totals``)."""
+    engine), then prices only its own rows (each distinct row once: ``_priced_totals``). ``flags``:
+    the slice's columns holding each rule's selection (``Flagged``), read instead of its condition."""
     found = []
     names = chunk.collect_schema().names()
     owners = [c for c in OWNER_COLUMNS if c in names]
     eager = is_eager(chunk)
     for rule in rules:
         mine = chunk
+        flag = flags.get(rule.id) if flags else None
         columns = rule_columns(rule, ctx) if eager else None
         if columns is not None:  # in memory: filter and price a table of the rule's columns only
-            mine = chunk.select(*[c for c in names if c in columns or c in PARTIAL_READS])
-        condition = _selection(rule, ctx) if eager else _condition(rule, ctx)
+            mine = chunk.select(*[c for c in names if c in columns or c in PARTIAL_READS or c == flag])
+        if flag is not None:
+            condition = nw.col(flag)
+        else:
+            condition = _selection(rule, ctx) if eager else _condition(rule, ctx)
         grouped = _priced_totals(mine.filter(condition), rule, ctx, owners).collect().to_pandas()
         if len(grouped):
             found.append(grouped.assign(rule=rule.id))
     return found
 
 
-def _firing(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) -> list[Rule]:
-    """The rules that select a row of an in-memory slice, found by one pass of counts (most rules find
-    nothing, and pricing and grouping a rule's empty selection costs more than counting it). The rows
-    two or more priced rules select are not counted here: in memory each expression is evaluated on
-    its own, so that would evaluate every priced condition twice; the overlap pass counts them over
-    the rules whose findings price a saving (usually a few)."""
-    counts = [
-        nw.when(_selection(rule, ctx)).then(1).otherwise(0).sum().alias(f"{TEMP}n{i}")
-        for i, rule in enumerate(rules)
-    ]
-    if not counts:
-        return []
-    row = chunk.select(*counts).collect().row(0)
-    return [rule for rule, n in zip(rules, row, strict=True) if as_int(n)]
+@dataclass(frozen=True)
+class Flagged:
+    """An in-memory slice with each firing rule's selection as a boolean column (``flags``: rule id →
+    column): each condition is evaluated once for the count, the partials and the overlap pass."""
+
+    rows: nw.LazyFrame[Any]
+    flags: dict[str, str]
+
+
+def _flagged_slice(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) -> Flagged:
+    """The rules that select a row of an in-memory slice, found by one pass of counts over their
+    selections, kept as columns (most rules find nothing, and pricing and grouping a rule's empty
+    selection costs more than counting it)."""
+    names = [f"{TEMP}sel{i}" for i in range(len(rules))]
+    if not rules:
+        return Flagged(chunk, {})
+    rows = chunk.with_columns(*[_selection(r, ctx).alias(n) for r, n in zip(rules, names, strict=True)])
+    rows = rows.collect().lazy()
+    counts = rows.select(*[nw.col(n).sum() for n in names]).collect().row(0)
+    flags = {r.id: n for r, n, c in zip(rules, names, counts, strict=True) if as_int(c)}
+    quiet = [n for n in names if n not in flags.values()]
+    return Flagged(rows.drop(*quiet) if quiet else rows, flags)
 
 
 #: What every key of a table shares besides its pattern's columns (``Globals.attach``).
@@ -446,38 +475,91 @@ def _possible(measured: Globals, rules: list[Rule], ctx: Context) -> list[Rule]:
 def _lazy_partials(
     frame: nw.LazyFrame[Any], measured: Globals, rules: list[Rule], ctx: Context, *, gated: bool = False
 ) -> tuple[list[pd.DataFrame], Reduced | None]:
-    """Per (rule, pattern) totals on a lazy engine: one query counts every rule's offenders (most rules
-    find none; ``gated``: nor those ``_possible`` rules out); with two or more rules firing, one scan
-    reduces their rows (``_reduced``), on which all are priced in one query (``_reduced_partials``) and
-    which the overlap pass reads too; else (or past ``REDUCED_ROWS`` distinct rows) each rule that
-    fired gets one filtered group-by query of its own, joined only with the global tables it reads. The keys two or more priced rules select are not counted here (that would
-    evaluate every priced condition twice per key): the overlap pass counts them itself, over the
-    rules whose findings price a saving."""
+    """Per (rule, pattern) totals on a lazy engine. One scan of every key, the ``_census``, tells which
+    rules fire (``gated``: leaving out those ``_possible`` rules out) and gives the totals of the
+    firing rules that price nothing. With two or more rules with a saving firing, one more scan reduces
+    their rows (``_reduced``), on which all are priced in one query (``_reduced_partials``) and which
+    the overlap pass reads too; else (or past ``REDUCED_ROWS`` distinct rows) each of them gets one
+    filtered group-by query of its own, joined only with the global tables it reads. The keys two or
+    more priced rules select are not counted here (that would evaluate every priced condition twice
+    per key): the overlap pass counts them itself, over the rules whose findings price a saving."""
     if not rules:
         return [], None
     needs = [(True, True) if measured.joined else measured.joins(rule_columns(rule, ctx)) for rule in rules]
     names = frame.collect_schema().names() + sorted(measured.pattern_columns)
     owners = [c for c in OWNER_COLUMNS if c in names]
-    # CASE WHEN (null counts as not selected) rather than a COALESCE cast to an integer: ~25 % less
-    # work per rule and row on DuckDB
     counted = _possible(measured, rules, ctx) if gated else rules
-    flags = [nw.when(_condition(rule, ctx)).then(1).otherwise(0) for rule in counted]
-    selections = [flag.sum().alias(f"{TEMP}n{i}") for i, flag in enumerate(flags)]
     patterns, seconds = any(p for p, _ in needs), any(s for _, s in needs)
-    firing = []
-    if selections:
-        counts = measured.attach(frame, patterns=patterns, seconds=seconds).select(*selections).collect()
-        firing = [rule for i, rule in enumerate(counted) if as_int(counts[f"{TEMP}n{i}"].item())]
-    reduced = _reduced(frame, measured, firing, ctx, owners)
-    if reduced is not None:  # owner columns where the rule's own query would have joined them
-        owned = {rule.id: owners if needs[rules.index(rule)][0] else [] for rule in firing}
-        return _reduced_partials(reduced, firing, ctx, owned), reduced
+    firing: list[Rule] = []
+    census = None
+    if counted:
+        census = _census(measured.attach(frame, patterns=patterns, seconds=seconds), counted, ctx)
+        firing = [rule for i, rule in enumerate(counted) if _selects(census, i).any()]
+    # owner columns where the rule's own query would have joined them
+    owned = {rule.id: owners if needs[rules.index(rule)][0] else [] for rule in firing}
     found = []
-    for rule in firing:
+    if census is not None:
+        found = _census_partials(census, counted, [r for r in firing if r.saving is None], measured, owned)
+    priced = [rule for rule in firing if rule.saving is not None]
+    reduced = _reduced(frame, measured, priced, ctx, owners)
+    if reduced is not None:
+        return found + _reduced_partials(reduced, priced, ctx, owned), reduced
+    for rule in priced:
         patterns, seconds = needs[rules.index(rule)]
         attached = measured.attach(frame, patterns=patterns, seconds=seconds)
         found += _per_rule_partials(attached, [rule], ctx)
     return found, reduced
+
+
+def _census(attached: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) -> pa.Table:
+    """One scan of every key: keys, memory and the largest sizes per pattern and set of ``rules`` that
+    select them (``_masks``; a few hundred groups). Which rules fire, and the totals of those that
+    price nothing (``_census_partials``), are read off it; only the rules with a saving scan the keys
+    again (``_reduced``), for the sizes their savings read."""
+    masks = _masks(rules, ctx)
+    names = [f"{TEMP}rules{i}" for i in range(len(masks))]
+    grouped = (
+        attached.with_columns(*masks)
+        .group_by(PATTERN_COLUMN, *names)
+        .agg(
+            nw.len().alias("keys"),
+            nw.col("memory_bytes").sum().alias("memory"),
+            nw.col("num_elements").max().alias("max_elements"),
+            nw.col("largest_element_bytes").max().alias("max_element"),
+        )
+        .collect()
+        .to_arrow()
+    )
+    totals = ("keys", "memory", "max_elements", "max_element")
+    return grouped.cast(
+        pa.schema([f.with_type(pa.int64()) if f.name in totals else f for f in grouped.schema])
+    )
+
+
+def _census_partials(
+    census: pa.Table, counted: list[Rule], rules: list[Rule], measured: Globals, owners: dict[str, list[str]]
+) -> list[pd.DataFrame]:
+    """Per (rule, pattern) totals of firing ``rules`` that price no saving, from the ``_census`` of the
+    ``counted`` rules: the owner columns are the pattern's (``Globals.per_pattern``)."""
+    if not rules:
+        return []
+    per_pattern = None
+    if any(owners[rule.id] for rule in rules):
+        per_pattern = measured.per_pattern.select(PATTERN_COLUMN, *OWNER_COLUMNS).collect().to_pandas()
+    found = []
+    frame = census.select([PATTERN_COLUMN, "keys", "memory", "max_elements", "max_element"]).to_pandas()
+    for rule in rules:
+        mine = frame[_selects(census, counted.index(rule))]
+        mine = mine.groupby(PATTERN_COLUMN, dropna=False, sort=False, as_index=False).agg(
+            keys=("keys", "sum"),
+            memory=("memory", "sum"),
+            max_elements=("max_elements", "max"),
+            max_element=("max_element", "max"),
+        )
+        if per_pattern is not None and owners[rule.id]:
+            mine = mine.merge(per_pattern[[PATTERN_COLUMN, *owners[rule.id]]], on=PATTERN_COLUMN, how="left")
+        found.append(mine.assign(savings=0, rule=rule.id))
+    return found
 
 
 def partials(keys: Any, rules: list[Rule], ctx: Context, measured: Globals | None = None) -> pd.DataFrame:
@@ -486,21 +568,25 @@ def partials(keys: Any, rules: list[Rule], ctx: Context, measured: Globals | Non
     ``measured`` lets a caller that splits the table itself (Dask partitions) pass globals measured
     over all of it; by default they are measured over ``keys``.
     """
-    frame = with_row_columns(to_lazy(keys))
+    frame = with_row_columns(to_lazy(keys), ctx)
     return _partials_of(frame, measured or Globals.measure(frame, ctx), rules, ctx)[0]
 
 
 def _partials_of(
     frame: nw.LazyFrame[Any], measured: Globals, rules: list[Rule], ctx: Context, *, gated: bool = False
-) -> tuple[pd.DataFrame, Reduced | None]:
-    """The partials, and the firing rules' reduced rows when a lazy engine made them (``_reduced``).
+) -> tuple[pd.DataFrame, Reduced | list[Flagged] | None]:
+    """The partials, and what the overlap pass may read again: the firing rules' reduced rows when a
+    lazy engine made them (``_reduced``), an in-memory table's slices with their rules' selections.
     ``gated``: ``measured`` is the table's own, so its patterns are every key's (``_possible``)."""
     found: list[pd.DataFrame] = []
-    reduced: Reduced | None = None
+    reduced: Reduced | list[Flagged] | None = None
     if is_eager(frame):
+        reduced = []
         for chunk in slices(frame):
-            attached = measured.attach(chunk)
-            found += _per_rule_partials(attached, _firing(attached, rules, ctx), ctx)
+            flagged = _flagged_slice(measured.attach(chunk), rules, ctx)
+            firing = [rule for rule in rules if rule.id in flagged.flags]
+            found += _per_rule_partials(flagged.rows, firing, ctx, flagged.flags)
+            reduced.append(flagged)
     else:
         lazy, reduced = _lazy_partials(frame, measured, rules, ctx, gated=gated)
         found += lazy
@@ -542,7 +628,7 @@ def claimants(result: pd.DataFrame) -> list[Rule]:
 def overlaps(keys: Any, rules: list[Rule], ctx: Context, measured: Globals | None = None) -> pd.DataFrame:
     """Per rule of ``rules`` (in order): the bytes of its saving that earlier rules already claimed on
     the same keys (``overlap``, a float). Partitions of a table may be summed."""
-    frame = with_row_columns(to_lazy(keys))
+    frame = with_row_columns(to_lazy(keys), ctx)
     return _overlaps_of(frame, measured or Globals.measure(frame, ctx), rules, ctx)
 
 
@@ -551,11 +637,14 @@ def _overlaps_of(
     measured: Globals,
     rules: list[Rule],
     ctx: Context,
-    reduced: Reduced | None = None,
+    reduced: Reduced | list[Flagged] | None = None,
 ) -> pd.DataFrame:
     claimed = np.zeros(len(rules))
     if len(rules) >= 2:
-        if is_eager(frame):
+        if isinstance(reduced, list):  # the partials' slices, each rule's selection a column already
+            for flagged in reduced:
+                claimed += _eager_overlaps(flagged.rows, rules, ctx, flagged.flags)
+        elif is_eager(frame):
             for chunk in slices(frame):
                 claimed += _eager_overlaps(measured.attach(chunk), rules, ctx)
         else:
@@ -565,12 +654,12 @@ def _overlaps_of(
 
 def _selected_columns(rules: list[Rule], ctx: Context) -> list[nw.Expr]:
     return [
-        nw.when(_condition(r, ctx)).then(1).otherwise(0).alias(f"{TEMP}sel{i}") for i, r in enumerate(rules)
+        nw.when(_condition(r, ctx)).then(1).otherwise(0).alias(f"{TEMP}ov{i}") for i, r in enumerate(rules)
     ]
 
 
 def _several(rules: list[Rule]) -> nw.Expr:
-    return nw.sum_horizontal(*[nw.col(f"{TEMP}sel{i}") for i in range(len(rules))]) >= 2
+    return nw.sum_horizontal(*[nw.col(f"{TEMP}ov{i}") for i in range(len(rules))]) >= 2
 
 
 def _lazy_overlaps(
@@ -587,7 +676,7 @@ def _lazy_overlaps(
     if reduced is not None and all(rule.id in reduced.flags for rule in rules):
         multi = reduced.table.with_columns(
             *[
-                nw.when(nw.col(reduced.flags[rule.id])).then(1).otherwise(0).alias(f"{TEMP}sel{i}")
+                nw.when(nw.col(reduced.flags[rule.id])).then(1).otherwise(0).alias(f"{TEMP}ov{i}")
                 for i, rule in enumerate(rules)
             ]
         ).filter(_several(rules))
@@ -599,7 +688,7 @@ def _lazy_overlaps(
     if not as_int(multi.select(nw.len()).collect().item()):
         return np.zeros(len(rules))  # a cheap count first: pricing steps cost more to plan than to run
     for i, rule in enumerate(rules):
-        selected = nw.col(f"{TEMP}sel{i}") == 1
+        selected = nw.col(f"{TEMP}ov{i}") == 1
         steps = _saving_steps(rule, ctx)
         for name, expr in steps[:-1]:
             multi = multi.with_columns(nw.when(selected).then(expr).alias(name))
@@ -625,17 +714,27 @@ def _lazy_overlaps(
     return np.array([0.0, *(float(v or 0.0) for v in row)])
 
 
-def _eager_overlaps(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) -> np.ndarray:
+def _eager_overlaps(
+    chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context, flags: Mapping[str, str] | None = None
+) -> np.ndarray:
     """An in-memory slice: the rows two or more rules select, each rule priced on its own rows (as its
-    partials were), composed in order with numpy."""
-    multi = chunk.with_columns(*_selected_columns(rules, ctx)).filter(_several(rules)).collect()
+    partials were), composed in order with numpy. ``flags``: the slice's selection columns
+    (``Flagged``; a rule without one selects no row of it)."""
+    if flags is None:
+        selected = _selected_columns(rules, ctx)
+    else:
+        selected = [
+            (nw.col(flags[r.id]).cast(nw.Int32) if r.id in flags else nw.lit(0)).alias(f"{TEMP}ov{i}")
+            for i, r in enumerate(rules)
+        ]
+    multi = chunk.with_columns(*selected).filter(_several(rules)).collect()
     if len(multi) == 0:
         return np.zeros(len(rules))
     row_id = f"{TEMP}row"
     multi = multi.with_row_index(row_id)
     savings = np.zeros((len(multi), len(rules)))
     for i, rule in enumerate(rules):
-        mine = select_offenders(multi.lazy().filter(nw.col(f"{TEMP}sel{i}") == 1), rule, ctx)
+        mine = _priced(multi.lazy().filter(nw.col(f"{TEMP}ov{i}") == 1), rule, ctx)
         got = mine.select(row_id, SAVINGS).collect().to_pandas()
         savings[got[row_id].to_numpy(dtype="int64"), i] = got[SAVINGS].to_numpy(dtype="float64")
     memory = multi.select(_footprint().alias("m")).to_pandas()["m"].to_numpy(dtype="float64")

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from insightkit.errors import ConfigurationError
 from insightkit.recommend.base import Context, Rule
-from insightkit.recommend.cost import floor_div
+from insightkit.recommend.cost import OVERCHARGE, floor_div, overcharge
 from insightkit.recommend.needs import rule_columns
 from insightkit.recommend.owners import owned_patterns, owner_columns
 from insightkit.schema import KEY_SCHEMA, PATTERN_COLUMN
@@ -29,6 +29,7 @@ from insightkit.schema import KEY_SCHEMA, PATTERN_COLUMN
 DERIVED = (
     "key_len",
     "expiry_second",
+    OVERCHARGE,
     "pattern_keys",
     "static_prefix_chars",
     "pattern_segments",
@@ -108,14 +109,38 @@ def is_eager(frame: nw.LazyFrame[Any]) -> bool:
     )
 
 
-def with_row_columns(frame: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
-    """``pattern`` filled in (digits stand for ids when no discovery ran), key length, expiry second."""
+def with_row_columns(frame: nw.LazyFrame[Any], ctx: Context) -> nw.LazyFrame[Any]:
+    """``pattern`` filled in (digits stand for ids when no discovery ran), and the row facts
+    (``_with_row_facts``)."""
     if PATTERN_COLUMN not in frame.collect_schema().names():
         frame = frame.with_columns(nw.col("key").str.replace_all(r"[0-9]+", "*").alias(PATTERN_COLUMN))
     elif _has_nulls(frame, PATTERN_COLUMN):
         frame = frame.with_columns(nw.col(PATTERN_COLUMN).fill_null(nw.col("key")))
+    return _with_row_facts(frame, ctx)
+
+
+def _with_row_facts(frame: nw.LazyFrame[Any], ctx: Context) -> nw.LazyFrame[Any]:
+    """Expiry second, key length and stream overcharge (``cost.OVERCHARGE``)."""
     frame = frame.with_columns(floor_div(nw.col("expires_at"), 1000).alias("expiry_second"))
-    return _with_key_length(frame)
+    return _with_overcharge(_with_key_length(frame), ctx)
+
+
+def _with_overcharge(frame: nw.LazyFrame[Any], ctx: Context) -> nw.LazyFrame[Any]:
+    """``cost.OVERCHARGE``: what MEMORY USAGE charges a Redis stream beyond its allocations, 0 for any
+    other key. Every rule that frees keys subtracts it; as a column it is one expression of ~100 terms
+    evaluated once, and in memory only on the stream rows (usually none or a few): on a table of a
+    few thousand keys narwhals spends ~40 ms on it per rule that prices with it."""
+    expr = overcharge(ctx)
+    if not is_eager(frame):
+        return frame.with_columns(expr.cast(nw.Float64).alias(OVERCHARGE))
+    rows = frame.collect()
+    streams = rows.select((nw.col("type") == "stream").fill_null(False)).to_numpy()[:, 0].astype(bool)
+    values = np.zeros(len(rows), dtype="float64")
+    if streams.any():
+        charged = rows.filter(nw.new_series("s", streams, nw.Boolean(), backend=rows.implementation))
+        values[streams] = charged.select(expr.cast(nw.Float64)).to_numpy()[:, 0]
+    column = nw.new_series(OVERCHARGE, values, nw.Float64(), backend=rows.implementation)
+    return rows.with_columns(column).lazy()
 
 
 def _has_nulls(frame: nw.LazyFrame[Any], column: str) -> bool:
@@ -253,9 +278,9 @@ class Globals:
         (and their join, a hash probe per key) for queries whose rules never read them.
         """
         if patterns and not self.joined:
-            frame = frame.join(self.per_pattern, on=PATTERN_COLUMN, how="left")
+            frame = _left_join(frame, self.per_pattern, PATTERN_COLUMN)
         if seconds and not self.joined:
-            frame = frame.join(self.mass_seconds, on="expiry_second", how="left")
+            frame = _left_join(frame, self.mass_seconds, "expiry_second")
         if self.joined:
             return frame  # the constants too are columns of the table already
         return frame.with_columns(
@@ -281,6 +306,25 @@ class Globals:
             return True, True  # nothing left to join: no need to read the rules' columns
         each = [self.joins(rule_columns(rule, ctx)) for rule in rules]
         return any(p for p, _ in each), any(s for _, s in each)
+
+
+def _left_join(frame: nw.LazyFrame[Any], small: nw.LazyFrame[Any], on: str) -> nw.LazyFrame[Any]:
+    """``frame`` left-joined with ``small`` (unique on ``on``). Two Arrow tables are joined by ``take``
+    at each row's index in ``small``: an Acero join costs ~10-40 ms to set up the first times in a
+    process, more than the rules take on a table of a few thousand keys (the CLI on the sample)."""
+    if (
+        frame.implementation is not nw.Implementation.PYARROW
+        or small.implementation is not frame.implementation
+    ):
+        return frame.join(small, on=on, how="left")
+    table, lookup = frame.collect().to_native(), small.collect().to_native()
+    column = table.column(on)
+    at = pc.index_in(column, value_set=lookup.column(on).cast(column.type), skip_nulls=True)
+    for name in lookup.column_names:
+        if name != on:
+            taken = lookup.column(name).take(at)
+            table = table.append_column(f"{name}_right" if name in table.column_names else name, taken)
+    return nw.from_native(table).lazy()
 
 
 def _owns_results(ctx: Context) -> bool:
@@ -319,7 +363,7 @@ def _computed(small: nw.LazyFrame[Any], frame: nw.LazyFrame[Any]) -> nw.LazyFram
 
 def prepare(keys: Any, ctx: Context) -> tuple[nw.LazyFrame[Any], Globals]:
     """The key table with its row-wise derived columns, and the globals measured over all of it."""
-    frame = with_row_columns(to_lazy(keys))
+    frame = with_row_columns(to_lazy(keys), ctx)
     return frame, Globals.measure(frame, ctx)
 
 
@@ -341,12 +385,9 @@ def _attached_on_duckdb(table: pa.Table, ctx: Context) -> tuple[nw.LazyFrame[Any
     key: the same rows ``Globals.attach`` would give, each query only reading its columns.
     """
     if PATTERN_COLUMN in table.column_names and table.column(PATTERN_COLUMN).null_count == 0:
-        rows = nw.from_native(table).lazy()  # fully patterned: nothing to fill from the keys
-        rows = _with_key_length(
-            rows.with_columns(floor_div(nw.col("expires_at"), 1000).alias("expiry_second"))
-        )
+        rows = _with_row_facts(nw.from_native(table).lazy(), ctx)  # fully patterned: nothing to fill
     else:
-        rows = with_row_columns(nw.from_native(table).lazy())
+        rows = with_row_columns(nw.from_native(table).lazy(), ctx)
     derived = rows.collect().to_native()
     for name in DICTIONARY_COLUMNS:  # few distinct values: DuckDB scans their codes, not a string a row
         at_column = derived.schema.get_field_index(name)
