@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from insightkit.errors import ConfigurationError
 from insightkit.recommend.base import Context, Rule
-from insightkit.recommend.cost import OVERCHARGE, floor_div, overcharge
+from insightkit.recommend.cost import OVERCHARGE, floor_div, overcharge, overcharge_inputs, overcharge_of
 from insightkit.recommend.needs import rule_columns
 from insightkit.recommend.owners import owned_patterns, owner_columns
 from insightkit.schema import KEY_SCHEMA, PATTERN_COLUMN
@@ -127,18 +127,18 @@ def _with_row_facts(frame: nw.LazyFrame[Any], ctx: Context) -> nw.LazyFrame[Any]
 
 def _with_overcharge(frame: nw.LazyFrame[Any], ctx: Context) -> nw.LazyFrame[Any]:
     """``cost.OVERCHARGE``: what MEMORY USAGE charges a Redis stream beyond its allocations, 0 for any
-    other key. Every rule that frees keys subtracts it; as a column it is one expression of ~100 terms
-    evaluated once, and in memory only on the stream rows (usually none or a few): on a table of a
-    few thousand keys narwhals spends ~40 ms on it per rule that prices with it."""
-    expr = overcharge(ctx)
+    other key. Every rule that frees keys subtracts it: as a column it is computed once, not priced
+    again by each (an expression of ~100 terms, which narwhals takes ~20-40 ms to evaluate on a table
+    of any size). In memory it is computed with numpy on the stream rows only (usually none or a few)."""
     if not is_eager(frame):
-        return frame.with_columns(expr.cast(nw.Float64).alias(OVERCHARGE))
+        return frame.with_columns(overcharge(ctx).cast(nw.Float64).alias(OVERCHARGE))
     rows = frame.collect()
     streams = rows.select((nw.col("type") == "stream").fill_null(False)).to_numpy()[:, 0].astype(bool)
     values = np.zeros(len(rows), dtype="float64")
     if streams.any():
         charged = rows.filter(nw.new_series("s", streams, nw.Boolean(), backend=rows.implementation))
-        values[streams] = charged.select(expr.cast(nw.Float64)).to_numpy()[:, 0]
+        inputs = charged.select(*[e.alias(f"i{n}") for n, e in enumerate(overcharge_inputs())]).to_numpy()
+        values[streams] = overcharge_of(ctx, [inputs[:, n].astype("float64") for n in range(inputs.shape[1])])
     column = nw.new_series(OVERCHARGE, values, nw.Float64(), backend=rows.implementation)
     return rows.with_columns(column).lazy()
 
