@@ -814,8 +814,9 @@ def findings(rules: list[Rule], parts: pd.DataFrame, ctx: Context, key_memory: i
             if rule.id not in fired:
                 continue
             mine = per_pattern.xs(rule.id, level="rule")
-            by_memory = mine["memory"].astype("int64").sort_values(ascending=False, kind="stable")
-            top = [str(p) for p in by_memory.head(5).index]
+            # largest first, ties by name: the same patterns whatever order an engine grouped them in
+            sizes = zip(mine["memory"].astype("int64").tolist(), map(str, mine.index), strict=True)
+            top = [p for _, p in sorted(sizes, key=lambda size: (-size[0], size[1]))[:5]]
             agg = Aggregates(
                 keys=as_int(mine["keys"].sum()),
                 memory_bytes=as_int(mine["memory"].sum()),
