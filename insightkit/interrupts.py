@@ -2,8 +2,9 @@
 
 By default SIGTERM (what ``timeout``, systemd, Kubernetes and CI runners send) and SIGHUP (a closed
 terminal) end a Python process at once: no ``finally`` block runs, and whatever insightkit was writing
-stays on disk — the hidden spill (``.NAME.rows.arrow``, about 190 bytes a key), the template codes
-(``.NAME.templates``), the half-written RSNAP (``.NAME.….tmp``), a temporary analysis directory.
+stays on disk — the hidden spill of a live snapshot (``.NAME.rows.arrow``, about 190 bytes a key),
+the template codes (``.NAME.templates``), the half-written RSNAP (``.NAME.….tmp``), a temporary
+analysis directory.
 Ctrl-C does not leave them: KeyboardInterrupt unwinds through the ``finally`` blocks and context
 managers that remove them, and stops the worker threads on its way.
 

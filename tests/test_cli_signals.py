@@ -35,7 +35,7 @@ except Terminated as exc:
 
 @pytest.fixture(scope="module")
 def big_rdb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """300k keys: the streaming analysis takes seconds, spilling ~60 MB of rows on the way."""
+    """300k keys: the streaming analysis takes seconds, decoding the file twice."""
     return write_many_keys(tmp_path_factory.mktemp("big") / "big.rdb", 300_000)
 
 
@@ -79,8 +79,8 @@ def _interrupt_midway(command: list[str], out: Path, marker: str, signum: int, t
 @pytest.mark.parametrize(
     ("signum", "marker"),
     [
-        (signal.SIGTERM, ".rows.arrow"),  # pass one: rows spilled, template codes written
-        (signal.SIGHUP, ".rows.arrow"),
+        (signal.SIGTERM, ".templates"),  # pass one: template codes being written
+        (signal.SIGHUP, ".templates"),
         (signal.SIGTERM, ".tmp"),  # pass two: the RSNAP being written beside its name
         (signal.SIGHUP, ".tmp"),
     ],
@@ -100,7 +100,7 @@ def test_cli_signal_midway_leaves_nothing(big_rdb: Path, tmp_path: Path, signum:
         "-o",
         str(out / "k.rsnap"),
     ]
-    if marker == ".rows.arrow" and signum == signal.SIGHUP:
+    if marker == ".templates" and signum == signal.SIGHUP:
         command += ["--redact-key", "k"]  # an unredacted RSNAP in a TMPDIR directory first
     code = _interrupt_midway(command, out, marker, signum, tmp)
     assert code == 128 + signum
@@ -169,13 +169,13 @@ def test_library_threads_stop_and_files_go_in_process(big_rdb: Path, tmp_path: P
     out.mkdir()
     ours = ("insightkit-", "ThreadPoolExecutor")
 
-    def signal_once_spilling() -> None:
+    def signal_once_in_pass_one() -> None:
         deadline = time.monotonic() + 120
-        while not any(".rows.arrow" in name for name in os.listdir(out)) and time.monotonic() < deadline:
+        while not any(".templates" in name for name in os.listdir(out)) and time.monotonic() < deadline:
             time.sleep(0.01)
         os.kill(os.getpid(), signal.SIGTERM)
 
-    threading.Thread(target=signal_once_spilling, daemon=True).start()
+    threading.Thread(target=signal_once_in_pass_one, daemon=True).start()
     with (
         pytest.raises(Terminated),
         terminate_cleanly(),
