@@ -206,3 +206,41 @@ def test_ctrl_c_while_the_libraries_load_is_one_line(tmp_path: Path) -> None:
     )
     assert stderr.strip() == "insightkit: interrupted"
     assert code == 130
+
+
+@pytest.mark.parametrize("starts", ["crc", "segments", "writer"])
+def test_an_interrupt_while_a_thread_starts_stops_it(monkeypatch: pytest.MonkeyPatch, starts: str) -> None:
+    """``Thread.start`` waits for the new thread: a signal raised there (SIGTERM as KeyboardInterrupt)
+    leaves a running thread whose owner was never built. Each owner stops it before re-raising."""
+    from insightkit.fleet.ingest import _Background
+    from insightkit.rdb.crcworker import CrcWorker
+    from insightkit.rdb.segments import SegmentPool
+
+    started: list[threading.Thread] = []
+    original = threading.Thread.start
+
+    def start_then_interrupt(self: threading.Thread) -> None:
+        original(self)
+        started.append(self)
+        if len(started) == (2 if starts == "segments" else 1):  # the pool's second worker
+            raise Terminated(signal.SIGTERM)
+
+    class Lead:
+        batch_size = 10
+
+        def segment_decoder(self) -> object:
+            return object()
+
+    monkeypatch.setattr(threading.Thread, "start", start_then_interrupt)
+    with pytest.raises(Terminated):
+        if starts == "crc":
+            CrcWorker()
+        elif starts == "segments":
+            SegmentPool(Lead(), 3)
+        else:
+            with _Background(lambda item: None):
+                pass
+    monkeypatch.undo()
+    for thread in started:
+        thread.join(timeout=10)
+    assert started and not any(t.is_alive() for t in started)

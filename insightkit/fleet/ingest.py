@@ -89,6 +89,7 @@ def ingest(
     target = Path(target)
     codes_path = target.parent / f".{target.name}.templates"
     rows_path = target.parent / f".{target.name}.rows.arrow"
+    second: Batches = ()
     try:
         with open(codes_path, "wb") as codes_out, _RowSpill(rows_path, wanted=reopen is None) as rows:
             templates = _Templates(parse_custom(custom, None, libraries))
@@ -99,7 +100,7 @@ def ingest(
             final_metadata[LIBRARY_PATTERNS] = owned
         else:
             final_metadata.pop(LIBRARY_PATTERNS, None)
-        second: Batches = reopen() if reopen is not None else _scratch_rows(rows_path)
+        second = reopen() if reopen is not None else _scratch_rows(rows_path)
         with (
             open(codes_path, "rb") as codes_in,
             RsnapWriter(target, final_metadata, dataset=dataset) as writer,
@@ -114,6 +115,12 @@ def ingest(
                 writer.write(empty.append_column(PATTERN_COLUMN, pa.array([], pa.string())))
             return writer.close()
     finally:
+        # a source left part-read (an exception, Ctrl-C) stops its decoder threads now, not whenever
+        # the traceback that holds its generator is dropped
+        for source in (batches, second):
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
         for scratch in (codes_path, rows_path):
             with contextlib.suppress(FileNotFoundError):
                 scratch.unlink()
@@ -370,7 +377,11 @@ class _Background:
         self._raise()
 
     def __enter__(self) -> _Background:
-        self.thread.start()
+        try:
+            self.thread.start()
+        except BaseException:  # an interrupt while start() waits for the thread: it may be running
+            self.items.put(self._DONE)
+            raise
         return self
 
     def __exit__(

@@ -35,7 +35,11 @@ class CrcWorker:
         self._group: list[memoryview] = []
         self._group_bytes = 0
         self._thread = threading.Thread(target=self._run, name="insightkit-crc64", daemon=True)
-        self._thread.start()
+        try:
+            self._thread.start()
+        except BaseException:  # an interrupt while start() waits for the thread: it may be running
+            self._jobs.put(_STOP)
+            raise
 
     def _run(self) -> None:
         while True:

@@ -127,15 +127,17 @@ class RdbReader:
         if self._started:
             raise RuntimeError("an RdbReader can be iterated only once")
         self._started = True
-        worker = CrcWorker() if self._verify else None
-        if worker is not None:
-            self._decoder.crc_sink = worker.submit
-            self._decoder.crc_wait = worker.result
-        if self._threads > 1:
-            self._decoder.scan_min_bytes = SCAN_MIN_BYTES
-            self._decoder.segment_min_keys = SEGMENT_MIN_KEYS
-            self._decoder.segment_room = self._decoder.batch_size
+        worker: CrcWorker | None = None
         try:
+            # inside the try: an interrupt (Ctrl-C, SIGTERM) right after the thread starts still stops it
+            worker = CrcWorker() if self._verify else None
+            if worker is not None:
+                self._decoder.crc_sink = worker.submit
+                self._decoder.crc_wait = worker.result
+            if self._threads > 1:
+                self._decoder.scan_min_bytes = SCAN_MIN_BYTES
+                self._decoder.segment_min_keys = SEGMENT_MIN_KEYS
+                self._decoder.segment_room = self._decoder.batch_size
             try:
                 yield from self._decode()
             except Exception:

@@ -64,7 +64,11 @@ class _Worker:
         self.jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.cancelled = False
         self.thread = threading.Thread(target=self._run, name=f"insightkit-decode-{index}", daemon=True)
-        self.thread.start()
+        try:
+            self.thread.start()
+        except BaseException:  # an interrupt while start() waits for the thread: it may be running
+            self.jobs.put(_STOP)
+            raise
 
     def _run(self) -> None:
         dec = self.decoder
@@ -93,7 +97,13 @@ class SegmentPool:
 
     def __init__(self, lead: Any, threads: int) -> None:
         self.batch_size: int = lead.batch_size
-        self.workers = [_Worker(lead.segment_decoder(), i) for i in range(threads)]
+        self.workers: list[_Worker] = []
+        try:
+            for index in range(threads):
+                self.workers.append(_Worker(lead.segment_decoder(), index))
+        except BaseException:  # the threads started so far stop with the pool that never was
+            self.close()
+            raise
         self._current = 0
         self.room = self.batch_size  # keys the open batch can still take
         self._keys = 0  # keys queued for the open batch
