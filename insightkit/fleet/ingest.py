@@ -80,9 +80,10 @@ def ingest(
     Pass two reads a source that can be read again in the same order (``reopen``) a second time;
     any other has its rows spilled beside ``target`` in pass one and read back. Decoding an RDB file
     again costs about what its spill does in CPU and less in time, and needs no scratch disk: at 10M
-    keys 6.8 – 8.0 s against 7.3 – 8.7 s for the whole ingest, 0.8 – 1.2 s of system time against 2.5
-    – 6.5 s for the spill's 1.9 GB written and read back. ``custom`` patterns (as ``analyze(patterns=…)``) win over discovery, as in memory, and so
-    do the known ``libraries``' families after them (the metadata gets ``library_patterns``).
+    keys 6.8 – 8.0 s against 7.3 – 8.7 s for the whole ingest, 0.8 – 1.2 s of system time against
+    2.5 – 6.5 s for the spill's 1.9 GB written and read back. ``custom`` patterns (as
+    ``analyze(patterns=…)``) win over discovery, as in memory, and so do the known ``libraries``'
+    families after them (the metadata gets ``library_patterns``).
     ``metadata`` is called once pass one is done (a live snapshot's is complete only then). Nothing
     is left at ``target``, nor any scratch file beside it, when anything fails.
     """
