@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from insightkit.errors import ConfigurationError
-from insightkit.recommend import severity
+from insightkit.recommend import compiled, severity
 from insightkit.recommend.base import Aggregates, Context, Rule
 from insightkit.recommend.cost import TEMP
 from insightkit.recommend.frames import (
@@ -128,7 +128,7 @@ def _priced(selected: nw.LazyFrame[Any], rule: Rule, ctx: Context, *, drop: bool
     (kept with ``drop=False``, for a caller that aggregates next)."""
     steps = _saving_steps(rule, ctx)
     for batch in _step_batches([*steps[:-1], (SAVINGS, _final_saving(steps[-1][1]))]):
-        selected = selected.with_columns(*batch)
+        selected = compiled.with_columns(selected, *batch)
     temporary = [name for name, _ in steps[:-1] if name.startswith(TEMP)]
     return selected.drop(*temporary) if temporary and drop else selected
 
@@ -216,13 +216,15 @@ def _priced_totals(off: nw.LazyFrame[Any], rule: Rule, ctx: Context, owners: lis
         )
     reads = _saving_columns(rule, ctx)
     if reads is None or REPEATS in reads:
-        priced = _priced(off, rule, ctx, drop=False).with_columns(nw.lit(1).alias(REPEATS))
+        priced = compiled.with_columns(_priced(off, rule, ctx, drop=False), nw.lit(1).alias(REPEATS))
     else:
         distinct = off.group_by(*_kept(reads, owners)).agg(nw.len().alias(REPEATS))
         priced = _priced(distinct, rule, ctx, drop=False)
     repeats = nw.col(REPEATS)
-    per_key = priced.with_columns(
-        (nw.col("memory_bytes") * repeats).alias(f"{TEMP}memory"), (nw.col(SAVINGS) * repeats).alias(SAVINGS)
+    per_key = compiled.with_columns(
+        priced,
+        (nw.col("memory_bytes") * repeats).alias(f"{TEMP}memory"),
+        (nw.col(SAVINGS) * repeats).alias(SAVINGS),
     )
     return per_key.group_by(PATTERN_COLUMN).agg(
         repeats.sum().alias("keys"),
@@ -422,7 +424,9 @@ def _flagged_slice(chunk: nw.LazyFrame[Any], rules: list[Rule], ctx: Context) ->
     names = [f"{TEMP}sel{i}" for i in range(len(rules))]
     if not rules:
         return Flagged(chunk, {})
-    rows = chunk.with_columns(*[_selection(r, ctx).alias(n) for r, n in zip(rules, names, strict=True)])
+    rows = compiled.with_columns(
+        chunk, *[_selection(r, ctx).alias(n) for r, n in zip(rules, names, strict=True)]
+    )
     rows = rows.collect().lazy()
     counts = rows.select(*[nw.col(n).sum() for n in names]).collect().row(0)
     flags = {r.id: n for r, n, c in zip(rules, names, counts, strict=True) if as_int(c)}
@@ -727,7 +731,7 @@ def _eager_overlaps(
             (nw.col(flags[r.id]).cast(nw.Int32) if r.id in flags else nw.lit(0)).alias(f"{TEMP}ov{i}")
             for i, r in enumerate(rules)
         ]
-    multi = chunk.with_columns(*selected).filter(_several(rules)).collect()
+    multi = compiled.with_columns(chunk, *selected).filter(_several(rules)).collect()
     if len(multi) == 0:
         return np.zeros(len(rules))
     row_id = f"{TEMP}row"
