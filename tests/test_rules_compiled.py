@@ -18,8 +18,8 @@ import insightkit
 import insightkit.recommend as rules_api
 from insightkit.recommend import compiled
 from insightkit.recommend.base import Context
-from insightkit.recommend.engine import _final_saving, _saving_steps, _selection
 from insightkit.recommend.frames import prepare_on
+from insightkit.recommend.pricing import final_saving, rule_selection, saving_steps
 from insightkit.recommend.registry import ALL_RULES
 from insightkit.schema import KEY_SCHEMA
 
@@ -63,12 +63,12 @@ def _check_every_rule(table: pa.Table, ctx: Context) -> int:
     cast refuse the infinity); the count of expressions compared."""
     checked = 0
     for rule in KEY_RULES:
-        flagged = _same(table, [_selection(rule, ctx).alias("selected")])
+        flagged = _same(table, [rule_selection(rule, ctx).alias("selected")])
         checked += 1
         if rule.saving is None:
             continue
-        steps = _saving_steps(rule, ctx)
-        steps = [*steps[:-1], ("estimated_savings_bytes", _final_saving(steps[-1][1]))]
+        steps = saving_steps(rule, ctx)
+        steps = [*steps[:-1], ("estimated_savings_bytes", final_saving(steps[-1][1]))]
         for rows in (table, table.filter(flagged.column("selected"))):
             current: pa.Table | None = rows
             for name, expr in steps:

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from rule_examples import key_table
 
-from insightkit.recommend import engine, frames, registry
+from insightkit.recommend import frames, pricing, registry
 from insightkit.recommend.base import Context, Rule
 from insightkit.recommend.needs import expr_columns, rule_columns
 
@@ -36,11 +36,11 @@ def _attached(keys: pa.Table, ctx: Context) -> pa.Table:
 
 def _offending(table: pa.Table, rule: Rule, ctx: Context) -> list[tuple[str, int]]:
     found = (
-        engine.select_offenders(nw.from_native(table).lazy(), rule, ctx)
-        .select("key", engine.SAVINGS)
+        pricing.select_offenders(nw.from_native(table).lazy(), rule, ctx)
+        .select("key", pricing.SAVINGS)
         .collect()
     )
-    return sorted(zip(found["key"].to_list(), found[engine.SAVINGS].to_list(), strict=True))
+    return sorted(zip(found["key"].to_list(), found[pricing.SAVINGS].to_list(), strict=True))
 
 
 @pytest.mark.parametrize("rule", KEY_RULES, ids=lambda r: r.id)

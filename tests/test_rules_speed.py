@@ -2,10 +2,10 @@
 
 - an in-memory table handed to DuckDB with its derived columns already on Arrow (``prepare_on``);
 - the firing rules priced on their reduced rows (``_reduced``), all in one query
-  (``_reduced_partials``), and the overlap pass reading them; a rule's bit in any mask column;
-- each distinct row of a selection priced once (``_priced_totals``);
-- rules that no pattern lets fire left out of the count over every key (``_possible``);
-- saving steps batched into as few ``with_columns`` as their order allows (``_step_batches``).
+  (``census._reduced_partials``), and the overlap pass reading them; a rule's bit in any mask column;
+- each distinct row of a selection priced once (``pricing.priced_totals``);
+- rules that no pattern lets fire left out of the count over every key (``census.possible``);
+- saving steps batched into as few ``with_columns`` as their order allows (``pricing.step_batches``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 from keytables import key_batches
 
 from insightkit.patterns import assign_patterns
-from insightkit.recommend import engine, evaluate, needs
+from insightkit.recommend import census, evaluate, needs, pricing
 
 METADATA = {"server": {"version": "7.0.15"}, "snapshot_time_ms": 1_800_000_000_000}
 
@@ -47,16 +47,16 @@ def test_in_memory_duckdb_matches_lazy_relation(keys: pa.Table) -> None:
 def test_reduced_rows_match_per_rule_queries(keys: pa.Table, monkeypatch: pytest.MonkeyPatch) -> None:
     relation = duckdb.connect().from_arrow(keys)
     made: list[object] = []
-    real = engine._reduced
+    real = census.reduced_rows
 
     def spy(*args: object, **kwargs: object) -> object:
         made.append(real(*args, **kwargs))  # type: ignore[arg-type]
         return made[-1]
 
-    monkeypatch.setattr(engine, "_reduced", spy)
+    monkeypatch.setattr(census, "reduced_rows", spy)
     reduced = evaluate(relation, None, METADATA)
     assert made and made[0] is not None  # the firing rules were priced on their reduced rows
-    monkeypatch.setattr(engine, "REDUCED_ROWS", 0)  # too many distinct rows: each rule's own query
+    monkeypatch.setattr(census, "REDUCED_ROWS", 0)  # too many distinct rows: each rule's own query
     per_rule = evaluate(relation, None, METADATA)
     _same(reduced, per_rule)
     assert (reduced["counted_savings_bytes"] <= reduced["estimated_savings_bytes"]).all()
@@ -66,26 +66,26 @@ def test_rule_bits_over_several_mask_columns(keys: pa.Table, monkeypatch: pytest
     relation = duckdb.connect().from_arrow(keys)
     one_mask = evaluate(relation, None, METADATA)
     assert (one_mask["offending_keys"] > 0).sum() >= 3  # firing rules whose bits land in different masks
-    monkeypatch.setattr(engine, "MASK_BITS", 2)  # as past 62 rules: a rule's bit in the next mask column
+    monkeypatch.setattr(census, "MASK_BITS", 2)  # as past 62 rules: a rule's bit in the next mask column
     _same(one_mask, evaluate(relation, None, METADATA))
 
 
 def test_rules_no_pattern_lets_fire_are_not_counted(keys: pa.Table, monkeypatch: pytest.MonkeyPatch) -> None:
     relation = duckdb.connect().from_arrow(keys)
     left_out: list[str] = []
-    real = engine._possible
+    real = census.possible
 
     def spy(measured: object, rules: list, ctx: object) -> list:  # type: ignore[type-arg]
         kept = real(measured, rules, ctx)  # type: ignore[arg-type]
         left_out.extend(rule.id for rule in rules if rule not in kept)
         return kept
 
-    monkeypatch.setattr(engine, "_possible", spy)
+    monkeypatch.setattr(census, "possible", spy)
     gated = evaluate(relation, None, METADATA)
     assert "many-tiny-keys" in left_out  # 60,000 keys: never past its 1M
     # rules whose per-pattern terms some pattern passes still fire (and must: not left out)
     assert {"long-key-names", "several-logical-dbs", "hashes-as-lists"} <= set(gated["rule"])
-    monkeypatch.setattr(engine, "_possible", lambda measured, rules, ctx: rules)
+    monkeypatch.setattr(census, "possible", lambda measured, rules, ctx: rules)
     _same(gated, evaluate(relation, None, METADATA))
 
 
@@ -101,7 +101,7 @@ def test_pricing_distinct_rows_matches_pricing_every_row(
 ) -> None:
     frame = keys.to_pandas(types_mapper=pd.ArrowDtype)  # in memory, in slices (the eager path)
     deduplicated = evaluate(frame, None, METADATA, engine="native")
-    monkeypatch.setattr(engine, "_saving_columns", lambda rule, ctx: None)  # columns unknown: every row
+    monkeypatch.setattr(pricing, "saving_columns", lambda rule, ctx: None)  # columns unknown: every row
     every_row = evaluate(frame, None, METADATA, engine="native")
     _same(deduplicated, every_row)
 
@@ -114,10 +114,10 @@ def test_step_batches_keep_dependent_steps_apart() -> None:
         ("_ik_d", nw.col("x") - 1),
         ("_ik_a", nw.col("z")),  # rewrites _ik_a after c read it: fine beside c (both see the old one)
     ]
-    sizes = [len(batch) for batch in engine._step_batches(steps)]
+    sizes = [len(batch) for batch in pricing.step_batches(steps)]
     assert sizes == [2, 3]  # c, d and the rewrite of _ik_a all read the batch before them
     frame = nw.from_native(pa.table({"x": [1, 2], "y": [3, 4], "z": [5, 6]})).lazy()
-    for batch in engine._step_batches(steps):
+    for batch in pricing.step_batches(steps):
         frame = frame.with_columns(*batch)
     out = frame.collect().to_native()
     assert out.column("_ik_c").to_pylist() == [8, 11]
@@ -141,7 +141,7 @@ def test_levels_give_the_steps_one_by_one() -> None:
     one_by_one = frame
     for name, expr in steps:
         one_by_one = one_by_one.with_columns(expr.alias(name))
-    levels = engine._levels(steps)
+    levels = pricing.step_levels(steps)
     assert len(levels) < len(steps)
     leveled = frame
     for level in levels:

@@ -128,8 +128,8 @@ def _evaluate_dask(
 
 
 def _offending_part(part: pd.DataFrame, rule: Any, ctx: Any, measured: Any) -> pd.DataFrame:
-    from insightkit.recommend.engine import select_offenders
     from insightkit.recommend.frames import DERIVED, with_row_columns
+    from insightkit.recommend.pricing import select_offenders
 
     frame = measured.attach(with_row_columns(nw.from_native(part).lazy(), ctx))
     return select_offenders(frame, rule, ctx).drop(*DERIVED).collect().to_pandas()
