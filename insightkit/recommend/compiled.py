@@ -88,10 +88,20 @@ def _literal(value: Any) -> Node:
     if isinstance(value, nw.Expr | nw.Series):
         raise Unsupported(type(value).__name__)
     try:
-        scalar = pa.array([value])[0]
+        scalar = _scalar(type(value).__qualname__, value)
+    except TypeError:  # unhashable: not cached
+        scalar = _scalar.__wrapped__(type(value).__qualname__, value)
+    return lambda _table: scalar
+
+
+@functools.lru_cache(maxsize=1024)
+def _scalar(kind: str, value: Any) -> pa.Scalar:
+    """The Arrow scalar of a literal, made once per distinct value (``kind`` keeps ``1`` and ``True``
+    apart, which compare equal)."""
+    try:
+        return pa.array([value])[0]
     except (pa.ArrowException, TypeError, ValueError) as exc:
         raise Unsupported(repr(value)) from exc
-    return lambda _table: scalar
 
 
 def _column(name: str) -> Node:

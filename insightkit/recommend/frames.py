@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from insightkit.errors import ConfigurationError
+from insightkit.recommend import compiled
 from insightkit.recommend.base import Context, Rule
 from insightkit.recommend.cost import OVERCHARGE, floor_div, overcharge, overcharge_inputs, overcharge_of
 from insightkit.recommend.needs import rule_columns
@@ -121,7 +122,7 @@ def with_row_columns(frame: nw.LazyFrame[Any], ctx: Context) -> nw.LazyFrame[Any
 
 def _with_row_facts(frame: nw.LazyFrame[Any], ctx: Context) -> nw.LazyFrame[Any]:
     """Expiry second, key length and stream overcharge (``cost.OVERCHARGE``)."""
-    frame = frame.with_columns(floor_div(nw.col("expires_at"), 1000).alias("expiry_second"))
+    frame = compiled.with_columns(frame, floor_div(nw.col("expires_at"), 1000).alias("expiry_second"))
     return _with_overcharge(_with_key_length(frame), ctx)
 
 
@@ -235,8 +236,10 @@ class Globals:
         if _owns_results(ctx):  # keys without a TTL per pattern: only a library's results need them
             forever = nw.col("expires_at").is_null()
             idle = forever & (nw.col("lru_idle_s").fill_null(0) >= int(ctx["no_ttl_idle_s"]))
-            counted = frame.with_columns(
-                forever.cast(nw.Int64).alias(FOREVER_COUNTS[0]), idle.cast(nw.Int64).alias(FOREVER_COUNTS[1])
+            counted = compiled.with_columns(
+                frame,
+                forever.cast(nw.Int64).alias(FOREVER_COUNTS[0]),
+                idle.cast(nw.Int64).alias(FOREVER_COUNTS[1]),
             )
             # computed once: the globals join it with itself (each pattern with its owner's results)
             pattern_keys = _computed(
@@ -283,7 +286,8 @@ class Globals:
             frame = _left_join(frame, self.mass_seconds, "expiry_second")
         if self.joined:
             return frame  # the constants too are columns of the table already
-        return frame.with_columns(
+        return compiled.with_columns(
+            frame,
             nw.lit(self.total_keys).alias("total_keys"),
             nw.lit(self.several_dbs).alias("several_dbs"),
             nw.lit(self.first_db).alias("first_db"),
@@ -318,13 +322,22 @@ def _left_join(frame: nw.LazyFrame[Any], small: nw.LazyFrame[Any], on: str) -> n
     ):
         return frame.join(small, on=on, how="left")
     table, lookup = frame.collect().to_native(), small.collect().to_native()
-    column = table.column(on)
-    at = pc.index_in(column, value_set=lookup.column(on).cast(column.type), skip_nulls=True)
+    at = _row_index(table.column(on), lookup.column(on))
     for name in lookup.column_names:
         if name != on:
             taken = lookup.column(name).take(at)
             table = table.append_column(f"{name}_right" if name in table.column_names else name, taken)
     return nw.from_native(table).lazy()
+
+
+def _row_index(column: pa.ChunkedArray, keys: pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Each row's place in ``keys`` (null where its value is null or absent), for ``take`` to join a
+    small table's columns by; a dictionary column is looked up once per distinct value."""
+    if pa.types.is_dictionary(column.type):
+        values = column.combine_chunks()
+        codes = pc.index_in(values.dictionary, value_set=keys.cast(values.dictionary.type), skip_nulls=True)
+        return codes.take(values.indices)
+    return pc.index_in(column, value_set=keys.cast(column.type), skip_nulls=True)
 
 
 def _owns_results(ctx: Context) -> bool:
@@ -337,7 +350,9 @@ def _with_owner_results(per_pattern: nw.LazyFrame[Any], ctx: Context) -> nw.Lazy
     of them idle (``owner_idle_results``), summed over the owner's result patterns (0 or null: none)."""
     if not _owns_results(ctx):
         none = nw.lit(0, dtype=nw.Int64())
-        return per_pattern.with_columns(none.alias("owner_forever_results"), none.alias("owner_idle_results"))
+        return compiled.with_columns(
+            per_pattern, none.alias("owner_forever_results"), none.alias("owner_idle_results")
+        )
     results = (
         per_pattern.filter(nw.col("role").fill_null("") == "result")
         .group_by("owner")
@@ -398,22 +413,13 @@ def _attached_on_duckdb(table: pa.Table, ctx: Context) -> tuple[nw.LazyFrame[Any
     per_pattern = measured.per_pattern.collect().to_arrow()
     seconds = measured.mass_seconds.collect().to_arrow()
     # each row's place in the per-pattern table: looked up once per distinct pattern, then taken
-    patterns = derived.column(PATTERN_COLUMN).combine_chunks()
-    if pa.types.is_dictionary(patterns.type):
-        known = per_pattern.column(PATTERN_COLUMN).cast(patterns.dictionary.type)
-        codes = pc.index_in(patterns.dictionary, value_set=known, skip_nulls=True)
-        at = codes.take(patterns.indices)
-    else:
-        known = per_pattern.column(PATTERN_COLUMN).cast(patterns.type)
-        at = pc.index_in(patterns, value_set=known, skip_nulls=True)
+    at = _row_index(derived.column(PATTERN_COLUMN), per_pattern.column(PATTERN_COLUMN))
     for name in per_pattern.column_names:  # a dictionary array: the row's index, no copy per row
         if name != PATTERN_COLUMN:
             derived = derived.append_column(name, _looked_up(at, per_pattern.column(name)))
     busy = seconds.column("expiry_second_keys")
     if len(seconds):
-        at = pc.index_in(
-            derived.column("expiry_second"), value_set=seconds.column("expiry_second"), skip_nulls=True
-        )
+        at = _row_index(derived.column("expiry_second"), seconds.column("expiry_second"))
         derived = derived.append_column("expiry_second_keys", _looked_up(at, busy))
     else:  # no second with mass expiries (the usual case): no lookup
         derived = derived.append_column("expiry_second_keys", pa.nulls(len(derived), busy.type))
