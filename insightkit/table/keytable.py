@@ -12,9 +12,12 @@ dataset of them (read by DuckDB's Parquet scan, spilling beyond ``memory_limit``
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -49,7 +52,7 @@ def connect(
     needs). Without options, a connection to the process's shared database (``session``)."""
     if memory_limit is None and threads is None and temp_directory is None:
         return session()
-    return _configured(duckdb.connect(), memory_limit, threads, temp_directory)
+    return _configured(_opened(duckdb.connect()), memory_limit, threads, temp_directory)
 
 
 def _configured(
@@ -70,6 +73,28 @@ def _configured(
 
 _shared: duckdb.DuckDBPyConnection | None = None
 _shared_lock = threading.Lock()
+#: The databases this process opened (weakly: one nobody holds closes itself), closed at exit
+#: (``close_databases``).
+_databases: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
+
+
+def _opened(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    _databases.add(con)
+    return con
+
+
+@atexit.register
+def close_databases() -> None:
+    """Close every DuckDB database this process opened, with the cursors on it. A database deletes
+    its spill files in the temp directory only when it closes; at exit that no longer waits for the
+    interpreter to destroy every object (the CLI skips that: ``insightkit.__main__.finish``)."""
+    global _shared
+    with _shared_lock:
+        for con in list(_databases):
+            with contextlib.suppress(duckdb.Error):
+                con.close()
+        _databases.clear()
+        _shared = None
 
 
 def session() -> duckdb.DuckDBPyConnection:
@@ -81,7 +106,7 @@ def session() -> duckdb.DuckDBPyConnection:
     global _shared
     with _shared_lock:
         if _shared is None:
-            _shared = _configured(duckdb.connect())
+            _shared = _configured(_opened(duckdb.connect()))
         return _shared.cursor()
 
 
