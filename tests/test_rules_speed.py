@@ -18,7 +18,7 @@ import pytest
 from keytables import key_batches
 
 from insightkit.patterns import assign_patterns
-from insightkit.recommend import census, evaluate, needs, pricing
+from insightkit.recommend import census, evaluate, frames, needs, pricing
 
 METADATA = {"server": {"version": "7.0.15"}, "snapshot_time_ms": 1_800_000_000_000}
 
@@ -60,6 +60,31 @@ def test_reduced_rows_match_per_rule_queries(keys: pa.Table, monkeypatch: pytest
     per_rule = evaluate(relation, None, METADATA)
     _same(reduced, per_rule)
     assert (reduced["counted_savings_bytes"] <= reduced["estimated_savings_bytes"]).all()
+
+
+def test_reduced_rows_price_the_same_on_arrow_and_on_duckdb(
+    keys: pa.Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The firing rules' reduced rows are few (13 at 1M keys of the end-to-end file): they are priced on
+    Arrow below ``frames.DUCKDB_ROWS`` rows and on DuckDB above; the findings do not depend on which."""
+    relation = duckdb.connect().from_arrow(keys)
+    made: list[object] = []
+    real = census.reduced_rows
+
+    def spy(*args: object, **kwargs: object) -> object:
+        made.append(real(*args, **kwargs))  # type: ignore[arg-type]
+        return made[-1]
+
+    monkeypatch.setattr(census, "reduced_rows", spy)
+    on_arrow = evaluate(relation, None, METADATA)
+    assert made and isinstance(made[-1], census.Reduced)
+    assert made[-1].table.implementation is nw.Implementation.PYARROW
+    monkeypatch.setattr(frames, "DUCKDB_ROWS", 0)
+    on_duckdb = evaluate(relation, None, METADATA)
+    assert isinstance(made[-1], census.Reduced)
+    assert made[-1].table.implementation is nw.Implementation.DUCKDB
+    assert (on_arrow["estimated_savings_bytes"] > 0).sum() >= 2
+    _same(on_arrow, on_duckdb)
 
 
 def test_rule_bits_over_several_mask_columns(keys: pa.Table, monkeypatch: pytest.MonkeyPatch) -> None:

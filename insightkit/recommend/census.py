@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from insightkit.recommend import compiled, frames
 from insightkit.recommend.base import Context, Rule
 from insightkit.recommend.cost import TEMP
 from insightkit.recommend.frames import Globals, as_int, connection
@@ -116,6 +117,10 @@ def _flagged(rows: pa.Table, rules: list[Rule], firing: list[Rule]) -> Reduced:
     for i, rule in enumerate(firing):
         flags[rule.id] = f"{TEMP}firing{i}"
         rows = rows.append_column(flags[rule.id], pa.array(_selects(rows, rules.index(rule))))
+    # a few distinct rows (13 at 1M keys of the e2e file): priced on Arrow, where DuckDB would spend
+    # ~0.1 s planning the firing rules' CASE WHEN ladders for them
+    if len(rows) < frames.DUCKDB_ROWS:
+        return Reduced(nw.from_native(rows).lazy(), flags)
     return Reduced(nw.from_native(connection().from_arrow(rows)).lazy(), flags)
 
 
@@ -144,6 +149,7 @@ def _reduced_partials(
     integers as ``priced_totals`` on each rule's rows: a query and its planning instead of one a rule."""
     table = reduced.table
     repeats = nw.col(REPEATS)
+    inputs: list[nw.Expr] = []  # each rule's figures per row, zero or null where it does not select it
     totals: list[nw.Expr] = []
     steps: list[tuple[str, nw.Expr]] = []
     for i, rule in enumerate(rules):
@@ -152,16 +158,25 @@ def _reduced_partials(
         priced = f"{TEMP}priced{i}"
         steps += [(name, nw.when(selected).then(expr)) for name, expr in own[:-1]]
         steps.append((priced, nw.when(selected).then(final_saving(own[-1][1])).otherwise(0)))
-        totals += [
-            nw.when(selected).then(repeats).otherwise(0).sum().alias(f"{TEMP}keys{i}"),
-            nw.when(selected).then(nw.col("memory_bytes") * repeats).sum().alias(f"{TEMP}memory{i}"),
-            (nw.col(priced) * repeats).sum().alias(f"{TEMP}savings{i}"),
-            nw.when(selected).then(nw.col("num_elements")).max().alias(f"{TEMP}max_elements{i}"),
-            nw.when(selected).then(nw.col("largest_element_bytes")).max().alias(f"{TEMP}max_element{i}"),
-            *[nw.when(selected).then(nw.col(c)).max().alias(f"{TEMP}{c}{i}") for c in owners[rule.id]],
-        ]
+        figures = {
+            "keys": nw.when(selected).then(repeats).otherwise(0),
+            "memory": nw.when(selected).then(nw.col("memory_bytes") * repeats),
+            "savings": nw.col(priced) * repeats,
+            "max_elements": nw.when(selected).then(nw.col("num_elements")),
+            "max_element": nw.when(selected).then(nw.col("largest_element_bytes")),
+            **{c: nw.when(selected).then(nw.col(c)) for c in owners[rule.id]},
+        }
+        for name, expr in figures.items():
+            inputs.append(expr.alias(f"{TEMP}in_{name}{i}"))
+            total = nw.col(f"{TEMP}in_{name}{i}")
+            totals.append(
+                (total.sum() if name in ("keys", "memory", "savings") else total.max()).alias(
+                    f"{TEMP}{name}{i}"
+                )
+            )
     for level in step_levels(steps):
-        table = table.with_columns(*level)
+        table = compiled.with_columns(table, *level)
+    table = compiled.with_columns(table, *inputs)
     grouped = table.group_by(PATTERN_COLUMN).agg(*totals).collect().to_pandas()
     found = []
     for i, rule in enumerate(rules):
@@ -317,11 +332,12 @@ def lazy_overlaps(
     With the firing rules' ``reduced`` rows, it reads those (each row weighted by its key count)."""
     weight: nw.Expr = nw.lit(1)
     if reduced is not None and all(rule.id in reduced.flags for rule in rules):
-        multi = reduced.table.with_columns(
+        multi = compiled.with_columns(
+            reduced.table,
             *[
                 nw.when(nw.col(reduced.flags[rule.id])).then(1).otherwise(0).alias(f"{TEMP}ov{i}")
                 for i, rule in enumerate(rules)
-            ]
+            ],
         ).filter(selected_twice(rules))
         weight = nw.col(REPEATS)
     else:
@@ -334,9 +350,9 @@ def lazy_overlaps(
         selected = nw.col(f"{TEMP}ov{i}") == 1
         steps = saving_steps(rule, ctx)
         for name, expr in steps[:-1]:
-            multi = multi.with_columns(nw.when(selected).then(expr).alias(name))
+            multi = compiled.with_columns(multi, nw.when(selected).then(expr).alias(name))
         final = nw.when(selected).then(final_saving(steps[-1][1])).otherwise(0)
-        multi = multi.with_columns(final.alias(f"{TEMP}s{i}"))
+        multi = compiled.with_columns(multi, final.alias(f"{TEMP}s{i}"))
         temporary = sorted({name for name, _ in steps[:-1]})
         if temporary:
             multi = multi.drop(*temporary)
@@ -348,8 +364,8 @@ def lazy_overlaps(
             claim = saving * (1 - nw.col(f"{TEMP}left{i - 1}")) * weight
             claims.append(claim.sum().alias(f"{TEMP}o{i}"))
         left = 1 - saving / footprint
-        multi = multi.with_columns(
-            (left if i == 0 else nw.col(f"{TEMP}left{i - 1}") * left).alias(f"{TEMP}left{i}")
+        multi = compiled.with_columns(
+            multi, (left if i == 0 else nw.col(f"{TEMP}left{i - 1}") * left).alias(f"{TEMP}left{i}")
         )
     if not claims:
         return np.zeros(len(rules))
