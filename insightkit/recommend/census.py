@@ -46,7 +46,8 @@ class Reduced:
     """The rows any firing rule selects, reduced to their distinct values of the columns the rules'
     savings and the partials read, with the count of keys each stands for (``REPEATS``) and one boolean
     column per rule (``flags``: rule id → column): small, so every rule's pricing and the overlap pass
-    run on it instead of scanning the key table again."""
+    run on it instead of scanning the key table again. Held on Arrow below ``frames.DUCKDB_ROWS`` rows
+    (priced by direct compute calls, ``compiled``), on DuckDB above."""
 
     table: nw.LazyFrame[Any]
     flags: dict[str, str]
@@ -145,8 +146,9 @@ def _reduced_partials(
 ) -> list[pd.DataFrame]:
     """Per (rule, pattern) totals of every firing rule, in one query on their ``reduced`` rows: each
     rule's saving priced on the rows it selects (its steps wrapped in CASE WHEN, as the overlap pass
-    does), then one group-by by pattern with each rule's totals taken over its own rows. The same
-    integers as ``priced_totals`` on each rule's rows: a query and its planning instead of one a rule."""
+    does), each rule's figures a column (zero or null on rows it does not select), then one group-by by
+    pattern summing them. The same integers as ``priced_totals`` on each rule's rows: one query and its
+    planning instead of one a rule, on whichever engine holds the rows."""
     table = reduced.table
     repeats = nw.col(REPEATS)
     inputs: list[nw.Expr] = []  # each rule's figures per row, zero or null where it does not select it

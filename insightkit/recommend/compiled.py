@@ -293,6 +293,6 @@ def with_columns(frame: nw.LazyFrame[Any], *exprs: nw.Expr) -> nw.LazyFrame[Any]
         return frame.with_columns(*exprs)
     try:
         result = project(table, exprs)
-    except (Unsupported, pa.ArrowException, KeyError):
+    except (Unsupported, pa.ArrowException, KeyError, TypeError, ValueError):
         return frame.with_columns(*exprs)
     return nw.from_native(result).lazy()
