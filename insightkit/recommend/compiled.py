@@ -120,8 +120,11 @@ def _operand(node: Any, arg: Any) -> Node:
     one so), or a literal."""
     if isinstance(arg, nw.Expr):
         return compile_expression(arg)
-    if isinstance(arg, str) and not getattr(node, "str_as_lit", True):
-        return _column(arg)
+    if isinstance(arg, str):
+        as_literal = getattr(node, "str_as_lit", None)
+        if as_literal is None:  # a narwhals that does not say: a column or a text, it cannot be told
+            raise Unsupported(f"bare string {arg!r}")
+        return _literal(arg) if as_literal else _column(arg)
     return _literal(arg)
 
 
