@@ -44,8 +44,8 @@ def test_in_memory_duckdb_matches_lazy_relation(keys: pa.Table) -> None:
     _same(on_arrow, lazy)
 
 
-def test_reduced_rows_match_per_rule_queries(keys: pa.Table, monkeypatch: pytest.MonkeyPatch) -> None:
-    relation = duckdb.connect().from_arrow(keys)
+def _reduced_made(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every ``census.reduced_rows`` result from now on (None where the rules were priced one by one)."""
     made: list[object] = []
     real = census.reduced_rows
 
@@ -54,6 +54,12 @@ def test_reduced_rows_match_per_rule_queries(keys: pa.Table, monkeypatch: pytest
         return made[-1]
 
     monkeypatch.setattr(census, "reduced_rows", spy)
+    return made
+
+
+def test_reduced_rows_match_per_rule_queries(keys: pa.Table, monkeypatch: pytest.MonkeyPatch) -> None:
+    relation = duckdb.connect().from_arrow(keys)
+    made = _reduced_made(monkeypatch)
     reduced = evaluate(relation, None, METADATA)
     assert made and made[0] is not None  # the firing rules were priced on their reduced rows
     monkeypatch.setattr(census, "REDUCED_ROWS", 0)  # too many distinct rows: each rule's own query
@@ -68,14 +74,7 @@ def test_reduced_rows_price_the_same_on_arrow_and_on_duckdb(
     """The firing rules' reduced rows are few (13 at 1M keys of the end-to-end file): they are priced on
     Arrow below ``frames.DUCKDB_ROWS`` rows and on DuckDB above; the findings do not depend on which."""
     relation = duckdb.connect().from_arrow(keys)
-    made: list[object] = []
-    real = census.reduced_rows
-
-    def spy(*args: object, **kwargs: object) -> object:
-        made.append(real(*args, **kwargs))  # type: ignore[arg-type]
-        return made[-1]
-
-    monkeypatch.setattr(census, "reduced_rows", spy)
+    made = _reduced_made(monkeypatch)
     on_arrow = evaluate(relation, None, METADATA)
     assert made and isinstance(made[-1], census.Reduced)
     assert made[-1].table.implementation is nw.Implementation.PYARROW
