@@ -134,10 +134,6 @@ def _truediv(left: Value, right: Value) -> Value:
     return pc.divide(left, right)
 
 
-def _fill_null(value: Value, fill: Value) -> Value:
-    return pc.fill_null(value, fill)
-
-
 def _is_in(value: Value, values: pa.Array) -> Value:
     return pc.if_else(pc.is_null(value), None, pc.is_in(value, value_set=values))
 
@@ -216,7 +212,7 @@ def _method(inner: Node, node: Any) -> Node:
         if isinstance(args[0], str) and not getattr(node, "str_as_lit", True):
             raise Unsupported("fill_null from a column")
         fill = _operand(node, args[0])
-        return lambda table: _fill_null(inner(table), fill(table))
+        return lambda table: pc.fill_null(inner(table), fill(table))
     if name == "is_in" and not args and set(kwargs) == {"other"}:
         other = kwargs["other"]
         if not isinstance(other, list | tuple):
