@@ -316,12 +316,9 @@ def _left_join(frame: nw.LazyFrame[Any], small: nw.LazyFrame[Any], on: str) -> n
     """``frame`` left-joined with ``small`` (unique on ``on``). Two Arrow tables are joined by ``take``
     at each row's index in ``small``: an Acero join costs ~10-40 ms to set up the first times in a
     process, more than the rules take on a table of a few thousand keys (the CLI on the sample)."""
-    if (
-        frame.implementation is not nw.Implementation.PYARROW
-        or small.implementation is not frame.implementation
-    ):
+    table, lookup = compiled.arrow_table(frame), compiled.arrow_table(small)
+    if table is None or lookup is None:
         return frame.join(small, on=on, how="left")
-    table, lookup = frame.collect().to_native(), small.collect().to_native()
     at = _row_index(table.column(on), lookup.column(on))
     for name in lookup.column_names:
         if name != on:
