@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from insightkit import sources
 from insightkit._files import check_output_path
 from insightkit._frames import arrow_backed
 from insightkit.errors import ConfigurationError, RsnapError
@@ -36,7 +37,16 @@ from insightkit.rsnap import (
 )
 from insightkit.rsnap.reader import rsnap_columns
 from insightkit.schema import KEY_SCHEMA, PATTERN_COLUMN
-from insightkit.sources import Source, check_batch_size, classify, is_big, open_source, rdb_file
+from insightkit.sources import (
+    MetadataSource,
+    Source,
+    check_batch_size,
+    classify,
+    hold_up_to,
+    is_big,
+    open_source,
+    rdb_file,
+)
 from insightkit.summary import Summary, summary_of
 from insightkit.table import KeyTable, pattern_table, top_keys
 
@@ -85,7 +95,8 @@ class Analysis:
     def __repr__(self) -> str:
         source = self.metadata.get("source", "?")
         where = ", out of core" if self.out_of_core else ""
-        return f"<Analysis {self._table.count():,} keys from {source} ({self.metadata.get('method')}{where})>"
+        count = "closed" if self._table.closed else f"{self._table.count():,} keys"
+        return f"<Analysis {count} from {source} ({self.metadata.get('method')}{where})>"
 
     @property
     def out_of_core(self) -> bool:
@@ -404,31 +415,52 @@ def analyze(
     patterns, recommendations and ``top()`` run as DuckDB queries over it (DuckDB held to
     ``memory_limit``, spilling beyond); ``.keys`` loads it on demand. The default (``None``) does so
     for big inputs — RDB files from ``sources.AUTO_OUT_OF_CORE_RDB_BYTES``, RSNAPs from
-    ``sources.AUTO_OUT_OF_CORE_KEYS`` keys — and keeps smaller ones (and live servers) in memory.
+    ``sources.AUTO_OUT_OF_CORE_KEYS`` keys — and keeps smaller ones in memory. A live snapshot, or a
+    smaller RDB file, that passes ``sources.AUTO_OUT_OF_CORE_KEYS`` keys while it is read goes on out
+    of core from there (a file is decoded again from its start), so no snapshot fills memory.
     """
     custom = options.pop("patterns", None)
     libraries = options.pop("libraries", None)
     check_batch_size(batch_size)
     found = classify(source)
+    auto = out_of_core is None
+    out_of_core_options = {
+        "batch_size": batch_size,
+        "progress": progress,
+        "memory_limit": memory_limit,
+        "custom": custom,
+        "libraries": libraries,
+    }
     if out_of_core is None:
         out_of_core = is_big(found)
     if out_of_core or rsnap is not None:
-        return _analyze_out_of_core(
-            found,
-            rsnap,
-            batch_size=batch_size,
-            progress=progress,
-            memory_limit=memory_limit,
-            custom=custom,
-            libraries=libraries,
-            options=options,
-        )
+        return _analyze_out_of_core(found, rsnap, options=options, **out_of_core_options)
     if found.kind == "rsnap" and found.path is not None and not options:
         return load(found.path, patterns=custom, libraries=libraries)
     started = time.monotonic()
-    with open_source(found, batch_size=batch_size, progress=progress, options=options) as (batches, meta):
-        keys = _arrow(batches)
-        metadata = meta()
+    with open_source(found, batch_size=batch_size, progress=progress, options=dict(options)) as (
+        batches,
+        meta,
+    ):
+        too_many = False
+        if auto and found.kind != "rsnap":  # (an RSNAP's key count was known: is_big)
+            held, overflow = hold_up_to(batches, sources.AUTO_OUT_OF_CORE_KEYS)
+            if overflow is not None:
+                limit = f"{sources.AUTO_OUT_OF_CORE_KEYS:,}"
+                log.info("more than %s keys: analyzing out of core", limit)
+                if found.kind == "live":  # a replication stream cannot be read again: it goes on
+                    return _analyze_out_of_core(
+                        found, None, options=options, stream=(overflow, meta), **out_of_core_options
+                    )
+                too_many = True
+                overflow.close()  # (lets the batches read so far go before the file is read again)
+                del overflow
+            batches = iter(held)
+        if not too_many:
+            keys = _arrow(batches)
+            metadata = meta()
+    if too_many:  # a file: decoded again from its start, as out of core always decodes a file
+        return _analyze_out_of_core(found, None, options=options, **out_of_core_options)
     log.info(
         "decoded %s keys (method %s) in %.1f s",
         f"{len(keys):,}",
@@ -448,7 +480,10 @@ def _analyze_out_of_core(
     custom: Any,
     options: dict[str, Any],
     libraries: Any = None,
+    stream: tuple[Iterator[pa.RecordBatch], MetadataSource] | None = None,
 ) -> Analysis:
+    """The keys streamed into an RSNAP with their patterns, and the Analysis over it. ``stream``: the
+    batches of a source already open (a live snapshot that turned out too big to hold)."""
     from insightkit.fleet import open_fleet
     from insightkit.fleet.ingest import ingest
 
@@ -481,6 +516,8 @@ def _analyze_out_of_core(
                 progress=progress,
                 label=path.name,
             )
+        elif stream is not None:
+            written = ingest(stream[0], stream[1], target, custom=custom, libraries=libraries)
         else:
             with open_source(source, batch_size=batch_size, progress=progress, options=options) as (
                 batches,

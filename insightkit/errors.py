@@ -126,3 +126,8 @@ class SourceError(InsightkitError):
 
 class ConfigurationError(InsightkitError, ValueError):
     """An option has a value insightkit cannot use."""
+
+
+class ClosedError(InsightkitError):
+    """A table was asked of an ``Analysis`` or ``Fleet`` after ``close()`` released its DuckDB
+    connection (and an out-of-core one its working RSNAP): analyze or load the source again."""

@@ -11,7 +11,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -30,7 +30,8 @@ RDB_MAGICS = (b"REDIS", b"VALKEY")
 PARQUET_MAGIC = b"PAR1"
 #: ``analyze(out_of_core=None)`` streams RDB files from this size on (~2M small keys, ~1 GB in memory)
 AUTO_OUT_OF_CORE_RDB_BYTES = 128 * 1024 * 1024
-#: ...and RSNAPs from this many keys
+#: ...and RSNAPs from this many keys; a live snapshot or a smaller RDB file that passes this many keys
+#: while it is read goes on out of core from there (``hold_up_to``)
 AUTO_OUT_OF_CORE_KEYS = 2_000_000
 
 
@@ -46,6 +47,33 @@ def progress_batches(
         for batch in batches:
             bar.update(len(batch))
             yield batch
+
+
+def hold_up_to(
+    batches: Iterator[pa.RecordBatch], keys: int
+) -> tuple[list[pa.RecordBatch], Generator[pa.RecordBatch, None, None] | None]:
+    """The batches of a stream while they hold fewer than ``keys`` keys in all: ``(all of them, None)``
+    when it ends first. Otherwise ``([], the whole stream)``: what was read, then the rest, each held
+    batch let go as it is handed on. How ``analyze()`` keeps a snapshot whose size it could not know
+    beforehand (a live server, a small file of many tiny keys) from filling memory."""
+    held: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        held.append(batch)
+        count += batch.num_rows
+        if count >= keys:
+            return [], _resumed(held, batches)
+    return held, None
+
+
+def _resumed(
+    held: list[pa.RecordBatch], rest: Iterator[pa.RecordBatch]
+) -> Generator[pa.RecordBatch, None, None]:
+    queue = held[::-1]
+    held.clear()
+    while queue:
+        yield queue.pop()
+    yield from rest
 
 
 def display_source(source: Any) -> str:

@@ -204,3 +204,18 @@ def test_big_inputs_go_out_of_core_by_default(monkeypatch: pytest.MonkeyPatch, t
                 check_dtype=False,
             )
         assert not analyze(source, progress=False, out_of_core=False).out_of_core  # asked for memory
+
+
+@pytest.mark.parametrize("out_of_core", [False, True])
+def test_a_closed_analysis_says_so(out_of_core: bool) -> None:
+    from insightkit.errors import ClosedError
+
+    analysis = analyze(SAMPLE_RDB, progress=False, out_of_core=out_of_core)
+    assert repr(analysis).startswith("<Analysis 4,184 keys from ")
+    analysis.close()
+    assert repr(analysis).startswith("<Analysis closed from ")
+    with pytest.raises(ClosedError, match="closed"):
+        analysis.summary()
+    with pytest.raises(ClosedError):
+        analysis.top(3)
+    analysis.close()  # twice is fine

@@ -25,6 +25,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from insightkit.errors import ClosedError
 from insightkit.schema import FILE_ID, KEY_SCHEMA
 
 if TYPE_CHECKING:
@@ -131,7 +132,7 @@ class KeyTable:
         partition_columns: list[str],
         arrow: pa.Table | None = None,
     ) -> None:
-        self.connection = connection
+        self._connection: duckdb.DuckDBPyConnection | None = connection
         self.partition_columns = list(partition_columns)
         self._arrow = arrow
         self._memo: dict[Hashable, Any] = {}
@@ -258,5 +259,19 @@ class KeyTable:
         rows = self.connection.execute(f"SELECT count(*) FROM {KEYS_VIEW}").fetchall()
         return int(rows[0][0])
 
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The DuckDB connection every query here runs on; ``ClosedError`` once ``close()`` ran (a
+        closed DuckDB connection would raise its own, less telling, error on the next query)."""
+        if self._connection is None:
+            raise ClosedError("this key table was closed (Analysis.close()): analyze or load it again")
+        return self._connection
+
+    @property
+    def closed(self) -> bool:
+        return self._connection is None
+
     def close(self) -> None:
-        self.connection.close()
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
