@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import threading
 import time
 from typing import Any
@@ -46,7 +47,7 @@ def rq_workload(server: Server, *, backlog: int = 1200, results: int = 120) -> d
         default.enqueue(add, i, 2, result_ttl=-1)  # results kept forever
     default.enqueue(fail)
     default.enqueue_in(timedelta(hours=1), add, 1, 1)
-    _QuietWorker([default], connection=conn).work(burst=True)
+    _burst(_QuietWorker([default], connection=conn))
     return {"backlog": backlog, "results": results}
 
 
@@ -59,7 +60,7 @@ def rq_results_workload(url: str, *, jobs: int = 600, result_ttl: int = -1) -> N
     conn = redis.Redis.from_url(url)
     queue = Queue("default", connection=conn)
     queue.enqueue_many([Queue.prepare_data(add, (i, 2), result_ttl=result_ttl) for i in range(jobs)])
-    _QuietWorker([queue], connection=conn).work(burst=True)
+    _burst(_QuietWorker([queue], connection=conn))
     conn.close()
 
 
@@ -78,6 +79,19 @@ def _quiet_worker() -> Any:
 
 def _QuietWorker(*args: Any, **kwargs: Any) -> Any:
     return _quiet_worker()(*args, **kwargs)
+
+
+def _burst(worker: Any) -> None:
+    """``worker.work(burst=True)``, with the process's SIGINT/SIGTERM handlers put back after: RQ
+    installs its own (warm/cold shutdown) on the main thread and leaves them, so that a later test's
+    signal would stop a worker long gone instead of reaching the code under test."""
+    kept = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        worker.work(burst=True)
+    finally:
+        for sig, handler in kept.items():
+            if handler is not None:  # (None: a handler not set from Python, which RQ cannot have replaced)
+                signal.signal(sig, handler)
 
 
 # --- Celery (kombu) ---------------------------------------------------------------------------------

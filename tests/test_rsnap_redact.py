@@ -422,3 +422,31 @@ def test_cli_redacts_a_real_rdb(snapshot: tuple[Path, dict[str, str]], tmp_path:
     api = analyze(rdb, progress=False).to_rsnap(tmp_path / "api.rsnap.parquet", redact="K")
     assert pd.read_parquet(out)["key"].tolist() == pd.read_parquet(api)["key"].tolist()
     assert _families(load(out, libraries=True)) == _families(analyze(rdb, progress=False))
+
+
+def test_library_versions_stay_so_stale_version_advice_survives_redaction(tmp_path: Path) -> None:
+    """Django's cache VERSION is a setting in every key: hashed, two versions would be ordered at random
+    and ``stale-cache-version`` would name the live one as stale about half the time."""
+    from library_workloads import django_cache
+
+    with running_server("redis70") as server:
+        old = django_cache(server.url, VERSION=2)  # (2 and 10: hashed digits would order them either way)
+        for i in range(60):
+            old.set(f"product:{i}", {"id": i}, timeout=None)
+        new = django_cache(server.url, VERSION=10, TIMEOUT=3600)
+        for i in range(60):
+            new.set(f"product:{i}", {"id": i})
+        plain = analyze(server.url, method="dump", progress=False)
+    found = plain.recommendations.set_index("rule")
+    assert list(found.loc["stale-cache-version", "top_patterns"]) == [":2:*"]
+    for secret in ("k1", "k2", "k3", "k4", "k5", "k6"):
+        path = plain.to_rsnap(tmp_path / f"{secret}.rsnap.parquet", redact=secret)
+        redacted = load(path)
+        keys = set(redacted.keys["key"])
+        assert len(keys) == 120 and all(re.fullmatch(rf":(2|10):{WORD}:{NUM}", k) for k in keys), keys
+        assert set(redacted.metadata["library_patterns"]) == {":2:*", ":10:*"}
+        advice = redacted.recommendations.set_index("rule")
+        assert list(advice.loc["stale-cache-version", "top_patterns"]) == [":2:*"], secret
+        assert "version=2)" in advice.loc["stale-cache-version", "fix"]
+        assert "now reads VERSION 10" in advice.loc["stale-cache-version", "fix"]
+        assert b"product" not in path.read_bytes()

@@ -28,7 +28,10 @@ matters to two shapes alone: parts joined by ``/`` or ``+`` before ``=`` (``a/b=
 as base64 once hashed, and around ``@`` a one-letter top-level domain (``a@b.c``) as an e-mail.
 
 Keys of a pattern a known library owns are cut along that pattern, so the library's own rules (a version
-number, a UUID, a prefix glued to a session id) still match the redacted names.
+number, a UUID, a prefix glued to a session id) still match the redacted names. A library family's
+``version`` (Django's cache VERSION, ``:2:product:7``) stays verbatim in its keys and pattern: a setting
+the library writes into every key, not data, and the one thing ``stale-cache-version`` compares (hashed,
+two versions would be ordered at random and the advice would name the live version as the stale one).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ import re
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
@@ -189,6 +192,7 @@ class Redactor:
         self.fitted = False
         self.skeleton: frozenset[str] = frozenset()
         self._owned: frozenset[str] = frozenset()
+        self._owners: dict[str, str] = {}  # library-owned pattern → its library
         self._cache: dict[tuple[bytes, str], str] = {}
         self._plain_cache: dict[tuple[str, bool], str] = {}
 
@@ -228,6 +232,11 @@ class Redactor:
         skeleton.update(_library_words(owned))
         self.skeleton = frozenset(skeleton)
         self._owned = frozenset(owned)
+        self._owners = {
+            pattern: str(value["owner"])
+            for pattern, value in owned.items()
+            if isinstance(value, Mapping) and value.get("owner")
+        }
         self.fitted = True
         self._plain_cache.clear()  # the skeleton changed
         return self
@@ -363,20 +372,33 @@ class Redactor:
             match = regex.match(key) if regex is not None else None
             if match is not None:
                 _, _, _, separators, _ = _shapes()
+                kept = _library_version(key, self._owners.get(pattern))
                 out, last = [], 0
                 for group in range(1, match.re.groups + 1):
                     start, end = match.span(group)
-                    out.append(self._render(key[last:start]))
+                    out.append(self._render_literal(key, last, start, kept))
                     stuck = start > 0 and key[start - 1] not in separators
                     out.append(self._render(key[start:end], glued=stuck, keep=False))
                     last = end
-                out.append(self._render(key[last:]))
+                out.append(self._render_literal(key, last, len(key), kept))
                 return "".join(out)
         return self._render(key, binary=binary)
 
+    def _render_literal(self, text: str, start: int, end: int, kept: tuple[int, int] | None) -> str:
+        """``text[start:end]`` rendered, but for the part of it inside ``kept``, which stays as it is."""
+        if kept is None or kept[1] <= start or kept[0] >= end:
+            return self._render(text[start:end])
+        first, last = max(kept[0], start), min(kept[1], end)
+        return self._render(text[start:first]) + text[first:last] + self._render(text[last:end])
+
     def redact_pattern(self, pattern: str) -> str:
         """A pattern redacted as its keys are: ``*`` stays, every literal part is rendered alike."""
-        return "*".join(self._render(part) for part in pattern.split("*"))
+        kept = _library_version(pattern, self._owners.get(pattern))
+        out, at = [], 0
+        for part in pattern.split("*"):
+            out.append(self._render_literal(pattern, at, at + len(part), kept))
+            at += len(part) + 1
+        return "*".join(out)
 
     def redact_patterns(self, patterns: pa.Array | pa.ChunkedArray) -> pa.Array:
         """``redact_pattern`` over a column, computed once per distinct pattern."""
@@ -458,6 +480,30 @@ def _library_words(owned: Mapping[str, Any]) -> set[str]:
             for literal in _PLACEHOLDER.sub("*", family.pattern).split("*"):
                 words.update(_words(literal))
     return words
+
+
+def _library_version(text: str, owner: str | None) -> tuple[int, int] | None:
+    """Where the ``version`` group of ``owner``'s first family that names one and matches ``text`` (a
+    key or a pattern) lies in it, or None."""
+    for regex in _version_regexes(owner) if owner is not None else ():
+        match = regex.match(text)
+        if match is not None and match.group("version") is not None:
+            return match.span("version")
+    return None
+
+
+@cache
+def _version_regexes(owner: str) -> tuple[re.Pattern[str], ...]:
+    """The regexes of ``owner``'s families that name a ``version``, in the catalogue's order."""
+    from insightkit.patterns.libraries import BY_NAME
+
+    library = BY_NAME.get(owner)
+    found = []
+    for family in library.families if library is not None else ():
+        regex = re.compile(family.regex) if family.regex is not None else None
+        if regex is not None and "version" in regex.groupindex:
+            found.append(regex)
+    return tuple(found)
 
 
 def make_redactor(redact: object) -> Redactor | None:
