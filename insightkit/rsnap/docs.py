@@ -134,7 +134,10 @@ def render_markdown() -> str:
         "over time); with `redact=True` the secret is random and forgotten. The secret is never stored; "
         "the metadata records `redaction: {method, parts, min_family_keys, min_family_values, "
         "key_supplied}`. A skeleton word is kept wherever it stands as a word, so a value equal to one "
-        "(a user named `session`) shows as it. `insightkit.analysis.convert()` streams without "
+        "(a user named `session`) shows as it. The version a known library writes into every key "
+        "(Django's cache VERSION: `:2:product:7` becomes `:2:<hash>:<hash>`) stays as it is: a setting, "
+        "not data, and what the `stale-cache-version` advice compares. "
+        "`insightkit.analysis.convert()` streams without "
         "patterns, so nothing is skeleton there: every part is hashed (in its shape) and only the "
         "separators survive.",
         "",
