@@ -46,6 +46,11 @@ def human_bytes(n: Any) -> str:
     return f"{sign}{scaled:.{digits}f} {unit}"
 
 
+def plural(n: int, noun: str) -> str:
+    """``1 key``, ``2,000 keys``: a count with its noun (plural by ``s``)."""
+    return f"{int(n):,} {noun}{'' if int(n) == 1 else 's'}"
+
+
 def human_count(n: Any) -> str:
     """``12345`` → ``"12,345"``."""
     if _missing(n):

@@ -32,8 +32,8 @@ from insightkit._text import (
     display_key,
     escape_text,
     human_bytes,
-    human_count,
     json_escaped,
+    plural,
     render_table,
     terminal_width,
     wrap,
@@ -290,9 +290,13 @@ FINDING_COLUMNS = [
     "counted_savings_bytes",
     "owner",
     "title",
+    "offending_patterns",
+    "top_patterns",
     "detail",
     "fix",
 ]
+#: Patterns named under a finding in the text output (all of them are in --json's top_patterns).
+SHOWN_PATTERNS = 3
 _URGENT = ("critical", "high")
 
 
@@ -313,6 +317,20 @@ def _prose(text: Any) -> list[str]:
     return [escape_text(line.rstrip()) for line in str(text).strip().split("\n") if line.strip()]
 
 
+def _where(top: Any, count: Any) -> str:
+    """``in user:*:session, cart:* and 3 more patterns``: which keys a finding is about (the rest is
+    ``Analysis.offenders(rule)`` away); empty for a server-level finding."""
+    names = [str(p) for p in top] if top is not None and not isinstance(top, str) else []
+    if not names:
+        return ""
+    shown = [display_key(p) for p in names[:SHOWN_PATTERNS]]
+    total = (
+        max(int(count), len(names)) if isinstance(count, int | float) and not pd.isna(count) else len(names)
+    )
+    more = total - len(shown)
+    return "in " + ", ".join(shown) + (f" and {plural(more, 'more pattern')}" if more else "")
+
+
 def render_findings(findings: pd.DataFrame, width: int | None) -> str:
     """Each finding as a short block (title, what it found, its fix), wrapped to ``width``."""
     count = f"{len(findings)} finding" + ("" if len(findings) == 1 else "s")
@@ -326,12 +344,16 @@ def render_findings(findings: pd.DataFrame, width: int | None) -> str:
         lines.extend(wrap(f"{head} — {display_key(row.get('title'))}", width, indent="    ", first=""))
         facts = [f"{row.get('category', '?')}"]
         keys = row.get("offending_keys") or 0
-        facts.append(f"{human_count(keys)} keys" if keys else "server-level")
+        facts.append(plural(keys, "key") if keys else "server-level")
         saving = row.get("estimated_savings_bytes") or 0
         if saving:
             facts.append(f"saves ~{human_bytes(saving)}")
         lines.extend(wrap(" · ".join(facts), width, indent="    "))
-        if row.get("detail"):
+        where = _where(row.get("top_patterns"), row.get("offending_patterns"))
+        if where:
+            lines.extend(wrap(where, width, indent="    "))
+        counts = f"{plural(keys, 'key')} in {plural(row.get('offending_patterns') or 0, 'pattern')}"
+        if row.get("detail") and row["detail"] != counts:  # (the engine's default: said above)
             for part in _prose(row["detail"]):
                 lines.extend(wrap(part, width, indent="    "))
         if row.get("fix"):

@@ -153,3 +153,23 @@ def test_analyze_reports_patterns_and_every_finding() -> None:
     human = run("analyze", "data/samples/sample.rdb", "-n", "3").stdout
     assert "Top patterns by memory" in human and "Recommendations" in human
     assert "outdated-version" in human and "fix: Upgrade to a maintained release" in human
+
+
+def test_findings_name_the_patterns_they_are_about() -> None:
+    """A finding says which keys it means: its patterns in the text (the first few) and all of them in
+    --json, as the Python API's ``top_patterns``."""
+    import insightkit
+
+    expected = insightkit.analyze(REPO / "data" / "samples" / "sample.rdb", progress=False).recommendations
+    expected = expected.set_index("rule")
+    data = json.loads(run("analyze", "data/samples/sample.rdb", "--json").stdout)
+    for finding in data["recommendations"]:
+        want = list(expected.loc[finding["rule"], "top_patterns"])
+        assert finding["top_patterns"] == want, finding["rule"]
+        assert finding["offending_patterns"] == expected.loc[finding["rule"], "offending_patterns"]
+    human = run("analyze", "data/samples/sample.rdb", "--wide").stdout
+    compression = human[human.index("list-compression") :].splitlines()
+    assert compression[1].split("·")[1].strip() == "2 keys"
+    assert compression[2].strip() == "in " + ", ".join(expected.loc["list-compression", "top_patterns"])
+    assert "2 keys in 1 pattern" not in human  # the engine's default detail is not said twice
+    assert "[medium] outdated-version" in human and "server-level" in human

@@ -31,6 +31,7 @@ import narwhals as nw
 import numpy as np
 import pandas as pd
 
+from insightkit._text import plural
 from insightkit.errors import ConfigurationError
 from insightkit.recommend import severity
 from insightkit.recommend.base import Aggregates, Context, Rule
@@ -249,7 +250,7 @@ def findings(rules: list[Rule], parts: pd.DataFrame, ctx: Context, key_memory: i
                 owners=_distinct(mine, "owner"),
                 roles=_distinct(mine, "role"),
             )
-            detail = f"{agg.keys:,} keys in {agg.patterns:,} patterns"
+            detail = f"{plural(agg.keys, 'key')} in {plural(agg.patterns, 'pattern')}"
             if rule.detail is not None:
                 detail = rule.detail(ctx, agg) or detail
             found.append(
