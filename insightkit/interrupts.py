@@ -19,10 +19,16 @@ using the library can do the same around ``analyze(..., out_of_core=True)``, ``A
             ...
 
 The library does not install handlers by itself: a process's signal handling belongs to the program.
+
+A signal that arrives while a module is being imported (the command imports pandas, DuckDB and redis-py
+on first use) is put off until the import is done: raised inside the import machinery, it would leave a
+half-initialised extension behind (an abort in DuckDB's bindings), surface as another exception (a class
+body's ``__set_name__`` wraps it) or be swallowed by an import-lock callback.
 """
 
 from __future__ import annotations
 
+import _thread
 import signal
 import threading
 from collections.abc import Iterator
@@ -52,6 +58,20 @@ class Terminated(KeyboardInterrupt):
         return 128 + self.signum
 
 
+#: How long a signal that arrived during an import waits before it is delivered again.
+RETRY_S = 0.02
+
+
+def _importing(frame: FrameType | None) -> bool:
+    """Whether ``frame`` runs inside Python's import machinery (a module's top level, an extension's
+    initialisation calling back into Python, an import lock's callback)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
 @contextmanager
 def terminate_cleanly(signals: tuple[int, ...] = SIGNALS) -> Iterator[None]:
     """Within the block, ``signals`` raise :class:`Terminated` in the main thread (once: a repeat
@@ -66,6 +86,11 @@ def terminate_cleanly(signals: tuple[int, ...] = SIGNALS) -> Iterator[None]:
     def handler(signum: int, frame: FrameType | None) -> None:
         nonlocal raised
         if raised:
+            return
+        if _importing(frame):  # delivered again shortly, until it lands outside any import
+            again = threading.Timer(RETRY_S, _thread.interrupt_main, (signum,))
+            again.daemon = True
+            again.start()
             return
         raised = True
         raise Terminated(signum)

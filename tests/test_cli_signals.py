@@ -244,3 +244,51 @@ def test_an_interrupt_while_a_thread_starts_stops_it(monkeypatch: pytest.MonkeyP
     for thread in started:
         thread.join(timeout=10)
     assert started and not any(t.is_alive() for t in started)
+
+
+def test_sigterm_during_an_import_waits_for_the_import(tmp_path: Path) -> None:
+    """A SIGTERM that lands while a module's top level runs is delivered once the import is done: the
+    module is whole (no half-initialised extension, no exception of another kind, nothing swallowed by
+    an import lock's callback) and Terminated comes right after."""
+    (tmp_path / "ik_slow_module.py").write_text(
+        "import os, signal, time\n"
+        "os.kill(os.getpid(), signal.SIGTERM)\n"
+        "deadline = time.monotonic() + 0.3\n"
+        "while time.monotonic() < deadline:  # bytecodes run: the handler is called in here\n"
+        "    pass\n"
+        "WHOLE = True\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        imported = False
+        with pytest.raises(Terminated) as info, terminate_cleanly():
+            import ik_slow_module  # type: ignore[import-not-found]  # noqa: F401
+
+            imported = True
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:  # where the signal is delivered again
+                time.sleep(0.005)
+        assert imported and sys.modules["ik_slow_module"].WHOLE
+        assert info.value.exit_code == 128 + signal.SIGTERM
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("ik_slow_module", None)
+
+
+def test_cli_sigterm_while_duckdb_loads_is_one_line() -> None:
+    """SIGTERM as soon as DuckDB's library is mapped (its bindings may still be initialising):
+    exit 143 and one line, never an abort, a traceback or a run that carries on."""
+    if not Path("/proc/self/maps").exists():
+        pytest.skip("needs /proc to see the child's imports")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
+    command = [sys.executable, "-m", "insightkit", "summary", "data/samples/sample.rdb"]
+    for _ in range(3):
+        code, stderr = _interrupt_when(
+            command,
+            lambda pid: "duckdb" in Path(f"/proc/{pid}/maps").read_text(),
+            signal.SIGTERM,
+            env,
+            "duckdb mapped",
+        )
+        assert (code, stderr.strip()) == (143, "insightkit: terminated by SIGTERM")
