@@ -25,7 +25,7 @@ import pyarrow as pa
 from insightkit import sources
 from insightkit._files import check_output_path
 from insightkit._frames import arrow_backed
-from insightkit.errors import ConfigurationError, RsnapError
+from insightkit.errors import ConfigurationError, InsightkitError, RsnapError
 from insightkit.rsnap import (
     RsnapWriter,
     iter_rsnap,
@@ -377,12 +377,37 @@ def _key_patterns(path: Path) -> Iterator[tuple[pa.Array, pa.Array]]:
         yield batch.column(0), batch.column(1)
 
 
-def load(path: str | os.PathLike[str], *, patterns: Any = None, libraries: Any = None) -> Analysis:
+def load(
+    path: str | os.PathLike[str],
+    *,
+    patterns: Any = None,
+    libraries: Any = None,
+    out_of_core: bool | None = None,
+    memory_limit: str | None = OUT_OF_CORE_MEMORY,
+) -> Analysis:
     """Re-open an RSNAP file or directory; ``metadata["method"]`` becomes ``"rsnap"``.
 
     The stored ``pattern`` column is kept unless ``patterns`` (custom pattern rules) or ``libraries``
-    (which known libraries' families to use; ``False``: none) asks for a new one.
+    (which known libraries' families to use; ``False``: none) asks for a new one. An RSNAP of
+    ``sources.AUTO_OUT_OF_CORE_KEYS`` keys or more (or any, with ``out_of_core=True``) stays where it
+    is and is queried there by DuckDB, as ``analyze()`` does; ``out_of_core=False`` reads it whole.
     """
+    if out_of_core is not False:
+        try:
+            found: Source | None = classify(path)
+        except InsightkitError:
+            found = None  # (read_rsnap below says what is wrong with it, as load always has)
+        if found is not None and found.kind == "rsnap" and (out_of_core or is_big(found)):
+            return _analyze_out_of_core(
+                found,
+                None,
+                batch_size=65536,
+                progress=False,
+                memory_limit=memory_limit,
+                custom=patterns,
+                libraries=libraries,
+                options={},
+            )
     log.info("source: RSNAP file %s", strip_credentials(str(path)))
     table, stored = read_rsnap(path)
     metadata = dict(stored)

@@ -18,7 +18,7 @@ from netfaults import faulty_proxy
 from servers import Server, running_server
 
 import insightkit.sources as sources_module
-from insightkit.analysis import Analysis, analyze
+from insightkit.analysis import Analysis, analyze, load
 from insightkit.errors import InsightkitError
 from insightkit.sources import hold_up_to
 
@@ -163,3 +163,23 @@ def test_a_network_fault_after_the_switch_leaves_nothing_behind(
         assert "more than 1,000 keys: analyzing out of core" in caplog.text  # cut after the switch
     assert not _left_behind(workdirs)  # neither the spill nor the half-written RSNAP
     assert not [p for p in workdirs.rglob("*") if p.is_file()]
+
+
+def test_load_keeps_a_big_rsnap_where_it_lies(monkeypatch: pytest.MonkeyPatch, workdirs: Path) -> None:
+    """``load()`` treats an RSNAP of many keys as ``analyze()`` does: queried in place, not read whole."""
+    rsnap = REPO / "data" / "samples" / "sample.rsnap.parquet"
+    mem = load(rsnap)
+    assert not mem.out_of_core
+    monkeypatch.setattr(sources_module, "AUTO_OUT_OF_CORE_KEYS", 1000)
+    with load(rsnap) as big:
+        assert big.out_of_core
+        assert big.metadata["method"] == mem.metadata["method"] == "rsnap"
+        assert big.metadata["original_method"] == mem.metadata["original_method"]
+        _same_answers(mem, big)
+    assert not load(rsnap, out_of_core=False).out_of_core
+    monkeypatch.setattr(sources_module, "AUTO_OUT_OF_CORE_KEYS", 10**9)
+    with load(rsnap, out_of_core=True) as asked:
+        assert asked.out_of_core and len(asked.keys) == len(mem.keys)
+    with pytest.raises(InsightkitError):
+        load(SAMPLE_RDB, out_of_core=True)  # an RDB is no RSNAP, whichever way it is loaded
+    assert not _left_behind(workdirs)
