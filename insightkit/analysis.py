@@ -48,7 +48,7 @@ from insightkit.sources import (
     rdb_file,
 )
 from insightkit.summary import Summary, summary_of
-from insightkit.table import KeyTable, pattern_table, top_keys
+from insightkit.table import KeyTable, key_columns, pattern_table, top_keys
 
 log = logging.getLogger(__name__)
 
@@ -213,11 +213,13 @@ class Analysis:
         log.info("rules evaluated: %d findings in %.1f s", len(findings), time.monotonic() - started)
         return findings
 
-    def offenders(self, rule_id: str) -> pd.DataFrame:
-        """Every key row that one rule flags; Arrow-backed like ``keys`` (expiries exact)."""
+    def offenders(self, rule_id: str, largest: int | None = None) -> pd.DataFrame:
+        """Every key row that one rule flags (``largest=n``: the ``n`` with the largest saving, then
+        memory); Arrow-backed like ``keys`` (expiries exact)."""
         from insightkit.recommend import offenders
 
-        return arrow_backed(offenders(self._with_patterns().native(), None, self.metadata, rule_id))
+        rows = self._with_patterns().native()
+        return arrow_backed(offenders(rows, None, self.metadata, rule_id, largest=largest))
 
     def summary(self) -> Summary:
         """Memory by db, type, encoding and TTL bucket, with totals beside INFO.
@@ -239,9 +241,17 @@ class Analysis:
             totals=totals,
         )
 
-    def top(self, n: int = 20, by: str = "memory_bytes") -> pd.DataFrame:
-        """The ``n`` keys with the largest ``by`` (any numeric column), ties by (db, key)."""
-        return top_keys(self._with_patterns(), n, by)
+    def top(self, n: int = 20, by: str = "memory_bytes", *, collections: bool = False) -> pd.DataFrame:
+        """The ``n`` keys with the largest ``by`` (any numeric column), ties by (db, key);
+        ``collections=True``: only hashes, lists, sets, sorted sets, streams and module types."""
+        return top_keys(self._with_patterns(), n, by, collections=collections)
+
+    def key_columns(self, columns: list[str]) -> pd.DataFrame:
+        """Only ``columns`` of every key (Arrow-backed), as the report's views over all keys read them:
+        out of core, without loading the key names and every other column (``keys`` would)."""
+        if self._keys is not None or self._table.arrow is not None:
+            return self.keys[list(columns)]
+        return key_columns(self._table, list(columns))
 
     # --- files ----------------------------------------------------------------------------------
 
@@ -461,7 +471,7 @@ def analyze(
     if out_of_core or rsnap is not None:
         return _analyze_out_of_core(found, rsnap, options=options, **out_of_core_options)
     if found.kind == "rsnap" and found.path is not None and not options:
-        return load(found.path, patterns=custom, libraries=libraries)
+        return load(found.path, patterns=custom, libraries=libraries, out_of_core=False)
     started = time.monotonic()
     with open_source(found, batch_size=batch_size, progress=progress, options=dict(options)) as (
         batches,

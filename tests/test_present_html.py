@@ -216,3 +216,53 @@ def test_report_over_math_and_control_byte_names(tmp_path: Path) -> None:
     assert "a$_$b" in document and "$$" in document
     assert html.escape('"\\x1b[2J"') in document and html.escape('"\\x00"') in document
     assert html.escape('"bidi:\\u202eevil"') in document
+
+
+def _tables(document: str, css_class: str) -> list[str]:
+    return re.findall(rf'<table class="{css_class}">.*?</table>', document, flags=re.S)
+
+
+def test_an_out_of_core_report_shows_what_the_in_memory_one_does_without_loading_the_keys(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Out of core the report reads four narrow columns and a few top rows (``Analysis.key_columns``,
+    ``top``, ``offenders(largest=)``), never the whole key table (``keys``: ~900 bytes a key); its
+    tables are the in-memory report's."""
+    import insightkit
+    from insightkit.analysis import Analysis
+    from insightkit.present.html import render
+
+    sample = REPO / "data" / "samples" / "sample.rdb"
+    expected = render(insightkit.analyze(sample, progress=False, out_of_core=False))
+    with insightkit.analyze(sample, progress=False, out_of_core=True) as stored:
+
+        def refuse(self: Analysis) -> None:
+            raise AssertionError("the report loaded the whole key table")
+
+        monkeypatch.setattr(Analysis, "decoded_keys", refuse)
+        document = render(stored)
+    for css_class in ("top-keys", "longest-keys", "offenders", "patterns", "by-encoding", "freed-over-time"):
+        assert _tables(document, css_class) == _tables(expected, css_class), css_class
+    assert _tables(document, "offenders")  # (the sample's findings name keys)
+    shown = re.findall(r"<summary>((?:Top|All|The) [^<]*offending key[^<]*)</summary>", document)
+    assert shown and shown == re.findall(
+        r"<summary>((?:Top|All|The) [^<]*offending key[^<]*)</summary>", expected
+    )
+
+
+@pytest.mark.parametrize("out_of_core", [False, True])
+def test_offenders_largest_are_the_head_of_every_offender(out_of_core: bool) -> None:
+    import insightkit
+
+    sample = REPO / "data" / "samples" / "sample.rdb"
+    with insightkit.analyze(sample, progress=False, out_of_core=out_of_core) as analysis:
+        for rule in analysis.recommendations.query("offending_keys > 5")["rule"]:
+            every = analysis.offenders(rule)
+            head = analysis.offenders(rule, largest=5)
+            assert len(head) == 5
+            ranked = every.sort_values(["estimated_savings_bytes", "memory_bytes"], ascending=False)
+            assert (
+                head["estimated_savings_bytes"].tolist() == ranked["estimated_savings_bytes"].head(5).tolist()
+            )
+            assert head["memory_bytes"].tolist() == ranked["memory_bytes"].head(5).tolist()
+            assert set(head["key"]) <= set(every["key"])

@@ -611,10 +611,13 @@ def key_sizes(keys: pd.DataFrame) -> Figure:
 
 def largest_keys(keys: pd.DataFrame, n: int, by: str = "memory_bytes") -> pd.DataFrame:
     """The ``n`` keys ranking highest by ``by``; by length (``num_elements``) only collections count,
-    since a string's length is not a number of elements. Ties go to the larger key."""
+    since a string's length is not a number of elements. Ties go to the larger key, then by (db, key)
+    as ``Analysis.top`` orders them (so a report reads the same in memory and out of core)."""
     pool = keys[keys["type"] != "string"] if by == "num_elements" else keys
     order = [by] if by == "memory_bytes" else [by, "memory_bytes"]
-    return pool.sort_values(order, ascending=False, kind="stable").head(n)
+    names = [c for c in ("db", "key") if c in pool.columns]
+    ascending = [False] * len(order) + [True] * len(names)
+    return pool.sort_values([*order, *names], ascending=ascending, kind="stable").head(n)
 
 
 def top_keys(keys: pd.DataFrame, *, n: int = 20, by: str = "memory_bytes", ax: Axes | None = None) -> Figure:

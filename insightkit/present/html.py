@@ -19,7 +19,7 @@ import os
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -235,14 +235,15 @@ def _recommendation(analysis: AnalysisLike, row: pd.Series, offenders_shown: int
     fix = _text(row.get("fix"))
     if fix:
         parts.append(f"<p>Fix:</p><pre>{html.escape(fix)}</pre>")
-    has_keys = bool(_number(row.get("offending_keys")))  # configuration findings name no keys
-    offenders = _offenders(analysis, str(row["rule"])) if has_keys else None
+    total = int(_number(row.get("offending_keys")))  # configuration findings name no keys
+    offenders = _offenders(analysis, str(row["rule"]), offenders_shown) if total else None
     if offenders is not None and len(offenders):
         top = largest_offenders(offenders, offenders_shown)
-        if len(top) == len(offenders):
+        total = max(total, len(offenders))
+        if len(top) == total:
             shown = "The offending key" if len(top) == 1 else f"All {len(top)} offending keys"
         else:
-            shown = f"Top {len(top)} of {human_count(len(offenders))} offending keys"
+            shown = f"Top {len(top)} of {human_count(total)} offending keys"
         parts.append(
             f"<details><summary>{shown}</summary>{table(top, OFFENDER_COLUMNS, 'offenders')}</details>"
         )
@@ -268,13 +269,22 @@ SAVINGS_NOTE = (
 
 
 def largest_offenders(offenders: pd.DataFrame, n: int) -> pd.DataFrame:
-    """The offenders that matter most: by their own estimated saving when the rule gives one."""
+    """The offenders that matter most: by their own estimated saving when the rule gives one, then
+    memory; ties by (db, key), as ``Analysis.offenders(largest=)`` picks them."""
     order = "estimated_savings_bytes" if "estimated_savings_bytes" in offenders.columns else "memory_bytes"
-    return offenders.sort_values([order, "memory_bytes"], ascending=False).head(n)
+    names = [c for c in ("db", "key") if c in offenders.columns]
+    columns = list(dict.fromkeys([order, "memory_bytes"])) + names
+    ascending = [False] * (len(columns) - len(names)) + [True] * len(names)
+    return offenders.sort_values(columns, ascending=ascending, kind="stable").head(n)
 
 
-def _offenders(analysis: AnalysisLike, rule: str) -> pd.DataFrame | None:
+def _offenders(analysis: AnalysisLike, rule: str, shown: int) -> pd.DataFrame | None:
+    """The offenders a finding shows: out of core only the ``shown`` largest are fetched (a rule may
+    flag millions of keys); another analysis-like object gives them all."""
     try:
+        if getattr(analysis, "out_of_core", False):
+            stored: Any = analysis  # an Analysis: offenders(largest=) is not in AnalysisLike
+            return cast(pd.DataFrame, stored.offenders(rule, largest=shown))
         return analysis.offenders(rule)
     except (KeyError, ValueError):  # a rule reported without per-key offenders (configuration rules)
         return None
@@ -325,7 +335,7 @@ def render(
     chart_top: int = 20,
 ) -> str:
     """The report as one HTML string: findings first, then the views of memory, keys and expiry."""
-    keys = analysis.keys
+    keys, leaders = _key_views(analysis, max(top, chart_top))
     metadata: dict[str, Any] = dict(analysis.metadata or {})
     summary = analysis.summary()
     patterns = analysis.patterns
@@ -376,8 +386,8 @@ def render(
         if part
     )
     n_keys = len(keys)
-    top_keys = keys.nlargest(top, "memory_bytes")
-    longest = charts.largest_keys(keys, top, "num_elements")
+    top_keys = charts.largest_keys(leaders, top, "memory_bytes")
+    longest = charts.largest_keys(leaders, top, "num_elements")
     collections = int((keys["type"] != "string").sum()) if n_keys else 0
     by_memory = patterns.sort_values("memory_bytes", ascending=False).head(top)
     horizons = charts.expiry_horizons(keys, snapshot_ms)
@@ -446,11 +456,11 @@ def render(
         _chart(charts.key_sizes(keys), "distribution of key sizes"),
         _chart(charts.element_counts(keys), "distribution of element counts"),
         "<h2>Largest keys by memory</h2>",
-        _chart(charts.top_keys(keys, n=chart_top), "top keys by memory"),
+        _chart(charts.top_keys(leaders, n=chart_top), "top keys by memory"),
         f'<h3 class="sub">Top {len(top_keys)} of {plural(n_keys, "key")} by memory</h3>',
         table(top_keys, KEY_COLUMNS, "top-keys"),
         "<h2>Longest keys (elements)</h2>",
-        _chart(charts.top_keys(keys, n=chart_top, by="num_elements"), "top keys by length"),
+        _chart(charts.top_keys(leaders, n=chart_top, by="num_elements"), "top keys by length"),
         f'<h3 class="sub">Top {len(longest)} of {plural(collections, "collection")} by length</h3>',
         table(longest, KEY_COLUMNS, "longest-keys"),
     ]
@@ -466,6 +476,26 @@ def render(
         + "</body></html>\n"
     )
     return _no_control_bytes(document)
+
+
+#: What the report's views over every key read (histograms, expiry over time, counts).
+KEY_VIEW_COLUMNS = ["type", "memory_bytes", "num_elements", "expires_at"]
+
+
+def _key_views(analysis: AnalysisLike, n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every key's ``KEY_VIEW_COLUMNS``, and whole rows of the keys the top-N tables and charts can
+    show (the ``n`` largest by memory and the ``n`` longest collections). Out of core these are two
+    small queries and four narrow columns: the key names of a 20M-key snapshot stay on disk (the
+    whole table would need ~900 bytes a key). Any other analysis-like object gives its ``keys``."""
+    if not getattr(analysis, "out_of_core", False) or not hasattr(analysis, "key_columns"):
+        keys = analysis.keys
+        return keys, keys
+    stored: Any = analysis  # an Analysis out of core: its narrow queries are not in AnalysisLike
+    numbers = stored.key_columns(KEY_VIEW_COLUMNS)
+    leaders = pd.concat(
+        [stored.top(n), stored.top(n, by="num_elements", collections=True)], ignore_index=True
+    )
+    return numbers, leaders.drop_duplicates(subset=["db", "key"], ignore_index=True)
 
 
 def to_html(analysis: AnalysisLike, path: str | os.PathLike[str], **options: Any) -> Path:

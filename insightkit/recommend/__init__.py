@@ -78,9 +78,12 @@ def offenders(
     rule_id: str = "",
     thresholds: Mapping[str, Any] | None = None,
     engine: _engine.Engine = "auto",
+    largest: int | None = None,
 ) -> pd.DataFrame:
-    """Every key row one rule flags, with its own ``estimated_savings_bytes``."""
-    return _engine.offending_rows(registry.get(rule_id), keys, metadata, thresholds, engine)
+    """Every key row one rule flags, with its own ``estimated_savings_bytes``; ``largest=n``: only
+    the ``n`` with the largest saving (then memory), chosen where the rows are (a few rows out of
+    millions need not all be fetched)."""
+    return _engine.offending_rows(registry.get(rule_id), keys, metadata, thresholds, engine, largest)
 
 
 class RuleBook:

@@ -292,9 +292,16 @@ def run(
 
 
 def offending_rows(
-    rule: Rule, keys: Any, metadata: Mapping[str, Any] | None, thresholds: Any = None, engine: Engine = "auto"
+    rule: Rule,
+    keys: Any,
+    metadata: Mapping[str, Any] | None,
+    thresholds: Any = None,
+    engine: Engine = "auto",
+    largest: int | None = None,
 ) -> pd.DataFrame:
-    """Every offending key row of a key rule, with its own ``estimated_savings_bytes``, as pandas."""
+    """Every offending key row of a key rule, with its own ``estimated_savings_bytes``, as pandas;
+    ``largest``: only that many, those with the largest saving (then memory; ties by db and key),
+    chosen by the engine."""
     if not rule.per_key:
         raise ConfigurationError(f"rule {rule.id!r} looks at the snapshot's INFO/CONFIG, not at keys")
     ctx = Context.build(metadata, thresholds)
@@ -302,10 +309,13 @@ def offending_rows(
         frame, measured = prepare_on(keys, engine, ctx)
         if rule.gate is not None and not rule.gate(ctx):
             frame = frame.filter(nw.col("num_elements") < -1)  # the rule does not apply: no offenders
-        parts = [
-            select_offenders(measured.attach(chunk), rule, ctx).drop(*DERIVED).collect()
-            for chunk in slices(frame)
-        ]
+        order, descending = [SAVINGS, "memory_bytes", "db", "key"], [True, True, False, False]
+        parts = []
+        for chunk in slices(frame):
+            selected = select_offenders(measured.attach(chunk), rule, ctx).drop(*DERIVED)
+            if largest is not None:  # ties by (db, key), as top() has them
+                selected = selected.sort(order, descending=descending, nulls_last=True).head(largest)
+            parts.append(selected.collect())
     # Through Arrow with Arrow dtypes: a nullable int64 (expires_at) must not become float64 on the way.
     rows = [
         p.to_native()
@@ -313,4 +323,8 @@ def offending_rows(
         else p.to_arrow().to_pandas(types_mapper=pd.ArrowDtype)
         for p in parts
     ]
-    return rows[0] if len(rows) == 1 else pd.concat(rows, ignore_index=True)
+    whole = rows[0] if len(rows) == 1 else pd.concat(rows, ignore_index=True)
+    if largest is not None and len(rows) > 1:  # the largest of each slice's largest
+        ascending = [not d for d in descending]
+        whole = whole.sort_values(order, ascending=ascending, kind="stable").head(largest)
+    return whole.reset_index(drop=True) if largest is not None else whole

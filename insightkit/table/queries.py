@@ -296,16 +296,30 @@ def merge_pattern_partials(
 _NUMERIC = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "DOUBLE", "FLOAT", "DECIMAL", "U")
 
 
-def top_keys(table: KeyTable, n: int, by: str = "memory_bytes") -> pd.DataFrame:
-    """The ``n`` rows with the largest ``by`` (any numeric column), ties by (db, key)."""
+def top_keys(table: KeyTable, n: int, by: str = "memory_bytes", *, collections: bool = False) -> pd.DataFrame:
+    """The ``n`` rows with the largest ``by`` (any numeric column), ties by (db, key);
+    ``collections``: only keys that are not strings (a length in elements means nothing for them)."""
     if n < 0:
         raise ConfigurationError(f"top(n={n}): n must be >= 0")
     types = table.column_types()
     if by not in types:
-        raise ConfigurationError(f"top(by={by!r}): no such column; try one of memory_bytes, num_elements")
+        numeric = ", ".join(c for c, t in types.items() if t.startswith(_NUMERIC))
+        raise ConfigurationError(f"top(by={by!r}): no such column; the numeric ones are {numeric}")
     if not types[by].startswith(_NUMERIC):
         raise ConfigurationError(f"top(by={by!r}): column is not numeric")
+    where = "WHERE type <> 'string'" if collections else ""
     ranked = table.connection.sql(
-        f"SELECT * FROM {ROWS_VIEW} ORDER BY {quote(by)} DESC NULLS LAST, db, key LIMIT {int(n)}"
+        f"SELECT * FROM {ROWS_VIEW} {where} ORDER BY {quote(by)} DESC NULLS LAST, db, key LIMIT {int(n)}"
     ).to_arrow_table()
     return ranked.to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def key_columns(table: KeyTable, columns: list[str]) -> pd.DataFrame:
+    """``columns`` of every row (Arrow-backed): what a view over all keys reads (a histogram of sizes,
+    memory freed by expiry), without the key names and the other columns of a table held on disk."""
+    missing = [c for c in columns if c not in table.column_types()]
+    if missing:
+        raise ConfigurationError(f"no such column: {', '.join(missing)}")
+    picked = ", ".join(quote(c) for c in columns)
+    rows = table.connection.sql(f"SELECT {picked} FROM {ROWS_VIEW}").to_arrow_table()
+    return rows.to_pandas(types_mapper=pd.ArrowDtype)
