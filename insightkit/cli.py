@@ -102,6 +102,11 @@ def _connection_options(args: argparse.Namespace) -> dict[str, Any]:
     for name in ("timeout", "stall_timeout", "sync_wait"):  # limits of live snapshots: files have none
         if getattr(args, name, None) is not None and _is_live_arg(args):
             options[name] = getattr(args, name)
+    for name in ("allocator", "server_version"):  # what an RDB file cannot say about its server
+        if getattr(args, name, None) is not None:
+            if _is_live_arg(args):
+                raise InsightkitError(f"--{name.replace('_', '-')} is for RDB files: a live server says it")
+            options[name] = getattr(args, name)
     return options
 
 
@@ -171,6 +176,19 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
         choices=["auto", "sync", "dump"],
         default="auto",
         help="live servers: replica sync, SCAN+DUMP, or auto (sync, falling back to dump)",
+    )
+    parser.add_argument(
+        "--allocator",
+        choices=["jemalloc", "jemalloc-16", "libc"],
+        help="RDB files: the allocator of the server that wrote it, which a file does not record "
+        "(default jemalloc, as Redis and Valkey bundle it; jemalloc-16 for Debian's and Ubuntu's "
+        "redis-server, libc for glibc malloc builds); live servers say it in INFO",
+    )
+    parser.add_argument(
+        "--server-version",
+        metavar="X.Y",
+        help="RDB files: the server version that wrote it, where the file does not say "
+        "(memory is estimated the way that version counts it)",
     )
 
 
@@ -267,6 +285,10 @@ def _source_line(metadata: dict[str, Any], width: int | None) -> list[str]:
         text = f"source: {where} (RSNAP) · snapshot of {display_key(source)} · method: {original}"
     else:
         text = f"source: {display_key(source)} · method: {method}"
+    server = metadata.get("server")
+    if method == "file" and isinstance(server, dict) and server.get("allocator"):
+        # a file does not record its server's allocator: the one memory was estimated for (--allocator)
+        text += f" · allocator: {display_key(server['allocator'])}"
     reason = metadata.get("fallback_reason")
     if reason:
         # acquire prefixes the node's address; one node is the source just named

@@ -173,3 +173,26 @@ def test_findings_name_the_patterns_they_are_about() -> None:
     assert compression[2].strip() == "in " + ", ".join(expected.loc["list-compression", "top_patterns"])
     assert "2 keys in 1 pattern" not in human  # the engine's default detail is not said twice
     assert "[medium] outdated-version" in human and "server-level" in human
+
+
+def test_allocator_and_server_version_of_an_rdb_file() -> None:
+    """A file does not record its server's allocator: --allocator says it (as allocator= does in the
+    API), the header names the one assumed, and the totals are the API's."""
+    import insightkit
+
+    sample = REPO / "data" / "samples" / "sample.rdb"
+    for allocator in ("jemalloc", "jemalloc-16", "libc"):
+        expected = insightkit.analyze(sample, progress=False, allocator=allocator).summary().totals
+        data = json.loads(
+            run("summary", "data/samples/sample.rdb", "--allocator", allocator, "--json").stdout
+        )
+        assert data["totals"]["memory_bytes"] == expected["memory_bytes"], allocator
+        human = run("summary", "data/samples/sample.rdb", "--allocator", allocator).stdout
+        assert human.splitlines()[0].endswith(f"· allocator: {allocator}")
+    older = insightkit.analyze(sample, progress=False, server_version="6.2").summary().totals
+    data = json.loads(run("summary", "data/samples/sample.rdb", "--server-version", "6.2", "--json").stdout)
+    assert data["totals"]["memory_bytes"] == older["memory_bytes"]
+    assert_one_line_error(
+        run("summary", "data/samples/sample.rsnap.parquet", "--allocator", "libc"), 1, "RSNAP"
+    )
+    assert_one_line_error(run("summary", "redis://127.0.0.1:1", "--allocator", "libc"), 1, "live server")

@@ -59,7 +59,7 @@ def sample_analyze() -> str:
 
 def test_analyze_fits_80_columns_and_prints_every_fix(sample_analyze: str) -> None:
     assert widest(sample_analyze) <= 80, sample_analyze
-    assert sample_analyze.splitlines()[0] == f"source: {SAMPLE} · method: file"
+    assert sample_analyze.splitlines()[0] == f"source: {SAMPLE} · method: file · allocator: jemalloc"
     assert "keys: 4,184" in sample_analyze  # counts carry thousands separators
     findings = json.loads(ok(run("analyze", SAMPLE, "--json")))["recommendations"]
     assert findings, "the sample has findings"
