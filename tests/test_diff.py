@@ -206,3 +206,40 @@ def test_insightkit_diff_is_the_function_however_imported(
 
     assert insightkit.diff is insightkit.compare.diff
     assert insightkit.diff(*analyses).totals == diff(*analyses).totals
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_a_diff_across_different_redactions_says_what_does_not_compare(tmp_path: Path) -> None:
+    """Key names hashed on one side only, or with each side's own random secret, match nothing across
+    the two: the diff says so (text, JSON) instead of reporting every key added and removed."""
+    import subprocess
+    import sys
+
+    from insightkit.analysis import analyze
+
+    analysis = analyze(REPO / "data" / "samples" / "sample.rdb", progress=False)
+    plain = analysis.to_rsnap(tmp_path / "plain.rsnap.parquet")
+    random_1 = analysis.to_rsnap(tmp_path / "r1.rsnap.parquet", redact=True)
+    random_2 = analysis.to_rsnap(tmp_path / "r2.rsnap.parquet", redact=True)
+    keyed_1 = analysis.to_rsnap(tmp_path / "k1.rsnap.parquet", redact="one secret")
+    keyed_2 = analysis.to_rsnap(tmp_path / "k2.rsnap.parquet", redact="one secret")
+
+    one_side = insightkit.diff(plain, random_1)
+    assert len(one_side.warnings) == 1 and "redacted in the new snapshot only" in one_side.warnings[0]
+    assert one_side.headline()[0].startswith("warning: key names are redacted")
+    both_random = insightkit.diff(random_1, random_2)
+    assert "old and new snapshots were redacted with a random secret" in both_random.warnings[0]
+    assert both_random.totals["keys_added"] == len(analysis.keys)  # what the warning explains
+    same_secret = insightkit.diff(keyed_1, keyed_2)
+    assert same_secret.warnings == () and same_secret.totals["keys_added"] == 0
+    assert insightkit.diff(plain, plain).warnings == ()
+
+    run = [sys.executable, "-m", "insightkit", "diff", str(random_1), str(random_2)]
+    text = subprocess.run(run, capture_output=True, text=True, cwd=REPO, check=True).stdout
+    assert text.startswith("warning: the old and new snapshots were redacted with a random secret")
+    data = json.loads(
+        subprocess.run([*run, "--json"], capture_output=True, text=True, cwd=REPO, check=True).stdout
+    )
+    assert data["warnings"] == list(both_random.warnings)

@@ -7,6 +7,8 @@ queries serve RSNAP datasets in insightkit.fleet.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 import duckdb
@@ -58,7 +60,7 @@ def _diff_sides(side_a: Side, side_b: Side, *, max_keys: int, threads: int | Non
             con.execute(f"SET threads = {int(threads)}")
         con.register("a", side_a.table)
         con.register("b", side_b.table)
-        return diff_relations(
+        result = diff_relations(
             con,
             snapshot_a=side_a.snapshot_time_ms,
             snapshot_b=side_b.snapshot_time_ms,
@@ -67,3 +69,36 @@ def _diff_sides(side_a: Side, side_b: Side, *, max_keys: int, threads: int | Non
         )
     finally:
         con.close()
+    return dataclasses.replace(result, warnings=redaction_warnings(side_a.metadata, side_b.metadata))
+
+
+#: What still compares when key names do not: the tables that never match a key or pattern by name.
+_STILL_COMPARED = "memory and key counts by type, encoding and db and the TTL mix still compare"
+
+
+def redaction_warnings(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, ...]:
+    """Why keys and patterns of the two snapshots cannot be matched by name, when their names were
+    hashed differently: on one side only, or on both with a random secret of each side's own (the
+    metadata's ``redaction.key_supplied``; two supplied secrets may still differ, which no file says)."""
+    hashed_old, hashed_new = old.get("redaction"), new.get("redaction")
+    if not hashed_old and not hashed_new:
+        return ()
+    if not hashed_old or not hashed_new:
+        side = "new" if hashed_new else "old"
+        return (
+            f"key names are redacted in the {side} snapshot only, so no key or pattern matches across "
+            f"them: added, removed and changed keys and the pattern tables are not comparable ({_STILL_COMPARED})",
+        )
+    random = [
+        side
+        for side, hashed in (("old", hashed_old), ("new", hashed_new))
+        if isinstance(hashed, Mapping) and hashed.get("key_supplied") is False
+    ]
+    if random:
+        return (
+            f"the {' and '.join(random)} snapshot{'s were' if len(random) == 2 else ' was'} redacted with a "
+            f"random secret, so key names do not match across them: added, removed and changed keys and "
+            f"the pattern tables are not comparable ({_STILL_COMPARED}); redact both with one secret "
+            "(--redact-key or $INSIGHTKIT_REDACT_KEY) to compare them",
+        )
+    return ()

@@ -92,6 +92,8 @@ class DiffResult:
     lost_ttl_keys: pd.DataFrame  # the largest keys that had a TTL and no longer do (up to max_keys)
     totals: Mapping[str, Any] = field(default_factory=dict)
     sources: tuple[str, str] = ("a", "b")
+    #: why some tables may not mean what they say (key names hashed differently on the two sides)
+    warnings: tuple[str, ...] = ()
 
     # --- convenient views -----------------------------------------------------------------------
 
@@ -129,7 +131,11 @@ class DiffResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe: totals, sources and every table as records."""
-        out: dict[str, Any] = {"sources": list(self.sources), "totals": json_plain(dict(self.totals))}
+        out: dict[str, Any] = {
+            "sources": list(self.sources),
+            "warnings": list(self.warnings),
+            "totals": json_plain(dict(self.totals)),
+        }
         for name, frame in self.tables().items():
             out[name] = [json_plain(r) for r in frame.to_dict(orient="records")]
         return out
@@ -145,6 +151,7 @@ class DiffResult:
     def headline(self) -> list[str]:
         t = self.totals
         return [
+            *(f"warning: {warning}" for warning in self.warnings),
             f"old: {display_key(self.sources[0])}",
             f"new: {display_key(self.sources[1])}",
             f"memory: {human_bytes(t.get('memory_bytes_a'))} → {human_bytes(t.get('memory_bytes_b'))} "
