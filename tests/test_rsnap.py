@@ -279,3 +279,32 @@ def test_a_batch_that_changes_shape_aborts_cleanly(tmp_path: Path) -> None:
     with pytest.raises(RsnapError, match="differ from the file's columns"):
         write_rsnap(tmp_path / "x.parquet", drifting(), META, row_group_rows=50)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_directory_of_several_snapshots_is_not_read_as_one(tmp_path: Path) -> None:
+    """Files of one snapshot carry the same metadata; a directory of snapshots taken apart (a server
+    today and last week) is a fleet: analyze(), load() and the CLI say so instead of adding them up."""
+    import shutil
+    import subprocess
+    import sys
+
+    from insightkit.analysis import analyze, load
+
+    repo = Path(__file__).resolve().parent.parent
+    folder = tmp_path / "snapshots"
+    folder.mkdir()
+    shutil.copy(repo / "data" / "samples" / "sample.rsnap.parquet", folder / "monday.rsnap.parquet")
+    analyze(repo / "data" / "samples" / "sample.rdb", progress=False, allocator="libc").to_rsnap(
+        folder / "tuesday.rsnap.parquet"
+    )
+    for open_it in (load, lambda p: analyze(p, progress=False), lambda p: analyze(p, out_of_core=True)):
+        with pytest.raises(RsnapError, match=r"2 different snapshots .*open_fleet"):
+            open_it(folder)
+    done = subprocess.run(
+        [sys.executable, "-m", "insightkit", "summary", str(folder)], capture_output=True, text=True, cwd=repo
+    )
+    assert done.returncode == 1 and "2 different snapshots" in done.stderr and "Traceback" not in done.stderr
+    from insightkit.fleet import open_fleet
+
+    with open_fleet(folder) as fleet:  # what the message points to: both, as a fleet
+        assert int(fleet.summary().totals["keys"]) == 2 * len(load(folder / "monday.rsnap.parquet").keys)

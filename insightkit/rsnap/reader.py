@@ -7,6 +7,7 @@ datasets are read with pyarrow.dataset and hive partitioning, so the ``node`` co
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -57,12 +58,35 @@ def _footer(file: Path) -> pq.FileMetaData:
 
 
 def read_rsnap_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Only the metadata dict (reads footers, not rows)."""
+    """Only the metadata dict (reads footers, not rows). Every file of one snapshot carries the same
+    (the writer closes them all with it): files that differ are several snapshots side by side — a
+    fleet, which ``insightkit.fleet.open_fleet`` reads — and RsnapError says so rather than adding
+    them up as one snapshot."""
     files = _files(Path(path))
     metadata = decode_metadata(_footer(files[0]).metadata, str(files[0]))
+    others = []
     for other in files[1:]:
-        decode_metadata(_footer(other).metadata, str(other))  # every part must be readable
+        found = decode_metadata(_footer(other).metadata, str(other))  # every part must be readable
+        if found != metadata:
+            others.append((other, found))
+    if others:
+        snapshots = {_snapshot_of(metadata)} | {_snapshot_of(found) for _, found in others}
+        shown = ", ".join(sorted(snapshots)[:3]) + (" …" if len(snapshots) > 3 else "")
+        raise RsnapError(
+            f"{path}: its files hold {len(snapshots)} different snapshots ({shown}; e.g. "
+            f"{files[0].name} and {others[0][0].name}), not one: analyze one of them, or read them "
+            "together as a fleet with insightkit.fleet.open_fleet()"
+        )
     return metadata
+
+
+def _snapshot_of(metadata: dict[str, Any]) -> str:
+    """A snapshot as a person tells it apart: its source and when it was taken."""
+    when = metadata.get("snapshot_time_ms")
+    at = ""
+    if isinstance(when, int) and 0 <= when < 253_402_300_800_000:  # (up to year 9999)
+        at = " at " + dt.datetime.fromtimestamp(when / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    return f"{metadata.get('source', '?')}{at}"
 
 
 def _dataset(path: Path) -> ds.Dataset:
