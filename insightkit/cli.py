@@ -136,6 +136,17 @@ def _add_source(parser: argparse.ArgumentParser, name: str = "source") -> None:
     _add_connection_options(parser)
 
 
+def _count(text: str) -> int:
+    """A number of rows: a whole number, 0 or more (checked here, so the error speaks of the option)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
+    return value
+
+
 def _positive_seconds(text: str) -> float:
     try:
         value = float(text)
@@ -404,7 +415,7 @@ def _analyze_arguments(parser: argparse.ArgumentParser) -> None:
         "out of the process list)",
     )
     parser.add_argument(
-        "-n", "--top", type=int, default=10, help="rows of patterns (every finding is always shown)"
+        "-n", "--top", type=_count, default=10, help="rows of patterns (every finding is always shown)"
     )
     parser.add_argument(
         "--stream",
@@ -557,7 +568,7 @@ TOP_COLUMNS = ["db", "key", "type", "encoding", "num_elements", "memory_bytes", 
 def _top_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="an RSNAP or .rdb file (or a live server URL)")
     _add_connection_options(parser)
-    parser.add_argument("-n", type=int, default=20, help="how many keys (default 20)")
+    parser.add_argument("-n", type=_count, default=20, help="how many keys (default 20)")
     parser.add_argument(
         "--by", default="memory_bytes", help="numeric column to rank by (default memory_bytes)"
     )
@@ -607,7 +618,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def _diff_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("old", help="the earlier RSNAP (or .rdb)")
     parser.add_argument("new", help="the later RSNAP (or .rdb)")
-    parser.add_argument("-n", "--top", type=int, default=15, help="rows per table (default 15)")
+    parser.add_argument("-n", "--top", type=_count, default=15, help="rows per table (default 15)")
     parser.add_argument("--chart", metavar="PNG", help="also draw the diff chart to this image file")
     _add_output_flags(parser)
 

@@ -76,6 +76,10 @@ def _resumed(
     yield from rest
 
 
+def _article(noun: str) -> str:
+    return "an" if noun[:1].lower() in "aeiou" else "a"
+
+
 def display_source(source: Any) -> str:
     """A source for the log: URLs without their password, a client by its type."""
     if isinstance(source, str | os.PathLike):
@@ -164,8 +168,8 @@ def classify(source: Any) -> Source:
         return Source("live", source)
     if not isinstance(source, str | os.PathLike):
         raise SourceError(
-            f"cannot analyze a {type(source).__name__}: give a redis:// URL, a redis-py client, "
-            "an .rdb path or an RSNAP path"
+            f"cannot analyze {_article(type(source).__name__)} {type(source).__name__}: give a redis:// "
+            "URL, a redis-py client, an .rdb path or an RSNAP path"
         )
     path = Path(source)
     if not path.exists():

@@ -223,7 +223,7 @@ def test_analyze_rejects_bad_sources(tmp_path: Path, content: bytes | None, mess
 
 
 def test_analyze_rejects_objects_and_bad_options(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match="cannot analyze a int"):
+    with pytest.raises(SourceError, match="cannot analyze an int"):
         analyze(42)
     with pytest.raises(ConfigurationError):
         analyze(tmp_path, batch_size=0)

@@ -196,3 +196,15 @@ def test_allocator_and_server_version_of_an_rdb_file() -> None:
         run("summary", "data/samples/sample.rsnap.parquet", "--allocator", "libc"), 1, "RSNAP"
     )
     assert_one_line_error(run("summary", "redis://127.0.0.1:1", "--allocator", "libc"), 1, "live server")
+
+
+def test_row_counts_are_checked_as_options() -> None:
+    """-n is checked by the command line (usage error, exit 2, naming the option), not left to the
+    API's wording (``top(n=-3)``)."""
+    for args in (
+        ("top", "data/samples/sample.rdb", "-n", "-3"),
+        ("analyze", "data/samples/sample.rdb", "-n", "x"),
+    ):
+        done = run(*args)
+        assert done.returncode == 2 and "argument -n" in done.stderr and "top(n=" not in done.stderr
+    assert run("top", "data/samples/sample.rdb", "-n", "0", "--json").returncode == 0

@@ -151,7 +151,7 @@ def _shard_fix(ctx: Context, agg: Aggregates | None) -> str:
         f"smallest count with n/S + sqrt(2 ln S * n/S) <= {fill:g} * {limit} (the fullest shard of a "
         f"crc32 split stays under {fill:.0%} of hash-max-listpack-entries, room to grow):\n"
         f"  largest offender: {fields:,} fields: {shards} shards of ~{fields // shards} fields\n"
-        "  insightkit.recommend.cost.hash_shards(n, limit, fill) gives S for any n"
+        "  insightkit.rules.cost.hash_shards(n, limit, fill) gives S for any n"
     )
 
 

@@ -40,7 +40,7 @@ def get(rule_id: str) -> Rule:
     the id when there is none."""
     rule = BY_ID.get(rule_id) if isinstance(rule_id, str) else None
     if rule is None:
-        raise ConfigurationError(f"no rule {rule_id!r}; insightkit.recommend.rules() lists them")
+        raise ConfigurationError(f"no rule {rule_id!r}; insightkit.rules() lists them")
     return rule
 
 
