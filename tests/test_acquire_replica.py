@@ -14,7 +14,7 @@ from servers import FLAVOURS as FLAVOUR_SPECS
 from servers import Server, find_cli, make_tls_files, running_server, start_tls_server, tls_client
 
 from insightkit.acquire import open_snapshot, snapshot
-from insightkit.errors import AuthenticationFailed, InsightkitError, ReplicationRefused
+from insightkit.errors import AuthenticationFailed, InsightkitError, ReplicationRefused, SnapshotError
 from insightkit.rdb import read_rdb
 
 pytestmark = pytest.mark.server
@@ -360,3 +360,22 @@ def test_diskless_payloads_are_decoded_on_one_thread(diskless: str, monkeypatch:
         meta = snapshot(server.url, method="sync", progress=False)
     assert meta["transfer"]["format"] == ("diskless" if diskless == "yes" else "disk")
     assert seen == ([1] if diskless == "yes" else [None])
+
+
+def test_an_acl_user_limited_to_some_keys_is_told_what_a_snapshot_needs() -> None:
+    """DUMP of a key outside the user's key patterns (~app:*) fails: the message names the key as
+    redis-cli quotes it (not a Python bytes repr) and says the user needs ~*."""
+    with _acl_server("redis70") as server:
+        admin = server.client()
+        admin.set("app:1", "x")
+        admin.set("other:1", "y")
+        admin.execute_command(
+            "ACL", "SETUSER", "narrow", "on", f">{SECRET}", "~app:*", "+@read", "+@connection", "+info",
+            "+select", "+scan", "+dump", "+pttl", "+pexpiretime", "+config|get", "+client",
+        )  # fmt: skip
+        url = f"redis://narrow:{SECRET}@127.0.0.1:{server.port}/0"
+        with pytest.raises(SnapshotError) as info:
+            snapshot(url, method="dump", progress=False)
+        message = str(info.value)
+        assert "NOPERM" in message and "failed for key other:1:" in message and "b'" not in message
+        assert "needs ~*" in message and SECRET not in message

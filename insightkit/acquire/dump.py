@@ -16,6 +16,7 @@ from typing import Any
 
 import hiredis
 
+from insightkit._text import display_key
 from insightkit.errors import LimitExceeded, ProtocolViolation, SnapshotError
 
 from . import rdbwriter
@@ -339,9 +340,13 @@ class DumpWalker:
                 stats.vanished += 1
                 continue
             if isinstance(payload, reply_error) or isinstance(pttl, reply_error):
+                error = str(payload if isinstance(payload, reply_error) else pttl)
+                hint = ""
+                if error.startswith("NOPERM"):  # an ACL user limited to some keys (~app:*)
+                    hint = " (a snapshot reads every key: the ACL user needs ~* and +dump, or use a user that has them)"
                 raise SnapshotError(
-                    f"{where}: DUMP/{self.expiry_command.decode()} failed for key {key[:100]!r}: "
-                    f"{payload if isinstance(payload, reply_error) else pttl}"
+                    f"{where}: DUMP/{self.expiry_command.decode()} failed for key "
+                    f"{display_key(key[:100])}: {error}{hint}"
                 )
             # any int64 is a real answer: Redis takes PEXPIREAT k 9223372036854775807 and reports it
             if not isinstance(pttl, int) or not -2 <= pttl <= _INT64_MAX:
