@@ -33,6 +33,31 @@ _VALKEY_81 = {"server": {"family": "valkey", "version": "8.1.0", "allocator": "l
 
 #: Cases written for one rule: {"rule id": {"fire": (Case, ...), "quiet": (Case, ...)}}
 EXTRA: dict[str, dict[str, tuple[Case, ...]]] = {
+    "dangerous-commands": {
+        "fire": (
+            Case(  # ACL LIST read: the default user still has every command
+                metadata={
+                    "config": {"maxmemory": "0"},
+                    "acl": [
+                        {"user": "default", "enabled": True, "all_commands": True, "dangerous": True},
+                        {"user": "monitor", "enabled": True, "all_commands": False, "dangerous": False},
+                    ],
+                }
+            ),
+        ),
+        "quiet": (
+            Case(  # CONFIG GET answered a monitoring user granted only +config|get; nobody has +@all
+                metadata={
+                    "config": {"maxmemory": "0"},
+                    "acl": [
+                        {"user": "default", "enabled": False, "all_commands": True, "dangerous": True},
+                        {"user": "app", "enabled": True, "all_commands": True, "dangerous": False},
+                        {"user": "monitor", "enabled": True, "all_commands": False, "dangerous": False},
+                    ],
+                }
+            ),
+        ),
+    },
     "hash-listpack-entries": {
         "fire": (
             Case(keys=({"key": "cart:1", "type": "hash", "encoding": "hashtable", "num_elements": 513},)),

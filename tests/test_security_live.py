@@ -63,8 +63,10 @@ def test_acl_users_without_password_are_found_and_no_hash_is_kept(flavour: str) 
         "passwords": 0,
         "all_keys": False,
         "all_commands": True,
+        "dangerous": True,
     }
     assert users["app"]["passwords"] == 1 and not users["app"]["nopass"]
+    assert users["app"]["all_commands"] and users["app"]["dangerous"] is False  # +@all -@dangerous
     assert users["retired"]["enabled"] is False
     dumped = json.dumps(analysis.metadata, default=str)
     assert secret not in dumped
@@ -73,6 +75,9 @@ def test_acl_users_without_password_are_found_and_no_hash_is_kept(flavour: str) 
     assert "acl-nopass-users" in recs.index and "no-password" not in recs.index
     detail = recs.loc["acl-nopass-users", "detail"]
     assert "worker" in detail and "app" not in detail and "retired" not in detail
+    dangerous = recs.loc["dangerous-commands", "detail"]  # each user's own rights, from ACL LIST
+    assert dangerous.startswith("ACL users default, worker can run FLUSHALL")
+    assert "app" not in dangerous and "retired" not in dangerous
     # the RSNAP keeps the same shape and nothing more
     with tempfile.TemporaryDirectory() as tmp:
         path = analysis.to_rsnap(Path(tmp) / "acl.rsnap.parquet")
@@ -94,10 +99,40 @@ def test_acl_metadata_keeps_only_the_users_shape() -> None:
         "passwords": 2,
         "all_keys": False,
         "all_commands": False,
+        "dangerous": False,
     }
+    assert users[0]["dangerous"] is True  # +@all, nothing taken back
+    restricted = parse_acl_list(["user app on #abc ~* +@all -@dangerous", "user mon on #abc ~* +config|get"])
+    assert [u["dangerous"] for u in restricted] == [False, False]
     assert "abc123" not in json.dumps(users)
     # whatever a hand-made metadata dict carries under "acl", the writer keeps only the known fields
     raw = {"acl": [{"user": "x", "nopass": True, "rules": "on #abc123 ~*"}, "user y on #def456"]}
     cleaned = sanitize_metadata(raw)
     assert "abc123" not in json.dumps(cleaned) and "def456" not in json.dumps(cleaned)
     assert cleaned["acl"][0] == {"user": "x", "nopass": True}
+
+
+def test_dangerous_commands_judges_each_users_rights_not_a_monitoring_users_config_get() -> None:
+    """A monitoring user granted CONFIG GET alone is not the finding: with +acl|list the rule reads
+    every user's rights and names the ones that can FLUSHALL; without it, it says how to let it."""
+    secret = "Mon-Itor-7731"
+    reads = ["on", f">{secret}", "~*", "+@read", "+@connection", "+info", "+scan", "+dump", "+pttl"]
+    reads += ["+pexpiretime", "+object", "+config|get", "+client", "+select"]
+    with running_server("redis70") as server:
+        server.client().execute_command("ACL", "SETUSER", "root", "on", f">{secret}", "~*", "&*", "+@all")
+        admin = server.client(username="root", password=secret)
+        admin.set("k", "v")
+        admin.execute_command("ACL", "SETUSER", "monitor", *reads, "+acl|list")
+        admin.execute_command("ACL", "SETUSER", "blind", *reads)
+        admin.execute_command("ACL", "SETUSER", "default", "-@dangerous")  # the application's user
+        admin.execute_command("ACL", "SETUSER", "root", "off")  # (an admin nobody logs in as)
+        url = "redis://{user}:" + secret + f"@127.0.0.1:{server.port}/0"
+        seen = insightkit.analyze(url.format(user="monitor"), method="dump", progress=False)
+        assert "dangerous-commands" not in set(seen.recommendations["rule"])  # nobody has +@all
+        admin.execute_command("ACL", "SETUSER", "default", "+@all")  # (root's open connection keeps working)
+        seen = insightkit.analyze(url.format(user="monitor"), method="dump", progress=False)
+        found = seen.recommendations.set_index("rule")
+        assert found.loc["dangerous-commands", "detail"].startswith("ACL user default can run FLUSHALL")
+        blind = insightkit.analyze(url.format(user="blind"), method="dump", progress=False)
+        detail = blind.recommendations.set_index("rule").loc["dangerous-commands", "detail"]
+        assert "+acl|list" in detail and blind.metadata.get("acl") is None

@@ -172,7 +172,7 @@ def parse_acl_list(lines: Sequence[Any]) -> list[dict[str, Any]]:
     """``ACL LIST`` replies → one dict per user with no secret in it.
 
     ``user app on #<sha256> ~* +@all -@dangerous`` → ``{"user": "app", "enabled": True, "nopass":
-    False, "passwords": 1, "all_keys": True, "all_commands": True}``. Password hashes (``#…``) are
+    False, "passwords": 1, "all_keys": True, "all_commands": True, "dangerous": False}``. Password hashes (``#…``) are
     counted, never copied; a line that is not a user line is skipped.
     """
     users = []
@@ -189,6 +189,10 @@ def parse_acl_list(lines: Sequence[Any]) -> list[dict[str, Any]]:
                 "passwords": sum(1 for r in rules if r.startswith("#")),
                 "all_keys": "~*" in rules or "allkeys" in rules,
                 "all_commands": "+@all" in rules or "allcommands" in rules,
+                # FLUSHALL, CONFIG SET, KEYS, DEBUG: granted with +@all (or the categories holding
+                # them) unless taken back; an explicit +flushall etc. is not followed up here
+                "dangerous": any(r in rules for r in ("+@all", "allcommands", "+@dangerous", "+@admin"))
+                and not any(r in rules for r in ("-@dangerous", "-@admin")),
             }
         )
     return users

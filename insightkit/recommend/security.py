@@ -117,7 +117,29 @@ def _dangerous(ctx: Context) -> Finding | None:
         for name in ("enable-debug-command", "enable-module-command", "enable-protected-configs")
         if str(config.get(name, "no")) == "yes"
     ]
-    detail = "CONFIG GET answered this client, so CONFIG (and likely " + ", ".join(_ADMIN[:3]) + ") is open"
+    acl = ctx.metadata.get("acl")
+    if isinstance(acl, list) and acl:  # each user's own rights (ACL LIST): no guess from CONFIG GET
+        admins = [
+            str(u.get("user"))
+            for u in acl
+            if isinstance(u, dict) and u.get("enabled") and u.get("dangerous", u.get("all_commands"))
+        ]
+        if not admins:
+            return None  # CONFIG GET was granted on its own (+config|get), as to a monitoring user
+        detail = (
+            f"ACL user{'s' if len(admins) > 1 else ''} {', '.join(admins)} can run "
+            + ", ".join(_ADMIN[:3])
+            + " and CONFIG SET (+@all without -@dangerous)"
+        )
+    else:
+        detail = (
+            "CONFIG GET answered this client, so CONFIG (and likely " + ", ".join(_ADMIN[:3]) + ") is open"
+        )
+        if (ctx.version_known or (0,)) >= (6, 0):  # ACL LIST exists, but this client could not read it
+            detail += (
+                " — unless this user was granted CONFIG GET alone (+config|get); grant it +acl|list too "
+                "and the snapshot checks every user's rights instead"
+            )
     if open_flags:
         detail += "; " + ", ".join(open_flags) + " = yes"
     return Finding(detail=detail)
@@ -129,8 +151,11 @@ DANGEROUS_COMMANDS = Rule(
     category="security",
     severity="medium",
     description=(
-        "The snapshot could run CONFIG GET, so CONFIG, FLUSHALL, KEYS and DEBUG are not renamed or "
-        "restricted for this user. One mistaken FLUSHALL or KEYS * on a big dataset is an outage. "
+        "An ACL user that clients log in as can run CONFIG, FLUSHALL, KEYS and DEBUG (+@all without "
+        "-@dangerous, per ACL LIST); where ACL LIST could not be read, the snapshot's own CONFIG GET "
+        "is the hint that they are not renamed or restricted (a user granted only +config|get, as a "
+        "monitoring user is, shows in ACL LIST and is not flagged). One mistaken FLUSHALL or KEYS * on a "
+        "big dataset is an outage. "
         "Restrict them with ACLs (or rename-command on old versions). Trade-off: admin tools need a "
         "separate user."
     ),

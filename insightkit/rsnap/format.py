@@ -67,7 +67,8 @@ METADATA_DOCS: dict[str, str] = {
     "config": "Live snapshots: CONFIG GET values (encoding thresholds, maxmemory, policy); secrets removed.",
     "config_missing": "Config names that could not be read (CONFIG blocked).",
     "acl": "Live snapshots (Redis/Valkey >= 6, ACL LIST allowed): one entry per ACL user {user, enabled, "
-    "nopass, passwords (a count), all_keys, all_commands}; password hashes are never stored.",
+    "nopass, passwords (a count), all_keys, all_commands, dangerous (+@all or +@dangerous not taken "
+    "back: FLUSHALL, CONFIG SET, KEYS, DEBUG)}; password hashes are never stored.",
     "nodes": "Clusters: one entry per primary with its own metadata.",
     "redaction": "Present when key names were redacted: {method, parts, min_family_keys, "
     "min_family_values, key_supplied} (see Redaction).",
@@ -94,7 +95,7 @@ SECRET_CONFIG = frozenset(
 
 # What an ``acl`` metadata entry may hold (acquire.serverinfo.parse_acl_list); anything else — a raw
 # ACL rule line, a password hash — is dropped by the writer.
-ACL_FIELDS = frozenset({"user", "enabled", "nopass", "passwords", "all_keys", "all_commands"})
+ACL_FIELDS = frozenset({"user", "enabled", "nopass", "passwords", "all_keys", "all_commands", "dangerous"})
 
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<cred>[^@/\s]*)@")
 _PASSWORD_QUERY = re.compile(r"(?i)([?&](?:password|pass|pwd|username|user)=)[^&#\s]*")
