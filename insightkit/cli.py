@@ -290,12 +290,18 @@ def _source_line(metadata: dict[str, Any], width: int | None) -> list[str]:
     """``source: … · method: …`` and, after a fallback, why: what a person needs to trust the numbers."""
     method = str(metadata.get("method") or "?")
     source = metadata.get("source")
-    if method == "rsnap":
-        where = display_key(metadata.get("rsnap_source") or source)
-        original = metadata.get("original_method") or "?"
-        text = f"source: {where} (RSNAP) · snapshot of {display_key(source)} · method: {original}"
+    taken = str(metadata.get("original_method") if method == "rsnap" else method)
+    if taken in ("sync", "dump"):  # a live server: /0 in its URL is the whole server, not db 0
+        db = metadata.get("db")
+        source = f"{display_key(source)} ({'every db' if db is None else f'db {db} only'})"
     else:
-        text = f"source: {display_key(source)} · method: {method}"
+        source = display_key(source)
+    if method == "rsnap":
+        where = display_key(metadata.get("rsnap_source") or metadata.get("source"))
+        original = metadata.get("original_method") or "?"
+        text = f"source: {where} (RSNAP) · snapshot of {source} · method: {original}"
+    else:
+        text = f"source: {source} · method: {method}"
     server = metadata.get("server")
     if method == "file" and isinstance(server, dict) and server.get("allocator"):
         # a file does not record its server's allocator: the one memory was estimated for (--allocator)

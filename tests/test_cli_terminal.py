@@ -130,7 +130,9 @@ def open_server() -> Iterator[Server]:
 def test_server_level_findings_with_their_fix(open_server: Server) -> None:
     human = ok(run("analyze", open_server.url))
     assert widest(human) <= 80, human
-    assert human.splitlines()[0] == f"source: redis://127.0.0.1:{open_server.port}/0 · method: sync"
+    assert (
+        human.splitlines()[0] == f"source: redis://127.0.0.1:{open_server.port}/0 (every db) · method: sync"
+    )
     data = json.loads(ok(run("analyze", open_server.url, "--json", "-n", "1")))
     findings = {f["rule"]: f for f in data["recommendations"]}
     for rule in ("no-password", "maxmemory-unset"):
@@ -149,7 +151,7 @@ def test_dump_fallback_names_its_reason(open_server: Server, tmp_path: Path) -> 
     result = run("top", url, "-n", "3", "-v")
     out = ok(result)
     header = " ".join(line.strip() for line in out.split("\nTop ")[0].splitlines())
-    assert header.startswith(f"source: redis://127.0.0.1:{open_server.port}/0 · method: dump")
+    assert header.startswith(f"source: redis://127.0.0.1:{open_server.port}/0 (every db) · method: dump")
     assert "method: dump (fell back from sync: PSYNC refused (NOPERM this user" in header
     assert widest(out) <= 80 and SECRET not in out + result.stderr
     assert "falling back to SCAN+DUMP" in result.stderr and "method dump" in result.stderr
@@ -195,3 +197,12 @@ def test_slow_steps_show_an_elapsed_bar_on_a_terminal(monkeypatch: pytest.Monkey
     assert shown[(0.3, False)] == "" and shown[(2.2, True)] == ""
     assert "evaluating rules: 00:01" in shown[(2.2, False)]
     assert shown[(2.2, False)].endswith("\r")  # the line is cleared, not left behind
+
+
+def test_the_header_says_which_dbs_a_live_snapshot_holds(open_server: Server) -> None:
+    """``/0`` in a URL is the whole server (redis-py writes it for "the server"), any other db narrows
+    the snapshot to that db: the first line says which, rather than a bare ``/0``."""
+    whole = ok(run("summary", open_server.url, "--method", "dump")).splitlines()[0]
+    assert whole.startswith(f"source: redis://127.0.0.1:{open_server.port}/0 (every db) · method: dump")
+    one = ok(run("summary", open_server.url.replace("/0", "/3"), "--method", "dump")).splitlines()[0]
+    assert one.startswith(f"source: redis://127.0.0.1:{open_server.port}/3 (db 3 only) · method: dump")
