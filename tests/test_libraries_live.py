@@ -198,3 +198,20 @@ def test_web_families_are_split_and_owned(web: Server) -> None:
     assert "TIMEOUT" in row["fix"]
     small = _findings(analysis, {**SMALL, "small_string_pattern_keys": 20})
     assert "small-strings-to-hashes" not in small.index
+
+
+def test_rq_job_hashes_counted_with_results_are_said_to_include_queued_jobs() -> None:
+    """results-without-expiry takes in RQ's job hashes without a TTL (they expire with their results),
+    queued jobs' among them: its detail says so, so 'N keys' is not read as N results."""
+    from library_workloads import add, rq_results_workload
+    from rq import Queue
+
+    with running_server("redis70") as server:
+        rq_results_workload(server.url, jobs=150, result_ttl=-1)  # finished, results kept forever
+        Queue("low", connection=server.client()).enqueue_many(
+            [Queue.prepare_data(add, (i, 1)) for i in range(300)]  # queued, nobody works on them
+        )
+        found = insightkit.analyze(server.url, method="dump", progress=False).recommendations
+    row = found.set_index("rule").loc["results-without-expiry"]
+    assert row["offending_keys"] == 150 + 150 + 300  # result streams, finished and queued job hashes
+    assert "rq:job:*" in row["detail"] and "queued jobs' included" in row["detail"]

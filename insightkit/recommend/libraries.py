@@ -12,6 +12,7 @@ import re
 
 import narwhals as nw
 
+from insightkit._text import plural
 from insightkit.patterns.libraries import get
 from insightkit.recommend import cost
 from insightkit.recommend.base import Aggregates, Case, Context, Rule
@@ -125,6 +126,19 @@ def _results_saving(ctx: Context) -> nw.Expr:
     return nw.when(_with_results(ctx)).then(companion).otherwise(idle_without_ttl(ctx))
 
 
+def _results_detail(ctx: Context, agg: Aggregates) -> str:
+    """The default count (empty: the engine's), and when it takes in job hashes (RQ's ``rq:job:*``),
+    what they are: jobs still queued have such a hash too, and the result lifetime leaves those alone."""
+    companions = [p for p in _expiring_with_results(ctx) if p in agg.top_patterns]
+    if not companions:
+        return ""
+    return (
+        f"{plural(agg.keys, 'key')} in {plural(agg.patterns, 'pattern')}: results without a TTL and the job "
+        f"hashes without one ({', '.join(companions)}), queued jobs' included; the result lifetime expires "
+        "a finished job's hash with its result, so the saving counts at most as many hashes as results"
+    )
+
+
 RESULTS_WITHOUT_EXPIRY = Rule(
     id="results-without-expiry",
     title="Job results that never expire",
@@ -160,6 +174,7 @@ RESULTS_WITHOUT_EXPIRY = Rule(
         )
     ),
     saving=_results_saving,
+    detail=_results_detail,
     thresholds=("library_no_ttl_keys", "result_store_entries", "no_ttl_idle_s"),
     fire=Case(
         keys=(
