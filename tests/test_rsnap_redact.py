@@ -450,3 +450,30 @@ def test_library_versions_stay_so_stale_version_advice_survives_redaction(tmp_pa
         assert "version=2)" in advice.loc["stale-cache-version", "fix"]
         assert "now reads VERSION 10" in advice.loc["stale-cache-version", "fix"]
         assert b"product" not in path.read_bytes()
+
+
+def test_only_versions_that_are_settings_stay_verbatim() -> None:
+    """A number in a key that merely sits where a library's version would (``:48213:cart``, a user id
+    under Django's ``:{version}:*``) is data: hashed. A version stays only when its keys are many and
+    the library has few versions."""
+    ids = [f":{n}:cart" for n in (48213, 99120, 13377)]
+    cache = [f":2:product:{i}" for i in range(20)] + [f":3:product:{i}" for i in range(20)]
+    keys = pd.DataFrame({"key": ids + cache})
+    patterns, owned = assign_owned(keys, progress=False)
+    assert {":48213:*", ":2:*", ":3:*"} <= set(owned)  # all claimed by Django's catch-all family
+    redactor = Redactor("k").fit(keys["key"], patterns, owned)
+    redacted = [redactor.redact_key(k, p) for k, p in zip(keys["key"], patterns, strict=True)]
+    for original, hidden in zip(ids, redacted[:3], strict=True):
+        assert original.split(":")[1] not in hidden and re.fullmatch(rf":{NUM}:{WORD}", hidden)
+    assert all(h.startswith(":2:") for h in redacted[3:23]) and all(
+        h.startswith(":3:") for h in redacted[23:]
+    )
+    assert redactor.redact_pattern(":2:*") == ":2:*" and redactor.redact_pattern(":48213:*") != ":48213:*"
+    # many versions, each with many keys: more versions than a setting has, so they are data
+    many = pd.DataFrame({"key": [f":{v}:product:{i}" for v in range(100, 112) for i in range(12)]})
+    patterns, owned = assign_owned(many, progress=False)
+    redactor = Redactor("k").fit(many["key"], patterns, owned)
+    assert not any(
+        redactor.redact_key(k, p).startswith(f":{k.split(':')[1]}:")
+        for k, p in zip(many["key"], patterns, strict=True)
+    )

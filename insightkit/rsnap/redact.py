@@ -29,9 +29,11 @@ as base64 once hashed, and around ``@`` a one-letter top-level domain (``a@b.c``
 
 Keys of a pattern a known library owns are cut along that pattern, so the library's own rules (a version
 number, a UUID, a prefix glued to a session id) still match the redacted names. A library family's
-``version`` (Django's cache VERSION, ``:2:product:7``) stays verbatim in its keys and pattern: a setting
-the library writes into every key, not data, and the one thing ``stale-cache-version`` compares (hashed,
-two versions would be ordered at random and the advice would name the live version as the stale one).
+``version`` (Django's cache VERSION, ``:2:product:7``) stays verbatim in its keys and pattern when it is
+a setting, not data: its pattern covers at least ``min_family_keys`` keys and the library has at most
+``MAX_LIBRARY_VERSIONS`` versions in the snapshot (an id in a key that merely looks like a version,
+``:48213:cart``, is hashed). It is the one thing ``stale-cache-version`` compares: hashed, two versions
+would be ordered at random and the advice would name the live version as the stale one.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ ID_CHARS = 16
 NUMBER_DIGITS = 16
 #: A hashed word: lowercase letters (56 bits).
 WORD_CHARS = 12
+#: At most this many distinct versions of one library are kept verbatim (more look like data).
+MAX_LIBRARY_VERSIONS = 8
 #: The skeleton rule's defaults (see the module docstring).
 MIN_FAMILY_KEYS = 10
 MIN_FAMILY_VALUES = 10
@@ -193,6 +197,7 @@ class Redactor:
         self.skeleton: frozenset[str] = frozenset()
         self._owned: frozenset[str] = frozenset()
         self._owners: dict[str, str] = {}  # library-owned pattern → its library
+        self._versions: frozenset[tuple[str, str]] = frozenset()  # (library, version) kept verbatim
         self._cache: dict[tuple[bytes, str], str] = {}
         self._plain_cache: dict[tuple[str, bool], str] = {}
 
@@ -237,9 +242,35 @@ class Redactor:
             for pattern, value in owned.items()
             if isinstance(value, Mapping) and value.get("owner")
         }
+        self._versions = self._settings(families)
         self.fitted = True
         self._plain_cache.clear()  # the skeleton changed
         return self
+
+    def _settings(self, families: _Families) -> frozenset[tuple[str, str]]:
+        """The (library, version) pairs that are settings: each version's patterns cover at least
+        ``min_family_keys`` keys, and the library has no more than ``MAX_LIBRARY_VERSIONS`` of them."""
+        keys: dict[tuple[str, str], int] = defaultdict(int)
+        for pattern, owner in self._owners.items():
+            span = _library_version(pattern, owner)
+            if span is not None:
+                keys[(owner, pattern[span[0] : span[1]])] += families.keys.get(pattern, 0)
+        per_owner: dict[str, int] = defaultdict(int)
+        for owner, _ in keys:
+            per_owner[owner] += 1
+        return frozenset(
+            pair
+            for pair, n in keys.items()
+            if n >= self.min_family_keys and per_owner[pair[0]] <= MAX_LIBRARY_VERSIONS
+        )
+
+    def _kept_version(self, text: str, pattern: str) -> tuple[int, int] | None:
+        """Where in ``text`` (a key of ``pattern``, or the pattern) a version to keep verbatim lies."""
+        owner = self._owners.get(pattern)
+        span = _library_version(text, owner)
+        if span is None or owner is None or (owner, text[span[0] : span[1]]) not in self._versions:
+            return None
+        return span
 
     # --- hashing ------------------------------------------------------------------------------
 
@@ -372,7 +403,7 @@ class Redactor:
             match = regex.match(key) if regex is not None else None
             if match is not None:
                 _, _, _, separators, _ = _shapes()
-                kept = _library_version(key, self._owners.get(pattern))
+                kept = self._kept_version(key, pattern)
                 out, last = [], 0
                 for group in range(1, match.re.groups + 1):
                     start, end = match.span(group)
@@ -393,7 +424,7 @@ class Redactor:
 
     def redact_pattern(self, pattern: str) -> str:
         """A pattern redacted as its keys are: ``*`` stays, every literal part is rendered alike."""
-        kept = _library_version(pattern, self._owners.get(pattern))
+        kept = self._kept_version(pattern, pattern)
         out, at = [], 0
         for part in pattern.split("*"):
             out.append(self._render_literal(pattern, at, at + len(part), kept))
