@@ -526,9 +526,10 @@ def _analyze_out_of_core(
         assert source.path is not None
         if options:
             raise ConfigurationError(f"options {sorted(options)} do not apply to an RSNAP")
+        # first: a folder of several snapshots is refused before any copy is made
+        metadata = read_rsnap_metadata(source.path)
         # an RSNAP without patterns gets them in a temporary copy, removed when the fleet closes
         fleet = open_fleet(source.path, memory_limit=memory_limit)
-        metadata = read_rsnap_metadata(source.path)
         metadata.update(
             original_method=metadata.get("method"), method="rsnap", rsnap_source=str(source.value)
         )
@@ -561,6 +562,10 @@ def _analyze_out_of_core(
                 written = ingest(batches, meta, target, custom=custom, libraries=libraries)
         fleet = open_fleet(written, memory_limit=memory_limit)
         metadata = read_rsnap_metadata(written)
+        if source.kind == "rsnap":  # re-read with other patterns: still a loaded RSNAP, as load() says
+            metadata.update(
+                original_method=metadata.get("method"), method="rsnap", rsnap_source=str(source.value)
+            )
         log.info(
             "decoded %s keys (method %s) with their patterns into the RSNAP in %.1f s",
             f"{int(fleet.dataset.rows):,}",

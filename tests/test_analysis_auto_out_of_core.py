@@ -180,6 +180,15 @@ def test_load_keeps_a_big_rsnap_where_it_lies(monkeypatch: pytest.MonkeyPatch, w
     monkeypatch.setattr(sources_module, "AUTO_OUT_OF_CORE_KEYS", 10**9)
     with load(rsnap, out_of_core=True) as asked:
         assert asked.out_of_core and len(asked.keys) == len(mem.keys)
+    custom = {"user:*": "users"}
+    with (
+        load(rsnap, patterns=custom, out_of_core=True) as again,
+        load(rsnap, patterns=custom, out_of_core=False) as kept,
+    ):
+        assert again.out_of_core and not kept.out_of_core  # patterns found again, in place
+        for name in ("method", "original_method", "rsnap_source"):
+            assert again.metadata[name] == kept.metadata[name], name
+        assert sorted(again.patterns["pattern"]) == sorted(kept.patterns["pattern"])
     with pytest.raises(InsightkitError):
         load(SAMPLE_RDB, out_of_core=True)  # an RDB is no RSNAP, whichever way it is loaded
     assert not _left_behind(workdirs)

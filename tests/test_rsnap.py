@@ -297,9 +297,18 @@ def test_a_directory_of_several_snapshots_is_not_read_as_one(tmp_path: Path) -> 
     analyze(repo / "data" / "samples" / "sample.rdb", progress=False, allocator="libc").to_rsnap(
         folder / "tuesday.rsnap.parquet"
     )
-    for open_it in (load, lambda p: analyze(p, progress=False), lambda p: analyze(p, out_of_core=True)):
+    import tempfile
+
+    before = set(Path(tempfile.gettempdir()).glob("insightkit-*"))
+    for open_it in (
+        load,
+        lambda p: load(p, out_of_core=True),
+        lambda p: analyze(p, progress=False),
+        lambda p: analyze(p, out_of_core=True),
+    ):
         with pytest.raises(RsnapError, match=r"2 different snapshots .*open_fleet"):
             open_it(folder)
+    assert set(Path(tempfile.gettempdir()).glob("insightkit-*")) <= before  # no working copy left
     done = subprocess.run(
         [sys.executable, "-m", "insightkit", "summary", str(folder)], capture_output=True, text=True, cwd=repo
     )

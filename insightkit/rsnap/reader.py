@@ -8,6 +8,7 @@ datasets are read with pyarrow.dataset and hive partitioning, so the ``node`` co
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -70,10 +71,12 @@ def read_rsnap_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
         if found != metadata:
             others.append((other, found))
     if others:
+        distinct = {json.dumps(metadata, sort_keys=True, default=str)}
+        distinct |= {json.dumps(found, sort_keys=True, default=str) for _, found in others}
         snapshots = {_snapshot_of(metadata)} | {_snapshot_of(found) for _, found in others}
         shown = ", ".join(sorted(snapshots)[:3]) + (" …" if len(snapshots) > 3 else "")
         raise RsnapError(
-            f"{path}: its files hold {len(snapshots)} different snapshots ({shown}; e.g. "
+            f"{path}: its files hold {len(distinct)} different snapshots ({shown}; e.g. "
             f"{files[0].name} and {others[0][0].name}), not one: analyze one of them, or read them "
             "together as a fleet with insightkit.fleet.open_fleet()"
         )
