@@ -29,8 +29,10 @@ body's ``__set_name__`` wraps it) or be swallowed by an import-lock callback.
 from __future__ import annotations
 
 import _thread
+import queue
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -58,8 +60,11 @@ class Terminated(KeyboardInterrupt):
         return 128 + self.signum
 
 
-#: How long a signal that arrived during an import waits before it is delivered again.
+#: How long a signal that arrived during an import waits before it is delivered again, and how many
+#: times at most (then it is raised wherever it lands: a program run from a module's top level is
+#: "importing" throughout).
 RETRY_S = 0.02
+MAX_DEFERRALS = 50
 
 
 def _importing(frame: FrameType | None) -> bool:
@@ -72,25 +77,56 @@ def _importing(frame: FrameType | None) -> bool:
     return False
 
 
+class _Redelivery:
+    """A thread that sends a put-off signal to the main thread again after ``RETRY_S``: a real signal,
+    so that a blocking call (a socket read, a join) is interrupted as the first one would have been.
+    Started with the block, not in the handler (starting a thread there could wait on a lock the
+    interrupted code holds); the handler only puts on a ``SimpleQueue``, which is safe there."""
+
+    def __init__(self) -> None:
+        self.wakeups: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self.stopped = threading.Event()
+        self.main = threading.main_thread().ident
+        self.thread = threading.Thread(target=self._run, name="signal-redelivery", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (signum := self.wakeups.get()) is not None:
+            time.sleep(RETRY_S)
+            if self.stopped.is_set():
+                return
+            if self.main is not None and hasattr(signal, "pthread_kill"):
+                signal.pthread_kill(self.main, signum)
+            else:  # (no pthread_kill: the flag alone, handled at the next bytecode)
+                _thread.interrupt_main(signal.Signals(signum))
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.wakeups.put(None)
+        self.thread.join(timeout=1)
+
+
 @contextmanager
 def terminate_cleanly(signals: tuple[int, ...] = SIGNALS) -> Iterator[None]:
     """Within the block, ``signals`` raise :class:`Terminated` in the main thread (once: a repeat
     while the cleanup runs is ignored, so that it finishes). Signals a program already handles or
     ignores (``nohup`` ignores SIGHUP) keep their handler; outside the main thread, where Python
-    cannot set handlers, nothing changes. The previous handlers are restored on leaving."""
+    cannot set handlers, nothing changes. The previous handlers are restored on leaving; a signal put
+    off during an import and not yet raised when the block ends is raised then."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     raised = False
+    deferred: list[int] = []
+    redelivery: _Redelivery | None = None
 
     def handler(signum: int, frame: FrameType | None) -> None:
         nonlocal raised
         if raised:
             return
-        if _importing(frame):  # delivered again shortly, until it lands outside any import
-            again = threading.Timer(RETRY_S, _thread.interrupt_main, (signum,))
-            again.daemon = True
-            again.start()
+        if redelivery is not None and _importing(frame) and len(deferred) < MAX_DEFERRALS:
+            deferred.append(signum)  # delivered again shortly, until it lands outside any import
+            redelivery.wakeups.put(signum)
             return
         raised = True
         raise Terminated(signum)
@@ -100,7 +136,14 @@ def terminate_cleanly(signals: tuple[int, ...] = SIGNALS) -> Iterator[None]:
         for signum in signals:
             if signal.getsignal(signum) is signal.SIG_DFL:
                 previous[signum] = signal.signal(signum, handler)
+        if previous:
+            redelivery = _Redelivery()
         yield
     finally:
+        if redelivery is not None:
+            redelivery.stop()  # before the handlers go: a late resend would meet SIG_DFL and kill
         for signum, old in previous.items():
             signal.signal(signum, old)  # type: ignore[arg-type]
+        if deferred and not raised:
+            raised = True
+            raise Terminated(deferred[-1])

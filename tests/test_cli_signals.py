@@ -292,3 +292,62 @@ def test_cli_sigterm_while_duckdb_loads_is_one_line() -> None:
             "duckdb mapped",
         )
         assert (code, stderr.strip()) == (143, "insightkit: terminated by SIGTERM")
+
+
+def _slow_module(directory: Path, name: str, seconds: float) -> None:
+    (directory / f"{name}.py").write_text(
+        "import os, signal, time\n"
+        "os.kill(os.getpid(), signal.SIGTERM)\n"
+        f"deadline = time.monotonic() + {seconds}\n"
+        "while time.monotonic() < deadline:\n"
+        "    pass\n"
+        "WHOLE = True\n"
+    )
+
+
+def test_a_put_off_sigterm_is_raised_when_the_block_ends_first(tmp_path: Path) -> None:
+    """The import is done and the block left before the signal is sent again: it is raised on leaving,
+    not lost (and no late resend meets the default handler)."""
+    _slow_module(tmp_path, "ik_quick_exit", 0.05)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        with pytest.raises(Terminated), terminate_cleanly():
+            import ik_quick_exit  # type: ignore[import-not-found]  # noqa: F401
+        assert sys.modules["ik_quick_exit"].WHOLE
+        time.sleep(0.1)  # a resend after the block would end this process here
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("ik_quick_exit", None)
+
+
+def test_a_program_running_at_an_imports_top_level_is_still_terminated(tmp_path: Path) -> None:
+    """Work done in a module's top level is 'importing' throughout: the signal is put off only so
+    long (MAX_DEFERRALS resends), then raised where it lands."""
+    _slow_module(tmp_path, "ik_endless", 30)
+    sys.path.insert(0, str(tmp_path))
+    started = time.monotonic()
+    try:
+        with pytest.raises(Terminated), terminate_cleanly():
+            import ik_endless  # type: ignore[import-not-found]  # noqa: F401
+        assert time.monotonic() - started < 10
+        assert "ik_endless" not in sys.modules  # (its import did not finish)
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("ik_endless", None)
+
+
+def test_a_put_off_sigterm_interrupts_a_blocking_wait(tmp_path: Path) -> None:
+    """The resend is a real signal: a blocking wait after the import (here a 20 s sleep) is cut short."""
+    _slow_module(tmp_path, "ik_then_wait", 0.05)
+    sys.path.insert(0, str(tmp_path))
+    started = time.monotonic()
+    try:
+        with pytest.raises(Terminated), terminate_cleanly():
+            import ik_then_wait  # type: ignore[import-not-found]  # noqa: F401
+
+            time.sleep(20)
+        assert time.monotonic() - started < 5
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("ik_then_wait", None)
