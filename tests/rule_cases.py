@@ -53,6 +53,14 @@ EXTRA: dict[str, dict[str, tuple[Case, ...]]] = {
                         {"user": "default", "enabled": False, "all_commands": True, "dangerous": True},
                         {"user": "app", "enabled": True, "all_commands": True, "dangerous": False},
                         {"user": "monitor", "enabled": True, "all_commands": False, "dangerous": False},
+                        # the admins' own user, with a password: what the fix asks for
+                        {
+                            "user": "ops",
+                            "enabled": True,
+                            "nopass": False,
+                            "all_commands": True,
+                            "dangerous": True,
+                        },
                     ],
                 }
             ),

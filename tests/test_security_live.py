@@ -104,6 +104,11 @@ def test_acl_metadata_keeps_only_the_users_shape() -> None:
     assert users[0]["dangerous"] is True  # +@all, nothing taken back
     restricted = parse_acl_list(["user app on #abc ~* +@all -@dangerous", "user mon on #abc ~* +config|get"])
     assert [u["dangerous"] for u in restricted] == [False, False]
+    # FLUSHALL is in @write and @keyspace, not @admin; a later rule overrides an earlier one
+    still_open = ["+@all -@admin", "-@all +@read +@write", "+@all -@dangerous +flushall"]
+    assert [u["dangerous"] for u in parse_acl_list([f"user u on #abc ~* {r}" for r in still_open])] == [
+        True
+    ] * 3
     assert "abc123" not in json.dumps(users)
     # whatever a hand-made metadata dict carries under "acl", the writer keeps only the known fields
     raw = {"acl": [{"user": "x", "nopass": True, "rules": "on #abc123 ~*"}, "user y on #def456"]}

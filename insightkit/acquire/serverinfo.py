@@ -168,6 +168,29 @@ def parse_info(text: str) -> dict[str, dict[str, Any]]:
     return {name: fields for name, fields in sections.items() if fields}
 
 
+#: ACL rules that grant FLUSHALL, FLUSHDB, KEYS, CONFIG SET or DEBUG (their categories included: FLUSHALL
+#: is in @write and @keyspace, KEYS in @read and @keyspace, CONFIG and DEBUG in @admin), and the rules
+#: that take all of them back.
+_GRANTS = frozenset(
+    {"+@all", "allcommands", "+@dangerous", "+@admin", "+@write", "+@keyspace", "+flushall", "+flushdb",
+     "+keys", "+config", "+config|set", "+debug"}
+)  # fmt: skip
+_REVOKES = frozenset({"-@all", "nocommands", "-@dangerous"})
+
+
+def _dangerous_granted(rules: Sequence[str]) -> bool:
+    """Whether a user's rules (in ACL LIST's order: a later rule overrides an earlier one) leave a
+    dangerous command open: the last granting or revoking rule decides (``+@read`` grants KEYS too, but
+    a read-only user is not the point of the check)."""
+    granted = False
+    for rule in rules:
+        if rule in _GRANTS:
+            granted = True
+        elif rule in _REVOKES:
+            granted = False
+    return granted
+
+
 def parse_acl_list(lines: Sequence[Any]) -> list[dict[str, Any]]:
     """``ACL LIST`` replies → one dict per user with no secret in it.
 
@@ -189,10 +212,7 @@ def parse_acl_list(lines: Sequence[Any]) -> list[dict[str, Any]]:
                 "passwords": sum(1 for r in rules if r.startswith("#")),
                 "all_keys": "~*" in rules or "allkeys" in rules,
                 "all_commands": "+@all" in rules or "allcommands" in rules,
-                # FLUSHALL, CONFIG SET, KEYS, DEBUG: granted with +@all (or the categories holding
-                # them) unless taken back; an explicit +flushall etc. is not followed up here
-                "dangerous": any(r in rules for r in ("+@all", "allcommands", "+@dangerous", "+@admin"))
-                and not any(r in rules for r in ("-@dangerous", "-@admin")),
+                "dangerous": _dangerous_granted(rules),
             }
         )
     return users

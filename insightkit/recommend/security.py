@@ -119,17 +119,22 @@ def _dangerous(ctx: Context) -> Finding | None:
     ]
     acl = ctx.metadata.get("acl")
     if isinstance(acl, list) and acl:  # each user's own rights (ACL LIST): no guess from CONFIG GET
+        # what clients log in as without naming a user (default) or a password (nopass): a named
+        # admin user with a password is the fix itself, not the finding
         admins = [
             str(u.get("user"))
             for u in acl
-            if isinstance(u, dict) and u.get("enabled") and u.get("dangerous", u.get("all_commands"))
+            if isinstance(u, dict)
+            and u.get("enabled")
+            and (u.get("user") == "default" or u.get("nopass"))
+            and u.get("dangerous", u.get("all_commands"))
         ]
         if not admins:
             return None  # CONFIG GET was granted on its own (+config|get), as to a monitoring user
         detail = (
             f"ACL user{'s' if len(admins) > 1 else ''} {', '.join(admins)} can run "
             + ", ".join(_ADMIN[:3])
-            + " and CONFIG SET (+@all without -@dangerous)"
+            + " and CONFIG SET (no -@dangerous)"
         )
     else:
         detail = (
@@ -151,8 +156,9 @@ DANGEROUS_COMMANDS = Rule(
     category="security",
     severity="medium",
     description=(
-        "An ACL user that clients log in as can run CONFIG, FLUSHALL, KEYS and DEBUG (+@all without "
-        "-@dangerous, per ACL LIST); where ACL LIST could not be read, the snapshot's own CONFIG GET "
+        "The user clients log in as without naming one (default), or a user without a password, can "
+        "run CONFIG, FLUSHALL, KEYS and DEBUG (per ACL LIST: no -@dangerous); where ACL LIST could not "
+        "be read, the snapshot's own CONFIG GET "
         "is the hint that they are not renamed or restricted (a user granted only +config|get, as a "
         "monitoring user is, shows in ACL LIST and is not flagged). One mistaken FLUSHALL or KEYS * on a "
         "big dataset is an outage. "
