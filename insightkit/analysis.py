@@ -242,7 +242,8 @@ class Analysis:
         )
 
     def top(self, n: int = 20, by: str = "memory_bytes", *, collections: bool = False) -> pd.DataFrame:
-        """The ``n`` keys with the largest ``by`` (any numeric column), ties by (db, key);
+        """The ``n`` keys with the largest ``by`` (any numeric column), ties to the larger key, then
+        by (db, key);
         ``collections=True``: only hashes, lists, sets, sorted sets, streams and module types."""
         return top_keys(self._with_patterns(), n, by, collections=collections)
 

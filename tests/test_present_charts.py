@@ -367,3 +367,28 @@ def test_diff_chart_with_math_like_patterns() -> None:
     fig = plot_diff(result)
     assert _save(fig, "diff-hostile").startswith(b"\x89PNG")
     assert "a\\$_\\$b (new)" in [t.get_text() for t in fig.axes[0].get_yticklabels()]
+
+
+def test_top_keys_of_leaders_name_the_whole_pool_and_ties_go_to_the_larger_key() -> None:
+    """An out-of-core report hands the chart only the leading rows: ``among`` names how many keys they
+    lead. By length, equal lengths go to the larger key, in the chart and in ``Analysis.top`` alike."""
+    from insightkit.analysis import Analysis
+    from insightkit.present import charts
+
+    rows = pd.DataFrame(
+        {
+            "db": [0, 0, 0],
+            "key": ["a", "b", "s"],
+            "type": ["list", "list", "string"],
+            "encoding": ["quicklist", "quicklist", "raw"],
+            "num_elements": [5, 5, 1],
+            "memory_bytes": [100, 200, 1000],
+        }
+    )
+    fig = charts.top_keys(rows, n=2, among=20_000_000)
+    assert fig.axes[0].get_title() == "Top 2 of 20,000,000 keys by memory"
+    fig = charts.top_keys(rows, n=1, by="num_elements", among=7)
+    assert fig.axes[0].get_title() == "Top 1 of 7 collections by length (elements)"
+    assert charts.largest_keys(rows, 1, "num_elements")["key"].tolist() == ["b"]
+    analysis = Analysis(rows, {"method": "file"})
+    assert analysis.top(1, by="num_elements", collections=True)["key"].tolist() == ["b"]

@@ -620,19 +620,29 @@ def largest_keys(keys: pd.DataFrame, n: int, by: str = "memory_bytes") -> pd.Dat
     return pool.sort_values([*order, *names], ascending=ascending, kind="stable").head(n)
 
 
-def top_keys(keys: pd.DataFrame, *, n: int = 20, by: str = "memory_bytes", ax: Axes | None = None) -> Figure:
+def top_keys(
+    keys: pd.DataFrame,
+    *,
+    n: int = 20,
+    by: str = "memory_bytes",
+    ax: Axes | None = None,
+    among: int | None = None,
+) -> Figure:
     """The ``n`` largest keys, coloured by type, labelled with encoding and element count.
 
     ``by="num_elements"`` ranks by length (elements of a collection), RedisInsight's "top keys by
-    length": the keys whose O(N) commands block the server, whatever memory they hold.
+    length": the keys whose O(N) commands block the server, whatever memory they hold. ``among``: how
+    many keys (collections, by length) they were ranked among, when ``keys`` holds only the leaders
+    (an out-of-core report); by default ``keys`` is all of them.
     """
     fig, ax = _target(ax, 10, 1.0 + 0.33 * max(1, min(n, len(keys))))
     shown = largest_keys(keys, n, by).iloc[::-1]
     what = {"memory_bytes": "memory", "num_elements": "length (elements)"}.get(by, by)
     if by == "num_elements":  # ranked among collections only, as the table beside it counts them
-        pool = plural(int((keys["type"] != "string").sum()) if len(keys) else 0, "collection")
+        count = among if among is not None else int((keys["type"] != "string").sum()) if len(keys) else 0
+        pool = plural(count, "collection")
     else:
-        pool = plural(len(keys), "key")
+        pool = plural(among if among is not None else len(keys), "key")
     set_title(ax, f"Top {len(shown)} of {pool} by {what}")
     if shown.empty:
         _empty(ax, "no keys")

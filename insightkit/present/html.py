@@ -456,11 +456,13 @@ def render(
         _chart(charts.key_sizes(keys), "distribution of key sizes"),
         _chart(charts.element_counts(keys), "distribution of element counts"),
         "<h2>Largest keys by memory</h2>",
-        _chart(charts.top_keys(leaders, n=chart_top), "top keys by memory"),
+        _chart(charts.top_keys(leaders, n=chart_top, among=n_keys), "top keys by memory"),
         f'<h3 class="sub">Top {len(top_keys)} of {plural(n_keys, "key")} by memory</h3>',
         table(top_keys, KEY_COLUMNS, "top-keys"),
         "<h2>Longest keys (elements)</h2>",
-        _chart(charts.top_keys(leaders, n=chart_top, by="num_elements"), "top keys by length"),
+        _chart(
+            charts.top_keys(leaders, n=chart_top, by="num_elements", among=collections), "top keys by length"
+        ),
         f'<h3 class="sub">Top {len(longest)} of {plural(collections, "collection")} by length</h3>',
         table(longest, KEY_COLUMNS, "longest-keys"),
     ]

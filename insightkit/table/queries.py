@@ -297,8 +297,9 @@ _NUMERIC = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "DOUBLE", "FL
 
 
 def top_keys(table: KeyTable, n: int, by: str = "memory_bytes", *, collections: bool = False) -> pd.DataFrame:
-    """The ``n`` rows with the largest ``by`` (any numeric column), ties by (db, key);
-    ``collections``: only keys that are not strings (a length in elements means nothing for them)."""
+    """The ``n`` rows with the largest ``by`` (any numeric column), ties to the larger key (by
+    ``memory_bytes``), then by (db, key); ``collections``: only keys that are not strings (a length in
+    elements means nothing for them)."""
     if n < 0:
         raise ConfigurationError(f"top(n={n}): n must be >= 0")
     types = table.column_types()
@@ -308,8 +309,10 @@ def top_keys(table: KeyTable, n: int, by: str = "memory_bytes", *, collections: 
     if not types[by].startswith(_NUMERIC):
         raise ConfigurationError(f"top(by={by!r}): column is not numeric")
     where = "WHERE type <> 'string'" if collections else ""
+    larger = "" if by == "memory_bytes" else "memory_bytes DESC NULLS LAST, "
     ranked = table.connection.sql(
-        f"SELECT * FROM {ROWS_VIEW} {where} ORDER BY {quote(by)} DESC NULLS LAST, db, key LIMIT {int(n)}"
+        f"SELECT * FROM {ROWS_VIEW} {where} "
+        f"ORDER BY {quote(by)} DESC NULLS LAST, {larger}db, key LIMIT {int(n)}"
     ).to_arrow_table()
     return ranked.to_pandas(types_mapper=pd.ArrowDtype)
 
