@@ -66,6 +66,22 @@ def _interrupt_when(
     return proc.returncode, stderr
 
 
+def _interrupt_once_loaded(library: str, signum: int, source: str) -> tuple[int, str]:
+    """``insightkit summary source``, sent ``signum`` as soon as ``library``'s compiled code is mapped
+    into the child (its import may still be running); the exit code and stderr."""
+    if not Path("/proc/self/maps").exists():
+        pytest.skip("needs /proc to see the child's imports")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
+    command = [sys.executable, "-m", "insightkit", "summary", source]
+    return _interrupt_when(
+        command,
+        lambda pid: library in Path(f"/proc/{pid}/maps").read_text(),
+        signum,
+        env,
+        f"{library} mapped",
+    )
+
+
 def _interrupt_midway(command: list[str], out: Path, marker: str, signum: int, tmp: Path) -> int:
     """Run ``command``; once a file whose name contains ``marker`` appears in ``out`` or ``tmp``
     (TMPDIR), send ``signum``; return the exit code."""
@@ -193,17 +209,7 @@ def test_ctrl_c_while_the_libraries_load_is_one_line(tmp_path: Path) -> None:
     """Ctrl-C in the half second pandas and pyarrow take to load: exit 130 and one line, no traceback
     from inside an import. The signal goes once the child has mapped numpy's compiled modules (its
     handler for SIGINT is in place by then, and pandas is still loading)."""
-    if not Path("/proc/self/maps").exists():
-        pytest.skip("needs /proc to see the child's imports")
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
-    command = [sys.executable, "-m", "insightkit", "summary", str(tmp_path / "missing.rdb")]
-    code, stderr = _interrupt_when(
-        command,
-        lambda pid: "numpy" in Path(f"/proc/{pid}/maps").read_text(),
-        signal.SIGINT,
-        env,
-        "numpy loaded",
-    )
+    code, stderr = _interrupt_once_loaded("numpy", signal.SIGINT, str(tmp_path / "missing.rdb"))
     assert stderr.strip() == "insightkit: interrupted"
     assert code == 130
 
@@ -279,18 +285,8 @@ def test_sigterm_during_an_import_waits_for_the_import(tmp_path: Path) -> None:
 def test_cli_sigterm_while_duckdb_loads_is_one_line() -> None:
     """SIGTERM as soon as DuckDB's library is mapped (its bindings may still be initialising):
     exit 143 and one line, never an abort, a traceback or a run that carries on."""
-    if not Path("/proc/self/maps").exists():
-        pytest.skip("needs /proc to see the child's imports")
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
-    command = [sys.executable, "-m", "insightkit", "summary", "data/samples/sample.rdb"]
     for _ in range(3):
-        code, stderr = _interrupt_when(
-            command,
-            lambda pid: "duckdb" in Path(f"/proc/{pid}/maps").read_text(),
-            signal.SIGTERM,
-            env,
-            "duckdb mapped",
-        )
+        code, stderr = _interrupt_once_loaded("duckdb", signal.SIGTERM, "data/samples/sample.rdb")
         assert (code, stderr.strip()) == (143, "insightkit: terminated by SIGTERM")
 
 
