@@ -477,3 +477,23 @@ def test_only_versions_that_are_settings_stay_verbatim() -> None:
         redactor.redact_key(k, p).startswith(f":{k.split(':')[1]}:")
         for k, p in zip(many["key"], patterns, strict=True)
     )
+
+
+def test_very_long_key_names_redact_in_linear_time() -> None:
+    """A part of a name longer than LONG_PART is one hashed value: Python's regex over a 600,000-character
+    part took minutes (its time grows as the square of the length); now the whole RSNAP is written at
+    once and the names keep their separators, with nothing of the original left."""
+    import time
+
+    from insightkit.rsnap.redact import LONG_PART
+
+    names = ["page:" + "a" * 600_000, "blob:" + "q" * 100_000 + ":meta", "id:" + "7" * 300_000, "user:1:x"]
+    started = time.monotonic()
+    redactor = Redactor("k").fit(names)
+    hidden = redactor.redact_array(pa.array(names)).to_pylist()
+    hidden += [redactor.redact_key(name) for name in names]
+    names = names * 2
+    assert time.monotonic() - started < 10
+    assert [h.count(":") for h in hidden] == [n.count(":") for n in names]
+    assert all(len(h) < 100 for h in hidden) and not any("aaaa" in h or "7777" in h for h in hidden)
+    assert len(names[0].split(":")[1]) > LONG_PART

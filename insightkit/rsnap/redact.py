@@ -88,6 +88,26 @@ def _shapes() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], str, s
     )
 
 
+#: A part of a key name (between separators) longer than this is one value, hashed whole: no word
+#: that long is a skeleton word, and discovery's value regexes, run by Python's ``re`` here, take time
+#: growing as the square of a part's length (a 600,000-character name took minutes).
+LONG_PART = 256
+
+
+def _long_run(text: str) -> tuple[int, int] | None:
+    """The first run of ``text`` without a separator longer than ``LONG_PART``, or None."""
+    if len(text) <= LONG_PART:
+        return None
+    separators = _shapes()[3]
+    start = 0
+    for at, char in enumerate(text):
+        if char in separators:
+            if at - start > LONG_PART:
+                return start, at
+            start = at + 1
+    return (start, len(text)) if len(text) - start > LONG_PART else None
+
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Around each value in ``redact_array``'s RE2 pass: control bytes, which such keys never hold.
 _OPEN, _CLOSE = "\x1e", "\x1f"
@@ -368,6 +388,14 @@ class Redactor:
                     + self.hash_part(body)
                     + self._render(tail, keep=keep)
                 )
+        long_run = _long_run(text)
+        if long_run is not None:  # (Python's regex on it would take time growing as its square)
+            start, end = long_run
+            return (
+                self._render(text[:start], glued=glued, keep=keep)
+                + self._value(text[start:end], glued and start == 0)
+                + self._render(text[end:], keep=keep)
+            )
         parts: list[str] = []
         pos = 0
         for match in template.finditer(text):
