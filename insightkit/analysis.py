@@ -395,8 +395,10 @@ def load(
     libraries: Any = None,
     out_of_core: bool | None = None,
     memory_limit: str | None = OUT_OF_CORE_MEMORY,
+    progress: bool = True,
 ) -> Analysis:
-    """Re-open an RSNAP file or directory; ``metadata["method"]`` becomes ``"rsnap"``.
+    """Re-open an RSNAP file or directory; ``metadata["method"]`` becomes ``"rsnap"``
+    (``progress=False``: no bar while patterns are found for an RSNAP written without them).
 
     The stored ``pattern`` column is kept unless ``patterns`` (custom pattern rules) or ``libraries``
     (which known libraries' families to use; ``False``: none) asks for a new one. An RSNAP of
@@ -413,7 +415,7 @@ def load(
                 found,
                 None,
                 batch_size=65536,
-                progress=False,
+                progress=progress,
                 memory_limit=memory_limit,
                 custom=patterns,
                 libraries=libraries,
@@ -427,7 +429,7 @@ def load(
     metadata["rsnap_source"] = str(path)
     if (patterns is not None or libraries is not None) and PATTERN_COLUMN in table.column_names:
         table = table.drop_columns([PATTERN_COLUMN])  # custom patterns: discover again with them
-    return Analysis(table, metadata, custom_patterns=patterns, libraries=libraries)
+    return Analysis(table, metadata, custom_patterns=patterns, libraries=libraries, progress=progress)
 
 
 def analyze(
@@ -472,7 +474,7 @@ def analyze(
     if out_of_core or rsnap is not None:
         return _analyze_out_of_core(found, rsnap, options=options, **out_of_core_options)
     if found.kind == "rsnap" and found.path is not None and not options:
-        return load(found.path, patterns=custom, libraries=libraries, out_of_core=False)
+        return load(found.path, patterns=custom, libraries=libraries, out_of_core=False, progress=progress)
     started = time.monotonic()
     with open_source(found, batch_size=batch_size, progress=progress, options=dict(options)) as (
         batches,

@@ -208,3 +208,15 @@ def test_row_counts_are_checked_as_options() -> None:
         done = run(*args)
         assert done.returncode == 2 and "argument -n" in done.stderr and "top(n=" not in done.stderr
     assert run("top", "data/samples/sample.rdb", "-n", "0", "--json").returncode == 0
+
+
+def test_quiet_means_no_progress_bar_for_an_rsnap_without_patterns(tmp_path: Path) -> None:
+    """An RSNAP written without patterns (``convert``) gets them found on opening: with -q (or stderr
+    not a terminal) no bar is drawn for that, and ``load(progress=False)`` says the same in Python."""
+    from insightkit.analysis import convert, load
+
+    path = convert(REPO / "data" / "samples" / "sample.rdb", tmp_path / "plain.rsnap.parquet", progress=False)
+    for args in (("summary", str(path), "-q"), ("summary", str(path))):
+        done = run(*args)
+        assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert len(load(path, progress=False).patterns)
