@@ -243,3 +243,28 @@ def test_ingest_rdb_matches_analyze(tmp_path: Path) -> None:
     by_key = loaded.keys.set_index("key")["pattern"].astype(str)
     expected = analysis.keys.set_index("key")["pattern"].astype(str)
     assert by_key.sort_index().tolist() == expected.sort_index().tolist()
+
+
+def test_a_fleet_of_snapshots_taken_apart_calls_no_key_expired_that_was_not(tmp_path: Path) -> None:
+    """Two snapshots an hour apart: the earlier one's keys expire half an hour after it was taken.
+    Judged at the later snapshot's clock they would look expired; no snapshot holds an expired key."""
+    import pyarrow.compute as pc
+    from keytables import key_batch
+
+    earlier = 1_800_000_000_000
+    for part in ("time=1", "time=2"):
+        (tmp_path / "fleet" / part).mkdir(parents=True)
+    batch = key_batch(0, 400)
+    soon = pc.if_else(pc.is_valid(batch.column("expires_at")), earlier + 1_800_000, None)
+    batch = batch.set_column(batch.schema.get_field_index("expires_at"), "expires_at", soon.cast(pa.int64()))
+    write_rsnap(tmp_path / "fleet" / "time=1" / "a.rsnap.parquet", batch, {"snapshot_time_ms": earlier})
+    later = key_batch(1000, 400)
+    later = later.set_column(
+        later.schema.get_field_index("expires_at"), "expires_at", pa.nulls(len(later), pa.int64())
+    )
+    write_rsnap(
+        tmp_path / "fleet" / "time=2" / "b.rsnap.parquet", later, {"snapshot_time_ms": earlier + 3_600_000}
+    )
+    with open_fleet(tmp_path / "fleet") as fleet:
+        assert "expired-keys" not in set(fleet.recommendations["rule"])
+        assert fleet.metadata["snapshot_time_ms"] == earlier

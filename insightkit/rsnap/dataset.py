@@ -79,7 +79,10 @@ class FleetDataset:
             {
                 "method": "fleet",
                 "source": str(self.root),
-                "snapshot_time_ms": max(times) if times else None,
+                # the earliest: what the rules take for "now" (expired-keys: expires_at < now) holds
+                # for every file's keys; the latest would call a key of an earlier snapshot expired
+                # when only a later snapshot's clock had passed its expiry
+                "snapshot_time_ms": min(times) if times else None,
                 "nodes": [
                     {**f.metadata, "partitions": f.partitions, "file": str(f.path.relative_to(self.root))}
                     for f in self.files
