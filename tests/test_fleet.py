@@ -268,3 +268,41 @@ def test_a_fleet_of_snapshots_taken_apart_calls_no_key_expired_that_was_not(tmp_
     with open_fleet(tmp_path / "fleet") as fleet:
         assert "expired-keys" not in set(fleet.recommendations["rule"])
         assert fleet.metadata["snapshot_time_ms"] == earlier
+
+
+def test_a_fleets_working_copy_goes_even_without_close(tmp_path: Path) -> None:
+    """An RSNAP without patterns is copied with them into a working directory; a Fleet dropped, or a
+    program that ends, without close() leaves nothing of it behind."""
+    import gc
+    import os
+    import subprocess
+    import sys
+
+    from insightkit.analysis import convert
+
+    plain = convert(
+        Path(__file__).resolve().parent.parent / "data" / "samples" / "sample.rdb",
+        tmp_path / "plain.rsnap.parquet",
+        progress=False,
+    )
+    work = tmp_path / "tmp"
+    work.mkdir()
+    script = (
+        "import sys, tempfile; tempfile.tempdir = sys.argv[2]\n"
+        "from insightkit.fleet import open_fleet\n"
+        "fleet = open_fleet(sys.argv[1]); print(len(fleet.patterns))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(plain), str(work)], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and int(done.stdout) > 0, done.stderr
+    assert os.listdir(work) == []  # the program ended without close()
+    fleet = open_fleet(plain)
+    copies = [p for p in Path(fleet.dataset.root).parents if p.name.startswith("insightkit-fleet-")]
+    copies += (
+        [Path(fleet.dataset.root)] if Path(fleet.dataset.root).name.startswith("insightkit-fleet-") else []
+    )
+    assert copies and copies[0].exists()
+    del fleet
+    gc.collect()
+    assert not copies[0].exists()

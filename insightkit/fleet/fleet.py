@@ -12,6 +12,7 @@ import functools
 import os
 import shutil
 import tempfile
+import weakref
 from pathlib import Path
 from typing import Any, Literal
 
@@ -49,6 +50,11 @@ class Fleet:
         self.client = client
         self.metadata = dataset.metadata()
         self._workdir = workdir
+        # a working copy (patterns added) goes with the Fleet even when close() is never called:
+        # when it is collected, or at exit
+        self._discard = (
+            weakref.finalize(self, shutil.rmtree, str(workdir), True) if workdir is not None else None
+        )
         self._table: KeyTable | None = None
         if engine == "duckdb":
             self._table = KeyTable.from_dataset(dataset, memory_limit=memory_limit, threads=threads)
@@ -149,9 +155,9 @@ class Fleet:
         if self._table is not None:
             self._table.close()
             self._table = None
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
+        if self._discard is not None:
+            self._discard()  # (once: a finalizer runs at most once)
+        self._workdir = None
 
     def __enter__(self) -> Fleet:
         return self
