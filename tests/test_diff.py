@@ -243,3 +243,17 @@ def test_a_diff_across_different_redactions_says_what_does_not_compare(tmp_path:
         subprocess.run([*run, "--json"], capture_output=True, text=True, cwd=REPO, check=True).stdout
     )
     assert data["warnings"] == list(both_random.warnings)
+
+
+def test_a_diff_across_allocators_says_why_memory_moved(tmp_path: Path) -> None:
+    """The same keys estimated for two allocators differ in memory with no key changed: the diff says
+    so, and says nothing when both sides agree."""
+    from insightkit.analysis import analyze
+
+    sample = REPO / "data" / "samples" / "sample.rdb"
+    default = analyze(sample, progress=False)
+    stock = analyze(sample, progress=False, allocator="jemalloc-16")
+    moved = insightkit.diff(default, stock)
+    assert moved.totals["keys_added"] == 0 and moved.totals["memory_delta_bytes"] != 0
+    assert any("jemalloc in the old snapshot and jemalloc-16 in the new" in w for w in moved.warnings)
+    assert insightkit.diff(default, analyze(sample, progress=False)).warnings == ()

@@ -69,7 +69,25 @@ def _diff_sides(side_a: Side, side_b: Side, *, max_keys: int, threads: int | Non
         )
     finally:
         con.close()
-    return dataclasses.replace(result, warnings=redaction_warnings(side_a.metadata, side_b.metadata))
+    warnings = redaction_warnings(side_a.metadata, side_b.metadata)
+    warnings += allocator_warnings(side_a.metadata, side_b.metadata)
+    return dataclasses.replace(result, warnings=warnings)
+
+
+def allocator_warnings(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, ...]:
+    """Why memory may differ with no key changed: the two sides were estimated for different
+    allocators (a live snapshot reads its server's; an RDB file assumes jemalloc unless told)."""
+    allocators = []
+    for metadata in (old, new):
+        server = metadata.get("server")
+        allocators.append(str(server.get("allocator")) if isinstance(server, Mapping) else None)
+    if None in allocators or allocators[0] == allocators[1]:
+        return ()
+    return (
+        f"memory was estimated for {allocators[0]} in the old snapshot and {allocators[1]} in the new "
+        "one, so sizes differ where no key changed; read an RDB file with the server's allocator "
+        "(allocator=, --allocator)",
+    )
 
 
 #: What still compares when key names do not: the tables that never match a key or pattern by name.
