@@ -392,3 +392,24 @@ def test_top_keys_of_leaders_name_the_whole_pool_and_ties_go_to_the_larger_key()
     assert charts.largest_keys(rows, 1, "num_elements")["key"].tolist() == ["b"]
     analysis = Analysis(rows, {"method": "file"})
     assert analysis.top(1, by="num_elements", collections=True)["key"].tolist() == ["b"]
+
+
+def test_histogram_tick_labels_read_as_sizes_and_whole_counts() -> None:
+    """Sizes within one decade: no minor-tick label (``6×10¹``) among the byte labels; three
+    collections: key counts ticked at whole numbers only (not 0, 0, 1, 1, 2 …)."""
+    from insightkit.present import charts
+
+    strings = pd.DataFrame(
+        {"type": ["string"] * 6, "memory_bytes": [56, 64, 72, 80, 96, 120], "num_elements": [1] * 6}
+    )
+    fig = charts.key_sizes(strings)
+    fig.canvas.draw()
+    for ax in fig.axes:
+        assert all(not t.get_text() for t in ax.xaxis.get_minorticklabels())
+    few = pd.DataFrame(
+        {"type": ["hash", "list", "set"], "memory_bytes": [500, 900, 4000], "num_elements": [3, 40, 700]}
+    )
+    fig = charts.element_counts(few)
+    fig.canvas.draw()
+    counts = [t.get_text() for t in fig.axes[0].yaxis.get_majorticklabels() if t.get_text()]
+    assert counts and len(counts) == len(set(counts)), counts

@@ -20,7 +20,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.text import Text
-from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter
 
 from insightkit.present.units import display_key, human_bytes, human_count, unit_for
 
@@ -135,6 +135,8 @@ def _log_bytes_axis(ax: Axes, low: float, high: float) -> None:
             break
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_major_formatter(FuncFormatter(_round_bytes))
+    # a span under a decade makes matplotlib label its minor ticks too (6×10¹), over the byte labels
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def _round_bytes(value: float, _pos: object = None) -> str:
@@ -566,8 +568,10 @@ def _stacked_histograms(
             _log_bytes_axis(ax, float(values.min()), float(values.max()))
         else:  # 1, 10, 100, 1,000 rather than 10⁰, 10¹ …
             ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:,.0f}"))
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(what)
     left.set_ylabel("Keys")
+    left.yaxis.set_major_locator(MaxNLocator(integer=True))  # a count: no tick at 0.5 shown as "0"
     left.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:,.0f}"))
     set_title(left, "How many keys")
     _bytes_axis(right, float(bytes_per_bin.max()), axis="y")
