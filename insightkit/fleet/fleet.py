@@ -49,7 +49,6 @@ class Fleet:
         self.engine = engine
         self.client = client
         self.metadata = dataset.metadata()
-        self._workdir = workdir
         # a working copy (patterns added) goes with the Fleet even when close() is never called:
         # when it is collected, or at exit
         self._discard = (
@@ -157,7 +156,6 @@ class Fleet:
             self._table = None
         if self._discard is not None:
             self._discard()  # (once: a finalizer runs at most once)
-        self._workdir = None
 
     def __enter__(self) -> Fleet:
         return self
